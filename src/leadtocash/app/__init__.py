@@ -1,0 +1,65 @@
+"""Application layer: use cases that load through a unit of work, call the domain and commit.
+
+``LeadToCash`` is the small facade an embedding app creates once with its ports.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from leadtocash.access import RolePolicy
+from leadtocash.app.aggregates import SPECS, AggregateSpec, sortable_int, sortable_time, spec_for
+from leadtocash.app.context import AppContext, Change
+from leadtocash.app.leads import ImportReport, ImportRow, LeadService
+from leadtocash.app.unit_of_work import Page, Repository, UnitOfWork, run_with_retries
+from leadtocash.intake import IntakeRules
+from leadtocash.ports.clock import Clock, IdSource
+from leadtocash.ports.storage import Store
+
+__all__ = [
+    "SPECS",
+    "AggregateSpec",
+    "AppContext",
+    "Change",
+    "ImportReport",
+    "ImportRow",
+    "LeadService",
+    "LeadToCash",
+    "Page",
+    "Repository",
+    "UnitOfWork",
+    "run_with_retries",
+    "sortable_int",
+    "sortable_time",
+    "spec_for",
+]
+
+
+@attrs.frozen(init=False)
+class LeadToCash:
+    """The facade: build once with your store, clock and id source; call its services."""
+
+    ctx: AppContext
+    leads: LeadService
+
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        ids: IdSource,
+        *,
+        policy: RolePolicy | None = None,
+        intake: IntakeRules | None = None,
+    ) -> None:
+        ctx = AppContext(
+            store=store,
+            clock=clock,
+            ids=ids,
+            policy=policy or RolePolicy(),
+            intake=intake or IntakeRules(),
+        )
+        self.__attrs_init__(ctx=ctx, leads=LeadService(ctx))
+
+    def unit_of_work(self) -> UnitOfWork:
+        """A unit of work on the configured store (for custom use cases)."""
+        return self.ctx.unit_of_work()

@@ -1,0 +1,105 @@
+"""What every application service needs: ports, policy and the command runner.
+
+``AppContext.execute`` is the one path for state changes: it authorizes, runs the command in
+a unit of work, writes the audit entry, commits, and retries storage conflicts a bounded time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+import attrs
+
+from leadtocash.access import Action, Principal, RolePolicy
+from leadtocash.app.unit_of_work import UnitOfWork, run_with_retries
+from leadtocash.audit import AuditEntry
+from leadtocash.intake import IntakeRules
+from leadtocash.ports.clock import Clock, IdSource
+from leadtocash.ports.storage import Store
+from leadtocash.serialization import unstructure
+
+__all__ = ["AppContext", "Change"]
+
+R = TypeVar("R")
+
+
+@attrs.frozen
+class Change:
+    """What a command reports for its audit entry: target, before → after and reason."""
+
+    target_kind: str
+    target_id: str
+    before: Any = None
+    after: Any = None
+    reason: str | None = None
+    override: bool = False
+
+
+def _snapshot(value: Any) -> Mapping[str, Any] | None:
+    if value is None:
+        return None
+    data = unstructure(value)
+    if isinstance(data, dict):
+        data.pop("version", None)
+        return data
+    return {"value": data}
+
+
+@attrs.frozen
+class AppContext:
+    """Ports and policies shared by the application services."""
+
+    store: Store
+    clock: Clock
+    ids: IdSource
+    policy: RolePolicy = attrs.field(factory=RolePolicy)
+    intake: IntakeRules = attrs.field(factory=IntakeRules)
+    max_attempts: int = 5
+
+    def unit_of_work(self) -> UnitOfWork:
+        """A fresh unit of work on this context's store."""
+        return UnitOfWork(self.store, self.ids)
+
+    def read(self, principal: Principal, action: Action, query: Callable[[UnitOfWork], R]) -> R:
+        """Authorize ``action`` then run a read-only ``query`` in a unit of work."""
+        self.policy.check(principal, action)
+        with self.unit_of_work() as uow:
+            return query(uow)
+
+    def execute(
+        self,
+        principal: Principal,
+        action: Action,
+        command: Callable[[UnitOfWork], tuple[R, list[Change]]],
+    ) -> R:
+        """Authorize, run ``command``, audit each Change it reports, and commit atomically.
+
+        ``command`` stages its changes on the unit of work and returns its result plus the
+        changes to audit. A command that raises commits nothing. Storage conflicts re-run
+        the whole command (fresh reads) up to ``max_attempts`` times.
+        """
+        self.policy.check(principal, action)
+
+        def attempt(uow: UnitOfWork) -> R:
+            result, changes = command(uow)
+            now = self.clock.now()
+            for change in changes:
+                uow.audit(
+                    AuditEntry(
+                        id=self.ids.new_id("audit"),
+                        at=now,
+                        actor_id=principal.user_id,
+                        action=action.value,
+                        target_kind=change.target_kind,
+                        target_id=change.target_id,
+                        before=_snapshot(change.before),
+                        after=_snapshot(change.after),
+                        reason=change.reason,
+                        override=change.override,
+                    )
+                )
+            uow.commit()
+            return result
+
+        return run_with_retries(self.unit_of_work, attempt, attempts=self.max_attempts)

@@ -1,0 +1,249 @@
+"""Unit of work: one atomic, versioned, audited change set over a storage port.
+
+Use it as a context manager. Aggregates read through its repositories are remembered with
+their versions; ``add``/``save`` stage changes; ``record`` stages domain events (they become
+outbox messages) and ``audit`` stages audit entries. ``commit()`` hands all of it to the store
+in one transaction; leaving the block without committing discards everything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+import attrs
+
+from leadtocash.app.aggregates import AggregateSpec, spec_for
+from leadtocash.audit import AuditEntry
+from leadtocash.errors import ConcurrencyConflict, NotFound, StorageError
+from leadtocash.events import DomainEvent
+from leadtocash.model import Contact, Customer, FollowUp, Lead, SalesRep, Team, Zone
+from leadtocash.ports.clock import IdSource
+from leadtocash.ports.storage import (
+    Commit,
+    IndexQuery,
+    OutboxMessage,
+    RecordWrite,
+    Store,
+    StoredRecord,
+    StoreSession,
+)
+from leadtocash.serialization import structure, unstructure
+
+__all__ = ["Page", "Repository", "UnitOfWork", "run_with_retries"]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@attrs.frozen
+class Page(Generic[T]):
+    """One page of a named-index query and the cursor for the next (None at the end)."""
+
+    items: tuple[T, ...]
+    next_cursor: tuple[str, str] | None
+
+
+def _version_of(aggregate: Any) -> int:
+    return int(aggregate.version)
+
+
+class Repository(Generic[T]):
+    """Typed access to one aggregate type inside a unit of work."""
+
+    def __init__(self, uow: UnitOfWork, spec: AggregateSpec[T]) -> None:
+        self._uow = uow
+        self.spec = spec
+
+    def _from_record(self, record: StoredRecord) -> T:
+        data = dict(record.data)
+        data["version"] = record.version
+        return structure(data, self.spec.type)
+
+    def find(self, ident: str) -> T | None:
+        """The aggregate with ``ident`` or None."""
+        staged = self._uow._staged.get((self.spec.kind, ident))
+        if staged is not None:
+            return staged  # type: ignore[no-any-return]
+        record = self._uow._session_or_raise().load(self.spec.kind, ident)
+        return None if record is None else self._from_record(record)
+
+    def get(self, ident: str) -> T:
+        """The aggregate with ``ident``; NotFound if there is none."""
+        found = self.find(ident)
+        if found is None:
+            raise NotFound(self.spec.kind, ident)
+        return found
+
+    def get_many(self, idents: list[str]) -> list[T]:
+        """The aggregates that exist among ``idents``, in the order given."""
+        records = self._uow._session_or_raise().load_many(self.spec.kind, idents)
+        return [self._from_record(records[i]) for i in idents if i in records]
+
+    def find_unique(self, key: str) -> T | None:
+        """The aggregate holding unique (dedup) ``key``, or None."""
+        ident = self._uow._session_or_raise().find_unique(self.spec.kind, key)
+        return None if ident is None else self.find(ident)
+
+    def query(
+        self,
+        index: str,
+        *,
+        equals: str | None = None,
+        at_least: str | None = None,
+        below: str | None = None,
+        after: tuple[str, str] | None = None,
+        limit: int = 100,
+    ) -> Page[T]:
+        """One page of aggregates from named ``index`` in (value, id) order."""
+        query = IndexQuery(
+            self.spec.kind, index, equals=equals, at_least=at_least, below=below,
+            after=after, limit=limit,
+        )  # fmt: skip
+        hits = self._uow._session_or_raise().query(query)
+        items = self.get_many([ident for _, ident in hits])
+        cursor = hits[-1] if len(hits) == limit and hits else None
+        return Page(tuple(items), cursor)
+
+    def add(self, aggregate: T) -> None:
+        """Stage a new aggregate (its version must be 0)."""
+        if _version_of(aggregate) != 0:
+            raise ValueError("new aggregates have version 0")
+        self._uow._stage(self.spec, aggregate)
+
+    def save(self, aggregate: T) -> None:
+        """Stage a changed aggregate; commit fails if someone else saved it first."""
+        self._uow._stage(self.spec, aggregate)
+
+
+class UnitOfWork:
+    """An atomic change set: repositories, staged events and audit entries, commit/rollback."""
+
+    def __init__(self, store: Store, ids: IdSource) -> None:
+        self._store = store
+        self._ids = ids
+        self._session: StoreSession | None = None
+        self._staged: dict[tuple[str, str], Any] = {}
+        self._specs: dict[tuple[str, str], AggregateSpec[Any]] = {}
+        self._events: list[DomainEvent] = []
+        self._audit: list[AuditEntry] = []
+        self.committed = False
+        self.leads = self.repository(Lead)
+        self.customers = self.repository(Customer)
+        self.contacts = self.repository(Contact)
+        self.reps = self.repository(SalesRep)
+        self.teams = self.repository(Team)
+        self.zones = self.repository(Zone)
+        self.follow_ups = self.repository(FollowUp)
+
+    def repository(self, cls: type[T]) -> Repository[T]:
+        """A repository for any registered aggregate type."""
+        return Repository(self, spec_for(cls))
+
+    def __enter__(self) -> UnitOfWork:
+        if self._session is not None:
+            raise RuntimeError("a unit of work is entered once")
+        self._session = self._store.session()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.rollback()
+
+    def _session_or_raise(self) -> StoreSession:
+        if self._session is None:
+            raise RuntimeError("use the unit of work inside a `with` block")
+        return self._session
+
+    def _stage(self, spec: AggregateSpec[Any], aggregate: Any) -> None:
+        key = (spec.kind, str(aggregate.id))
+        self._staged[key] = aggregate
+        self._specs[key] = spec
+
+    def record(self, event: DomainEvent) -> None:
+        """Stage a domain event; it is written to the outbox by commit."""
+        self._events.append(event)
+
+    def audit(self, entry: AuditEntry) -> None:
+        """Stage an audit entry; the store seals it onto the hash chain at commit."""
+        self._audit.append(entry)
+
+    @property
+    def staged_events(self) -> tuple[DomainEvent, ...]:
+        """Events staged so far (read-only view)."""
+        return tuple(self._events)
+
+    def _writes(self) -> list[RecordWrite]:
+        writes = []
+        for key, aggregate in self._staged.items():
+            spec = self._specs[key]
+            data = unstructure(aggregate)
+            data.pop("version", None)
+            writes.append(
+                RecordWrite(
+                    kind=spec.kind,
+                    id=key[1],
+                    expected_version=_version_of(aggregate),
+                    data=data,
+                    indexes=dict(spec.indexes(aggregate)),
+                    unique_keys=spec.unique_keys(aggregate),
+                )
+            )
+        return writes
+
+    def _outbox(self) -> list[OutboxMessage]:
+        messages = []
+        for event in self._events:
+            message_id = self._ids.new_id("outbox")
+            messages.append(
+                OutboxMessage(
+                    id=message_id,
+                    topic=event.topic,
+                    payload=unstructure(event),
+                    created_at=event.occurred_at,
+                    idempotency_key=message_id,
+                )
+            )
+        return messages
+
+    def commit(self) -> None:
+        """Save every staged change atomically, or raise and save nothing."""
+        session = self._session_or_raise()
+        if self.committed:
+            raise RuntimeError("this unit of work was already committed")
+        session.commit(Commit(self._writes(), tuple(self._audit), self._outbox()))
+        self.committed = True
+
+    def rollback(self) -> None:
+        """Discard staged changes and release the session (idempotent)."""
+        self._staged.clear()
+        self._specs.clear()
+        self._events.clear()
+        self._audit.clear()
+        if self._session is not None:
+            self._session.close()
+
+
+def run_with_retries(
+    make_uow: Callable[[], UnitOfWork],
+    work: Callable[[UnitOfWork], R],
+    *,
+    attempts: int = 5,
+    on_conflict: Callable[[int], None] | None = None,
+) -> R:
+    """Run ``work`` in a fresh unit of work, retrying retryable storage errors a bounded time.
+
+    ``work`` must commit itself. When every attempt conflicts, the last ConcurrencyConflict
+    (or other retryable StorageError) is raised; nothing was saved by the failed attempts.
+    """
+    if attempts < 1:
+        raise ValueError("attempts must be >= 1")
+    for attempt in range(1, attempts + 1):
+        try:
+            with make_uow() as uow:
+                return work(uow)
+        except (ConcurrencyConflict, StorageError) as exc:
+            if not exc.retryable or attempt == attempts:
+                raise
+            if on_conflict is not None:
+                on_conflict(attempt)
+    raise AssertionError("unreachable")

@@ -1,0 +1,94 @@
+"""Audit entries and their tamper-evident hash chain.
+
+Every state change writes one ``AuditEntry`` (who, what, target, before → after, reason, when)
+in the same unit of work. The store assigns consecutive sequence numbers and chains entries:
+``hash = SHA-256(prev_hash ‖ canonical JSON of the entry)``. ``verify_audit_chain`` finds the
+first entry that was altered, removed or reordered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from leadtocash.model import utc
+
+__all__ = ["GENESIS_HASH", "AuditEntry", "chain_entries", "entry_hash", "verify_audit_chain"]
+
+#: The ``prev_hash`` of the very first entry.
+GENESIS_HASH = "0" * 64
+
+
+@attrs.frozen
+class AuditEntry:
+    """One audited state change; ``seq``/``prev_hash``/``hash`` are set when it is stored."""
+
+    id: str
+    at: datetime = attrs.field(validator=utc)
+    actor_id: str
+    action: str
+    target_kind: str
+    target_id: str
+    before: Mapping[str, Any] | None = None
+    after: Mapping[str, Any] | None = None
+    reason: str | None = None
+    override: bool = False
+    seq: int = 0
+    prev_hash: str = ""
+    hash: str = ""
+
+    def canonical(self) -> str:
+        """The canonical JSON text that the hash covers (everything except ``hash``)."""
+        body = {
+            "id": self.id,
+            "at": self.at.isoformat(),
+            "actor_id": self.actor_id,
+            "action": self.action,
+            "target_kind": self.target_kind,
+            "target_id": self.target_id,
+            "before": self.before,
+            "after": self.after,
+            "reason": self.reason,
+            "override": self.override,
+            "seq": self.seq,
+            "prev_hash": self.prev_hash,
+        }
+        return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def entry_hash(entry: AuditEntry) -> str:
+    """SHA-256 over the previous hash and the canonical entry."""
+    return hashlib.sha256((entry.prev_hash + entry.canonical()).encode("utf-8")).hexdigest()
+
+
+def chain_entries(
+    entries: Sequence[AuditEntry], *, last_seq: int, last_hash: str
+) -> list[AuditEntry]:
+    """Seal ``entries`` onto a chain whose head is (``last_seq``, ``last_hash``).
+
+    Stores call this inside their commit, while holding whatever serializes audit appends.
+    """
+    sealed: list[AuditEntry] = []
+    seq, prev = last_seq, last_hash
+    for entry in entries:
+        seq += 1
+        staged = attrs.evolve(entry, seq=seq, prev_hash=prev, hash="")
+        digest = entry_hash(staged)
+        sealed.append(attrs.evolve(staged, hash=digest))
+        prev = digest
+    return sealed
+
+
+def verify_audit_chain(entries: Sequence[AuditEntry]) -> int | None:
+    """Return the index of the first broken link in ``entries`` (ordered by seq), or None."""
+    prev, expected_seq = GENESIS_HASH, 1
+    for index, entry in enumerate(entries):
+        if entry.seq != expected_seq or entry.prev_hash != prev or entry.hash != entry_hash(entry):
+            return index
+        prev, expected_seq = entry.hash, expected_seq + 1
+    return None

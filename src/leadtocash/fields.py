@@ -1,0 +1,55 @@
+"""Field-level parsers for contact data: phones (E.164), e-mails and the USCC.
+
+Each returns the canonical form or raises ValidationError naming the field path it was given.
+Phone parsing uses ``phonenumbers``; the unified social credit code (统一社会信用代码,
+GB 32100-2015) check digit uses ``python-stdnum``.
+"""
+
+from __future__ import annotations
+
+import re
+
+import phonenumbers
+from stdnum import exceptions as stdnum_exceptions
+from stdnum.cn import uscc as stdnum_uscc
+
+from leadtocash.errors import ValidationError
+
+__all__ = ["DEFAULT_REGION", "parse_email", "parse_phone", "parse_uscc"]
+
+#: Region assumed for phone numbers written without a country code.
+DEFAULT_REGION = "CN"
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$")
+
+
+def parse_phone(raw: str, *, path: str = "phone", region: str = DEFAULT_REGION) -> str:
+    """Canonical E.164 form of ``raw`` (extensions dropped); invalid numbers are rejected."""
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        raise ValidationError.single(
+            path, "phone.unparseable", f"{raw!r} is not a phone number"
+        ) from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValidationError.single(path, "phone.invalid", f"{raw!r} is not a valid number")
+    number.extension = None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def parse_email(raw: str, *, path: str = "email") -> str:
+    """Trimmed, lower-cased e-mail address; rejects anything without user@domain.tld."""
+    candidate = raw.strip().lower()
+    if not _EMAIL.match(candidate):
+        raise ValidationError.single(path, "email.malformed", f"{raw!r} is not an e-mail address")
+    return candidate
+
+
+def parse_uscc(raw: str, *, path: str = "uscc") -> str:
+    """The 18-character USCC in upper case; a bad length, alphabet or check digit is rejected."""
+    try:
+        return str(stdnum_uscc.validate(raw))
+    except stdnum_exceptions.ValidationError as exc:
+        raise ValidationError.single(
+            path, "uscc.invalid", f"{raw!r} is not a valid unified social credit code ({exc})"
+        ) from None

@@ -1,0 +1,160 @@
+"""Lead intake: turn a channel payload (web form, import row) into a valid Lead.
+
+Validation collects every problem before failing, so one ValidationError lists each bad field
+path (``phone``, ``rows[3].email``, …). Required fields are configurable per channel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+
+import attrs
+
+from leadtocash.errors import FieldError, ValidationError
+from leadtocash.fields import DEFAULT_REGION, parse_email, parse_phone, parse_uscc
+from leadtocash.model import Channel, Lead, LeadId, ZoneId
+
+__all__ = ["LEAD_FIELDS", "IntakeRules", "lead_from_payload"]
+
+#: Every key a lead payload may carry.
+LEAD_FIELDS = frozenset(
+    {"channel", "company_name", "contact_name", "phone", "email", "uscc", "zone_id", "campaign",
+     "note"}
+)  # fmt: skip
+
+_MAX_LEN = 500
+
+
+def _default_required() -> Mapping[Channel, frozenset[str]]:
+    return {channel: frozenset({"company_name"}) for channel in Channel}
+
+
+@attrs.frozen
+class IntakeRules:
+    """Which payload fields each channel requires, and how phones are read."""
+
+    required: Mapping[Channel, frozenset[str]] = attrs.field(factory=_default_required)
+    require_reachable: bool = True
+    phone_region: str = DEFAULT_REGION
+    reject_unknown_fields: bool = True
+
+    def __attrs_post_init__(self) -> None:
+        for channel, names in self.required.items():
+            unknown = sorted(set(names) - LEAD_FIELDS)
+            if unknown:
+                raise ValidationError.single(
+                    f"required[{channel.value}]",
+                    "intake.unknown_required_field",
+                    f"unknown lead fields {unknown}",
+                )
+
+
+def _text(
+    payload: Mapping[str, object], key: str, prefix: str, errors: list[FieldError]
+) -> str | None:
+    value = payload.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        errors.append(
+            FieldError(prefix + key, "field.type", f"expected text, got {type(value).__name__}")
+        )
+        return None
+    value = value.strip()
+    if len(value) > _MAX_LEN:
+        errors.append(FieldError(prefix + key, "field.too_long", f"at most {_MAX_LEN} characters"))
+        return None
+    return value or None
+
+
+def _parsed(
+    raw: str | None,
+    parse: Callable[[str], str],
+    errors: list[FieldError],
+) -> str | None:
+    if raw is None:
+        return None
+    try:
+        return parse(raw)
+    except ValidationError as exc:
+        errors.extend(exc.errors)
+        return None
+
+
+def lead_from_payload(
+    payload: Mapping[str, object],
+    *,
+    lead_id: LeadId,
+    now: datetime,
+    channel: Channel | None = None,
+    rules: IntakeRules | None = None,
+    path_prefix: str = "",
+) -> Lead:
+    """Validate ``payload`` and build a new Lead, or raise one ValidationError listing all faults.
+
+    ``channel`` overrides a ``channel`` key in the payload; ``path_prefix`` (e.g. ``rows[3].``)
+    is put in front of every reported path.
+    """
+    rules = rules or IntakeRules()
+    p = path_prefix
+    errors: list[FieldError] = []
+    if not isinstance(payload, Mapping):
+        raise ValidationError.single(p.rstrip(".") or "payload", "field.type", "expected a mapping")
+    if rules.reject_unknown_fields:
+        for key in sorted(str(k) for k in payload if k not in LEAD_FIELDS):
+            errors.append(FieldError(p + key, "field.unknown", "unknown field"))
+
+    resolved = channel
+    if resolved is None:
+        raw_channel = _text(payload, "channel", p, errors)
+        if raw_channel is None:
+            errors.append(FieldError(p + "channel", "field.required", "channel is required"))
+        else:
+            try:
+                resolved = Channel(raw_channel)
+            except ValueError:
+                allowed = ", ".join(c.value for c in Channel)
+                errors.append(
+                    FieldError(p + "channel", "channel.unknown", f"unknown channel; use {allowed}")
+                )
+
+    text = {key: _text(payload, key, p, errors) for key in sorted(LEAD_FIELDS - {"channel"})}
+    phone = _parsed(
+        text["phone"], lambda s: parse_phone(s, path=p + "phone", region=rules.phone_region), errors
+    )
+    email = _parsed(text["email"], lambda s: parse_email(s, path=p + "email"), errors)
+    uscc = _parsed(text["uscc"], lambda s: parse_uscc(s, path=p + "uscc"), errors)
+
+    reported = {e.path for e in errors}
+    required = {"company_name"}
+    if resolved is not None:
+        required |= rules.required.get(resolved, frozenset()) - {"channel"}
+    for key in sorted(required):
+        if text[key] is None and p + key not in reported:
+            errors.append(FieldError(p + key, "field.required", f"{key} is required"))
+    reported = {e.path for e in errors}
+    unreachable = text["phone"] is None and text["email"] is None
+    if rules.require_reachable and unreachable and not {p + "phone", p + "email"} & reported:
+        errors.append(
+            FieldError(p + "phone", "field.required", "a phone or an e-mail address is required")
+        )
+
+    company = text["company_name"]
+    if errors or resolved is None or company is None:
+        raise ValidationError(errors)
+    zone = text["zone_id"]
+    return Lead(
+        id=lead_id,
+        channel=resolved,
+        company_name=company,
+        created_at=now,
+        updated_at=now,
+        contact_name=text["contact_name"],
+        phone=phone,
+        email=email,
+        uscc=uscc,
+        zone_id=ZoneId(zone) if zone else None,
+        campaign=text["campaign"],
+        note=text["note"],
+    )

@@ -1,0 +1,229 @@
+"""Core model: leads, customers, contacts, reps, teams, zones and follow-ups.
+
+Every aggregate is a frozen attrs class with an ``id`` and a ``version`` (the storage port's
+optimistic-concurrency counter; the domain never changes it). State changes return new
+instances via ``attrs.evolve``; aggregates validate their own invariants on construction.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import NewType
+
+import attrs
+
+from leadtocash.errors import ValidationError
+
+__all__ = [
+    "Channel",
+    "Contact",
+    "ContactId",
+    "Customer",
+    "CustomerId",
+    "FollowUp",
+    "FollowUpId",
+    "FollowUpKind",
+    "Lead",
+    "LeadId",
+    "LeadStatus",
+    "PoolId",
+    "RepId",
+    "SalesRep",
+    "Team",
+    "TeamId",
+    "Tier",
+    "Zone",
+    "ZoneId",
+    "utc",
+]
+
+LeadId = NewType("LeadId", str)
+CustomerId = NewType("CustomerId", str)
+ContactId = NewType("ContactId", str)
+RepId = NewType("RepId", str)
+TeamId = NewType("TeamId", str)
+ZoneId = NewType("ZoneId", str)
+PoolId = NewType("PoolId", str)
+FollowUpId = NewType("FollowUpId", str)
+
+
+def utc(_inst: object, attribute: attrs.Attribute[datetime], value: datetime | None) -> None:
+    """attrs validator: datetimes inside the library are timezone-aware UTC."""
+    if value is None:
+        return
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        raise ValidationError.single(
+            attribute.name, "time.naive", "datetimes must be timezone-aware (UTC inside)"
+        )
+    if value.utcoffset() != UTC.utcoffset(None):
+        raise ValidationError.single(attribute.name, "time.not_utc", "datetimes must be in UTC")
+
+
+def _non_blank(_inst: object, attribute: attrs.Attribute[str], value: str) -> None:
+    if not value or not value.strip():
+        raise ValidationError.single(attribute.name, "field.required", "must not be blank")
+
+
+def _non_negative(_inst: object, attribute: attrs.Attribute[int], value: int) -> None:
+    if value < 0:
+        raise ValidationError.single(attribute.name, "field.negative", "must be >= 0")
+
+
+class Channel(enum.StrEnum):
+    """Where a lead came from (线索来源)."""
+
+    WEB_FORM = "web_form"
+    SOCIAL = "social"
+    EMAIL = "email"
+    CALL = "call"
+    IMPORT = "import"
+    REFERRAL = "referral"
+    EVENT = "event"
+
+
+class LeadStatus(enum.StrEnum):
+    """Lead lifecycle states; the pipeline issue adds the state machine over them."""
+
+    NEW = "new"
+    WORKING = "working"
+    QUALIFIED = "qualified"
+    CONVERTED = "converted"
+    DISQUALIFIED = "disqualified"
+
+
+class Tier(enum.StrEnum):
+    """Five-tier customer classification (五级客户分类): A is hottest, E is dead/invalid."""
+
+    A = "A"
+    B = "B"
+    C = "C"
+    D = "D"
+    E = "E"
+
+
+class FollowUpKind(enum.StrEnum):
+    """How a rep followed up (跟进方式)."""
+
+    CALL = "call"
+    VISIT = "visit"
+    EMAIL = "email"
+    MESSAGE = "message"
+    MEETING = "meeting"
+    OTHER = "other"
+
+
+@attrs.frozen
+class Zone:
+    """A sales zone (战区); ``timezone`` is the IANA name used at day edges."""
+
+    id: ZoneId
+    name: str = attrs.field(validator=_non_blank)
+    timezone: str = "Asia/Shanghai"
+    version: int = 0
+
+
+@attrs.frozen
+class Team:
+    """A sales team inside a zone, optionally with a team lead."""
+
+    id: TeamId
+    name: str = attrs.field(validator=_non_blank)
+    zone_id: ZoneId | None = None
+    lead_rep_id: RepId | None = None
+    version: int = 0
+
+
+@attrs.frozen
+class SalesRep:
+    """A sales representative; ``weight`` scales their fair share of allocated leads."""
+
+    id: RepId
+    name: str = attrs.field(validator=_non_blank)
+    email: str | None = None
+    zone_id: ZoneId | None = None
+    team_id: TeamId | None = None
+    weight: int = attrs.field(default=1, validator=_non_negative)
+    skills: frozenset[str] = frozenset()
+    active: bool = True
+    on_leave: bool = False
+    version: int = 0
+
+
+@attrs.frozen
+class Lead:
+    """An unqualified prospect (线索) captured from a channel."""
+
+    id: LeadId
+    channel: Channel
+    company_name: str = attrs.field(validator=_non_blank)
+    created_at: datetime = attrs.field(validator=utc)
+    contact_name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    uscc: str | None = None
+    zone_id: ZoneId | None = None
+    owner_id: RepId | None = None
+    status: LeadStatus = LeadStatus.NEW
+    tier: Tier = Tier.D
+    campaign: str | None = None
+    note: str | None = None
+    disqualify_reason: str | None = None
+    updated_at: datetime | None = attrs.field(default=None, validator=utc)
+    version: int = 0
+
+
+@attrs.frozen
+class Customer:
+    """A customer account (客户): owned by at most one rep, or sitting in a public pool."""
+
+    id: CustomerId
+    name: str = attrs.field(validator=_non_blank)
+    created_at: datetime = attrs.field(validator=utc)
+    uscc: str | None = None
+    phones: tuple[str, ...] = ()
+    emails: tuple[str, ...] = ()
+    address: str | None = None
+    zone_id: ZoneId | None = None
+    pool_id: PoolId | None = None
+    owner_id: RepId | None = None
+    tier: Tier = Tier.D
+    tags: frozenset[str] = frozenset()
+    locked: bool = False
+    last_follow_up_at: datetime | None = attrs.field(default=None, validator=utc)
+    updated_at: datetime | None = attrs.field(default=None, validator=utc)
+    version: int = 0
+
+
+@attrs.frozen
+class Contact:
+    """A person at a customer (联系人)."""
+
+    id: ContactId
+    customer_id: CustomerId
+    name: str = attrs.field(validator=_non_blank)
+    title: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    decision_maker: bool = False
+    version: int = 0
+
+
+@attrs.frozen
+class FollowUp:
+    """A follow-up record (跟进记录): who contacted whom, when, how and what was said."""
+
+    id: FollowUpId
+    rep_id: RepId
+    at: datetime = attrs.field(validator=utc)
+    kind: FollowUpKind = FollowUpKind.CALL
+    customer_id: CustomerId | None = None
+    lead_id: LeadId | None = None
+    note: str = ""
+    version: int = 0
+
+    def __attrs_post_init__(self) -> None:
+        if (self.customer_id is None) == (self.lead_id is None):
+            raise ValidationError.single(
+                "customer_id", "followup.target", "a follow-up targets exactly one customer or lead"
+            )

@@ -1,0 +1,179 @@
+"""The storage port: what an adapter (SQLite, PostgreSQL, your own) must provide.
+
+The contract is deliberately small and generic, so every aggregate the library adds is
+stored by every adapter without adapter changes:
+
+* **Records.** An aggregate is stored as a JSON document (``data``) under ``(kind, id)`` with
+  an integer ``version`` (1 after the first write, +1 per write).
+* **Indexes.** Each write carries named index values (``indexes``: name → text or None). A
+  named query (:class:`IndexQuery`) returns ids ordered by ``(value, id)``; values compare as
+  text by code point (use ``COLLATE "C"``/BINARY), and the library encodes numbers and times
+  so that text order is their natural order. None means "not in this index".
+* **Unique keys.** Each write carries dedup ``unique_keys``; within one kind no two records may
+  hold the same key at the same time (a storage guarantee: unique index, not a read-then-write).
+* **Commits.** :meth:`StoreSession.commit` applies a :class:`Commit` atomically: every write
+  succeeds iff each record's stored version equals ``expected_version`` (0 = must not exist),
+  else :class:`~leadtocash.errors.ConcurrencyConflict` and *nothing* is saved; a unique-key
+  clash raises :class:`~leadtocash.errors.DuplicateKey` and nothing is saved. Audit entries are
+  sealed onto the global hash chain with :func:`leadtocash.audit.chain_entries` inside the same
+  transaction, serialized against other commits; outbox messages are stored in it too.
+* **Errors.** Driver errors are translated into the :class:`~leadtocash.errors.StorageError`
+  family with ``raise ... from exc``.
+
+``leadtocash.testing.StoreConformance`` checks all of this against any adapter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+import attrs
+
+from leadtocash.audit import AuditEntry
+from leadtocash.model import utc
+
+__all__ = [
+    "Commit",
+    "IndexQuery",
+    "OutboxMessage",
+    "RecordWrite",
+    "Store",
+    "StoreSession",
+    "StoredRecord",
+]
+
+
+@attrs.frozen
+class StoredRecord:
+    """A record as read back: its kind, id, stored version and JSON document."""
+
+    kind: str
+    id: str
+    version: int
+    data: Mapping[str, Any]
+
+
+@attrs.frozen
+class RecordWrite:
+    """Insert (``expected_version == 0``) or update one record, with its index values and keys."""
+
+    kind: str
+    id: str
+    expected_version: int
+    data: Mapping[str, Any]
+    indexes: Mapping[str, str | None] = attrs.field(factory=dict)
+    unique_keys: frozenset[str] = frozenset()
+
+    @property
+    def new_version(self) -> int:
+        """The version the record has after this write."""
+        return self.expected_version + 1
+
+
+@attrs.frozen
+class IndexQuery:
+    """A named-index query: ids of ``kind`` whose ``index`` value matches, in (value, id) order.
+
+    ``equals`` selects one value; ``at_least`` (inclusive) and ``below`` (exclusive) bound a
+    range; ``after`` is a keyset cursor ``(value, id)`` returned by the previous page.
+    """
+
+    kind: str
+    index: str
+    equals: str | None = None
+    at_least: str | None = None
+    below: str | None = None
+    after: tuple[str, str] | None = None
+    limit: int = 100
+
+    def matches(self, value: str, ident: str) -> bool:
+        """True when an entry ``(value, ident)`` belongs to the result (before the limit)."""
+        if self.equals is not None and value != self.equals:
+            return False
+        if self.at_least is not None and value < self.at_least:
+            return False
+        if self.below is not None and value >= self.below:
+            return False
+        return self.after is None or (value, ident) > self.after
+
+
+@attrs.frozen
+class OutboxMessage:
+    """A notification waiting for delivery, written in the same commit as the change."""
+
+    id: str
+    topic: str
+    payload: Mapping[str, Any]
+    created_at: datetime = attrs.field(validator=utc)
+    idempotency_key: str
+    attempts: int = 0
+    next_attempt_at: datetime | None = attrs.field(default=None, validator=utc)
+    delivered_at: datetime | None = attrs.field(default=None, validator=utc)
+    last_error: str | None = None
+
+
+@attrs.frozen
+class Commit:
+    """Everything one unit of work saves, atomically."""
+
+    writes: Sequence[RecordWrite] = ()
+    audit: Sequence[AuditEntry] = ()
+    outbox: Sequence[OutboxMessage] = ()
+
+
+class StoreSession(Protocol):
+    """One transaction's view of the store; reads see committed data only."""
+
+    def load(self, kind: str, ident: str) -> StoredRecord | None:
+        """The record or None."""
+        ...
+
+    def load_many(self, kind: str, idents: Sequence[str]) -> dict[str, StoredRecord]:
+        """The records that exist among ``idents``, by id."""
+        ...
+
+    def find_unique(self, kind: str, key: str) -> str | None:
+        """The id of the record of ``kind`` that holds unique ``key``, or None."""
+        ...
+
+    def query(self, query: IndexQuery) -> list[tuple[str, str]]:
+        """Up to ``query.limit`` ``(value, id)`` pairs in ascending order."""
+        ...
+
+    def commit(self, commit: Commit) -> None:
+        """Apply ``commit`` atomically (see the module docstring) or raise and save nothing."""
+        ...
+
+    def close(self) -> None:
+        """Release the session; anything not committed is discarded. Idempotent."""
+        ...
+
+
+class Store(Protocol):
+    """A storage engine: opens sessions and serves the audit log and the outbox relay."""
+
+    def session(self) -> StoreSession:
+        """Open a new session (one transaction)."""
+        ...
+
+    def audit_log(self, *, after_seq: int = 0, limit: int = 1000) -> list[AuditEntry]:
+        """Sealed audit entries with ``seq > after_seq`` in seq order."""
+        ...
+
+    def outbox_due(self, now: datetime, *, limit: int = 100) -> list[OutboxMessage]:
+        """Undelivered messages whose ``next_attempt_at`` is None or <= ``now``, oldest first."""
+        ...
+
+    def outbox_mark_delivered(self, message_id: str, at: datetime) -> None:
+        """Record a successful delivery (idempotent)."""
+        ...
+
+    def outbox_mark_failed(self, message_id: str, error: str, retry_at: datetime) -> None:
+        """Record a failed attempt: attempts + 1, last error, next attempt time."""
+        ...
+
+    def close(self) -> None:
+        """Release every resource (connections, pools). Idempotent."""
+        ...

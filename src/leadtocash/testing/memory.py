@@ -1,0 +1,229 @@
+"""Thread-safe in-memory store implementing the storage port exactly.
+
+Records are kept as JSON text (so anything an adapter could not store fails here too), every
+commit runs under one lock with version and unique-key checks before any change is applied.
+It is the reference the conformance suite compares real adapters against.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Sequence
+from datetime import datetime
+
+import attrs
+
+from leadtocash.audit import GENESIS_HASH, AuditEntry, chain_entries
+from leadtocash.errors import ConcurrencyConflict, DuplicateKey, StorageError
+from leadtocash.ports.storage import Commit, IndexQuery, OutboxMessage, StoredRecord
+from leadtocash.testing.sorted_index import SortedPairs
+
+__all__ = ["InMemoryStore"]
+
+
+@attrs.define
+class _Row:
+    version: int
+    text: str
+    indexes: dict[str, str]
+    keys: frozenset[str]
+
+
+class InMemoryStore:
+    """The reference store: a dict of JSON rows, sorted indexes, unique keys, audit, outbox."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._rows: dict[tuple[str, str], _Row] = {}
+        self._indexes: dict[tuple[str, str], SortedPairs] = {}
+        self._unique: dict[tuple[str, str], str] = {}
+        self._audit: list[AuditEntry] = []
+        self._outbox: dict[str, OutboxMessage] = {}
+        self.commits = 0
+        self.closed = False
+
+    # -- sessions -------------------------------------------------------------------------
+    def session(self) -> _MemorySession:
+        """A new session; reads see the latest committed state."""
+        if self.closed:
+            raise StorageError("store is closed")
+        return _MemorySession(self)
+
+    def _load(self, kind: str, ident: str) -> StoredRecord | None:
+        with self._lock:
+            row = self._rows.get((kind, ident))
+            if row is None:
+                return None
+            return StoredRecord(kind, ident, row.version, json.loads(row.text))
+
+    def _query(self, query: IndexQuery) -> list[tuple[str, str]]:
+        if query.limit <= 0:
+            return []
+        with self._lock:
+            index = self._indexes.get((query.kind, query.index))
+            if index is None:
+                return []
+            start: tuple[str, str] | None = None
+            lows = [v for v in (query.equals, query.at_least) if v is not None]
+            if lows:
+                start = (max(lows), "")
+            inclusive = True
+            if query.after is not None and (start is None or query.after >= start):
+                start, inclusive = query.after, False
+            result: list[tuple[str, str]] = []
+            for value, ident in index.iter_from(start, inclusive=inclusive):
+                if query.equals is not None and value != query.equals:
+                    break
+                if query.below is not None and value >= query.below:
+                    break
+                if query.matches(value, ident):
+                    result.append((value, ident))
+                    if len(result) == query.limit:
+                        break
+            return result
+
+    def _commit(self, commit: Commit) -> None:
+        with self._lock:
+            planned: dict[tuple[str, str], int] = {}
+            for write in commit.writes:
+                key = (write.kind, write.id)
+                if key in planned:
+                    raise StorageError(f"{write.kind} {write.id!r} written twice in one commit")
+                row = self._rows.get(key)
+                current = 0 if row is None else row.version
+                if current != write.expected_version:
+                    raise ConcurrencyConflict(
+                        f"{write.kind} {write.id!r} is at version {current}, "
+                        f"expected {write.expected_version}",
+                        details={"kind": write.kind, "id": write.id},
+                    )
+                planned[key] = write.new_version
+            released: set[tuple[str, str]] = set()
+            for write in commit.writes:
+                old = self._rows.get((write.kind, write.id))
+                if old is not None:
+                    released.update((write.kind, unique) for unique in old.keys)
+            future: dict[tuple[str, str], str] = {}
+            for write in commit.writes:
+                for unique in write.unique_keys:
+                    slot = (write.kind, unique)
+                    holder = future.get(slot)
+                    if holder is None and slot not in released:
+                        holder = self._unique.get(slot)
+                    if holder is not None and holder != write.id:
+                        raise DuplicateKey(write.kind, unique, holder)
+                    future[slot] = write.id
+            texts = [json.dumps(w.data, ensure_ascii=False, sort_keys=True) for w in commit.writes]
+            # Every check passed: apply.
+            for write, text in zip(commit.writes, texts, strict=True):
+                key = (write.kind, write.id)
+                old = self._rows.get(key)
+                if old is not None:
+                    for name, value in old.indexes.items():
+                        self._indexes[(write.kind, name)].discard((value, write.id))
+                indexes = {n: v for n, v in write.indexes.items() if v is not None}
+                for name, value in indexes.items():
+                    self._indexes.setdefault((write.kind, name), SortedPairs()).add(
+                        (value, write.id)
+                    )
+                self._rows[key] = _Row(write.new_version, text, indexes, write.unique_keys)
+            for slot in released:
+                self._unique.pop(slot, None)
+            self._unique.update(future)
+            if commit.audit:
+                head = self._audit[-1] if self._audit else None
+                self._audit.extend(
+                    chain_entries(
+                        commit.audit,
+                        last_seq=head.seq if head else 0,
+                        last_hash=head.hash if head else GENESIS_HASH,
+                    )
+                )
+            for message in commit.outbox:
+                self._outbox[message.id] = message
+            self.commits += 1
+
+    # -- audit and outbox ------------------------------------------------------------------
+    def audit_log(self, *, after_seq: int = 0, limit: int = 1000) -> list[AuditEntry]:
+        """Sealed audit entries after ``after_seq``."""
+        with self._lock:
+            return self._audit[after_seq : after_seq + limit]
+
+    def outbox_due(self, now: datetime, *, limit: int = 100) -> list[OutboxMessage]:
+        """Undelivered messages due at ``now``, oldest first."""
+        with self._lock:
+            due = [
+                m
+                for m in self._outbox.values()
+                if m.delivered_at is None
+                and (m.next_attempt_at is None or m.next_attempt_at <= now)
+            ]
+            return sorted(due, key=lambda m: (m.created_at, m.id))[:limit]
+
+    def outbox_mark_delivered(self, message_id: str, at: datetime) -> None:
+        """Mark a message delivered (idempotent)."""
+        with self._lock:
+            message = self._outbox[message_id]
+            if message.delivered_at is None:
+                self._outbox[message_id] = attrs.evolve(message, delivered_at=at)
+
+    def outbox_mark_failed(self, message_id: str, error: str, retry_at: datetime) -> None:
+        """Count a failed attempt and schedule the next one."""
+        with self._lock:
+            message = self._outbox[message_id]
+            self._outbox[message_id] = attrs.evolve(
+                message, attempts=message.attempts + 1, last_error=error, next_attempt_at=retry_at
+            )
+
+    def close(self) -> None:
+        """Mark the store closed (idempotent)."""
+        self.closed = True
+
+
+class _MemorySession:
+    """A session on the in-memory store: reads go straight to committed state."""
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+        self._open = True
+
+    def _check(self) -> None:
+        if not self._open:
+            raise StorageError("session is closed")
+
+    def load(self, kind: str, ident: str) -> StoredRecord | None:
+        """The committed record or None."""
+        self._check()
+        return self._store._load(kind, ident)
+
+    def load_many(self, kind: str, idents: Sequence[str]) -> dict[str, StoredRecord]:
+        """Committed records among ``idents``."""
+        self._check()
+        found = {}
+        for ident in idents:
+            record = self._store._load(kind, ident)
+            if record is not None:
+                found[ident] = record
+        return found
+
+    def find_unique(self, kind: str, key: str) -> str | None:
+        """Holder of a unique key."""
+        self._check()
+        with self._store._lock:
+            return self._store._unique.get((kind, key))
+
+    def query(self, query: IndexQuery) -> list[tuple[str, str]]:
+        """Named-index query."""
+        self._check()
+        return self._store._query(query)
+
+    def commit(self, commit: Commit) -> None:
+        """Apply ``commit`` atomically; the session may not be used afterwards."""
+        self._check()
+        self._store._commit(commit)
+        self._open = False
+
+    def close(self) -> None:
+        """Close (idempotent)."""
+        self._open = False

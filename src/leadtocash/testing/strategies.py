@@ -1,0 +1,268 @@
+"""Hypothesis strategies for the core model, exported for users' own property tests."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import strategies as st
+from stdnum.cn import uscc as stdnum_uscc
+
+from leadtocash.audit import AuditEntry
+from leadtocash.model import (
+    Channel,
+    Contact,
+    ContactId,
+    Customer,
+    CustomerId,
+    FollowUp,
+    FollowUpId,
+    FollowUpKind,
+    Lead,
+    LeadId,
+    LeadStatus,
+    PoolId,
+    RepId,
+    SalesRep,
+    Team,
+    TeamId,
+    Tier,
+    Zone,
+    ZoneId,
+)
+from leadtocash.money import MINOR_UNITS, Money
+
+__all__ = [
+    "aggregates",
+    "audit_entries",
+    "contacts",
+    "currencies",
+    "customers",
+    "follow_ups",
+    "idents",
+    "lead_payloads",
+    "leads",
+    "money",
+    "names",
+    "phones",
+    "reps",
+    "teams",
+    "uscc_codes",
+    "utc_datetimes",
+    "zones",
+]
+
+_USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+
+idents = st.text("abcdefghijklmnopqrstuvwxyz0123456789-", min_size=1, max_size=12)
+names = st.text(
+    st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Zl", "Zp")),
+    min_size=1,
+    max_size=30,
+).filter(lambda s: s.strip() != "")
+currencies = st.sampled_from(sorted(MINOR_UNITS))
+
+
+def utc_datetimes(
+    start: datetime = datetime(2020, 1, 1, tzinfo=UTC),
+    end: datetime = datetime(2035, 1, 1, tzinfo=UTC),
+) -> st.SearchStrategy[datetime]:
+    """Timezone-aware UTC instants (microsecond precision) between ``start`` and ``end``."""
+    span = int((end - start).total_seconds() * 1_000_000)
+    return st.integers(0, span).map(lambda us: start + timedelta(microseconds=us))
+
+
+def money(currency: str | None = None, max_units: int = 10**12) -> st.SearchStrategy[Money]:
+    """Money amounts (possibly negative) in ``currency`` or any known currency."""
+    cur = st.just(currency) if currency else currencies
+    return st.builds(Money.from_minor_units, st.integers(-max_units, max_units), cur)
+
+
+phones = st.builds(
+    lambda prefix, rest: f"+86{prefix}{rest:08d}",
+    st.sampled_from(["130", "131", "135", "138", "139", "150", "158", "186", "188", "199"]),
+    st.integers(0, 10**8 - 1),
+)
+
+
+@st.composite
+def uscc_codes(draw: st.DrawFn) -> str:
+    """Valid unified social credit codes (GB 32100-2015 check digit computed)."""
+    head = draw(st.sampled_from("123456789ANY")) + draw(st.sampled_from("1239"))
+    region = draw(st.integers(110000, 659999))
+    org = "".join(draw(st.lists(st.sampled_from(_USCC_ALPHABET), min_size=9, max_size=9)))
+    body = f"{head}{region:06d}{org}"
+    return body + str(stdnum_uscc.calc_check_digit(body))
+
+
+_emails = st.builds(
+    lambda user, host: f"{user}@{host}.com",
+    st.text("abcdefghijklmnopqrstuvwxyz0123456789._", min_size=1, max_size=10).filter(
+        lambda s: not s.startswith(".")
+    ),
+    st.text("abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=10),
+)
+
+
+def zones() -> st.SearchStrategy[Zone]:
+    """Zones with a few real IANA time zones."""
+    return st.builds(
+        Zone,
+        id=idents.map(ZoneId),
+        name=names,
+        timezone=st.sampled_from(["Asia/Shanghai", "Asia/Hong_Kong", "Europe/Berlin", "UTC"]),
+    )
+
+
+def teams() -> st.SearchStrategy[Team]:
+    """Teams, optionally in a zone and with a lead."""
+    return st.builds(
+        Team,
+        id=idents.map(TeamId),
+        name=names,
+        zone_id=st.none() | idents.map(ZoneId),
+        lead_rep_id=st.none() | idents.map(RepId),
+    )
+
+
+def reps() -> st.SearchStrategy[SalesRep]:
+    """Sales reps with weights, skills and availability."""
+    return st.builds(
+        SalesRep,
+        id=idents.map(RepId),
+        name=names,
+        email=st.none() | _emails,
+        zone_id=st.none() | idents.map(ZoneId),
+        team_id=st.none() | idents.map(TeamId),
+        weight=st.integers(0, 100),
+        skills=st.frozensets(idents, max_size=3),
+        active=st.booleans(),
+        on_leave=st.booleans(),
+    )
+
+
+def leads() -> st.SearchStrategy[Lead]:
+    """Leads in any status."""
+    return st.builds(
+        Lead,
+        id=idents.map(LeadId),
+        channel=st.sampled_from(Channel),
+        company_name=names,
+        created_at=utc_datetimes(),
+        contact_name=st.none() | names,
+        phone=st.none() | phones,
+        email=st.none() | _emails,
+        uscc=st.none() | uscc_codes(),
+        zone_id=st.none() | idents.map(ZoneId),
+        owner_id=st.none() | idents.map(RepId),
+        status=st.sampled_from(LeadStatus),
+        tier=st.sampled_from(Tier),
+        campaign=st.none() | names,
+        note=st.none() | names,
+        updated_at=st.none() | utc_datetimes(),
+    )
+
+
+def customers() -> st.SearchStrategy[Customer]:
+    """Customers, owned or in a pool."""
+    return st.builds(
+        Customer,
+        id=idents.map(CustomerId),
+        name=names,
+        created_at=utc_datetimes(),
+        uscc=st.none() | uscc_codes(),
+        phones=st.lists(phones, max_size=3).map(tuple),
+        emails=st.lists(_emails, max_size=2).map(tuple),
+        address=st.none() | names,
+        zone_id=st.none() | idents.map(ZoneId),
+        pool_id=st.none() | idents.map(PoolId),
+        owner_id=st.none() | idents.map(RepId),
+        tier=st.sampled_from(Tier),
+        tags=st.frozensets(idents, max_size=4),
+        locked=st.booleans(),
+        last_follow_up_at=st.none() | utc_datetimes(),
+        updated_at=st.none() | utc_datetimes(),
+    )
+
+
+def contacts() -> st.SearchStrategy[Contact]:
+    """Contacts of some customer."""
+    return st.builds(
+        Contact,
+        id=idents.map(ContactId),
+        customer_id=idents.map(CustomerId),
+        name=names,
+        title=st.none() | names,
+        phone=st.none() | phones,
+        email=st.none() | _emails,
+        decision_maker=st.booleans(),
+    )
+
+
+def follow_ups() -> st.SearchStrategy[FollowUp]:
+    """Follow-ups on either a customer or a lead."""
+    target = st.one_of(
+        st.builds(lambda c: (CustomerId(c), None), idents),
+        st.builds(lambda lead: (None, LeadId(lead)), idents),
+    )
+    return st.builds(
+        lambda fid, rep, at, kind, tgt, note: FollowUp(
+            id=fid, rep_id=rep, at=at, kind=kind, customer_id=tgt[0], lead_id=tgt[1], note=note
+        ),
+        idents.map(FollowUpId),
+        idents.map(RepId),
+        utc_datetimes(),
+        st.sampled_from(FollowUpKind),
+        target,
+        st.text(max_size=40),
+    )
+
+
+def audit_entries() -> st.SearchStrategy[AuditEntry]:
+    """Unsealed audit entries with JSON-ish before/after snapshots."""
+    json_values = st.recursive(
+        st.none() | st.booleans() | st.integers(-(10**9), 10**9) | st.text(max_size=10),
+        lambda inner: (
+            st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+        ),
+        max_leaves=8,
+    )
+    snapshot = st.none() | st.dictionaries(st.text(max_size=8), json_values, max_size=4)
+    return st.builds(
+        AuditEntry,
+        id=idents,
+        at=utc_datetimes(),
+        actor_id=idents,
+        action=st.sampled_from(["lead.capture", "pool.claim", "pool.release"]),
+        target_kind=st.sampled_from(["lead", "customer"]),
+        target_id=idents,
+        before=snapshot,
+        after=snapshot,
+        reason=st.none() | st.text(max_size=20),
+        override=st.booleans(),
+    )
+
+
+def aggregates() -> st.SearchStrategy[object]:
+    """Any core aggregate."""
+    return st.one_of(leads(), customers(), contacts(), reps(), teams(), zones(), follow_ups())
+
+
+def lead_payloads(channel: Channel | None = None) -> st.SearchStrategy[Mapping[str, object]]:
+    """Valid lead capture payloads (as a web form or import row would send them)."""
+    base = st.fixed_dictionaries(
+        {
+            "channel": st.just(channel.value)
+            if channel
+            else st.sampled_from([c.value for c in Channel]),
+            "company_name": names,
+            "phone": phones,
+        },
+        optional={
+            "contact_name": names,
+            "email": _emails,
+            "uscc": uscc_codes(),
+            "campaign": names,
+        },
+    )
+    return base
