@@ -20,4 +20,9 @@ try:
 except ValidationError as error:
     print(f"rejected [{error.code}]:", ", ".join(error.paths))
 
-print("audit entries:", len(store.audit_log()), "chain ok:", verify_audit_chain(store.audit_log()) is None)
+print(
+    "audit entries:",
+    len(store.audit_log()),
+    "chain ok:",
+    verify_audit_chain(store.audit_log()) is None,
+)

@@ -108,9 +108,9 @@ def lead_from_payload(
     resolved = channel
     if resolved is None:
         raw_channel = _text(payload, "channel", p, errors)
-        if raw_channel is None:
+        if raw_channel is None and not any(e.path == p + "channel" for e in errors):
             errors.append(FieldError(p + "channel", "field.required", "channel is required"))
-        else:
+        elif raw_channel is not None:
             try:
                 resolved = Channel(raw_channel)
             except ValueError:

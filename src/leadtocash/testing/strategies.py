@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from hypothesis import strategies as st
 from stdnum.cn import uscc as stdnum_uscc
@@ -33,6 +34,8 @@ from leadtocash.model import (
 from leadtocash.money import MINOR_UNITS, Money
 
 __all__ = [
+    "AGGREGATE_STRATEGIES",
+    "T_EPOCH",
     "aggregates",
     "audit_entries",
     "contacts",
@@ -51,6 +54,9 @@ __all__ = [
     "utc_datetimes",
     "zones",
 ]
+
+#: A fixed instant for tests that need "some" valid UTC time.
+T_EPOCH = datetime(2026, 1, 5, 1, 0, tzinfo=UTC)
 
 _USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 
@@ -243,9 +249,21 @@ def audit_entries() -> st.SearchStrategy[AuditEntry]:
     )
 
 
-def aggregates() -> st.SearchStrategy[object]:
-    """Any core aggregate."""
-    return st.one_of(leads(), customers(), contacts(), reps(), teams(), zones(), follow_ups())
+#: One strategy factory per aggregate type (kept complete by a test against the storage specs).
+AGGREGATE_STRATEGIES: dict[type[Any], Callable[[], st.SearchStrategy[Any]]] = {
+    Lead: leads,
+    Customer: customers,
+    Contact: contacts,
+    SalesRep: reps,
+    Team: teams,
+    Zone: zones,
+    FollowUp: follow_ups,
+}
+
+
+def aggregates() -> st.SearchStrategy[Any]:
+    """Any registered aggregate."""
+    return st.one_of([make() for make in AGGREGATE_STRATEGIES.values()])
 
 
 def lead_payloads(channel: Channel | None = None) -> st.SearchStrategy[Mapping[str, object]]:

@@ -1,0 +1,567 @@
+"""The storage conformance suite: subclass ``StoreConformance`` to test your adapter.
+
+Usage (in your adapter's test module)::
+
+    from leadtocash.testing.conformance import StoreConformance
+
+    class TestMyStore(StoreConformance):
+        def make_store(self) -> Store:
+            return MyStore.connect(...)   # must be EMPTY (fresh database or truncated)
+
+pytest then runs every contract test of the storage port (module docstring of
+``leadtocash.ports.storage``) against your store, plus a hypothesis state machine that runs
+random command sequences against your store and the in-memory reference and compares them.
+Needs pytest and hypothesis (the ``test`` extra).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import attrs
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
+from leadtocash.app.unit_of_work import UnitOfWork
+from leadtocash.audit import AuditEntry, verify_audit_chain
+from leadtocash.errors import ConcurrencyConflict, DuplicateKey, StorageError
+from leadtocash.ports.storage import Commit, IndexQuery, OutboxMessage, RecordWrite, Store
+from leadtocash.testing.fakes import SequentialIds
+from leadtocash.testing.memory import InMemoryStore
+from leadtocash.testing.strategies import aggregates
+
+__all__ = ["StoreConformance"]
+
+T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+
+
+def _write(
+    ident: str,
+    version: int = 0,
+    data: dict[str, Any] | None = None,
+    *,
+    kind: str = "thing",
+    indexes: dict[str, str | None] | None = None,
+    keys: frozenset[str] = frozenset(),
+) -> RecordWrite:
+    return RecordWrite(
+        kind=kind,
+        id=ident,
+        expected_version=version,
+        data=data if data is not None else {"name": ident},
+        indexes=indexes or {},
+        unique_keys=keys,
+    )
+
+
+def _audit(n: int, target: str = "x") -> AuditEntry:
+    return AuditEntry(
+        id=f"audit-{target}-{n}",
+        at=T0 + timedelta(seconds=n),
+        actor_id="tester",
+        action="thing.change",
+        target_kind="thing",
+        target_id=target,
+        before={"n": n - 1},
+        after={"n": n, "名": "华为"},
+        reason="conformance",
+    )
+
+
+def _message(ident: str, created: datetime = T0) -> OutboxMessage:
+    return OutboxMessage(
+        id=ident,
+        topic="thing.changed",
+        payload={"id": ident, "nested": {"list": [1, 2, 3]}},
+        created_at=created,
+        idempotency_key=f"key-{ident}",
+    )
+
+
+class StoreConformance:
+    """Every contract test of the storage port; subclass and implement ``make_store``."""
+
+    #: How many examples the hypothesis tests run; lower it for slow engines.
+    hypothesis_examples = 25
+    #: Threads used by the concurrency tests.
+    threads = 8
+
+    def make_store(self) -> Store:
+        """Return a new, EMPTY store for one test."""
+        raise NotImplementedError
+
+    @pytest.fixture
+    def store(self) -> Iterator[Store]:
+        """An empty store, closed after the test."""
+        made = self.make_store()
+        try:
+            yield made
+        finally:
+            made.close()
+
+    # -- helpers ------------------------------------------------------------------------------
+    @staticmethod
+    def commit(store: Store, *writes: RecordWrite, audit: tuple[AuditEntry, ...] = (),
+               outbox: tuple[OutboxMessage, ...] = ()) -> None:  # fmt: skip
+        """Commit ``writes`` (plus audit/outbox) in one new session."""
+        session = store.session()
+        try:
+            session.commit(Commit(writes, audit, outbox))
+        finally:
+            session.close()
+
+    @staticmethod
+    def version(store: Store, ident: str, kind: str = "thing") -> int:
+        """Stored version of a record, 0 when absent."""
+        session = store.session()
+        try:
+            record = session.load(kind, ident)
+            return 0 if record is None else record.version
+        finally:
+            session.close()
+
+    @staticmethod
+    def query(store: Store, query: IndexQuery) -> list[tuple[str, str]]:
+        """Run one index query in a new session."""
+        session = store.session()
+        try:
+            return session.query(query)
+        finally:
+            session.close()
+
+    # -- records and versions -----------------------------------------------------------------
+    def test_insert_then_load_round_trips_json_exactly(self, store: Store) -> None:
+        data = {
+            "name": "华为技术有限公司 ＡＢＣ 'quote' \"dq\" \\ \n tab\t",
+            "n": 2**53 + 1,
+            "neg": -7,
+            "flag": True,
+            "none": None,
+            "nested": {"list": [1, "two", {"three": [3.0]}], "empty": {}},
+            "amount": "12345678901234567890.12",
+        }
+        self.commit(store, _write("a", data=data))
+        session = store.session()
+        try:
+            record = session.load("thing", "a")
+            assert record is not None
+            assert (record.kind, record.id, record.version) == ("thing", "a", 1)
+            assert dict(record.data) == data
+            assert session.load("thing", "missing") is None
+            assert session.load("other-kind", "a") is None
+        finally:
+            session.close()
+
+    def test_each_write_increments_the_version(self, store: Store) -> None:
+        self.commit(store, _write("a"))
+        self.commit(store, _write("a", 1, {"name": "v2"}))
+        self.commit(store, _write("a", 2, {"name": "v3"}))
+        session = store.session()
+        try:
+            record = session.load("thing", "a")
+            assert record is not None
+            assert record.version == 3
+            assert record.data["name"] == "v3"
+        finally:
+            session.close()
+
+    def test_load_many_returns_only_existing(self, store: Store) -> None:
+        self.commit(store, _write("a"), _write("b"), _write("c"))
+        session = store.session()
+        try:
+            found = session.load_many("thing", ["a", "c", "zz"])
+            assert sorted(found) == ["a", "c"]
+            assert found["c"].data == {"name": "c"}
+            assert session.load_many("thing", []) == {}
+        finally:
+            session.close()
+
+    def test_stale_version_raises_conflict_and_saves_nothing(self, store: Store) -> None:
+        self.commit(store, _write("a"), _write("b"))
+        self.commit(store, _write("a", 1, {"name": "a2"}))
+        with pytest.raises(ConcurrencyConflict) as caught:
+            self.commit(
+                store,
+                _write("b", 1, {"name": "b2"}),
+                _write("a", 1, {"name": "stale"}),
+                _write("new", 0),
+                audit=(_audit(1),),
+                outbox=(_message("m1"),),
+            )
+        assert caught.value.retryable
+        assert isinstance(caught.value, StorageError)
+        assert self.version(store, "a") == 2
+        assert self.version(store, "b") == 1
+        assert self.version(store, "new") == 0
+        assert store.audit_log() == []
+        assert store.outbox_due(T0 + timedelta(days=1)) == []
+
+    def test_inserting_an_existing_id_conflicts(self, store: Store) -> None:
+        self.commit(store, _write("a"))
+        with pytest.raises(ConcurrencyConflict):
+            self.commit(store, _write("a", 0, {"name": "again"}))
+        with pytest.raises(ConcurrencyConflict):
+            self.commit(store, _write("ghost", 3))
+
+    def test_uncommitted_session_discards_everything(self, store: Store) -> None:
+        session = store.session()
+        session.close()
+        session.close()  # idempotent
+        assert self.version(store, "a") == 0
+        assert store.audit_log() == []
+
+    def test_kinds_are_separate_namespaces(self, store: Store) -> None:
+        self.commit(store, _write("a", kind="lead"), _write("a", kind="customer"))
+        assert self.version(store, "a", "lead") == 1
+        assert self.version(store, "a", "customer") == 1
+
+    # -- unique keys ----------------------------------------------------------------------------
+    def test_unique_key_clash_raises_and_saves_nothing(self, store: Store) -> None:
+        self.commit(store, _write("a", keys=frozenset({"uscc:1"})))
+        with pytest.raises(DuplicateKey) as caught:
+            self.commit(
+                store, _write("z"), _write("b", keys=frozenset({"uscc:1"})), audit=(_audit(1),)
+            )
+        assert caught.value.key == "uscc:1"
+        assert caught.value.existing_id == "a"
+        assert self.version(store, "z") == 0
+        assert store.audit_log() == []
+        session = store.session()
+        try:
+            assert session.find_unique("thing", "uscc:1") == "a"
+            assert session.find_unique("thing", "uscc:2") is None
+            assert session.find_unique("other", "uscc:1") is None
+        finally:
+            session.close()
+
+    def test_unique_keys_are_per_kind(self, store: Store) -> None:
+        key = frozenset({"name:华为技术"})
+        self.commit(
+            store, _write("a", kind="lead", keys=key), _write("b", kind="customer", keys=key)
+        )
+        assert self.version(store, "b", "customer") == 1
+
+    def test_same_key_twice_in_one_commit_is_rejected(self, store: Store) -> None:
+        key = frozenset({"k"})
+        with pytest.raises(DuplicateKey):
+            self.commit(store, _write("a", keys=key), _write("b", keys=key))
+        assert self.version(store, "a") == 0
+
+    def test_updating_keys_releases_old_ones(self, store: Store) -> None:
+        self.commit(store, _write("a", keys=frozenset({"k1", "k2"})))
+        self.commit(store, _write("a", 1, keys=frozenset({"k2", "k3"})))
+        self.commit(store, _write("b", keys=frozenset({"k1"})))
+        with pytest.raises(DuplicateKey):
+            self.commit(store, _write("c", keys=frozenset({"k3"})))
+        session = store.session()
+        try:
+            assert session.find_unique("thing", "k1") == "b"
+            assert session.find_unique("thing", "k2") == "a"
+            assert session.find_unique("thing", "k3") == "a"
+        finally:
+            session.close()
+
+    def test_keys_can_move_between_records_in_one_commit(self, store: Store) -> None:
+        self.commit(store, _write("a", keys=frozenset({"k"})), _write("b"))
+        self.commit(store, _write("a", 1), _write("b", 1, keys=frozenset({"k"})))
+        session = store.session()
+        try:
+            assert session.find_unique("thing", "k") == "b"
+        finally:
+            session.close()
+
+    # -- named index queries --------------------------------------------------------------------
+    def test_index_equals_and_ranges_in_value_then_id_order(self, store: Store) -> None:
+        rows = {"c": "2026-01-03", "a": "2026-01-01", "b": "2026-01-03", "d": None, "e": "2026-02"}
+        self.commit(store, *[_write(i, indexes={"due": v}) for i, v in rows.items()])
+        everything = self.query(store, IndexQuery("thing", "due", limit=100))
+        assert everything == [
+            ("2026-01-01", "a"),
+            ("2026-01-03", "b"),
+            ("2026-01-03", "c"),
+            ("2026-02", "e"),
+        ]
+        assert self.query(store, IndexQuery("thing", "due", equals="2026-01-03")) == [
+            ("2026-01-03", "b"),
+            ("2026-01-03", "c"),
+        ]
+        ranged = IndexQuery("thing", "due", at_least="2026-01-02", below="2026-02")
+        assert self.query(store, ranged) == [("2026-01-03", "b"), ("2026-01-03", "c")]
+        assert self.query(store, IndexQuery("thing", "due", below="2026-01-01")) == []
+        assert self.query(store, IndexQuery("thing", "other")) == []
+        assert self.query(store, IndexQuery("thing", "due", limit=1)) == [("2026-01-01", "a")]
+
+    def test_index_order_is_code_point_order(self, store: Store) -> None:
+        values = ["B", "a", "Z", "华", "é", "0", "~", "中"]
+        self.commit(store, *[_write(f"r{i}", indexes={"name": v}) for i, v in enumerate(values)])
+        got = [v for v, _ in self.query(store, IndexQuery("thing", "name"))]
+        assert got == sorted(values)
+
+    def test_keyset_paging_visits_every_entry_once(self, store: Store) -> None:
+        writes = [_write(f"id{i:03d}", indexes={"pool": f"p{i % 3}"}) for i in range(40)]
+        self.commit(store, *writes)
+        seen: list[tuple[str, str]] = []
+        cursor: tuple[str, str] | None = None
+        while True:
+            page = self.query(
+                store, IndexQuery("thing", "pool", equals="p1", after=cursor, limit=4)
+            )
+            seen.extend(page)
+            if len(page) < 4:
+                break
+            cursor = page[-1]
+        expected = sorted(("p1", f"id{i:03d}") for i in range(40) if i % 3 == 1)
+        assert seen == expected
+
+    def test_updates_move_and_remove_index_entries(self, store: Store) -> None:
+        self.commit(store, _write("a", indexes={"owner": "rep1", "pool": None}))
+        self.commit(store, _write("a", 1, indexes={"owner": None, "pool": "east"}))
+        assert self.query(store, IndexQuery("thing", "owner")) == []
+        assert self.query(store, IndexQuery("thing", "pool")) == [("east", "a")]
+        self.commit(store, _write("a", 2, indexes={}))
+        assert self.query(store, IndexQuery("thing", "pool")) == []
+
+    # -- audit chain and outbox -----------------------------------------------------------------
+    def test_audit_entries_are_sealed_on_one_chain(self, store: Store) -> None:
+        self.commit(store, _write("a"), audit=(_audit(1), _audit(2)))
+        self.commit(store, _write("a", 1), audit=(_audit(3),))
+        log = store.audit_log()
+        assert [e.seq for e in log] == [1, 2, 3]
+        assert [e.id for e in log] == ["audit-x-1", "audit-x-2", "audit-x-3"]
+        assert verify_audit_chain(log) is None
+        assert log[1].after == {"n": 2, "名": "华为"}
+        assert store.audit_log(after_seq=1, limit=1) == [log[1]]
+        tampered = [log[0], attrs.evolve(log[1], reason="edited"), log[2]]
+        assert verify_audit_chain(tampered) == 1
+
+    def test_outbox_delivery_bookkeeping(self, store: Store) -> None:
+        self.commit(store, _write("a"), outbox=(_message("m1"), _message("m2", T0 + timedelta(1))))
+        later = T0 + timedelta(days=2)
+        assert [m.id for m in store.outbox_due(later)] == ["m1", "m2"]
+        assert store.outbox_due(later)[0].payload == {"id": "m1", "nested": {"list": [1, 2, 3]}}
+        store.outbox_mark_failed("m1", "smtp down", later + timedelta(minutes=5))
+        assert [m.id for m in store.outbox_due(later)] == ["m2"]
+        retry = store.outbox_due(later + timedelta(minutes=5))
+        assert [m.id for m in retry] == ["m1", "m2"]
+        assert (retry[0].attempts, retry[0].last_error) == (1, "smtp down")
+        store.outbox_mark_delivered("m2", later)
+        store.outbox_mark_delivered("m2", later)
+        assert [m.id for m in store.outbox_due(later + timedelta(days=1))] == ["m1"]
+
+    # -- concurrency ----------------------------------------------------------------------------
+    def test_threads_hammering_one_record_lose_no_update(self, store: Store) -> None:
+        self.commit(store, _write("counter", data={"n": 0}))
+        successes: list[int] = []
+        errors: list[BaseException] = []
+
+        def worker() -> None:
+            for _ in range(15):
+                session = store.session()
+                try:
+                    record = session.load("thing", "counter")
+                    assert record is not None
+                    n = int(record.data["n"])
+                    session.commit(Commit([_write("counter", record.version, {"n": n + 1})]))
+                    successes.append(1)
+                except ConcurrencyConflict:
+                    pass
+                except BaseException as exc:  # surfaced below
+                    errors.append(exc)
+                finally:
+                    session.close()
+
+        _run_threads(worker, self.threads)
+        assert errors == []
+        session = store.session()
+        try:
+            record = session.load("thing", "counter")
+            assert record is not None
+            assert record.version == len(successes) + 1
+            assert record.data["n"] == len(successes)
+        finally:
+            session.close()
+
+    def test_concurrent_creations_of_one_key_admit_exactly_one(self, store: Store) -> None:
+        winners: list[str] = []
+        losers: list[str] = []
+        unexpected: list[BaseException] = []
+        lock = threading.Lock()
+
+        def worker(n: int) -> None:
+            try:
+                self.commit(store, _write(f"company-{n}", keys=frozenset({"uscc:SAME"})))
+                with lock:
+                    winners.append(f"company-{n}")
+            except DuplicateKey:
+                with lock:
+                    losers.append(f"company-{n}")
+            except BaseException as exc:
+                unexpected.append(exc)
+
+        threads = [threading.Thread(target=worker, args=(n,)) for n in range(self.threads)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert unexpected == []
+        assert len(winners) == 1
+        assert len(losers) == self.threads - 1
+        session = store.session()
+        try:
+            assert session.find_unique("thing", "uscc:SAME") == winners[0]
+        finally:
+            session.close()
+
+    def test_concurrent_audit_appends_keep_one_valid_chain(self, store: Store) -> None:
+        def worker(n: int) -> None:
+            for i in range(5):
+                self.commit(store, _write(f"w{n}-{i}"), audit=(_audit(i, f"w{n}"),))
+
+        threads = [threading.Thread(target=worker, args=(n,)) for n in range(self.threads)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        log = store.audit_log(limit=10_000)
+        assert len(log) == self.threads * 5
+        assert verify_audit_chain(log) is None
+
+    # -- aggregates through the unit of work -----------------------------------------------------
+    def test_every_aggregate_round_trips_through_the_store(self, store: Store) -> None:
+        ids = SequentialIds()
+
+        @settings(
+            max_examples=self.hypothesis_examples,
+            deadline=None,
+            suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+        )
+        @_given_aggregate
+        def check(aggregate: Any) -> None:
+            fresh = attrs.evolve(aggregate, id=ids.new_id("agg"))
+            with UnitOfWork(store, ids) as uow:
+                uow.repository(type(fresh)).add(fresh)
+                uow.commit()
+            with UnitOfWork(store, ids) as uow:
+                loaded = uow.repository(type(fresh)).get(fresh.id)
+            assert loaded == attrs.evolve(fresh, version=1)
+
+        check()
+
+    def test_matches_the_in_memory_reference_on_random_histories(self) -> None:
+        machine = _comparison_machine(self.make_store)
+        machine.TestCase.settings = settings(
+            max_examples=self.hypothesis_examples,
+            stateful_step_count=20,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow],
+        )
+        machine.TestCase().runTest()
+
+
+def _given_aggregate(fn: Callable[[Any], None]) -> Callable[[], None]:
+    """Apply ``@given`` over every core aggregate type."""
+    from hypothesis import given
+
+    return given(aggregates().filter(lambda a: getattr(a, "uscc", None) is None))(fn)
+
+
+def _run_threads(target: Callable[[], None], count: int) -> None:
+    threads = [threading.Thread(target=target) for _ in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+_IDS = st.sampled_from(["a", "b", "c", "d", "e"])
+_KEYS = st.frozensets(st.sampled_from(["k1", "k2", "k3"]), max_size=2)
+_VALUES = st.none() | st.sampled_from(["p1", "p2", "p3", "东", "西"])
+
+
+def _comparison_machine(make_store: Callable[[], Store]) -> type[RuleBasedStateMachine]:
+    class StoreComparison(RuleBasedStateMachine):
+        """Runs the same random commits on the adapter and the reference and compares."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.real = make_store()
+            self.reference = InMemoryStore()
+            self.audits = 0
+
+        def teardown(self) -> None:
+            self.real.close()
+
+        def _both(self, writes: list[RecordWrite], audit: bool) -> None:
+            self.audits += 1
+            entries = (_audit(self.audits),) if audit else ()
+            outcomes = []
+            for store in (self.real, self.reference):
+                try:
+                    StoreConformance.commit(store, *writes, audit=entries)
+                    outcomes.append("ok")
+                except StorageError as exc:
+                    outcomes.append(type(exc).__name__)
+            assert outcomes[0] == outcomes[1], outcomes
+
+        @rule(
+            ident=_IDS,
+            stale=st.booleans(),
+            keys=_KEYS,
+            pool=_VALUES,
+            payload=st.integers(),
+            audit=st.booleans(),
+        )
+        def write(
+            self, ident: str, stale: bool, keys: frozenset[str], pool: str | None, payload: int,
+            audit: bool,
+        ) -> None:  # fmt: skip
+            current = StoreConformance.version(self.reference, ident)
+            expected = max(0, current - 1) if stale and current else current
+            write = _write(ident, expected, {"p": payload}, indexes={"pool": pool}, keys=keys)
+            self._both([write], audit)
+
+        @rule(first=_IDS, second=_IDS, keys=_KEYS)
+        def write_two(self, first: str, second: str, keys: frozenset[str]) -> None:
+            if first == second:
+                return
+            writes = [
+                _write(i, StoreConformance.version(self.reference, i), {"two": i}, keys=k)
+                for i, k in ((first, keys), (second, frozenset()))
+            ]
+            self._both(writes, audit=True)
+
+        @invariant()
+        def same_state(self) -> None:
+            for ident in ("a", "b", "c", "d", "e"):
+                assert StoreConformance.version(self.real, ident) == StoreConformance.version(
+                    self.reference, ident
+                )
+            for store_query in (
+                IndexQuery("thing", "pool"),
+                IndexQuery("thing", "pool", equals="p2"),
+                IndexQuery("thing", "pool", at_least="p2", limit=2),
+            ):
+                assert StoreConformance.query(self.real, store_query) == StoreConformance.query(
+                    self.reference, store_query
+                )
+            real_session, ref_session = self.real.session(), self.reference.session()
+            try:
+                for key in ("k1", "k2", "k3"):
+                    assert real_session.find_unique("thing", key) == ref_session.find_unique(
+                        "thing", key
+                    )
+            finally:
+                real_session.close()
+                ref_session.close()
+            real_log = self.real.audit_log(limit=10_000)
+            assert [e.id for e in real_log] == [
+                e.id for e in self.reference.audit_log(limit=10_000)
+            ]
+            assert verify_audit_chain(real_log) is None
+
+    return StoreComparison

@@ -1,0 +1,42 @@
+"""structure(unstructure(x)) == x for every aggregate, value and event; output is JSON."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from leadtocash import AuditEntry, LeadCaptured, Money, structure, unstructure
+from leadtocash.app import SPECS
+from leadtocash.model import Channel, LeadId
+from leadtocash.testing import strategies as strat
+
+
+@given(strat.aggregates())
+def test_every_aggregate_round_trips_through_json(aggregate: Any) -> None:
+    text = json.dumps(unstructure(aggregate), ensure_ascii=False)
+    assert structure(json.loads(text), type(aggregate)) == aggregate
+
+
+def test_the_strategy_covers_every_registered_aggregate() -> None:
+    assert set(strat.AGGREGATE_STRATEGIES) == {spec.type for spec in SPECS}
+
+
+@given(strat.audit_entries())
+def test_audit_entries_round_trip(entry: AuditEntry) -> None:
+    assert structure(json.loads(json.dumps(unstructure(entry))), AuditEntry) == entry
+
+
+@given(strat.money())
+def test_money_round_trips_as_exact_text(amount: Money) -> None:
+    data = unstructure(amount)
+    assert isinstance(data["amount"], str)
+    assert structure(data, Money) == amount
+
+
+@given(strat.utc_datetimes(), strat.names, st.sampled_from(Channel))
+def test_events_round_trip(at: Any, name: str, channel: Channel) -> None:
+    event = LeadCaptured(at, LeadId("lead-1"), channel, name)
+    assert structure(unstructure(event), LeadCaptured) == event

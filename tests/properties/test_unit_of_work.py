@@ -1,0 +1,146 @@
+"""Unit-of-work guarantees: atomic commit, rollback on error, optimistic versions, retries."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import attrs
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from leadtocash import ConcurrencyConflict, Customer, CustomerId, UnitOfWork, run_with_retries
+from leadtocash.testing import InMemoryStore, SequentialIds
+from leadtocash.testing import strategies as strat
+
+
+def _snapshot(store: InMemoryStore) -> tuple[Any, ...]:
+    return (dict(store._rows), dict(store._unique), list(store._audit), dict(store._outbox))
+
+
+class Boom(Exception):
+    pass
+
+
+@given(st.lists(strat.aggregates(), min_size=1, max_size=6, unique_by=lambda a: (type(a), a.id)))
+def test_a_unit_of_work_that_raises_saves_nothing(batch: list[Any]) -> None:
+    store, ids = InMemoryStore(), SequentialIds()
+    with UnitOfWork(store, ids) as uow:
+        uow.customers.add(Customer(id=CustomerId("seed"), name="seed", created_at=strat.T_EPOCH))
+        uow.commit()
+    before = _snapshot(store)
+
+    def failing_command() -> None:
+        with UnitOfWork(store, ids) as uow:
+            for aggregate in batch:
+                uow.repository(type(aggregate)).add(attrs.evolve(aggregate, version=0))
+            seed = uow.customers.get("seed")
+            uow.customers.save(attrs.evolve(seed, name="changed"))
+            raise Boom
+
+    with pytest.raises(Boom):
+        failing_command()
+    assert _snapshot(store) == before
+    with UnitOfWork(store, ids) as uow:
+        for aggregate in batch:
+            uow.repository(type(aggregate)).add(attrs.evolve(aggregate, version=0))
+        # leaving without commit() discards as well
+    assert _snapshot(store) == before
+
+
+@given(st.lists(st.booleans(), min_size=1, max_size=10))
+def test_stale_commits_raise_and_save_nothing(stale_flags: list[bool]) -> None:
+    store, ids = InMemoryStore(), SequentialIds()
+    with UnitOfWork(store, ids) as uow:
+        uow.customers.add(Customer(id=CustomerId("c"), name="v0", created_at=strat.T_EPOCH))
+        uow.commit()
+    expected_version = 1
+    for n, stale in enumerate(stale_flags):
+        with UnitOfWork(store, ids) as uow:
+            current = uow.customers.get("c")
+            if stale:
+                with UnitOfWork(store, ids) as other:
+                    other.customers.save(attrs.evolve(other.customers.get("c"), name=f"other{n}"))
+                    other.commit()
+                expected_version += 1
+                before = _snapshot(store)
+                uow.customers.save(attrs.evolve(current, name=f"mine{n}"))
+                with pytest.raises(ConcurrencyConflict):
+                    uow.commit()
+                assert _snapshot(store) == before
+            else:
+                uow.customers.save(attrs.evolve(current, name=f"mine{n}"))
+                uow.commit()
+                expected_version += 1
+    with UnitOfWork(store, ids) as uow:
+        assert uow.customers.get("c").version == expected_version
+
+
+def test_eight_threads_hammering_one_aggregate_lose_no_update() -> None:
+    store, ids = InMemoryStore(), SequentialIds()
+    with UnitOfWork(store, ids) as uow:
+        uow.customers.add(Customer(id=CustomerId("c"), name="0", created_at=strat.T_EPOCH))
+        uow.commit()
+    successes = 0
+    conflicts = 0
+    lock = threading.Lock()
+    barrier = threading.Barrier(8)
+
+    def increment(uow: UnitOfWork) -> None:
+        customer = uow.customers.get("c")
+        uow.customers.save(attrs.evolve(customer, name=str(int(customer.name) + 1)))
+        uow.commit()
+
+    def on_conflict(_attempt: int) -> None:
+        nonlocal conflicts
+        with lock:
+            conflicts += 1
+
+    def worker() -> None:
+        nonlocal successes
+        barrier.wait()
+        for _ in range(50):
+            try:
+                run_with_retries(
+                    lambda: UnitOfWork(store, ids), increment, attempts=3, on_conflict=on_conflict
+                )
+            except ConcurrencyConflict:
+                continue
+            with lock:
+                successes += 1
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with UnitOfWork(store, ids) as uow:
+        final = uow.customers.get("c")
+    assert final.version == successes + 1
+    assert int(final.name) == successes
+    assert successes > 0
+
+
+def test_retries_are_bounded_and_surface_the_conflict() -> None:
+    store, ids = InMemoryStore(), SequentialIds()
+    calls = 0
+
+    def always_conflicts(_uow: UnitOfWork) -> None:
+        nonlocal calls
+        calls += 1
+        raise ConcurrencyConflict("simulated")
+
+    with pytest.raises(ConcurrencyConflict):
+        run_with_retries(lambda: UnitOfWork(store, ids), always_conflicts, attempts=4)
+    assert calls == 4
+
+
+def test_read_your_writes_inside_one_unit_of_work() -> None:
+    store, ids = InMemoryStore(), SequentialIds()
+    with UnitOfWork(store, ids) as uow:
+        customer = Customer(id=CustomerId("c"), name="x", created_at=strat.T_EPOCH)
+        uow.customers.add(customer)
+        assert uow.customers.get("c") == customer
+        with pytest.raises(ValueError, match="version 0"):
+            uow.customers.add(attrs.evolve(customer, version=3))
