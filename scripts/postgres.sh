@@ -27,7 +27,8 @@ ltc_pg_start() {
         fi
     fi
     LTC_PG_DIR=$(mktemp -d /tmp/ltc-pg.XXXXXX)
-    local port=${LTC_PG_PORT:-55432}
+    local port=${LTC_PG_PORT:-}
+    [ -n "$port" ] || port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     local run=()
     if [ "$(id -u)" = 0 ]; then
         id ltcpg >/dev/null 2>&1 || useradd --system --no-create-home --shell /bin/sh ltcpg

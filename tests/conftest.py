@@ -15,6 +15,21 @@ settings.register_profile("dev", max_examples=30, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
+@pytest.fixture(scope="session")
+def pg_dsn() -> str:
+    """DSN of the throwaway PostgreSQL server started by scripts/test.sh.
+
+    Without a server the PostgreSQL tests skip, except in CI (LEADTOCASH_REQUIRE_POSTGRES=1),
+    where a missing server fails them.
+    """
+    dsn = os.environ.get("LEADTOCASH_PG_DSN", "")
+    if not dsn:
+        if os.environ.get("LEADTOCASH_REQUIRE_POSTGRES") == "1":
+            pytest.fail("LEADTOCASH_REQUIRE_POSTGRES=1 but LEADTOCASH_PG_DSN is not set")
+        pytest.skip("no PostgreSQL server (run the suite through scripts/test.sh)")
+    return dsn
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
