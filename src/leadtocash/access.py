@@ -16,6 +16,7 @@ from leadtocash.model import RepId, TeamId, ZoneId
 
 __all__ = [
     "DEFAULT_PERMISSIONS",
+    "MANAGER_ROLES",
     "Action",
     "Principal",
     "Role",
@@ -41,6 +42,19 @@ class Action(enum.StrEnum):
     LEAD_CAPTURE = "lead.capture"
     LEAD_READ = "lead.read"
     LEAD_IMPORT = "lead.import"
+    CUSTOMER_CREATE = "customer.create"
+    CUSTOMER_READ = "customer.read"
+    CUSTOMER_UPDATE = "customer.update"
+    FOLLOW_UP_LOG = "customer.follow_up"
+    POOL_MANAGE = "pool.manage"
+    POOL_CLAIM = "pool.claim"
+    POOL_ASSIGN = "pool.assign"
+    POOL_RELEASE = "pool.release"
+    POOL_TRANSFER = "pool.transfer"
+    POOL_LOCK = "pool.lock"
+    POOL_SWEEP = "pool.sweep"
+    POOL_OVERRIDE = "pool.override"
+    REP_MANAGE = "rep.manage"
 
 
 @attrs.frozen
@@ -58,14 +72,36 @@ class Principal:
         """True when the principal holds ``role``."""
         return role in self.roles
 
+    @property
+    def is_manager(self) -> bool:
+        """True for roles that act on customers they do not own (admin, managers, system)."""
+        return bool(self.roles & MANAGER_ROLES)
+
 
 _SALES = frozenset({Role.ADMIN, Role.ZONE_MANAGER, Role.TEAM_LEAD, Role.REP, Role.SYSTEM})
+_MANAGERS = frozenset({Role.ADMIN, Role.ZONE_MANAGER, Role.TEAM_LEAD})
+
+#: Roles that see and act on customers they do not own (data scopes refine this later).
+MANAGER_ROLES = _MANAGERS | {Role.SYSTEM}
 
 #: Which roles may perform each action. Unlisted actions are denied to everyone but admin.
 DEFAULT_PERMISSIONS: Mapping[Action, frozenset[Role]] = {
     Action.LEAD_CAPTURE: _SALES,
     Action.LEAD_READ: _SALES | {Role.SERVICE},
     Action.LEAD_IMPORT: frozenset({Role.ADMIN, Role.ZONE_MANAGER, Role.SYSTEM}),
+    Action.CUSTOMER_CREATE: _SALES,
+    Action.CUSTOMER_READ: _SALES | {Role.SERVICE, Role.FINANCE},
+    Action.CUSTOMER_UPDATE: _SALES,
+    Action.FOLLOW_UP_LOG: _SALES,
+    Action.POOL_MANAGE: frozenset({Role.ADMIN, Role.ZONE_MANAGER}),
+    Action.POOL_CLAIM: frozenset({Role.REP, Role.TEAM_LEAD, Role.ZONE_MANAGER}),
+    Action.POOL_ASSIGN: _MANAGERS | {Role.SYSTEM},
+    Action.POOL_RELEASE: _SALES,
+    Action.POOL_TRANSFER: _MANAGERS,
+    Action.POOL_LOCK: _MANAGERS,
+    Action.POOL_SWEEP: frozenset({Role.ADMIN, Role.SYSTEM}),
+    Action.POOL_OVERRIDE: frozenset({Role.ADMIN, Role.ZONE_MANAGER}),
+    Action.REP_MANAGE: frozenset({Role.ADMIN, Role.ZONE_MANAGER}),
 }
 
 

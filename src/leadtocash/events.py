@@ -10,9 +10,18 @@ from typing import ClassVar
 
 import attrs
 
-from leadtocash.model import Channel, LeadId, utc
+from leadtocash.model import Channel, CustomerId, FollowUpId, LeadId, PoolId, RepId, utc
 
-__all__ = ["DomainEvent", "LeadCaptured", "event_types"]
+__all__ = [
+    "CustomerAddedToPool",
+    "CustomerLockChanged",
+    "DomainEvent",
+    "FollowUpLogged",
+    "LeadCaptured",
+    "OwnershipChanged",
+    "ReclaimWarning",
+    "event_types",
+]
 
 
 @attrs.frozen
@@ -43,3 +52,55 @@ def event_types() -> dict[str, type[DomainEvent]]:
             found[sub.topic] = sub
             pending.append(sub)
     return found
+
+
+@attrs.frozen
+class CustomerAddedToPool(DomainEvent):
+    """A customer was created in (or moved into) a pool."""
+
+    topic: ClassVar[str] = "pool.customer_added"
+    customer_id: CustomerId
+    pool_id: PoolId
+
+
+@attrs.frozen
+class OwnershipChanged(DomainEvent):
+    """A customer changed hands: claim, assign, release, transfer or reclaim."""
+
+    topic: ClassVar[str] = "pool.ownership_changed"
+    customer_id: CustomerId
+    action: str
+    from_rep: RepId | None
+    to_rep: RepId | None
+    pool_id: PoolId | None
+    reason: str | None = None
+
+
+@attrs.frozen
+class CustomerLockChanged(DomainEvent):
+    """A customer was locked (never reclaimed) or unlocked."""
+
+    topic: ClassVar[str] = "pool.lock_changed"
+    customer_id: CustomerId
+    locked: bool
+
+
+@attrs.frozen
+class ReclaimWarning(DomainEvent):
+    """The owner is warned that a customer will go back to the pool at ``due_at``."""
+
+    topic: ClassVar[str] = "pool.reclaim_warning"
+    customer_id: CustomerId
+    rep_id: RepId
+    due_at: datetime
+    rule: str
+
+
+@attrs.frozen
+class FollowUpLogged(DomainEvent):
+    """A rep logged a follow-up on a customer (extends protection)."""
+
+    topic: ClassVar[str] = "customer.follow_up_logged"
+    customer_id: CustomerId
+    rep_id: RepId
+    follow_up_id: FollowUpId

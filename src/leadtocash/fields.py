@@ -8,14 +8,15 @@ GB 32100-2015) check digit uses ``python-stdnum``.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import phonenumbers
 from stdnum import exceptions as stdnum_exceptions
 from stdnum.cn import uscc as stdnum_uscc
 
-from leadtocash.errors import ValidationError
+from leadtocash.errors import FieldError, ValidationError
 
-__all__ = ["DEFAULT_REGION", "parse_email", "parse_phone", "parse_uscc"]
+__all__ = ["DEFAULT_REGION", "collect_field", "parse_email", "parse_phone", "parse_uscc"]
 
 #: Region assumed for phone numbers written without a country code.
 DEFAULT_REGION = "CN"
@@ -53,3 +54,22 @@ def parse_uscc(raw: str, *, path: str = "uscc") -> str:
         raise ValidationError.single(
             path, "uscc.invalid", f"{raw!r} is not a valid unified social credit code ({exc})"
         ) from None
+
+
+def collect_field(
+    errors: list[FieldError],
+    parse: Callable[[str, str], str],
+    raw: str | None,
+    path: str,
+) -> str | None:
+    """Run ``parse(raw, path)``; on ValidationError add its field errors and return None.
+
+    Lets a caller validate many fields and report every fault in one ValidationError.
+    """
+    if raw is None:
+        return None
+    try:
+        return parse(raw, path)
+    except ValidationError as exc:
+        errors.extend(exc.errors)
+        return None

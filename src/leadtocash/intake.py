@@ -6,13 +6,13 @@ path (``phone``, ``rows[3].email``, …). Required fields are configurable per c
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 
 import attrs
 
 from leadtocash.errors import FieldError, ValidationError
-from leadtocash.fields import DEFAULT_REGION, parse_email, parse_phone, parse_uscc
+from leadtocash.fields import DEFAULT_REGION, collect_field, parse_email, parse_phone, parse_uscc
 from leadtocash.model import Channel, Lead, LeadId, ZoneId
 
 __all__ = ["LEAD_FIELDS", "IntakeRules", "lead_from_payload"]
@@ -68,20 +68,6 @@ def _text(
     return value or None
 
 
-def _parsed(
-    raw: str | None,
-    parse: Callable[[str], str],
-    errors: list[FieldError],
-) -> str | None:
-    if raw is None:
-        return None
-    try:
-        return parse(raw)
-    except ValidationError as exc:
-        errors.extend(exc.errors)
-        return None
-
-
 def lead_from_payload(
     payload: Mapping[str, object],
     *,
@@ -120,11 +106,18 @@ def lead_from_payload(
                 )
 
     text = {key: _text(payload, key, p, errors) for key in sorted(LEAD_FIELDS - {"channel"})}
-    phone = _parsed(
-        text["phone"], lambda s: parse_phone(s, path=p + "phone", region=rules.phone_region), errors
+    phone = collect_field(
+        errors,
+        lambda raw, path: parse_phone(raw, path=path, region=rules.phone_region),
+        text["phone"],
+        p + "phone",
     )
-    email = _parsed(text["email"], lambda s: parse_email(s, path=p + "email"), errors)
-    uscc = _parsed(text["uscc"], lambda s: parse_uscc(s, path=p + "uscc"), errors)
+    email = collect_field(
+        errors, lambda raw, path: parse_email(raw, path=path), text["email"], p + "email"
+    )
+    uscc = collect_field(
+        errors, lambda raw, path: parse_uscc(raw, path=path), text["uscc"], p + "uscc"
+    )
 
     reported = {e.path for e in errors}
     required = {"company_name"}

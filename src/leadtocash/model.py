@@ -35,6 +35,7 @@ __all__ = [
     "Tier",
     "Zone",
     "ZoneId",
+    "non_blank",
     "utc",
 ]
 
@@ -60,7 +61,7 @@ def utc(_inst: object, attribute: attrs.Attribute[datetime], value: datetime | N
         raise ValidationError.single(attribute.name, "time.not_utc", "datetimes must be in UTC")
 
 
-def _non_blank(_inst: object, attribute: attrs.Attribute[str], value: str) -> None:
+def non_blank(_inst: object, attribute: attrs.Attribute[str], value: str) -> None:
     if not value or not value.strip():
         raise ValidationError.single(attribute.name, "field.required", "must not be blank")
 
@@ -118,7 +119,7 @@ class Zone:
     """A sales zone (战区); ``timezone`` is the IANA name used at day edges."""
 
     id: ZoneId
-    name: str = attrs.field(validator=_non_blank)
+    name: str = attrs.field(validator=non_blank)
     timezone: str = "Asia/Shanghai"
     version: int = 0
 
@@ -128,7 +129,7 @@ class Team:
     """A sales team inside a zone, optionally with a team lead."""
 
     id: TeamId
-    name: str = attrs.field(validator=_non_blank)
+    name: str = attrs.field(validator=non_blank)
     zone_id: ZoneId | None = None
     lead_rep_id: RepId | None = None
     version: int = 0
@@ -139,7 +140,7 @@ class SalesRep:
     """A sales representative; ``weight`` scales their fair share of allocated leads."""
 
     id: RepId
-    name: str = attrs.field(validator=_non_blank)
+    name: str = attrs.field(validator=non_blank)
     email: str | None = None
     zone_id: ZoneId | None = None
     team_id: TeamId | None = None
@@ -156,7 +157,7 @@ class Lead:
 
     id: LeadId
     channel: Channel
-    company_name: str = attrs.field(validator=_non_blank)
+    company_name: str = attrs.field(validator=non_blank)
     created_at: datetime = attrs.field(validator=utc)
     contact_name: str | None = None
     phone: str | None = None
@@ -178,7 +179,7 @@ class Customer:
     """A customer account (客户): owned by at most one rep, or sitting in a public pool."""
 
     id: CustomerId
-    name: str = attrs.field(validator=_non_blank)
+    name: str = attrs.field(validator=non_blank)
     created_at: datetime = attrs.field(validator=utc)
     uscc: str | None = None
     phones: tuple[str, ...] = ()
@@ -192,6 +193,19 @@ class Customer:
     locked: bool = False
     last_follow_up_at: datetime | None = attrs.field(default=None, validator=utc)
     updated_at: datetime | None = attrs.field(default=None, validator=utc)
+    owner_since: datetime | None = attrs.field(default=None, validator=utc)
+    previous_owner_id: RepId | None = None
+    pool_entered_at: datetime | None = attrs.field(default=None, validator=utc)
+    pool_cycles: int = 0
+    follow_ups_since_claim: int = 0
+    won: bool = False
+    open_opportunity_stage: int | None = None
+    last_opportunity_at: datetime | None = attrs.field(default=None, validator=utc)
+    has_active_contract: bool = False
+    reclaim_due_at: datetime | None = attrs.field(default=None, validator=utc)
+    reclaim_rule: str | None = None
+    warn_at: datetime | None = attrs.field(default=None, validator=utc)
+    warned_due_at: datetime | None = attrs.field(default=None, validator=utc)
     version: int = 0
 
 
@@ -201,7 +215,7 @@ class Contact:
 
     id: ContactId
     customer_id: CustomerId
-    name: str = attrs.field(validator=_non_blank)
+    name: str = attrs.field(validator=non_blank)
     title: str | None = None
     phone: str | None = None
     email: str | None = None

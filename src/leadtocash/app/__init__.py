@@ -11,13 +11,18 @@ from leadtocash.access import RolePolicy
 from leadtocash.app.aggregates import SPECS, AggregateSpec, sortable_int, sortable_time, spec_for
 from leadtocash.app.context import AppContext, Change
 from leadtocash.app.leads import ImportReport, ImportRow, LeadService
+from leadtocash.app.pool import PoolService
+from leadtocash.app.reclaim import UNSET, ReclaimService, SweepReport
+from leadtocash.app.reps import RepService
 from leadtocash.app.unit_of_work import Page, Repository, UnitOfWork, run_with_retries
+from leadtocash.durations import WorkingCalendar
 from leadtocash.intake import IntakeRules
 from leadtocash.ports.clock import Clock, IdSource
 from leadtocash.ports.storage import Store
 
 __all__ = [
     "SPECS",
+    "UNSET",
     "AggregateSpec",
     "AppContext",
     "Change",
@@ -26,7 +31,11 @@ __all__ = [
     "LeadService",
     "LeadToCash",
     "Page",
+    "PoolService",
+    "ReclaimService",
+    "RepService",
     "Repository",
+    "SweepReport",
     "UnitOfWork",
     "run_with_retries",
     "sortable_int",
@@ -41,6 +50,9 @@ class LeadToCash:
 
     ctx: AppContext
     leads: LeadService
+    reps: RepService
+    pools: PoolService
+    reclaim: ReclaimService
 
     def __init__(
         self,
@@ -50,6 +62,8 @@ class LeadToCash:
         *,
         policy: RolePolicy | None = None,
         intake: IntakeRules | None = None,
+        timezone: str = "Asia/Shanghai",
+        calendar: WorkingCalendar | None = None,
     ) -> None:
         ctx = AppContext(
             store=store,
@@ -57,8 +71,17 @@ class LeadToCash:
             ids=ids,
             policy=policy or RolePolicy(),
             intake=intake or IntakeRules(),
+            timezone=timezone,
+            calendar=calendar,
         )
-        self.__attrs_init__(ctx=ctx, leads=LeadService(ctx))
+        pools = PoolService(ctx)
+        self.__attrs_init__(
+            ctx=ctx,
+            leads=LeadService(ctx),
+            reps=RepService(ctx),
+            pools=pools,
+            reclaim=ReclaimService(ctx, pools),
+        )
 
     def unit_of_work(self) -> UnitOfWork:
         """A unit of work on the configured store (for custom use cases)."""

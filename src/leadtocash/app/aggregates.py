@@ -13,6 +13,8 @@ from typing import Any, Generic, TypeVar
 import attrs
 
 from leadtocash.model import Contact, Customer, FollowUp, Lead, SalesRep, Team, Zone
+from leadtocash.pool.book import DailyClaims, OwnershipChange, RepBook
+from leadtocash.pool.rules import Pool
 
 __all__ = ["SPECS", "AggregateSpec", "sortable_int", "sortable_time", "spec_for"]
 
@@ -58,9 +60,15 @@ def _lead_indexes(lead: Lead) -> Mapping[str, str | None]:
 
 
 def _customer_indexes(customer: Customer) -> Mapping[str, str | None]:
+    owned = customer.owner_id is not None
+    due = customer.reclaim_due_at if owned else None
+    warn = customer.warn_at if owned and customer.warned_due_at != due else None
     return {
         "owner": customer.owner_id,
-        "pool": customer.pool_id if customer.owner_id is None else None,
+        "pool": None if owned else customer.pool_id,
+        "owned_pool": customer.pool_id if owned else None,
+        "reclaim_due": sortable_time(due) if due else None,
+        "reclaim_warn": sortable_time(warn) if warn else None,
     }
 
 
@@ -82,6 +90,14 @@ SPECS: tuple[AggregateSpec[Any], ...] = (
     AggregateSpec("team", Team),
     AggregateSpec("zone", Zone),
     AggregateSpec("follow_up", FollowUp, _followup_indexes),
+    AggregateSpec("pool", Pool),
+    AggregateSpec("rep_book", RepBook),
+    AggregateSpec("daily_claims", DailyClaims),
+    AggregateSpec(
+        "ownership_change",
+        OwnershipChange,
+        lambda c: {"customer": f"{c.customer_id}|{sortable_time(c.at)}|{c.id}"},
+    ),
 )
 
 _BY_TYPE: dict[type[Any], AggregateSpec[Any]] = {spec.type: spec for spec in SPECS}

@@ -14,6 +14,7 @@ import attrs
 from leadtocash.access import Action, Principal, RolePolicy
 from leadtocash.app.unit_of_work import UnitOfWork, run_with_retries
 from leadtocash.audit import AuditEntry
+from leadtocash.durations import WorkingCalendar
 from leadtocash.intake import IntakeRules
 from leadtocash.ports.clock import Clock, IdSource
 from leadtocash.ports.storage import Store
@@ -55,6 +56,8 @@ class AppContext:
     ids: IdSource
     policy: RolePolicy = attrs.field(factory=RolePolicy)
     intake: IntakeRules = attrs.field(factory=IntakeRules)
+    timezone: str = "Asia/Shanghai"
+    calendar: WorkingCalendar | None = None
     max_attempts: int = 5
 
     def unit_of_work(self) -> UnitOfWork:

@@ -96,14 +96,29 @@ class Repository(Generic[T]):
         limit: int = 100,
     ) -> Page[T]:
         """One page of aggregates from named ``index`` in (value, id) order."""
+        hits = self.index_entries(
+            index, equals=equals, at_least=at_least, below=below, after=after, limit=limit
+        )
+        items = self.get_many([ident for _, ident in hits])
+        cursor = hits[-1] if len(hits) == limit and hits else None
+        return Page(tuple(items), cursor)
+
+    def index_entries(
+        self,
+        index: str,
+        *,
+        equals: str | None = None,
+        at_least: str | None = None,
+        below: str | None = None,
+        after: tuple[str, str] | None = None,
+        limit: int = 100,
+    ) -> list[tuple[str, str]]:
+        """Raw ``(value, id)`` pairs of a named index, without loading the aggregates."""
         query = IndexQuery(
             self.spec.kind, index, equals=equals, at_least=at_least, below=below,
             after=after, limit=limit,
         )  # fmt: skip
-        hits = self._uow._session_or_raise().query(query)
-        items = self.get_many([ident for _, ident in hits])
-        cursor = hits[-1] if len(hits) == limit and hits else None
-        return Page(tuple(items), cursor)
+        return self._uow._session_or_raise().query(query)
 
     def add(self, aggregate: T) -> None:
         """Stage a new aggregate (its version must be 0)."""

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from stdnum.cn import uscc as stdnum_uscc
 
 from leadtocash.audit import AuditEntry
+from leadtocash.durations import Duration, DurationUnit
 from leadtocash.model import (
     Channel,
     Contact,
@@ -32,6 +33,8 @@ from leadtocash.model import (
     ZoneId,
 )
 from leadtocash.money import MINOR_UNITS, Money
+from leadtocash.pool.book import DailyClaims, OwnershipAction, OwnershipChange, RepBook
+from leadtocash.pool.rules import Pool, PoolRules, TierDurations
 
 __all__ = [
     "AGGREGATE_STRATEGIES",
@@ -41,13 +44,19 @@ __all__ = [
     "contacts",
     "currencies",
     "customers",
+    "daily_claims",
+    "durations",
     "follow_ups",
     "idents",
     "lead_payloads",
     "leads",
     "money",
     "names",
+    "ownership_changes",
     "phones",
+    "pool_rules",
+    "pools",
+    "rep_books",
     "reps",
     "teams",
     "uscc_codes",
@@ -249,6 +258,93 @@ def audit_entries() -> st.SearchStrategy[AuditEntry]:
     )
 
 
+def durations() -> st.SearchStrategy[Duration]:
+    """Durations of every unit (0 = off)."""
+    return st.builds(Duration, st.integers(0, 60), st.sampled_from(DurationUnit))
+
+
+def pool_rules() -> st.SearchStrategy[PoolRules]:
+    """Pool rule sets with every rule randomly on or off."""
+    tier_durations = st.builds(
+        TierDurations,
+        default=st.none() | durations(),
+        by_tier=st.dictionaries(st.sampled_from(Tier), durations(), max_size=3),
+    )
+    return st.builds(
+        PoolRules,
+        daily_claim_limit=st.none() | st.integers(0, 20),
+        capacity=st.none() | st.integers(0, 50),
+        capacity_excludes_won=st.booleans(),
+        capacity_excludes_locked=st.booleans(),
+        reclaim_cooldown=st.none() | durations(),
+        new_in_pool_cooldown=st.none() | durations(),
+        protection_base=st.none() | st.builds(Duration.days, st.integers(0, 30)),
+        protection_per_follow_up=st.none() | st.builds(Duration.days, st.integers(0, 5)),
+        protection_cap=st.none(),
+        no_follow_up=tier_durations,
+        no_new_opportunity=tier_durations,
+        not_won=tier_durations,
+        exempt_locked=st.booleans(),
+        exempt_from_stage=st.none() | st.integers(0, 5),
+        warn_before=st.none() | durations(),
+        release_to=st.none() | idents.map(PoolId),
+    )
+
+
+def pools() -> st.SearchStrategy[Pool]:
+    """Pools with random rules."""
+    return st.builds(
+        Pool,
+        id=idents.map(PoolId),
+        name=names,
+        zone_id=st.none() | idents.map(ZoneId),
+        product_line=st.none() | names,
+        rules=pool_rules(),
+    )
+
+
+def rep_books() -> st.SearchStrategy[RepBook]:
+    """Rep book counters."""
+    return st.builds(
+        RepBook,
+        id=idents.map(RepId),
+        owned=st.integers(0, 100),
+        won=st.integers(0, 100),
+        locked=st.integers(0, 100),
+        won_and_locked=st.integers(0, 100),
+    )
+
+
+def daily_claims() -> st.SearchStrategy[DailyClaims]:
+    """Daily claim counters."""
+    return st.builds(
+        DailyClaims,
+        id=idents,
+        pool_id=idents.map(PoolId),
+        rep_id=idents.map(RepId),
+        day=st.dates(),
+        count=st.integers(0, 100),
+    )
+
+
+def ownership_changes() -> st.SearchStrategy[OwnershipChange]:
+    """Ownership history lines."""
+    return st.builds(
+        OwnershipChange,
+        id=idents,
+        customer_id=idents.map(CustomerId),
+        action=st.sampled_from(OwnershipAction),
+        at=utc_datetimes(),
+        actor_id=idents,
+        from_rep=st.none() | idents.map(RepId),
+        to_rep=st.none() | idents.map(RepId),
+        from_pool=st.none() | idents.map(PoolId),
+        to_pool=st.none() | idents.map(PoolId),
+        reason=st.none() | names,
+        override=st.booleans(),
+    )
+
+
 #: One strategy factory per aggregate type (kept complete by a test against the storage specs).
 AGGREGATE_STRATEGIES: dict[type[Any], Callable[[], st.SearchStrategy[Any]]] = {
     Lead: leads,
@@ -258,6 +354,10 @@ AGGREGATE_STRATEGIES: dict[type[Any], Callable[[], st.SearchStrategy[Any]]] = {
     Team: teams,
     Zone: zones,
     FollowUp: follow_ups,
+    Pool: pools,
+    RepBook: rep_books,
+    DailyClaims: daily_claims,
+    OwnershipChange: ownership_changes,
 }
 
 

@@ -1,0 +1,212 @@
+"""The reclaim sweep (回收), reclaim warnings, rule changes and fact updates.
+
+The sweep asks storage for customers whose stored ``reclaim_due_at`` has passed (an indexed
+range query) and reclaims each in its own unit of work, re-checking under the current
+version, so its cost grows with what is due, not with the size of the book. Changing a pool's
+rules recomputes the schedule of every owned customer of the pool in pages.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import attrs
+
+from leadtocash.access import Action, Principal
+from leadtocash.app.aggregates import sortable_time
+from leadtocash.app.context import AppContext, Change
+from leadtocash.app.pool import PoolService
+from leadtocash.app.unit_of_work import UnitOfWork
+from leadtocash.errors import ConcurrencyConflict
+from leadtocash.events import ReclaimWarning
+from leadtocash.model import Customer, PoolId, Tier
+from leadtocash.pool.book import OwnershipAction
+from leadtocash.pool.ownership import require_reason, returned_to_pool
+from leadtocash.pool.reclaim import with_schedule
+from leadtocash.pool.rules import Pool, PoolRules
+
+__all__ = ["UNSET", "ReclaimService", "SweepReport"]
+
+_TICK = timedelta(microseconds=1)
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+#: Marker for "leave this fact unchanged" in ``record_facts``.
+UNSET = _Unset()
+
+
+@attrs.frozen
+class SweepReport:
+    """What one sweep did: customers reclaimed, owners warned, customers skipped (and why)."""
+
+    reclaimed: tuple[str, ...] = ()
+    warned: tuple[str, ...] = ()
+    skipped: tuple[tuple[str, str], ...] = ()
+
+
+@attrs.frozen
+class ReclaimService:
+    """Sweeps due customers back to their pools and keeps reclaim schedules current."""
+
+    ctx: AppContext
+    pools: PoolService
+
+    def _due_ids(self, index: str, batch: int) -> list[str]:
+        below = sortable_time(self.ctx.clock.now() + _TICK)
+        ids: list[str] = []
+        cursor: tuple[str, str] | None = None
+        with self.ctx.unit_of_work() as uow:
+            while True:
+                hits = uow.customers.index_entries(index, below=below, after=cursor, limit=batch)
+                ids.extend(ident for _, ident in hits)
+                if len(hits) < batch:
+                    return ids
+                cursor = hits[-1]
+
+    def sweep(self, principal: Principal, *, batch: int = 500) -> SweepReport:
+        """Warn owners whose customers are close to reclaim, then reclaim every due customer."""
+        self.ctx.policy.check(principal, Action.POOL_SWEEP)
+        warned, reclaimed, skipped = [], [], []
+        for customer_id in self._due_ids("reclaim_warn", batch):
+            try:
+                if self._warn_one(principal, customer_id):
+                    warned.append(customer_id)
+            except ConcurrencyConflict:
+                skipped.append((customer_id, "conflict"))
+        for customer_id in self._due_ids("reclaim_due", batch):
+            try:
+                outcome = self._reclaim_one(principal, customer_id)
+            except ConcurrencyConflict:
+                outcome = "conflict"
+            if outcome == "reclaimed":
+                reclaimed.append(customer_id)
+            else:
+                skipped.append((customer_id, outcome))
+        return SweepReport(tuple(reclaimed), tuple(warned), tuple(skipped))
+
+    def _warn_one(self, principal: Principal, customer_id: str) -> bool:
+        def command(uow: UnitOfWork) -> tuple[bool, list[Change]]:
+            customer = uow.customers.get(customer_id)
+            now = self.ctx.clock.now()
+            due, warn = customer.reclaim_due_at, customer.warn_at
+            if customer.owner_id is None or due is None or warn is None or warn > now:
+                return False, []
+            if customer.warned_due_at == due:
+                return False, []
+            after = attrs.evolve(customer, warned_due_at=due)
+            uow.customers.save(after)
+            uow.record(
+                ReclaimWarning(
+                    now, customer.id, customer.owner_id, due, customer.reclaim_rule or ""
+                )
+            )
+            return True, [Change("customer", customer.id, customer, after, "reclaim warning")]
+
+        return self.ctx.execute(principal, Action.POOL_SWEEP, command)
+
+    def _reclaim_one(self, principal: Principal, customer_id: str) -> str:
+        def command(uow: UnitOfWork) -> tuple[str, list[Change]]:
+            customer = self.pools.scheduled(uow, uow.customers.get(customer_id))
+            now = self.ctx.clock.now()
+            due = customer.reclaim_due_at
+            if customer.owner_id is None:
+                return "not_owned", []
+            if due is None or due > now:
+                uow.customers.save(customer)  # the stored schedule was stale: fix it
+                return "not_due", []
+            rules = self.pools.rules_of(uow, customer.pool_id)
+            target = rules.release_to or customer.pool_id
+            assert target is not None  # owned customers with a schedule come from a pool
+            after = returned_to_pool(customer, target, now)
+            reason = f"reclaimed: {customer.reclaim_rule}"
+            _, changes = self.pools.move(
+                uow, principal, customer, after, OwnershipAction.RECLAIM, reason=reason
+            )
+            return "reclaimed", changes
+
+        return self.ctx.execute(principal, Action.POOL_SWEEP, command)
+
+    def update_rules(
+        self,
+        principal: Principal,
+        pool_id: PoolId,
+        rules: PoolRules,
+        reason: str,
+        *,
+        page: int = 500,
+    ) -> int:
+        """Replace a pool's rules and recompute every owned customer's schedule; returns count."""
+        why = require_reason(reason)
+
+        def command(uow: UnitOfWork) -> tuple[Pool, list[Change]]:
+            pool = uow.repository(Pool).get(pool_id)
+            after = attrs.evolve(pool, rules=rules)
+            uow.repository(Pool).save(after)
+            return after, [Change("pool", pool.id, pool, after, why)]
+
+        self.ctx.execute(principal, Action.POOL_MANAGE, command)
+        return self._recompute_pool(principal, pool_id, page)
+
+    def _recompute_pool(self, principal: Principal, pool_id: PoolId, page: int) -> int:
+        changed = 0
+        cursor: tuple[str, str] | None = None
+        while True:
+
+            def command(
+                uow: UnitOfWork, after: tuple[str, str] | None = cursor
+            ) -> tuple[tuple[int, tuple[str, str] | None], list[Change]]:
+                rules = self.pools.rules_of(uow, pool_id)
+                found = uow.customers.query("owned_pool", equals=pool_id, after=after, limit=page)
+                count = 0
+                for customer in found.items:
+                    updated = with_schedule(
+                        customer, rules, timezone=self.ctx.timezone, calendar=self.ctx.calendar
+                    )
+                    if updated != customer:
+                        uow.customers.save(updated)
+                        count += 1
+                return (count, found.next_cursor), []
+
+            (count, cursor) = self.ctx.execute(principal, Action.POOL_MANAGE, command)
+            changed += count
+            if cursor is None:
+                return changed
+
+    def record_facts(
+        self,
+        principal: Principal,
+        customer_id: str,
+        *,
+        won: bool | _Unset = UNSET,
+        open_opportunity_stage: int | _Unset | None = UNSET,
+        new_opportunity: bool = False,
+        has_active_contract: bool | _Unset = UNSET,
+        tier: Tier | _Unset = UNSET,
+        reason: str | None = None,
+    ) -> Customer:
+        """Feed facts from the pipeline, contracts or classification; reschedules reclaim."""
+
+        def command(uow: UnitOfWork) -> tuple[Customer, list[Change]]:
+            customer = uow.customers.get(customer_id)
+            now = self.ctx.clock.now()
+            updates: dict[str, object] = {"updated_at": now}
+            if not isinstance(won, _Unset):
+                updates["won"] = won
+            if not isinstance(open_opportunity_stage, _Unset):
+                updates["open_opportunity_stage"] = open_opportunity_stage
+            if new_opportunity:
+                updates["last_opportunity_at"] = now
+            if not isinstance(has_active_contract, _Unset):
+                updates["has_active_contract"] = has_active_contract
+            if not isinstance(tier, _Unset):
+                updates["tier"] = tier
+            after = self.pools.scheduled(uow, attrs.evolve(customer, **updates))  # type: ignore[arg-type]
+            uow.customers.save(after)
+            self.pools.rebook(uow, customer, after)
+            return after, [Change("customer", customer.id, customer, after, reason)]
+
+        return self.ctx.execute(principal, Action.CUSTOMER_UPDATE, command)

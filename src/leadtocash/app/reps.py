@@ -1,0 +1,57 @@
+"""Sales-rep use cases: register reps, change availability and weight."""
+
+from __future__ import annotations
+
+import attrs
+
+from leadtocash.access import Action, Principal
+from leadtocash.app.context import AppContext, Change
+from leadtocash.app.unit_of_work import UnitOfWork
+from leadtocash.model import RepId, SalesRep
+
+__all__ = ["RepService"]
+
+
+@attrs.frozen
+class RepService:
+    """Register and update sales reps (audited like every other change)."""
+
+    ctx: AppContext
+
+    def register(self, principal: Principal, rep: SalesRep) -> SalesRep:
+        """Store a new rep (its version must be 0)."""
+
+        def command(uow: UnitOfWork) -> tuple[SalesRep, list[Change]]:
+            uow.reps.add(rep)
+            return rep, [Change("sales_rep", rep.id, None, rep)]
+
+        return attrs.evolve(self.ctx.execute(principal, Action.REP_MANAGE, command), version=1)
+
+    def update(
+        self,
+        principal: Principal,
+        rep_id: RepId,
+        *,
+        active: bool | None = None,
+        on_leave: bool | None = None,
+        weight: int | None = None,
+        reason: str | None = None,
+    ) -> SalesRep:
+        """Change a rep's availability or allocation weight."""
+
+        def command(uow: UnitOfWork) -> tuple[SalesRep, list[Change]]:
+            rep = uow.reps.get(rep_id)
+            after = attrs.evolve(
+                rep,
+                active=rep.active if active is None else active,
+                on_leave=rep.on_leave if on_leave is None else on_leave,
+                weight=rep.weight if weight is None else weight,
+            )
+            uow.reps.save(after)
+            return after, [Change("sales_rep", rep.id, rep, after, reason)]
+
+        return self.ctx.execute(principal, Action.REP_MANAGE, command)
+
+    def get(self, principal: Principal, rep_id: str) -> SalesRep:
+        """One rep."""
+        return self.ctx.read(principal, Action.CUSTOMER_READ, lambda uow: uow.reps.get(rep_id))

@@ -1,0 +1,95 @@
+"""Counters and history that make pool rules race-free: rep books, daily claims, ownership log.
+
+Counters are aggregates with versions, so two concurrent claims by one rep conflict at commit
+instead of both slipping under a limit; the unit of work retries the loser with fresh counts.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+import attrs
+
+from leadtocash.model import Customer, CustomerId, PoolId, RepId, utc
+
+__all__ = ["DailyClaims", "OwnershipAction", "OwnershipChange", "RepBook", "daily_claims_id"]
+
+
+@attrs.frozen
+class RepBook:
+    """How many customers a rep owns (私海), split so capacity exclusions can be applied."""
+
+    id: RepId
+    owned: int = 0
+    won: int = 0
+    locked: int = 0
+    won_and_locked: int = 0
+    version: int = 0
+
+    def counted(self, *, exclude_won: bool, exclude_locked: bool) -> int:
+        """Owned customers that count toward capacity under the given exclusions."""
+        excluded = 0
+        if exclude_won:
+            excluded += self.won
+        if exclude_locked:
+            excluded += self.locked
+        if exclude_won and exclude_locked:
+            excluded -= self.won_and_locked
+        return self.owned - excluded
+
+    def adjust(self, customer: Customer, delta: int) -> RepBook:
+        """Add (``delta=1``) or remove (``delta=-1``) ``customer`` from the counts."""
+        return attrs.evolve(
+            self,
+            owned=self.owned + delta,
+            won=self.won + delta * customer.won,
+            locked=self.locked + delta * customer.locked,
+            won_and_locked=self.won_and_locked + delta * (customer.won and customer.locked),
+        )
+
+
+def daily_claims_id(pool_id: PoolId, rep_id: RepId, day: date) -> str:
+    """Id of the counter of ``rep_id``'s claims from ``pool_id`` on local ``day``."""
+    return f"{pool_id}|{rep_id}|{day.isoformat()}"
+
+
+@attrs.frozen
+class DailyClaims:
+    """Claims one rep made from one pool on one local calendar day."""
+
+    id: str
+    pool_id: PoolId
+    rep_id: RepId
+    day: date
+    count: int = 0
+    version: int = 0
+
+
+class OwnershipAction(enum.StrEnum):
+    """Why ownership changed."""
+
+    CLAIM = "claim"
+    ASSIGN = "assign"
+    RELEASE = "release"
+    TRANSFER = "transfer"
+    RECLAIM = "reclaim"
+    MERGE = "merge"
+
+
+@attrs.frozen
+class OwnershipChange:
+    """One line of a customer's ownership history: who moved it, from whom, to whom, why."""
+
+    id: str
+    customer_id: CustomerId
+    action: OwnershipAction
+    at: datetime = attrs.field(validator=utc)
+    actor_id: str
+    from_rep: RepId | None = None
+    to_rep: RepId | None = None
+    from_pool: PoolId | None = None
+    to_pool: PoolId | None = None
+    reason: str | None = None
+    override: bool = False
+    version: int = 0

@@ -1,0 +1,110 @@
+"""When an owned customer goes back to the pool (回收): the derived reclaim schedule.
+
+``reclaim_schedule`` computes, from the customer's facts and its pool's rules, the instant it
+is due for reclaim, which rule sets that instant, and when to warn the owner. The application
+stores the result on the customer (``reclaim_due_at``) whenever a fact or a rule changes, so
+the sweep is an indexed range query whose cost grows with what is due, not with the book.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import attrs
+
+from leadtocash.durations import Duration, WorkingCalendar, deadline, earlier
+from leadtocash.model import Customer
+from leadtocash.pool.rules import PoolRules
+
+__all__ = ["ReclaimSchedule", "exemption", "reclaim_schedule", "with_schedule"]
+
+
+@attrs.frozen
+class ReclaimSchedule:
+    """When (and by which rule) a customer is due for reclaim, and when to warn its owner."""
+
+    due_at: datetime | None = None
+    rule: str | None = None
+    warn_at: datetime | None = None
+
+
+def exemption(customer: Customer, rules: PoolRules) -> str | None:
+    """The name of the exemption that keeps ``customer`` from being reclaimed, if any."""
+    if rules.exempt_locked and customer.locked:
+        return "locked"
+    if rules.exempt_won and customer.won:
+        return "won"
+    if rules.exempt_active_contract and customer.has_active_contract:
+        return "active_contract"
+    stage, threshold = customer.open_opportunity_stage, rules.exempt_from_stage
+    if threshold is not None and stage is not None and stage >= threshold:
+        return "open_opportunity"
+    return None
+
+
+def _protection(customer: Customer, rules: PoolRules) -> Duration | None:
+    base = rules.protection_base
+    if base is None or base.off:
+        return None
+    total = base.amount
+    extension = rules.protection_per_follow_up
+    if extension is not None and not extension.off:
+        total += customer.follow_ups_since_claim * extension.amount
+    cap = rules.protection_cap
+    if cap is not None and not cap.off:
+        total = min(total, cap.amount)
+    return Duration(total, base.unit)
+
+
+def reclaim_schedule(
+    customer: Customer,
+    rules: PoolRules,
+    *,
+    timezone: str,
+    calendar: WorkingCalendar | None = None,
+) -> ReclaimSchedule:
+    """The reclaim schedule of ``customer`` under ``rules`` (empty when unowned or exempt)."""
+    since = customer.owner_since
+    if customer.owner_id is None or since is None or exemption(customer, rules) is not None:
+        return ReclaimSchedule()
+    candidates: list[tuple[datetime, str]] = []
+
+    def add(rule: str, start: datetime, duration: Duration | None) -> None:
+        if duration is not None and not duration.off:
+            at = deadline(start, duration, timezone=timezone, calendar=calendar)
+            candidates.append((at, rule))
+
+    add("protection", since, _protection(customer, rules))
+    last_follow_up = max(since, customer.last_follow_up_at or since)
+    add("no_follow_up", last_follow_up, rules.no_follow_up.for_tier(customer.tier))
+    last_opportunity = max(since, customer.last_opportunity_at or since)
+    add("no_new_opportunity", last_opportunity, rules.no_new_opportunity.for_tier(customer.tier))
+    if not customer.won:
+        add("not_won", since, rules.not_won.for_tier(customer.tier))
+    if not candidates:
+        return ReclaimSchedule()
+    due, rule = min(candidates)
+    warn = rules.warn_before
+    warn_at = None
+    if warn is not None and not warn.off:
+        warn_at = max(since, earlier(due, warn, timezone=timezone, calendar=calendar))
+    return ReclaimSchedule(due, rule, warn_at)
+
+
+def with_schedule(
+    customer: Customer,
+    rules: PoolRules,
+    *,
+    timezone: str,
+    calendar: WorkingCalendar | None = None,
+) -> Customer:
+    """``customer`` with its derived reclaim fields recomputed under ``rules``."""
+    schedule = reclaim_schedule(customer, rules, timezone=timezone, calendar=calendar)
+    warned = customer.warned_due_at if customer.warned_due_at == schedule.due_at else None
+    return attrs.evolve(
+        customer,
+        reclaim_due_at=schedule.due_at,
+        reclaim_rule=schedule.rule,
+        warn_at=schedule.warn_at,
+        warned_due_at=warned,
+    )

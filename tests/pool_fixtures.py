@@ -1,0 +1,53 @@
+"""Helpers shared by the pool tests: a small organisation with one pool and three reps."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import attrs
+
+from leadtocash import LeadToCash, PoolId, Principal, RepId, Role, SalesRep, ZoneId
+from leadtocash.pool.rules import PoolRules
+from leadtocash.testing import FakeClock, InMemoryStore, SequentialIds
+
+ADMIN = Principal("admin", roles=frozenset({Role.ADMIN}))
+SYSTEM = Principal("sweeper", roles=frozenset({Role.SYSTEM}))
+MANAGER = Principal("mia", roles=frozenset({Role.ZONE_MANAGER}), zone_id=ZoneId("east"))
+# 2026-01-05 is a Monday; 09:00 in Shanghai is 01:00 UTC.
+START = datetime(2026, 1, 5, 1, 0, tzinfo=UTC)
+
+
+def rep_principal(n: int) -> Principal:
+    """The principal of rep ``n`` (user ``rep{n}``)."""
+    return Principal(
+        f"user{n}", roles=frozenset({Role.REP}), rep_id=RepId(f"rep{n}"), zone_id=ZoneId("east")
+    )
+
+
+@attrs.define
+class World:
+    """An organisation: store, clock, facade, one pool ``east`` and reps rep1..repN."""
+
+    store: InMemoryStore
+    clock: FakeClock
+    crm: LeadToCash
+    pool_id: PoolId
+    customers: list[str]
+
+
+def make_world(rules: PoolRules | None = None, reps: int = 3, customers: int = 0) -> World:
+    """Build a world; ``customers`` new customers are put in the pool."""
+    store, clock = InMemoryStore(), FakeClock(START)
+    crm = LeadToCash(store, clock, SequentialIds())
+    pool = crm.pools.create_pool(
+        ADMIN, "East pool", zone_id=ZoneId("east"), rules=rules or PoolRules(), pool_id=PoolId("east")
+    )
+    for n in range(1, reps + 1):
+        crm.reps.register(
+            ADMIN, SalesRep(id=RepId(f"rep{n}"), name=f"Rep {n}", zone_id=ZoneId("east"))
+        )
+    ids = [
+        crm.pools.add_customer(ADMIN, f"客户{n}", pool_id=pool.id, phones=[f"+86138{n:08d}"]).id
+        for n in range(customers)
+    ]
+    return World(store, clock, crm, pool.id, ids)
