@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import attrs
 
-from leadtocash import LeadToCash, PoolId, Principal, RepId, Role, SalesRep, ZoneId
+from leadtocash import CustomerId, LeadToCash, PoolId, Principal, RepId, Role, SalesRep, ZoneId
 from leadtocash.pool.rules import PoolRules
 from leadtocash.testing import FakeClock, InMemoryStore, SequentialIds
 
@@ -32,15 +32,24 @@ class World:
     clock: FakeClock
     crm: LeadToCash
     pool_id: PoolId
-    customers: list[str]
+    customers: list[CustomerId]
 
 
-def make_world(rules: PoolRules | None = None, reps: int = 3, customers: int = 0) -> World:
+def make_world(
+    rules: PoolRules | None = None,
+    reps: int = 3,
+    customers: int = 0,
+    store: InMemoryStore | None = None,
+) -> World:
     """Build a world; ``customers`` new customers are put in the pool."""
-    store, clock = InMemoryStore(), FakeClock(START)
+    store, clock = store or InMemoryStore(), FakeClock(START)
     crm = LeadToCash(store, clock, SequentialIds())
     pool = crm.pools.create_pool(
-        ADMIN, "East pool", zone_id=ZoneId("east"), rules=rules or PoolRules(), pool_id=PoolId("east")
+        ADMIN,
+        "East pool",
+        zone_id=ZoneId("east"),
+        rules=rules or PoolRules(),
+        pool_id=PoolId("east"),
     )
     for n in range(1, reps + 1):
         crm.reps.register(

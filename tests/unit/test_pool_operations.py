@@ -61,7 +61,12 @@ def test_a_customer_never_gets_a_second_owner() -> None:
     details = _refused(world, "pool.already_owned", world.crm.pools.claim, REP2, world.customers[0])
     assert details == {"customer_id": world.customers[0]}
     _refused(
-        world, "pool.already_owned", world.crm.pools.assign, MANAGER, world.customers[0], RepId("rep2")
+        world,
+        "pool.already_owned",
+        world.crm.pools.assign,
+        MANAGER,
+        world.customers[0],
+        RepId("rep2"),
     )
 
 
@@ -70,7 +75,9 @@ def test_contact_fields_are_masked_for_reps_who_do_not_own_the_customer() -> Non
     cid = world.customers[0]
     raw = "+8613800000000"
     assert world.crm.pools.get_customer(REP1, cid).phones == ("+86138****0000",)
-    assert all(raw not in str(c.phones) for c in world.crm.pools.list_pool(REP2, world.pool_id).items)
+    assert all(
+        raw not in str(c.phones) for c in world.crm.pools.list_pool(REP2, world.pool_id).items
+    )
     world.crm.pools.claim(REP1, cid)
     assert world.crm.pools.get_customer(REP1, cid).phones == (raw,)
     assert world.crm.pools.get_customer(REP2, cid).phones == ("+86138****0000",)
@@ -83,7 +90,9 @@ def test_daily_limit_counts_per_local_day_and_resets_at_local_midnight() -> None
     world.clock.set(START.replace(hour=15, minute=30))
     world.crm.pools.claim(REP1, world.customers[0])
     world.crm.pools.claim(REP1, world.customers[1])
-    details = _refused(world, "pool.daily_limit_reached", world.crm.pools.claim, REP1, world.customers[2])
+    details = _refused(
+        world, "pool.daily_limit_reached", world.crm.pools.claim, REP1, world.customers[2]
+    )
     assert details["limit"] == 2 and details["count"] == 2
     assert details["resets_at"] == "2026-01-05T16:00:00+00:00"
     world.crm.pools.claim(REP2, world.customers[2])  # other reps have their own count
@@ -116,14 +125,22 @@ def test_manager_assignment_respects_capacity_unless_an_authorized_override() ->
     world.crm.pools.assign(MANAGER, a, RepId("rep1"))
     _refused(world, "pool.capacity_reached", world.crm.pools.assign, MANAGER, b, RepId("rep1"))
     _refused(
-        world, "validation.invalid", world.crm.pools.assign, MANAGER, b, RepId("rep1"), override=True
+        world,
+        "validation.invalid",
+        world.crm.pools.assign,
+        MANAGER,
+        b,
+        RepId("rep1"),
+        override=True,
     )
     lead = rep_principal(9)
     _refused(
         world, "auth.permission_denied", world.crm.pools.assign, lead, b, RepId("rep1"),
         reason="x", override=True,
     )  # fmt: skip
-    customer = world.crm.pools.assign(MANAGER, b, RepId("rep1"), reason="key account", override=True)
+    customer = world.crm.pools.assign(
+        MANAGER, b, RepId("rep1"), reason="key account", override=True
+    )
     assert customer.owner_id == "rep1"
     entry = world.store.audit_log()[-1]
     assert entry.override and entry.reason == "key account"
@@ -182,8 +199,12 @@ def test_zero_and_none_switch_rules_off() -> None:
 def test_transfer_between_reps_and_zones_keeps_history() -> None:
     world = make_world(customers=1)
     cid = world.customers[0]
-    west = world.crm.pools.create_pool(ADMIN, "West", zone_id=ZoneId("west"), pool_id=PoolId("west"))
-    world.crm.reps.register(ADMIN, SalesRep(id=RepId("w1"), name="West rep", zone_id=ZoneId("west")))
+    west = world.crm.pools.create_pool(
+        ADMIN, "West", zone_id=ZoneId("west"), pool_id=PoolId("west")
+    )
+    world.crm.reps.register(
+        ADMIN, SalesRep(id=RepId("w1"), name="West rep", zone_id=ZoneId("west"))
+    )
     world.crm.pools.claim(REP1, cid)
     world.crm.pools.transfer(MANAGER, cid, RepId("rep2"), "territory change")
     _refused(
@@ -198,7 +219,9 @@ def test_transfer_between_reps_and_zones_keeps_history() -> None:
         (OwnershipAction.TRANSFER, "rep2", "w1"),
     ]
     assert history[-1].reason == "moved west"
-    _refused(world, "auth.permission_denied", world.crm.pools.transfer, REP1, cid, RepId("rep1"), "x")
+    _refused(
+        world, "auth.permission_denied", world.crm.pools.transfer, REP1, cid, RepId("rep1"), "x"
+    )
 
 
 def test_claims_across_zones_are_refused() -> None:
@@ -215,7 +238,13 @@ def test_non_reps_cannot_claim_and_reps_cannot_manage() -> None:
     _refused(world, "pool.not_a_rep", world.crm.pools.claim, MANAGER, world.customers[0])
     _refused(world, "auth.permission_denied", world.crm.pools.create_pool, REP1, "mine")
     _refused(
-        world, "auth.permission_denied", world.crm.pools.set_lock, REP1, world.customers[0], True, "x"
+        world,
+        "auth.permission_denied",
+        world.crm.pools.set_lock,
+        REP1,
+        world.customers[0],
+        True,
+        "x",
     )
 
 

@@ -77,9 +77,7 @@ def test_working_days_skip_weekends_and_closures() -> None:
 
 
 def test_sweep_reclaims_due_customers_and_warns_once_before() -> None:
-    rules = PoolRules(
-        no_follow_up=TierDurations(Duration.days(7)), warn_before=Duration.days(2)
-    )
+    rules = PoolRules(no_follow_up=TierDurations(Duration.days(7)), warn_before=Duration.days(2))
     world = make_world(rules, customers=3)
     a, b, c = world.customers
     for cid in (a, b, c):
