@@ -7,8 +7,4 @@ PY=${PYTHON:-python3}
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
 .venv/bin/python -m pip install -q -e '.[dev]' 2>&1 | grep -v '^WARNING: Location' || true
 .venv/bin/python -c 'import leadtocash, pytest, hypothesis, psycopg' # fail fast on a bad install
-# shellcheck source=scripts/postgres.sh
-. scripts/postgres.sh
-trap ltc_pg_stop EXIT
-ltc_pg_start || true
-.venv/bin/python -m pytest "$@"
+bash scripts/with-postgres.sh .venv/bin/python -m pytest "$@"

@@ -7,17 +7,25 @@ The public API is what this module (and ``leadtocash.ports``, ``leadtocash.app``
 from leadtocash.access import DEFAULT_PERMISSIONS, Action, Principal, Role, RolePolicy
 from leadtocash.app import (
     AppContext,
+    Backoff,
     Change,
     ImportReport,
     ImportRow,
     LeadService,
     LeadToCash,
+    OutboxRelay,
     Page,
+    PoolService,
+    ReclaimService,
+    RelayReport,
     Repository,
+    RepService,
+    SweepReport,
     UnitOfWork,
     run_with_retries,
 )
 from leadtocash.audit import GENESIS_HASH, AuditEntry, chain_entries, verify_audit_chain
+from leadtocash.durations import Duration, DurationUnit, WeekdayCalendar, WorkingCalendar
 from leadtocash.errors import (
     AuthenticationFailed,
     ConcurrencyConflict,
@@ -32,7 +40,16 @@ from leadtocash.errors import (
     StorageUnavailable,
     ValidationError,
 )
-from leadtocash.events import DomainEvent, LeadCaptured, event_types
+from leadtocash.events import (
+    CustomerAddedToPool,
+    CustomerLockChanged,
+    DomainEvent,
+    FollowUpLogged,
+    LeadCaptured,
+    OwnershipChanged,
+    ReclaimWarning,
+    event_types,
+)
 from leadtocash.fields import parse_email, parse_phone, parse_uscc
 from leadtocash.intake import IntakeRules, lead_from_payload
 from leadtocash.model import (
@@ -57,6 +74,10 @@ from leadtocash.model import (
     ZoneId,
 )
 from leadtocash.money import Money
+from leadtocash.pool.book import DailyClaims, OwnershipAction, OwnershipChange, RepBook
+from leadtocash.pool.reclaim import ReclaimSchedule, reclaim_schedule
+from leadtocash.pool.rules import Pool, PoolRules, TierDurations
+from leadtocash.ports import Notification, Notifier, Store, StoreSession
 from leadtocash.serialization import converter, structure, unstructure
 from leadtocash.system import RandomIds, SystemClock
 
@@ -69,19 +90,26 @@ __all__ = [
     "AppContext",
     "AuditEntry",
     "AuthenticationFailed",
+    "Backoff",
     "Change",
     "Channel",
     "ConcurrencyConflict",
     "Contact",
     "ContactId",
     "Customer",
+    "CustomerAddedToPool",
     "CustomerId",
+    "CustomerLockChanged",
+    "DailyClaims",
     "DomainEvent",
     "DuplicateKey",
+    "Duration",
+    "DurationUnit",
     "FieldError",
     "FollowUp",
     "FollowUpId",
     "FollowUpKind",
+    "FollowUpLogged",
     "ImportReport",
     "ImportRow",
     "IntakeRules",
@@ -95,12 +123,27 @@ __all__ = [
     "LeadToCashError",
     "Money",
     "NotFound",
+    "Notification",
+    "Notifier",
+    "OutboxRelay",
+    "OwnershipAction",
+    "OwnershipChange",
+    "OwnershipChanged",
     "Page",
     "PermissionDenied",
+    "Pool",
     "PoolId",
+    "PoolRules",
+    "PoolService",
     "Principal",
     "RandomIds",
+    "ReclaimSchedule",
+    "ReclaimService",
+    "ReclaimWarning",
+    "RelayReport",
+    "RepBook",
     "RepId",
+    "RepService",
     "Repository",
     "Role",
     "RolePolicy",
@@ -108,12 +151,18 @@ __all__ = [
     "SalesRep",
     "StorageError",
     "StorageUnavailable",
+    "Store",
+    "StoreSession",
+    "SweepReport",
     "SystemClock",
     "Team",
     "TeamId",
     "Tier",
+    "TierDurations",
     "UnitOfWork",
     "ValidationError",
+    "WeekdayCalendar",
+    "WorkingCalendar",
     "Zone",
     "ZoneId",
     "__version__",
@@ -124,6 +173,7 @@ __all__ = [
     "parse_email",
     "parse_phone",
     "parse_uscc",
+    "reclaim_schedule",
     "run_with_retries",
     "structure",
     "unstructure",

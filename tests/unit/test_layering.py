@@ -71,7 +71,9 @@ def test_examples_import_only_the_public_api() -> None:
     for path in sorted((ROOT / "examples").rglob("*.py")):
         tree = ast.parse(path.read_text("utf-8"))
         for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("leadtocash"):
+            module_name = node.module or "" if isinstance(node, ast.ImportFrom) else ""
+            ours = module_name == "leadtocash" or module_name.startswith("leadtocash.")
+            if isinstance(node, ast.ImportFrom) and ours:
                 module = node.module or ""
                 is_package = (SRC / module.split(".", 1)[-1] / "__init__.py").exists() or (
                     module == "leadtocash"

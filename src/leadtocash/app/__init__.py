@@ -13,6 +13,7 @@ from leadtocash.app.context import AppContext, Change
 from leadtocash.app.leads import ImportReport, ImportRow, LeadService
 from leadtocash.app.pool import PoolService
 from leadtocash.app.reclaim import UNSET, ReclaimService, SweepReport
+from leadtocash.app.relay import Backoff, FailedAttempt, OutboxRelay, RelayReport
 from leadtocash.app.reps import RepService
 from leadtocash.app.unit_of_work import Page, Repository, UnitOfWork, run_with_retries
 from leadtocash.durations import WorkingCalendar
@@ -25,14 +26,18 @@ __all__ = [
     "UNSET",
     "AggregateSpec",
     "AppContext",
+    "Backoff",
     "Change",
+    "FailedAttempt",
     "ImportReport",
     "ImportRow",
     "LeadService",
     "LeadToCash",
+    "OutboxRelay",
     "Page",
     "PoolService",
     "ReclaimService",
+    "RelayReport",
     "RepService",
     "Repository",
     "SweepReport",

@@ -58,13 +58,16 @@ class Repository(Generic[T]):
     def _from_record(self, record: StoredRecord) -> T:
         data = dict(record.data)
         data["version"] = record.version
-        return structure(data, self.spec.type)
+        aggregate = structure(data, self.spec.type)
+        self._uow._loaded[(self.spec.kind, record.id)] = aggregate
+        return aggregate
 
     def find(self, ident: str) -> T | None:
-        """The aggregate with ``ident`` or None."""
-        staged = self._uow._staged.get((self.spec.kind, ident))
-        if staged is not None:
-            return staged  # type: ignore[no-any-return]
+        """The aggregate with ``ident`` or None (staged changes and earlier reads first)."""
+        key = (self.spec.kind, ident)
+        known = self._uow._staged.get(key) or self._uow._loaded.get(key)
+        if known is not None:
+            return known  # type: ignore[no-any-return]
         record = self._uow._session_or_raise().load(self.spec.kind, ident)
         return None if record is None else self._from_record(record)
 
@@ -139,6 +142,7 @@ class UnitOfWork:
         self._ids = ids
         self._session: StoreSession | None = None
         self._staged: dict[tuple[str, str], Any] = {}
+        self._loaded: dict[tuple[str, str], Any] = {}
         self._specs: dict[tuple[str, str], AggregateSpec[Any]] = {}
         self._events: list[DomainEvent] = []
         self._audit: list[AuditEntry] = []
@@ -231,6 +235,7 @@ class UnitOfWork:
     def rollback(self) -> None:
         """Discard staged changes and release the session (idempotent)."""
         self._staged.clear()
+        self._loaded.clear()
         self._specs.clear()
         self._events.clear()
         self._audit.clear()
