@@ -21,6 +21,7 @@ __all__ = ["DEFAULT_REGION", "collect_field", "parse_email", "parse_phone", "par
 #: Region assumed for phone numbers written without a country code.
 DEFAULT_REGION = "CN"
 
+_USCC_ALPHABET = frozenset("0123456789ABCDEFGHJKLMNPQRTUWXY")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$")
 
 
@@ -47,13 +48,31 @@ def parse_email(raw: str, *, path: str = "email") -> str:
 
 
 def parse_uscc(raw: str, *, path: str = "uscc") -> str:
-    """The 18-character USCC in upper case; a bad length, alphabet or check digit is rejected."""
+    """The 18-character USCC in upper case; a bad length, alphabet or check digit is rejected.
+
+    Layout per GB 32100-2015: registration authority (1 char, digit or letter such as Y),
+    entity type (1), administrative region (6 digits), organisation code (9), check digit.
+    python-stdnum computes the check digit; its own ``validate`` insists on eight leading
+    digits and so refuses valid codes of letter-coded authorities, hence the format check here.
+    """
+
+    def invalid(reason: str) -> ValidationError:
+        return ValidationError.single(
+            path, "uscc.invalid", f"{raw!r} is not a valid unified social credit code ({reason})"
+        )
+
+    code = str(stdnum_uscc.compact(raw))
+    if len(code) != 18:
+        raise invalid("it must have 18 characters")
+    if any(c not in _USCC_ALPHABET for c in code) or not code[2:8].isdigit():
+        raise invalid("invalid characters")
     try:
-        return str(stdnum_uscc.validate(raw))
-    except stdnum_exceptions.ValidationError as exc:
-        raise ValidationError.single(
-            path, "uscc.invalid", f"{raw!r} is not a valid unified social credit code ({exc})"
-        ) from None
+        check = str(stdnum_uscc.calc_check_digit(code[:17]))
+    except (ValueError, stdnum_exceptions.ValidationError):
+        raise invalid("invalid characters") from None
+    if code[17] != check:
+        raise invalid("wrong check digit")
+    return code
 
 
 def collect_field(
