@@ -1,0 +1,786 @@
+"""SQLite reference adapter for the leadtocash storage port (stdlib :mod:`sqlite3`).
+
+Usage::
+
+    from leadtocash_adapters.sqlite_store import SQLiteStore
+
+    store = SQLiteStore.open("crm.db", create_schema=True)  # idempotent schema call
+    crm = LeadToCash(store=store, clock=SystemClock(), ids=RandomIds())
+    ...
+    store.close()
+
+Design (see ``docs/adapters/sqlite.md``):
+
+* WAL journal, ``synchronous=FULL`` by default: a commit returns only after its WAL frames are
+  fsynced, so no committed change is lost on power failure.
+* Records are JSON text under ``(kind, id)`` with a version; named index values live in
+  ``index_entries`` (BINARY collation = code point order), dedup keys in ``unique_keys`` whose
+  primary key makes uniqueness a real constraint; audit entries and outbox messages have
+  their own tables.
+* :meth:`SQLiteSession.commit` runs one ``BEGIN IMMEDIATE`` transaction (the write lock is
+  taken up front, so version checks, key checks and the audit chain head are serialized
+  against every other writer) and either commits everything or rolls everything back.
+* Each session borrows its own connection from a small pool; reads run in autocommit mode and
+  therefore always see the latest committed data.
+* Every :class:`sqlite3.Error` is translated into the ``StorageError`` family; busy/locked
+  and I/O failures become the retryable :class:`~leadtocash.StorageUnavailable`.
+
+Only leadtocash's public API is imported, so this module doubles as a worked example.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final
+
+from leadtocash import (
+    GENESIS_HASH,
+    AuditEntry,
+    ConcurrencyConflict,
+    DuplicateKey,
+    NotFound,
+    StorageError,
+    StorageUnavailable,
+    chain_entries,
+)
+from leadtocash.ports import Commit, IndexQuery, OutboxMessage, RecordWrite, StoredRecord
+
+__all__ = ["SCHEMA_VERSION", "SQLiteSession", "SQLiteStore", "connect"]
+
+#: The schema version this adapter writes; :meth:`SQLiteStore.create_schema` migrates to it.
+SCHEMA_VERSION: Final = 1
+
+_SYNCHRONOUS: Final = frozenset({"OFF", "NORMAL", "FULL", "EXTRA"})
+_JOURNAL_MODES: Final = frozenset({"WAL", "DELETE", "TRUNCATE", "PERSIST"})
+# Primary result codes that mean "try again later" rather than "this request is wrong".
+_TRANSIENT: Final = frozenset(
+    {
+        5,  # SQLITE_BUSY
+        6,  # SQLITE_LOCKED
+        7,  # SQLITE_NOMEM
+        10,  # SQLITE_IOERR
+        13,  # SQLITE_FULL
+        14,  # SQLITE_CANTOPEN
+        15,  # SQLITE_PROTOCOL
+    }
+)
+_IN_CHUNK: Final = 500
+
+# Schema migrations: version -> DDL statements bringing the previous version to it.
+_MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {
+    1: (
+        """CREATE TABLE IF NOT EXISTS records (
+            kind    TEXT COLLATE BINARY NOT NULL,
+            id      TEXT COLLATE BINARY NOT NULL,
+            version INTEGER NOT NULL CHECK (version >= 1),
+            data    TEXT NOT NULL,
+            PRIMARY KEY (kind, id)
+        )""",
+        # Primary-key columns first: SQLite 3.40's integrity_check misreads NOT NULL columns
+        # that sit between primary-key columns of a WITHOUT ROWID table.
+        """CREATE TABLE IF NOT EXISTS index_entries (
+            kind  TEXT COLLATE BINARY NOT NULL,
+            id    TEXT COLLATE BINARY NOT NULL,
+            name  TEXT COLLATE BINARY NOT NULL,
+            value TEXT COLLATE BINARY NOT NULL,
+            PRIMARY KEY (kind, id, name)
+        ) WITHOUT ROWID""",
+        """CREATE INDEX IF NOT EXISTS index_entries_lookup
+            ON index_entries (kind, name, value, id)""",
+        """CREATE TABLE IF NOT EXISTS unique_keys (
+            kind TEXT COLLATE BINARY NOT NULL,
+            key  TEXT COLLATE BINARY NOT NULL,
+            id   TEXT COLLATE BINARY NOT NULL,
+            PRIMARY KEY (kind, key)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX IF NOT EXISTS unique_keys_holder ON unique_keys (kind, id)",
+        """CREATE TABLE IF NOT EXISTS audit (
+            seq         INTEGER PRIMARY KEY,
+            id          TEXT NOT NULL,
+            at          TEXT NOT NULL,
+            actor_id    TEXT NOT NULL,
+            action      TEXT NOT NULL,
+            target_kind TEXT NOT NULL,
+            target_id   TEXT NOT NULL,
+            before      TEXT,
+            after       TEXT,
+            reason      TEXT,
+            override    INTEGER NOT NULL,
+            prev_hash   TEXT NOT NULL,
+            hash        TEXT NOT NULL
+        )""",
+        """CREATE TABLE IF NOT EXISTS outbox (
+            id              TEXT PRIMARY KEY,
+            topic           TEXT NOT NULL,
+            payload         TEXT NOT NULL,
+            created_at      TEXT NOT NULL,
+            idempotency_key TEXT NOT NULL,
+            attempts        INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT,
+            delivered_at    TEXT,
+            last_error      TEXT
+        )""",
+        """CREATE INDEX IF NOT EXISTS outbox_due
+            ON outbox (created_at, id) WHERE delivered_at IS NULL""",
+    ),
+}
+
+_SCHEMA_TABLE: Final = """CREATE TABLE IF NOT EXISTS schema_version (
+    singleton  INTEGER PRIMARY KEY CHECK (singleton = 1),
+    version    INTEGER NOT NULL,
+    updated_at TEXT NOT NULL
+)"""
+
+# Statements (constant text, so sqlite3's statement cache prepares each once per connection).
+_LOAD: Final = "SELECT version, data FROM records WHERE kind = ? AND id = ?"
+_INSERT: Final = (
+    "INSERT INTO records (kind, id, version, data) VALUES (?, ?, 1, ?) "
+    "ON CONFLICT (kind, id) DO NOTHING"
+)
+_UPDATE: Final = (
+    "UPDATE records SET version = ?, data = ? WHERE kind = ? AND id = ? AND version = ?"
+)
+_CURRENT_VERSION: Final = "SELECT version FROM records WHERE kind = ? AND id = ?"
+_DELETE_ENTRIES: Final = "DELETE FROM index_entries WHERE kind = ? AND id = ?"
+_INSERT_ENTRY: Final = "INSERT INTO index_entries (kind, name, value, id) VALUES (?, ?, ?, ?)"
+_DELETE_KEYS: Final = "DELETE FROM unique_keys WHERE kind = ? AND id = ?"
+_INSERT_KEY: Final = "INSERT INTO unique_keys (kind, key, id) VALUES (?, ?, ?)"
+_FIND_KEY: Final = "SELECT id FROM unique_keys WHERE kind = ? AND key = ?"
+_AUDIT_HEAD: Final = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"
+_AUDIT_COLUMNS: Final = (
+    "seq, id, at, actor_id, action, target_kind, target_id, before, after, reason, override, "
+    "prev_hash, hash"
+)
+_INSERT_AUDIT: Final = f"INSERT INTO audit ({_AUDIT_COLUMNS}) VALUES ({', '.join('?' * 13)})"
+_READ_AUDIT: Final = f"SELECT {_AUDIT_COLUMNS} FROM audit WHERE seq > ? ORDER BY seq LIMIT ?"
+_OUTBOX_COLUMNS: Final = (
+    "id, topic, payload, created_at, idempotency_key, attempts, next_attempt_at, delivered_at, "
+    "last_error"
+)
+_INSERT_OUTBOX: Final = f"INSERT INTO outbox ({_OUTBOX_COLUMNS}) VALUES ({', '.join('?' * 9)})"
+_OUTBOX_DUE: Final = (
+    f"SELECT {_OUTBOX_COLUMNS} FROM outbox "
+    "WHERE delivered_at IS NULL AND (next_attempt_at IS NULL OR next_attempt_at <= ?) "
+    "ORDER BY created_at, id LIMIT ?"
+)
+_OUTBOX_DELIVERED: Final = (
+    "UPDATE outbox SET delivered_at = ? WHERE id = ? AND delivered_at IS NULL"
+)
+_OUTBOX_FAILED: Final = (
+    "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?"
+)
+_OUTBOX_EXISTS: Final = "SELECT 1 FROM outbox WHERE id = ?"
+
+
+# -- helpers ---------------------------------------------------------------------------------
+def _translate(exc: BaseException, doing: str) -> StorageError:
+    """Map a driver error onto the StorageError family (busy/locked/I/O => retryable)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    name = getattr(exc, "sqlite_errorname", None) or type(exc).__name__
+    details: dict[str, Any] = {"operation": doing, "driver_error": name}
+    message = f"sqlite {doing} failed: {exc}"
+    transient = isinstance(code, int) and (code & 0xFF) in _TRANSIENT
+    if code is None and isinstance(exc, sqlite3.OperationalError):
+        text = str(exc).lower()
+        transient = "locked" in text or "busy" in text or "disk i/o" in text
+    if transient:
+        return StorageUnavailable(message, details=details)
+    return StorageError(message, details=details)
+
+
+def _json_default(value: object) -> Any:
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_json_default)
+
+
+def _dumps_optional(value: object | None) -> str | None:
+    return None if value is None else _dumps(value)
+
+
+def _time_text(moment: datetime) -> str:
+    """Fixed-width UTC text, so text order is time order (used for outbox scheduling)."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime: leadtocash times are timezone-aware UTC")
+    m = moment.astimezone(UTC)
+    return (
+        f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}."
+        f"{m.microsecond:06d}Z"
+    )
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def _audit_row(entry: AuditEntry) -> tuple[object, ...]:
+    return (
+        entry.seq,
+        entry.id,
+        entry.at.isoformat(),  # exactly the text the hash covers
+        entry.actor_id,
+        entry.action,
+        entry.target_kind,
+        entry.target_id,
+        _dumps_optional(entry.before),
+        _dumps_optional(entry.after),
+        entry.reason,
+        int(entry.override),
+        entry.prev_hash,
+        entry.hash,
+    )
+
+
+def _audit_entry(row: Sequence[Any]) -> AuditEntry:
+    return AuditEntry(
+        id=row[1],
+        at=datetime.fromisoformat(row[2]),
+        actor_id=row[3],
+        action=row[4],
+        target_kind=row[5],
+        target_id=row[6],
+        before=None if row[7] is None else json.loads(row[7]),
+        after=None if row[8] is None else json.loads(row[8]),
+        reason=row[9],
+        override=bool(row[10]),
+        seq=row[0],
+        prev_hash=row[11],
+        hash=row[12],
+    )
+
+
+def _outbox_row(message: OutboxMessage) -> tuple[object, ...]:
+    return (
+        message.id,
+        message.topic,
+        _dumps(message.payload),
+        _time_text(message.created_at),
+        message.idempotency_key,
+        message.attempts,
+        None if message.next_attempt_at is None else _time_text(message.next_attempt_at),
+        None if message.delivered_at is None else _time_text(message.delivered_at),
+        message.last_error,
+    )
+
+
+def _outbox_message(row: Sequence[Any]) -> OutboxMessage:
+    created = _parse_time(row[3])
+    assert created is not None
+    return OutboxMessage(
+        id=row[0],
+        topic=row[1],
+        payload=json.loads(row[2]),
+        created_at=created,
+        idempotency_key=row[4],
+        attempts=row[5],
+        next_attempt_at=_parse_time(row[6]),
+        delivered_at=_parse_time(row[7]),
+        last_error=row[8],
+    )
+
+
+def connect(
+    path: str | os.PathLike[str],
+    *,
+    synchronous: str = "FULL",
+    timeout: float = 5.0,
+    journal_mode: str = "WAL",
+) -> sqlite3.Connection:
+    """A connection configured exactly like the store's (journal, durability, busy timeout).
+
+    Autocommit mode (``isolation_level=None``): transactions are begun explicitly. Usable from
+    any thread, by one thread at a time. Benchmarks use it for a like-for-like baseline.
+    """
+    sync = synchronous.upper()
+    journal = journal_mode.upper()
+    if sync not in _SYNCHRONOUS:
+        raise ValueError(f"synchronous must be one of {sorted(_SYNCHRONOUS)}, not {synchronous!r}")
+    if journal not in _JOURNAL_MODES:
+        raise ValueError(f"journal_mode must be one of {sorted(_JOURNAL_MODES)}")
+    conn: sqlite3.Connection | None = None
+    try:
+        conn = sqlite3.connect(
+            os.fspath(path),
+            timeout=timeout,
+            isolation_level=None,
+            check_same_thread=False,
+            cached_statements=256,
+        )
+        conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+        (mode,) = conn.execute(f"PRAGMA journal_mode = {journal}").fetchall()[0]
+        if str(mode).upper() != journal:
+            raise StorageError(
+                f"sqlite refused journal_mode={journal} (got {mode}); is the path a regular file?",
+                details={"path": os.fspath(path)},
+            )
+        conn.execute(f"PRAGMA synchronous = {sync}")
+        return conn
+    except sqlite3.Error as exc:
+        if conn is not None:
+            conn.close()
+        raise _translate(exc, "connect") from exc
+    except BaseException:
+        if conn is not None:
+            conn.close()
+        raise
+
+
+# -- the store -------------------------------------------------------------------------------
+class SQLiteStore:
+    """The storage port on one SQLite database file, shared safely by many threads."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        create_schema: bool = False,
+        synchronous: str = "FULL",
+        journal_mode: str = "WAL",
+        timeout: float = 5.0,
+        pool_size: int = 8,
+    ) -> None:
+        if pool_size < 1:
+            raise ValueError("pool_size must be >= 1")
+        if os.fspath(path) in ("", ":memory:") or os.fspath(path).startswith("file:"):
+            raise ValueError("SQLiteStore needs a database file path (no :memory:, no URIs)")
+        self.path = Path(path)
+        self.synchronous = synchronous.upper()
+        self.journal_mode = journal_mode.upper()
+        self.timeout = timeout
+        self._pool_size = pool_size
+        self._idle: list[sqlite3.Connection] = []
+        self._pool_lock = threading.Lock()
+        # Writers of this process queue here instead of polling SQLite's write lock; other
+        # processes are serialized by BEGIN IMMEDIATE (see _begin_immediate).
+        self._write_lock = threading.Lock()
+        self._closed = False
+        try:
+            if create_schema:
+                self.create_schema()
+            else:
+                self._check_schema()
+        except BaseException:
+            self.close()
+            raise
+
+    @classmethod
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        create_schema: bool = False,
+        synchronous: str = "FULL",
+        journal_mode: str = "WAL",
+        timeout: float = 5.0,
+        pool_size: int = 8,
+    ) -> SQLiteStore:
+        """Open the store at ``path``; ``create_schema=True`` creates/migrates it first."""
+        return cls(
+            path,
+            create_schema=create_schema,
+            synchronous=synchronous,
+            journal_mode=journal_mode,
+            timeout=timeout,
+            pool_size=pool_size,
+        )
+
+    # -- connections ----------------------------------------------------------------------------
+    def _acquire(self) -> sqlite3.Connection:
+        with self._pool_lock:
+            if self._closed:
+                raise StorageError("store is closed")
+            if self._idle:
+                return self._idle.pop()
+        return connect(
+            self.path,
+            synchronous=self.synchronous,
+            timeout=self.timeout,
+            journal_mode=self.journal_mode,
+        )
+
+    def _release(self, conn: sqlite3.Connection) -> None:
+        try:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            conn.close()
+            return
+        with self._pool_lock:
+            if not self._closed and len(self._idle) < self._pool_size:
+                self._idle.append(conn)
+                return
+        conn.close()
+
+    @contextmanager
+    def raw_connection(self) -> Iterator[sqlite3.Connection]:
+        """Borrow one of the store's configured connections (for inspection and tooling)."""
+        conn = self._acquire()
+        try:
+            yield conn
+        finally:
+            self._release(conn)
+
+    def _begin_immediate(self, conn: sqlite3.Connection, doing: str) -> None:
+        """Take SQLite's write lock, polling with short jittered sleeps while it is busy.
+
+        SQLite's own busy handler sleeps up to 100 ms between attempts, which lets a busy
+        process starve behind writers that re-acquire the lock within microseconds. Polling
+        every 0.1-2 ms keeps waiting writers in the race until ``timeout`` expires.
+        """
+        deadline = time.monotonic() + self.timeout
+        delay = 0.0001
+        try:
+            conn.execute("PRAGMA busy_timeout = 0")
+            while True:
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                    return
+                except sqlite3.OperationalError as exc:
+                    busy = getattr(exc, "sqlite_errorcode", 5) & 0xFF in (5, 6)
+                    if not busy or time.monotonic() >= deadline:
+                        raise
+                time.sleep(random.uniform(delay / 2, delay))
+                delay = min(delay * 2, 0.002)
+        except sqlite3.Error as exc:
+            raise _translate(exc, doing) from exc
+        finally:
+            with suppress(sqlite3.Error):
+                conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+
+    @contextmanager
+    def _writing(self, conn: sqlite3.Connection, doing: str) -> Iterator[None]:
+        """One ``BEGIN IMMEDIATE`` transaction: commit on success, roll back on any error."""
+        if self.timeout > 0:
+            acquired = self._write_lock.acquire(timeout=self.timeout)
+        else:
+            acquired = self._write_lock.acquire(blocking=False)
+        if not acquired:
+            raise StorageUnavailable(f"sqlite {doing}: timed out waiting for the write lock")
+        try:
+            self._begin_immediate(conn, doing)
+            try:
+                yield
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                _rollback(conn)
+                if isinstance(exc, sqlite3.Error):
+                    raise _translate(exc, doing) from exc
+                if isinstance(exc, UnicodeEncodeError):
+                    raise StorageError(
+                        f"sqlite {doing}: text is not valid Unicode ({exc.reason})"
+                    ) from exc
+                raise
+        finally:
+            self._write_lock.release()
+
+    # -- schema ---------------------------------------------------------------------------------
+    def _version_in(self, conn: sqlite3.Connection) -> int | None:
+        rows = conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+        ).fetchall()
+        if not rows:
+            return None
+        found = conn.execute("SELECT version FROM schema_version WHERE singleton = 1").fetchall()
+        return int(found[0][0]) if found else None
+
+    def schema_version(self) -> int | None:
+        """The schema version stored in the database file, or None when it has no schema."""
+        with self.raw_connection() as conn:
+            try:
+                return self._version_in(conn)
+            except sqlite3.Error as exc:
+                raise _translate(exc, "schema check") from exc
+
+    def _check_schema(self) -> None:
+        version = self.schema_version()
+        if version != SCHEMA_VERSION:
+            found = "no schema" if version is None else f"schema version {version}"
+            raise StorageError(
+                f"{self.path} has {found}, this adapter needs {SCHEMA_VERSION}: "
+                "call create_schema() (or open with create_schema=True) to create/migrate it",
+                details={"path": str(self.path), "found": version, "needed": SCHEMA_VERSION},
+            )
+
+    def create_schema(self) -> None:
+        """Create the schema or migrate it to :data:`SCHEMA_VERSION` (idempotent, atomic)."""
+        with self.raw_connection() as conn, self._writing(conn, "create schema"):
+            conn.execute(_SCHEMA_TABLE)
+            current = self._version_in(conn) or 0
+            if current > SCHEMA_VERSION:
+                raise StorageError(
+                    f"{self.path} has schema version {current}, newer than this adapter "
+                    f"({SCHEMA_VERSION}); upgrade the adapter",
+                    details={"found": current, "supported": SCHEMA_VERSION},
+                )
+            for version in range(current + 1, SCHEMA_VERSION + 1):
+                for statement in _MIGRATIONS[version]:
+                    conn.execute(statement)
+            if current != SCHEMA_VERSION:
+                conn.execute(
+                    "INSERT INTO schema_version (singleton, version, updated_at) VALUES (1, ?, ?) "
+                    "ON CONFLICT (singleton) DO UPDATE SET version = excluded.version, "
+                    "updated_at = excluded.updated_at",
+                    (SCHEMA_VERSION, _time_text(datetime.now(UTC))),
+                )
+
+    # -- the Store protocol ---------------------------------------------------------------------
+    def session(self) -> SQLiteSession:
+        """A new session; it borrows a pooled connection on first use."""
+        if self._closed:
+            raise StorageError("store is closed")
+        return SQLiteSession(self)
+
+    def audit_log(self, *, after_seq: int = 0, limit: int = 1000) -> list[AuditEntry]:
+        """Sealed audit entries with ``seq > after_seq`` in seq order."""
+        if limit <= 0:
+            return []
+        with self.raw_connection() as conn:
+            try:
+                rows = conn.execute(_READ_AUDIT, (after_seq, limit)).fetchall()
+            except sqlite3.Error as exc:
+                raise _translate(exc, "audit read") from exc
+        return [_audit_entry(row) for row in rows]
+
+    def outbox_due(self, now: datetime, *, limit: int = 100) -> list[OutboxMessage]:
+        """Undelivered messages due at ``now``, oldest first."""
+        if limit <= 0:
+            return []
+        with self.raw_connection() as conn:
+            try:
+                rows = conn.execute(_OUTBOX_DUE, (_time_text(now), limit)).fetchall()
+            except sqlite3.Error as exc:
+                raise _translate(exc, "outbox read") from exc
+        return [_outbox_message(row) for row in rows]
+
+    def outbox_mark_delivered(self, message_id: str, at: datetime) -> None:
+        """Record a successful delivery (idempotent); unknown ids raise NotFound."""
+        with self.raw_connection() as conn, self._writing(conn, "outbox update"):
+            cursor = conn.execute(_OUTBOX_DELIVERED, (_time_text(at), message_id))
+            if cursor.rowcount == 0 and not conn.execute(_OUTBOX_EXISTS, (message_id,)).fetchall():
+                raise NotFound("outbox", message_id)
+
+    def outbox_mark_failed(self, message_id: str, error: str, retry_at: datetime) -> None:
+        """Count a failed attempt and schedule the next one; unknown ids raise NotFound."""
+        with self.raw_connection() as conn, self._writing(conn, "outbox update"):
+            cursor = conn.execute(_OUTBOX_FAILED, (error, _time_text(retry_at), message_id))
+            if cursor.rowcount == 0:
+                raise NotFound("outbox", message_id)
+
+    def close(self) -> None:
+        """Close every idle connection; borrowed ones close when returned. Idempotent."""
+        with self._pool_lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            with suppress(sqlite3.Error):
+                conn.close()
+
+    @property
+    def closed(self) -> bool:
+        """True after :meth:`close`."""
+        return self._closed
+
+    def __enter__(self) -> SQLiteStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- commit ---------------------------------------------------------------------------------
+    def _commit(self, conn: sqlite3.Connection, commit: Commit) -> None:
+        writes = list(commit.writes)
+        if not writes and not commit.audit and not commit.outbox:
+            return
+        seen: set[tuple[str, str]] = set()
+        for write in writes:
+            if (write.kind, write.id) in seen:
+                raise StorageError(f"{write.kind} {write.id!r} written twice in one commit")
+            seen.add((write.kind, write.id))
+        # Serialize JSON before taking the write lock: the lock is held for SQL work only.
+        texts = [_dumps(write.data) for write in writes]
+        entries = [
+            (w.kind, name, value, w.id)
+            for w in writes
+            for name, value in w.indexes.items()
+            if value is not None
+        ]
+        keys = [(w.kind, key, w.id) for w in writes for key in w.unique_keys]
+        updated = [(w.kind, w.id) for w in writes if w.expected_version != 0]
+        outbox = [_outbox_row(message) for message in commit.outbox]
+        with self._writing(conn, "commit"):
+            for write, text in zip(writes, texts, strict=True):
+                if write.expected_version == 0:
+                    cursor = conn.execute(_INSERT, (write.kind, write.id, text))
+                else:
+                    cursor = conn.execute(
+                        _UPDATE,
+                        (write.new_version, text, write.kind, write.id, write.expected_version),
+                    )
+                if cursor.rowcount != 1:
+                    raise _conflict(conn, write)
+            if updated:
+                conn.executemany(_DELETE_ENTRIES, updated)
+                conn.executemany(_DELETE_KEYS, updated)
+            if entries:
+                conn.executemany(_INSERT_ENTRY, entries)
+            if keys:
+                try:
+                    conn.executemany(_INSERT_KEY, keys)
+                except sqlite3.IntegrityError as exc:
+                    raise _duplicate(conn, keys) from exc
+            if commit.audit:
+                head = conn.execute(_AUDIT_HEAD).fetchall()
+                last_seq, last_hash = (head[0][0], head[0][1]) if head else (0, GENESIS_HASH)
+                sealed = chain_entries(commit.audit, last_seq=last_seq, last_hash=last_hash)
+                conn.executemany(_INSERT_AUDIT, [_audit_row(entry) for entry in sealed])
+            if outbox:
+                try:
+                    conn.executemany(_INSERT_OUTBOX, outbox)
+                except sqlite3.IntegrityError as exc:
+                    raise StorageError(
+                        "outbox message id already stored", details={"operation": "commit"}
+                    ) from exc
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    # SQLite may already have rolled back (e.g. after an I/O error); _release checks again.
+    with suppress(sqlite3.Error):
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+
+
+def _conflict(conn: sqlite3.Connection, write: RecordWrite) -> ConcurrencyConflict:
+    rows = conn.execute(_CURRENT_VERSION, (write.kind, write.id)).fetchall()
+    current = rows[0][0] if rows else 0
+    return ConcurrencyConflict(
+        f"{write.kind} {write.id!r} is at version {current}, expected {write.expected_version}",
+        details={"kind": write.kind, "id": write.id},
+    )
+
+
+def _duplicate(conn: sqlite3.Connection, keys: list[tuple[str, str, str]]) -> DuplicateKey:
+    """The first key (in write order) held by another record: the one the insert tripped on."""
+    for kind, key, ident in keys:
+        rows = conn.execute(_FIND_KEY, (kind, key)).fetchall()
+        if rows and rows[0][0] != ident:
+            return DuplicateKey(kind, key, rows[0][0])
+    kind, key, _ = keys[0]
+    return DuplicateKey(kind, key, None)
+
+
+class SQLiteSession:
+    """One unit of work's session: reads see committed data; commit is one transaction."""
+
+    def __init__(self, store: SQLiteStore) -> None:
+        self._store = store
+        self._conn: sqlite3.Connection | None = None
+        self._open = True
+
+    def _connection(self) -> sqlite3.Connection:
+        if not self._open:
+            raise StorageError("session is closed")
+        if self._conn is None:
+            self._conn = self._store._acquire()
+        return self._conn
+
+    def _read(self, sql: str, params: Sequence[object], doing: str) -> list[Any]:
+        conn = self._connection()
+        try:
+            return conn.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise _translate(exc, doing) from exc
+
+    def load(self, kind: str, ident: str) -> StoredRecord | None:
+        """The committed record or None."""
+        rows = self._read(_LOAD, (kind, ident), "load")
+        if not rows:
+            return None
+        return StoredRecord(kind, ident, rows[0][0], json.loads(rows[0][1]))
+
+    def load_many(self, kind: str, idents: Sequence[str]) -> dict[str, StoredRecord]:
+        """The committed records that exist among ``idents``, by id."""
+        wanted = list(dict.fromkeys(idents))
+        found: dict[str, StoredRecord] = {}
+        for start in range(0, len(wanted), _IN_CHUNK):
+            chunk = wanted[start : start + _IN_CHUNK]
+            sql = (
+                "SELECT id, version, data FROM records WHERE kind = ? AND id IN "
+                f"({', '.join('?' * len(chunk))})"
+            )
+            for ident, version, text in self._read(sql, [kind, *chunk], "load"):
+                found[ident] = StoredRecord(kind, ident, version, json.loads(text))
+        return found
+
+    def find_unique(self, kind: str, key: str) -> str | None:
+        """The id of the record of ``kind`` holding unique ``key``, or None."""
+        rows = self._read(_FIND_KEY, (kind, key), "unique key lookup")
+        return str(rows[0][0]) if rows else None
+
+    def query(self, query: IndexQuery) -> list[tuple[str, str]]:
+        """Up to ``query.limit`` ``(value, id)`` pairs in ascending code point order."""
+        if query.limit <= 0:
+            return []
+        sql = ["SELECT value, id FROM index_entries WHERE kind = ? AND name = ?"]
+        params: list[object] = [query.kind, query.index]
+        after = query.after
+        if query.equals is not None:
+            # One value: an equality seek, then ids in order (keeps paging inside the index).
+            if query.at_least is not None and query.equals < query.at_least:
+                return []
+            if query.below is not None and query.equals >= query.below:
+                return []
+            sql.append("AND value = ?")
+            params.append(query.equals)
+            if after is not None:
+                if after[0] > query.equals:
+                    return []
+                if after[0] == query.equals:
+                    sql.append("AND id > ?")
+                    params.append(after[1])
+        else:
+            # Lower bound: the keyset cursor when it is past ``at_least``, else ``at_least``.
+            if after is not None and (query.at_least is None or after >= (query.at_least, "")):
+                sql.append("AND (value, id) > (?, ?)")
+                params.extend(after)
+            elif query.at_least is not None:
+                sql.append("AND value >= ?")
+                params.append(query.at_least)
+            if query.below is not None:
+                sql.append("AND value < ?")
+                params.append(query.below)
+        sql.append("ORDER BY value, id LIMIT ?")
+        params.append(query.limit)
+        return [(str(v), str(i)) for v, i in self._read(" ".join(sql), params, "query")]
+
+    def commit(self, commit: Commit) -> None:
+        """Apply ``commit`` atomically or raise and save nothing; the session then closes."""
+        self._store._commit(self._connection(), commit)
+        self.close()
+
+    def close(self) -> None:
+        """Return the connection to the pool; nothing uncommitted survives. Idempotent."""
+        self._open = False
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            self._store._release(conn)
