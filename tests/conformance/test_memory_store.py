@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from leadtocash.ports import Store
-from leadtocash.testing import InMemoryStore
-from leadtocash.testing.conformance import StoreConformance
+from leadtocash.testing import InMemoryStore, StoreConformance
 
 
 class TestInMemoryStore(StoreConformance):

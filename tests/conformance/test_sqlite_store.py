@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from leadtocash.ports import Commit, IndexQuery, RecordWrite, Store
-from leadtocash.testing import InMemoryStore
-from leadtocash.testing.conformance import StoreConformance
+from leadtocash.testing import InMemoryStore, StoreConformance
 from leadtocash_adapters.sqlite_store import SQLiteStore
 
 

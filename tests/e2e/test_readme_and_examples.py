@@ -21,6 +21,18 @@ def test_quickstart_example_runs() -> None:
     assert "chain ok: True" in result.stdout
 
 
+def test_demo_runs_on_sqlite_in_both_languages(tmp_path: Path) -> None:
+    for lang, marker in (("en", "hash chain verified"), ("zh-CN", "哈希链校验通过")):
+        db = tmp_path / f"demo-{lang}.sqlite3"
+        result = _run(
+            [sys.executable, "examples/demo.py", "--days", "6", "--customers", "80",
+             "--lang", lang, "--db", str(db)]
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        assert marker in result.stdout
+        assert db.exists()
+
+
 def _readme() -> str:
     return (ROOT / "README.md").read_text("utf-8")
 

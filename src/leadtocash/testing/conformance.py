@@ -29,7 +29,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from leadtocash.app.unit_of_work import UnitOfWork
 from leadtocash.audit import AuditEntry, verify_audit_chain
-from leadtocash.errors import ConcurrencyConflict, DuplicateKey, StorageError
+from leadtocash.errors import ConcurrencyConflict, DuplicateKey, NotFound, StorageError
 from leadtocash.ports.storage import Commit, IndexQuery, OutboxMessage, RecordWrite, Store
 from leadtocash.testing.fakes import SequentialIds
 from leadtocash.testing.memory import InMemoryStore
@@ -352,6 +352,17 @@ class StoreConformance:
         store.outbox_mark_delivered("m2", later)
         store.outbox_mark_delivered("m2", later)
         assert [m.id for m in store.outbox_due(later + timedelta(days=1))] == ["m1"]
+
+    def test_outbox_rejects_unknown_and_duplicate_ids(self, store: Store) -> None:
+        with pytest.raises(NotFound):
+            store.outbox_mark_delivered("nope", T0)
+        with pytest.raises(NotFound):
+            store.outbox_mark_failed("nope", "x", T0)
+        self.commit(store, _write("a"), outbox=(_message("m1"),))
+        with pytest.raises(StorageError):
+            self.commit(store, _write("b"), outbox=(_message("m1"),))
+        assert self.version(store, "b") == 0
+        assert [m.id for m in store.outbox_due(T0 + timedelta(days=1))] == ["m1"]
 
     # -- concurrency ----------------------------------------------------------------------------
     def test_threads_hammering_one_record_lose_no_update(self, store: Store) -> None:

@@ -15,7 +15,7 @@ from datetime import datetime
 import attrs
 
 from leadtocash.audit import GENESIS_HASH, AuditEntry, chain_entries
-from leadtocash.errors import ConcurrencyConflict, DuplicateKey, StorageError
+from leadtocash.errors import ConcurrencyConflict, DuplicateKey, NotFound, StorageError
 from leadtocash.ports.storage import Commit, IndexQuery, OutboxMessage, StoredRecord
 from leadtocash.testing.sorted_index import SortedPairs
 
@@ -114,6 +114,9 @@ class InMemoryStore:
                     if holder is not None and holder != write.id:
                         raise DuplicateKey(write.kind, unique, holder)
                     future[slot] = write.id
+            for message in commit.outbox:
+                if message.id in self._outbox:
+                    raise StorageError(f"outbox message {message.id!r} already exists")
             texts = [json.dumps(w.data, ensure_ascii=False, sort_keys=True) for w in commit.writes]
             # Every check passed: apply.
             for write, text in zip(commit.writes, texts, strict=True):
@@ -161,17 +164,23 @@ class InMemoryStore:
             ]
             return sorted(due, key=lambda m: (m.created_at, m.id))[:limit]
 
+    def _message(self, message_id: str) -> OutboxMessage:
+        message = self._outbox.get(message_id)
+        if message is None:
+            raise NotFound("outbox_message", message_id)
+        return message
+
     def outbox_mark_delivered(self, message_id: str, at: datetime) -> None:
         """Mark a message delivered (idempotent)."""
         with self._lock:
-            message = self._outbox[message_id]
+            message = self._message(message_id)
             if message.delivered_at is None:
                 self._outbox[message_id] = attrs.evolve(message, delivered_at=at)
 
     def outbox_mark_failed(self, message_id: str, error: str, retry_at: datetime) -> None:
         """Count a failed attempt and schedule the next one."""
         with self._lock:
-            message = self._outbox[message_id]
+            message = self._message(message_id)
             self._outbox[message_id] = attrs.evolve(
                 message, attempts=message.attempts + 1, last_error=error, next_attempt_at=retry_at
             )

@@ -33,6 +33,9 @@ from leadtocash.model import (
     ZoneId,
 )
 from leadtocash.money import MINOR_UNITS, Money
+from leadtocash.pipeline.flows import DEFAULT_FLOW
+from leadtocash.pipeline.machine import StageChange
+from leadtocash.pipeline.opportunity import Opportunity, OpportunityId
 from leadtocash.pool.book import DailyClaims, OwnershipAction, OwnershipChange, RepBook
 from leadtocash.pool.rules import Pool, PoolRules, TierDurations
 
@@ -52,6 +55,7 @@ __all__ = [
     "leads",
     "money",
     "names",
+    "opportunities",
     "ownership_changes",
     "phones",
     "pool_rules",
@@ -345,6 +349,39 @@ def ownership_changes() -> st.SearchStrategy[OwnershipChange]:
     )
 
 
+def opportunities() -> st.SearchStrategy[Opportunity]:
+    """Opportunities of the default flow in any stage, with a stage history."""
+    stages = [stage.name for stage in DEFAULT_FLOW.stages]
+    changes = st.builds(
+        StageChange,
+        stage_from=st.none() | st.sampled_from(stages),
+        stage_to=st.sampled_from(stages),
+        trigger=st.sampled_from(["create", "advance", "win", "lose", "reopen"]),
+        at=utc_datetimes(),
+        actor=idents,
+        reason=st.none() | names,
+    )
+    return st.builds(
+        Opportunity,
+        id=idents.map(OpportunityId),
+        customer_id=idents.map(CustomerId),
+        owner_id=idents.map(RepId),
+        name=names,
+        amount=st.builds(Money.from_minor_units, st.integers(0, 10**12), currencies),
+        close_date=st.dates(),
+        created_at=utc_datetimes(),
+        stage=st.sampled_from(stages),
+        history=st.lists(changes, max_size=4).map(tuple),
+        lost_reason=st.none() | names,
+        contact_id=st.none() | idents.map(ContactId),
+        lead_id=st.none() | idents.map(LeadId),
+        next_step=st.none() | names,
+        custom=st.dictionaries(idents, st.text(max_size=10), max_size=3),
+        closed_at=st.none() | utc_datetimes(),
+        updated_at=st.none() | utc_datetimes(),
+    )
+
+
 #: One strategy factory per aggregate type (kept complete by a test against the storage specs).
 AGGREGATE_STRATEGIES: dict[type[Any], Callable[[], st.SearchStrategy[Any]]] = {
     Lead: leads,
@@ -358,6 +395,7 @@ AGGREGATE_STRATEGIES: dict[type[Any], Callable[[], st.SearchStrategy[Any]]] = {
     RepBook: rep_books,
     DailyClaims: daily_claims,
     OwnershipChange: ownership_changes,
+    Opportunity: opportunities,
 }
 
 

@@ -1,0 +1,211 @@
+"""Claims through the library vs a bare conditional UPDATE, 4 processes, SQLite and PostgreSQL.
+
+For each engine: a pool of customers, 4 OS processes each attempting the same seeded random
+sequence of claims through ``LeadToCash.pools.claim`` (one unit of work per claim: customer,
+daily counter, rep book, history, audit, outbox, versioned commit); then, in the same run and
+with the same driver and durability defaults as the adapter, 4 processes each with one
+connection running ``UPDATE … SET owner = ? WHERE id = ? AND owner IS NULL`` for the same
+sequence. Reports attempts per second for both, their ratio, and ``double_owned`` (must be 0).
+Prints one JSON object. PostgreSQL needs LEADTOCASH_PG_DSN (scripts/with-postgres.sh).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKLOAD = ROOT / "examples" / "claim_workload.py"
+PROCESSES = 4
+#: Workers start this many seconds after launch, together, so imports are not timed.
+START_DELAY = 3.0
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "examples"), str(ROOT / "src")])
+    return env
+
+
+def _workload(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, str(WORKLOAD), *args], stdout=subprocess.PIPE, text=True, env=_env()
+    )
+
+
+def library_run(spec: str, customers: int, claims: int) -> dict[str, Any]:
+    """Set up, run 4 claim workers concurrently, verify; returns figures."""
+    setup = _workload("setup", spec, "--customers", str(customers), "--reps", str(PROCESSES))
+    setup.communicate()
+    assert setup.returncode == 0, "setup failed"
+    start_at = time.time() + START_DELAY
+    workers = [
+        _workload(
+            "worker",
+            spec,
+            "--rep",
+            str(n),
+            "--claims",
+            str(claims),
+            "--customers",
+            str(customers),
+            "--start-at",
+            str(start_at),
+        )
+        for n in range(1, PROCESSES + 1)
+    ]
+    results = []
+    for proc in workers:
+        out, _ = proc.communicate()
+        assert proc.returncode == 0, "worker failed"
+        results.append(json.loads(out))
+    elapsed = max(r["ended"] for r in results) - start_at
+    check = _workload("verify", spec, "--customers", str(customers), "--reps", str(PROCESSES))
+    out, _ = check.communicate()
+    verified = json.loads(out)
+    attempts = sum(r["attempts"] for r in results)
+    claimed = sum(len(r["claimed"]) for r in results)
+    return {
+        "claims_per_s": round(attempts / elapsed, 1),
+        "successful_claims_per_s": round(claimed / elapsed, 1),
+        "claimed": claimed,
+        "conflicts_exhausted": sum(r["conflicts_exhausted"] for r in results),
+        "double_owned": verified["double_owned"],
+        "books_match": verified["books_match"],
+        "audit_chain_ok": verified["audit_chain_ok"],
+    }
+
+
+def _sequence(rep: int, claims: int, customers: int, seed: int = 1) -> list[str]:
+    # The same ids the library workers choose (examples/claim_workload.py: seed * 1000 + rep).
+    rng = random.Random(seed * 1000 + rep)
+    ids = [f"cust-{n:06d}" for n in range(customers)]
+    return [rng.choice(ids) for _ in range(claims)]
+
+
+def raw_worker(
+    engine: str, where: str, rep: int, claims: int, customers: int, start_at: float
+) -> None:
+    """One process, one connection, bare conditional UPDATEs (autocommit)."""
+    sequence = _sequence(rep, claims, customers)
+    owner = f"rep{rep}"
+    won = 0
+    delay = start_at - time.time()
+    if engine == "sqlite":
+        conn = sqlite3.connect(where, isolation_level=None, timeout=30)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA busy_timeout=30000")
+        time.sleep(max(0.0, delay))
+        for cid in sequence:
+            cur = conn.execute(
+                "UPDATE raw_customers SET owner = ? WHERE id = ? AND owner IS NULL", (owner, cid)
+            )
+            won += cur.rowcount
+        conn.close()
+    else:
+        import psycopg
+
+        with psycopg.connect(os.environ["LEADTOCASH_PG_DSN"], autocommit=True) as pg:
+            time.sleep(max(0.0, start_at - time.time()))
+            for cid in sequence:
+                won += pg.execute(
+                    f"UPDATE {where}.raw_customers SET owner = %s WHERE id = %s AND owner IS NULL",
+                    (owner, cid),
+                ).rowcount
+    print(json.dumps({"won": won, "ended": time.time()}))
+
+
+def raw_run(engine: str, where: str, customers: int, claims: int) -> dict[str, Any]:
+    """Create the raw table, run 4 raw workers concurrently; returns figures."""
+    rows = [(f"cust-{n:06d}",) for n in range(customers)]
+    if engine == "sqlite":
+        conn = sqlite3.connect(where)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("CREATE TABLE raw_customers (id TEXT PRIMARY KEY, owner TEXT)")
+        conn.executemany("INSERT INTO raw_customers (id) VALUES (?)", rows)
+        conn.commit()
+        conn.close()
+    else:
+        import psycopg
+
+        with psycopg.connect(os.environ["LEADTOCASH_PG_DSN"], autocommit=True) as pg:
+            pg.execute(f"DROP SCHEMA IF EXISTS {where} CASCADE")
+            pg.execute(f"CREATE SCHEMA {where}")
+            pg.execute(f"CREATE TABLE {where}.raw_customers (id TEXT PRIMARY KEY, owner TEXT)")
+            with pg.cursor() as cur:
+                cur.executemany(f"INSERT INTO {where}.raw_customers (id) VALUES (%s)", rows)
+    start_at = time.time() + START_DELAY
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                __file__,
+                "--raw-worker",
+                engine,
+                where,
+                str(n),
+                str(claims),
+                str(customers),
+                str(start_at),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=_env(),
+        )
+        for n in range(1, PROCESSES + 1)
+    ]
+    won, ended = 0, start_at
+    for proc in procs:
+        out, _ = proc.communicate()
+        assert proc.returncode == 0, "raw worker failed"
+        answer = json.loads(out)
+        won += answer["won"]
+        ended = max(ended, answer["ended"])
+    elapsed = ended - start_at
+    return {"raw_claims_per_s": round(PROCESSES * claims / elapsed, 1), "raw_claimed": won}
+
+
+def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1] == "--raw-worker":
+        engine, where, rep, count, population, start_at = sys.argv[2:8]
+        raw_worker(engine, where, int(rep), int(count), int(population), float(start_at))
+        return 0
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer claims, for CI")
+    args = parser.parse_args()
+    customers, claims = (1000, 150) if args.quick else (1000, 500)
+    figures: dict[str, Any] = {
+        "benchmark": "claims",
+        "mode": "quick" if args.quick else "full",
+        "processes": PROCESSES,
+        "customers": customers,
+        "attempts_per_process": claims,
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        engines = [("sqlite", f"sqlite:{tmp}/claims.sqlite3", f"{tmp}/raw.sqlite3")]
+        if os.environ.get("LEADTOCASH_PG_DSN"):
+            engines.append(("postgres", "postgres:bench_claims", "bench_raw"))
+        else:
+            figures["postgres"] = {"skipped": "LEADTOCASH_PG_DSN not set"}
+        for engine, spec, raw_where in engines:
+            result = library_run(spec, customers, claims)
+            result.update(raw_run(engine, raw_where, customers, claims))
+            result["ratio"] = round(result["claims_per_s"] / result["raw_claims_per_s"], 3)
+            figures[engine] = result
+    print(json.dumps(figures))
+    failed = [e for e, _, _ in engines if figures[e]["double_owned"] != 0]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,210 @@
+"""Concurrent claim workload: several OS processes claim from one pool on a real engine.
+
+Used by ``benchmarks/claims.py`` and the real-engine concurrency tests, and runnable by hand::
+
+    python examples/claim_workload.py setup  sqlite:/tmp/claims.sqlite3 --customers 1000
+    python examples/claim_workload.py worker sqlite:/tmp/claims.sqlite3 --rep 1 --claims 500
+    python examples/claim_workload.py verify sqlite:/tmp/claims.sqlite3
+
+A store spec is ``sqlite:<path>`` or ``postgres:<schema>`` (DSN from ``LEADTOCASH_PG_DSN``).
+Each worker prints one JSON line: what it claimed, its refusals by code, conflicts that
+exhausted the retries, and elapsed seconds. ``verify`` prints the checks as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import time
+from collections import Counter
+from typing import Any
+
+from leadtocash import (
+    ConcurrencyConflict,
+    Customer,
+    CustomerId,
+    LeadToCash,
+    LeadToCashError,
+    OwnershipAction,
+    OwnershipChange,
+    Pool,
+    PoolId,
+    PoolRules,
+    Principal,
+    RandomIds,
+    RepBook,
+    RepId,
+    Role,
+    SalesRep,
+    Store,
+    SystemClock,
+    ZoneId,
+)
+
+ADMIN = Principal("admin", roles=frozenset({Role.ADMIN}))
+POOL = PoolId("bench")
+
+
+def open_store(spec: str, *, create: bool = False) -> Store:
+    """Open the store named by ``spec`` (``sqlite:<path>`` or ``postgres:<schema>``)."""
+    engine, _, where = spec.partition(":")
+    if engine == "sqlite":
+        from leadtocash_adapters.sqlite_store import SQLiteStore
+
+        return SQLiteStore.open(where, create_schema=create)
+    if engine == "postgres":
+        from leadtocash_adapters.postgres_store import PostgresStore
+
+        dsn = os.environ["LEADTOCASH_PG_DSN"]
+        return PostgresStore.connect(dsn, schema=where, create_schema=create, max_size=4)
+    raise SystemExit(f"unknown store spec {spec!r}")
+
+
+def customer_ids(count: int) -> list[CustomerId]:
+    """The ids ``setup`` gives the pool's customers."""
+    return [CustomerId(f"cust-{n:06d}") for n in range(count)]
+
+
+def setup(spec: str, customers: int, reps: int, daily_limit: int) -> None:
+    """Create the pool, ``reps`` reps and ``customers`` unowned customers."""
+    store = open_store(spec, create=True)
+    try:
+        crm = LeadToCash(store, SystemClock(), RandomIds())
+        rules = PoolRules(daily_claim_limit=daily_limit)
+        crm.pools.create_pool(ADMIN, "bench pool", rules=rules, pool_id=POOL)
+        for n in range(1, reps + 1):
+            crm.reps.register(ADMIN, SalesRep(id=RepId(f"rep{n}"), name=f"rep {n}"))
+        now = SystemClock().now()
+        ids = customer_ids(customers)
+        for start in range(0, customers, 500):
+            with crm.unit_of_work() as uow:
+                for cid in ids[start : start + 500]:
+                    uow.customers.add(
+                        Customer(
+                            id=cid,
+                            name=f"customer {cid}",
+                            created_at=now,
+                            pool_id=POOL,
+                            pool_entered_at=now,
+                            zone_id=ZoneId("z"),
+                        )
+                    )
+                uow.commit()
+    finally:
+        store.close()
+
+
+def wait_until(start_at: float) -> float:
+    """Sleep until the wall-clock instant ``start_at`` (so all workers start together)."""
+    delay = start_at - time.time()
+    if delay > 0:
+        time.sleep(delay)
+    return time.time()
+
+
+def worker(
+    spec: str, rep: int, claims: int, customers: int, seed: int, start_at: float = 0.0
+) -> dict[str, Any]:
+    """Attempt ``claims`` claims of random customers as rep ``rep``; return what happened."""
+    store = open_store(spec)
+    rng = random.Random(seed * 1000 + rep)
+    principal = Principal(f"user{rep}", roles=frozenset({Role.REP}), rep_id=RepId(f"rep{rep}"))
+    ids = customer_ids(customers)
+    claimed: list[str] = []
+    refusals: Counter[str] = Counter()
+    exhausted = 0
+    try:
+        crm = LeadToCash(store, SystemClock(), RandomIds())
+        started = wait_until(start_at)
+        for _ in range(claims):
+            cid = rng.choice(ids)
+            try:
+                crm.pools.claim(principal, cid)
+                claimed.append(cid)
+            except ConcurrencyConflict:
+                exhausted += 1
+            except LeadToCashError as exc:
+                refusals[exc.code] += 1
+        ended = time.time()
+    finally:
+        store.close()
+    return {
+        "rep": f"rep{rep}",
+        "attempts": claims,
+        "claimed": claimed,
+        "refusals": dict(refusals),
+        "conflicts_exhausted": exhausted,
+        "started": started,
+        "ended": ended,
+    }
+
+
+def verify(spec: str, customers: int, reps: int) -> dict[str, Any]:
+    """Check the store after the workers: single ownership, books, caps, audit chain."""
+    from leadtocash import verify_audit_chain
+
+    store = open_store(spec)
+    try:
+        crm = LeadToCash(store, SystemClock(), RandomIds())
+        owners: Counter[str] = Counter()
+        claim_lines: Counter[str] = Counter()
+        per_rep: Counter[str] = Counter()
+        with crm.unit_of_work() as uow:
+            for cid in customer_ids(customers):
+                customer = uow.customers.get(cid)
+                if customer.owner_id is not None:
+                    owners[customer.owner_id] += 1
+                page = uow.repository(OwnershipChange).query(
+                    "customer", at_least=f"{cid}|", below=f"{cid}}}", limit=100
+                )
+                claims = [c for c in page.items if c.action is OwnershipAction.CLAIM]
+                claim_lines[cid] = len(claims)
+                for c in claims:
+                    per_rep[str(c.to_rep)] += 1
+            limit = uow.repository(Pool).get(POOL).rules.daily_claim_limit
+            books = {
+                f"rep{n}": (uow.repository(RepBook).find(f"rep{n}") or RepBook(RepId("x"))).owned
+                for n in range(1, reps + 1)
+            }
+        log = store.audit_log(limit=10_000_000)
+        return {
+            "double_owned": sum(1 for n in claim_lines.values() if n > 1),
+            "owned_total": sum(owners.values()),
+            "claims_total": sum(claim_lines.values()),
+            "books_match": all(books[r] == owners.get(r, 0) for r in books),
+            "max_claims_per_rep": max(per_rep.values(), default=0),
+            "daily_limit": limit,
+            "audit_entries": len(log),
+            "audit_chain_ok": verify_audit_chain(log) is None,
+        }
+    finally:
+        store.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("command", choices=["setup", "worker", "verify"])
+    parser.add_argument("store")
+    parser.add_argument("--customers", type=int, default=1000)
+    parser.add_argument("--reps", type=int, default=4)
+    parser.add_argument("--rep", type=int, default=1)
+    parser.add_argument("--claims", type=int, default=500)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--daily-limit", type=int, default=0, help="0 = no limit")
+    parser.add_argument("--start-at", type=float, default=0.0, help="epoch seconds")
+    args = parser.parse_args(argv)
+    if args.command == "setup":
+        setup(args.store, args.customers, args.reps, args.daily_limit)
+    elif args.command == "worker":
+        result = worker(args.store, args.rep, args.claims, args.customers, args.seed, args.start_at)
+        print(json.dumps(result))
+    else:
+        print(json.dumps(verify(args.store, args.customers, args.reps)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
