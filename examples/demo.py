@@ -23,6 +23,7 @@ from leadtocash import (
     FollowUpKind,
     LeadToCash,
     LeadToCashError,
+    OutboxRelay,
     PoolId,
     PoolRules,
     Principal,
@@ -34,7 +35,7 @@ from leadtocash import (
     ZoneId,
     verify_audit_chain,
 )
-from leadtocash.testing import FakeClock, SequentialIds
+from leadtocash.testing import FakeClock, RecordingNotifier, SequentialIds
 from leadtocash_adapters.sqlite_store import SQLiteStore
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -63,7 +64,7 @@ LABELS = {
         "totals": "Totals: {claims} claims, {reclaimed} reclaimed, {warned} warnings, "
         "{released} released",
         "audit": "Audit log: {n} entries, hash chain {status}",
-        "outbox": "Notifications relayed: {n} ({topics})",
+        "outbox": "Notifications relayed from the outbox: {n} ({topics})",
         "db": "Database: {path}",
         "ok": "verified",
         "broken": "BROKEN at entry {i}",
@@ -76,7 +77,7 @@ LABELS = {
         "totals": "合计：领取 {claims} 次，回收 {reclaimed} 个，"
         "预警 {warned} 次，退回 {released} 个",
         "audit": "审计日志：{n} 条，哈希链{status}",
-        "outbox": "已投递通知：{n} 条（{topics}）",
+        "outbox": "发件箱已投递通知：{n} 条（{topics}）",
         "db": "数据库：{path}",
         "ok": "校验通过",
         "broken": "在第 {i} 条断裂",
@@ -217,7 +218,10 @@ def run(args: argparse.Namespace) -> int:
         broken = verify_audit_chain(log)
         status = labels["ok"] if broken is None else labels["broken"].format(i=broken)
         print(labels["audit"].format(n=len(log), status=status))
-        topics = Counter(m.topic for m in store.outbox_due(clock.now(), limit=1_000_000))
+        notifier = RecordingNotifier()
+        relay = OutboxRelay(store, notifier, clock, batch_size=500)
+        relay.drain(max_rounds=1000)
+        topics = Counter(notifier.topics())
         print(
             labels["outbox"].format(
                 n=sum(topics.values()),
