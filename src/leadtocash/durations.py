@@ -1,15 +1,16 @@
 """Rule durations that carry their unit, and the working-day calendar they are counted in.
 
 "7 days without follow-up" must say whether it means calendar days, working days of the
-organisation's calendar, or plain hours, and day edges fall at local midnight of the
-organisation's time zone, not UTC. ``deadline()`` turns a start instant and a Duration into
-the instant the rule fires.
+organisation's calendar, plain hours, or hours within business hours, and day edges fall at
+local midnight of the organisation's time zone, not UTC. ``deadline()`` turns a start instant
+and a Duration into the instant the rule fires.
 """
 
 from __future__ import annotations
 
 import enum
-from datetime import date, datetime, time, timedelta
+import itertools
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -18,10 +19,13 @@ import attrs
 from leadtocash.errors import ValidationError
 
 __all__ = [
+    "BusinessHours",
     "Duration",
     "DurationUnit",
     "WeekdayCalendar",
     "WorkingCalendar",
+    "add_working_days",
+    "count_working_days",
     "deadline",
     "earlier",
     "local_day",
@@ -34,6 +38,7 @@ class DurationUnit(enum.StrEnum):
     CALENDAR_DAYS = "calendar_days"
     WORKING_DAYS = "working_days"
     HOURS = "hours"
+    BUSINESS_HOURS = "business_hours"
 
 
 def _non_negative(_inst: object, attribute: attrs.Attribute[int], value: int) -> None:
@@ -63,10 +68,37 @@ class Duration:
         """Elapsed hours."""
         return cls(amount, DurationUnit.HOURS)
 
+    @classmethod
+    def business_hours(cls, amount: int) -> Duration:
+        """Hours counted only within business hours on working days."""
+        return cls(amount, DurationUnit.BUSINESS_HOURS)
+
     @property
     def off(self) -> bool:
         """True when the amount is 0 (the rule is disabled)."""
         return self.amount == 0
+
+
+@attrs.frozen
+class BusinessHours:
+    """Local opening hours on working days (default 09:00–18:00), with an optional lunch break."""
+
+    opens: time = time(9)
+    closes: time = time(18)
+    lunch: tuple[time, time] | None = None
+
+    def __attrs_post_init__(self) -> None:
+        bounds = [self.opens, *(self.lunch or ()), self.closes]
+        if any(a >= b for a, b in itertools.pairwise(bounds)):
+            raise ValidationError.single(
+                "business_hours", "duration.business_hours_invalid", "need opens < lunch < closes"
+            )
+
+    def windows(self) -> tuple[tuple[time, time], ...]:
+        """The open intervals of one working day, in order."""
+        if self.lunch is None:
+            return ((self.opens, self.closes),)
+        return ((self.opens, self.lunch[0]), (self.lunch[1], self.closes))
 
 
 class WorkingCalendar(Protocol):
@@ -83,6 +115,7 @@ class WeekdayCalendar:
 
     closures: frozenset[date] = frozenset()
     extra_workdays: frozenset[date] = frozenset()
+    business_hours: BusinessHours = BusinessHours()
 
     def is_working_day(self, day: date) -> bool:
         """True on weekdays that are not closed, and on extra workdays."""
@@ -106,15 +139,20 @@ def deadline(
     *,
     timezone: str,
     calendar: WorkingCalendar | None = None,
+    business_hours: BusinessHours | None = None,
 ) -> datetime:
     """The UTC instant at which ``duration`` counted from ``start`` has elapsed.
 
     Calendar days keep the local wall-clock time (DST-safe). Working days count whole working
     days after the start day and end at local midnight after the last one, so a start on a
     Friday with 1 working day ends Monday 24:00 — holidays never eat into the allowance.
+    Business hours count only open time on working days (``business_hours``, else the
+    calendar's ``business_hours`` attribute, else 09:00–18:00); the result is inside them.
     """
     if duration.unit is DurationUnit.HOURS:
         return start + timedelta(hours=duration.amount)
+    if duration.unit is DurationUnit.BUSINESS_HOURS:
+        return _business_shift(start, duration.amount, timezone, calendar, business_hours)
     tz = ZoneInfo(timezone)
     local = start.astimezone(tz)
     if duration.unit is DurationUnit.CALENDAR_DAYS:
@@ -143,10 +181,13 @@ def earlier(
     *,
     timezone: str,
     calendar: WorkingCalendar | None = None,
+    business_hours: BusinessHours | None = None,
 ) -> datetime:
     """``instant`` moved back by ``duration`` (used for "warn M days before reclaim")."""
     if duration.unit is DurationUnit.HOURS:
         return instant - timedelta(hours=duration.amount)
+    if duration.unit is DurationUnit.BUSINESS_HOURS:
+        return _business_shift(instant, -duration.amount, timezone, calendar, business_hours)
     tz = ZoneInfo(timezone)
     local = instant.astimezone(tz)
     if duration.unit is DurationUnit.CALENDAR_DAYS:
@@ -161,3 +202,66 @@ def earlier(
         if cal.is_working_day(day):
             remaining -= 1
     return datetime.combine(day, local.time(), tzinfo=tz).astimezone(instant.tzinfo)
+
+
+def add_working_days(
+    start: datetime, n: int, *, timezone: str, calendar: WorkingCalendar | None = None
+) -> datetime:
+    """Local midnight after the ``n``-th working day following ``start``'s day (0: ``start``)."""
+    return deadline(start, Duration.working_days(n), timezone=timezone, calendar=calendar)
+
+
+def count_working_days(
+    start: datetime, end: datetime, *, timezone: str, calendar: WorkingCalendar | None = None
+) -> int:
+    """Whole working days after ``start``'s day that have ended by ``end`` (0 if end <= start).
+
+    The inverse of ``add_working_days``: ``count(s, add(s, n)) == n``, and ``count(s, e) >= n``
+    exactly when ``add(s, n) <= e``.
+    """
+    if end <= start:
+        return 0
+    cal = calendar or WeekdayCalendar()
+    day, last = local_day(start, timezone), local_day(end, timezone) - timedelta(days=1)
+    count = 0
+    while day < last:
+        day += timedelta(days=1)
+        count += cal.is_working_day(day)
+    return count
+
+
+def _business_shift(
+    instant: datetime,
+    hours: int,
+    timezone: str,
+    calendar: WorkingCalendar | None,
+    explicit: BusinessHours | None,
+) -> datetime:
+    """``instant`` moved by ``hours`` of open time (backwards when negative)."""
+    if hours == 0:
+        return instant
+    cal = calendar or WeekdayCalendar()
+    found = explicit or getattr(cal, "business_hours", None)
+    spans = (found if isinstance(found, BusinessHours) else BusinessHours()).windows()
+    tz, step = ZoneInfo(timezone), timedelta(days=1 if hours > 0 else -1)
+    left, cursor = timedelta(hours=abs(hours)), instant.astimezone(UTC)
+    day, idle = local_day(instant, timezone), 0
+    while idle <= 3660:
+        idle = 0 if cal.is_working_day(day) else idle + 1
+        if idle == 0:
+            for a, b in spans if hours > 0 else reversed(spans):
+                opens = datetime.combine(day, a, tzinfo=tz).astimezone(UTC)
+                closes = datetime.combine(day, b, tzinfo=tz).astimezone(UTC)
+                begin, end = (
+                    (max(opens, cursor), closes) if hours > 0 else (opens, min(closes, cursor))
+                )
+                if begin >= end:
+                    continue
+                if left <= end - begin:
+                    moved = begin + left if hours > 0 else end - left
+                    return moved.astimezone(instant.tzinfo)
+                left -= end - begin
+        day += step
+    raise ValidationError.single(
+        "calendar", "calendar.no_working_days", "the calendar has no working days left"
+    )
