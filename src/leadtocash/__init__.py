@@ -25,7 +25,26 @@ from leadtocash.app import (
     run_with_retries,
 )
 from leadtocash.audit import GENESIS_HASH, AuditEntry, chain_entries, verify_audit_chain
-from leadtocash.durations import Duration, DurationUnit, WeekdayCalendar, WorkingCalendar
+from leadtocash.calendars import CalendarOutOfRange, ChinaStatutoryCalendar, HolidaysCalendar
+from leadtocash.collision import (
+    CollisionPolicy,
+    CollisionReport,
+    DedupKey,
+    check_duplicates,
+    dedup_keys,
+    normalize_company_name,
+    plan_merge,
+    raise_if_blocked,
+)
+from leadtocash.durations import (
+    BusinessHours,
+    Duration,
+    DurationUnit,
+    WeekdayCalendar,
+    WorkingCalendar,
+    add_working_days,
+    count_working_days,
+)
 from leadtocash.errors import (
     AuthenticationFailed,
     ConcurrencyConflict,
@@ -51,6 +70,7 @@ from leadtocash.events import (
     event_types,
 )
 from leadtocash.fields import parse_email, parse_phone, parse_uscc
+from leadtocash.i18n import describe_error, describe_notification, label, message
 from leadtocash.intake import IntakeRules, lead_from_payload
 from leadtocash.model import (
     Channel,
@@ -91,8 +111,13 @@ __all__ = [
     "AuditEntry",
     "AuthenticationFailed",
     "Backoff",
+    "BusinessHours",
+    "CalendarOutOfRange",
     "Change",
     "Channel",
+    "ChinaStatutoryCalendar",
+    "CollisionPolicy",
+    "CollisionReport",
     "ConcurrencyConflict",
     "Contact",
     "ContactId",
@@ -101,6 +126,7 @@ __all__ = [
     "CustomerId",
     "CustomerLockChanged",
     "DailyClaims",
+    "DedupKey",
     "DomainEvent",
     "DuplicateKey",
     "Duration",
@@ -110,6 +136,7 @@ __all__ = [
     "FollowUpId",
     "FollowUpKind",
     "FollowUpLogged",
+    "HolidaysCalendar",
     "ImportReport",
     "ImportRow",
     "IntakeRules",
@@ -166,13 +193,24 @@ __all__ = [
     "Zone",
     "ZoneId",
     "__version__",
+    "add_working_days",
     "chain_entries",
+    "check_duplicates",
     "converter",
+    "count_working_days",
+    "dedup_keys",
+    "describe_error",
+    "describe_notification",
     "event_types",
+    "label",
     "lead_from_payload",
+    "message",
+    "normalize_company_name",
     "parse_email",
     "parse_phone",
     "parse_uscc",
+    "plan_merge",
+    "raise_if_blocked",
     "reclaim_schedule",
     "run_with_retries",
     "structure",
