@@ -55,6 +55,12 @@ class Action(enum.StrEnum):
     POOL_SWEEP = "pool.sweep"
     POOL_OVERRIDE = "pool.override"
     REP_MANAGE = "rep.manage"
+    LEAD_TRANSITION = "lead.transition"
+    LEAD_CONVERT = "lead.convert"
+    OPPORTUNITY_CREATE = "opportunity.create"
+    OPPORTUNITY_READ = "opportunity.read"
+    OPPORTUNITY_UPDATE = "opportunity.update"
+    OPPORTUNITY_REOPEN = "opportunity.reopen"
 
 
 @attrs.frozen
@@ -102,6 +108,12 @@ DEFAULT_PERMISSIONS: Mapping[Action, frozenset[Role]] = {
     Action.POOL_SWEEP: frozenset({Role.ADMIN, Role.SYSTEM}),
     Action.POOL_OVERRIDE: frozenset({Role.ADMIN, Role.ZONE_MANAGER}),
     Action.REP_MANAGE: frozenset({Role.ADMIN, Role.ZONE_MANAGER}),
+    Action.LEAD_TRANSITION: _SALES,
+    Action.LEAD_CONVERT: _SALES,
+    Action.OPPORTUNITY_CREATE: _SALES,
+    Action.OPPORTUNITY_READ: _SALES | {Role.FINANCE},
+    Action.OPPORTUNITY_UPDATE: _SALES,
+    Action.OPPORTUNITY_REOPEN: _MANAGERS,
 }
 
 

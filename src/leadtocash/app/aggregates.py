@@ -13,6 +13,7 @@ from typing import Any, Generic, TypeVar
 import attrs
 
 from leadtocash.model import Contact, Customer, FollowUp, Lead, SalesRep, Team, Zone
+from leadtocash.pipeline.opportunity import Opportunity
 from leadtocash.pool.book import DailyClaims, OwnershipChange, RepBook
 from leadtocash.pool.rules import Pool
 
@@ -82,6 +83,17 @@ def _followup_indexes(follow_up: FollowUp) -> Mapping[str, str | None]:
     return {"target": f"{target}|{sortable_time(follow_up.at)}"}
 
 
+def _opportunity_indexes(opportunity: Opportunity) -> Mapping[str, str | None]:
+    is_open = opportunity.closed_at is None
+    return {
+        "owner": opportunity.owner_id,
+        "customer": opportunity.customer_id,
+        "stage": opportunity.stage,
+        "close_month": opportunity.close_month,
+        "open_close_date": opportunity.close_date.isoformat() if is_open else None,
+    }
+
+
 SPECS: tuple[AggregateSpec[Any], ...] = (
     AggregateSpec("lead", Lead, _lead_indexes),
     AggregateSpec("customer", Customer, _customer_indexes, _customer_keys),
@@ -98,6 +110,7 @@ SPECS: tuple[AggregateSpec[Any], ...] = (
         OwnershipChange,
         lambda c: {"customer": f"{c.customer_id}|{sortable_time(c.at)}|{c.id}"},
     ),
+    AggregateSpec("opportunity", Opportunity, _opportunity_indexes),
 )
 
 _BY_TYPE: dict[type[Any], AggregateSpec[Any]] = {spec.type: spec for spec in SPECS}
