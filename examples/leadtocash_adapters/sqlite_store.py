@@ -58,7 +58,7 @@ from leadtocash.ports import Commit, IndexQuery, OutboxMessage, RecordWrite, Sto
 __all__ = ["SCHEMA_VERSION", "SQLiteSession", "SQLiteStore", "connect"]
 
 #: The schema version this adapter writes; :meth:`SQLiteStore.create_schema` migrates to it.
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 
 _SYNCHRONOUS: Final = frozenset({"OFF", "NORMAL", "FULL", "EXTRA"})
 _JOURNAL_MODES: Final = frozenset({"WAL", "DELETE", "TRUNCATE", "PERSIST"})
@@ -133,6 +133,16 @@ _MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {
         """CREATE INDEX IF NOT EXISTS outbox_due
             ON outbox (created_at, id) WHERE delivered_at IS NULL""",
     ),
+    # Version 2: non-unique lookup keys (every phone / e-mail of a customer, ...).
+    2: (
+        """CREATE TABLE IF NOT EXISTS lookup_keys (
+            kind TEXT COLLATE BINARY NOT NULL,
+            key  TEXT COLLATE BINARY NOT NULL,
+            id   TEXT COLLATE BINARY NOT NULL,
+            PRIMARY KEY (kind, key, id)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX IF NOT EXISTS lookup_keys_holder ON lookup_keys (kind, id)",
+    ),
 }
 
 _SCHEMA_TABLE: Final = """CREATE TABLE IF NOT EXISTS schema_version (
@@ -156,6 +166,9 @@ _INSERT_ENTRY: Final = "INSERT INTO index_entries (kind, name, value, id) VALUES
 _DELETE_KEYS: Final = "DELETE FROM unique_keys WHERE kind = ? AND id = ?"
 _INSERT_KEY: Final = "INSERT INTO unique_keys (kind, key, id) VALUES (?, ?, ?)"
 _FIND_KEY: Final = "SELECT id FROM unique_keys WHERE kind = ? AND key = ?"
+_DELETE_LOOKUPS: Final = "DELETE FROM lookup_keys WHERE kind = ? AND id = ?"
+_INSERT_LOOKUP: Final = "INSERT INTO lookup_keys (kind, key, id) VALUES (?, ?, ?)"
+_FIND_LOOKUP: Final = "SELECT id FROM lookup_keys WHERE kind = ? AND key = ? ORDER BY id LIMIT ?"
 _AUDIT_HEAD: Final = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"
 _AUDIT_COLUMNS: Final = (
     "seq, id, at, actor_id, action, target_kind, target_id, before, after, reason, override, "
@@ -626,6 +639,7 @@ class SQLiteStore:
             if value is not None
         ]
         keys = [(w.kind, key, w.id) for w in writes for key in w.unique_keys]
+        lookups = [(w.kind, key, w.id) for w in writes for key in w.lookup_keys]
         updated = [(w.kind, w.id) for w in writes if w.expected_version != 0]
         outbox = [_outbox_row(message) for message in commit.outbox]
         with self._writing(conn, "commit"):
@@ -642,6 +656,9 @@ class SQLiteStore:
             if updated:
                 conn.executemany(_DELETE_ENTRIES, updated)
                 conn.executemany(_DELETE_KEYS, updated)
+                conn.executemany(_DELETE_LOOKUPS, updated)
+            if lookups:
+                conn.executemany(_INSERT_LOOKUP, lookups)
             if entries:
                 conn.executemany(_INSERT_ENTRY, entries)
             if keys:
@@ -736,6 +753,13 @@ class SQLiteSession:
         """The id of the record of ``kind`` holding unique ``key``, or None."""
         rows = self._read(_FIND_KEY, (kind, key), "unique key lookup")
         return str(rows[0][0]) if rows else None
+
+    def find_by_key(self, kind: str, key: str, *, limit: int = 100) -> list[str]:
+        """Up to ``limit`` ids of records of ``kind`` holding lookup ``key``, ascending."""
+        if limit <= 0:
+            return []
+        rows = self._read(_FIND_LOOKUP, (kind, key, limit), "lookup key search")
+        return [str(row[0]) for row in rows]
 
     def query(self, query: IndexQuery) -> list[tuple[str, str]]:
         """Up to ``query.limit`` ``(value, id)`` pairs in ascending code point order."""

@@ -1,4 +1,4 @@
-"""How each aggregate type is stored: its kind name, named indexes and unique (dedup) keys.
+"""How each aggregate type is stored: its kind name, named indexes and dedup keys.
 
 Adding an aggregate means adding one :class:`AggregateSpec` here; every adapter stores it
 without changes, because the storage port only sees kinds, JSON, index text and keys.
@@ -12,6 +12,8 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
+from leadtocash.collision import DedupKey, email_key, name_key, phone_key, uscc_key
+from leadtocash.errors import ValidationError
 from leadtocash.model import Contact, Customer, FollowUp, Lead, SalesRep, Team, Zone
 from leadtocash.pipeline.opportunity import Opportunity
 from leadtocash.pool.book import DailyClaims, OwnershipChange, RepBook
@@ -42,14 +44,54 @@ def _no_keys(_agg: Any) -> frozenset[str]:
     return frozenset()
 
 
+def _no_dedup(_agg: Any) -> frozenset[DedupKey]:
+    return frozenset()
+
+
 @attrs.frozen
 class AggregateSpec(Generic[T]):
-    """Storage description of one aggregate type."""
+    """Storage description of one aggregate type.
+
+    ``dedup_keys`` feed anti-collision: every one is stored as a lookup key, and when
+    ``dedup_unique`` is set, those the collision policy blocks on are also unique keys.
+    """
 
     kind: str
     type: type[T]
     indexes: Callable[[T], Mapping[str, str | None]] = _no_indexes
     unique_keys: Callable[[T], frozenset[str]] = _no_keys
+    dedup_keys: Callable[[T], frozenset[DedupKey]] = _no_dedup
+    dedup_unique: bool = False
+
+
+def _tolerant_keys(
+    name: str | None, phones: tuple[str, ...], emails: tuple[str, ...], uscc: str | None
+) -> frozenset[DedupKey]:
+    """The keys that can be built; values were validated on the way in, so none should fail."""
+    builders: list[tuple[Callable[[str], DedupKey], str | None]] = [
+        (name_key, name),
+        (uscc_key, uscc),
+        *((phone_key, phone) for phone in phones),
+        *((email_key, email) for email in emails),
+    ]
+    keys = set()
+    for build, raw in builders:
+        if raw:
+            try:
+                keys.add(build(raw))
+            except ValidationError:
+                continue
+    return frozenset(keys)
+
+
+def _customer_dedup(customer: Customer) -> frozenset[DedupKey]:
+    return _tolerant_keys(customer.name, customer.phones, customer.emails, customer.uscc)
+
+
+def _lead_dedup(lead: Lead) -> frozenset[DedupKey]:
+    phones = (lead.phone,) if lead.phone else ()
+    emails = (lead.email,) if lead.email else ()
+    return _tolerant_keys(lead.company_name, phones, emails, lead.uscc)
 
 
 def _lead_indexes(lead: Lead) -> Mapping[str, str | None]:
@@ -73,11 +115,6 @@ def _customer_indexes(customer: Customer) -> Mapping[str, str | None]:
     }
 
 
-def _customer_keys(customer: Customer) -> frozenset[str]:
-    keys = {f"uscc:{customer.uscc}"} if customer.uscc else set()
-    return frozenset(keys)
-
-
 def _followup_indexes(follow_up: FollowUp) -> Mapping[str, str | None]:
     target = follow_up.customer_id or follow_up.lead_id
     return {"target": f"{target}|{sortable_time(follow_up.at)}"}
@@ -95,8 +132,10 @@ def _opportunity_indexes(opportunity: Opportunity) -> Mapping[str, str | None]:
 
 
 SPECS: tuple[AggregateSpec[Any], ...] = (
-    AggregateSpec("lead", Lead, _lead_indexes),
-    AggregateSpec("customer", Customer, _customer_indexes, _customer_keys),
+    AggregateSpec("lead", Lead, _lead_indexes, dedup_keys=_lead_dedup),
+    AggregateSpec(
+        "customer", Customer, _customer_indexes, dedup_keys=_customer_dedup, dedup_unique=True
+    ),
     AggregateSpec("contact", Contact, lambda c: {"customer": c.customer_id}),
     AggregateSpec("sales_rep", SalesRep, lambda r: {"zone": r.zone_id}),
     AggregateSpec("team", Team),

@@ -14,6 +14,7 @@ import attrs
 from leadtocash.access import Action, Principal, RolePolicy
 from leadtocash.app.unit_of_work import UnitOfWork, run_with_retries
 from leadtocash.audit import AuditEntry
+from leadtocash.collision import DEFAULT_POLICY, CollisionPolicy
 from leadtocash.durations import WorkingCalendar
 from leadtocash.intake import IntakeRules
 from leadtocash.ports.clock import Clock, IdSource
@@ -56,13 +57,14 @@ class AppContext:
     ids: IdSource
     policy: RolePolicy = attrs.field(factory=RolePolicy)
     intake: IntakeRules = attrs.field(factory=IntakeRules)
+    collision: CollisionPolicy = DEFAULT_POLICY
     timezone: str = "Asia/Shanghai"
     calendar: WorkingCalendar | None = None
     max_attempts: int = 5
 
     def unit_of_work(self) -> UnitOfWork:
         """A fresh unit of work on this context's store."""
-        return UnitOfWork(self.store, self.ids)
+        return UnitOfWork(self.store, self.ids, collision=self.collision)
 
     def read(self, principal: Principal, action: Action, query: Callable[[UnitOfWork], R]) -> R:
         """Authorize ``action`` then run a read-only ``query`` in a unit of work."""

@@ -15,6 +15,7 @@ import attrs
 
 from leadtocash.app.aggregates import AggregateSpec, spec_for
 from leadtocash.audit import AuditEntry
+from leadtocash.collision import DEFAULT_POLICY, CollisionPolicy, key_texts
 from leadtocash.errors import ConcurrencyConflict, NotFound, StorageError
 from leadtocash.events import DomainEvent
 from leadtocash.model import Contact, Customer, FollowUp, Lead, SalesRep, Team, Zone
@@ -88,6 +89,11 @@ class Repository(Generic[T]):
         ident = self._uow._session_or_raise().find_unique(self.spec.kind, key)
         return None if ident is None else self.find(ident)
 
+    def find_by_key(self, key: str, *, limit: int = 100) -> list[T]:
+        """The aggregates holding lookup (dedup) ``key`` such as ``phone:+86…``, by id."""
+        idents = self._uow._session_or_raise().find_by_key(self.spec.kind, key, limit=limit)
+        return [found for ident in idents if (found := self.find(ident)) is not None]
+
     def query(
         self,
         index: str,
@@ -137,9 +143,12 @@ class Repository(Generic[T]):
 class UnitOfWork:
     """An atomic change set: repositories, staged events and audit entries, commit/rollback."""
 
-    def __init__(self, store: Store, ids: IdSource) -> None:
+    def __init__(
+        self, store: Store, ids: IdSource, *, collision: CollisionPolicy = DEFAULT_POLICY
+    ) -> None:
         self._store = store
         self._ids = ids
+        self._collision = collision
         self._session: StoreSession | None = None
         self._staged: dict[tuple[str, str], Any] = {}
         self._loaded: dict[tuple[str, str], Any] = {}
@@ -197,6 +206,10 @@ class UnitOfWork:
             spec = self._specs[key]
             data = unstructure(aggregate)
             data.pop("version", None)
+            dedup = spec.dedup_keys(aggregate)
+            unique = spec.unique_keys(aggregate)
+            if spec.dedup_unique:
+                unique |= self._collision.unique_keys(dedup)
             writes.append(
                 RecordWrite(
                     kind=spec.kind,
@@ -204,7 +217,8 @@ class UnitOfWork:
                     expected_version=_version_of(aggregate),
                     data=data,
                     indexes=dict(spec.indexes(aggregate)),
-                    unique_keys=spec.unique_keys(aggregate),
+                    unique_keys=unique,
+                    lookup_keys=key_texts(dedup),
                 )
             )
         return writes

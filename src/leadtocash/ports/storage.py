@@ -11,6 +11,8 @@ stored by every adapter without adapter changes:
   so that text order is their natural order. None means "not in this index".
 * **Unique keys.** Each write carries dedup ``unique_keys``; within one kind no two records may
   hold the same key at the same time (a storage guarantee: unique index, not a read-then-write).
+* **Lookup keys.** Each write also carries non-unique ``lookup_keys`` (e.g. every phone and
+  e-mail of a customer); :meth:`StoreSession.find_by_key` returns the ids holding one.
 * **Commits.** :meth:`StoreSession.commit` applies a :class:`Commit` atomically: every write
   succeeds iff each record's stored version equals ``expected_version`` (0 = must not exist),
   else :class:`~leadtocash.errors.ConcurrencyConflict` and *nothing* is saved; a unique-key
@@ -65,6 +67,7 @@ class RecordWrite:
     data: Mapping[str, Any]
     indexes: Mapping[str, str | None] = attrs.field(factory=dict)
     unique_keys: frozenset[str] = frozenset()
+    lookup_keys: frozenset[str] = frozenset()
 
     @property
     def new_version(self) -> int:
@@ -136,6 +139,10 @@ class StoreSession(Protocol):
 
     def find_unique(self, kind: str, key: str) -> str | None:
         """The id of the record of ``kind`` that holds unique ``key``, or None."""
+        ...
+
+    def find_by_key(self, kind: str, key: str, *, limit: int = 100) -> list[str]:
+        """Up to ``limit`` ids of records of ``kind`` holding lookup ``key``, ascending."""
         ...
 
     def query(self, query: IndexQuery) -> list[tuple[str, str]]:

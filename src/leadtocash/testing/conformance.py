@@ -30,6 +30,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from leadtocash.app.unit_of_work import UnitOfWork
 from leadtocash.audit import AuditEntry, verify_audit_chain
 from leadtocash.errors import ConcurrencyConflict, DuplicateKey, NotFound, StorageError
+from leadtocash.model import Customer
 from leadtocash.ports.storage import Commit, IndexQuery, OutboxMessage, RecordWrite, Store
 from leadtocash.testing.fakes import SequentialIds
 from leadtocash.testing.memory import InMemoryStore
@@ -48,6 +49,7 @@ def _write(
     kind: str = "thing",
     indexes: dict[str, str | None] | None = None,
     keys: frozenset[str] = frozenset(),
+    lookups: frozenset[str] = frozenset(),
 ) -> RecordWrite:
     return RecordWrite(
         kind=kind,
@@ -56,6 +58,7 @@ def _write(
         data=data if data is not None else {"name": ident},
         indexes=indexes or {},
         unique_keys=keys,
+        lookup_keys=lookups,
     )
 
 
@@ -275,6 +278,33 @@ class StoreConformance:
         finally:
             session.close()
 
+    # -- lookup keys ----------------------------------------------------------------------------
+    def test_lookup_keys_are_shared_replaced_and_per_kind(self, store: Store) -> None:
+        phone = "phone:+8613800138000"
+        self.commit(
+            store,
+            _write("b", lookups=frozenset({phone, "email:x@y.cn"})),
+            _write("a", lookups=frozenset({phone})),
+            _write("a", kind="lead", lookups=frozenset({phone})),
+        )
+        session = store.session()
+        try:
+            assert session.find_by_key("thing", phone) == ["a", "b"]
+            assert session.find_by_key("thing", phone, limit=1) == ["a"]
+            assert session.find_by_key("lead", phone) == ["a"]
+            assert session.find_by_key("thing", "phone:unknown") == []
+        finally:
+            session.close()
+        self.commit(store, _write("b", 1, lookups=frozenset({"email:x@y.cn"})))
+        with pytest.raises(ConcurrencyConflict):
+            self.commit(store, _write("a", 0, lookups=frozenset({"email:x@y.cn"})))
+        session = store.session()
+        try:
+            assert session.find_by_key("thing", phone) == ["a"]
+            assert session.find_by_key("thing", "email:x@y.cn") == ["b"]
+        finally:
+            session.close()
+
     # -- named index queries --------------------------------------------------------------------
     def test_index_equals_and_ranges_in_value_then_id_order(self, store: Store) -> None:
         rows = {"c": "2026-01-03", "a": "2026-01-01", "b": "2026-01-03", "d": None, "e": "2026-02"}
@@ -454,6 +484,8 @@ class StoreConformance:
         @_given_aggregate
         def check(aggregate: Any) -> None:
             fresh = attrs.evolve(aggregate, id=ids.new_id("agg"))
+            if isinstance(fresh, Customer):  # names and USCCs are unique dedup keys
+                fresh = attrs.evolve(fresh, name=f"{fresh.id} {fresh.name}", uscc=None)
             with UnitOfWork(store, ids) as uow:
                 uow.repository(type(fresh)).add(fresh)
                 uow.commit()
@@ -533,7 +565,10 @@ def _comparison_machine(make_store: Callable[[], Store]) -> type[RuleBasedStateM
         ) -> None:  # fmt: skip
             current = StoreConformance.version(self.reference, ident)
             expected = max(0, current - 1) if stale and current else current
-            write = _write(ident, expected, {"p": payload}, indexes={"pool": pool}, keys=keys)
+            write = _write(
+                ident, expected, {"p": payload}, indexes={"pool": pool}, keys=keys,
+                lookups=frozenset(f"l{k}" for k in keys),
+            )  # fmt: skip
             self._both([write], audit)
 
         @rule(first=_IDS, second=_IDS, keys=_KEYS)
@@ -565,6 +600,9 @@ def _comparison_machine(make_store: Callable[[], Store]) -> type[RuleBasedStateM
                 for key in ("k1", "k2", "k3"):
                     assert real_session.find_unique("thing", key) == ref_session.find_unique(
                         "thing", key
+                    )
+                    assert real_session.find_by_key("thing", f"l{key}") == (
+                        ref_session.find_by_key("thing", f"l{key}")
                     )
             finally:
                 real_session.close()

@@ -28,6 +28,7 @@ class _Row:
     text: str
     indexes: dict[str, str]
     keys: frozenset[str]
+    lookups: frozenset[str] = frozenset()
 
 
 class InMemoryStore:
@@ -38,6 +39,7 @@ class InMemoryStore:
         self._rows: dict[tuple[str, str], _Row] = {}
         self._indexes: dict[tuple[str, str], SortedPairs] = {}
         self._unique: dict[tuple[str, str], str] = {}
+        self._lookup: dict[tuple[str, str], set[str]] = {}
         self._audit: list[AuditEntry] = []
         self._outbox: dict[str, OutboxMessage] = {}
         self.commits = 0
@@ -125,12 +127,21 @@ class InMemoryStore:
                 if old is not None:
                     for name, value in old.indexes.items():
                         self._indexes[(write.kind, name)].discard((value, write.id))
+                for lookup in old.lookups if old is not None else ():
+                    holders = self._lookup[(write.kind, lookup)]
+                    holders.discard(write.id)
+                    if not holders:
+                        del self._lookup[(write.kind, lookup)]
+                for lookup in write.lookup_keys:
+                    self._lookup.setdefault((write.kind, lookup), set()).add(write.id)
                 indexes = {n: v for n, v in write.indexes.items() if v is not None}
                 for name, value in indexes.items():
                     self._indexes.setdefault((write.kind, name), SortedPairs()).add(
                         (value, write.id)
                     )
-                self._rows[key] = _Row(write.new_version, text, indexes, write.unique_keys)
+                self._rows[key] = _Row(
+                    write.new_version, text, indexes, write.unique_keys, write.lookup_keys
+                )
             for slot in released:
                 self._unique.pop(slot, None)
             self._unique.update(future)
@@ -221,6 +232,12 @@ class _MemorySession:
         self._check()
         with self._store._lock:
             return self._store._unique.get((kind, key))
+
+    def find_by_key(self, kind: str, key: str, *, limit: int = 100) -> list[str]:
+        """Ids holding lookup ``key``."""
+        self._check()
+        with self._store._lock:
+            return sorted(self._store._lookup.get((kind, key), ()))[: max(limit, 0)]
 
     def query(self, query: IndexQuery) -> list[tuple[str, str]]:
         """Named-index query."""
