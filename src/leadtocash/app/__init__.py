@@ -11,11 +11,13 @@ from leadtocash.access import RolePolicy
 from leadtocash.app.aggregates import SPECS, AggregateSpec, sortable_int, sortable_time, spec_for
 from leadtocash.app.context import AppContext, Change
 from leadtocash.app.leads import ImportReport, ImportRow, LeadService
+from leadtocash.app.pipeline import PipelineService
 from leadtocash.app.pool import PoolService
 from leadtocash.app.reclaim import UNSET, ReclaimService, SweepReport
 from leadtocash.app.relay import Backoff, FailedAttempt, OutboxRelay, RelayReport
 from leadtocash.app.reps import RepService
 from leadtocash.app.unit_of_work import Page, Repository, UnitOfWork, run_with_retries
+from leadtocash.collision import DEFAULT_POLICY, CollisionPolicy
 from leadtocash.durations import WorkingCalendar
 from leadtocash.intake import IntakeRules
 from leadtocash.ports.clock import Clock, IdSource
@@ -35,6 +37,7 @@ __all__ = [
     "LeadToCash",
     "OutboxRelay",
     "Page",
+    "PipelineService",
     "PoolService",
     "ReclaimService",
     "RelayReport",
@@ -58,6 +61,7 @@ class LeadToCash:
     reps: RepService
     pools: PoolService
     reclaim: ReclaimService
+    pipeline: PipelineService
 
     def __init__(
         self,
@@ -69,6 +73,7 @@ class LeadToCash:
         intake: IntakeRules | None = None,
         timezone: str = "Asia/Shanghai",
         calendar: WorkingCalendar | None = None,
+        collision: CollisionPolicy | None = None,
     ) -> None:
         ctx = AppContext(
             store=store,
@@ -78,6 +83,7 @@ class LeadToCash:
             intake=intake or IntakeRules(),
             timezone=timezone,
             calendar=calendar,
+            collision=collision or DEFAULT_POLICY,
         )
         pools = PoolService(ctx)
         self.__attrs_init__(
@@ -86,6 +92,7 @@ class LeadToCash:
             reps=RepService(ctx),
             pools=pools,
             reclaim=ReclaimService(ctx, pools),
+            pipeline=PipelineService(ctx, pools=pools),
         )
 
     def unit_of_work(self) -> UnitOfWork:

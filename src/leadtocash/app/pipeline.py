@@ -20,9 +20,7 @@ from leadtocash.app.context import AppContext, Change
 from leadtocash.app.pool import PoolService
 from leadtocash.app.unit_of_work import UnitOfWork
 from leadtocash.collision import (
-    DEFAULT_POLICY,
     CollisionHit,
-    CollisionPolicy,
     ExistingRecord,
     check_duplicates,
     lead_keys,
@@ -73,7 +71,6 @@ class PipelineService:
     ctx: AppContext
     flows: Mapping[str, StageFlow] = attrs.field(factory=_default_flows)
     lead_rules: LeadRules = DEFAULT_LEAD_RULES
-    collision: CollisionPolicy = DEFAULT_POLICY
     pools: PoolService = attrs.field(
         default=attrs.Factory(lambda self: PoolService(self.ctx), takes_self=True)
     )
@@ -374,7 +371,7 @@ class PipelineService:
         report = check_duplicates(
             keys,
             [ExistingRecord.from_customer(c) for c in found.values()],
-            self.collision,
+            self.ctx.collision,
             viewer_may_see=lambda r: principal.is_manager or r.owner_id == owner,
         )
         return reusable_customer(report, found, owner), report.warnings
