@@ -1,0 +1,134 @@
+"""Data scopes (数据权限) and per-customer collaborators (多战区协同跟进).
+
+Roles say *what* a principal may do (``access.RolePolicy``); scopes say *on which records*:
+own (records they own), team (records owned by their team), zone (records of their zone), or
+all. Collaborators from other zones get read or write access to one customer. Unowned
+customers sitting in a pool are readable by everyone whose scope covers the pool's zone (they
+must see the pool to claim from it). Every application command checks the scope of the record
+it loads before changing anything.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+
+import attrs
+
+from leadtocash.access import Principal, Role
+from leadtocash.errors import PermissionDenied
+from leadtocash.model import RepId, TeamId, ZoneId
+
+__all__ = [
+    "DEFAULT_ROLE_SCOPES",
+    "Collaborator",
+    "CollaboratorAccess",
+    "DataScope",
+    "ScopePolicy",
+    "ScopeTarget",
+]
+
+
+class DataScope(enum.IntEnum):
+    """How far a principal's data access reaches; higher values reach further."""
+
+    OWN = 1
+    TEAM = 2
+    ZONE = 3
+    ALL = 4
+
+
+class CollaboratorAccess(enum.StrEnum):
+    """What a collaborator may do with the customer they were added to."""
+
+    READ = "read"
+    WRITE = "write"
+
+
+@attrs.frozen
+class Collaborator:
+    """A rep (often from another zone) working one customer alongside its owner."""
+
+    rep_id: RepId
+    access: CollaboratorAccess = CollaboratorAccess.READ
+
+
+#: The default scope of each role (the widest scope of a principal's roles applies).
+DEFAULT_ROLE_SCOPES: Mapping[Role, DataScope] = {
+    Role.ADMIN: DataScope.ALL,
+    Role.SYSTEM: DataScope.ALL,
+    Role.FINANCE: DataScope.ALL,
+    Role.SERVICE: DataScope.ALL,
+    Role.ZONE_MANAGER: DataScope.ZONE,
+    Role.TEAM_LEAD: DataScope.TEAM,
+    Role.REP: DataScope.OWN,
+}
+
+
+@attrs.frozen
+class ScopeTarget:
+    """What a scope check needs to know about one record."""
+
+    kind: str
+    id: str
+    owner_rep: RepId | None = None
+    owner_team: TeamId | None = None
+    zone: ZoneId | None = None
+    collaborators: tuple[Collaborator, ...] = ()
+    in_pool: bool = False
+
+
+@attrs.frozen
+class ScopePolicy:
+    """Evaluates data scopes: may this principal read or write this record?"""
+
+    role_scopes: Mapping[Role, DataScope] = DEFAULT_ROLE_SCOPES
+
+    def scope_of(self, principal: Principal) -> DataScope | None:
+        """The widest scope of the principal's roles (None when no role grants any)."""
+        scopes = [self.role_scopes[r] for r in principal.roles if r in self.role_scopes]
+        return max(scopes) if scopes else None
+
+    def reason(self, principal: Principal, target: ScopeTarget, *, write: bool) -> str | None:
+        """Why ``principal`` may access ``target`` (``own``, ``team``…), or None if not."""
+        scope = self.scope_of(principal)
+        if scope is None:
+            return None
+        mine = principal.rep_id is not None and target.owner_rep == principal.rep_id
+        same_zone = target.zone is None or target.zone == principal.zone_id
+        if scope is DataScope.ALL:
+            return "all"
+        if mine:
+            return "own"
+        if scope >= DataScope.ZONE and principal.zone_id is not None and same_zone:
+            return "zone"
+        same_team = principal.team_id is not None and target.owner_team == principal.team_id
+        if scope >= DataScope.TEAM and same_team:
+            return "team"
+        for collaborator in target.collaborators:
+            may = not write or collaborator.access is CollaboratorAccess.WRITE
+            if collaborator.rep_id == principal.rep_id and may:
+                return f"collaborator:{collaborator.access.value}"
+        if target.in_pool and target.owner_rep is None and not write and same_zone:
+            return "pool"
+        return None
+
+    def allows(self, principal: Principal, target: ScopeTarget, *, write: bool) -> bool:
+        """True when the record is inside the principal's scope."""
+        return self.reason(principal, target, write=write) is not None
+
+    def check(self, principal: Principal, target: ScopeTarget, *, write: bool) -> str:
+        """The reason access is allowed; PermissionDenied ``auth.out_of_scope`` otherwise."""
+        found = self.reason(principal, target, write=write)
+        if found is None:
+            raise PermissionDenied(
+                f"{target.kind} {target.id} is outside {principal.user_id}'s data scope",
+                code="auth.out_of_scope",
+                details={
+                    "kind": target.kind,
+                    "id": target.id,
+                    "user_id": principal.user_id,
+                    "write": write,
+                },
+            )
+        return found
