@@ -55,6 +55,8 @@ class Action(enum.StrEnum):
     POOL_SWEEP = "pool.sweep"
     POOL_OVERRIDE = "pool.override"
     REP_MANAGE = "rep.manage"
+    CUSTOMER_CLASSIFY = "customer.classify"
+    CLASSIFICATION_REPORT = "classification.report"
     LEAD_TRANSITION = "lead.transition"
     LEAD_CONVERT = "lead.convert"
     OPPORTUNITY_CREATE = "opportunity.create"
@@ -108,6 +110,8 @@ DEFAULT_PERMISSIONS: Mapping[Action, frozenset[Role]] = {
     Action.POOL_SWEEP: frozenset({Role.ADMIN, Role.SYSTEM}),
     Action.POOL_OVERRIDE: frozenset({Role.ADMIN, Role.ZONE_MANAGER}),
     Action.REP_MANAGE: frozenset({Role.ADMIN, Role.ZONE_MANAGER}),
+    Action.CUSTOMER_CLASSIFY: _SALES,
+    Action.CLASSIFICATION_REPORT: _MANAGERS | {Role.SYSTEM},
     Action.LEAD_TRANSITION: _SALES,
     Action.LEAD_CONVERT: _SALES,
     Action.OPPORTUNITY_CREATE: _SALES,

@@ -14,6 +14,7 @@ from typing import NewType
 import attrs
 
 from leadtocash.errors import ValidationError
+from leadtocash.signals import DemandSignals
 
 __all__ = [
     "Channel",
@@ -206,6 +207,7 @@ class Customer:
     reclaim_rule: str | None = None
     warn_at: datetime | None = attrs.field(default=None, validator=utc)
     warned_due_at: datetime | None = attrs.field(default=None, validator=utc)
+    signals: DemandSignals = attrs.field(factory=DemandSignals)
     version: int = 0
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from hypothesis import strategies as st
@@ -38,6 +38,7 @@ from leadtocash.pipeline.machine import StageChange
 from leadtocash.pipeline.opportunity import Opportunity, OpportunityId
 from leadtocash.pool.book import DailyClaims, OwnershipAction, OwnershipChange, RepBook
 from leadtocash.pool.rules import Pool, PoolRules, TierDurations
+from leadtocash.signals import DemandSignals, RiskLevel
 
 __all__ = [
     "AGGREGATE_STRATEGIES",
@@ -48,6 +49,7 @@ __all__ = [
     "currencies",
     "customers",
     "daily_claims",
+    "demand_signals",
     "durations",
     "follow_ups",
     "idents",
@@ -182,6 +184,21 @@ def leads() -> st.SearchStrategy[Lead]:
     )
 
 
+def demand_signals() -> st.SearchStrategy[DemandSignals]:
+    """Demand signals with every fact known or not, risk and invalid markers included."""
+    return st.builds(
+        DemandSignals,
+        need_confirmed=st.booleans(),
+        budget=st.none() | money(max_units=10**10).map(lambda m: m if m.amount >= 0 else -m),
+        decision_maker_identified=st.booleans(),
+        expected_close=st.none() | st.dates(date(2020, 1, 1), date(2035, 1, 1)),
+        last_engagement_at=st.none() | utc_datetimes(),
+        after_sales_risk=st.sampled_from(RiskLevel),
+        invalid_reason=st.none() | names,
+        collaborating_zones=st.frozensets(idents, max_size=3),
+    )
+
+
 def customers() -> st.SearchStrategy[Customer]:
     """Customers, owned or in a pool."""
     return st.builds(
@@ -201,6 +218,7 @@ def customers() -> st.SearchStrategy[Customer]:
         locked=st.booleans(),
         last_follow_up_at=st.none() | utc_datetimes(),
         updated_at=st.none() | utc_datetimes(),
+        signals=demand_signals(),
     )
 
 
