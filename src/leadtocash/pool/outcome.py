@@ -1,0 +1,217 @@
+"""What allocation returns: assignments that explain themselves, refusals that say why."""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Sequence
+from fractions import Fraction
+
+import attrs
+
+from leadtocash.errors import RuleViolation
+from leadtocash.model import RepId
+from leadtocash.pool.eligibility import (
+    LeadProfile,
+    Reason,
+    RepEligibility,
+    RepState,
+    check_eligibility,
+)
+from leadtocash.pool.ledger import FairnessLedger
+from leadtocash.pool.policies import AllocationPolicy
+
+__all__ = [
+    "NO_ELIGIBLE_REP",
+    "AllocationResult",
+    "Assignment",
+    "DeferredRun",
+    "Explanation",
+    "NoEligibleRep",
+    "Refusal",
+]
+
+#: Stable code of a refused lead.
+NO_ELIGIBLE_REP = "allocation.no_eligible_rep"
+
+_SHOWN = ("zone.", "skills.", "rule.included")
+
+
+@attrs.frozen
+class Explanation:
+    """Why this rep got this lead: policy, eligibility reasons, deficit before, caps after."""
+
+    policy: str
+    rep_id: RepId
+    reasons: tuple[Reason, ...]
+    deficit: str
+    caps: tuple[str, ...] = ()
+    rule: str | None = None
+
+    @property
+    def deficit_value(self) -> Fraction:
+        """Entitlement − received just before the pick (this lead's share included), exact."""
+        return Fraction(self.deficit)
+
+    def text(self) -> str:
+        """One line, e.g. ``rep r7: deficit 0.83, eligible by zone East, 12/20 today``."""
+        parts = [f"rep {self.rep_id}: deficit {float(self.deficit_value):.2f}"]
+        shown = [r.message for r in self.reasons if r.code.startswith(_SHOWN)]
+        if shown:
+            parts.append("eligible by " + ", ".join(shown))
+        if self.rule is not None:
+            parts.append(f"rule {self.rule}")
+        parts.extend(self.caps)
+        return ", ".join(parts) + f" ({self.policy})"
+
+
+@attrs.frozen
+class Assignment:
+    """One lead given to one rep, with its explanation."""
+
+    lead_id: str
+    rep_id: RepId
+    explanation: Explanation
+
+
+@attrs.frozen
+class Refusal:
+    """A lead nobody may receive; it stays unassigned. ``reps`` says why, rep by rep."""
+
+    lead_id: str
+    reps: tuple[RepEligibility, ...]
+    code: str = NO_ELIGIBLE_REP
+
+    def error(self) -> NoEligibleRep:
+        """The same refusal as an exception."""
+        return NoEligibleRep(self)
+
+
+class NoEligibleRep(RuleViolation):
+    """No rep may receive the lead; ``details["reasons"]`` maps rep id to reason codes."""
+
+    code = NO_ELIGIBLE_REP
+
+    def __init__(self, refusal: Refusal) -> None:
+        reasons = {
+            r.rep_id: [x.code for x in r.reasons if not x.code.endswith((".ok", ".match"))]
+            for r in refusal.reps
+        }
+        super().__init__(
+            f"no eligible rep for lead {refusal.lead_id!r}",
+            details={"lead_id": refusal.lead_id, "reasons": reasons},
+        )
+        self.refusal = refusal
+
+
+def _caps(rep: RepState) -> tuple[str, ...]:
+    caps = []
+    if rep.daily_cap is not None:
+        caps.append(f"{rep.today}/{rep.daily_cap} today")
+    if rep.capacity is not None:
+        caps.append(f"{rep.owned}/{rep.capacity} owned")
+    return tuple(caps)
+
+
+@attrs.frozen(eq=False)
+class DeferredRun:
+    """A heap run whose deficits are recomputed on demand from a snapshot taken at its start."""
+
+    start: int
+    count: int
+    clock: int
+    q: int
+    entitled: Sequence[int]
+    shares: Sequence[int]
+    received: Sequence[int]
+
+
+@attrs.frozen(eq=False)
+class Trace:
+    """Compact per-lead facts recorded by the engine; explanations are built from them on demand."""
+
+    leads: Sequence[LeadProfile]
+    states: tuple[RepState, ...]
+    ids: Sequence[RepId]
+    picks: Sequence[int]
+    deficits: Sequence[int]
+    epochs: Sequence[tuple[int, int]]
+    runs: Sequence[DeferredRun] = ()
+
+    def resolved_deficits(self) -> list[int]:
+        """Deficit numerators per lead (over that lead's epoch denominator)."""
+        out = list(self.deficits)
+        for run in self.runs:
+            received = list(run.received)
+            for offset in range(run.count):
+                index = run.start + offset
+                j = self.picks[index]
+                g = run.clock + offset + 1
+                out[index] = run.entitled[j] + run.shares[j] * g - received[j] * run.q
+                received[j] += 1
+        return out
+
+
+@attrs.frozen(eq=False)
+class AllocationResult:
+    """New ledger, updated rep states and, per lead, who got it (``None`` = refused)."""
+
+    policy: AllocationPolicy
+    ledger: FairnessLedger
+    reps: tuple[RepState, ...]
+    trace: Trace = attrs.field(repr=False)
+
+    @property
+    def picks(self) -> tuple[RepId | None, ...]:
+        """Per input lead, the rep it went to, or ``None`` when refused."""
+        ids = self.trace.ids
+        return tuple(ids[j] if j >= 0 else None for j in self.trace.picks)
+
+    def counts(self) -> dict[RepId, int]:
+        """Leads given to each rep by this call (reps with none included, as 0)."""
+        counts = {rep.rep_id: 0 for rep in self.trace.states}
+        ids = self.trace.ids
+        for j in self.trace.picks:
+            if j >= 0:
+                counts[ids[j]] = counts.get(ids[j], 0) + 1
+        return counts
+
+    def outcomes(self) -> tuple[Assignment | Refusal, ...]:
+        """Per input lead, its assignment (explained) or its refusal (reasons per rep)."""
+        trace = self.trace
+        states = {s.rep_id: s for s in trace.states}
+        starts = [start for start, _ in trace.epochs]
+        deficits = trace.resolved_deficits()
+        out: list[Assignment | Refusal] = []
+        for index, (lead, j) in enumerate(zip(trace.leads, trace.picks, strict=True)):
+            scope = self.policy.scope(lead)
+            allowed = None if scope is None else scope[1]
+            if j < 0:
+                reps = tuple(check_eligibility(lead, s, allowed) for s in states.values())
+                out.append(Refusal(lead.lead_id, reps))
+                continue
+            rep_id = trace.ids[j]
+            before = states[rep_id]
+            reasons = check_eligibility(lead, before, allowed).reasons
+            after = attrs.evolve(
+                before,
+                today=before.today + 1,
+                owned=before.owned + 1,
+                open_leads=before.open_leads + 1,
+            )
+            states[rep_id] = after
+            q = trace.epochs[bisect_right(starts, index) - 1][1]
+            deficit = str(Fraction(deficits[index], q))
+            rule = None if scope is None else scope[0]
+            explanation = Explanation(
+                self.policy.name, rep_id, reasons, deficit, _caps(after), rule
+            )
+            out.append(Assignment(lead.lead_id, rep_id, explanation))
+        return tuple(out)
+
+    def assignments(self) -> tuple[Assignment, ...]:
+        """The explained assignments, in lead order."""
+        return tuple(o for o in self.outcomes() if isinstance(o, Assignment))
+
+    def refusals(self) -> tuple[Refusal, ...]:
+        """The refused leads, in lead order."""
+        return tuple(o for o in self.outcomes() if isinstance(o, Refusal))

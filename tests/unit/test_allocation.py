@@ -1,0 +1,320 @@
+"""Unit tests of allocation: explanations, refusals, policies, membership changes."""
+
+from __future__ import annotations
+
+import importlib
+from collections import Counter
+from fractions import Fraction
+
+import attrs
+import pytest
+
+from leadtocash.errors import RuleViolation, ValidationError
+from leadtocash.model import PoolId, RepId, SalesRep, ZoneId
+from leadtocash.pool import (
+    NO_ELIGIBLE_REP,
+    Candidate,
+    FairnessLedger,
+    FairPolicy,
+    LeadProfile,
+    LedgerEntry,
+    LoadBalanced,
+    NoEligibleRep,
+    PickContext,
+    Refusal,
+    RepState,
+    RoundRobin,
+    Rule,
+    RuleBased,
+    Weighted,
+    allocate,
+    allocate_one,
+    distribute_batch,
+    exact_allocate,
+    fraction_text,
+    parse_fraction,
+    tie_break,
+)
+
+POOL = PoolId("pool")
+EAST, WEST = ZoneId("east"), ZoneId("west")
+
+
+def rep(name: str, **kwargs: object) -> RepState:
+    return RepState(RepId(name), **kwargs)  # type: ignore[arg-type]
+
+
+def leads(count: int, **kwargs: object) -> list[LeadProfile]:
+    return [LeadProfile(f"l{i}", **kwargs) for i in range(count)]  # type: ignore[arg-type]
+
+
+def test_explanation_names_policy_zone_deficit_and_caps() -> None:
+    reps = [rep("r7", zone_id=EAST, daily_cap=20, today=11), rep("r8", zone_id=WEST)]
+    result, assignment = allocate_one(
+        FairnessLedger(POOL), LeadProfile("l1", zone_id=EAST), reps, seed=1
+    )
+    explanation = assignment.explanation
+    assert assignment.rep_id == "r7"
+    assert explanation.policy == "fair"
+    assert explanation.deficit_value == 1
+    assert "12/20 today" in explanation.caps
+    assert {r.code for r in explanation.reasons} >= {"zone.match", "daily_cap.ok"}
+    assert explanation.text() == "rep r7: deficit 1.00, eligible by zone east, 12/20 today (fair)"
+    assert result.reps[0].today == 12
+    assert result.reps[1] == reps[1]
+
+
+def test_deficit_before_is_exact_and_includes_this_leads_share() -> None:
+    reps = [rep("a", weight=1), rep("b", weight=2)]
+    result = allocate(FairnessLedger(POOL), leads(3), reps, seed=0)
+    deficits = [a.explanation.deficit_value for a in result.assignments()]
+    assert deficits[0] == Fraction(2, 3)
+    assert all(d > 0 for d in deficits)
+    assert Counter(result.picks) == {"a": 1, "b": 2}
+
+
+def test_refusal_lists_every_reason_and_leaves_the_ledger_untouched() -> None:
+    reps = [
+        rep("zone", zone_id=WEST),
+        rep("leave", on_leave=True),
+        rep("gone", active=False),
+        rep("full", capacity=3, owned=3),
+        rep("busy", daily_cap=2, today=2),
+        rep("skill", skills={"en"}),
+        rep("zero", weight=0),
+    ]
+    lead = LeadProfile("l1", zone_id=EAST, skills={"zh"})
+    ledger = FairnessLedger(POOL)
+    with pytest.raises(NoEligibleRep) as caught:
+        allocate_one(ledger, lead, reps, seed=3)
+    error = caught.value
+    assert error.code == NO_ELIGIBLE_REP == "allocation.no_eligible_rep"
+    assert isinstance(error, RuleViolation)
+    reasons = error.details["reasons"]
+    assert "zone.mismatch" in reasons["zone"]
+    assert "availability.on_leave" in reasons["leave"]
+    assert "availability.inactive" in reasons["gone"]
+    assert "capacity.full" in reasons["full"]
+    assert "daily_cap.reached" in reasons["busy"]
+    assert "skills.missing" in reasons["skill"]
+    assert "weight.zero" in reasons["zero"]
+    result = allocate(ledger, [lead], reps, seed=3)
+    assert result.picks == (None,)
+    (refusal,) = result.refusals()
+    assert isinstance(refusal, Refusal)
+    assert refusal.lead_id == "l1"
+    assert result.ledger.allocated == 0
+    assert all(result.ledger.entitlement(r.rep_id) == 0 for r in reps)
+
+
+def test_capped_rep_stops_and_the_others_continue() -> None:
+    reps = [rep("a", daily_cap=2), rep("b")]
+    result = allocate(FairnessLedger(POOL), leads(6), reps, seed=5)
+    assert Counter(result.picks) == {"a": 2, "b": 4}
+    assert result.reps[0].today == 2
+    ledger = result.ledger
+    assert ledger.entitlement(RepId("a")) + ledger.entitlement(RepId("b")) == 6
+
+
+def test_cross_zone_rep_shares_only_the_zones_it_covers() -> None:
+    reps = [rep("e", zone_id=EAST), rep("w", zone_id=WEST), rep("x", zone_id=EAST, zones={WEST})]
+    batch = [LeadProfile(f"l{i}", zone_id=EAST if i % 2 else WEST) for i in range(12)]
+    result = allocate(FairnessLedger(POOL), batch, reps, seed=2)
+    ledger = result.ledger
+    assert ledger.entitlement(RepId("e")) == 3
+    assert ledger.entitlement(RepId("w")) == 3
+    assert ledger.entitlement(RepId("x")) == 6
+    assert max(abs(ledger.deviation(r.rep_id)) for r in reps) < 1
+    cross = [a for a in result.assignments() if a.rep_id == "x" and a.lead_id in {"l0", "l2"}]
+    for assignment in cross:
+        assert any(r.code == "zone.cross" for r in assignment.explanation.reasons)
+
+
+def test_join_starts_at_zero_without_back_pay() -> None:
+    first = allocate(FairnessLedger(POOL), leads(30), [rep("a"), rep("b")], seed=1)
+    reps = [rep("a"), rep("b"), rep("new")]
+    second = allocate(first.ledger, leads(3), reps, seed=1)
+    ledger = second.ledger
+    assert ledger.entitlement(RepId("new")) == 1
+    assert Counter(second.picks) == {"a": 1, "b": 1, "new": 1}, "no catch-up burst"
+    assert ledger.entitlement(RepId("a")) == 16
+    assert ledger.rep_ids() == ("a", "b", "new")
+
+
+def test_leave_accrues_nothing_and_returns_without_catch_up() -> None:
+    ledger = allocate(FairnessLedger(POOL), leads(4), [rep("a"), rep("b")], seed=1).ledger
+    away = allocate(ledger, leads(20), [rep("a"), rep("b", on_leave=True)], seed=1).ledger
+    assert away.entitlement(RepId("b")) == 2
+    assert away.received(RepId("b")) == 2
+    back = allocate(away, leads(4), [rep("a"), rep("b")], seed=1)
+    assert Counter(back.picks) == {"a": 2, "b": 2}
+
+
+def test_leaving_forfeits_the_balance_without_charging_others() -> None:
+    ledger = allocate(FairnessLedger(POOL), leads(5), [rep("a"), rep("b")], seed=4).ledger
+    kept = ledger.entitlement(RepId("a"))
+    after = ledger.leave(RepId("b"))
+    assert after.entry(RepId("b")) is None
+    assert after.entitlement(RepId("a")) == kept
+    assert after.leave(RepId("missing")).entries == after.entries
+
+
+def test_weight_change_applies_from_now_on() -> None:
+    ledger = allocate(FairnessLedger(POOL), leads(4), [rep("a"), rep("b")], seed=1).ledger
+    result = allocate(ledger, leads(9), [rep("a", weight=2), rep("b")], seed=1)
+    assert result.ledger.entitlement(RepId("a")) == 2 + 6
+    assert result.ledger.entitlement(RepId("b")) == 2 + 3
+    assert result.ledger.entry(RepId("a")) == LedgerEntry(RepId("a"), 2, 8, 8)
+    assert ledger.set_weight(RepId("a"), 5).entry(RepId("a")) == LedgerEntry(RepId("a"), 5, 2, 2)
+
+
+def test_ledger_join_is_idempotent_and_validates() -> None:
+    ledger = FairnessLedger(POOL).join(RepId("a"), 3)
+    assert ledger.join(RepId("a"), 9) is ledger
+    with pytest.raises(ValidationError):
+        FairnessLedger(POOL, (LedgerEntry(RepId("a")), LedgerEntry(RepId("a"))))
+    with pytest.raises(ValidationError):
+        FairnessLedger(POOL, denominator=0)
+    with pytest.raises(ValidationError):
+        allocate(ledger, leads(1), [rep("a"), rep("a")], seed=0)
+
+
+def test_fraction_text_round_trip_and_normalisation() -> None:
+    value = Fraction(-7, 3)
+    assert fraction_text(value) == "-7/3"
+    assert parse_fraction(fraction_text(value)) == value
+    ledger = FairnessLedger(POOL, (LedgerEntry(RepId("a"), 1, 4, 0),), denominator=6)
+    assert ledger.normalized().denominator == 3
+    assert ledger.normalized().entitlement(RepId("a")) == Fraction(2, 3)
+
+
+def test_round_robin_follows_join_order_and_carries_the_cursor() -> None:
+    reps = [rep("c"), rep("a"), rep("b")]
+    ledger = FairnessLedger(POOL).join(RepId("a")).join(RepId("b")).join(RepId("c"))
+    first = allocate(ledger, leads(4), reps, seed=9, policy=RoundRobin())
+    assert first.picks == ("a", "b", "c", "a")
+    assert first.ledger.cursor == "a"
+    second = allocate(first.ledger, leads(2), reps, seed=9, policy=RoundRobin())
+    assert second.picks == ("b", "c")
+
+
+def test_weighted_and_load_balanced_policies() -> None:
+    weighted = allocate(
+        FairnessLedger(POOL),
+        leads(30),
+        [rep("a", weight=1), rep("b", weight=4)],
+        seed=0,
+        policy=Weighted(),
+    )
+    assert Counter(weighted.picks) == {"a": 6, "b": 24}
+    balanced = allocate(
+        FairnessLedger(POOL),
+        leads(5),
+        [rep("a", open_leads=4), rep("b", open_leads=0)],
+        seed=0,
+        policy=LoadBalanced(),
+    )
+    assert balanced.picks == ("b", "b", "b", "b", "a") or Counter(balanced.picks) == {
+        "a": 1,
+        "b": 4,
+    }
+    assert balanced.reps[1].open_leads == 4
+
+
+def test_rule_based_first_match_and_refusal_without_match() -> None:
+    policy = RuleBased(
+        (
+            Rule("vip", {RepId("v")}, {"tier": "A"}),
+            Rule("web", {RepId("w1"), RepId("w2")}, {"channel": ["web_form", "social"]}),
+        )
+    )
+    reps = [rep("v"), rep("w1"), rep("w2")]
+    batch = [
+        LeadProfile("a", fields={"tier": "A", "channel": "web_form"}),
+        LeadProfile("b", fields={"tier": "C", "channel": "social"}),
+        LeadProfile("c", fields={"tier": "C", "channel": "web_form"}),
+        LeadProfile("d", fields={"tier": "C", "channel": "call"}),
+    ]
+    result = allocate(FairnessLedger(POOL), batch, reps, seed=1, policy=policy)
+    picks = result.picks
+    assert picks[0] == "v"
+    assert {picks[1], picks[2]} == {"w1", "w2"}
+    assert picks[3] is None
+    first = result.outcomes()[0]
+    assert not isinstance(first, Refusal)
+    assert first.explanation.rule == "vip"
+    (refusal,) = result.refusals()
+    assert all(
+        any(r.code == "rule.excluded" for r in eligibility.reasons) for eligibility in refusal.reps
+    )
+    fallback = attrs.evolve(policy, otherwise=frozenset({RepId("v")}))
+    assert allocate(FairnessLedger(POOL), batch[3:], reps, seed=1, policy=fallback).picks == ("v",)
+
+
+def test_seed_decides_ties_and_nothing_else() -> None:
+    reps = [rep(f"r{i}") for i in range(5)]
+    firsts = {allocate(FairnessLedger(POOL), leads(1), reps, seed=s).picks[0] for s in range(40)}
+    assert len(firsts) > 1, "different seeds break the first tie differently"
+    for seed in range(5):
+        counts = Counter(allocate(FairnessLedger(POOL), leads(10), reps, seed=seed).picks)
+        assert set(counts.values()) == {2}
+    assert tie_break(1, "a") == tie_break(1, "a") != tie_break(2, "a")
+
+
+def test_a_policy_must_choose_a_candidate() -> None:
+    class Rogue(FairPolicy):
+        def choose(self, context: PickContext) -> Candidate:
+            return attrs.evolve(context.candidates[0], rank=99)
+
+    with pytest.raises(ValueError, match="not a candidate"):
+        allocate(FairnessLedger(POOL), leads(1), [rep("a")], seed=0, policy=Rogue())
+
+
+def test_distribute_batch_rotates_the_remainder() -> None:
+    reps = [rep("a"), rep("b"), rep("c")]
+    ledger = FairnessLedger(POOL)
+    totals: Counter[str] = Counter()
+    for batch in range(3):
+        result = distribute_batch(ledger, [f"c{batch}-{i}" for i in range(7)], reps, seed=0)
+        counts = result.counts()
+        assert sorted(counts.values()) == [2, 2, 3]
+        totals.update(counts)
+        ledger = result.ledger
+    assert set(totals.values()) == {7}, "naive splitting would give a 9 and two 6s"
+    assert result.assignments()[0].explanation.policy == "batch_split"
+
+
+def test_from_core_model() -> None:
+    sales = SalesRep(RepId("r1"), "Li Lei", zone_id=EAST, weight=3, skills=frozenset({"zh"}))
+    state = RepState.from_rep(sales, zones={WEST}, daily_cap=5)
+    assert (state.weight, state.zone_id, state.room()) == (3, EAST, 5)
+    assert state.zones == frozenset({WEST})
+    profile = LeadProfile("l", zone_id=WEST, fields={"tier": "A"})
+    assert profile.field("tier") == "A"
+    assert profile.field("missing") is None
+
+
+def test_exact_mode_finds_the_optimum_and_refuses_impossible_caps() -> None:
+    pytest.importorskip("networkx")
+    reps = [rep("a", zone_id=EAST), rep("b", zone_id=WEST), rep("x", zone_id=EAST, zones={WEST})]
+    batch = [LeadProfile(f"l{i}", zone_id=EAST if i % 3 else WEST) for i in range(7)]
+    plan = exact_allocate(FairnessLedger(POOL), batch, reps)
+    assert plan.optimum == Fraction(1, 2)
+    assert len(plan.assignments) == 7
+    assert plan.ledger.allocated == 7
+    with pytest.raises(RuleViolation) as caught:
+        exact_allocate(FairnessLedger(POOL), leads(3), [rep("a", daily_cap=1)])
+    assert caught.value.code == "allocation.exact_infeasible"
+
+
+def test_exact_mode_says_clearly_when_networkx_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = importlib.import_module
+
+    def fake(name: str, package: str | None = None) -> object:
+        if name == "networkx":
+            raise ImportError("no networkx")
+        return real(name, package)
+
+    monkeypatch.setattr(importlib, "import_module", fake)
+    with pytest.raises(RuntimeError, match="networkx"):
+        exact_allocate(FairnessLedger(POOL), leads(1), [rep("a")])
