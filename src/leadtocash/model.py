@@ -208,6 +208,7 @@ class Customer:
     warn_at: datetime | None = attrs.field(default=None, validator=utc)
     warned_due_at: datetime | None = attrs.field(default=None, validator=utc)
     signals: DemandSignals = attrs.field(factory=DemandSignals)
+    merged_into: CustomerId | None = None
     version: int = 0
 
 

@@ -29,13 +29,18 @@ __all__ = [
 ]
 
 
-class DataScope(enum.IntEnum):
-    """How far a principal's data access reaches; higher values reach further."""
+class DataScope(enum.StrEnum):
+    """How far a principal's data access reaches (own < team < zone < all)."""
 
-    OWN = 1
-    TEAM = 2
-    ZONE = 3
-    ALL = 4
+    OWN = "own"
+    TEAM = "team"
+    ZONE = "zone"
+    ALL = "all"
+
+    @property
+    def rank(self) -> int:
+        """Position in own < team < zone < all."""
+        return list(DataScope).index(self)
 
 
 class CollaboratorAccess(enum.StrEnum):
@@ -87,7 +92,7 @@ class ScopePolicy:
     def scope_of(self, principal: Principal) -> DataScope | None:
         """The widest scope of the principal's roles (None when no role grants any)."""
         scopes = [self.role_scopes[r] for r in principal.roles if r in self.role_scopes]
-        return max(scopes) if scopes else None
+        return max(scopes, key=lambda s: s.rank) if scopes else None
 
     def reason(self, principal: Principal, target: ScopeTarget, *, write: bool) -> str | None:
         """Why ``principal`` may access ``target`` (``own``, ``team``…), or None if not."""
@@ -100,10 +105,10 @@ class ScopePolicy:
             return "all"
         if mine:
             return "own"
-        if scope >= DataScope.ZONE and principal.zone_id is not None and same_zone:
+        if scope.rank >= DataScope.ZONE.rank and principal.zone_id is not None and same_zone:
             return "zone"
         same_team = principal.team_id is not None and target.owner_team == principal.team_id
-        if scope >= DataScope.TEAM and same_team:
+        if scope.rank >= DataScope.TEAM.rank and same_team:
             return "team"
         for collaborator in target.collaborators:
             may = not write or collaborator.access is CollaboratorAccess.WRITE

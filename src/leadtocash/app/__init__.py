@@ -9,6 +9,8 @@ import attrs
 
 from leadtocash.access import RolePolicy
 from leadtocash.app.aggregates import SPECS, AggregateSpec, sortable_int, sortable_time, spec_for
+from leadtocash.app.classification import ClassificationService
+from leadtocash.app.collision import CollisionService, CustomerImportReport, CustomerImportRow
 from leadtocash.app.context import AppContext, Change
 from leadtocash.app.leads import ImportReport, ImportRow, LeadService
 from leadtocash.app.pipeline import PipelineService
@@ -30,6 +32,10 @@ __all__ = [
     "AppContext",
     "Backoff",
     "Change",
+    "ClassificationService",
+    "CollisionService",
+    "CustomerImportReport",
+    "CustomerImportRow",
     "FailedAttempt",
     "ImportReport",
     "ImportRow",
@@ -62,6 +68,8 @@ class LeadToCash:
     pools: PoolService
     reclaim: ReclaimService
     pipeline: PipelineService
+    collisions: CollisionService
+    classification: ClassificationService
 
     def __init__(
         self,
@@ -93,6 +101,8 @@ class LeadToCash:
             pools=pools,
             reclaim=ReclaimService(ctx, pools),
             pipeline=PipelineService(ctx, pools=pools),
+            collisions=CollisionService(ctx, pools),
+            classification=ClassificationService(ctx, pools),
         )
 
     def unit_of_work(self) -> UnitOfWork:

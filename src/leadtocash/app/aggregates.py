@@ -19,7 +19,7 @@ from leadtocash.pipeline.opportunity import Opportunity
 from leadtocash.pool.book import DailyClaims, OwnershipChange, RepBook
 from leadtocash.pool.rules import Pool
 
-__all__ = ["SPECS", "AggregateSpec", "sortable_int", "sortable_time", "spec_for"]
+__all__ = ["SPECS", "AggregateSpec", "name_prefix", "sortable_int", "sortable_time", "spec_for"]
 
 T = TypeVar("T")
 
@@ -85,7 +85,17 @@ def _tolerant_keys(
 
 
 def _customer_dedup(customer: Customer) -> frozenset[DedupKey]:
+    if customer.merged_into is not None:  # an archived merge loser gives its keys up
+        return frozenset()
     return _tolerant_keys(customer.name, customer.phones, customer.emails, customer.uscc)
+
+
+def name_prefix(name: str) -> str | None:
+    """Index text for fuzzy-name candidates: the first two characters of the normalized name."""
+    try:
+        return name_key(name).value[:2]
+    except ValidationError:
+        return None
 
 
 def _lead_dedup(lead: Lead) -> frozenset[DedupKey]:
@@ -103,6 +113,8 @@ def _lead_indexes(lead: Lead) -> Mapping[str, str | None]:
 
 
 def _customer_indexes(customer: Customer) -> Mapping[str, str | None]:
+    if customer.merged_into is not None:
+        return {"merged_into": customer.merged_into}
     owned = customer.owner_id is not None
     due = customer.reclaim_due_at if owned else None
     warn = customer.warn_at if owned and customer.warned_due_at != due else None
@@ -112,6 +124,7 @@ def _customer_indexes(customer: Customer) -> Mapping[str, str | None]:
         "owned_pool": customer.pool_id if owned else None,
         "reclaim_due": sortable_time(due) if due else None,
         "reclaim_warn": sortable_time(warn) if warn else None,
+        "name_prefix": name_prefix(customer.name),
     }
 
 

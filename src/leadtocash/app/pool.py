@@ -14,9 +14,18 @@ import attrs
 
 from leadtocash.access import Action, Principal
 from leadtocash.app.context import AppContext, Change
+from leadtocash.app.dedup import collision_report
 from leadtocash.app.unit_of_work import Page, UnitOfWork
+from leadtocash.collision import candidate_keys, raise_if_blocked
 from leadtocash.durations import local_day
-from leadtocash.errors import FieldError, NotFound, PermissionDenied, RuleViolation, ValidationError
+from leadtocash.errors import (
+    DuplicateKey,
+    FieldError,
+    NotFound,
+    PermissionDenied,
+    RuleViolation,
+    ValidationError,
+)
 from leadtocash.events import (
     CustomerAddedToPool,
     CustomerLockChanged,
@@ -253,14 +262,25 @@ class PoolService:
             tier=tier,
         )
 
+        keys = candidate_keys(name=customer.name, phones=customer.phones,
+                              emails=customer.emails, uscc=customer.uscc)  # fmt: skip
+
         def command(uow: UnitOfWork) -> tuple[Customer, list[Change]]:
+            raise_if_blocked(collision_report(uow, self.ctx.collision, principal, keys))
             if pool_id is not None:
                 self.rules_of(uow, pool_id)  # the pool must exist
                 uow.record(CustomerAddedToPool(now, customer.id, pool_id))
             uow.customers.add(customer)
             return customer, [Change("customer", customer.id, None, customer)]
 
-        stored = self.ctx.execute(principal, Action.CUSTOMER_CREATE, command)
+        try:
+            stored = self.ctx.execute(principal, Action.CUSTOMER_CREATE, command)
+        except DuplicateKey as exc:  # a concurrent creation won the unique key
+            raise RuleViolation(
+                f"another customer already holds {exc.key!r}",
+                code="collision.duplicate",
+                details={"key": exc.key, "existing": {"kind": exc.kind, "id": exc.existing_id}},
+            ) from exc
         return visible_customer(attrs.evolve(stored, version=1), principal)
 
     # -- ownership operations -------------------------------------------------------------------

@@ -1,0 +1,294 @@
+"""Anti-collision (防撞单) use cases: check, guarded creation, bulk import, merge.
+
+Exact dedup keys are looked up through storage (lookup keys for every key, unique keys for the
+ones the policy blocks on, so two concurrent creations of one company cannot both commit);
+fuzzy candidates come from the ``name_prefix`` index. The pure rules live in
+``leadtocash.collision``; this module fetches what they need and carries out their answer.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Mapping, Sequence
+
+import attrs
+
+from leadtocash.access import Action, Principal
+from leadtocash.app.context import AppContext, Change
+from leadtocash.app.dedup import collision_report
+from leadtocash.app.pool import PoolService
+from leadtocash.app.unit_of_work import UnitOfWork
+from leadtocash.collision import (
+    CollisionReport,
+    MergePlan,
+    Outcome,
+    RecordKind,
+    RecordRef,
+    candidate_keys,
+    plan_merge,
+    raise_if_blocked,
+    retarget_contact,
+    retarget_follow_up,
+)
+from leadtocash.errors import FieldError, RuleViolation, ValidationError
+from leadtocash.model import Customer, CustomerId, PoolId, Tier, ZoneId
+from leadtocash.pipeline import Opportunity
+
+__all__ = ["CollisionService", "CustomerImportReport", "CustomerImportRow"]
+
+
+@attrs.frozen
+class CustomerImportRow:
+    """One import row: created (``customer_id``), duplicate of a record, or rejected."""
+
+    index: int
+    customer_id: CustomerId | None = None
+    duplicate_of: RecordRef | None = None
+    errors: tuple[FieldError, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def status(self) -> str:
+        """``created``, ``duplicate`` or ``rejected``."""
+        if self.customer_id is not None:
+            return "created"
+        return "duplicate" if self.duplicate_of is not None else "rejected"
+
+
+@attrs.frozen
+class CustomerImportReport:
+    """Per-row results of a customer import; a bad row never aborts the good ones."""
+
+    rows: tuple[CustomerImportRow, ...]
+
+    def count(self, status: str) -> int:
+        """How many rows ended with ``status``."""
+        return sum(1 for row in self.rows if row.status == status)
+
+
+@attrs.frozen
+class CollisionService:
+    """Duplicate checks around every customer creation, import and merge."""
+
+    ctx: AppContext
+    pools: PoolService
+
+    # -- checking -------------------------------------------------------------------------------
+    def check_customer(
+        self,
+        principal: Principal,
+        name: str,
+        *,
+        phones: Sequence[str] = (),
+        emails: Sequence[str] = (),
+        uscc: str | None = None,
+    ) -> CollisionReport:
+        """Pre-check a customer a user is about to create (blocking hits and warnings)."""
+        keys = candidate_keys(name=name, phones=phones, emails=emails, uscc=uscc)
+        policy = self.ctx.collision
+        return self.ctx.read(
+            principal,
+            Action.CUSTOMER_READ,
+            lambda uow: collision_report(uow, policy, principal, keys),
+        )
+
+    def check_existing(self, principal: Principal, customer_id: str) -> CollisionReport:
+        """Other records colliding with a stored customer (e.g. before a claim)."""
+
+        def query(uow: UnitOfWork) -> CollisionReport:
+            customer = uow.customers.get(customer_id)
+            keys = candidate_keys(
+                name=customer.name, phones=customer.phones, emails=customer.emails,
+                uscc=customer.uscc,
+            )  # fmt: skip
+            me = RecordRef(RecordKind.CUSTOMER, customer.id)
+            return collision_report(uow, self.ctx.collision, principal, keys, exclude=[me])
+
+        return self.ctx.read(principal, Action.CUSTOMER_READ, query)
+
+    # -- guarded creation -----------------------------------------------------------------------
+    def create_customer(
+        self,
+        principal: Principal,
+        name: str,
+        *,
+        pool_id: PoolId | None,
+        phones: Sequence[str] = (),
+        emails: Sequence[str] = (),
+        uscc: str | None = None,
+        address: str | None = None,
+        zone_id: ZoneId | None = None,
+        tier: Tier = Tier.D,
+    ) -> tuple[Customer, CollisionReport]:
+        """Create a customer unless a blocking duplicate exists; warnings come back with it.
+
+        A blocking hit raises ``RuleViolation`` ``collision.duplicate`` naming the existing
+        record (masked when the caller may not see it). Storage's unique keys close the race:
+        of two concurrent creations of one company exactly one commits, the other gets the
+        same ``collision.duplicate``.
+        """
+        report = self.check_customer(principal, name, phones=phones, emails=emails, uscc=uscc)
+        raise_if_blocked(report)
+        customer = self.pools.add_customer(
+            principal, name, pool_id=pool_id, phones=phones, emails=emails, uscc=uscc,
+            address=address, zone_id=zone_id, tier=tier,
+        )  # fmt: skip
+        return customer, report
+
+    def import_customers(
+        self,
+        principal: Principal,
+        rows: Iterable[Mapping[str, object]],
+        *,
+        pool_id: PoolId | None,
+    ) -> CustomerImportReport:
+        """Create each row as a customer; the report says per row what happened."""
+        self.ctx.policy.check(principal, Action.CUSTOMER_CREATE)
+        results = []
+        for index, row in enumerate(rows):
+            results.append(self._import_row(principal, index, row, pool_id))
+        return CustomerImportReport(tuple(results))
+
+    def import_customers_csv(
+        self, principal: Principal, text: str, *, pool_id: PoolId | None
+    ) -> CustomerImportReport:
+        """Import CSV with columns name, phones, emails (``;``-separated), uscc, address."""
+        reader = csv.DictReader(io.StringIO(text))
+        rows = [
+            {
+                "name": (raw.get("name") or "").strip(),
+                "phones": _split(raw.get("phones")),
+                "emails": _split(raw.get("emails")),
+                "uscc": (raw.get("uscc") or "").strip() or None,
+                "address": (raw.get("address") or "").strip() or None,
+            }
+            for raw in reader
+        ]
+        return self.import_customers(principal, rows, pool_id=pool_id)
+
+    def _import_row(
+        self, principal: Principal, index: int, row: Mapping[str, object], pool_id: PoolId | None
+    ) -> CustomerImportRow:
+        name, phones, emails, uscc, address = _row_fields(row)
+        try:
+            report = self.check_customer(principal, name, phones=phones, emails=emails, uscc=uscc)
+            if report.blocked:
+                return CustomerImportRow(index, duplicate_of=report.records(Outcome.BLOCK)[0])
+            customer = self.pools.add_customer(
+                principal, name, pool_id=pool_id, phones=phones, emails=emails, uscc=uscc,
+                address=address,
+            )  # fmt: skip
+        except ValidationError as exc:
+            prefix = f"rows[{index}]."
+            errors = tuple(attrs.evolve(e, path=prefix + e.path) for e in exc.errors)
+            return CustomerImportRow(index, errors=errors)
+        except RuleViolation as exc:  # lost a race for a unique key to a concurrent creation
+            if exc.code != "collision.duplicate":
+                raise
+            existing = exc.details["existing"]
+            ref = RecordRef(RecordKind(existing["kind"]), str(existing["id"]))
+            return CustomerImportRow(index, duplicate_of=ref)
+        return CustomerImportRow(
+            index,
+            customer_id=customer.id,
+            warnings=tuple(hit.describe() for hit in report.warnings),
+        )
+
+    # -- merge ----------------------------------------------------------------------------------
+    def merge(
+        self,
+        principal: Principal,
+        first_id: str,
+        second_id: str,
+        reason: str,
+        *,
+        prefer: CustomerId | None = None,
+    ) -> MergePlan:
+        """Merge two duplicate customers in one unit of work; the audit entry keeps both."""
+        if not reason or not reason.strip():
+            raise ValidationError.single("reason", "field.required", "a reason is required")
+
+        def command(uow: UnitOfWork) -> tuple[MergePlan, list[Change]]:
+            first, second = uow.customers.get(first_id), uow.customers.get(second_id)
+            if first.id == second.id or first.merged_into or second.merged_into:
+                raise RuleViolation(
+                    "merge needs two distinct, unmerged customers",
+                    code="collision.merge_invalid",
+                    details={"first": first.id, "second": second.id},
+                )
+            plan = self._plan(uow, first, second, prefer)
+            archived = attrs.evolve(
+                plan.loser_snapshot,
+                merged_into=plan.survivor_id,
+                owner_id=None,
+                updated_at=plan.at,
+            )
+            uow.customers.save(archived)  # releases the loser's keys first
+            self.pools.rebook(uow, plan.loser_snapshot, archived)
+            merged = self.pools.scheduled(uow, plan.merged)
+            uow.customers.save(merged)
+            self.pools.rebook(uow, plan.survivor_before, merged)
+            for move in plan.moves:
+                self._move(uow, move.kind, move.id, plan)
+            changes = [
+                Change("customer", merged.id, plan.survivor_before, merged, reason),
+                Change("customer", archived.id, plan.loser_snapshot, archived, reason),
+            ]
+            return plan, changes
+
+        return self.ctx.execute(principal, Action.CUSTOMER_MERGE, command)
+
+    def _attached(self, uow: UnitOfWork, customer_ids: list[str]) -> list[tuple[str, str, str]]:
+        found: list[tuple[str, str, str]] = []
+        for cid in customer_ids:
+            for contact in uow.contacts.query("customer", equals=cid, limit=1000).items:
+                found.append(("contact", contact.id, cid))
+            page = uow.follow_ups.query("target", at_least=f"{cid}|", below=f"{cid}}}", limit=1000)
+            found.extend(("follow_up", f.id, cid) for f in page.items)
+            opps = uow.repository(Opportunity).query("customer", equals=cid, limit=1000).items
+            found.extend(("opportunity", o.id, cid) for o in opps)
+        return found
+
+    def _plan(
+        self, uow: UnitOfWork, first: Customer, second: Customer, prefer: CustomerId | None
+    ) -> MergePlan:
+        probe = plan_merge(first, second, now=self.ctx.clock.now(), prefer=prefer)
+        attached = [
+            (kind, ident)
+            for kind, ident, owner in self._attached(uow, [first.id, second.id])
+            if owner == probe.loser_id
+        ]
+        return plan_merge(first, second, now=probe.at, prefer=prefer, attached=attached)
+
+    def _move(self, uow: UnitOfWork, kind: str, ident: str, plan: MergePlan) -> None:
+        if kind == "contact":
+            uow.contacts.save(retarget_contact(uow.contacts.get(ident), plan))
+        elif kind == "follow_up":
+            uow.follow_ups.save(retarget_follow_up(uow.follow_ups.get(ident), plan))
+        elif kind == "opportunity":
+            repo = uow.repository(Opportunity)
+            opportunity = repo.get(ident)
+            repo.save(attrs.evolve(opportunity, customer_id=plan.survivor_id))
+
+
+def _split(raw: str | None) -> list[str]:
+    return [part.strip() for part in (raw or "").split(";") if part.strip()]
+
+
+def _row_fields(
+    row: Mapping[str, object],
+) -> tuple[str, list[str], list[str], str | None, str | None]:
+    def text(key: str) -> str | None:
+        value = row.get(key)
+        return value.strip() or None if isinstance(value, str) else None
+
+    def many(key: str) -> list[str]:
+        value = row.get(key)
+        if isinstance(value, str):
+            return _split(value)
+        if isinstance(value, list | tuple):
+            return [str(v) for v in value]
+        return []
+
+    return text("name") or "", many("phones"), many("emails"), text("uscc"), text("address")

@@ -1,0 +1,171 @@
+"""Anti-collision through the application: guarded creation, import reports, merge, races."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from leadtocash import (
+    Contact,
+    ContactId,
+    CustomerId,
+    RepId,
+    RuleViolation,
+)
+from leadtocash.collision import Outcome
+from pool_fixtures import ADMIN, MANAGER, World, make_world, rep_principal
+
+REP1, REP2 = rep_principal(1), rep_principal(2)
+USCC = "91110000600037341L"
+
+
+def _state(world: World) -> Any:
+    return (dict(world.store._rows), len(world.store._audit))
+
+
+def test_variants_of_one_company_are_blocked_and_the_answer_names_the_owner() -> None:
+    world = make_world()
+    first, report = world.crm.collisions.create_customer(
+        ADMIN, "华为技术有限公司", pool_id=world.pool_id, phones=["13800138000"]
+    )
+    assert report.clean
+    world.crm.pools.claim(REP1, first.id)
+    before = _state(world)
+    for variant in ("华为技术 有限公司", "华为技术，有限公司。", "华为技术股份有限公司"):
+        with pytest.raises(RuleViolation) as caught:
+            world.crm.collisions.create_customer(REP2, variant, pool_id=world.pool_id)
+        assert caught.value.code == "collision.duplicate"
+        text = str(caught.value.details)
+        assert first.id in text
+        assert "rep1" not in text, "the owner is masked for a rep who may not see it"
+        assert "华为技术有限公司" not in text
+    assert _state(world) == before
+    with pytest.raises(RuleViolation) as caught:
+        world.crm.collisions.create_customer(MANAGER, "华为技术", pool_id=world.pool_id)
+    assert "rep1" in str(caught.value.details), "managers see who owns the duplicate"
+
+
+def test_uscc_blocks_even_under_another_name_and_add_customer_enforces_too() -> None:
+    world = make_world()
+    world.crm.collisions.create_customer(ADMIN, "甲公司", pool_id=world.pool_id, uscc=USCC)
+    with pytest.raises(RuleViolation) as caught:
+        world.crm.pools.add_customer(ADMIN, "完全不同的名字", pool_id=world.pool_id, uscc=USCC)
+    assert caught.value.code == "collision.duplicate"
+
+
+def test_shared_phone_and_similar_name_only_warn() -> None:
+    world = make_world()
+    world.crm.collisions.create_customer(
+        ADMIN, "Huawei Technologies Co., Ltd.", pool_id=world.pool_id, phones=["13800138000"]
+    )
+    customer, report = world.crm.collisions.create_customer(
+        ADMIN, "Huawei Technology", pool_id=world.pool_id, phones=["+86 138-0013-8000"]
+    )
+    assert not report.blocked
+    found = {(hit.match.value, hit.key.kind.value if hit.key else None) for hit in report.warnings}
+    assert ("exact", "phone") in found
+    assert ("fuzzy", None) in found
+    assert all(hit.outcome is Outcome.WARN for hit in report.warnings)
+    assert customer.id
+
+
+def test_customers_are_checked_against_leads() -> None:
+    world = make_world()
+    web = rep_principal(3)
+    lead = world.crm.leads.capture(
+        web, {"channel": "web_form", "company_name": "字节跳动", "phone": "13900139000"}
+    )
+    report = world.crm.collisions.check_customer(ADMIN, "字节跳动有限公司", phones=["13900139000"])
+    assert {(hit.record.kind.value, hit.record.id) for hit in report.hits} == {("lead", lead.id)}
+
+
+def test_import_reports_created_duplicate_and_rejected_rows() -> None:
+    world = make_world()
+    world.crm.collisions.create_customer(ADMIN, "已存在科技有限公司", pool_id=world.pool_id)
+    csv_text = (
+        "name,phones,emails,uscc,address\n"
+        "新客户一有限公司,13800000001;13800000002,a@x.cn,,\n"
+        "已存在科技(有限公司),,,,\n"
+        ",12345,bad-email,,\n"
+        "新客户一 有限公司,,,,\n"
+    )
+    report = world.crm.collisions.import_customers_csv(ADMIN, csv_text, pool_id=world.pool_id)
+    assert [row.status for row in report.rows] == ["created", "duplicate", "rejected", "duplicate"]
+    assert report.count("created") == 1
+    rejected = report.rows[2]
+    assert sorted(e.path for e in rejected.errors) == [
+        "rows[2].emails[0]",
+        "rows[2].name",
+        "rows[2].phones[0]",
+    ]
+    assert report.rows[3].duplicate_of is not None
+    assert report.rows[3].duplicate_of.id == report.rows[0].customer_id
+
+
+def test_eight_threads_creating_one_company_admit_exactly_one() -> None:
+    world = make_world()
+    outcomes: list[str] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(8)
+
+    def create(n: int) -> None:
+        barrier.wait()
+        try:
+            world.crm.pools.add_customer(
+                ADMIN, f"并发测试{'　' * n}有限公司", pool_id=world.pool_id
+            )
+            result = "created"
+        except RuleViolation as exc:
+            result = exc.code
+        with lock:
+            outcomes.append(result)
+
+    threads = [threading.Thread(target=create, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["collision.duplicate"] * 7 + ["created"]
+    page = world.crm.pools.list_pool(ADMIN, world.pool_id)
+    assert len(page.items) == 1
+
+
+def test_merge_moves_contacts_and_follow_ups_archives_the_loser_and_frees_its_keys() -> None:
+    world = make_world()
+    keep, _ = world.crm.collisions.create_customer(
+        ADMIN, "深圳甲科技有限公司", pool_id=world.pool_id, phones=["13800000011"]
+    )
+    drop, _ = world.crm.collisions.create_customer(
+        ADMIN, "甲科技深圳公司", pool_id=world.pool_id, phones=["13800000022"]
+    )
+    world.crm.pools.claim(REP1, keep.id)
+    world.crm.pools.claim(REP2, drop.id)
+    follow_up = world.crm.pools.log_follow_up(REP2, drop.id, note="met the buyer")
+    with world.crm.unit_of_work() as uow:
+        uow.contacts.add(Contact(id=ContactId("ct-1"), customer_id=CustomerId(drop.id), name="王"))
+        uow.commit()
+    plan = world.crm.collisions.merge(MANAGER, keep.id, drop.id, "same company", prefer=keep.id)
+    assert (plan.survivor_id, plan.loser_id) == (keep.id, drop.id)
+    merged = world.crm.pools.get_customer(ADMIN, keep.id)
+    assert set(merged.phones) == {"+8613800000011", "+8613800000022"}
+    loser = world.crm.pools.get_customer(ADMIN, drop.id)
+    assert loser.merged_into == keep.id
+    assert loser.owner_id is None
+    with world.crm.unit_of_work() as uow:
+        assert uow.contacts.get("ct-1").customer_id == keep.id
+        assert uow.follow_ups.get(follow_up.id).customer_id == keep.id
+        from leadtocash import RepBook
+
+        assert uow.repository(RepBook).get(RepId("rep2")).owned == 0
+        assert uow.repository(RepBook).get(RepId("rep1")).owned == 1
+    entries = [e for e in world.store.audit_log() if e.action == "customer.merge"]
+    assert {e.target_id for e in entries} == {keep.id, drop.id}
+    assert all(e.before is not None and e.reason == "same company" for e in entries)
+    # The loser's name key is free again: a new record with it is only a fuzzy warning now.
+    again, _ = world.crm.collisions.create_customer(ADMIN, "甲科技深圳公司", pool_id=world.pool_id)
+    assert again.id != drop.id
+    with pytest.raises(RuleViolation) as caught:
+        world.crm.collisions.merge(MANAGER, keep.id, drop.id, "twice")
+    assert caught.value.code == "collision.merge_invalid"
