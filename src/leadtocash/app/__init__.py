@@ -9,6 +9,7 @@ import attrs
 
 from leadtocash.access import RolePolicy
 from leadtocash.app.aggregates import SPECS, AggregateSpec, sortable_int, sortable_time, spec_for
+from leadtocash.app.allocation import AllocationReport, AllocationService
 from leadtocash.app.classification import ClassificationService
 from leadtocash.app.collision import CollisionService, CustomerImportReport, CustomerImportRow
 from leadtocash.app.context import AppContext, Change
@@ -29,6 +30,8 @@ __all__ = [
     "SPECS",
     "UNSET",
     "AggregateSpec",
+    "AllocationReport",
+    "AllocationService",
     "AppContext",
     "Backoff",
     "Change",
@@ -70,6 +73,7 @@ class LeadToCash:
     pipeline: PipelineService
     collisions: CollisionService
     classification: ClassificationService
+    allocation: AllocationService
 
     def __init__(
         self,
@@ -103,6 +107,7 @@ class LeadToCash:
             pipeline=PipelineService(ctx, pools=pools),
             collisions=CollisionService(ctx, pools),
             classification=ClassificationService(ctx, pools),
+            allocation=AllocationService(ctx, pools),
         )
 
     def unit_of_work(self) -> UnitOfWork:

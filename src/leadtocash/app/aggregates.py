@@ -17,6 +17,7 @@ from leadtocash.errors import ValidationError
 from leadtocash.model import Contact, Customer, FollowUp, Lead, SalesRep, Team, Zone
 from leadtocash.pipeline.opportunity import Opportunity
 from leadtocash.pool.book import DailyClaims, OwnershipChange, RepBook
+from leadtocash.pool.ledger import FairnessLedger
 from leadtocash.pool.rules import Pool
 
 __all__ = ["SPECS", "AggregateSpec", "name_prefix", "sortable_int", "sortable_time", "spec_for"]
@@ -155,6 +156,7 @@ SPECS: tuple[AggregateSpec[Any], ...] = (
     AggregateSpec("zone", Zone),
     AggregateSpec("follow_up", FollowUp, _followup_indexes),
     AggregateSpec("pool", Pool),
+    AggregateSpec("fairness_ledger", FairnessLedger),
     AggregateSpec("rep_book", RepBook),
     AggregateSpec("daily_claims", DailyClaims),
     AggregateSpec(

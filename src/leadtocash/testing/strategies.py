@@ -36,9 +36,12 @@ from leadtocash.money import MINOR_UNITS, Money
 from leadtocash.pipeline.flows import DEFAULT_FLOW
 from leadtocash.pipeline.machine import StageChange
 from leadtocash.pipeline.opportunity import Opportunity, OpportunityId
+from leadtocash.pool.allocation import allocate
 from leadtocash.pool.book import DailyClaims, OwnershipAction, OwnershipChange, RepBook
+from leadtocash.pool.ledger import FairnessLedger
 from leadtocash.pool.rules import Pool, PoolRules, TierDurations
 from leadtocash.signals import DemandSignals, RiskLevel
+from leadtocash.testing.allocation_strategies import AllocationScenario, allocation_scenarios
 
 __all__ = [
     "AGGREGATE_STRATEGIES",
@@ -51,6 +54,7 @@ __all__ = [
     "daily_claims",
     "demand_signals",
     "durations",
+    "fairness_ledgers",
     "follow_ups",
     "idents",
     "lead_payloads",
@@ -400,6 +404,18 @@ def opportunities() -> st.SearchStrategy[Opportunity]:
     )
 
 
+def fairness_ledgers() -> st.SearchStrategy[FairnessLedger]:
+    """Ledgers in the state a run of the fair allocator leaves them."""
+
+    def run(pool: str, scenario: AllocationScenario) -> FairnessLedger:
+        ledger = FairnessLedger(PoolId(pool))
+        for batch in scenario.batches:
+            ledger = allocate(ledger, batch, scenario.reps, seed=scenario.seed).ledger
+        return ledger
+
+    return st.builds(run, idents, allocation_scenarios(max_reps=5, max_batches=2))
+
+
 #: One strategy factory per aggregate type (kept complete by a test against the storage specs).
 AGGREGATE_STRATEGIES: dict[type[Any], Callable[[], st.SearchStrategy[Any]]] = {
     Lead: leads,
@@ -414,6 +430,7 @@ AGGREGATE_STRATEGIES: dict[type[Any], Callable[[], st.SearchStrategy[Any]]] = {
     DailyClaims: daily_claims,
     OwnershipChange: ownership_changes,
     Opportunity: opportunities,
+    FairnessLedger: fairness_ledgers,
 }
 
 

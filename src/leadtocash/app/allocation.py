@@ -1,0 +1,177 @@
+"""Fair allocation (分配 / 批量分配) through the unit of work, with the ledger persisted per pool.
+
+One command loads the pool's ``FairnessLedger``, the candidate reps with their counters (rep
+book, today's claims), runs the pure allocator, assigns every allocated customer exactly like a
+manager's assignment (history, audit, outbox) and saves the new ledger — all in one commit, so
+concurrent allocations on one pool conflict on the ledger's version and retry instead of
+drifting. Refused customers (nobody eligible) stay in the pool and come back with the reasons.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import attrs
+
+from leadtocash.access import Action, Principal
+from leadtocash.app.context import AppContext, Change
+from leadtocash.app.pool import PoolService
+from leadtocash.app.unit_of_work import UnitOfWork
+from leadtocash.durations import local_day
+from leadtocash.model import Customer, PoolId, RepId, SalesRep
+from leadtocash.pool.allocation import allocate, distribute_batch
+from leadtocash.pool.book import DailyClaims, OwnershipAction, RepBook, daily_claims_id
+from leadtocash.pool.eligibility import LeadProfile, RepState
+from leadtocash.pool.ledger import FairnessLedger
+from leadtocash.pool.outcome import AllocationResult, Assignment, Refusal
+from leadtocash.pool.ownership import check_unowned, taken_by
+from leadtocash.pool.policies import AllocationPolicy, FairPolicy
+from leadtocash.pool.rules import Pool
+
+__all__ = ["AllocationReport", "AllocationService"]
+
+#: Runs one pure allocation: ledger, leads and rep states in, result out.
+Allocator = Callable[[FairnessLedger, list[LeadProfile], list[RepState]], AllocationResult]
+
+
+@attrs.frozen
+class AllocationReport:
+    """What an allocation did: assignments with explanations, refusals with reasons."""
+
+    assignments: tuple[Assignment, ...]
+    refusals: tuple[Refusal, ...]
+    ledger: FairnessLedger
+
+    def counts(self) -> dict[str, int]:
+        """Customers assigned per rep."""
+        counts: dict[str, int] = {}
+        for assignment in self.assignments:
+            counts[assignment.rep_id] = counts.get(assignment.rep_id, 0) + 1
+        return counts
+
+
+@attrs.frozen
+class AllocationService:
+    """Allocates pool customers to reps fairly and explainably."""
+
+    ctx: AppContext
+    pools: PoolService
+
+    def _reps(self, uow: UnitOfWork, pool: Pool, rep_ids: Sequence[RepId] | None) -> list[SalesRep]:
+        if rep_ids is not None:
+            return [uow.reps.get(rep_id) for rep_id in rep_ids]
+        if pool.zone_id is None:
+            raise ValueError("pools without a zone need explicit rep_ids")
+        return list(uow.reps.query("zone", equals=pool.zone_id, limit=10_000).items)
+
+    def _state(self, uow: UnitOfWork, pool: Pool, rep: SalesRep) -> RepState:
+        rules = pool.rules
+        book = uow.repository(RepBook).find(rep.id) or RepBook(rep.id)
+        counted = book.counted(
+            exclude_won=rules.capacity_excludes_won, exclude_locked=rules.capacity_excludes_locked
+        )
+        day = local_day(self.ctx.clock.now(), self.ctx.timezone)
+        today = uow.repository(DailyClaims).find(daily_claims_id(pool.id, rep.id, day))
+        return RepState.from_rep(
+            rep,
+            zones=(pool.zone_id,) if pool.zone_id and rep.zone_id == pool.zone_id else (),
+            owned=counted,
+            capacity=rules.capacity or None,
+            today=today.count if today else 0,
+            daily_cap=rules.daily_claim_limit or None,
+        )
+
+    def _run(
+        self,
+        principal: Principal,
+        pool_id: PoolId,
+        customer_ids: Sequence[str],
+        rep_ids: Sequence[RepId] | None,
+        allocate_fn: Allocator,
+        reason: str,
+    ) -> AllocationReport:
+        def command(uow: UnitOfWork) -> tuple[AllocationReport, list[Change]]:
+            pool = uow.repository(Pool).get(pool_id)
+            ledgers = uow.repository(FairnessLedger)
+            ledger = ledgers.find(pool_id) or FairnessLedger(pool_id)
+            reps = [self._state(uow, pool, rep) for rep in self._reps(uow, pool, rep_ids)]
+            customers: dict[str, Customer] = {}
+            leads = []
+            for cid in customer_ids:
+                customer = uow.customers.get(cid)
+                check_unowned(customer)
+                customers[customer.id] = customer
+                leads.append(
+                    LeadProfile(
+                        customer.id, zone_id=customer.zone_id, fields={"tier": customer.tier}
+                    )
+                )
+            result: AllocationResult = allocate_fn(ledger, leads, reps)
+            changes: list[Change] = []
+            now = self.ctx.clock.now()
+            day = local_day(now, self.ctx.timezone)
+            counters = uow.repository(DailyClaims)
+            for outcome in result.outcomes():
+                if not isinstance(outcome, Assignment):
+                    continue
+                before = customers[outcome.lead_id]
+                why = f"{reason}: {outcome.explanation.text()}"
+                _, audit = self.pools.move(
+                    uow, principal, before, taken_by(before, outcome.rep_id, now),
+                    OwnershipAction.ASSIGN, reason=why,
+                )  # fmt: skip
+                changes.extend(audit)
+                counter_id = daily_claims_id(pool.id, outcome.rep_id, day)
+                counter = counters.find(counter_id) or DailyClaims(
+                    counter_id, pool.id, outcome.rep_id, day
+                )
+                counters.save(attrs.evolve(counter, count=counter.count + 1))
+            new_ledger = attrs.evolve(result.ledger, version=ledger.version)
+            ledgers.save(new_ledger)
+            changes.append(Change("fairness_ledger", pool_id, ledger, new_ledger, reason))
+            report = AllocationReport(
+                tuple(o for o in result.outcomes() if isinstance(o, Assignment)),
+                tuple(o for o in result.outcomes() if isinstance(o, Refusal)),
+                new_ledger,
+            )
+            return report, changes
+
+        return self.ctx.execute(principal, Action.POOL_ASSIGN, command)
+
+    def allocate(
+        self,
+        principal: Principal,
+        pool_id: PoolId,
+        customer_ids: Sequence[str],
+        *,
+        seed: int,
+        rep_ids: Sequence[RepId] | None = None,
+        policy: AllocationPolicy | None = None,
+    ) -> AllocationReport:
+        """Give each customer to the eligible rep the policy picks (fair by default)."""
+        chosen = policy or FairPolicy()
+
+        def run(
+            ledger: FairnessLedger, leads: list[LeadProfile], reps: list[RepState]
+        ) -> AllocationResult:
+            return allocate(ledger, leads, reps, seed=seed, policy=chosen)
+
+        return self._run(principal, pool_id, customer_ids, rep_ids, run, f"allocated ({chosen})")
+
+    def distribute(
+        self,
+        principal: Principal,
+        pool_id: PoolId,
+        customer_ids: Sequence[str],
+        rep_ids: Sequence[RepId],
+        *,
+        seed: int,
+    ) -> AllocationReport:
+        """批量分配: split the selected customers over the selected reps (counts within 1)."""
+
+        def run(
+            ledger: FairnessLedger, leads: list[LeadProfile], reps: list[RepState]
+        ) -> AllocationResult:
+            return distribute_batch(ledger, leads, reps, seed=seed)
+
+        return self._run(principal, pool_id, customer_ids, rep_ids, run, "distributed")
