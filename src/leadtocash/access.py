@@ -46,6 +46,7 @@ class Action(enum.StrEnum):
     CUSTOMER_READ = "customer.read"
     CUSTOMER_UPDATE = "customer.update"
     CUSTOMER_MERGE = "customer.merge"
+    CUSTOMER_COLLABORATORS = "customer.collaborators"
     FOLLOW_UP_LOG = "customer.follow_up"
     POOL_MANAGE = "pool.manage"
     POOL_CLAIM = "pool.claim"
@@ -102,6 +103,7 @@ DEFAULT_PERMISSIONS: Mapping[Action, frozenset[Role]] = {
     Action.CUSTOMER_READ: _SALES | {Role.SERVICE, Role.FINANCE},
     Action.CUSTOMER_UPDATE: _SALES,
     Action.CUSTOMER_MERGE: frozenset({Role.ADMIN, Role.ZONE_MANAGER}),
+    Action.CUSTOMER_COLLABORATORS: _MANAGERS,
     Action.FOLLOW_UP_LOG: _SALES,
     Action.POOL_MANAGE: frozenset({Role.ADMIN, Role.ZONE_MANAGER}),
     Action.POOL_CLAIM: frozenset({Role.REP, Role.TEAM_LEAD, Role.ZONE_MANAGER}),

@@ -18,6 +18,8 @@ from leadtocash.signals import DemandSignals
 
 __all__ = [
     "Channel",
+    "Collaborator",
+    "CollaboratorAccess",
     "Contact",
     "ContactId",
     "Customer",
@@ -175,6 +177,21 @@ class Lead:
     version: int = 0
 
 
+class CollaboratorAccess(enum.StrEnum):
+    """What a collaborator may do with the customer they were added to."""
+
+    READ = "read"
+    WRITE = "write"
+
+
+@attrs.frozen
+class Collaborator:
+    """A rep (often from another zone) working one customer alongside its owner (协同跟进)."""
+
+    rep_id: RepId
+    access: CollaboratorAccess = CollaboratorAccess.READ
+
+
 @attrs.frozen
 class Customer:
     """A customer account (客户): owned by at most one rep, or sitting in a public pool."""
@@ -209,6 +226,7 @@ class Customer:
     warned_due_at: datetime | None = attrs.field(default=None, validator=utc)
     signals: DemandSignals = attrs.field(factory=DemandSignals)
     merged_into: CustomerId | None = None
+    collaborators: tuple[Collaborator, ...] = ()
     version: int = 0
 
 

@@ -17,7 +17,15 @@ import attrs
 
 from leadtocash.access import Principal, Role
 from leadtocash.errors import PermissionDenied
-from leadtocash.model import RepId, TeamId, ZoneId
+from leadtocash.model import (
+    Collaborator,
+    CollaboratorAccess,
+    Customer,
+    Lead,
+    RepId,
+    TeamId,
+    ZoneId,
+)
 
 __all__ = [
     "DEFAULT_ROLE_SCOPES",
@@ -26,6 +34,8 @@ __all__ = [
     "DataScope",
     "ScopePolicy",
     "ScopeTarget",
+    "customer_target",
+    "lead_target",
 ]
 
 
@@ -41,21 +51,6 @@ class DataScope(enum.StrEnum):
     def rank(self) -> int:
         """Position in own < team < zone < all."""
         return list(DataScope).index(self)
-
-
-class CollaboratorAccess(enum.StrEnum):
-    """What a collaborator may do with the customer they were added to."""
-
-    READ = "read"
-    WRITE = "write"
-
-
-@attrs.frozen
-class Collaborator:
-    """A rep (often from another zone) working one customer alongside its owner."""
-
-    rep_id: RepId
-    access: CollaboratorAccess = CollaboratorAccess.READ
 
 
 #: The default scope of each role (the widest scope of a principal's roles applies).
@@ -114,7 +109,9 @@ class ScopePolicy:
             may = not write or collaborator.access is CollaboratorAccess.WRITE
             if collaborator.rep_id == principal.rep_id and may:
                 return f"collaborator:{collaborator.access.value}"
-        if target.in_pool and target.owner_rep is None and not write and same_zone:
+        # Everyone may see the pool of their zone (to claim from it); managers act on it.
+        acts_on_pool = not write or scope.rank >= DataScope.TEAM.rank
+        if target.in_pool and target.owner_rep is None and same_zone and acts_on_pool:
             return "pool"
         return None
 
@@ -137,3 +134,22 @@ class ScopePolicy:
                 },
             )
         return found
+
+
+def customer_target(customer: Customer) -> ScopeTarget:
+    """The scope facts of a customer (owner team is resolved by the caller when needed)."""
+    return ScopeTarget(
+        "customer",
+        customer.id,
+        owner_rep=customer.owner_id,
+        zone=customer.zone_id,
+        collaborators=customer.collaborators,
+        in_pool=customer.owner_id is None and customer.pool_id is not None,
+    )
+
+
+def lead_target(lead: Lead) -> ScopeTarget:
+    """The scope facts of a lead; unowned leads are open to their zone like a pool."""
+    return ScopeTarget(
+        "lead", lead.id, owner_rep=lead.owner_id, zone=lead.zone_id, in_pool=lead.owner_id is None
+    )

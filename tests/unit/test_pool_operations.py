@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from leadtocash import (
+    CollaboratorAccess,
     PermissionDenied,
     PoolId,
     RepId,
@@ -80,8 +81,21 @@ def test_contact_fields_are_masked_for_reps_who_do_not_own_the_customer() -> Non
     )
     world.crm.pools.claim(REP1, cid)
     assert world.crm.pools.get_customer(REP1, cid).phones == (raw,)
-    assert world.crm.pools.get_customer(REP2, cid).phones == ("+86138****0000",)
     assert world.crm.pools.get_customer(MANAGER, cid).phones == (raw,)
+    # Once owned, another rep's customer is outside REP2's data scope altogether.
+    details = _refused(world, "auth.out_of_scope", world.crm.pools.get_customer, REP2, cid)
+    assert raw not in str(details)
+    # A read collaborator sees it, contact fields included.
+    world.crm.pools.set_collaborator(
+        MANAGER, cid, RepId("rep2"), CollaboratorAccess.READ, "joint visit"
+    )
+    assert world.crm.pools.get_customer(REP2, cid).phones == (raw,)
+    _refused(world, "pool.not_owner", world.crm.pools.log_follow_up, REP2, cid)
+    world.crm.pools.set_collaborator(
+        MANAGER, cid, RepId("rep2"), CollaboratorAccess.WRITE, "joint account"
+    )
+    assert world.crm.pools.log_follow_up(REP2, cid).rep_id == "rep2"
+    _refused(world, "pool.not_owner", world.crm.pools.release, REP2, cid, "not theirs to give")
 
 
 def test_daily_limit_counts_per_local_day_and_resets_at_local_midnight() -> None:

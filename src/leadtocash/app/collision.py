@@ -217,6 +217,8 @@ class CollisionService:
                     code="collision.merge_invalid",
                     details={"first": first.id, "second": second.id},
                 )
+            self.pools.guard(uow, principal, first, write=True)
+            self.pools.guard(uow, principal, second, write=True)
             plan = self._plan(uow, first, second, prefer)
             archived = attrs.evolve(
                 plan.loser_snapshot,

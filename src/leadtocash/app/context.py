@@ -19,6 +19,7 @@ from leadtocash.durations import WorkingCalendar
 from leadtocash.intake import IntakeRules
 from leadtocash.ports.clock import Clock, IdSource
 from leadtocash.ports.storage import Store
+from leadtocash.scopes import DataScope, ScopePolicy, ScopeTarget
 from leadtocash.serialization import unstructure
 
 __all__ = ["AppContext", "Change"]
@@ -58,6 +59,7 @@ class AppContext:
     policy: RolePolicy = attrs.field(factory=RolePolicy)
     intake: IntakeRules = attrs.field(factory=IntakeRules)
     collision: CollisionPolicy = DEFAULT_POLICY
+    scopes: ScopePolicy = attrs.field(factory=ScopePolicy)
     timezone: str = "Asia/Shanghai"
     calendar: WorkingCalendar | None = None
     max_attempts: int = 5
@@ -65,6 +67,21 @@ class AppContext:
     def unit_of_work(self) -> UnitOfWork:
         """A fresh unit of work on this context's store."""
         return UnitOfWork(self.store, self.ids, collision=self.collision)
+
+    def guard(
+        self, uow: UnitOfWork, principal: Principal, target: ScopeTarget, *, write: bool
+    ) -> str:
+        """Check ``target`` is inside the principal's data scope; returns the reason.
+
+        Raises PermissionDenied ``auth.out_of_scope`` otherwise. The owner's team is looked up
+        only when a team scope needs it.
+        """
+        scope = self.scopes.scope_of(principal)
+        if scope is DataScope.TEAM and target.owner_rep and target.owner_team is None:
+            owner = uow.reps.find(target.owner_rep)
+            if owner is not None:
+                target = attrs.evolve(target, owner_team=owner.team_id)
+        return self.scopes.check(principal, target, write=write)
 
     def read(self, principal: Principal, action: Action, query: Callable[[UnitOfWork], R]) -> R:
         """Authorize ``action`` then run a read-only ``query`` in a unit of work."""

@@ -13,6 +13,7 @@ from leadtocash.errors import FieldError, ValidationError
 from leadtocash.events import LeadCaptured
 from leadtocash.intake import lead_from_payload
 from leadtocash.model import Channel, Lead, LeadId
+from leadtocash.scopes import lead_target
 
 __all__ = ["ImportReport", "ImportRow", "LeadService"]
 
@@ -103,8 +104,14 @@ class LeadService:
         return ImportReport(tuple(results))
 
     def get(self, principal: Principal, lead_id: str) -> Lead:
-        """The lead with ``lead_id``; NotFound when there is none."""
-        return self.ctx.read(principal, Action.LEAD_READ, lambda uow: uow.leads.get(lead_id))
+        """The lead with ``lead_id``; NotFound when there is none, out of scope if not yours."""
+
+        def query(uow: UnitOfWork) -> Lead:
+            lead = uow.leads.get(lead_id)
+            self.ctx.guard(uow, principal, lead_target(lead), write=False)
+            return lead
+
+        return self.ctx.read(principal, Action.LEAD_READ, query)
 
     def by_status(
         self,
@@ -114,9 +121,19 @@ class LeadService:
         after: tuple[str, str] | None = None,
         limit: int = 50,
     ) -> Page[Lead]:
-        """One page of leads in ``status``, oldest id first (keyset paging)."""
-        return self.ctx.read(
-            principal,
-            Action.LEAD_READ,
-            lambda uow: uow.leads.query("status", equals=status, after=after, limit=limit),
-        )
+        """One page of leads in ``status`` within the caller's scope, by id (keyset paging).
+
+        Out-of-scope leads are dropped from the page, so a page may hold fewer than ``limit``;
+        follow ``next_cursor`` until it is None.
+        """
+
+        def query(uow: UnitOfWork) -> Page[Lead]:
+            page = uow.leads.query("status", equals=status, after=after, limit=limit)
+            visible = tuple(
+                lead
+                for lead in page.items
+                if self.ctx.scopes.allows(principal, lead_target(lead), write=False)
+            )
+            return Page(visible, page.next_cursor)
+
+        return self.ctx.read(principal, Action.LEAD_READ, query)

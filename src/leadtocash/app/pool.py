@@ -34,6 +34,8 @@ from leadtocash.events import (
 )
 from leadtocash.fields import collect_field, parse_email, parse_phone, parse_uscc
 from leadtocash.model import (
+    Collaborator,
+    CollaboratorAccess,
     Customer,
     CustomerId,
     FollowUp,
@@ -65,6 +67,7 @@ from leadtocash.pool.ownership import (
 from leadtocash.pool.reclaim import with_schedule
 from leadtocash.pool.rules import Pool, PoolRules
 from leadtocash.pool.visibility import visible_customer
+from leadtocash.scopes import ScopeTarget, customer_target
 
 __all__ = ["PoolService"]
 
@@ -182,10 +185,32 @@ class PoolService:
         audit = Change("customer", after.id, before, after, reason, override)
         return after, [audit]
 
-    def _owner_or_manager(self, principal: Principal, customer: Customer) -> None:
+    def guard(
+        self, uow: UnitOfWork, principal: Principal, customer: Customer, *, write: bool
+    ) -> str:
+        """Data-scope check on one customer (PermissionDenied ``auth.out_of_scope``)."""
+        return self.ctx.guard(uow, principal, customer_target(customer), write=write)
+
+    def guard_pool(self, uow: UnitOfWork, principal: Principal, pool: Pool, *, write: bool) -> str:
+        """Data-scope check on a pool (its zone)."""
+        target = ScopeTarget("pool", pool.id, zone=pool.zone_id, in_pool=True)
+        return self.ctx.guard(uow, principal, target, write=write)
+
+    def _owner_or_manager(
+        self,
+        uow: UnitOfWork,
+        principal: Principal,
+        customer: Customer,
+        *,
+        collaborators: bool = False,
+    ) -> None:
+        """Managers within their scope, the owner, and (if allowed) write collaborators."""
         if principal.is_manager:
+            self.guard(uow, principal, customer, write=True)
             return
-        if principal.rep_id is None or principal.rep_id != customer.owner_id:
+        rep = principal.rep_id
+        writers = {c.rep_id for c in customer.collaborators if c.access is CollaboratorAccess.WRITE}
+        if rep is None or not (rep == customer.owner_id or (collaborators and rep in writers)):
             raise PermissionDenied(
                 f"{principal.user_id} does not own customer {customer.id}",
                 code="pool.not_owner",
@@ -213,6 +238,7 @@ class PoolService:
         )
 
         def command(uow: UnitOfWork) -> tuple[Pool, list[Change]]:
+            self.guard_pool(uow, principal, pool, write=True)
             uow.repository(Pool).add(pool)
             return pool, [Change("pool", pool.id, None, pool)]
 
@@ -341,6 +367,7 @@ class PoolService:
         def command(uow: UnitOfWork) -> tuple[Customer, list[Change]]:
             customer = uow.customers.get(customer_id)
             check_unowned(customer)
+            self.guard(uow, principal, customer, write=True)
             pool = uow.repository(Pool).get(customer.pool_id) if customer.pool_id else None
             self._active_rep(uow, rep_id, pool)
             rules = pool.rules if pool else PoolRules()
@@ -360,7 +387,7 @@ class PoolService:
         def command(uow: UnitOfWork) -> tuple[Customer, list[Change]]:
             customer = uow.customers.get(customer_id)
             check_owned(customer)
-            self._owner_or_manager(principal, customer)
+            self._owner_or_manager(uow, principal, customer)
             if customer.locked:
                 raise RuleViolation(
                     f"customer {customer.id} is locked; unlock it first",
@@ -397,6 +424,7 @@ class PoolService:
         def command(uow: UnitOfWork) -> tuple[Customer, list[Change]]:
             customer = uow.customers.get(customer_id)
             owner = check_owned(customer)
+            self.guard(uow, principal, customer, write=True)
             if owner == to_rep and to_pool in (None, customer.pool_id):
                 raise RuleViolation(
                     f"customer {customer.id} already belongs to {to_rep}",
@@ -428,6 +456,7 @@ class PoolService:
         def command(uow: UnitOfWork) -> tuple[Customer, list[Change]]:
             customer = uow.customers.get(customer_id)
             check_owned(customer)
+            self.guard(uow, principal, customer, write=True)
             if customer.locked == locked:
                 return customer, []
             now = self.ctx.clock.now()
@@ -458,7 +487,7 @@ class PoolService:
         def command(uow: UnitOfWork) -> tuple[FollowUp, list[Change]]:
             customer = uow.customers.get(customer_id)
             check_owned(customer)
-            self._owner_or_manager(principal, customer)
+            self._owner_or_manager(uow, principal, customer, collaborators=True)
             now = self.ctx.clock.now()
             follow_up = FollowUp(
                 id=FollowUpId(self.ctx.ids.new_id("follow_up")),
@@ -487,13 +516,41 @@ class PoolService:
 
         return self.ctx.execute(principal, Action.FOLLOW_UP_LOG, command)
 
+    def set_collaborator(
+        self,
+        principal: Principal,
+        customer_id: str,
+        rep_id: RepId,
+        access: CollaboratorAccess | None,
+        reason: str,
+    ) -> Customer:
+        """Add, change (``access``) or remove (``None``) a collaborator (多战区协同跟进)."""
+        why = require_reason(reason)
+
+        def command(uow: UnitOfWork) -> tuple[Customer, list[Change]]:
+            customer = uow.customers.get(customer_id)
+            self.guard(uow, principal, customer, write=True)
+            uow.reps.get(rep_id)
+            others = tuple(c for c in customer.collaborators if c.rep_id != rep_id)
+            added = () if access is None else (Collaborator(rep_id, access),)
+            after = attrs.evolve(customer, collaborators=others + added)
+            if after == customer:
+                return customer, []
+            uow.customers.save(after)
+            return after, [Change("customer", customer.id, customer, after, why)]
+
+        return self.ctx.execute(principal, Action.CUSTOMER_COLLABORATORS, command)
+
     # -- reads --------------------------------------------------------------------------------
     def get_customer(self, principal: Principal, customer_id: str) -> Customer:
         """One customer, contact fields masked unless the caller owns or manages it."""
-        customer = self.ctx.read(
-            principal, Action.CUSTOMER_READ, lambda uow: uow.customers.get(customer_id)
-        )
-        return visible_customer(customer, principal)
+
+        def query(uow: UnitOfWork) -> Customer:
+            customer = uow.customers.get(customer_id)
+            self.guard(uow, principal, customer, write=False)
+            return customer
+
+        return visible_customer(self.ctx.read(principal, Action.CUSTOMER_READ, query), principal)
 
     def list_pool(
         self,
@@ -504,17 +561,19 @@ class PoolService:
         limit: int = 50,
     ) -> Page[Customer]:
         """One page of the unowned customers in a pool (masked), by id."""
-        page = self.ctx.read(
-            principal,
-            Action.CUSTOMER_READ,
-            lambda uow: uow.customers.query("pool", equals=pool_id, after=after, limit=limit),
-        )
+
+        def query(uow: UnitOfWork) -> Page[Customer]:
+            self.guard_pool(uow, principal, uow.repository(Pool).get(pool_id), write=False)
+            return uow.customers.query("pool", equals=pool_id, after=after, limit=limit)
+
+        page = self.ctx.read(principal, Action.CUSTOMER_READ, query)
         return Page(tuple(visible_customer(c, principal) for c in page.items), page.next_cursor)
 
     def history(self, principal: Principal, customer_id: str) -> list[OwnershipChange]:
         """The customer's ownership history, oldest first."""
 
         def query(uow: UnitOfWork) -> list[OwnershipChange]:
+            self.guard(uow, principal, uow.customers.get(customer_id), write=False)
             repo = uow.repository(OwnershipChange)
             found: list[OwnershipChange] = []
             cursor = None

@@ -144,6 +144,7 @@ class ReclaimService:
 
         def command(uow: UnitOfWork) -> tuple[Pool, list[Change]]:
             pool = uow.repository(Pool).get(pool_id)
+            self.pools.guard_pool(uow, principal, pool, write=True)
             after = attrs.evolve(pool, rules=rules)
             uow.repository(Pool).save(after)
             return after, [Change("pool", pool.id, pool, after, why)]
@@ -192,6 +193,7 @@ class ReclaimService:
 
         def command(uow: UnitOfWork) -> tuple[Customer, list[Change]]:
             customer = uow.customers.get(customer_id)
+            self.pools.guard(uow, principal, customer, write=True)
             now = self.ctx.clock.now()
             updates: dict[str, object] = {"updated_at": now}
             if not isinstance(won, _Unset):

@@ -28,9 +28,12 @@ def mask_email(email: str) -> str:
 
 
 def can_see_contact(customer: Customer, principal: Principal) -> bool:
-    """Owners and managers see contact fields; everyone else sees them masked."""
-    return principal.is_manager or (
-        principal.rep_id is not None and principal.rep_id == customer.owner_id
+    """Owners, collaborators and managers see contact fields; everyone else sees them masked."""
+    if principal.is_manager:
+        return True
+    rep = principal.rep_id
+    return rep is not None and (
+        rep == customer.owner_id or any(c.rep_id == rep for c in customer.collaborators)
     )
 
 

@@ -332,4 +332,5 @@ MESSAGES: dict[str, str] = {
     "label.operator.at_most": "at most",
     "label.operator.within_days": "within N days",
     "label.operator.older_than_days": "older than N days",
+    "label.action.customer.collaborators": "manage collaborators",
 }

@@ -314,4 +314,5 @@ MESSAGES: dict[str, str] = {
     "label.operator.at_most": "不超过",
     "label.operator.within_days": "N天内",
     "label.operator.older_than_days": "超过N天",
+    "label.action.customer.collaborators": "管理协同跟进人",
 }
