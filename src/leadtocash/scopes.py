@@ -15,7 +15,7 @@ from collections.abc import Mapping
 
 import attrs
 
-from leadtocash.access import Principal, Role
+from leadtocash.access import DEFAULT_PERMISSIONS, Action, Principal, Role
 from leadtocash.errors import PermissionDenied
 from leadtocash.model import (
     Collaborator,
@@ -36,6 +36,7 @@ __all__ = [
     "ScopeTarget",
     "customer_target",
     "lead_target",
+    "permission_matrix_markdown",
 ]
 
 
@@ -153,3 +154,37 @@ def lead_target(lead: Lead) -> ScopeTarget:
     return ScopeTarget(
         "lead", lead.id, owner_rep=lead.owner_id, zone=lead.zone_id, in_pool=lead.owner_id is None
     )
+
+
+def permission_matrix_markdown(
+    permissions: Mapping[Action, frozenset[Role]] = DEFAULT_PERMISSIONS,
+    role_scopes: Mapping[Role, DataScope] = DEFAULT_ROLE_SCOPES,
+) -> str:
+    """The permission matrix (actions × roles, and each role's data scope) as Markdown.
+
+    ``docs/permissions.md`` is generated from this, so the documentation cannot drift from the
+    policy the services enforce (a test compares them).
+    """
+    roles = list(Role)
+    lines = [
+        "# Permission matrix",
+        "",
+        "Generated from `leadtocash.access.DEFAULT_PERMISSIONS` and",
+        "`leadtocash.scopes.DEFAULT_ROLE_SCOPES` by `scripts/permission_matrix.py`; do not edit.",
+        "`admin` may perform every action. A permitted action is further limited to records",
+        "inside the role's data scope (see the second table); collaborators get read or write",
+        "access to single customers; unowned customers in a pool are readable by the pool's zone",
+        "and actionable by team leads and managers there.",
+        "",
+        "| action | " + " | ".join(r.value for r in roles) + " |",
+        "|---" * (len(roles) + 1) + "|",
+    ]
+    for action in Action:
+        allowed = permissions.get(action, frozenset())
+        cells = ["✓" if role is Role.ADMIN or role in allowed else "–" for role in roles]
+        lines.append(f"| `{action.value}` | " + " | ".join(cells) + " |")
+    lines += ["", "| role | data scope |", "|---|---|"]
+    lines += [
+        f"| {role.value} | {role_scopes[role].value} |" for role in roles if role in role_scopes
+    ]
+    return "\n".join(lines) + "\n"

@@ -71,14 +71,26 @@ class PoolMachine(RuleBasedStateMachine):
         with self.world.crm.unit_of_work() as uow:
             return uow.repository(RepBook).find(rep) or RepBook(RepId(rep))
 
+    def versions(self) -> dict[str, int]:
+        return {cid: self.customer(cid).version for cid in self.world.customers}
+
     def attempt(self, call: Any, *args: Any, **kwargs: Any) -> Any:
         before = self.snapshot()
+        versions = self.versions()
+        seq = len(self.world.store.audit_log(limit=1_000_000))
         try:
-            return call(*args, **kwargs)
+            result = call(*args, **kwargs)
         except REFUSALS:
             assert self.snapshot() == before, "a refused command changed state"
             self.refused += 1
             return None
+        # Every customer the command changed has exactly one new audit entry, and no other
+        # customer has any.
+        new_entries = self.world.store.audit_log(after_seq=seq, limit=1_000_000)
+        audited = [e.target_id for e in new_entries if e.target_kind == "customer"]
+        changed = [cid for cid, v in self.versions().items() if v != versions[cid]]
+        assert sorted(audited) == sorted(changed)
+        return result
 
     def check_capacity_after_acquire(self, rep: str) -> None:
         rules = self.rules_in_force
