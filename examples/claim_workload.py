@@ -68,8 +68,19 @@ def customer_ids(count: int) -> list[CustomerId]:
     return [CustomerId(f"cust-{n:06d}") for n in range(count)]
 
 
+def reset(spec: str) -> None:
+    """Start from nothing: drop the PostgreSQL schema (SQLite specs name a new file)."""
+    engine, _, where = spec.partition(":")
+    if engine == "postgres":
+        import psycopg
+
+        with psycopg.connect(os.environ["LEADTOCASH_PG_DSN"], autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{where}" CASCADE')
+
+
 def setup(spec: str, customers: int, reps: int, daily_limit: int) -> None:
-    """Create the pool, ``reps`` reps and ``customers`` unowned customers."""
+    """Create the pool, ``reps`` reps and ``customers`` unowned customers (from scratch)."""
+    reset(spec)
     store = open_store(spec, create=True)
     try:
         crm = LeadToCash(store, SystemClock(), RandomIds())
