@@ -28,7 +28,7 @@ from leadtocash.classification import (
     classify,
     tier_distribution,
 )
-from leadtocash.errors import FieldError, PermissionDenied, ValidationError
+from leadtocash.errors import FieldError, ValidationError
 from leadtocash.model import Customer, PoolId, RepId, ZoneId
 from leadtocash.signals import DemandSignals
 
@@ -113,16 +113,6 @@ class ClassificationService:
         why = f"{reason}: {summary}" if reason else summary
         return outcome, [Change("customer", after.id, before, after, why)]
 
-    def _owner_or_manager(self, principal: Principal, customer: Customer) -> None:
-        if principal.is_manager:
-            return
-        if principal.rep_id is None or principal.rep_id != customer.owner_id:
-            raise PermissionDenied(
-                f"{principal.user_id} does not own customer {customer.id}",
-                code="pool.not_owner",
-                details={"customer_id": customer.id, "user_id": principal.user_id},
-            )
-
     # -- commands -----------------------------------------------------------------------------
     def update_signals(
         self,
@@ -140,7 +130,7 @@ class ClassificationService:
 
         def command(uow: UnitOfWork) -> tuple[Reclassification, list[Change]]:
             customer = uow.customers.get(customer_id)
-            self._owner_or_manager(principal, customer)
+            self.pools.owner_or_manager(uow, principal, customer)
             signals = _with_signals(customer.signals, dict(changes))
             return self.restage(
                 uow, customer, attrs.evolve(customer, signals=signals), reason=reason
@@ -157,7 +147,7 @@ class ClassificationService:
 
         def command(uow: UnitOfWork) -> tuple[Reclassification, list[Change]]:
             customer = uow.customers.get(customer_id)
-            self._owner_or_manager(principal, customer)
+            self.pools.owner_or_manager(uow, principal, customer)
             return self.restage(uow, customer, customer, reason=reason)
 
         return self.ctx.execute(principal, Action.CUSTOMER_CLASSIFY, command)
@@ -177,7 +167,7 @@ class ClassificationService:
 
         def command(uow: UnitOfWork) -> tuple[Customer, list[Change]]:
             customer = uow.customers.get(customer_id)
-            self._owner_or_manager(principal, customer)
+            self.pools.owner_or_manager(uow, principal, customer)
             tags = self.tags.edit_free(customer.tags, add=adding, remove=removing)
             if tags == customer.tags:
                 return customer, []
@@ -193,7 +183,7 @@ class ClassificationService:
 
         def query(uow: UnitOfWork) -> Classification:
             customer = uow.customers.get(customer_id)
-            self._owner_or_manager(principal, customer)
+            self.pools.owner_or_manager(uow, principal, customer)
             return classify(
                 customer,
                 customer.signals,

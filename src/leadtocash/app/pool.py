@@ -84,6 +84,17 @@ def _uscc(raw: str, path: str) -> str:
     return parse_uscc(raw, path=path)
 
 
+def rep_of(principal: Principal) -> RepId:
+    """The principal's sales-rep id; PermissionDenied ``pool.not_a_rep`` when there is none."""
+    if principal.rep_id is None:
+        raise PermissionDenied(
+            f"{principal.user_id} is not a sales rep",
+            code="pool.not_a_rep",
+            details={"user_id": principal.user_id},
+        )
+    return principal.rep_id
+
+
 @attrs.frozen
 class PoolService:
     """Operations on public pools and the customers in them."""
@@ -196,7 +207,7 @@ class PoolService:
         target = ScopeTarget("pool", pool.id, zone=pool.zone_id, in_pool=True)
         return self.ctx.guard(uow, principal, target, write=write)
 
-    def _owner_or_manager(
+    def owner_or_manager(
         self,
         uow: UnitOfWork,
         principal: Principal,
@@ -312,12 +323,7 @@ class PoolService:
     # -- ownership operations -------------------------------------------------------------------
     def claim(self, principal: Principal, customer_id: str) -> Customer:
         """A rep claims (领取) a customer from its pool for themself."""
-        rep_id = principal.rep_id
-        if rep_id is None:
-            raise PermissionDenied(
-                f"{principal.user_id} is not a sales rep", code="pool.not_a_rep",
-                details={"user_id": principal.user_id},
-            )  # fmt: skip
+        rep_id = rep_of(principal)
 
         def command(uow: UnitOfWork) -> tuple[Customer, list[Change]]:
             customer = uow.customers.get(customer_id)
@@ -387,7 +393,7 @@ class PoolService:
         def command(uow: UnitOfWork) -> tuple[Customer, list[Change]]:
             customer = uow.customers.get(customer_id)
             check_owned(customer)
-            self._owner_or_manager(uow, principal, customer)
+            self.owner_or_manager(uow, principal, customer)
             if customer.locked:
                 raise RuleViolation(
                     f"customer {customer.id} is locked; unlock it first",
@@ -477,17 +483,12 @@ class PoolService:
         note: str = "",
     ) -> FollowUp:
         """The owner logs a follow-up (跟进): it extends protection and resets "no follow-up"."""
-        rep_id = principal.rep_id
-        if rep_id is None:
-            raise PermissionDenied(
-                f"{principal.user_id} is not a sales rep", code="pool.not_a_rep",
-                details={"user_id": principal.user_id},
-            )  # fmt: skip
+        rep_id = rep_of(principal)
 
         def command(uow: UnitOfWork) -> tuple[FollowUp, list[Change]]:
             customer = uow.customers.get(customer_id)
             check_owned(customer)
-            self._owner_or_manager(uow, principal, customer, collaborators=True)
+            self.owner_or_manager(uow, principal, customer, collaborators=True)
             now = self.ctx.clock.now()
             follow_up = FollowUp(
                 id=FollowUpId(self.ctx.ids.new_id("follow_up")),
