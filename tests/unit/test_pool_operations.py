@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import attrs
 import pytest
 
 from leadtocash import (
@@ -14,6 +15,7 @@ from leadtocash import (
     RepId,
     RuleViolation,
     SalesRep,
+    Tier,
     ValidationError,
     ZoneId,
 )
@@ -270,3 +272,18 @@ def test_bad_customer_contact_data_lists_every_field() -> None:
     )  # fmt: skip
     paths = sorted(f["path"] for f in details["fields"])
     assert paths == ["emails[0]", "name", "phones[0]", "uscc"]
+
+
+def test_per_tier_daily_claim_limits() -> None:
+    rules = PoolRules(daily_claim_limit=5, tier_claim_limits={Tier.A: 1})
+    world = make_world(rules, customers=3)
+    a1, a2, d1 = world.customers
+    with world.crm.unit_of_work() as uow:
+        for cid in (a1, a2):
+            customer = uow.customers.get(cid)
+            uow.customers.save(attrs.evolve(customer, tier=Tier.A))
+        uow.commit()
+    world.crm.pools.claim(REP1, a1)
+    details = _refused(world, "pool.tier_claim_limit_reached", world.crm.pools.claim, REP1, a2)
+    assert (details["tier"], details["limit"], details["count"]) == ("A", 1, 1)
+    assert world.crm.pools.claim(REP1, d1).owner_id == "rep1"  # other tiers are not limited

@@ -125,7 +125,7 @@ class AllocationService:
                 counter = counters.find(counter_id) or DailyClaims(
                     counter_id, pool.id, outcome.rep_id, day
                 )
-                counters.save(attrs.evolve(counter, count=counter.count + 1))
+                counters.save(counter.counted(before))
             new_ledger = attrs.evolve(result.ledger, version=ledger.version)
             ledgers.save(new_ledger)
             changes.append(Change("fairness_ledger", pool_id, ledger, new_ledger, reason))

@@ -129,12 +129,15 @@ class PoolService:
         for book in books.values():
             uow.repository(RepBook).save(book)
 
-    def _facts(self, uow: UnitOfWork, rep_id: RepId, claims_today: int = 0) -> OwnershipFacts:
+    def _facts(
+        self, uow: UnitOfWork, rep_id: RepId, counter: DailyClaims | None = None
+    ) -> OwnershipFacts:
         return OwnershipFacts(
             now=self.ctx.clock.now(),
             timezone=self.ctx.timezone,
             book=self._book(uow, rep_id),
-            claims_today=claims_today,
+            claims_today=counter.count if counter else 0,
+            claims_today_by_tier=counter.by_tier if counter else {},
             calendar=self.ctx.calendar,
         )
 
@@ -345,8 +348,8 @@ class PoolService:
             counter_id = daily_claims_id(pool.id, rep_id, day)
             counters = uow.repository(DailyClaims)
             counter = counters.find(counter_id) or DailyClaims(counter_id, pool.id, rep_id, day)
-            check_claim(customer, rep_id, pool.rules, self._facts(uow, rep_id, counter.count))
-            counters.save(attrs.evolve(counter, count=counter.count + 1))
+            check_claim(customer, rep_id, pool.rules, self._facts(uow, rep_id, counter))
+            counters.save(counter.counted(customer))
             return self.move(
                 uow, principal, customer, taken_by(customer, rep_id, now), OwnershipAction.CLAIM
             )

@@ -7,11 +7,12 @@ instead of both slipping under a limit; the unit of work retries the loser with 
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from datetime import date, datetime
 
 import attrs
 
-from leadtocash.model import Customer, CustomerId, PoolId, RepId, utc
+from leadtocash.model import Customer, CustomerId, PoolId, RepId, Tier, utc
 
 __all__ = ["DailyClaims", "OwnershipAction", "OwnershipChange", "RepBook", "daily_claims_id"]
 
@@ -63,7 +64,14 @@ class DailyClaims:
     rep_id: RepId
     day: date
     count: int = 0
+    by_tier: Mapping[Tier, int] = attrs.field(factory=dict)
     version: int = 0
+
+    def counted(self, customer: Customer) -> DailyClaims:
+        """This counter after one more claim of ``customer`` (overall and for its tier)."""
+        by_tier = dict(self.by_tier)
+        by_tier[customer.tier] = by_tier.get(customer.tier, 0) + 1
+        return attrs.evolve(self, count=self.count + 1, by_tier=by_tier)
 
 
 class OwnershipAction(enum.StrEnum):

@@ -7,6 +7,7 @@ when a cooldown ends), so a rep sees why and when to try again.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -14,7 +15,7 @@ import attrs
 
 from leadtocash.durations import Duration, WorkingCalendar, deadline, local_day
 from leadtocash.errors import RuleViolation, ValidationError
-from leadtocash.model import Customer, PoolId, RepId
+from leadtocash.model import Customer, PoolId, RepId, Tier
 from leadtocash.pool.book import RepBook
 from leadtocash.pool.rules import PoolRules
 
@@ -40,6 +41,7 @@ class OwnershipFacts:
     book: RepBook
     claims_today: int = 0
     calendar: WorkingCalendar | None = None
+    claims_today_by_tier: Mapping[Tier, int] = attrs.field(factory=dict)
 
 
 def next_local_midnight(now: datetime, timezone: str) -> datetime:
@@ -135,6 +137,21 @@ def check_claim(customer: Customer, rep_id: RepId, rules: PoolRules, facts: Owne
                     "resets_at": resets.isoformat(),
                 },
             )
+    tier_limit = rules.tier_claim_limits.get(customer.tier, 0)
+    tier_count = facts.claims_today_by_tier.get(customer.tier, 0)
+    if tier_limit and tier_count >= tier_limit:
+        resets = next_local_midnight(facts.now, facts.timezone)
+        raise RuleViolation(
+            f"rep {rep_id} reached the daily limit of {tier_limit} tier-{customer.tier} claims",
+            code="pool.tier_claim_limit_reached",
+            details={
+                "rep_id": rep_id,
+                "tier": customer.tier.value,
+                "limit": tier_limit,
+                "count": tier_count,
+                "resets_at": resets.isoformat(),
+            },
+        )
     check_capacity(rules, facts)
 
 

@@ -40,6 +40,8 @@ class PoolRules:
     """Every rule of one pool. ``None`` or ``0`` switches a rule off.
 
     * ``daily_claim_limit``: claims per rep per local calendar day (org time zone).
+    * ``tier_claim_limits``: the same, per customer tier (e.g. at most 2 A-tier customers a
+      day); a missing tier or ``0`` is off.
     * ``capacity``: customers a rep may own (库容); won/locked ones are excluded when the flags
       say so.
     * ``reclaim_cooldown``: how long a previous owner must wait to claim a customer again.
@@ -55,6 +57,7 @@ class PoolRules:
     """
 
     daily_claim_limit: int | None = attrs.field(default=None, validator=_limit)
+    tier_claim_limits: Mapping[Tier, int] = attrs.field(factory=dict)
     capacity: int | None = attrs.field(default=None, validator=_limit)
     capacity_excludes_won: bool = True
     capacity_excludes_locked: bool = True
@@ -91,6 +94,11 @@ class PoolRules:
         base, cap = self.protection_base, self.protection_cap
         if base is not None and cap is not None and not cap.off and cap.amount < base.amount:
             errors.append(FieldError("protection_cap", "pool.rule_invalid", "cap must be >= base"))
+        for tier, limit in self.tier_claim_limits.items():
+            if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+                errors.append(
+                    FieldError(f"tier_claim_limits[{tier}]", "pool.rule_invalid", "must be >= 0")
+                )
         if errors:
             raise ValidationError(errors)
 

@@ -299,6 +299,7 @@ def pool_rules() -> st.SearchStrategy[PoolRules]:
     return st.builds(
         PoolRules,
         daily_claim_limit=st.none() | st.integers(0, 20),
+        tier_claim_limits=st.dictionaries(st.sampled_from(Tier), st.integers(0, 5), max_size=2),
         capacity=st.none() | st.integers(0, 50),
         capacity_excludes_won=st.booleans(),
         capacity_excludes_locked=st.booleans(),
@@ -350,6 +351,7 @@ def daily_claims() -> st.SearchStrategy[DailyClaims]:
         rep_id=idents.map(RepId),
         day=st.dates(),
         count=st.integers(0, 100),
+        by_tier=st.dictionaries(st.sampled_from(Tier), st.integers(0, 20), max_size=3),
     )
 
 

@@ -333,4 +333,8 @@ MESSAGES: dict[str, str] = {
     "label.operator.within_days": "within N days",
     "label.operator.older_than_days": "older than N days",
     "label.action.customer.collaborators": "manage collaborators",
+    "pool.tier_claim_limit_reached": (
+        "Daily limit for tier {tier} reached: {count} of {limit} claimed today; "
+        "resets at {resets_at}."
+    ),
 }

@@ -315,4 +315,7 @@ MESSAGES: dict[str, str] = {
     "label.operator.within_days": "N天内",
     "label.operator.older_than_days": "超过N天",
     "label.action.customer.collaborators": "管理协同跟进人",
+    "pool.tier_claim_limit_reached": (
+        "今日 {tier} 级客户领取已达上限：已领取 {count} 个，上限 {limit} 个；{resets_at} 重置。"
+    ),
 }
