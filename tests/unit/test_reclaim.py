@@ -145,3 +145,20 @@ def test_facts_from_the_pipeline_reschedule_reclaim() -> None:
     assert customer.reclaim_due_at is None
     world.clock.advance(timedelta(days=100))
     assert world.crm.reclaim.sweep(SYSTEM).reclaimed == ()
+
+
+def test_a_follow_up_is_engagement_and_reclassifies_the_customer() -> None:
+    world = make_world(customers=1)
+    cid = world.customers[0]
+    world.crm.pools.claim(REP1, cid)
+    world.crm.classification.update_signals(ADMIN, cid, need_confirmed=True)
+    assert world.crm.pools.get_customer(ADMIN, cid).tier is Tier.D
+    world.crm.pools.log_follow_up(REP1, cid, note="demo booked")
+    customer = world.crm.pools.get_customer(ADMIN, cid)
+    assert customer.tier is Tier.C  # need confirmed + engaged in the last 30 days
+    entry = world.store.audit_log(limit=10_000)[-1]
+    assert entry.target_id == cid
+    assert entry.reason is not None
+    assert "nurture-engaged" in entry.reason
+    topics = [m.topic for m in world.store.outbox_due(world.clock.now(), limit=1000)]
+    assert "customer.tier_changed" in topics

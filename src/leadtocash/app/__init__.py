@@ -23,6 +23,7 @@ from leadtocash.app.unit_of_work import Page, Repository, UnitOfWork, run_with_r
 from leadtocash.collision import DEFAULT_POLICY, CollisionPolicy
 from leadtocash.durations import WorkingCalendar
 from leadtocash.intake import IntakeRules
+from leadtocash.model import Customer
 from leadtocash.ports.clock import Clock, IdSource
 from leadtocash.ports.storage import Store
 
@@ -97,7 +98,13 @@ class LeadToCash:
             calendar=calendar,
             collision=collision or DEFAULT_POLICY,
         )
-        pools = PoolService(ctx)
+        classification = ClassificationService(ctx, PoolService(ctx))
+
+        def restage(uow: UnitOfWork, before: Customer, after: Customer) -> list[Change]:
+            return classification.restage(uow, before, after)[1]
+
+        # Every other service shares one pool service whose fact changes get reclassified.
+        pools = PoolService(ctx, restager=restage)
         self.__attrs_init__(
             ctx=ctx,
             leads=LeadService(ctx),
@@ -106,7 +113,7 @@ class LeadToCash:
             reclaim=ReclaimService(ctx, pools),
             pipeline=PipelineService(ctx, pools=pools),
             collisions=CollisionService(ctx, pools),
-            classification=ClassificationService(ctx, pools),
+            classification=classification,
             allocation=AllocationService(ctx, pools),
         )
 

@@ -8,7 +8,7 @@ its derived reclaim schedule.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import attrs
 
@@ -84,6 +84,10 @@ def _uscc(raw: str, path: str) -> str:
     return parse_uscc(raw, path=path)
 
 
+#: Saves a customer whose facts changed and returns its audit change (see ``restaged``).
+Restager = Callable[[UnitOfWork, Customer, Customer], list[Change]]
+
+
 def rep_of(principal: Principal) -> RepId:
     """The principal's sales-rep id; PermissionDenied ``pool.not_a_rep`` when there is none."""
     if principal.rep_id is None:
@@ -100,6 +104,8 @@ class PoolService:
     """Operations on public pools and the customers in them."""
 
     ctx: AppContext
+    #: Reclassifies customers whose facts change (wired by the facade to the classifier).
+    restager: Restager | None = None
 
     # -- shared steps ---------------------------------------------------------------------------
     def rules_of(self, uow: UnitOfWork, pool_id: PoolId | None) -> PoolRules:
@@ -198,6 +204,17 @@ class PoolService:
         )
         audit = Change("customer", after.id, before, after, reason, override)
         return after, [audit]
+
+    def restaged(self, uow: UnitOfWork, before: Customer, after: Customer) -> list[Change]:
+        """Save a customer whose facts changed, reclassified when a classifier is wired in.
+
+        Returns the one audit change for the customer (the classifier's, naming the rule that
+        fired, when its tier or tags moved).
+        """
+        if self.restager is not None:
+            return self.restager(uow, before, after)
+        uow.customers.save(after)
+        return [Change("customer", before.id, before, after)]
 
     def guard(
         self, uow: UnitOfWork, principal: Principal, customer: Customer, *, write: bool
@@ -502,20 +519,21 @@ class PoolService:
                 note=note,
             )
             uow.follow_ups.add(follow_up)
+            engaged = attrs.evolve(customer.signals, last_engagement_at=now)
             after = self.scheduled(
                 uow,
                 attrs.evolve(
                     customer,
                     last_follow_up_at=now,
                     follow_ups_since_claim=customer.follow_ups_since_claim + 1,
+                    signals=engaged,
                     updated_at=now,
                 ),
             )
-            uow.customers.save(after)
             uow.record(FollowUpLogged(now, customer.id, rep_id, follow_up.id))
             return follow_up, [
                 Change("follow_up", follow_up.id, None, follow_up),
-                Change("customer", customer.id, customer, after),
+                *self.restaged(uow, customer, after),
             ]
 
         return self.ctx.execute(principal, Action.FOLLOW_UP_LOG, command)
