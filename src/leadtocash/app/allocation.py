@@ -18,6 +18,7 @@ from leadtocash.app.context import AppContext, Change
 from leadtocash.app.pool import PoolService
 from leadtocash.app.unit_of_work import UnitOfWork
 from leadtocash.durations import local_day
+from leadtocash.errors import ValidationError
 from leadtocash.model import Customer, PoolId, RepId, SalesRep
 from leadtocash.pool.allocation import allocate, distribute_batch
 from leadtocash.pool.book import DailyClaims, OwnershipAction, RepBook, daily_claims_id
@@ -61,7 +62,9 @@ class AllocationService:
         if rep_ids is not None:
             return [uow.reps.get(rep_id) for rep_id in rep_ids]
         if pool.zone_id is None:
-            raise ValueError("pools without a zone need explicit rep_ids")
+            raise ValidationError.single(
+                "rep_ids", "field.required", "pools without a zone need explicit rep_ids"
+            )
         return list(uow.reps.query("zone", equals=pool.zone_id, limit=10_000).items)
 
     def _state(self, uow: UnitOfWork, pool: Pool, rep: SalesRep) -> RepState:
