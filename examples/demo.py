@@ -59,6 +59,7 @@ LABELS = {
     "en": {
         "title": "leadtocash demo — {days} working days, {reps} reps, {customers} customers",
         "leads": "Leads captured: {ok} (rejected payloads: {bad}, e.g. {example})",
+        "allocated": "Fair allocation on day 1 (east pool, {n} customers): {counts}; e.g. {why}",
         "header": "rep        zone  owned  claims  follow-ups  lost to reclaim  refusals",
         "refusals": "Refusals by code",
         "totals": "Totals: {claims} claims, {reclaimed} reclaimed, {warned} warnings, "
@@ -72,6 +73,7 @@ LABELS = {
     "zh-CN": {
         "title": "leadtocash 演示 — {days} 个工作日，{reps} 名销售，{customers} 个客户",
         "leads": "录入线索：{ok} 条（被拒绝 {bad} 条，例如 {example}）",
+        "allocated": "第 1 天公平分配（东区公海，{n} 个客户）：{counts}；例如 {why}",
         "header": "销售       战区  私海   领取    跟进        被回收           被拒绝",
         "refusals": "拒绝原因（错误码）",
         "totals": "合计：领取 {claims} 次，回收 {reclaimed} 个，"
@@ -147,6 +149,13 @@ def run(args: argparse.Namespace) -> int:
     try:
         reps = build(crm, rng, args.customers)
         leads_ok, leads_bad, example = capture_leads(crm, rng)
+        manager = Principal(
+            "east-manager", roles=frozenset({Role.ZONE_MANAGER}), zone_id=ZoneId("east")
+        )
+        fresh = crm.pools.list_pool(manager, PoolId("east"), limit=len(reps["east"]) * 3 + 1)
+        allocation = crm.allocation.allocate(
+            manager, PoolId("east"), [c.id for c in fresh.items], seed=args.seed
+        )
         stats: dict[str, Counter[str]] = defaultdict(Counter)
         refusals: Counter[str] = Counter()
         totals: Counter[str] = Counter()
@@ -194,6 +203,9 @@ def run(args: argparse.Namespace) -> int:
             )
         )
         print(labels["leads"].format(ok=leads_ok, bad=leads_bad, example=example))
+        counts = ", ".join(f"{rep} {n}" for rep, n in sorted(allocation.counts().items()))
+        why = allocation.assignments[0].explanation.text() if allocation.assignments else "-"
+        print(labels["allocated"].format(n=len(allocation.assignments), counts=counts, why=why))
         print()
         print(labels["header"])
         for zone, principals in reps.items():
