@@ -10,6 +10,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from leadtocash import (
     DEFAULT_PERMISSIONS,
     Action,
     LeadToCash,
+    Money,
     PermissionDenied,
     PoolId,
     PoolRules,
@@ -99,6 +101,13 @@ SERVICES: dict[str, tuple[Action, bool, Call]] = {
     ),
     "release": (Action.POOL_RELEASE, True, lambda c, p, t: c.pools.release(p, t, "bye")),
     "follow_up": (Action.FOLLOW_UP_LOG, True, lambda c, p, t: c.pools.log_follow_up(p, t)),
+    "create_opportunity": (
+        Action.OPPORTUNITY_CREATE,
+        True,
+        lambda c, p, t: c.pipeline.create_opportunity(
+            p, t, name="deal", amount=Money("1000", "CNY"), close_date=date(2026, 3, 31)
+        ),
+    ),
 }
 
 
@@ -151,6 +160,7 @@ def test_service_by_role_by_scope(service: str, who: str, target: str) -> None:
             "auth.out_of_scope",
             "pool.not_owner",
             "pool.not_a_rep",
+            "pipeline.not_owner",
         }
         assert (dict(store._rows), len(store._audit), dict(store._outbox)) == before
         for raw in (PHONE_EAST, PHONE_WEST):

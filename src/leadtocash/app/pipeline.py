@@ -54,6 +54,7 @@ from leadtocash.pipeline.machine import StageChange
 from leadtocash.pipeline.opportunity import Opportunity, OpportunityId
 from leadtocash.pool.book import RepBook
 from leadtocash.pool.ownership import OwnershipFacts, check_capacity
+from leadtocash.scopes import ScopeTarget, customer_target, lead_target
 
 __all__ = ["PipelineService"]
 
@@ -86,9 +87,19 @@ class PipelineService:
         return found
 
     def _may_act(
-        self, principal: Principal, owner_id: str | None, what: str, *, unowned_ok: bool = False
+        self,
+        uow: UnitOfWork,
+        principal: Principal,
+        target: ScopeTarget,
+        what: str,
+        *,
+        unowned_ok: bool = False,
     ) -> None:
-        if principal.is_manager or (owner_id is None and unowned_ok):
+        owner_id = target.owner_rep
+        if principal.is_manager:
+            self.ctx.guard(uow, principal, target, write=True)  # managers act within scope
+            return
+        if owner_id is None and unowned_ok:
             return
         if owner_id is not None and principal.rep_id == owner_id:
             return
@@ -96,6 +107,16 @@ class PipelineService:
             f"{principal.user_id} does not own {what}",
             code="pipeline.not_owner",
             details={"target": what, "user_id": principal.user_id},
+        )
+
+    def _target(self, uow: UnitOfWork, opportunity: Opportunity) -> ScopeTarget:
+        customer = uow.customers.find(opportunity.customer_id)
+        return ScopeTarget(
+            "opportunity",
+            opportunity.id,
+            owner_rep=opportunity.owner_id,
+            zone=customer.zone_id if customer else None,
+            collaborators=customer.collaborators if customer else (),
         )
 
     def _all(self, uow: UnitOfWork, index: str, value: str) -> list[Opportunity]:
@@ -132,7 +153,7 @@ class PipelineService:
     ) -> Lead:
         def command(uow: UnitOfWork) -> tuple[Lead, list[Change]]:
             lead = uow.leads.get(lead_id)
-            self._may_act(principal, lead.owner_id, f"lead {lead.id}", unowned_ok=True)
+            self._may_act(uow, principal, lead_target(lead), f"lead {lead.id}", unowned_ok=True)
             now = self.ctx.clock.now()
             after, change = apply_lead_trigger(
                 lead, trigger, at=now, actor=principal.user_id, reason=reason,
@@ -176,7 +197,7 @@ class PipelineService:
 
         def command(uow: UnitOfWork) -> tuple[Opportunity, list[Change]]:
             customer = uow.customers.get(customer_id)
-            self._may_act(principal, customer.owner_id, f"customer {customer.id}")
+            self._may_act(uow, principal, customer_target(customer), f"customer {customer.id}")
             owner = owner_id or customer.owner_id or principal.rep_id
             if owner is None:
                 raise ValidationError.single(
@@ -215,7 +236,9 @@ class PipelineService:
         def command(uow: UnitOfWork) -> tuple[Opportunity, list[Change]]:
             repo = uow.repository(Opportunity)
             opportunity = repo.get(opportunity_id)
-            self._may_act(principal, opportunity.owner_id, f"opportunity {opportunity.id}")
+            self._may_act(
+                uow, principal, self._target(uow, opportunity), f"opportunity {opportunity.id}"
+            )
             flow = self.flow(opportunity.flow)
             after, change = step(opportunity, flow, self.ctx.clock.now(), principal.user_id)
             repo.save(after)
@@ -280,7 +303,9 @@ class PipelineService:
         def command(uow: UnitOfWork) -> tuple[Opportunity, list[Change]]:
             repo = uow.repository(Opportunity)
             opportunity = repo.get(opportunity_id)
-            self._may_act(principal, opportunity.owner_id, f"opportunity {opportunity.id}")
+            self._may_act(
+                uow, principal, self._target(uow, opportunity), f"opportunity {opportunity.id}"
+            )
             if opportunity.closed_at is not None:
                 raise ValidationError.single(
                     "stage", "pipeline.closed", f"opportunity {opportunity.id} is closed"
@@ -319,7 +344,7 @@ class PipelineService:
 
         def command(uow: UnitOfWork) -> tuple[ConversionResult, list[Change]]:
             lead = uow.leads.get(lead_id)
-            self._may_act(principal, lead.owner_id, f"lead {lead.id}", unowned_ok=True)
+            self._may_act(uow, principal, lead_target(lead), f"lead {lead.id}", unowned_ok=True)
             now = self.ctx.clock.now()
             converted, change = apply_lead_trigger(
                 lead, LeadTrigger.CONVERT, at=now, actor=principal.user_id,
