@@ -144,3 +144,15 @@ def test_read_your_writes_inside_one_unit_of_work() -> None:
         assert uow.customers.get("c") == customer
         with pytest.raises(ValueError, match="version 0"):
             uow.customers.add(attrs.evolve(customer, version=3))
+
+
+def test_pages_show_this_unit_of_works_own_changes() -> None:
+    store, ids = InMemoryStore(), SequentialIds()
+    with UnitOfWork(store, ids) as uow:
+        uow.customers.add(Customer(id=CustomerId("c"), name="old", created_at=strat.T_EPOCH))
+        uow.commit()
+    with UnitOfWork(store, ids) as uow:
+        customer = uow.customers.get("c")
+        uow.customers.save(attrs.evolve(customer, name="new"))
+        page = uow.customers.get_many(["c", "missing"])
+        assert [c.name for c in page] == ["new"]

@@ -80,9 +80,14 @@ class Repository(Generic[T]):
         return found
 
     def get_many(self, idents: list[str]) -> list[T]:
-        """The aggregates that exist among ``idents``, in the order given."""
-        records = self._uow._session_or_raise().load_many(self.spec.kind, idents)
-        return [self._from_record(records[i]) for i in idents if i in records]
+        """The aggregates that exist among ``idents``, in the order given (staged ones first)."""
+        known = {**self._uow._loaded, **self._uow._staged}
+        missing = [i for i in idents if (self.spec.kind, i) not in known]
+        records = self._uow._session_or_raise().load_many(self.spec.kind, missing)
+        for record in records.values():
+            self._from_record(record)
+        found = {**self._uow._loaded, **self._uow._staged}
+        return [found[(self.spec.kind, i)] for i in idents if (self.spec.kind, i) in found]
 
     def find_unique(self, key: str) -> T | None:
         """The aggregate holding unique (dedup) ``key``, or None."""
