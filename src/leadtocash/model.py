@@ -194,7 +194,12 @@ class Collaborator:
 
 @attrs.frozen
 class Customer:
-    """A customer account (客户): owned by at most one rep, or sitting in a public pool."""
+    """A customer account (客户): owned by at most one rep, or sitting in a public pool.
+
+    ``reclaim_due_at``, ``reclaim_rule``, ``warn_at`` and ``warned_due_at`` are derived by the
+    pool rules whenever a fact changes (never set them by hand); ``merged_into`` marks an
+    archived duplicate; ``collaborators`` grant other reps read or write access.
+    """
 
     id: CustomerId
     name: str = attrs.field(validator=non_blank)
