@@ -8,13 +8,14 @@ instances via ``attrs.evolve``; aggregates validate their own invariants on cons
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import NewType
 
 import attrs
 
 from leadtocash.errors import ValidationError
 from leadtocash.signals import DemandSignals
+from leadtocash.validators import non_blank, non_negative, utc
 
 __all__ = [
     "Channel",
@@ -50,28 +51,6 @@ TeamId = NewType("TeamId", str)
 ZoneId = NewType("ZoneId", str)
 PoolId = NewType("PoolId", str)
 FollowUpId = NewType("FollowUpId", str)
-
-
-def utc(_inst: object, attribute: attrs.Attribute[datetime], value: datetime | None) -> None:
-    """attrs validator: datetimes inside the library are timezone-aware UTC."""
-    if value is None:
-        return
-    if not isinstance(value, datetime) or value.tzinfo is None:
-        raise ValidationError.single(
-            attribute.name, "time.naive", "datetimes must be timezone-aware (UTC inside)"
-        )
-    if value.utcoffset() != UTC.utcoffset(None):
-        raise ValidationError.single(attribute.name, "time.not_utc", "datetimes must be in UTC")
-
-
-def non_blank(_inst: object, attribute: attrs.Attribute[str], value: str) -> None:
-    if not value or not value.strip():
-        raise ValidationError.single(attribute.name, "field.required", "must not be blank")
-
-
-def _non_negative(_inst: object, attribute: attrs.Attribute[int], value: int) -> None:
-    if value < 0:
-        raise ValidationError.single(attribute.name, "field.negative", "must be >= 0")
 
 
 class Channel(enum.StrEnum):
@@ -147,7 +126,7 @@ class SalesRep:
     email: str | None = None
     zone_id: ZoneId | None = None
     team_id: TeamId | None = None
-    weight: int = attrs.field(default=1, validator=_non_negative)
+    weight: int = attrs.field(default=1, validator=non_negative)
     skills: frozenset[str] = frozenset()
     active: bool = True
     on_leave: bool = False

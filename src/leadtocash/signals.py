@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 import attrs
 
 from leadtocash.errors import ValidationError
 from leadtocash.money import Money
+from leadtocash.validators import utc
 
 __all__ = ["DemandSignals", "RiskLevel"]
 
@@ -33,19 +34,6 @@ class RiskLevel(enum.StrEnum):
 
 
 _RISK_ORDER = (RiskLevel.NONE, RiskLevel.LOW, RiskLevel.MEDIUM, RiskLevel.HIGH)
-
-
-def _utc(
-    _inst: object, attribute: attrs.Attribute[datetime | None], value: datetime | None
-) -> None:
-    if value is None:
-        return
-    if not isinstance(value, datetime) or value.tzinfo is None:
-        raise ValidationError.single(
-            attribute.name, "time.naive", "datetimes must be timezone-aware (UTC inside)"
-        )
-    if value.utcoffset() != UTC.utcoffset(None):
-        raise ValidationError.single(attribute.name, "time.not_utc", "datetimes must be in UTC")
 
 
 def _plain_date(_inst: object, attribute: attrs.Attribute[date | None], value: date | None) -> None:
@@ -107,7 +95,7 @@ class DemandSignals:
         default=False, validator=attrs.validators.instance_of(bool)
     )
     expected_close: date | None = attrs.field(default=None, validator=_plain_date)
-    last_engagement_at: datetime | None = attrs.field(default=None, validator=_utc)
+    last_engagement_at: datetime | None = attrs.field(default=None, validator=utc)
     after_sales_risk: RiskLevel = attrs.field(default=RiskLevel.NONE, converter=_risk)
     invalid_reason: str | None = attrs.field(default=None, validator=_reason)
     collaborating_zones: frozenset[str] = attrs.field(default=frozenset(), converter=_zones)

@@ -16,6 +16,7 @@ import attrs
 
 from leadtocash.errors import ValidationError
 from leadtocash.model import PoolId, RepId
+from leadtocash.validators import non_negative
 
 __all__ = ["FairnessLedger", "LedgerEntry", "fraction_text", "parse_fraction"]
 
@@ -30,19 +31,14 @@ def parse_fraction(text: str) -> Fraction:
     return Fraction(text)
 
 
-def _non_negative(_inst: object, attribute: attrs.Attribute[int], value: int) -> None:
-    if value < 0:
-        raise ValidationError.single(attribute.name, "field.negative", "must be >= 0")
-
-
 @attrs.frozen
 class LedgerEntry:
     """One rep's account: weight, entitlement numerator (over the denominator), received."""
 
     rep_id: RepId
-    weight: int = attrs.field(default=1, validator=_non_negative)
-    entitled: int = attrs.field(default=0, validator=_non_negative)
-    received: int = attrs.field(default=0, validator=_non_negative)
+    weight: int = attrs.field(default=1, validator=non_negative)
+    entitled: int = attrs.field(default=0, validator=non_negative)
+    received: int = attrs.field(default=0, validator=non_negative)
 
 
 def _check_entries(
@@ -72,7 +68,7 @@ class FairnessLedger:
     entries: tuple[LedgerEntry, ...] = attrs.field(default=(), validator=_check_entries)
     denominator: int = attrs.field(default=1, validator=_positive)
     cursor: RepId | None = None
-    allocated: int = attrs.field(default=0, validator=_non_negative)
+    allocated: int = attrs.field(default=0, validator=non_negative)
     version: int = 0
 
     def entry(self, rep_id: RepId) -> LedgerEntry | None:
