@@ -28,7 +28,6 @@ Design (details in docs/adapters/postgres.md):
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import threading
@@ -52,7 +51,6 @@ from leadtocash import (
     NotFound,
     StorageError,
     StorageUnavailable,
-    chain_entries,
 )
 from leadtocash.ports import Commit, IndexQuery, OutboxMessage, RecordWrite, StoredRecord
 
@@ -61,7 +59,7 @@ __all__ = ["SCHEMA_VERSION", "PostgresSession", "PostgresStore"]
 _Connection = psycopg.Connection[TupleRow]
 
 #: The schema version this adapter creates and expects.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # One tuple of DDL statements per schema version; ``create_schema`` applies the missing ones.
 # ``{s}`` is the quoted schema name. Every statement is idempotent on its own as well.
@@ -131,7 +129,147 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (kind, key, id))""",
         """CREATE INDEX IF NOT EXISTS lookup_keys_by_holder ON {s}.lookup_keys (kind, id)""",
     ),
+    (  # version 3: a commit is one call of a server-side function (see _COMMIT_FUNCTION)
+        "{commit_function}",
+    ),
 )
+
+# The whole commit, run by the server as one statement (one round trip, one transaction).
+# ``doc`` is the JSON the adapter builds in ``_commit_document``. Row locks are taken in one
+# global order, so commits never deadlock each other: record rows by (kind, id) as the client
+# sorted them, then unique keys by (kind, key), then the audit head, last, so that the lock
+# that serializes every audited commit is held only for the sealing and the commit itself.
+# Failures raise with adapter-private SQLSTATEs (class LT) and a JSON DETAIL, and roll back.
+_COMMIT_FUNCTION = """CREATE OR REPLACE FUNCTION {s}.ltc_commit(doc json) RETURNS void
+LANGUAGE plpgsql AS $ltc$
+DECLARE
+    w record;
+    k record;
+    a record;
+    n bigint;
+    one_key text;
+    held text[];
+    wanted text[];
+    op_kinds text[] := '{}';
+    op_keys text[] := '{}';
+    op_claims boolean[] := '{}';
+    op_ids text[] := '{}';
+    holder text;
+    head_seq bigint;
+    head_hash text;
+    digest text;
+BEGIN
+    FOR w IN SELECT * FROM ROWS FROM (json_to_recordset(doc->'writes') AS (kind text, id text,
+        expected bigint, data text, exact boolean, indexes json, lookups json, keys json))
+        WITH ORDINALITY AS x ORDER BY x.ordinality
+    LOOP
+        IF w.expected > 0 THEN
+            UPDATE {s}.records SET version = version + 1,
+                data = CASE WHEN w.exact THEN NULL ELSE w.data::jsonb END,
+                exact = CASE WHEN w.exact THEN w.data::json END
+            WHERE kind = w.kind AND id = w.id AND version = w.expected;
+        ELSE
+            INSERT INTO {s}.records (kind, id, version, data, exact)
+            VALUES (w.kind, w.id, 1, CASE WHEN w.exact THEN NULL ELSE w.data::jsonb END,
+                CASE WHEN w.exact THEN w.data::json END)
+            ON CONFLICT (kind, id) DO NOTHING;
+        END IF;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        IF n <> 1 THEN
+            RAISE EXCEPTION 'stale write' USING ERRCODE = 'LT409',
+                DETAIL = json_build_array(w.kind, w.id)::text;
+        END IF;
+        held := '{}';
+        IF w.expected > 0 THEN
+            DELETE FROM {s}.index_entries e WHERE e.kind = w.kind AND e.id = w.id
+                AND NOT EXISTS (SELECT 1 FROM json_each_text(w.indexes) i WHERE i.key = e.name);
+            DELETE FROM {s}.lookup_keys l WHERE l.kind = w.kind AND l.id = w.id
+                AND NOT EXISTS (SELECT 1 FROM json_array_elements_text(w.lookups) j
+                    WHERE j = l.key);
+            -- This transaction holds the record's row lock, and whoever changes a record's
+            -- unique keys updates the record first: the keys read here cannot be changing.
+            held := ARRAY(SELECT u.key FROM {s}.unique_keys u
+                WHERE u.kind = w.kind AND u.id = w.id);
+        END IF;
+        INSERT INTO {s}.index_entries AS e (kind, id, name, value)
+            SELECT w.kind, w.id, i.key, i.value FROM json_each_text(w.indexes) i
+            ON CONFLICT (kind, id, name) DO UPDATE SET value = EXCLUDED.value
+            WHERE e.value <> EXCLUDED.value;
+        INSERT INTO {s}.lookup_keys (kind, key, id)
+            SELECT w.kind, j, w.id FROM json_array_elements_text(w.lookups) j
+            ON CONFLICT DO NOTHING;
+        wanted := ARRAY(SELECT json_array_elements_text(w.keys));
+        FOREACH one_key IN ARRAY held LOOP
+            IF NOT one_key = ANY(wanted) THEN
+                op_kinds := op_kinds || w.kind; op_keys := op_keys || one_key;
+                op_claims := op_claims || false; op_ids := op_ids || w.id;
+            END IF;
+        END LOOP;
+        FOREACH one_key IN ARRAY wanted LOOP
+            IF NOT one_key = ANY(held) THEN
+                op_kinds := op_kinds || w.kind; op_keys := op_keys || one_key;
+                op_claims := op_claims || true; op_ids := op_ids || w.id;
+            END IF;
+        END LOOP;
+    END LOOP;
+    IF (doc->>'intra_duplicate')::boolean THEN
+        RAISE EXCEPTION 'key claimed twice in one commit' USING ERRCODE = 'LT23D';
+    END IF;
+    -- Unique keys: the primary key (kind, key) decides, never a read-then-write.
+    FOR k IN SELECT * FROM unnest(op_kinds, op_keys, op_claims, op_ids) AS o(kind, key, claim, id)
+        ORDER BY o.kind COLLATE "C", o.key COLLATE "C", o.claim
+    LOOP
+        IF k.claim THEN
+            INSERT INTO {s}.unique_keys (kind, key, id) VALUES (k.kind, k.key, k.id)
+                ON CONFLICT (kind, key) DO NOTHING;
+            GET DIAGNOSTICS n = ROW_COUNT;
+            IF n <> 1 THEN
+                SELECT u.id INTO holder FROM {s}.unique_keys u
+                    WHERE u.kind = k.kind AND u.key = k.key;
+                RAISE EXCEPTION 'duplicate key' USING ERRCODE = 'LT23U',
+                    DETAIL = json_build_array(k.kind, k.key, holder)::text;
+            END IF;
+        ELSE
+            DELETE FROM {s}.unique_keys WHERE kind = k.kind AND key = k.key AND id = k.id;
+        END IF;
+    END LOOP;
+    INSERT INTO {s}.outbox (id, topic, payload, created_at, idempotency_key, attempts,
+        next_attempt_at, delivered_at, last_error)
+        SELECT m.id, m.topic, m.payload::json, m.created_at, m.idempotency_key, m.attempts,
+            m.next_attempt_at, m.delivered_at, m.last_error
+        FROM json_to_recordset(doc->'outbox') AS m(id text, topic text, payload text,
+            created_at timestamptz, idempotency_key text, attempts integer,
+            next_attempt_at timestamptz, delivered_at timestamptz, last_error text)
+        ON CONFLICT (id) DO NOTHING;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    IF n <> json_array_length(doc->'outbox') THEN
+        RAISE EXCEPTION 'outbox message already stored' USING ERRCODE = 'LT410';
+    END IF;
+    IF json_array_length(doc->'audit') > 0 THEN
+        SELECT h.seq, h.hash INTO head_seq, head_hash FROM {s}.audit_head h FOR UPDATE;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'the audit head row is missing' USING ERRCODE = 'LT500';
+        END IF;
+        -- hash = SHA-256(prev_hash || canonical entry); the client sent each entry's
+        -- canonical text split around prev_hash and seq (AuditEntry.canonical_parts).
+        FOR a IN SELECT * FROM ROWS FROM (json_to_recordset(doc->'audit') AS (id text,
+            at timestamptz, actor_id text, action text, target_kind text, target_id text,
+            before text, after text, reason text, override boolean, head text, middle text,
+            tail text)) WITH ORDINALITY AS x ORDER BY x.ordinality
+        LOOP
+            head_seq := head_seq + 1;
+            digest := encode(sha256(convert_to(head_hash || a.head || head_hash || a.middle
+                || head_seq::text || a.tail, 'UTF8')), 'hex');
+            INSERT INTO {s}.audit_log (seq, id, at, actor_id, action, target_kind, target_id,
+                before, after, reason, override, prev_hash, hash)
+            VALUES (head_seq, a.id, a.at, a.actor_id, a.action, a.target_kind, a.target_id,
+                a.before::json, a.after::json, a.reason, a.override, head_hash, digest);
+            head_hash := digest;
+        END LOOP;
+        UPDATE {s}.audit_head SET seq = head_seq, hash = head_hash;
+    END IF;
+END
+$ltc$"""
 
 _TABLES = (
     "records",
@@ -193,100 +331,7 @@ class _Statements:
             "SELECT id FROM {s}.lookup_keys WHERE kind = %s AND key = %s ORDER BY id LIMIT %s"
         )
         self.query_head = q("SELECT value, id FROM {s}.index_entries WHERE kind = %s AND name = %s")
-        # An update: versioned conditional UPDATE; the record's index entries are maintained
-        # only when it matched (they hang off the `rec` CTE), so a stale write touches nothing
-        # but the record row it failed to match. Also returns the unique keys the record held
-        # (read in the same snapshot: if the UPDATE matched, nobody changed them since).
-        self.update = q(
-            """WITH rec AS (
-                UPDATE {s}.records
-                SET version = version + 1, data = %(data)s::jsonb, exact = %(exact)s::json
-                WHERE kind = %(kind)s AND id = %(id)s AND version = %(expected)s
-                RETURNING kind, id
-            ), stale_entries AS (
-                DELETE FROM {s}.index_entries e USING rec
-                WHERE e.kind = rec.kind AND e.id = rec.id AND e.name <> ALL(%(names)s::text[])
-            ), entries AS (
-                INSERT INTO {s}.index_entries AS e (kind, id, name, value)
-                SELECT rec.kind, rec.id, n.name, n.value
-                FROM rec, unnest(%(names)s::text[], %(values)s::text[]) AS n(name, value)
-                ON CONFLICT (kind, id, name) DO UPDATE SET value = EXCLUDED.value
-                WHERE e.value <> EXCLUDED.value
-            ), stale_lookups AS (
-                DELETE FROM {s}.lookup_keys l USING rec
-                WHERE l.kind = rec.kind AND l.id = rec.id AND l.key <> ALL(%(lookups)s::text[])
-            ), lookups AS (
-                INSERT INTO {s}.lookup_keys (kind, key, id)
-                SELECT rec.kind, k.key, rec.id FROM rec, unnest(%(lookups)s::text[]) AS k(key)
-                ON CONFLICT DO NOTHING
-            )
-            SELECT (SELECT count(*) FROM rec), ARRAY(
-                SELECT u.key FROM {s}.unique_keys u WHERE u.kind = %(kind)s AND u.id = %(id)s)"""
-        )
-        self.insert = q(
-            """WITH rec AS (
-                INSERT INTO {s}.records (kind, id, version, data, exact)
-                VALUES (%(kind)s, %(id)s, 1, %(data)s::jsonb, %(exact)s::json)
-                ON CONFLICT (kind, id) DO NOTHING
-                RETURNING kind, id
-            ), entries AS (
-                INSERT INTO {s}.index_entries AS e (kind, id, name, value)
-                SELECT rec.kind, rec.id, n.name, n.value
-                FROM rec, unnest(%(names)s::text[], %(values)s::text[]) AS n(name, value)
-                ON CONFLICT (kind, id, name) DO UPDATE SET value = EXCLUDED.value
-            ), lookups AS (
-                INSERT INTO {s}.lookup_keys (kind, key, id)
-                SELECT rec.kind, k.key, rec.id FROM rec, unnest(%(lookups)s::text[]) AS k(key)
-                ON CONFLICT DO NOTHING
-            )
-            SELECT count(*) FROM rec"""
-        )
-        # Unique keys: the primary key (kind, key) decides, never a read-then-write. A claim
-        # that inserts no row found the key held by another record.
-        self.claim = q(
-            """INSERT INTO {s}.unique_keys (kind, key, id) VALUES (%s, %s, %s)
-            ON CONFLICT (kind, key) DO NOTHING"""
-        )
-        self.release = q("DELETE FROM {s}.unique_keys WHERE kind = %s AND key = %s AND id = %s")
-        self.outbox_insert = q(
-            """INSERT INTO {s}.outbox (id, topic, payload, created_at, idempotency_key, attempts,
-                next_attempt_at, delivered_at, last_error)
-            VALUES (%s, %s, %s::json, %s, %s, %s, %s, %s, %s)
-            ON CONFLICT (id) DO NOTHING"""
-        )
-        # The audit head lock serializes audited commits, so it is taken last and only when
-        # everything before it in the transaction worked (the rows it wrote carry this
-        # transaction's xmin): a commit that is going to roll back never holds it.
-        self.head_lock = q(
-            """SELECT seq, hash FROM {s}.audit_head
-            WHERE %(proceed)s AND (
-                SELECT count(*) FROM {s}.records r
-                JOIN unnest(%(kinds)s::text[], %(ids)s::text[], %(versions)s::bigint[])
-                    AS w(kind, id, version)
-                    ON r.kind = w.kind AND r.id = w.id AND r.version = w.version
-                WHERE r.xmin = xid(pg_current_xact_id())
-            ) = cardinality(%(ids)s::text[]) AND (
-                SELECT count(*) FROM {s}.unique_keys u
-                JOIN unnest(%(key_kinds)s::text[], %(keys)s::text[], %(key_ids)s::text[])
-                    AS c(kind, key, id)
-                    ON u.kind = c.kind AND u.key = c.key AND u.id = c.id
-                WHERE u.xmin = xid(pg_current_xact_id())
-            ) = cardinality(%(keys)s::text[]) AND (
-                SELECT count(*) FROM {s}.outbox o
-                WHERE o.id = ANY(%(messages)s::text[]) AND o.xmin = xid(pg_current_xact_id())
-            ) = cardinality(%(messages)s::text[])
-            FOR UPDATE"""
-        )
-        # Appends sealed entries and moves the head in one statement.
-        self.audit_append = q(
-            """WITH head AS (UPDATE {s}.audit_head SET seq = %(seq)s, hash = %(hash)s)
-            INSERT INTO {s}.audit_log (seq, id, at, actor_id, action, target_kind, target_id,
-                before, after, reason, override, prev_hash, hash)
-            SELECT * FROM unnest(%(seqs)s::bigint[], %(ids)s::text[], %(ats)s::timestamptz[],
-                %(actors)s::text[], %(actions)s::text[], %(kinds)s::text[], %(targets)s::text[],
-                %(befores)s::json[], %(afters)s::json[], %(reasons)s::text[],
-                %(overrides)s::boolean[], %(prevs)s::text[], %(hashes)s::text[])"""
-        )
+        self.commit = q("SELECT {s}.ltc_commit(%s::json)")
         self.audit_log = q(
             """SELECT seq, id, at, actor_id, action, target_kind, target_id, before, after,
                 reason, override, prev_hash, hash
@@ -323,7 +368,12 @@ class _Statements:
                 migrated_at = now()"""
         )
         self.migrations = tuple(
-            tuple(q(stmt).replace("{genesis}", GENESIS_HASH) for stmt in step)
+            tuple(
+                q(stmt.replace("{commit_function}", _COMMIT_FUNCTION)).replace(
+                    "{genesis}", GENESIS_HASH
+                )
+                for stmt in step
+            )
             for step in _MIGRATIONS
         )
 
@@ -554,137 +604,12 @@ class PostgresStore:
         if not (commit.writes or commit.audit or commit.outbox):
             return
         plan = _Plan.of(commit)  # everything that can fail without the database fails here
-        known_keys: dict[tuple[str, str], frozenset[str]] | None = None
         with self._connection("committing") as conn:
-            while True:
-                try:
-                    with conn.pipeline() as pipe:
-                        self._attempt(conn, pipe, plan, known_keys)
-                    return  # leaving the pipeline sent COMMIT (round trip 2) and checked it
-                except _KeysChanged as changed:
-                    _rollback(conn)
-                    # An update changes its record's unique keys: now that we know the keys
-                    # it held, run again with releases and claims in the global lock order.
-                    known_keys = changed.held
-                except BaseException:
-                    _rollback(conn)
-                    raise
-
-    def _attempt(
-        self,
-        conn: _Connection,
-        pipe: psycopg.Pipeline,
-        plan: _Plan,
-        known_keys: dict[tuple[str, str], frozenset[str]] | None,
-    ) -> None:
-        """Queue one commit transaction up to its COMMIT, or raise (the caller rolls back).
-
-        Row locks are taken in the same order by every commit, so commits never deadlock each
-        other: record rows by (kind, id), then unique keys by (kind, key), then the audit head.
-        Unique keys held before an update are assumed unchanged unless ``known_keys`` says
-        otherwise; the update statement returns the keys really held, and a wrong guess
-        raises ``_KeysChanged`` before anything is committed.
-        """
-        assumed = {
-            slot: (known_keys or {}).get(slot, write.unique_keys)
-            for slot, write in plan.updates.items()
-        }
-        releases, claims = [], []
-        for write in plan.writes:
-            held = assumed.get((write.kind, write.id), frozenset())
-            releases += [(write.kind, key, write.id) for key in held - write.unique_keys]
-            claims += [(write.kind, key, write.id) for key in write.unique_keys - held]
-        # Round trip 1. BEGIN/COMMIT are sent by hand (pooled connections are in autocommit
-        # mode): psycopg's transaction() would add round trips in pipeline mode.
-        conn.execute("BEGIN", prepare=False)
-        record_cursors = [
-            conn.execute(self._sql.update if w.expected_version else self._sql.insert, p)
-            for w, p in zip(plan.writes, plan.params, strict=True)
-        ]
-        key_ops = []
-        if plan.intra_duplicate is None:
-            key_ops = self._queue_key_ops(conn, releases, claims)
-        outbox_cursors = [conn.execute(self._sql.outbox_insert, m) for m in plan.outbox]
-        head_cursor = None
-        if plan.audit:
-            head_params = {
-                "proceed": plan.intra_duplicate is None,
-                "kinds": [w.kind for w in plan.writes],
-                "ids": [w.id for w in plan.writes],
-                "versions": [w.new_version for w in plan.writes],
-                "key_kinds": [kind for kind, _, _ in claims],
-                "keys": [key for _, key, _ in claims],
-                "key_ids": [ident for _, _, ident in claims],
-                "messages": [m[0] for m in plan.outbox],
-            }
-            head_cursor = conn.execute(self._sql.head_lock, head_params)
-        pipe.sync()
-        self._check_and_seal(conn, pipe, plan, record_cursors, key_ops, outbox_cursors,
-                             head_cursor, assumed, known_keys)  # fmt: skip
-        # Round trip 2 (sent when the caller leaves the pipeline): audit append and COMMIT.
-        conn.execute("COMMIT", prepare=False)
-
-    def _check_and_seal(
-        self,
-        conn: _Connection,
-        pipe: psycopg.Pipeline,
-        plan: _Plan,
-        record_cursors: list[psycopg.Cursor[TupleRow]],
-        key_ops: list[tuple[str, str, psycopg.Cursor[TupleRow]]],
-        outbox_cursors: list[psycopg.Cursor[TupleRow]],
-        head_cursor: psycopg.Cursor[TupleRow] | None,
-        assumed: dict[tuple[str, str], frozenset[str]],
-        known_keys: dict[tuple[str, str], frozenset[str]] | None,
-    ) -> None:
-        """Check round trip 1's results (raise to roll back) and queue the audit append."""
-        actual: dict[tuple[str, str], frozenset[str]] = {}
-        for write, cursor in zip(plan.writes, record_cursors, strict=True):
-            row = cursor.fetchone()
-            if row is None or row[0] != 1:
-                raise _conflict(write)
-            if write.expected_version:
-                actual[(write.kind, write.id)] = frozenset(row[1])
-        if plan.intra_duplicate is not None:
-            raise plan.intra_duplicate
-        if actual != assumed:
-            if known_keys is not None:  # they changed although the version did not
-                raise ConcurrencyConflict("unique keys changed concurrently; retry")
-            raise _KeysChanged(actual)
-        for kind, key, cursor in key_ops:
-            if cursor.rowcount != 1:
-                holder = conn.execute(self._sql.find_unique, (kind, key))
-                pipe.sync()
-                raise DuplicateKey(kind, key, _scalar(holder))
-        for message, cursor in zip(plan.outbox, outbox_cursors, strict=True):
-            if cursor.rowcount != 1:
-                raise StorageError(f"outbox message {message[0]!r} already exists")
-        if head_cursor is not None:
-            head = head_cursor.fetchone()
-            if head is None:
-                raise StorageError(
-                    "the audit head row was not locked (missing? call create_schema())"
-                )
-            sealed = chain_entries(plan.audit, last_seq=int(head[0]), last_hash=head[1])
-            conn.execute(self._sql.audit_append, _audit_params(sealed, plan.audit_json))
-
-    def _queue_key_ops(
-        self,
-        conn: _Connection,
-        releases: list[tuple[str, str, str]],
-        claims: list[tuple[str, str, str]],
-    ) -> list[tuple[str, str, psycopg.Cursor[TupleRow]]]:
-        """Queue key releases and claims in (kind, key) order; return the claims' cursors."""
-        ops = sorted(
-            [(kind, key, 0, ident) for kind, key, ident in releases]
-            + [(kind, key, 1, ident) for kind, key, ident in claims]
-        )
-        cursors = []
-        for kind, key, is_claim, ident in ops:
-            if is_claim:
-                cursors.append((kind, key, conn.execute(self._sql.claim, (kind, key, ident))))
-            else:
-                conn.execute(self._sql.release, (kind, key, ident))
-        return cursors
+            try:
+                # Autocommit connection: the one statement is the whole transaction.
+                conn.execute(self._sql.commit, (plan.document,))
+            except psycopg.Error as exc:
+                raise plan.failure(exc) from exc
 
     # -- audit and outbox ------------------------------------------------------------------
     def audit_log(self, *, after_seq: int = 0, limit: int = 1000) -> list[AuditEntry]:
@@ -812,41 +737,59 @@ class PostgresSession:
 
 
 # -- helpers ----------------------------------------------------------------------------------
-class _KeysChanged(Exception):
-    """Internal: an update's record held other unique keys than assumed; carries the real ones."""
-
-    def __init__(self, held: dict[tuple[str, str], frozenset[str]]) -> None:
-        super().__init__("unique keys changed")
-        self.held = held
+#: SQLSTATEs ``ltc_commit`` raises (class LT is not used by PostgreSQL itself).
+_STALE, _INTRA_DUPLICATE, _DUPLICATE, _OUTBOX_EXISTS, _NO_HEAD = (
+    "LT409", "LT23D", "LT23U", "LT410", "LT500"
+)  # fmt: skip
 
 
 @attrs.frozen
 class _Plan:
-    """A commit made ready for the database: sorted writes, statement parameters, JSON."""
+    """A commit made ready for the database: the JSON document ``ltc_commit`` applies."""
 
-    writes: list[RecordWrite]
-    params: list[dict[str, Any]]
-    updates: dict[tuple[str, str], RecordWrite]
+    document: str
+    writes: dict[tuple[str, str], RecordWrite]
     intra_duplicate: DuplicateKey | None
-    outbox: list[tuple[Any, ...]]
-    audit: Sequence[AuditEntry]
-    audit_json: list[tuple[str | None, str | None]]
 
     @classmethod
     def of(cls, commit: Commit) -> _Plan:
         """Validate and serialize ``commit``; raises StorageError for what cannot be stored."""
         intra_duplicate = _check_commit_shape(commit.writes)
         writes = sorted(commit.writes, key=lambda w: (w.kind, w.id))
-        return cls(
-            writes=writes,
-            params=[_write_params(write) for write in writes],
-            updates={(w.kind, w.id): w for w in writes if w.expected_version},
-            intra_duplicate=intra_duplicate,
+        document = {
+            "writes": [_write_doc(write) for write in writes],
+            "intra_duplicate": intra_duplicate is not None,
             # Like the reference store: a message id repeated in one commit keeps the last one.
-            outbox=[_outbox_params(m) for m in {m.id: m for m in commit.outbox}.values()],
-            audit=commit.audit,
-            audit_json=[_audit_json(entry) for entry in commit.audit],
+            "outbox": [_outbox_doc(m) for m in {m.id: m for m in commit.outbox}.values()],
+            "audit": [_audit_doc(entry) for entry in commit.audit],
+        }
+        try:
+            text = _dumps(document)
+        except (TypeError, ValueError) as exc:
+            raise StorageError(f"the commit is not JSON-serializable: {exc}") from exc
+        return cls(
+            document=text,
+            writes={(w.kind, w.id): w for w in writes},
+            intra_duplicate=intra_duplicate,
         )
+
+    def failure(self, exc: psycopg.Error) -> StorageError:
+        """The library error for a failed ``ltc_commit`` call (nothing was committed)."""
+        sqlstate = exc.sqlstate
+        detail = exc.diag.message_detail if sqlstate in (_STALE, _DUPLICATE) else None
+        if sqlstate == _STALE and detail:
+            kind, ident = json.loads(detail)
+            return _conflict(self.writes[(kind, ident)])
+        if sqlstate == _INTRA_DUPLICATE and self.intra_duplicate is not None:
+            return self.intra_duplicate
+        if sqlstate == _DUPLICATE and detail:
+            kind, key, holder = json.loads(detail)
+            return DuplicateKey(kind, key, holder)
+        if sqlstate == _OUTBOX_EXISTS:
+            return StorageError("an outbox message with this id is already stored")
+        if sqlstate == _NO_HEAD:
+            return StorageError("the audit head row is missing (call create_schema())")
+        return _translate(exc, "committing")
 
 
 def _check_commit_shape(writes: Sequence[RecordWrite]) -> DuplicateKey | None:
@@ -869,7 +812,7 @@ def _check_commit_shape(writes: Sequence[RecordWrite]) -> DuplicateKey | None:
     return duplicate
 
 
-def _write_params(write: RecordWrite) -> dict[str, Any]:
+def _write_doc(write: RecordWrite) -> dict[str, Any]:
     try:
         data = _dumps(dict(write.data))
     except (TypeError, ValueError) as exc:
@@ -877,17 +820,16 @@ def _write_params(write: RecordWrite) -> dict[str, Any]:
             f"{write.kind} {write.id!r} is not JSON-serializable: {exc}",
             details={"kind": write.kind, "id": write.id},
         ) from exc
-    entries = sorted((n, v) for n, v in write.indexes.items() if v is not None)
-    exact = _NOT_JSONB_SAFE.search(data) is not None
     return {
         "kind": write.kind,
         "id": write.id,
         "expected": write.expected_version,
-        "data": None if exact else data,
-        "exact": data if exact else None,
-        "names": [n for n, _ in entries],
-        "values": [v for _, v in entries],
+        # JSON documents travel as text: PostgreSQL would refuse a nested "\u0000".
+        "data": data,
+        "exact": _NOT_JSONB_SAFE.search(data) is not None,
+        "indexes": {n: v for n, v in sorted(write.indexes.items()) if v is not None},
         "lookups": sorted(write.lookup_keys),
+        "keys": sorted(write.unique_keys),
     }
 
 
@@ -895,67 +837,52 @@ def _record(kind: str, ident: str, version: int, data: Any, exact: Any) -> Store
     return StoredRecord(kind, ident, int(version), data if exact is None else exact)
 
 
-def _outbox_params(message: OutboxMessage) -> tuple[Any, ...]:
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _outbox_doc(message: OutboxMessage) -> dict[str, Any]:
     try:
         payload = _dumps(dict(message.payload))
     except (TypeError, ValueError) as exc:
         raise StorageError(
             f"outbox message {message.id!r} is not JSON-serializable: {exc}"
         ) from exc
-    return (
-        message.id,
-        message.topic,
-        payload,
-        message.created_at,
-        message.idempotency_key,
-        message.attempts,
-        message.next_attempt_at,
-        message.delivered_at,
-        message.last_error,
-    )
+    return {
+        "id": message.id,
+        "topic": message.topic,
+        "payload": payload,
+        "created_at": message.created_at.isoformat(),
+        "idempotency_key": message.idempotency_key,
+        "attempts": message.attempts,
+        "next_attempt_at": _iso(message.next_attempt_at),
+        "delivered_at": _iso(message.delivered_at),
+        "last_error": message.last_error,
+    }
 
 
-def _audit_json(entry: AuditEntry) -> tuple[str | None, str | None]:
+def _audit_doc(entry: AuditEntry) -> dict[str, Any]:
     try:
+        head, middle, tail = entry.canonical_parts()
         before = None if entry.before is None else _dumps(dict(entry.before))
         after = None if entry.after is None else _dumps(dict(entry.after))
     except (TypeError, ValueError) as exc:
         raise StorageError(f"audit entry {entry.id!r} is not JSON-serializable: {exc}") from exc
-    return before, after
-
-
-def _audit_params(
-    sealed: Sequence[AuditEntry], json_texts: Sequence[tuple[str | None, str | None]]
-) -> dict[str, Any]:
     return {
-        "seq": sealed[-1].seq,
-        "hash": sealed[-1].hash,
-        "seqs": [e.seq for e in sealed],
-        "ids": [e.id for e in sealed],
-        "ats": [e.at for e in sealed],
-        "actors": [e.actor_id for e in sealed],
-        "actions": [e.action for e in sealed],
-        "kinds": [e.target_kind for e in sealed],
-        "targets": [e.target_id for e in sealed],
-        "befores": [before for before, _ in json_texts],
-        "afters": [after for _, after in json_texts],
-        "reasons": [e.reason for e in sealed],
-        "overrides": [e.override for e in sealed],
-        "prevs": [e.prev_hash for e in sealed],
-        "hashes": [e.hash for e in sealed],
+        "id": entry.id,
+        "at": entry.at.isoformat(),
+        "actor_id": entry.actor_id,
+        "action": entry.action,
+        "target_kind": entry.target_kind,
+        "target_id": entry.target_id,
+        "before": before,
+        "after": after,
+        "reason": entry.reason,
+        "override": entry.override,
+        "head": head,
+        "middle": middle,
+        "tail": tail,
     }
-
-
-def _rollback(conn: _Connection) -> None:
-    """End a failed commit transaction, keeping the connection reusable when possible."""
-    with contextlib.suppress(psycopg.Error):  # the pool discards a connection it cannot reset
-        if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-            conn.execute("ROLLBACK", prepare=False)
-
-
-def _scalar(cursor: psycopg.Cursor[TupleRow]) -> Any:
-    row = cursor.fetchone()
-    return None if row is None else row[0]
 
 
 def _conflict(write: RecordWrite) -> ConcurrencyConflict:

@@ -18,7 +18,13 @@ import attrs
 
 from leadtocash.model import utc
 
-__all__ = ["GENESIS_HASH", "AuditEntry", "chain_entries", "entry_hash", "verify_audit_chain"]
+__all__ = [
+    "GENESIS_HASH",
+    "AuditEntry",
+    "chain_entries",
+    "entry_hash",
+    "verify_audit_chain",
+]
 
 #: The ``prev_hash`` of the very first entry.
 GENESIS_HASH = "0" * 64
@@ -59,6 +65,21 @@ class AuditEntry:
             "prev_hash": self.prev_hash,
         }
         return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+    def canonical_parts(self) -> tuple[str, str, str]:
+        """The canonical text split around the values a store fills in when it seals.
+
+        ``canonical() == head + prev_hash + middle + str(seq) + tail`` for any ``prev_hash``
+        and ``seq``, so a store can compute the chain hash where the head of the chain is
+        (for example in one SQL statement) without rendering JSON there.
+        """
+        text = attrs.evolve(self, seq=0, prev_hash="").canonical()
+        # Keys are sorted, so only "reason" (a string), "target_id" and "target_kind" follow
+        # the top-level "prev_hash" and "seq"; an unescaped quote cannot occur inside a JSON
+        # string, so the last occurrence of each marker is the top-level one.
+        prev_at = text.rindex('"prev_hash":"",') + len('"prev_hash":"')
+        seq_at = text.rindex('"seq":0,') + len('"seq":')
+        return text[:prev_at], text[prev_at:seq_at], text[seq_at + 1 :]
 
 
 def entry_hash(entry: AuditEntry) -> str:

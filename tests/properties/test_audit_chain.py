@@ -61,3 +61,27 @@ def test_rehashing_a_forged_entry_still_breaks_the_next_link(chain: list[AuditEn
 
     forged = attrs.evolve(forged, hash=entry_hash(forged))
     assert verify_audit_chain([forged, *chain[1:]]) == 1
+
+
+_MARKERS = st.sampled_from(['"prev_hash":"",', '"seq":0,', "prev_hash", "seq", '"', "\\"])
+
+
+@given(
+    strat.audit_entries(),
+    st.integers(1, 10**12),
+    st.text(alphabet="0123456789abcdef", min_size=64, max_size=64),
+    st.dictionaries(_MARKERS, _MARKERS | st.integers(0, 1), max_size=3),
+    st.none() | _MARKERS,
+)
+def test_canonical_parts_rebuild_the_canonical_text_for_any_seq_and_prev_hash(
+    entry: AuditEntry,
+    seq: int,
+    prev_hash: str,
+    tricky: dict[str, object],
+    reason: str | None,
+) -> None:
+    # Snapshots and reasons that contain the very markers the split looks for.
+    entry = attrs.evolve(entry, before={**(entry.before or {}), **tricky}, reason=reason)
+    head, middle, tail = entry.canonical_parts()
+    sealed = attrs.evolve(entry, seq=seq, prev_hash=prev_hash)
+    assert head + prev_hash + middle + str(seq) + tail == sealed.canonical()
