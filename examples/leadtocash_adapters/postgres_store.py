@@ -140,7 +140,7 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
 # sorted them, then unique keys by (kind, key), then the audit head, last, so that the lock
 # that serializes every audited commit is held only for the sealing and the commit itself.
 # Failures raise with adapter-private SQLSTATEs (class LT) and a JSON DETAIL, and roll back.
-_COMMIT_FUNCTION = """CREATE OR REPLACE FUNCTION {s}.ltc_commit(doc json) RETURNS void
+_COMMIT_FUNCTION = """CREATE OR REPLACE FUNCTION {s}.ltc_commit(doc jsonb) RETURNS void
 LANGUAGE plpgsql AS $ltc$
 DECLARE
     w record;
@@ -159,8 +159,8 @@ DECLARE
     head_hash text;
     digest text;
 BEGIN
-    FOR w IN SELECT * FROM ROWS FROM (json_to_recordset(doc->'writes') AS (kind text, id text,
-        expected bigint, data text, exact boolean, indexes json, lookups json, keys json))
+    FOR w IN SELECT * FROM ROWS FROM (jsonb_to_recordset(doc->'writes') AS (kind text, id text,
+        expected bigint, data text, exact boolean, indexes jsonb, lookups jsonb, keys jsonb))
         WITH ORDINALITY AS x ORDER BY x.ordinality
     LOOP
         IF w.expected > 0 THEN
@@ -182,9 +182,9 @@ BEGIN
         held := '{}';
         IF w.expected > 0 THEN
             DELETE FROM {s}.index_entries e WHERE e.kind = w.kind AND e.id = w.id
-                AND NOT EXISTS (SELECT 1 FROM json_each_text(w.indexes) i WHERE i.key = e.name);
+                AND NOT EXISTS (SELECT 1 FROM jsonb_each_text(w.indexes) i WHERE i.key = e.name);
             DELETE FROM {s}.lookup_keys l WHERE l.kind = w.kind AND l.id = w.id
-                AND NOT EXISTS (SELECT 1 FROM json_array_elements_text(w.lookups) j
+                AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text(w.lookups) j
                     WHERE j = l.key);
             -- This transaction holds the record's row lock, and whoever changes a record's
             -- unique keys updates the record first: the keys read here cannot be changing.
@@ -192,13 +192,13 @@ BEGIN
                 WHERE u.kind = w.kind AND u.id = w.id);
         END IF;
         INSERT INTO {s}.index_entries AS e (kind, id, name, value)
-            SELECT w.kind, w.id, i.key, i.value FROM json_each_text(w.indexes) i
+            SELECT w.kind, w.id, i.key, i.value FROM jsonb_each_text(w.indexes) i
             ON CONFLICT (kind, id, name) DO UPDATE SET value = EXCLUDED.value
             WHERE e.value <> EXCLUDED.value;
         INSERT INTO {s}.lookup_keys (kind, key, id)
-            SELECT w.kind, j, w.id FROM json_array_elements_text(w.lookups) j
+            SELECT w.kind, j, w.id FROM jsonb_array_elements_text(w.lookups) j
             ON CONFLICT DO NOTHING;
-        wanted := ARRAY(SELECT json_array_elements_text(w.keys));
+        wanted := ARRAY(SELECT jsonb_array_elements_text(w.keys));
         FOREACH one_key IN ARRAY held LOOP
             IF NOT one_key = ANY(wanted) THEN
                 op_kinds := op_kinds || w.kind; op_keys := op_keys || one_key;
@@ -237,22 +237,22 @@ BEGIN
         next_attempt_at, delivered_at, last_error)
         SELECT m.id, m.topic, m.payload::json, m.created_at, m.idempotency_key, m.attempts,
             m.next_attempt_at, m.delivered_at, m.last_error
-        FROM json_to_recordset(doc->'outbox') AS m(id text, topic text, payload text,
+        FROM jsonb_to_recordset(doc->'outbox') AS m(id text, topic text, payload text,
             created_at timestamptz, idempotency_key text, attempts integer,
             next_attempt_at timestamptz, delivered_at timestamptz, last_error text)
         ON CONFLICT (id) DO NOTHING;
     GET DIAGNOSTICS n = ROW_COUNT;
-    IF n <> json_array_length(doc->'outbox') THEN
+    IF n <> jsonb_array_length(doc->'outbox') THEN
         RAISE EXCEPTION 'outbox message already stored' USING ERRCODE = 'LT410';
     END IF;
-    IF json_array_length(doc->'audit') > 0 THEN
+    IF jsonb_array_length(doc->'audit') > 0 THEN
         SELECT h.seq, h.hash INTO head_seq, head_hash FROM {s}.audit_head h FOR UPDATE;
         IF NOT FOUND THEN
             RAISE EXCEPTION 'the audit head row is missing' USING ERRCODE = 'LT500';
         END IF;
         -- hash = SHA-256(prev_hash || canonical entry); the client sent each entry's
         -- canonical text split around prev_hash and seq (AuditEntry.canonical_parts).
-        FOR a IN SELECT * FROM ROWS FROM (json_to_recordset(doc->'audit') AS (id text,
+        FOR a IN SELECT * FROM ROWS FROM (jsonb_to_recordset(doc->'audit') AS (id text,
             at timestamptz, actor_id text, action text, target_kind text, target_id text,
             before text, after text, reason text, override boolean, head text, middle text,
             tail text)) WITH ORDINALITY AS x ORDER BY x.ordinality
@@ -331,7 +331,7 @@ class _Statements:
             "SELECT id FROM {s}.lookup_keys WHERE kind = %s AND key = %s ORDER BY id LIMIT %s"
         )
         self.query_head = q("SELECT value, id FROM {s}.index_entries WHERE kind = %s AND name = %s")
-        self.commit = q("SELECT {s}.ltc_commit(%s::json)")
+        self.commit = q("SELECT {s}.ltc_commit(%s::jsonb)")
         self.audit_log = q(
             """SELECT seq, id, at, actor_id, action, target_kind, target_id, before, after,
                 reason, override, prev_hash, hash

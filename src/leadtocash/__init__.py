@@ -31,7 +31,13 @@ from leadtocash.app import (
     UnitOfWork,
     run_with_retries,
 )
-from leadtocash.audit import GENESIS_HASH, AuditEntry, chain_entries, verify_audit_chain
+from leadtocash.audit import (
+    GENESIS_HASH,
+    AuditEntry,
+    chain_entries,
+    chain_hashes,
+    verify_audit_chain,
+)
 from leadtocash.calendars import CalendarOutOfRange, ChinaStatutoryCalendar, HolidaysCalendar
 from leadtocash.classification import (
     Classification,
@@ -329,6 +335,7 @@ __all__ = [
     "allocate",
     "apply_classification",
     "chain_entries",
+    "chain_hashes",
     "check_duplicates",
     "classify",
     "converter",

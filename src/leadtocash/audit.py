@@ -22,6 +22,7 @@ __all__ = [
     "GENESIS_HASH",
     "AuditEntry",
     "chain_entries",
+    "chain_hashes",
     "entry_hash",
     "verify_audit_chain",
 ]
@@ -87,22 +88,41 @@ def entry_hash(entry: AuditEntry) -> str:
     return hashlib.sha256((entry.prev_hash + entry.canonical()).encode("utf-8")).hexdigest()
 
 
+def chain_hashes(
+    parts: Sequence[tuple[str, str, str]], *, last_seq: int, last_hash: str
+) -> list[tuple[int, str, str]]:
+    """``(seq, prev_hash, hash)`` for entries, given their ``canonical_parts``, sealed onto a
+    chain whose head is (``last_seq``, ``last_hash``).
+
+    The part a store runs while holding whatever serializes audit appends: string joins and
+    SHA-256 only, the JSON having been rendered beforehand.
+    """
+    sealed: list[tuple[int, str, str]] = []
+    seq, prev = last_seq, last_hash
+    for head, middle, tail in parts:
+        seq += 1
+        text = prev + head + prev + middle + str(seq) + tail
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        sealed.append((seq, prev, digest))
+        prev = digest
+    return sealed
+
+
 def chain_entries(
     entries: Sequence[AuditEntry], *, last_seq: int, last_hash: str
 ) -> list[AuditEntry]:
     """Seal ``entries`` onto a chain whose head is (``last_seq``, ``last_hash``).
 
-    Stores call this inside their commit, while holding whatever serializes audit appends.
+    Stores call this (or :func:`chain_hashes`) inside their commit, while holding whatever
+    serializes audit appends.
     """
-    sealed: list[AuditEntry] = []
-    seq, prev = last_seq, last_hash
-    for entry in entries:
-        seq += 1
-        staged = attrs.evolve(entry, seq=seq, prev_hash=prev, hash="")
-        digest = entry_hash(staged)
-        sealed.append(attrs.evolve(staged, hash=digest))
-        prev = digest
-    return sealed
+    links = chain_hashes(
+        [entry.canonical_parts() for entry in entries], last_seq=last_seq, last_hash=last_hash
+    )
+    return [
+        attrs.evolve(entry, seq=seq, prev_hash=prev, hash=digest)
+        for entry, (seq, prev, digest) in zip(entries, links, strict=True)
+    ]
 
 
 def verify_audit_chain(entries: Sequence[AuditEntry]) -> int | None:

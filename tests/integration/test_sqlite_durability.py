@@ -350,6 +350,39 @@ def test_a_locked_database_is_reported_as_retryable_unavailable(db_path: Path) -
             _commit(store, RecordWrite("thing", "t1", 0, {"n": 1}))
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="the writer queue needs fcntl")
+def test_writers_queue_on_the_writer_lock_file_and_go_the_moment_it_frees(db_path: Path) -> None:
+    import fcntl
+    import threading
+
+    with SQLiteStore.open(db_path, create_schema=True) as store:
+        _commit(store, RecordWrite("thing", "warm", 0, {"n": 0}))  # creates the lock file
+        lock_file = Path(f"{db_path}-writer")
+        assert lock_file.exists()
+        holder = os.open(lock_file, os.O_RDWR)  # another open file: stands for another process
+        try:
+            fcntl.flock(holder, fcntl.LOCK_EX)
+            committed = threading.Event()
+
+            def write() -> None:
+                _commit(store, RecordWrite("thing", "t1", 0, {"n": 1}))
+                committed.set()
+
+            writer = threading.Thread(target=write)
+            writer.start()
+            assert not committed.wait(0.3)  # queued behind the holder, not failing
+            fcntl.flock(holder, fcntl.LOCK_UN)
+            assert committed.wait(10)
+            writer.join(10)
+        finally:
+            os.close(holder)
+        session = store.session()
+        try:
+            assert session.load("thing", "t1") is not None
+        finally:
+            session.close()
+
+
 def test_processes_incrementing_one_record_lose_no_update(db_path: Path) -> None:
     with SQLiteStore.open(db_path, create_schema=True) as store:
         _commit(store, RecordWrite("counter", "c", 0, {"n": 0}))

@@ -6,7 +6,7 @@ a unit of work, writes the audit entry, commits, and retries storage conflicts a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import attrs
@@ -20,7 +20,6 @@ from leadtocash.intake import IntakeRules
 from leadtocash.ports.clock import Clock, IdSource
 from leadtocash.ports.storage import Store
 from leadtocash.scopes import DataScope, ScopePolicy, ScopeTarget
-from leadtocash.serialization import unstructure
 
 __all__ = ["AppContext", "Change"]
 
@@ -37,16 +36,6 @@ class Change:
     after: Any = None
     reason: str | None = None
     override: bool = False
-
-
-def _snapshot(value: Any) -> Mapping[str, Any] | None:
-    if value is None:
-        return None
-    data = unstructure(value)
-    if isinstance(data, dict):
-        data.pop("version", None)
-        return data
-    return {"value": data}
 
 
 @attrs.frozen
@@ -115,8 +104,8 @@ class AppContext:
                         action=action.value,
                         target_kind=change.target_kind,
                         target_id=change.target_id,
-                        before=_snapshot(change.before),
-                        after=_snapshot(change.after),
+                        before=None if change.before is None else uow.plain(change.before),
+                        after=None if change.after is None else uow.plain(change.after),
                         reason=change.reason,
                         override=change.override,
                     )

@@ -160,6 +160,7 @@ class UnitOfWork:
         self._specs: dict[tuple[str, str], AggregateSpec[Any]] = {}
         self._events: list[DomainEvent] = []
         self._audit: list[AuditEntry] = []
+        self._plain: dict[int, tuple[Any, dict[str, Any]]] = {}
         self.committed = False
         self.leads = self.repository(Lead)
         self.customers = self.repository(Customer)
@@ -205,12 +206,28 @@ class UnitOfWork:
         """Events staged so far (read-only view)."""
         return tuple(self._events)
 
+    def plain(self, value: Any) -> dict[str, Any]:
+        """``value`` unstructured without its ``version``: what is stored and audited.
+
+        Values are frozen, so each object is unstructured once per unit of work even though
+        both its record write and its audit snapshot need it. Treat the result as read-only.
+        """
+        cached = self._plain.get(id(value))
+        if cached is not None and cached[0] is value:
+            return cached[1]
+        data = unstructure(value)
+        if isinstance(data, dict):
+            data.pop("version", None)
+        else:
+            data = {"value": data}
+        self._plain[id(value)] = (value, data)  # holding ``value`` keeps its id unique
+        return data
+
     def _writes(self) -> list[RecordWrite]:
         writes = []
         for key, aggregate in self._staged.items():
             spec = self._specs[key]
-            data = unstructure(aggregate)
-            data.pop("version", None)
+            data = self.plain(aggregate)
             dedup = spec.dedup_keys(aggregate)
             unique = spec.unique_keys(aggregate)
             if spec.dedup_unique:
@@ -258,6 +275,7 @@ class UnitOfWork:
         self._specs.clear()
         self._events.clear()
         self._audit.clear()
+        self._plain.clear()
         if self._session is not None:
             self._session.close()
 

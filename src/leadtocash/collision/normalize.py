@@ -289,10 +289,12 @@ def _normalize_once(text: str) -> str:
     return "".join(outside_tokens) + "".join(inside_tokens)
 
 
+@lru_cache(maxsize=8192)
 def normalize_company_name(name: str) -> str:
     """The comparison key of a company name (see the module docstring for every rule).
 
-    Returns ``""`` only when ``name`` has no letters or digits at all.
+    Returns ``""`` only when ``name`` has no letters or digits at all. Memoized: it is a pure
+    function of ``name``, and every save of a customer needs its name key.
     """
     current = name
     for _ in range(_MAX_PASSES):
