@@ -163,41 +163,58 @@ BEGIN
         expected bigint, data text, exact boolean, indexes jsonb, lookups jsonb, keys jsonb))
         WITH ORDINALITY AS x ORDER BY x.ordinality
     LOOP
+        -- One statement per record: the versioned write, and hanging off it (so a stale
+        -- write touches nothing else) its index entries and lookup keys.
         IF w.expected > 0 THEN
-            UPDATE {s}.records SET version = version + 1,
-                data = CASE WHEN w.exact THEN NULL ELSE w.data::jsonb END,
-                exact = CASE WHEN w.exact THEN w.data::json END
-            WHERE kind = w.kind AND id = w.id AND version = w.expected;
+            WITH rec AS (
+                UPDATE {s}.records SET version = version + 1,
+                    data = CASE WHEN w.exact THEN NULL ELSE w.data::jsonb END,
+                    exact = CASE WHEN w.exact THEN w.data::json END
+                WHERE kind = w.kind AND id = w.id AND version = w.expected
+                RETURNING kind, id
+            ), stale_entries AS (
+                DELETE FROM {s}.index_entries e USING rec
+                WHERE e.kind = rec.kind AND e.id = rec.id AND NOT w.indexes ? e.name
+            ), entries AS (
+                INSERT INTO {s}.index_entries AS e (kind, id, name, value)
+                SELECT rec.kind, rec.id, i.key, i.value FROM rec, jsonb_each_text(w.indexes) i
+                ON CONFLICT (kind, id, name) DO UPDATE SET value = EXCLUDED.value
+                WHERE e.value <> EXCLUDED.value
+            ), stale_lookups AS (
+                DELETE FROM {s}.lookup_keys l USING rec
+                WHERE l.kind = rec.kind AND l.id = rec.id AND NOT w.lookups ? l.key
+            ), lookups AS (
+                INSERT INTO {s}.lookup_keys (kind, key, id)
+                SELECT rec.kind, j, rec.id FROM rec, jsonb_array_elements_text(w.lookups) j
+                ON CONFLICT DO NOTHING
+            )
+            -- The unique keys the record holds, read in this statement's snapshot: the
+            -- UPDATE matched, so nobody has changed the record (nor its keys) since.
+            SELECT count(*), ARRAY(SELECT u.key FROM {s}.unique_keys u
+                WHERE u.kind = w.kind AND u.id = w.id)
+            FROM rec INTO n, held;
         ELSE
-            INSERT INTO {s}.records (kind, id, version, data, exact)
-            VALUES (w.kind, w.id, 1, CASE WHEN w.exact THEN NULL ELSE w.data::jsonb END,
-                CASE WHEN w.exact THEN w.data::json END)
-            ON CONFLICT (kind, id) DO NOTHING;
+            WITH rec AS (
+                INSERT INTO {s}.records (kind, id, version, data, exact)
+                VALUES (w.kind, w.id, 1, CASE WHEN w.exact THEN NULL ELSE w.data::jsonb END,
+                    CASE WHEN w.exact THEN w.data::json END)
+                ON CONFLICT (kind, id) DO NOTHING
+                RETURNING kind, id
+            ), entries AS (
+                INSERT INTO {s}.index_entries AS e (kind, id, name, value)
+                SELECT rec.kind, rec.id, i.key, i.value FROM rec, jsonb_each_text(w.indexes) i
+                ON CONFLICT (kind, id, name) DO UPDATE SET value = EXCLUDED.value
+            ), lookups AS (
+                INSERT INTO {s}.lookup_keys (kind, key, id)
+                SELECT rec.kind, j, rec.id FROM rec, jsonb_array_elements_text(w.lookups) j
+                ON CONFLICT DO NOTHING
+            )
+            SELECT count(*), '{}'::text[] FROM rec INTO n, held;
         END IF;
-        GET DIAGNOSTICS n = ROW_COUNT;
         IF n <> 1 THEN
             RAISE EXCEPTION 'stale write' USING ERRCODE = 'LT409',
                 DETAIL = json_build_array(w.kind, w.id)::text;
         END IF;
-        held := '{}';
-        IF w.expected > 0 THEN
-            DELETE FROM {s}.index_entries e WHERE e.kind = w.kind AND e.id = w.id
-                AND NOT EXISTS (SELECT 1 FROM jsonb_each_text(w.indexes) i WHERE i.key = e.name);
-            DELETE FROM {s}.lookup_keys l WHERE l.kind = w.kind AND l.id = w.id
-                AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text(w.lookups) j
-                    WHERE j = l.key);
-            -- This transaction holds the record's row lock, and whoever changes a record's
-            -- unique keys updates the record first: the keys read here cannot be changing.
-            held := ARRAY(SELECT u.key FROM {s}.unique_keys u
-                WHERE u.kind = w.kind AND u.id = w.id);
-        END IF;
-        INSERT INTO {s}.index_entries AS e (kind, id, name, value)
-            SELECT w.kind, w.id, i.key, i.value FROM jsonb_each_text(w.indexes) i
-            ON CONFLICT (kind, id, name) DO UPDATE SET value = EXCLUDED.value
-            WHERE e.value <> EXCLUDED.value;
-        INSERT INTO {s}.lookup_keys (kind, key, id)
-            SELECT w.kind, j, w.id FROM jsonb_array_elements_text(w.lookups) j
-            ON CONFLICT DO NOTHING;
         wanted := ARRAY(SELECT jsonb_array_elements_text(w.keys));
         FOREACH one_key IN ARRAY held LOOP
             IF NOT one_key = ANY(wanted) THEN
@@ -325,6 +342,11 @@ class _Statements:
         self.load_many = q(
             """SELECT id, version, data, exact FROM {s}.records
             WHERE kind = %s AND id = ANY(%s::text[])"""
+        )
+        self.load_each = q(
+            """SELECT r.kind, r.id, r.version, r.data, r.exact FROM {s}.records r
+            JOIN unnest(%s::text[], %s::text[]) AS w(kind, id)
+                ON r.kind = w.kind AND r.id = w.id"""
         )
         self.find_unique = q("SELECT id FROM {s}.unique_keys WHERE kind = %s AND key = %s")
         self.find_by_key = q(
@@ -567,6 +589,14 @@ class PostgresStore:
         rows = self._read("loading records", self._sql.load_many, (kind, list(idents)))
         return {row[0]: _record(kind, *row) for row in rows}
 
+    def _load_each(self, refs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], StoredRecord]:
+        wanted = list(dict.fromkeys(refs))
+        if not wanted:
+            return {}
+        kinds, idents = [kind for kind, _ in wanted], [ident for _, ident in wanted]
+        rows = self._read("loading records", self._sql.load_each, (kinds, idents))
+        return {(row[0], row[1]): _record(*row) for row in rows}
+
     def _find_unique(self, kind: str, key: str) -> str | None:
         rows = self._read("looking up a unique key", self._sql.find_unique, (kind, key))
         return str(rows[0][0]) if rows else None
@@ -709,6 +739,11 @@ class PostgresSession:
         """The committed records among ``idents``, by id."""
         self._check()
         return self._store._load_many(kind, idents)
+
+    def load_each(self, refs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], StoredRecord]:
+        """The committed records among ``(kind, id)`` pairs, by pair (one round trip)."""
+        self._check()
+        return self._store._load_each(refs)
 
     def find_unique(self, kind: str, key: str) -> str | None:
         """The id of the record of ``kind`` holding unique ``key``, or None."""

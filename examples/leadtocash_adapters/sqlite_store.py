@@ -809,6 +809,17 @@ class SQLiteSession:
                 found[ident] = StoredRecord(kind, ident, version, json.loads(text))
         return found
 
+    def load_each(self, refs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], StoredRecord]:
+        """The committed records that exist among ``(kind, id)`` pairs, by pair."""
+        by_kind: dict[str, list[str]] = {}
+        for kind, ident in refs:
+            by_kind.setdefault(kind, []).append(ident)
+        return {
+            (kind, ident): record
+            for kind, idents in by_kind.items()
+            for ident, record in self.load_many(kind, idents).items()
+        }
+
     def find_unique(self, kind: str, key: str) -> str | None:
         """The id of the record of ``kind`` holding unique ``key``, or None."""
         rows = self._read(_FIND_KEY, (kind, key), "unique key lookup")

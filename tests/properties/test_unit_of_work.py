@@ -156,3 +156,48 @@ def test_pages_show_this_unit_of_works_own_changes() -> None:
         uow.customers.save(attrs.evolve(customer, name="new"))
         page = uow.customers.get_many(["c", "missing"])
         assert [c.name for c in page] == ["new"]
+
+
+class CountingStore(InMemoryStore):
+    """The reference store, counting the read calls its sessions make."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+
+    def session(self) -> Any:
+        inner = super().session()
+        calls = self.calls
+
+        class Counting:
+            def __getattr__(self, name: str) -> Any:
+                if name.startswith("load") or name.startswith("find"):
+                    calls.append(name)
+                return getattr(inner, name)
+
+        return Counting()
+
+
+def test_preload_reads_several_kinds_in_one_call_and_later_reads_use_it() -> None:
+    from leadtocash import RepBook, RepId, SalesRep
+
+    store, ids = CountingStore(), SequentialIds()
+    with UnitOfWork(store, ids) as uow:
+        uow.customers.add(Customer(id=CustomerId("c"), name="x", created_at=strat.T_EPOCH))
+        uow.reps.add(SalesRep(id=RepId("r"), name="r"))
+        uow.commit()
+    store.calls.clear()
+    with UnitOfWork(store, ids) as uow:
+        staged = Customer(id=CustomerId("new"), name="y", created_at=strat.T_EPOCH)
+        uow.customers.add(staged)
+        uow.preload(
+            (Customer, "c"), (SalesRep, "r"), (RepBook, "r"), (Customer, "new"), (Customer, None)
+        )
+        assert store.calls == ["load_each"]
+        assert uow.customers.get("c").name == "x"
+        assert uow.reps.get("r").version == 1
+        assert uow.customers.get("new") is staged  # staged changes win over the store
+        assert store.calls == ["load_each"]  # served from the identity map
+        assert uow.repository(RepBook).find("r") is None  # missing: a normal read says so
+        uow.preload((Customer, "c"), (SalesRep, "r"))  # nothing left to read: no call
+        assert store.calls == ["load_each", "load"]

@@ -353,6 +353,10 @@ class PoolService:
                     f"customer {customer.id} is in no pool", code="pool.not_in_pool",
                     details={"customer_id": customer.id},
                 )  # fmt: skip
+            now = self.ctx.clock.now()
+            day = local_day(now, self.ctx.timezone)
+            counter_id = daily_claims_id(customer.pool_id, rep_id, day)
+            uow.preload((Pool, customer.pool_id), (DailyClaims, counter_id), (RepBook, rep_id))
             pool = uow.repository(Pool).get(customer.pool_id)
             if pool.zone_id is not None and principal.zone_id not in (None, pool.zone_id):
                 raise RuleViolation(
@@ -360,9 +364,6 @@ class PoolService:
                     code="pool.zone_mismatch",
                     details={"pool_zone": pool.zone_id, "rep_zone": principal.zone_id},
                 )
-            now = self.ctx.clock.now()
-            day = local_day(now, self.ctx.timezone)
-            counter_id = daily_claims_id(pool.id, rep_id, day)
             counters = uow.repository(DailyClaims)
             counter = counters.find(counter_id) or DailyClaims(counter_id, pool.id, rep_id, day)
             check_claim(customer, rep_id, pool.rules, self._facts(uow, rep_id, counter))
@@ -393,6 +394,7 @@ class PoolService:
         def command(uow: UnitOfWork) -> tuple[Customer, list[Change]]:
             customer = uow.customers.get(customer_id)
             check_unowned(customer)
+            uow.preload((Pool, customer.pool_id), (SalesRep, rep_id), (RepBook, rep_id))
             self.guard(uow, principal, customer, write=True)
             pool = uow.repository(Pool).get(customer.pool_id) if customer.pool_id else None
             self._active_rep(uow, rep_id, pool)
@@ -412,7 +414,8 @@ class PoolService:
 
         def command(uow: UnitOfWork) -> tuple[Customer, list[Change]]:
             customer = uow.customers.get(customer_id)
-            check_owned(customer)
+            owner = check_owned(customer)
+            uow.preload((Pool, customer.pool_id), (RepBook, owner), (SalesRep, owner))
             self.owner_or_manager(uow, principal, customer)
             if customer.locked:
                 raise RuleViolation(
@@ -450,6 +453,10 @@ class PoolService:
         def command(uow: UnitOfWork) -> tuple[Customer, list[Change]]:
             customer = uow.customers.get(customer_id)
             owner = check_owned(customer)
+            uow.preload(
+                (Pool, to_pool or customer.pool_id), (SalesRep, owner), (SalesRep, to_rep),
+                (RepBook, owner), (RepBook, to_rep),
+            )  # fmt: skip
             self.guard(uow, principal, customer, write=True)
             if owner == to_rep and to_pool in (None, customer.pool_id):
                 raise RuleViolation(

@@ -183,6 +183,27 @@ class UnitOfWork:
     def __exit__(self, *exc: object) -> None:
         self.rollback()
 
+    def preload(self, *refs: tuple[type[Any], str | None]) -> None:
+        """Read several aggregates of any types in one store call, for the reads that follow.
+
+        ``refs`` are ``(aggregate type, id)`` pairs; ids that are None, staged or already read
+        are skipped, and missing aggregates are simply not remembered (``find`` returns None
+        as usual). Commands call this when they know what they will read next.
+        """
+        specs: dict[tuple[str, str], AggregateSpec[Any]] = {}
+        for aggregate_type, ident in refs:
+            if ident is None:
+                continue
+            spec = spec_for(aggregate_type)
+            key = (spec.kind, ident)
+            if key not in self._staged and key not in self._loaded:
+                specs[key] = spec
+        if not specs:
+            return
+        records = self._session_or_raise().load_each(list(specs))
+        for key, record in records.items():
+            self.repository(specs[key].type)._from_record(record)
+
     def _session_or_raise(self) -> StoreSession:
         if self._session is None:
             raise RuntimeError("use the unit of work inside a `with` block")

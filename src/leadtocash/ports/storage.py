@@ -137,6 +137,14 @@ class StoreSession(Protocol):
         """The records that exist among ``idents``, by id."""
         ...
 
+    def load_each(self, refs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], StoredRecord]:
+        """The records that exist among ``(kind, id)`` pairs of any kinds, by pair.
+
+        One call (one round trip for a networked store) for what a command needs next,
+        say a pool, a counter and a rep's book.
+        """
+        ...
+
     def find_unique(self, kind: str, key: str) -> str | None:
         """The id of the record of ``kind`` that holds unique ``key``, or None."""
         ...

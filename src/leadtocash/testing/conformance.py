@@ -184,6 +184,23 @@ class StoreConformance:
         finally:
             session.close()
 
+    def test_load_each_reads_several_kinds_at_once(self, store: Store) -> None:
+        self.commit(store, _write("a"), _write("b"), RecordWrite("other", "a", 0, {"o": 1}))
+        self.commit(store, _write("b", 1, {"name": "b2"}))
+        session = store.session()
+        try:
+            refs = [("thing", "b"), ("other", "a"), ("thing", "zz"), ("nothing", "a")]
+            found = session.load_each([*refs, ("thing", "b")])
+            assert sorted(found) == [("other", "a"), ("thing", "b")]
+            thing = found[("thing", "b")]
+            assert (thing.kind, thing.id, thing.version) == ("thing", "b", 2)
+            assert thing.data == {"name": "b2"}
+            assert found[("other", "a")].kind == "other"
+            assert found[("other", "a")].data == {"o": 1}
+            assert session.load_each([]) == {}
+        finally:
+            session.close()
+
     def test_stale_version_raises_conflict_and_saves_nothing(self, store: Store) -> None:
         self.commit(store, _write("a"), _write("b"))
         self.commit(store, _write("a", 1, {"name": "a2"}))
@@ -604,6 +621,11 @@ def _comparison_machine(make_store: Callable[[], Store]) -> type[RuleBasedStateM
                     assert real_session.find_by_key("thing", f"l{key}") == (
                         ref_session.find_by_key("thing", f"l{key}")
                     )
+                refs = [("thing", i) for i in ("e", "a", "c", "zz")] + [("other", "a")]
+                real, ref = real_session.load_each(refs), ref_session.load_each(refs)
+                assert {k: (r.version, r.data) for k, r in real.items()} == {
+                    k: (r.version, r.data) for k, r in ref.items()
+                }
             finally:
                 real_session.close()
                 ref_session.close()

@@ -227,6 +227,16 @@ class _MemorySession:
                 found[ident] = record
         return found
 
+    def load_each(self, refs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], StoredRecord]:
+        """Committed records among ``(kind, id)`` pairs."""
+        self._check()
+        found = {}
+        for kind, ident in refs:
+            record = self._store._load(kind, ident)
+            if record is not None:
+                found[(kind, ident)] = record
+        return found
+
     def find_unique(self, kind: str, key: str) -> str | None:
         """Holder of a unique key."""
         self._check()
