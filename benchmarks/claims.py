@@ -80,6 +80,7 @@ def library_run(spec: str, customers: int, claims: int) -> dict[str, Any]:
         "successful_claims_per_s": round(claimed / elapsed, 1),
         "claimed": claimed,
         "conflicts_exhausted": sum(r["conflicts_exhausted"] for r in results),
+        "client_cpu_ms_per_attempt": round(1000 * sum(r["cpu_s"] for r in results) / attempts, 3),
         "double_owned": verified["double_owned"],
         "books_match": verified["books_match"],
         "audit_chain_ok": verified["audit_chain_ok"],
@@ -188,6 +189,9 @@ def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "books_match": all(r["books_match"] for r in runs),
         "audit_chain_ok": all(r["audit_chain_ok"] for r in runs),
         "conflicts_exhausted": sum(r["conflicts_exhausted"] for r in runs),
+        "client_cpu_ms_per_attempt": statistics.median(
+            r["client_cpu_ms_per_attempt"] for r in runs
+        ),
         "claimed_per_round": runs[0]["claimed"],
         "raw_claimed_per_round": runs[0]["raw_claimed"],
         "rounds": [

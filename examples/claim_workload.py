@@ -130,6 +130,7 @@ def worker(
     try:
         crm = LeadToCash(store, SystemClock(), RandomIds())
         started = wait_until(start_at)
+        cpu_started = time.process_time()
         for _ in range(claims):
             cid = rng.choice(ids)
             try:
@@ -140,6 +141,7 @@ def worker(
             except LeadToCashError as exc:
                 refusals[exc.code] += 1
         ended = time.time()
+        cpu = time.process_time() - cpu_started
     finally:
         store.close()
     return {
@@ -150,6 +152,7 @@ def worker(
         "conflicts_exhausted": exhausted,
         "started": started,
         "ended": ended,
+        "cpu_s": round(cpu, 4),
     }
 
 
