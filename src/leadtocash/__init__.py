@@ -141,12 +141,14 @@ from leadtocash.pipeline import (
     OpportunityLost,
     OpportunityReopened,
     OpportunityStageChanged,
+    OpportunityView,
     OpportunityWon,
     Stage,
     StageChange,
     StageFlow,
     StageKind,
     Step,
+    visible_opportunity,
 )
 from leadtocash.pool import (
     AllocationPolicy,
@@ -267,6 +269,7 @@ __all__ = [
     "OpportunityLost",
     "OpportunityReopened",
     "OpportunityStageChanged",
+    "OpportunityView",
     "OpportunityWon",
     "OutboxRelay",
     "OwnershipAction",
@@ -361,4 +364,5 @@ __all__ = [
     "tier_distribution",
     "unstructure",
     "verify_audit_chain",
+    "visible_opportunity",
 ]

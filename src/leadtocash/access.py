@@ -65,6 +65,7 @@ class Action(enum.StrEnum):
     OPPORTUNITY_READ = "opportunity.read"
     OPPORTUNITY_UPDATE = "opportunity.update"
     OPPORTUNITY_REOPEN = "opportunity.reopen"
+    AMOUNT_READ = "amount.read"
 
 
 @attrs.frozen
@@ -119,9 +120,13 @@ DEFAULT_PERMISSIONS: Mapping[Action, frozenset[Role]] = {
     Action.LEAD_TRANSITION: _SALES,
     Action.LEAD_CONVERT: _SALES,
     Action.OPPORTUNITY_CREATE: _SALES,
-    Action.OPPORTUNITY_READ: _SALES | {Role.FINANCE},
+    # After-sales follows what was sold, without the money (see AMOUNT_READ).
+    Action.OPPORTUNITY_READ: _SALES | {Role.FINANCE, Role.SERVICE},
     Action.OPPORTUNITY_UPDATE: _SALES,
     Action.OPPORTUNITY_REOPEN: _MANAGERS,
+    # Seeing money (deal amounts, customer budgets); reps only on what they own
+    # (pool.visibility.can_see_amounts).
+    Action.AMOUNT_READ: _SALES | {Role.FINANCE},
 }
 
 

@@ -176,6 +176,12 @@ def permission_matrix_markdown(
         "access to single customers; unowned customers in a pool are readable by the pool's zone",
         "and actionable by team leads and managers there.",
         "",
+        "Masking applies to everything returned. Contact fields (phones, e-mails, address) are",
+        "shown to the owner, collaborators and managers, and masked for everyone else. Amounts",
+        "(deal amounts, customer budgets) need `amount.read`: managers and finance then see them",
+        "in their scope, reps only on what they own, and everyone else gets them hidden",
+        "(`None`, with `amount_hidden` on opportunity views).",
+        "",
         "| action | " + " | ".join(r.value for r in roles) + " |",
         "|---" * (len(roles) + 1) + "|",
     ]

@@ -20,7 +20,7 @@ from typing import Any
 
 import attrs
 import pytest
-from hypothesis import settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
@@ -50,6 +50,7 @@ from leadtocash.pipeline import (
     ForecastCategory,
     Opportunity,
     OpportunityId,
+    OpportunityView,
     Stage,
     StageChange,
     StageFlow,
@@ -62,6 +63,7 @@ from leadtocash.pipeline import (
     open_opportunity,
     open_stage_rank,
 )
+from leadtocash.testing import strategies as strat
 from pool_fixtures import ADMIN, MANAGER, World, make_world, rep_principal
 
 T0 = datetime(2026, 1, 5, 1, 0, tzinfo=UTC)
@@ -305,7 +307,7 @@ class ServiceMachine(RuleBasedStateMachine):
     def customer_facts_match_opportunities(self) -> None:
         for cid in self.world.customers:
             customer = self.world.crm.pools.get_customer(ADMIN, cid)
-            opps = self.pipeline.opportunities(ADMIN, "customer", cid)
+            opps = [v.as_opportunity() for v in self.pipeline.opportunities(ADMIN, "customer", cid)]
             assert customer.open_opportunity_stage == open_stage_rank(opps, FLOWS.__getitem__)
             won = any(FLOWS[o.flow].stage(o.stage).kind is StageKind.WON for o in opps)
             assert customer.won == won
@@ -315,3 +317,20 @@ class ServiceMachine(RuleBasedStateMachine):
 
 TestServiceFacts = ServiceMachine.TestCase
 TestServiceFacts.settings = settings(max_examples=20, stateful_step_count=40, deadline=None)
+
+
+@given(strat.opportunities(), st.booleans())
+def test_an_opportunity_view_shows_everything_but_a_hidden_amount(
+    opportunity: Opportunity, show: bool
+) -> None:
+    view = OpportunityView.of(opportunity, show_amount=show)
+    assert view.amount_hidden is not show
+    if show:
+        assert view.as_opportunity() == opportunity
+    else:
+        assert view.amount is None
+        with pytest.raises(PermissionDenied):
+            view.as_opportunity()
+    assert (view.id, view.stage, view.history, view.version) == (
+        opportunity.id, opportunity.stage, opportunity.history, opportunity.version,
+    )  # fmt: skip

@@ -59,6 +59,7 @@ PRINCIPALS = {
     "system": Principal("sys", roles=frozenset({Role.SYSTEM})),
 }
 PHONE_EAST, PHONE_WEST = "+8613800000001", "+8613900000002"
+AMOUNT = Money("987654.32", "CNY")
 
 
 def _world() -> tuple[LeadToCash, InMemoryStore, dict[str, str]]:
@@ -79,7 +80,16 @@ def _world() -> tuple[LeadToCash, InMemoryStore, dict[str, str]]:
     )
     crm.pools.assign(ADMIN, east.id, RepId("rep2"))
     crm.pools.assign(ADMIN, west.id, RepId("w1"))
-    return crm, store, {"east_rep2": east.id, "west_w1": west.id}
+    ids: dict[str, str] = {"east_rep2": east.id, "west_w1": west.id}
+    for target, customer_id in list(ids.items()):
+        deal = crm.pipeline.create_opportunity(
+            ADMIN, customer_id, name="deal", amount=AMOUNT, close_date=date(2026, 3, 31)
+        )
+        ids[f"{target}:opportunity"] = deal.id
+    for zone in (EAST, WEST):  # one unowned customer waiting in each pool
+        waiting = crm.pools.add_customer(ADMIN, f"{zone}待分配", pool_id=PoolId(zone), zone_id=zone)
+        ids[f"{zone}:pool_customer"] = waiting.id
+    return crm, store, ids
 
 
 TARGETS = {"east_rep2": (EAST, TEAM_A, "rep2"), "west_w1": (WEST, None, "w1")}
@@ -101,6 +111,17 @@ SERVICES: dict[str, tuple[Action, bool, Call]] = {
     ),
     "release": (Action.POOL_RELEASE, True, lambda c, p, t: c.pools.release(p, t, "bye")),
     "follow_up": (Action.FOLLOW_UP_LOG, True, lambda c, p, t: c.pools.log_follow_up(p, t)),
+    "check_existing": (
+        Action.CUSTOMER_READ,
+        False,
+        lambda c, p, t: c.collisions.check_existing(p, t),
+    ),
+    "explain": (Action.CUSTOMER_READ, False, lambda c, p, t: c.classification.explain(p, t)),
+    "get_opportunity": (
+        Action.OPPORTUNITY_READ,
+        False,
+        lambda c, p, t: c.pipeline.get_opportunity(p, OPPORTUNITY_OF[t]),
+    ),
     "create_opportunity": (
         Action.OPPORTUNITY_CREATE,
         True,
@@ -111,20 +132,39 @@ SERVICES: dict[str, tuple[Action, bool, Call]] = {
 }
 
 
-def _expected(service: str, principal: Principal, target: str) -> bool:
-    action, _write, _ = SERVICES[service]
-    if not (principal.has(Role.ADMIN) or principal.roles & DEFAULT_PERMISSIONS.get(action, set())):
-        return False
-    if service == "follow_up" and principal.rep_id is None:
-        return False  # a follow-up is recorded under the rep who made it
+#: Filled per world: the opportunity opened on each target customer.
+OPPORTUNITY_OF: dict[str, str] = {}
+
+
+def _has_role(principal: Principal, action: Action) -> bool:
+    return principal.has(Role.ADMIN) or bool(
+        principal.roles & DEFAULT_PERMISSIONS.get(action, set())
+    )
+
+
+def _scope(principal: Principal) -> DataScope:
+    return max((DEFAULT_ROLE_SCOPES[r] for r in principal.roles), key=lambda s: s.rank)
+
+
+def _in_scope(principal: Principal, target: str) -> bool:
     zone, team, owner = TARGETS[target]
-    scope = max((DEFAULT_ROLE_SCOPES[r] for r in principal.roles), key=lambda s: s.rank)
     return {
         DataScope.ALL: True,
         DataScope.ZONE: principal.zone_id == zone,
         DataScope.TEAM: principal.team_id == team or principal.rep_id == owner,
         DataScope.OWN: principal.rep_id == owner,
-    }[scope]
+    }[_scope(principal)]
+
+
+def _expected(service: str, principal: Principal, target: str) -> bool:
+    action, _write, _ = SERVICES[service]
+    if not _has_role(principal, action):
+        return False
+    if service == "follow_up" and principal.rep_id is None:
+        return False  # a follow-up is recorded under the rep who made it
+    if service == "explain" and not principal.is_manager:
+        return principal.rep_id == TARGETS[target][2]  # owner or manager (in scope)
+    return _in_scope(principal, target)
 
 
 CASES = [(service, who, target) for service in SERVICES for who in PRINCIPALS for target in TARGETS]
@@ -133,6 +173,7 @@ CASES = [(service, who, target) for service in SERVICES for who in PRINCIPALS fo
 @pytest.mark.parametrize(("service", "who", "target"), CASES)
 def test_service_by_role_by_scope(service: str, who: str, target: str) -> None:
     crm, store, ids = _world()
+    OPPORTUNITY_OF.update({ids[t]: ids[f"{t}:opportunity"] for t in TARGETS})
     principal = PRINCIPALS[who]
     call = SERVICES[service][2]
     target_id = ids[target]
@@ -168,6 +209,66 @@ def test_service_by_role_by_scope(service: str, who: str, target: str) -> None:
             assert raw not in str(caught.value.details)
 
 
+POOL_SERVICES: dict[str, tuple[Action, Callable[[LeadToCash, Principal, ZoneId, str], Any]]] = {
+    "list_pool": (Action.CUSTOMER_READ, lambda c, p, z, _: c.pools.list_pool(p, PoolId(z))),
+    "allocate": (
+        Action.POOL_ASSIGN,
+        lambda c, p, z, cid: c.allocation.allocate(p, PoolId(z), [cid], seed=7),
+    ),
+    "distribute": (
+        Action.POOL_ASSIGN,
+        lambda c, p, z, cid: c.allocation.distribute(
+            p, PoolId(z), [cid], [RepId("rep1" if z == EAST else "w1")], seed=7
+        ),
+    ),
+}
+
+
+def _pool_expected(service: str, principal: Principal, zone: ZoneId) -> bool:
+    action, _ = POOL_SERVICES[service]
+    if not _has_role(principal, action):
+        return False
+    scope = _scope(principal)
+    if scope is DataScope.ALL:
+        return True
+    write = service != "list_pool"  # everyone sees their zone's pool; team leads up act on it
+    if write and scope.rank < DataScope.TEAM.rank:
+        return False
+    return principal.zone_id == zone
+
+
+@pytest.mark.parametrize(
+    ("service", "who", "zone"),
+    [(s, w, z) for s in POOL_SERVICES for w in PRINCIPALS for z in (EAST, WEST)],
+)
+def test_pool_service_by_role_by_zone(service: str, who: str, zone: ZoneId) -> None:
+    crm, store, ids = _world()
+    principal, call = PRINCIPALS[who], POOL_SERVICES[service][1]
+    before = (dict(store._rows), len(store._audit), dict(store._outbox))
+    if _pool_expected(service, principal, zone):
+        result = call(crm, principal, zone, ids[f"{zone}:pool_customer"])
+        if service != "list_pool":
+            assert len(result.assignments) == 1  # it really allocated
+    else:
+        with pytest.raises(PermissionDenied) as caught:
+            call(crm, principal, zone, ids[f"{zone}:pool_customer"])
+        assert caught.value.code in {"auth.permission_denied", "auth.out_of_scope"}
+        assert (dict(store._rows), len(store._audit), dict(store._outbox)) == before
+
+
+@pytest.mark.parametrize(("who", "target"), [(w, t) for w in PRINCIPALS for t in TARGETS])
+def test_opportunity_lists_hold_only_what_is_in_scope(who: str, target: str) -> None:
+    crm, _store, ids = _world()
+    principal = PRINCIPALS[who]
+    if not _has_role(principal, Action.OPPORTUNITY_READ):
+        with pytest.raises(PermissionDenied):
+            crm.pipeline.opportunities(principal, "customer", ids[target])
+        return
+    listed = crm.pipeline.opportunities(principal, "customer", ids[target])
+    expected = [ids[f"{target}:opportunity"]] if _in_scope(principal, target) else []
+    assert [o.id for o in listed] == expected
+
+
 def test_the_documented_matrix_is_generated_from_the_policy() -> None:
     result = subprocess.run(
         [sys.executable, "scripts/permission_matrix.py", "--check"],
@@ -200,3 +301,42 @@ def test_masked_fields_never_leak_to_reps_through_reads_reports_or_events() -> N
     assert PHONE_EAST not in text
     assert PHONE_WEST not in text
     assert "13800000001" not in text
+
+
+def test_amounts_never_leak_to_principals_without_the_right() -> None:
+    """Deal amounts and budgets: hidden from after-sales and from collaborators who follow a
+    deal they do not own, through reads, lists, classification results and refusals."""
+    from leadtocash import CollaboratorAccess, RolePolicy
+
+    crm, store, ids = _world()
+    east, deal = ids["east_rep2"], ids["east_rep2:opportunity"]
+    budget = Money("123456.78", "CNY")
+    crm.classification.update_signals(ADMIN, east, budget=budget)
+    follower = PRINCIPALS["rep3_team_b"]
+    crm.pools.set_collaborator(ADMIN, east, RepId("rep3"), CollaboratorAccess.READ, "helps")
+    owner, service, finance = PRINCIPALS["rep2_owner"], PRINCIPALS["service"], PRINCIPALS["finance"]
+    # Without amount.read, even the owner is shown no money (a policy some companies choose).
+    no_money = {a: r - {Role.REP} if a is Action.AMOUNT_READ else r
+                for a, r in DEFAULT_PERMISSIONS.items()}  # fmt: skip
+    strict = LeadToCash(store, FakeClock(), SequentialIds(), policy=RolePolicy(no_money))
+
+    hidden: list[Any] = []
+    for who, system in ((follower, crm), (service, crm), (owner, strict)):
+        view = system.pipeline.get_opportunity(who, deal)
+        assert view.amount is None and view.amount_hidden
+        hidden += [view, system.pipeline.opportunities(who, "customer", east)]
+        customer = system.pools.get_customer(who, east)
+        assert customer.signals.budget is None
+        hidden.append(customer)
+        with pytest.raises(PermissionDenied) as refused:
+            view.as_opportunity()
+        hidden += [refused.value, refused.value.details]
+    hidden += [strict.classification.explain(owner, east)]
+    hidden += [strict.classification.reclassify(owner, east, reason="check")]
+    text = repr(hidden)
+    for raw in ("987654.32", "987654", "123456.78", "123456"):
+        assert raw not in text
+
+    for who in (owner, finance, ADMIN):  # those with the right see the real figures
+        assert crm.pipeline.get_opportunity(who, deal).amount == AMOUNT
+        assert crm.pools.get_customer(who, east).signals.budget == budget

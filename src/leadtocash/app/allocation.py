@@ -18,7 +18,7 @@ from leadtocash.app.context import AppContext, Change
 from leadtocash.app.pool import PoolService
 from leadtocash.app.unit_of_work import UnitOfWork
 from leadtocash.durations import local_day
-from leadtocash.errors import ValidationError
+from leadtocash.errors import RuleViolation, ValidationError
 from leadtocash.model import Customer, PoolId, RepId, SalesRep
 from leadtocash.pool.allocation import allocate, distribute_batch
 from leadtocash.pool.book import DailyClaims, OwnershipAction, RepBook, daily_claims_id
@@ -95,6 +95,7 @@ class AllocationService:
     ) -> AllocationReport:
         def command(uow: UnitOfWork) -> tuple[AllocationReport, list[Change]]:
             pool = uow.repository(Pool).get(pool_id)
+            self.pools.guard_pool(uow, principal, pool, write=True)  # managers: their zone
             ledgers = uow.repository(FairnessLedger)
             ledger = ledgers.find(pool_id) or FairnessLedger(pool_id)
             reps = [self._state(uow, pool, rep) for rep in self._reps(uow, pool, rep_ids)]
@@ -103,6 +104,12 @@ class AllocationService:
             for cid in customer_ids:
                 customer = uow.customers.get(cid)
                 check_unowned(customer)
+                if customer.pool_id != pool.id:
+                    raise RuleViolation(
+                        f"customer {customer.id} is not in pool {pool.id}",
+                        code="pool.not_in_pool",
+                        details={"customer_id": customer.id, "pool_id": pool.id},
+                    )
                 customers[customer.id] = customer
                 leads.append(
                     LeadProfile(

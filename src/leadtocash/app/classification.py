@@ -30,6 +30,7 @@ from leadtocash.classification import (
 )
 from leadtocash.errors import FieldError, ValidationError
 from leadtocash.model import Customer, PoolId, RepId, ZoneId
+from leadtocash.pool.visibility import can_see_amounts
 from leadtocash.signals import DemandSignals
 
 __all__ = ["ClassificationService"]
@@ -113,6 +114,19 @@ class ClassificationService:
         why = f"{reason}: {summary}" if reason else summary
         return outcome, [Change("customer", after.id, before, after, why)]
 
+    # -- what callers see ---------------------------------------------------------------------
+    def _shown(self, result: Reclassification, principal: Principal) -> Reclassification:
+        """``result`` as ``principal`` may see it: contact fields masked, budget hidden."""
+        if can_see_amounts(principal, result.after.owner_id, self.ctx.policy):
+            classification = result.classification
+        else:
+            classification = result.classification.without_budget()
+        return Reclassification(
+            self.pools.visible(result.before, principal),
+            self.pools.visible(result.after, principal),
+            classification,
+        )
+
     # -- commands -----------------------------------------------------------------------------
     def update_signals(
         self,
@@ -136,7 +150,9 @@ class ClassificationService:
                 uow, customer, attrs.evolve(customer, signals=signals), reason=reason
             )
 
-        return self.ctx.execute(principal, Action.CUSTOMER_CLASSIFY, command)
+        return self._shown(
+            self.ctx.execute(principal, Action.CUSTOMER_CLASSIFY, command), principal
+        )
 
     def reclassify(
         self, principal: Principal, customer_id: str, *, reason: str | None = None
@@ -150,7 +166,9 @@ class ClassificationService:
             self.pools.owner_or_manager(uow, principal, customer)
             return self.restage(uow, customer, customer, reason=reason)
 
-        return self.ctx.execute(principal, Action.CUSTOMER_CLASSIFY, command)
+        return self._shown(
+            self.ctx.execute(principal, Action.CUSTOMER_CLASSIFY, command), principal
+        )
 
     def edit_tags(
         self,
@@ -175,7 +193,9 @@ class ClassificationService:
             uow.customers.save(after)
             return after, [Change("customer", customer.id, customer, after, reason or "tags")]
 
-        return self.ctx.execute(principal, Action.CUSTOMER_CLASSIFY, command)
+        return self.pools.visible(
+            self.ctx.execute(principal, Action.CUSTOMER_CLASSIFY, command), principal
+        )
 
     # -- reads --------------------------------------------------------------------------------
     def explain(self, principal: Principal, customer_id: str) -> Classification:
@@ -184,7 +204,7 @@ class ClassificationService:
         def query(uow: UnitOfWork) -> Classification:
             customer = uow.customers.get(customer_id)
             self.pools.owner_or_manager(uow, principal, customer)
-            return classify(
+            found = classify(
                 customer,
                 customer.signals,
                 self.rules,
@@ -192,6 +212,9 @@ class ClassificationService:
                 timezone=self.ctx.timezone,
                 requirements=self.required.entities.get("customer"),
             )
+            if can_see_amounts(principal, customer.owner_id, self.ctx.policy):
+                return found
+            return found.without_budget()
 
         return self.ctx.read(principal, Action.CUSTOMER_READ, query)
 

@@ -98,6 +98,7 @@ class CollisionService:
 
         def query(uow: UnitOfWork) -> CollisionReport:
             customer = uow.customers.get(customer_id)
+            self.pools.guard(uow, principal, customer, write=False)
             keys = candidate_keys(
                 name=customer.name, phones=customer.phones, emails=customer.emails,
                 uscc=customer.uscc,

@@ -65,12 +65,22 @@ class AppContext:
         Raises PermissionDenied ``auth.out_of_scope`` otherwise. The owner's team is looked up
         only when a team scope needs it.
         """
+        return self.scopes.check(principal, self._resolved(uow, principal, target), write=write)
+
+    def in_scope(
+        self, uow: UnitOfWork, principal: Principal, target: ScopeTarget, *, write: bool = False
+    ) -> bool:
+        """Whether ``target`` is inside the principal's data scope (for filtering lists)."""
+        return self.scopes.allows(principal, self._resolved(uow, principal, target), write=write)
+
+    def _resolved(self, uow: UnitOfWork, principal: Principal, target: ScopeTarget) -> ScopeTarget:
+        """``target`` with its owner's team filled in, when a team scope needs it."""
         scope = self.scopes.scope_of(principal)
         if scope is DataScope.TEAM and target.owner_rep and target.owner_team is None:
             owner = uow.reps.find(target.owner_rep)
             if owner is not None:
-                target = attrs.evolve(target, owner_team=owner.team_id)
-        return self.scopes.check(principal, target, write=write)
+                return attrs.evolve(target, owner_team=owner.team_id)
+        return target
 
     def read(self, principal: Principal, action: Action, query: Callable[[UnitOfWork], R]) -> R:
         """Authorize ``action`` then run a read-only ``query`` in a unit of work."""

@@ -52,6 +52,7 @@ from leadtocash.pipeline.leads import (
 )
 from leadtocash.pipeline.machine import StageChange
 from leadtocash.pipeline.opportunity import Opportunity, OpportunityId
+from leadtocash.pipeline.views import OpportunityView, visible_opportunity
 from leadtocash.pool.book import RepBook
 from leadtocash.pool.ownership import OwnershipFacts, check_capacity
 from leadtocash.scopes import ScopeTarget, customer_target, lead_target
@@ -109,8 +110,16 @@ class PipelineService:
             details={"target": what, "user_id": principal.user_id},
         )
 
-    def _target(self, uow: UnitOfWork, opportunity: Opportunity) -> ScopeTarget:
-        customer = uow.customers.find(opportunity.customer_id)
+    def _target(
+        self,
+        uow: UnitOfWork,
+        opportunity: Opportunity,
+        customers: Mapping[CustomerId, Customer] | None = None,
+    ) -> ScopeTarget:
+        if customers is not None:
+            customer = customers.get(opportunity.customer_id)
+        else:
+            customer = uow.customers.find(opportunity.customer_id)
         return ScopeTarget(
             "opportunity",
             opportunity.id,
@@ -438,16 +447,32 @@ class PipelineService:
         return contact, [Change("contact", contact.id, None, contact)]
 
     # -- reads ----------------------------------------------------------------------------------
-    def get_opportunity(self, principal: Principal, opportunity_id: str) -> Opportunity:
-        """One opportunity; NotFound when there is none."""
-        return self.ctx.read(
-            principal,
-            Action.OPPORTUNITY_READ,
-            lambda uow: uow.repository(Opportunity).get(opportunity_id),
-        )
+    def get_opportunity(self, principal: Principal, opportunity_id: str) -> OpportunityView:
+        """One opportunity in the caller's data scope (amount hidden when they may not see it).
 
-    def opportunities(self, principal: Principal, index: str, value: str) -> list[Opportunity]:
-        """Every opportunity whose ``index`` (owner, customer, stage, close_month) is ``value``."""
-        return self.ctx.read(
-            principal, Action.OPPORTUNITY_READ, lambda uow: self._all(uow, index, value)
-        )
+        NotFound when there is none; PermissionDenied ``auth.out_of_scope`` outside the scope.
+        """
+
+        def query(uow: UnitOfWork) -> Opportunity:
+            opportunity = uow.repository(Opportunity).get(opportunity_id)
+            self.ctx.guard(uow, principal, self._target(uow, opportunity), write=False)
+            return opportunity
+
+        found = self.ctx.read(principal, Action.OPPORTUNITY_READ, query)
+        return visible_opportunity(found, principal, self.ctx.policy)
+
+    def opportunities(self, principal: Principal, index: str, value: str) -> list[OpportunityView]:
+        """The opportunities in the caller's data scope whose ``index`` (owner, customer, stage,
+        close_month) is ``value``; amounts hidden where the caller may not see them."""
+
+        def query(uow: UnitOfWork) -> list[Opportunity]:
+            found = self._all(uow, index, value)
+            customers = {c.id: c for c in uow.customers.get_many([o.customer_id for o in found])}
+            return [
+                o
+                for o in found
+                if self.ctx.in_scope(uow, principal, self._target(uow, o, customers))
+            ]
+
+        listed = self.ctx.read(principal, Action.OPPORTUNITY_READ, query)
+        return [visible_opportunity(o, principal, self.ctx.policy) for o in listed]

@@ -216,6 +216,10 @@ class PoolService:
         uow.customers.save(after)
         return [Change("customer", before.id, before, after)]
 
+    def visible(self, customer: Customer, principal: Principal) -> Customer:
+        """``customer`` as ``principal`` may see it (contact fields and budget masked)."""
+        return visible_customer(customer, principal, self.ctx.policy)
+
     def guard(
         self, uow: UnitOfWork, principal: Principal, customer: Customer, *, write: bool
     ) -> str:
@@ -338,7 +342,7 @@ class PoolService:
                 code="collision.duplicate",
                 details={"key": exc.key, "existing": {"kind": exc.kind, "id": exc.existing_id}},
             ) from exc
-        return visible_customer(attrs.evolve(stored, version=1), principal)
+        return self.visible(attrs.evolve(stored, version=1), principal)
 
     # -- ownership operations -------------------------------------------------------------------
     def claim(self, principal: Principal, customer_id: str) -> Customer:
@@ -372,7 +376,7 @@ class PoolService:
                 uow, principal, customer, taken_by(customer, rep_id, now), OwnershipAction.CLAIM
             )
 
-        return visible_customer(self.ctx.execute(principal, Action.POOL_CLAIM, command), principal)
+        return self.visible(self.ctx.execute(principal, Action.POOL_CLAIM, command), principal)
 
     def _check_override(self, principal: Principal, override: bool, reason: str | None) -> None:
         if override:
@@ -406,7 +410,7 @@ class PoolService:
                 reason=reason, override=override,
             )  # fmt: skip
 
-        return self.ctx.execute(principal, Action.POOL_ASSIGN, command)
+        return self.visible(self.ctx.execute(principal, Action.POOL_ASSIGN, command), principal)
 
     def release(self, principal: Principal, customer_id: str, reason: str) -> Customer:
         """The owner (or a manager) releases (退回) a customer to the pool; reason required."""
@@ -432,9 +436,7 @@ class PoolService:
             after = returned_to_pool(customer, target, self.ctx.clock.now())
             return self.move(uow, principal, customer, after, OwnershipAction.RELEASE, reason=why)
 
-        return visible_customer(
-            self.ctx.execute(principal, Action.POOL_RELEASE, command), principal
-        )
+        return self.visible(self.ctx.execute(principal, Action.POOL_RELEASE, command), principal)
 
     def transfer(
         self,
@@ -478,7 +480,7 @@ class PoolService:
                 reason=why, override=override,
             )  # fmt: skip
 
-        return self.ctx.execute(principal, Action.POOL_TRANSFER, command)
+        return self.visible(self.ctx.execute(principal, Action.POOL_TRANSFER, command), principal)
 
     def set_lock(
         self, principal: Principal, customer_id: str, locked: bool, reason: str
@@ -499,7 +501,7 @@ class PoolService:
             uow.record(CustomerLockChanged(now, customer.id, locked))
             return after, [Change("customer", customer.id, customer, after, why)]
 
-        return self.ctx.execute(principal, Action.POOL_LOCK, command)
+        return self.visible(self.ctx.execute(principal, Action.POOL_LOCK, command), principal)
 
     def log_follow_up(
         self,
@@ -568,7 +570,9 @@ class PoolService:
             uow.customers.save(after)
             return after, [Change("customer", customer.id, customer, after, why)]
 
-        return self.ctx.execute(principal, Action.CUSTOMER_COLLABORATORS, command)
+        return self.visible(
+            self.ctx.execute(principal, Action.CUSTOMER_COLLABORATORS, command), principal
+        )
 
     # -- reads --------------------------------------------------------------------------------
     def get_customer(self, principal: Principal, customer_id: str) -> Customer:
@@ -579,7 +583,7 @@ class PoolService:
             self.guard(uow, principal, customer, write=False)
             return customer
 
-        return visible_customer(self.ctx.read(principal, Action.CUSTOMER_READ, query), principal)
+        return self.visible(self.ctx.read(principal, Action.CUSTOMER_READ, query), principal)
 
     def list_pool(
         self,
@@ -596,7 +600,10 @@ class PoolService:
             return uow.customers.query("pool", equals=pool_id, after=after, limit=limit)
 
         page = self.ctx.read(principal, Action.CUSTOMER_READ, query)
-        return Page(tuple(visible_customer(c, principal) for c in page.items), page.next_cursor)
+        return Page(
+            tuple(self.visible(c, principal) for c in page.items),
+            page.next_cursor,
+        )
 
     def history(self, principal: Principal, customer_id: str) -> list[OwnershipChange]:
         """The customer's ownership history, oldest first."""

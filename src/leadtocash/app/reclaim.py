@@ -211,4 +211,6 @@ class ReclaimService:
             self.pools.rebook(uow, customer, after)
             return after, [Change("customer", customer.id, customer, after, reason)]
 
-        return self.ctx.execute(principal, Action.CUSTOMER_UPDATE, command)
+        return self.pools.visible(
+            self.ctx.execute(principal, Action.CUSTOMER_UPDATE, command), principal
+        )

@@ -53,6 +53,22 @@ class Classification:
             )
         return "\n".join(lines)
 
+    def without_budget(self) -> Classification:
+        """This classification with the budget hidden (None) from its facts and checks, for
+        principals who may not see amounts; conditions (the rule's thresholds) stay."""
+
+        def hide(checks: tuple[ConditionCheck, ...]) -> tuple[ConditionCheck, ...]:
+            return tuple(
+                attrs.evolve(c, actual=None) if c.condition.fact == "budget" else c for c in checks
+            )
+
+        return attrs.evolve(
+            self,
+            facts=attrs.evolve(self.facts, budget=None),
+            matched=hide(self.matched),
+            missing=hide(self.missing),
+        )
+
 
 def classify(
     customer: Customer,

@@ -84,6 +84,7 @@ from leadtocash.pipeline.operations import (
     win,
 )
 from leadtocash.pipeline.opportunity import Opportunity, OpportunityId
+from leadtocash.pipeline.views import OpportunityView, visible_opportunity
 
 __all__ = [
     "CREATE_TRIGGER",
@@ -109,6 +110,7 @@ __all__ = [
     "OpportunityLost",
     "OpportunityReopened",
     "OpportunityStageChanged",
+    "OpportunityView",
     "OpportunityWon",
     "RepPerformance",
     "RequiredFields",
@@ -149,6 +151,7 @@ __all__ = [
     "time_in_stage",
     "trigger_to",
     "velocity",
+    "visible_opportunity",
     "weighted_pipeline",
     "win",
     "win_rate",

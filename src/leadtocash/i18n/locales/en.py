@@ -288,6 +288,7 @@ MESSAGES: dict[str, str] = {
     "label.action.opportunity.read": "view opportunities",
     "label.action.opportunity.update": "edit opportunities",
     "label.action.opportunity.reopen": "reopen opportunities",
+    "label.action.amount.read": "see amounts (deal amounts, budgets)",
     "label.stage_kind.open": "open",
     "label.stage_kind.won": "won",
     "label.stage_kind.lost": "lost",
@@ -306,6 +307,7 @@ MESSAGES: dict[str, str] = {
     "label.risk_level.high": "high risk",
     # -- classification, scopes, merge ----------------------------------------------------
     "auth.out_of_scope": "{kind:@record} {id} is outside your data scope.",
+    "auth.amount_hidden": "The amount of opportunity {opportunity_id} is hidden from you.",
     "collision.merge_invalid": "A merge needs two distinct customers that were not merged before.",
     "classification.rule_invalid": "Invalid classification rule.",
     "classification.not_monotone": "This rule could lower a tier when information is added.",

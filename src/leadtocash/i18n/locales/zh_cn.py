@@ -272,6 +272,7 @@ MESSAGES: dict[str, str] = {
     "label.action.opportunity.read": "查看商机",
     "label.action.opportunity.update": "编辑商机",
     "label.action.opportunity.reopen": "重新打开商机",
+    "label.action.amount.read": "查看金额（商机金额、客户预算）",
     "label.stage_kind.open": "进行中",
     "label.stage_kind.won": "赢单",
     "label.stage_kind.lost": "输单",
@@ -290,6 +291,7 @@ MESSAGES: dict[str, str] = {
     "label.risk_level.high": "高风险",
     # -- classification, scopes, merge ----------------------------------------------------
     "auth.out_of_scope": "{kind:@record} {id} 不在您的数据权限范围内。",
+    "auth.amount_hidden": "商机 {opportunity_id} 的金额对您不可见。",
     "collision.merge_invalid": "合并需要两个不同且未被合并过的客户。",
     "classification.rule_invalid": "分级规则无效。",
     "classification.not_monotone": "该规则可能在补充信息后降低客户级别。",
