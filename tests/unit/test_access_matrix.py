@@ -14,6 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from leadtocash import (
@@ -340,3 +341,35 @@ def test_amounts_never_leak_to_principals_without_the_right() -> None:
     for who in (owner, finance, ADMIN):  # those with the right see the real figures
         assert crm.pipeline.get_opportunity(who, deal).amount == AMOUNT
         assert crm.pools.get_customer(who, east).signals.budget == budget
+
+
+def test_lead_lists_and_tier_reports_count_only_what_is_in_scope() -> None:
+    crm, _store, _ids = _world()
+    leads = {}
+    for who in ("rep1_team_a", "rep3_team_b"):
+        rep = PRINCIPALS[who]
+        payload = {"channel": "web_form", "company_name": f"{who} 公司", "zone_id": "east",
+                   "email": f"{who}@example.com"}  # fmt: skip
+        captured = crm.leads.capture(rep, payload)
+        with crm.unit_of_work() as uow:  # handed to the rep (leads are captured unowned)
+            uow.leads.save(attrs.evolve(uow.leads.get(captured.id), owner_id=rep.rep_id))
+            uow.commit()
+        leads[who] = crm.leads.get(ADMIN, captured.id)
+    status = leads["rep1_team_a"].status
+    seen = {
+        who: {lead.id for lead in crm.leads.by_status(p, status, limit=100).items}
+        for who, p in PRINCIPALS.items()
+        if _has_role(p, Action.LEAD_READ)
+    }
+    assert seen["team_lead_a"] == {leads["rep1_team_a"].id}  # own team only
+    assert seen["rep1_team_a"] == {leads["rep1_team_a"].id}
+    assert seen["zone_manager_east"] == seen["admin"] == {lead.id for lead in leads.values()}
+
+    def report(who: str) -> dict[str, Any]:
+        return crm.classification.distribution(PRINCIPALS[who]).as_dict()
+
+    everything, east_only = report("admin"), report("zone_manager_east")
+    assert everything["total"] == 4  # two owned customers and one waiting in each pool
+    assert east_only["total"] == 2
+    assert set(east_only["by_zone"]) == {"east"}
+    assert report("team_lead_a")["total"] == 2  # rep2's customer (same team) and the pool's

@@ -31,6 +31,7 @@ from leadtocash.classification import (
 from leadtocash.errors import FieldError, ValidationError
 from leadtocash.model import Customer, PoolId, RepId, ZoneId
 from leadtocash.pool.visibility import can_see_amounts
+from leadtocash.scopes import customer_target
 from leadtocash.signals import DemandSignals
 
 __all__ = ["ClassificationService"]
@@ -229,7 +230,8 @@ class ClassificationService:
     ) -> TierDistribution:
         """Tier counts per tier, zone and owner over owned and pooled customers (filtered).
 
-        Customers that are neither owned nor in a pool are not indexed and not counted.
+        Only customers inside the caller's data scope count. Customers that are neither owned
+        nor in a pool are not indexed and not counted.
         """
 
         def scan(uow: UnitOfWork, index: str, equals: str | None) -> Iterable[Customer]:
@@ -255,6 +257,7 @@ class ClassificationService:
                 for c in scan(uow, index, equals)
                 if (pool_id is None or c.pool_id == pool_id)
                 and (zone_id is None or c.zone_id == zone_id)
+                and self.ctx.in_scope(uow, principal, customer_target(c))
             )
             return tier_distribution(customers)
 

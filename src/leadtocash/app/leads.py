@@ -130,9 +130,7 @@ class LeadService:
         def query(uow: UnitOfWork) -> Page[Lead]:
             page = uow.leads.query("status", equals=status, after=after, limit=limit)
             visible = tuple(
-                lead
-                for lead in page.items
-                if self.ctx.scopes.allows(principal, lead_target(lead), write=False)
+                lead for lead in page.items if self.ctx.in_scope(uow, principal, lead_target(lead))
             )
             return Page(visible, page.next_cursor)
 
