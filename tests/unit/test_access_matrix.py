@@ -20,6 +20,7 @@ import pytest
 from leadtocash import (
     DEFAULT_PERMISSIONS,
     Action,
+    CollaboratorAccess,
     LeadToCash,
     Money,
     PermissionDenied,
@@ -87,6 +88,14 @@ def _world() -> tuple[LeadToCash, InMemoryStore, dict[str, str]]:
             ADMIN, customer_id, name="deal", amount=AMOUNT, close_date=date(2026, 3, 31)
         )
         ids[f"{target}:opportunity"] = deal.id
+    for target, (zone, _team, owner) in TARGETS.items():  # a lead handed to the same rep
+        payload = {"channel": "web_form", "company_name": f"{target} 线索", "zone_id": zone,
+                   "email": f"{target}@example.com"}  # fmt: skip
+        lead = crm.leads.capture(ADMIN, payload)
+        with crm.unit_of_work() as uow:
+            uow.leads.save(attrs.evolve(uow.leads.get(lead.id), owner_id=RepId(owner)))
+            uow.commit()
+        ids[f"{target}:lead"] = lead.id
     for zone in (EAST, WEST):  # one unowned customer waiting in each pool
         waiting = crm.pools.add_customer(ADMIN, f"{zone}待分配", pool_id=PoolId(zone), zone_id=zone)
         ids[f"{zone}:pool_customer"] = waiting.id
@@ -123,6 +132,39 @@ SERVICES: dict[str, tuple[Action, bool, Call]] = {
         False,
         lambda c, p, t: c.pipeline.get_opportunity(p, OPPORTUNITY_OF[t]),
     ),
+    "update_signals": (
+        Action.CUSTOMER_CLASSIFY,
+        True,
+        lambda c, p, t: c.classification.update_signals(p, t, need_confirmed=True),
+    ),
+    "edit_tags": (
+        Action.CUSTOMER_CLASSIFY,
+        True,
+        lambda c, p, t: c.classification.edit_tags(p, t, add=["vip"]),
+    ),
+    "set_collaborator": (
+        Action.CUSTOMER_COLLABORATORS,
+        True,
+        lambda c, p, t: c.pools.set_collaborator(
+            p, t, RepId("rep3"), CollaboratorAccess.READ, "cross-zone help"
+        ),
+    ),
+    "get_lead": (Action.LEAD_READ, False, lambda c, p, t: c.leads.get(p, LEAD_OF[t])),
+    "start_working": (
+        Action.LEAD_TRANSITION,
+        True,
+        lambda c, p, t: c.pipeline.start_working(p, LEAD_OF[t]),
+    ),
+    "advance_opportunity": (
+        Action.OPPORTUNITY_UPDATE,
+        True,
+        lambda c, p, t: c.pipeline.advance(p, OPPORTUNITY_OF[t]),
+    ),
+    "edit_opportunity": (
+        Action.OPPORTUNITY_UPDATE,
+        True,
+        lambda c, p, t: c.pipeline.edit(p, OPPORTUNITY_OF[t], next_step="call back"),
+    ),
     "create_opportunity": (
         Action.OPPORTUNITY_CREATE,
         True,
@@ -133,8 +175,13 @@ SERVICES: dict[str, tuple[Action, bool, Call]] = {
 }
 
 
-#: Filled per world: the opportunity opened on each target customer.
+#: Filled per world: the opportunity opened on, and the lead owned like, each target customer.
 OPPORTUNITY_OF: dict[str, str] = {}
+LEAD_OF: dict[str, str] = {}
+
+#: Services that only owners and managers (in scope) may use; other roles' scopes do not help.
+OWNER_OR_MANAGER = {"explain", "update_signals", "edit_tags", "start_working",
+                    "advance_opportunity", "edit_opportunity", "create_opportunity"}  # fmt: skip
 
 
 def _has_role(principal: Principal, action: Action) -> bool:
@@ -163,8 +210,8 @@ def _expected(service: str, principal: Principal, target: str) -> bool:
         return False
     if service == "follow_up" and principal.rep_id is None:
         return False  # a follow-up is recorded under the rep who made it
-    if service == "explain" and not principal.is_manager:
-        return principal.rep_id == TARGETS[target][2]  # owner or manager (in scope)
+    if service in OWNER_OR_MANAGER and not principal.is_manager:
+        return principal.rep_id == TARGETS[target][2]
     return _in_scope(principal, target)
 
 
@@ -175,6 +222,7 @@ CASES = [(service, who, target) for service in SERVICES for who in PRINCIPALS fo
 def test_service_by_role_by_scope(service: str, who: str, target: str) -> None:
     crm, store, ids = _world()
     OPPORTUNITY_OF.update({ids[t]: ids[f"{t}:opportunity"] for t in TARGETS})
+    LEAD_OF.update({ids[t]: ids[f"{t}:lead"] for t in TARGETS})
     principal = PRINCIPALS[who]
     call = SERVICES[service][2]
     target_id = ids[target]
@@ -211,6 +259,14 @@ def test_service_by_role_by_scope(service: str, who: str, target: str) -> None:
 
 
 POOL_SERVICES: dict[str, tuple[Action, Callable[[LeadToCash, Principal, ZoneId, str], Any]]] = {
+    "assign": (
+        Action.POOL_ASSIGN,
+        lambda c, p, z, cid: c.pools.assign(p, cid, RepId("rep1" if z == EAST else "w1")),
+    ),
+    "update_rules": (
+        Action.POOL_MANAGE,
+        lambda c, p, z, _: c.reclaim.update_rules(p, PoolId(z), PoolRules(capacity=50), "tune"),
+    ),
     "list_pool": (Action.CUSTOMER_READ, lambda c, p, z, _: c.pools.list_pool(p, PoolId(z))),
     "allocate": (
         Action.POOL_ASSIGN,
@@ -248,7 +304,7 @@ def test_pool_service_by_role_by_zone(service: str, who: str, zone: ZoneId) -> N
     before = (dict(store._rows), len(store._audit), dict(store._outbox))
     if _pool_expected(service, principal, zone):
         result = call(crm, principal, zone, ids[f"{zone}:pool_customer"])
-        if service != "list_pool":
+        if service in ("allocate", "distribute"):
             assert len(result.assignments) == 1  # it really allocated
     else:
         with pytest.raises(PermissionDenied) as caught:
@@ -307,7 +363,7 @@ def test_masked_fields_never_leak_to_reps_through_reads_reports_or_events() -> N
 def test_amounts_never_leak_to_principals_without_the_right() -> None:
     """Deal amounts and budgets: hidden from after-sales and from collaborators who follow a
     deal they do not own, through reads, lists, classification results and refusals."""
-    from leadtocash import CollaboratorAccess, RolePolicy
+    from leadtocash import RolePolicy
 
     crm, store, ids = _world()
     east, deal = ids["east_rep2"], ids["east_rep2:opportunity"]
@@ -356,8 +412,9 @@ def test_lead_lists_and_tier_reports_count_only_what_is_in_scope() -> None:
             uow.commit()
         leads[who] = crm.leads.get(ADMIN, captured.id)
     status = leads["rep1_team_a"].status
+    mine = {lead.id for lead in leads.values()}  # (the world holds other leads too)
     seen = {
-        who: {lead.id for lead in crm.leads.by_status(p, status, limit=100).items}
+        who: {lead.id for lead in crm.leads.by_status(p, status, limit=100).items} & mine
         for who, p in PRINCIPALS.items()
         if _has_role(p, Action.LEAD_READ)
     }
