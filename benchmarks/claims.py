@@ -209,11 +209,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer claims, for CI")
     parser.add_argument(
-        "--repeat", type=int, default=None, help="rounds per engine (default 3, quick 1)"
+        "--repeat", type=int, default=None, help="rounds per engine (default 5, quick 1)"
     )
     args = parser.parse_args()
     customers, claims = (1000, 150) if args.quick else (1000, 500)
-    rounds = args.repeat or (1 if args.quick else 3)
+    rounds = args.repeat or (1 if args.quick else 5)
     figures: dict[str, Any] = {
         "benchmark": "claims",
         "mode": "quick" if args.quick else "full",
