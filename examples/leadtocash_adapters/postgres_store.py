@@ -147,7 +147,6 @@ DECLARE
     k record;
     a record;
     n bigint;
-    one_key text;
     held text[];
     wanted text[];
     op_kinds text[] := '{}';
@@ -191,7 +190,7 @@ BEGIN
             -- The unique keys the record holds, read in this statement's snapshot: the
             -- UPDATE matched, so nobody has changed the record (nor its keys) since.
             SELECT count(*), ARRAY(SELECT u.key FROM {s}.unique_keys u
-                WHERE u.kind = w.kind AND u.id = w.id)
+                WHERE u.kind = w.kind AND u.id = w.id ORDER BY u.key)
             FROM rec INTO n, held;
         ELSE
             WITH rec AS (
@@ -216,18 +215,14 @@ BEGIN
                 DETAIL = json_build_array(w.kind, w.id)::text;
         END IF;
         wanted := ARRAY(SELECT jsonb_array_elements_text(w.keys));
-        FOREACH one_key IN ARRAY held LOOP
-            IF NOT one_key = ANY(wanted) THEN
-                op_kinds := op_kinds || w.kind; op_keys := op_keys || one_key;
-                op_claims := op_claims || false; op_ids := op_ids || w.id;
-            END IF;
-        END LOOP;
-        FOREACH one_key IN ARRAY wanted LOOP
-            IF NOT one_key = ANY(held) THEN
-                op_kinds := op_kinds || w.kind; op_keys := op_keys || one_key;
-                op_claims := op_claims || true; op_ids := op_ids || w.id;
-            END IF;
-        END LOOP;
+        IF held <> wanted THEN  -- releases (held, not wanted) and claims (wanted, not held)
+            SELECT op_kinds || array_agg(w.kind), op_keys || array_agg(o.key),
+                op_claims || array_agg(o.claim), op_ids || array_agg(w.id)
+            FROM (SELECT h AS key, false AS claim FROM unnest(held) h WHERE h <> ALL(wanted)
+                UNION ALL
+                SELECT x, true FROM unnest(wanted) x WHERE x <> ALL(held)) o
+            INTO op_kinds, op_keys, op_claims, op_ids;
+        END IF;
     END LOOP;
     IF (doc->>'intra_duplicate')::boolean THEN
         RAISE EXCEPTION 'key claimed twice in one commit' USING ERRCODE = 'LT23D';
