@@ -34,7 +34,8 @@ ltc_pg_start() {
         id ltcpg >/dev/null 2>&1 || useradd --system --no-create-home --shell /bin/sh ltcpg
         chown ltcpg "$LTC_PG_DIR"
         chmod 755 "$LTC_PG_DIR"
-        run=(runuser -u ltcpg --)
+        # ltcpg cannot enter root's private working directories (mktemp -d): run from /.
+        run=(env -C / runuser -u ltcpg --)
     fi
     "${run[@]}" "$bindir/initdb" -D "$LTC_PG_DIR/data" -U ltc --auth=trust -E UTF8 \
         --locale=C.UTF-8 >"$LTC_PG_DIR/initdb.log" 2>&1 ||
