@@ -14,14 +14,13 @@ Design (details in docs/adapters/postgres.md):
 * Records are JSONB rows keyed by ``(kind, id)`` with an integer ``version``; named index
   entries, unique keys and lookup keys live in their own tables, all text keys
   ``COLLATE "C"`` so that ordering is code point order, exactly like the in-memory store.
-* A commit is one READ COMMITTED transaction in two pipelined round trips. Round trip 1:
-  ``BEGIN``, a versioned conditional ``UPDATE`` (or ``INSERT ... ON CONFLICT DO NOTHING``)
-  per record in ``(kind, id)`` order that also maintains the record's index entries, the
-  unique-key releases and claims in ``(kind, key)`` order, the outbox rows, and last a
-  ``SELECT ... FOR UPDATE`` of the single audit head row, taken only if everything before it
-  worked. Round trip 2: the audit entries sealed with :func:`leadtocash.chain_entries` onto
-  that head, and ``COMMIT``. Every commit takes its row locks in the same global order, so
-  commits never deadlock each other.
+* A commit is one statement, ``SELECT <schema>.ltc_commit($1::jsonb)``, in one round trip:
+  a PL/pgSQL function (installed by ``create_schema``, schema version 3) applies the
+  versioned writes in ``(kind, id)`` order with their index entries and lookup keys, the
+  unique-key releases and claims in ``(kind, key)`` order and the outbox rows, then locks
+  the single audit head row last and seals the audit entries onto it with SHA-256, exactly
+  as :func:`leadtocash.entry_hash` does. Every commit takes its row locks in the same
+  global order, so commits never deadlock each other.
 * Driver errors become the library's ``StorageError`` family: deadlocks and serialization
   failures are ``ConcurrencyConflict``, connection trouble is ``StorageUnavailable``.
 """
@@ -439,8 +438,6 @@ class PostgresStore:
         (``StorageError`` otherwise). ``max_size`` bounds the connection pool; ``timeout`` (s)
         bounds connecting and waiting for a free connection (``StorageUnavailable`` after it).
         """
-        if not psycopg.Pipeline.is_supported():
-            raise StorageError("the PostgreSQL adapter needs libpq >= 14 (pipeline mode)")
         store = cls(dsn, schema=schema, min_size=min_size, max_size=max_size, timeout=timeout)
         try:
             if create_schema:
@@ -521,7 +518,7 @@ class PostgresStore:
 
     def truncate_all(self) -> None:
         """Empty every table in one transaction and reset the audit chain (meant for tests)."""
-        with self._connection("emptying the store") as conn, conn.pipeline(), conn.transaction():
+        with self._connection("emptying the store") as conn, conn.transaction():
             for statement in self._sql.empty:
                 conn.execute(statement)
             conn.execute(self._sql.head_reset, (GENESIS_HASH,))
