@@ -51,6 +51,9 @@ class AuditEntry:
 
     def canonical(self) -> str:
         """The canonical JSON text that the hash covers (everything except ``hash``)."""
+        return self._canonical(self.seq, self.prev_hash)
+
+    def _canonical(self, seq: int, prev_hash: str) -> str:
         body = {
             "id": self.id,
             "at": self.at.isoformat(),
@@ -62,8 +65,8 @@ class AuditEntry:
             "after": self.after,
             "reason": self.reason,
             "override": self.override,
-            "seq": self.seq,
-            "prev_hash": self.prev_hash,
+            "seq": seq,
+            "prev_hash": prev_hash,
         }
         return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
@@ -74,7 +77,7 @@ class AuditEntry:
         and ``seq``, so a store can compute the chain hash where the head of the chain is
         (for example in one SQL statement) without rendering JSON there.
         """
-        text = attrs.evolve(self, seq=0, prev_hash="").canonical()
+        text = self._canonical(0, "")
         # Keys are sorted, so only "reason" (a string), "target_id" and "target_kind" follow
         # the top-level "prev_hash" and "seq"; an unescaped quote cannot occur inside a JSON
         # string, so the last occurrence of each marker is the top-level one.

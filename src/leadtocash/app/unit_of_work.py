@@ -161,6 +161,7 @@ class UnitOfWork:
         self._events: list[DomainEvent] = []
         self._audit: list[AuditEntry] = []
         self._plain: dict[int, tuple[Any, dict[str, Any]]] = {}
+        self._repositories: dict[type[Any], Repository[Any]] = {}
         self.committed = False
         self.leads = self.repository(Lead)
         self.customers = self.repository(Customer)
@@ -172,7 +173,10 @@ class UnitOfWork:
 
     def repository(self, cls: type[T]) -> Repository[T]:
         """A repository for any registered aggregate type."""
-        return Repository(self, spec_for(cls))
+        found = self._repositories.get(cls)
+        if found is None:
+            found = self._repositories[cls] = Repository(self, spec_for(cls))
+        return found
 
     def __enter__(self) -> UnitOfWork:
         if self._session is not None:
