@@ -388,6 +388,9 @@ def test_amounts_never_leak_to_principals_without_the_right() -> None:
         with pytest.raises(PermissionDenied) as refused:
             view.as_opportunity()
         hidden += [refused.value, refused.value.details]
+    edited = strict.pipeline.edit(owner, deal, next_step="send the contract")  # writes too
+    assert edited.amount is None and edited.next_step == "send the contract"
+    hidden += [edited, strict.pipeline.advance(owner, deal)]
     hidden += [strict.classification.explain(owner, east)]
     hidden += [strict.classification.reclassify(owner, east, reason="check")]
     text = repr(hidden)

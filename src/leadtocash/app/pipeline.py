@@ -110,6 +110,10 @@ class PipelineService:
             details={"target": what, "user_id": principal.user_id},
         )
 
+    def _shown(self, opportunity: Opportunity, principal: Principal) -> OpportunityView:
+        """What every opportunity-returning method gives back: the caller's view."""
+        return visible_opportunity(opportunity, principal, self.ctx.policy)
+
     def _target(
         self,
         uow: UnitOfWork,
@@ -200,7 +204,7 @@ class PipelineService:
         contact_id: ContactId | None = None,
         next_step: str | None = None,
         custom: Mapping[str, str] | None = None,
-    ) -> Opportunity:
+    ) -> OpportunityView:
         """Open an opportunity on a customer the caller owns (managers: any customer)."""
         stage_flow = self.flow(flow)
 
@@ -222,7 +226,7 @@ class PipelineService:
             return opportunity, list(self._stage_new(uow, opportunity))
 
         stored = self.ctx.execute(principal, Action.OPPORTUNITY_CREATE, command)
-        return attrs.evolve(stored, version=1)
+        return self._shown(attrs.evolve(stored, version=1), principal)
 
     def _stage_new(self, uow: UnitOfWork, opportunity: Opportunity) -> tuple[Change, Change]:
         uow.repository(Opportunity).add(opportunity)
@@ -241,7 +245,7 @@ class PipelineService:
 
     def _move(
         self, principal: Principal, action: Action, opportunity_id: str, step: _Step
-    ) -> Opportunity:
+    ) -> OpportunityView:
         def command(uow: UnitOfWork) -> tuple[Opportunity, list[Change]]:
             repo = uow.repository(Opportunity)
             opportunity = repo.get(opportunity_id)
@@ -259,32 +263,32 @@ class PipelineService:
                 Change("customer", after_customer.id, before_customer, after_customer),
             ]
 
-        return self.ctx.execute(principal, action, command)
+        return self._shown(self.ctx.execute(principal, action, command), principal)
 
     def advance(
         self, principal: Principal, opportunity_id: str, *, trigger: str = "advance"
-    ) -> Opportunity:
+    ) -> OpportunityView:
         """Fire an open-stage trigger (default ``advance``: to the next stage)."""
         return self._move(
             principal, Action.OPPORTUNITY_UPDATE, opportunity_id,
             lambda o, f, at, by: ops.fire(o, trigger, at=at, actor=by, flow=f),
         )  # fmt: skip
 
-    def win(self, principal: Principal, opportunity_id: str) -> Opportunity:
+    def win(self, principal: Principal, opportunity_id: str) -> OpportunityView:
         """Close as won; the customer becomes ``won``."""
         return self._move(
             principal, Action.OPPORTUNITY_UPDATE, opportunity_id,
             lambda o, f, at, by: ops.win(o, at=at, actor=by, flow=f),
         )  # fmt: skip
 
-    def lose(self, principal: Principal, opportunity_id: str, reason: str) -> Opportunity:
+    def lose(self, principal: Principal, opportunity_id: str, reason: str) -> OpportunityView:
         """Close as lost with a reason from the flow's list."""
         return self._move(
             principal, Action.OPPORTUNITY_UPDATE, opportunity_id,
             lambda o, f, at, by: ops.lose(o, reason, at=at, actor=by, flow=f),
         )  # fmt: skip
 
-    def reopen(self, principal: Principal, opportunity_id: str, reason: str) -> Opportunity:
+    def reopen(self, principal: Principal, opportunity_id: str, reason: str) -> OpportunityView:
         """Reopen a lost deal (explicit, permissioned, audited with its reason)."""
         why = require_reason(reason)
         return self._move(
@@ -303,7 +307,7 @@ class PipelineService:
         contact_id: ContactId | None = None,
         next_step: str | None = None,
         custom: Mapping[str, str] | None = None,
-    ) -> Opportunity:
+    ) -> OpportunityView:
         """Change an open opportunity's details (None = unchanged; ``custom`` keys merge)."""
         given = {"name": name, "amount": amount, "close_date": close_date,
                  "contact_id": contact_id, "next_step": next_step}  # fmt: skip
@@ -326,7 +330,9 @@ class PipelineService:
             repo.save(after)
             return after, [Change("opportunity", after.id, opportunity, after)]
 
-        return self.ctx.execute(principal, Action.OPPORTUNITY_UPDATE, command)
+        return self._shown(
+            self.ctx.execute(principal, Action.OPPORTUNITY_UPDATE, command), principal
+        )
 
     # -- conversion -----------------------------------------------------------------------------
     def convert(
@@ -458,8 +464,7 @@ class PipelineService:
             self.ctx.guard(uow, principal, self._target(uow, opportunity), write=False)
             return opportunity
 
-        found = self.ctx.read(principal, Action.OPPORTUNITY_READ, query)
-        return visible_opportunity(found, principal, self.ctx.policy)
+        return self._shown(self.ctx.read(principal, Action.OPPORTUNITY_READ, query), principal)
 
     def opportunities(self, principal: Principal, index: str, value: str) -> list[OpportunityView]:
         """The opportunities in the caller's data scope whose ``index`` (owner, customer, stage,
@@ -475,4 +480,4 @@ class PipelineService:
             ]
 
         listed = self.ctx.read(principal, Action.OPPORTUNITY_READ, query)
-        return [visible_opportunity(o, principal, self.ctx.policy) for o in listed]
+        return [self._shown(o, principal) for o in listed]
