@@ -391,8 +391,10 @@ class _WriterQueue:
 
     def release(self) -> None:
         """Let the next writer in (no-op when not held)."""
-        if fcntl is not None and self._fd is not None and self._pid == os.getpid():
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        fd = self._fd
+        if fcntl is not None and fd is not None and self._pid == os.getpid():
+            with suppress(OSError):  # closed under us by close(): the lock went with it
+                fcntl.flock(fd, fcntl.LOCK_UN)
 
     def close(self) -> None:
         """Close the lock file (idempotent)."""
