@@ -116,16 +116,20 @@ class ClassificationService:
         return outcome, [Change("customer", after.id, before, after, why)]
 
     # -- what callers see ---------------------------------------------------------------------
+    def _shown_classification(
+        self, classification: Classification, customer: Customer, principal: Principal
+    ) -> Classification:
+        """``classification`` of ``customer`` as ``principal`` may see it (budget hidden)."""
+        if can_see_amounts(principal, customer.owner_id, self.ctx.policy):
+            return classification
+        return classification.without_budget()
+
     def _shown(self, result: Reclassification, principal: Principal) -> Reclassification:
         """``result`` as ``principal`` may see it: contact fields masked, budget hidden."""
-        if can_see_amounts(principal, result.after.owner_id, self.ctx.policy):
-            classification = result.classification
-        else:
-            classification = result.classification.without_budget()
         return Reclassification(
             self.pools.visible(result.before, principal),
             self.pools.visible(result.after, principal),
-            classification,
+            self._shown_classification(result.classification, result.after, principal),
         )
 
     # -- commands -----------------------------------------------------------------------------
@@ -213,9 +217,7 @@ class ClassificationService:
                 timezone=self.ctx.timezone,
                 requirements=self.required.entities.get("customer"),
             )
-            if can_see_amounts(principal, customer.owner_id, self.ctx.policy):
-                return found
-            return found.without_budget()
+            return self._shown_classification(found, customer, principal)
 
         return self.ctx.read(principal, Action.CUSTOMER_READ, query)
 

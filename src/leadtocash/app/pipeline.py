@@ -114,16 +114,8 @@ class PipelineService:
         """What every opportunity-returning method gives back: the caller's view."""
         return visible_opportunity(opportunity, principal, self.ctx.policy)
 
-    def _target(
-        self,
-        uow: UnitOfWork,
-        opportunity: Opportunity,
-        customers: Mapping[CustomerId, Customer] | None = None,
-    ) -> ScopeTarget:
-        if customers is not None:
-            customer = customers.get(opportunity.customer_id)
-        else:
-            customer = uow.customers.find(opportunity.customer_id)
+    def _target(self, uow: UnitOfWork, opportunity: Opportunity) -> ScopeTarget:
+        customer = uow.customers.find(opportunity.customer_id)
         return ScopeTarget(
             "opportunity",
             opportunity.id,
@@ -472,12 +464,8 @@ class PipelineService:
 
         def query(uow: UnitOfWork) -> list[Opportunity]:
             found = self._all(uow, index, value)
-            customers = {c.id: c for c in uow.customers.get_many([o.customer_id for o in found])}
-            return [
-                o
-                for o in found
-                if self.ctx.in_scope(uow, principal, self._target(uow, o, customers))
-            ]
+            uow.customers.get_many([o.customer_id for o in found])  # one read for the scopes
+            return [o for o in found if self.ctx.in_scope(uow, principal, self._target(uow, o))]
 
         listed = self.ctx.read(principal, Action.OPPORTUNITY_READ, query)
         return [self._shown(o, principal) for o in listed]

@@ -65,8 +65,7 @@ class Repository(Generic[T]):
 
     def find(self, ident: str) -> T | None:
         """The aggregate with ``ident`` or None (staged changes and earlier reads first)."""
-        key = (self.spec.kind, ident)
-        known = self._uow._staged.get(key) or self._uow._loaded.get(key)
+        known = self._uow._known((self.spec.kind, ident))
         if known is not None:
             return known  # type: ignore[no-any-return]
         record = self._uow._session_or_raise().load(self.spec.kind, ident)
@@ -81,13 +80,13 @@ class Repository(Generic[T]):
 
     def get_many(self, idents: list[str]) -> list[T]:
         """The aggregates that exist among ``idents``, in the order given (staged ones first)."""
-        known = {**self._uow._loaded, **self._uow._staged}
-        missing = [i for i in idents if (self.spec.kind, i) not in known]
-        records = self._uow._session_or_raise().load_many(self.spec.kind, missing)
-        for record in records.values():
-            self._from_record(record)
-        found = {**self._uow._loaded, **self._uow._staged}
-        return [found[(self.spec.kind, i)] for i in idents if (self.spec.kind, i) in found]
+        kind = self.spec.kind
+        missing = [i for i in idents if self._uow._known((kind, i)) is None]
+        if missing:
+            for record in self._uow._session_or_raise().load_many(kind, missing).values():
+                self._from_record(record)
+        found = [self._uow._known((kind, i)) for i in idents]
+        return [aggregate for aggregate in found if aggregate is not None]
 
     def find_unique(self, key: str) -> T | None:
         """The aggregate holding unique (dedup) ``key``, or None."""
@@ -200,13 +199,17 @@ class UnitOfWork:
                 continue
             spec = spec_for(aggregate_type)
             key = (spec.kind, ident)
-            if key not in self._staged and key not in self._loaded:
+            if self._known(key) is None:
                 specs[key] = spec
         if not specs:
             return
         records = self._session_or_raise().load_each(list(specs))
         for key, record in records.items():
             self.repository(specs[key].type)._from_record(record)
+
+    def _known(self, key: tuple[str, str]) -> Any:
+        """The staged or already-read aggregate under ``(kind, id)``, or None."""
+        return self._staged.get(key) or self._loaded.get(key)
 
     def _session_or_raise(self) -> StoreSession:
         if self._session is None:
