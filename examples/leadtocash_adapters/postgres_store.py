@@ -15,8 +15,9 @@ Design (details in docs/adapters/postgres.md):
   entries, unique keys and lookup keys live in their own tables, all text keys
   ``COLLATE "C"`` so that ordering is code point order, exactly like the in-memory store.
 * A commit is one statement, ``SELECT <schema>.ltc_commit($1::jsonb)``, in one round trip:
-  a PL/pgSQL function (installed by ``create_schema``, schema version 3) applies the
-  versioned writes in ``(kind, id)`` order with their index entries and lookup keys, the
+  a PL/pgSQL function (installed by ``create_schema``, schema version 4) applies the
+  versioned writes in ``(kind, id)`` order with what changed of their index entries and
+  lookup keys (each record row keeps a copy of them to compare against), the
   unique-key releases and claims in ``(kind, key)`` order and the outbox rows, then locks
   the single audit head row last and seals the audit entries onto it with SHA-256, exactly
   as :func:`leadtocash.entry_hash` does. Every commit takes its row locks in the same
@@ -58,7 +59,7 @@ __all__ = ["SCHEMA_VERSION", "PostgresSession", "PostgresStore"]
 _Connection = psycopg.Connection[TupleRow]
 
 #: The schema version this adapter creates and expects.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # One tuple of DDL statements per schema version; ``create_schema`` applies the missing ones.
 # ``{s}`` is the quoted schema name. Every statement is idempotent on its own as well.
@@ -128,16 +129,33 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (kind, key, id))""",
         """CREATE INDEX IF NOT EXISTS lookup_keys_by_holder ON {s}.lookup_keys (kind, id)""",
     ),
-    (  # version 3: a commit is one call of a server-side function (see _COMMIT_FUNCTION)
+    (),  # version 3 installed the first ltc_commit; version 4 replaces it
+    (  # version 4: each record row keeps a copy of its index entries and keys (see below)
+        """ALTER TABLE {s}.records ADD COLUMN IF NOT EXISTS indexes jsonb,
+            ADD COLUMN IF NOT EXISTS lookups jsonb, ADD COLUMN IF NOT EXISTS keys jsonb""",
+        """UPDATE {s}.records r SET
+            indexes = coalesce((SELECT jsonb_object_agg(e.name, e.value)
+                FROM {s}.index_entries e WHERE e.kind = r.kind AND e.id = r.id), '{}'),
+            lookups = coalesce((SELECT jsonb_agg(l.key ORDER BY l.key)
+                FROM {s}.lookup_keys l WHERE l.kind = r.kind AND l.id = r.id), '[]'),
+            keys = coalesce((SELECT jsonb_agg(u.key ORDER BY u.key)
+                FROM {s}.unique_keys u WHERE u.kind = r.kind AND u.id = r.id), '[]')
+            WHERE r.indexes IS NULL OR r.lookups IS NULL OR r.keys IS NULL""",
+        """ALTER TABLE {s}.records ALTER COLUMN indexes SET NOT NULL,
+            ALTER COLUMN lookups SET NOT NULL, ALTER COLUMN keys SET NOT NULL""",
+        """ALTER TABLE {s}.audit_head ADD COLUMN IF NOT EXISTS prev_hash text""",
         "{commit_function}",
     ),
 )
 
 # The whole commit, run by the server as one statement (one round trip, one transaction).
-# ``doc`` is the JSON the adapter builds in ``_commit_document``. Row locks are taken in one
-# global order, so commits never deadlock each other: record rows by (kind, id) as the client
-# sorted them, then unique keys by (kind, key), then the audit head, last, so that the lock
-# that serializes every audited commit is held only for the sealing and the commit itself.
+# ``doc`` is the JSON the adapter builds in ``_Plan.of``. Row locks are taken in one global
+# order, so commits never deadlock each other: record rows by (kind, id) as the client sorted
+# them, then unique keys by (kind, key), then the audit head, last, so that the lock that
+# serializes every audited commit is held only for the sealing and the commit itself.
+# Each record row keeps a copy of its index entries, lookup keys and unique keys (schema
+# version 4), so a write compares old and new in memory and touches the side tables only
+# where something changed: a claim rewrites the customer's owner entries and nothing else.
 # Failures raise with adapter-private SQLSTATEs (class LT) and a JSON DETAIL, and roll back.
 _COMMIT_FUNCTION = """CREATE OR REPLACE FUNCTION {s}.ltc_commit(doc jsonb) RETURNS void
 LANGUAGE plpgsql AS $ltc$
@@ -146,80 +164,75 @@ DECLARE
     k record;
     a record;
     n bigint;
-    held text[];
-    wanted text[];
+    old_indexes jsonb;
+    old_lookups jsonb;
+    old_keys jsonb;
     op_kinds text[] := '{}';
     op_keys text[] := '{}';
     op_claims boolean[] := '{}';
     op_ids text[] := '{}';
     holder text;
-    head_seq bigint;
-    head_hash text;
-    digest text;
 BEGIN
     FOR w IN SELECT * FROM ROWS FROM (jsonb_to_recordset(doc->'writes') AS (kind text, id text,
-        expected bigint, data text, exact boolean, indexes jsonb, lookups jsonb, keys jsonb))
+        expected bigint, data jsonb, exact text, indexes jsonb, lookups jsonb, keys jsonb))
         WITH ORDINALITY AS x ORDER BY x.ordinality
     LOOP
-        -- One statement per record: the versioned write, and hanging off it (so a stale
-        -- write touches nothing else) its index entries and lookup keys.
         IF w.expected > 0 THEN
-            WITH rec AS (
-                UPDATE {s}.records SET version = version + 1,
-                    data = CASE WHEN w.exact THEN NULL ELSE w.data::jsonb END,
-                    exact = CASE WHEN w.exact THEN w.data::json END
-                WHERE kind = w.kind AND id = w.id AND version = w.expected
-                RETURNING kind, id
-            ), stale_entries AS (
-                DELETE FROM {s}.index_entries e USING rec
-                WHERE e.kind = rec.kind AND e.id = rec.id AND NOT w.indexes ? e.name
-            ), entries AS (
-                INSERT INTO {s}.index_entries AS e (kind, id, name, value)
-                SELECT rec.kind, rec.id, i.key, i.value FROM rec, jsonb_each_text(w.indexes) i
-                ON CONFLICT (kind, id, name) DO UPDATE SET value = EXCLUDED.value
-                WHERE e.value <> EXCLUDED.value
-            ), stale_lookups AS (
-                DELETE FROM {s}.lookup_keys l USING rec
-                WHERE l.kind = rec.kind AND l.id = rec.id AND NOT w.lookups ? l.key
-            ), lookups AS (
-                INSERT INTO {s}.lookup_keys (kind, key, id)
-                SELECT rec.kind, j, rec.id FROM rec, jsonb_array_elements_text(w.lookups) j
-                ON CONFLICT DO NOTHING
-            )
-            -- The unique keys the record holds, read in this statement's snapshot: the
-            -- UPDATE matched, so nobody has changed the record (nor its keys) since.
-            SELECT count(*), ARRAY(SELECT u.key FROM {s}.unique_keys u
-                WHERE u.kind = w.kind AND u.id = w.id ORDER BY u.key)
-            FROM rec INTO n, held;
+            -- The versioned write; ``o`` is the row as it was, for its index copies. A
+            -- concurrent writer makes the version test fail (PostgreSQL re-checks it on the
+            -- newest row version after waiting for the row lock).
+            UPDATE {s}.records r SET version = r.version + 1, data = w.data,
+                exact = w.exact::json, indexes = w.indexes, lookups = w.lookups, keys = w.keys
+            FROM {s}.records o
+            WHERE r.kind = w.kind AND r.id = w.id AND r.version = w.expected
+                AND o.kind = w.kind AND o.id = w.id
+            RETURNING o.indexes, o.lookups, o.keys INTO old_indexes, old_lookups, old_keys;
+            GET DIAGNOSTICS n = ROW_COUNT;
         ELSE
-            WITH rec AS (
-                INSERT INTO {s}.records (kind, id, version, data, exact)
-                VALUES (w.kind, w.id, 1, CASE WHEN w.exact THEN NULL ELSE w.data::jsonb END,
-                    CASE WHEN w.exact THEN w.data::json END)
-                ON CONFLICT (kind, id) DO NOTHING
-                RETURNING kind, id
-            ), entries AS (
-                INSERT INTO {s}.index_entries AS e (kind, id, name, value)
-                SELECT rec.kind, rec.id, i.key, i.value FROM rec, jsonb_each_text(w.indexes) i
-                ON CONFLICT (kind, id, name) DO UPDATE SET value = EXCLUDED.value
-            ), lookups AS (
-                INSERT INTO {s}.lookup_keys (kind, key, id)
-                SELECT rec.kind, j, rec.id FROM rec, jsonb_array_elements_text(w.lookups) j
-                ON CONFLICT DO NOTHING
-            )
-            SELECT count(*), '{}'::text[] FROM rec INTO n, held;
+            INSERT INTO {s}.records (kind, id, version, data, exact, indexes, lookups, keys)
+            VALUES (w.kind, w.id, 1, w.data, w.exact::json, w.indexes, w.lookups, w.keys)
+            ON CONFLICT (kind, id) DO NOTHING;
+            GET DIAGNOSTICS n = ROW_COUNT;
+            old_lookups := '[]'; old_keys := '[]';
         END IF;
         IF n <> 1 THEN
             RAISE EXCEPTION 'stale write' USING ERRCODE = 'LT409',
                 DETAIL = json_build_array(w.kind, w.id)::text;
         END IF;
-        wanted := ARRAY(SELECT jsonb_array_elements_text(w.keys));
-        IF held <> wanted THEN  -- releases (held, not wanted) and claims (wanted, not held)
+        IF w.expected = 0 THEN
+            IF w.indexes <> '{}' THEN
+                INSERT INTO {s}.index_entries (kind, id, name, value)
+                    SELECT w.kind, w.id, i.key, i.value FROM jsonb_each_text(w.indexes) i;
+            END IF;
+        ELSIF old_indexes <> w.indexes THEN  -- drop removed entries, write changed and new
+            WITH dropped AS (
+                DELETE FROM {s}.index_entries e WHERE e.kind = w.kind AND e.id = w.id
+                    AND e.name IN (SELECT o FROM jsonb_object_keys(old_indexes) o
+                        WHERE NOT w.indexes ? o)
+            )
+            INSERT INTO {s}.index_entries AS e (kind, id, name, value)
+                SELECT w.kind, w.id, i.key, i.value FROM jsonb_each_text(w.indexes) i
+                WHERE (old_indexes->>i.key) IS DISTINCT FROM i.value
+            ON CONFLICT (kind, id, name) DO UPDATE SET value = EXCLUDED.value;
+        END IF;
+        IF old_lookups <> w.lookups THEN
+            WITH dropped AS (
+                DELETE FROM {s}.lookup_keys l WHERE l.kind = w.kind AND l.id = w.id
+                    AND l.key IN (SELECT o FROM jsonb_array_elements_text(old_lookups) o
+                        WHERE NOT w.lookups ? o)
+            )
+            INSERT INTO {s}.lookup_keys (kind, key, id)
+                SELECT w.kind, j, w.id FROM jsonb_array_elements_text(w.lookups) j
+                WHERE NOT old_lookups ? j;
+        END IF;
+        IF old_keys <> w.keys THEN  -- releases (held, not wanted) and claims (wanted, not held)
             SELECT op_kinds || array_agg(w.kind), op_keys || array_agg(o.key),
                 op_claims || array_agg(o.claim), op_ids || array_agg(w.id)
-            FROM (SELECT h AS key, false AS claim FROM unnest(held) h WHERE h <> ALL(wanted)
+            FROM (SELECT h AS key, false AS claim FROM jsonb_array_elements_text(old_keys) h
+                    WHERE NOT w.keys ? h
                 UNION ALL
-                SELECT x, true FROM unnest(wanted) x WHERE x <> ALL(held)) o
+                SELECT x, true FROM jsonb_array_elements_text(w.keys) x
+                    WHERE NOT old_keys ? x) o
             INTO op_kinds, op_keys, op_claims, op_ids;
         END IF;
     END LOOP;
@@ -227,6 +240,7 @@ BEGIN
         RAISE EXCEPTION 'key claimed twice in one commit' USING ERRCODE = 'LT23D';
     END IF;
     -- Unique keys: the primary key (kind, key) decides, never a read-then-write.
+    IF cardinality(op_keys) > 0 THEN
     FOR k IN SELECT * FROM unnest(op_kinds, op_keys, op_claims, op_ids) AS o(kind, key, claim, id)
         ORDER BY o.kind COLLATE "C", o.key COLLATE "C", o.claim
     LOOP
@@ -244,41 +258,47 @@ BEGIN
             DELETE FROM {s}.unique_keys WHERE kind = k.kind AND key = k.key AND id = k.id;
         END IF;
     END LOOP;
-    INSERT INTO {s}.outbox (id, topic, payload, created_at, idempotency_key, attempts,
-        next_attempt_at, delivered_at, last_error)
-        SELECT m.id, m.topic, m.payload::json, m.created_at, m.idempotency_key, m.attempts,
-            m.next_attempt_at, m.delivered_at, m.last_error
-        FROM jsonb_to_recordset(doc->'outbox') AS m(id text, topic text, payload text,
-            created_at timestamptz, idempotency_key text, attempts integer,
-            next_attempt_at timestamptz, delivered_at timestamptz, last_error text)
-        ON CONFLICT (id) DO NOTHING;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    IF n <> jsonb_array_length(doc->'outbox') THEN
-        RAISE EXCEPTION 'outbox message already stored' USING ERRCODE = 'LT410';
     END IF;
-    IF jsonb_array_length(doc->'audit') > 0 THEN
-        SELECT h.seq, h.hash INTO head_seq, head_hash FROM {s}.audit_head h FOR UPDATE;
-        IF NOT FOUND THEN
+    IF jsonb_array_length(doc->'outbox') > 0 THEN
+        INSERT INTO {s}.outbox (id, topic, payload, created_at, idempotency_key, attempts,
+            next_attempt_at, delivered_at, last_error)
+            SELECT m.id, m.topic, m.payload::json, m.created_at, m.idempotency_key, m.attempts,
+                m.next_attempt_at, m.delivered_at, m.last_error
+            FROM jsonb_to_recordset(doc->'outbox') AS m(id text, topic text, payload text,
+                created_at timestamptz, idempotency_key text, attempts integer,
+                next_attempt_at timestamptz, delivered_at timestamptz, last_error text)
+            ON CONFLICT (id) DO NOTHING;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        IF n <> jsonb_array_length(doc->'outbox') THEN
+            RAISE EXCEPTION 'outbox message already stored' USING ERRCODE = 'LT410';
+        END IF;
+    END IF;
+    -- The audit entries, sealed one by one onto the head row, whose lock (taken by the first
+    -- UPDATE, held to the commit) serializes every audited commit. hash = SHA-256(prev_hash
+    -- || canonical entry); the client sent each entry's canonical text split around prev_hash
+    -- and seq (AuditEntry.canonical_parts). The head keeps the previous hash so that one
+    -- statement both advances the head and writes the entry.
+    FOR a IN SELECT * FROM ROWS FROM (jsonb_to_recordset(doc->'audit') AS (id text,
+        at timestamptz, actor_id text, action text, target_kind text, target_id text,
+        before text, after text, reason text, override boolean, head text, middle text,
+        tail text)) WITH ORDINALITY AS x ORDER BY x.ordinality
+    LOOP
+        WITH head AS (
+            UPDATE {s}.audit_head h SET seq = h.seq + 1, prev_hash = h.hash,
+                hash = encode(sha256(convert_to(h.hash || a.head || h.hash || a.middle
+                    || (h.seq + 1)::text || a.tail, 'UTF8')), 'hex')
+            RETURNING h.seq, h.prev_hash, h.hash
+        )
+        INSERT INTO {s}.audit_log (seq, id, at, actor_id, action, target_kind, target_id,
+            before, after, reason, override, prev_hash, hash)
+        SELECT head.seq, a.id, a.at, a.actor_id, a.action, a.target_kind, a.target_id,
+            a.before::json, a.after::json, a.reason, a.override, head.prev_hash, head.hash
+        FROM head;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        IF n <> 1 THEN
             RAISE EXCEPTION 'the audit head row is missing' USING ERRCODE = 'LT500';
         END IF;
-        -- hash = SHA-256(prev_hash || canonical entry); the client sent each entry's
-        -- canonical text split around prev_hash and seq (AuditEntry.canonical_parts).
-        FOR a IN SELECT * FROM ROWS FROM (jsonb_to_recordset(doc->'audit') AS (id text,
-            at timestamptz, actor_id text, action text, target_kind text, target_id text,
-            before text, after text, reason text, override boolean, head text, middle text,
-            tail text)) WITH ORDINALITY AS x ORDER BY x.ordinality
-        LOOP
-            head_seq := head_seq + 1;
-            digest := encode(sha256(convert_to(head_hash || a.head || head_hash || a.middle
-                || head_seq::text || a.tail, 'UTF8')), 'hex');
-            INSERT INTO {s}.audit_log (seq, id, at, actor_id, action, target_kind, target_id,
-                before, after, reason, override, prev_hash, hash)
-            VALUES (head_seq, a.id, a.at, a.actor_id, a.action, a.target_kind, a.target_id,
-                a.before::json, a.after::json, a.reason, a.override, head_hash, digest);
-            head_hash := digest;
-        END LOOP;
-        UPDATE {s}.audit_head SET seq = head_seq, hash = head_hash;
-    END IF;
+    END LOOP;
 END
 $ltc$"""
 
@@ -305,6 +325,16 @@ _NOT_JSONB_SAFE = re.compile(r"\\u0000|[0-9]e\+|-0\.0(?![0-9])")
 
 def _utc(value: datetime | None) -> datetime | None:
     return None if value is None else value.astimezone(UTC)
+
+
+def _configure(conn: _Connection) -> None:
+    """Settings for each pooled connection.
+
+    Generic plans: every statement of the adapter is a key lookup or a short index range
+    whose best plan does not depend on the parameters, and PostgreSQL would otherwise plan
+    some of them afresh on every call (a read of several records spent 60 µs planning).
+    """
+    conn.execute("SET plan_cache_mode = force_generic_plan")
 
 
 def _translate(exc: psycopg.Error, doing: str) -> StorageError:
@@ -414,6 +444,7 @@ class PostgresStore:
             min_size=min_size,
             max_size=max_size,
             kwargs={"autocommit": True, **self._connect_kwargs},
+            configure=_configure,
             timeout=timeout,
             open=False,
             name=f"leadtocash:{schema}",
@@ -783,15 +814,24 @@ class _Plan:
         """Validate and serialize ``commit``; raises StorageError for what cannot be stored."""
         intra_duplicate = _check_commit_shape(commit.writes)
         writes = sorted(commit.writes, key=lambda w: (w.kind, w.id))
-        document = {
-            "writes": [_write_doc(write) for write in writes],
-            "intra_duplicate": intra_duplicate is not None,
-            # Like the reference store: a message id repeated in one commit keeps the last one.
-            "outbox": [_outbox_doc(m) for m in {m.id: m for m in commit.outbox}.values()],
-            "audit": [_audit_doc(entry) for entry in commit.audit],
-        }
+        # Like the reference store: a message id repeated in one commit keeps the last one.
+        outbox = [_outbox_doc(m) for m in {m.id: m for m in commit.outbox}.values()]
         try:
-            text = _dumps(document)
+            # Rendered piecewise so that each record's JSON is rendered once, and embedded
+            # as it is rather than re-escaped as a string.
+            text = "".join(
+                (
+                    '{"writes":[',
+                    ",".join(_write_doc(write) for write in writes),
+                    '],"intra_duplicate":',
+                    "true" if intra_duplicate is not None else "false",
+                    ',"outbox":',
+                    _dumps(outbox),
+                    ',"audit":',
+                    _dumps([_audit_doc(entry) for entry in commit.audit]),
+                    "}",
+                )
+            )
         except (TypeError, ValueError) as exc:
             raise StorageError(f"the commit is not JSON-serializable: {exc}") from exc
         return cls(
@@ -839,7 +879,13 @@ def _check_commit_shape(writes: Sequence[RecordWrite]) -> DuplicateKey | None:
     return duplicate
 
 
-def _write_doc(write: RecordWrite) -> dict[str, Any]:
+def _write_doc(write: RecordWrite) -> str:
+    """One write as JSON text for ``ltc_commit``.
+
+    The record's JSON goes in as a value (``data``), except JSON that JSONB would not give
+    back as written (``_NOT_JSONB_SAFE``), which travels as a string (``exact``) and is stored
+    in the ``json`` column verbatim.
+    """
     try:
         data = _dumps(dict(write.data))
     except (TypeError, ValueError) as exc:
@@ -847,17 +893,26 @@ def _write_doc(write: RecordWrite) -> dict[str, Any]:
             f"{write.kind} {write.id!r} is not JSON-serializable: {exc}",
             details={"kind": write.kind, "id": write.id},
         ) from exc
-    return {
-        "kind": write.kind,
-        "id": write.id,
-        "expected": write.expected_version,
-        # JSON documents travel as text: PostgreSQL would refuse a nested "\u0000".
-        "data": data,
-        "exact": _NOT_JSONB_SAFE.search(data) is not None,
-        "indexes": {n: v for n, v in sorted(write.indexes.items()) if v is not None},
-        "lookups": sorted(write.lookup_keys),
-        "keys": sorted(write.unique_keys),
-    }
+    exact = _NOT_JSONB_SAFE.search(data) is not None
+    return "".join(
+        (
+            '{"kind":',
+            _dumps(write.kind),
+            ',"id":',
+            _dumps(write.id),
+            ',"expected":',
+            str(int(write.expected_version)),
+            ',"data":null,"exact":' if exact else ',"exact":null,"data":',
+            _dumps(data) if exact else data,
+            ',"indexes":',
+            _dumps({n: v for n, v in write.indexes.items() if v is not None}),
+            ',"lookups":',
+            _dumps(sorted(write.lookup_keys)),
+            ',"keys":',
+            _dumps(sorted(write.unique_keys)),
+            "}",
+        )
+    )
 
 
 def _record(kind: str, ident: str, version: int, data: Any, exact: Any) -> StoredRecord:

@@ -161,12 +161,11 @@ def _assert_consistent(dsn: str, schema: str) -> dict[tuple[str, str], dict[str,
     s = sql.Identifier(schema)
     with psycopg.connect(dsn, autocommit=True) as conn, conn.transaction():
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        records = {
-            (kind, ident): data
-            for kind, ident, data in conn.execute(
-                sql.SQL("SELECT kind, id, data FROM {}.records").format(s)
-            ).fetchall()
-        }
+        rows = conn.execute(
+            sql.SQL("SELECT kind, id, data, indexes, lookups, keys FROM {}.records").format(s)
+        ).fetchall()
+        records = {(kind, ident): data for kind, ident, data, *_ in rows}
+        copies = {(kind, ident): copy for kind, ident, _, *copy in rows}
         entries: dict[tuple[str, str], dict[str, str]] = {}
         for kind, ident, name, value in conn.execute(
             sql.SQL("SELECT kind, id, name, value FROM {}.index_entries").format(s)
@@ -187,6 +186,9 @@ def _assert_consistent(dsn: str, schema: str) -> dict[tuple[str, str], dict[str,
             assert held.get(slot, []) == data.get(field, []), (field, slot)
     for slot, data in records.items():
         assert entries.get(slot, {}) == data["indexes"], slot
+        # The row's own copies, which commits compare against, agree with the tables.
+        wanted = [data["indexes"], data.get("lookups", []), data.get("keys", [])]
+        assert copies[slot] == wanted, slot
     return records
 
 
@@ -325,6 +327,35 @@ def test_create_schema_migrates_an_older_schema(pg_dsn: str, store: PostgresStor
         assert migrated.schema_version() == SCHEMA_VERSION
         _commit(migrated, _tagged("thing", "a", 1, 2, "p2", ["k1"], ["phone:1"]))
         assert migrated.session().find_by_key("thing", "phone:1") == ["a"]
+    _assert_consistent(pg_dsn, store.schema)
+
+
+def test_version_3_schema_gets_row_copies_of_its_keys(pg_dsn: str, store: PostgresStore) -> None:
+    _commit(store, _tagged("thing", "a", 0, 1, "p1", ["k1", "k2"], ["phone:1"]))
+    _commit(store, _tagged("thing", "b", 0, 1, None, []))
+    with store.raw_connection() as conn:  # make it look like a version 3 schema
+        s = sql.Identifier(store.schema)
+        conn.execute(
+            sql.SQL("ALTER TABLE {}.records DROP COLUMN indexes, DROP COLUMN lookups, "
+                    "DROP COLUMN keys").format(s)
+        )  # fmt: skip
+        conn.execute(sql.SQL("ALTER TABLE {}.audit_head DROP COLUMN prev_hash").format(s))
+        conn.execute(sql.SQL("UPDATE {}.schema_version SET version = 3").format(s))
+    with PostgresStore.connect(pg_dsn, schema=store.schema, create_schema=True) as migrated:
+        assert migrated.schema_version() == SCHEMA_VERSION
+        _assert_consistent(pg_dsn, store.schema)
+        # Writes after the migration change exactly what changed, against the copies.
+        _commit(migrated, _tagged("thing", "a", 1, 2, "p2", ["k2", "k3"], []))
+        _commit(migrated, _tagged("thing", "b", 1, 2, "p1", ["k1"], ["phone:1"]))
+        session = migrated.session()
+        assert session.find_unique("thing", "k1") == "b"
+        assert session.find_unique("thing", "k3") == "a"
+        assert session.find_by_key("thing", "phone:1") == ["b"]
+        assert session.query(IndexQuery("thing", "bucket")) == [("p1", "b"), ("p2", "a")]
+        entry = AuditEntry(id="after-migration", at=T0, actor_id="t", action="a",
+                           target_kind="thing", target_id="c")  # fmt: skip
+        migrated.session().commit(Commit((_tagged("thing", "c", 0, 1, None, []),), (entry,)))
+        assert verify_audit_chain(migrated.audit_log()) is None
     _assert_consistent(pg_dsn, store.schema)
 
 
