@@ -313,8 +313,8 @@ _TABLES = (
 )
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+# One encoder for every document: ``json.dumps`` with options builds a new encoder per call.
+_dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
 
 
 #: JSON text that JSONB would not give back as written: a NUL character (JSONB rejects

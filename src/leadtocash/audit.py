@@ -29,6 +29,8 @@ __all__ = [
 
 #: The ``prev_hash`` of the very first entry.
 GENESIS_HASH = "0" * 64
+# The canonical JSON encoder, built once (``json.dumps`` with options builds one per call).
+_CANONICAL_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode
 
 
 @attrs.frozen
@@ -68,7 +70,7 @@ class AuditEntry:
             "seq": seq,
             "prev_hash": prev_hash,
         }
-        return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return _CANONICAL_JSON(body)
 
     def canonical_parts(self) -> tuple[str, str, str]:
         """The canonical text split around the values a store fills in when it seals.

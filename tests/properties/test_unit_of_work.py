@@ -198,6 +198,56 @@ def test_preload_reads_several_kinds_in_one_call_and_later_reads_use_it() -> Non
         assert uow.reps.get("r").version == 1
         assert uow.customers.get("new") is staged  # staged changes win over the store
         assert store.calls == ["load_each"]  # served from the identity map
-        assert uow.repository(RepBook).find("r") is None  # missing: a normal read says so
-        uow.preload((Customer, "c"), (SalesRep, "r"))  # nothing left to read: no call
-        assert store.calls == ["load_each", "load"]
+        # Missing from the store: remembered as missing, so neither a read nor another
+        # preload asks again.
+        assert uow.repository(RepBook).find("r") is None
+        uow.preload((Customer, "c"), (SalesRep, "r"), (RepBook, "r"))  # nothing left to read
+        assert store.calls == ["load_each"]
+        # Staging it afterwards wins over the remembered absence.
+        book = RepBook(RepId("r"))
+        uow.repository(RepBook).add(book)
+        assert uow.repository(RepBook).find("r") is book
+
+
+def test_a_claim_reads_once_when_it_guesses_the_pool_and_twice_when_not() -> None:
+    from leadtocash import (
+        LeadToCash,
+        OwnershipAction,
+        OwnershipChange,
+        PoolRules,
+        Principal,
+        RepId,
+        Role,
+        RuleViolation,
+        SalesRep,
+    )
+    from leadtocash.testing import FakeClock
+
+    store = CountingStore()
+    crm = LeadToCash(store, FakeClock(strat.T_EPOCH), SequentialIds())
+    admin = Principal("admin", roles=frozenset({Role.ADMIN}))
+    rep = Principal("u1", roles=frozenset({Role.REP}), rep_id=RepId("r1"))
+    pools = [crm.pools.create_pool(admin, n, rules=PoolRules(daily_claim_limit=2)) for n in "ab"]
+    crm.reps.register(admin, SalesRep(id=RepId("r1"), name="r1"))
+    customers = {
+        (pool.id, n): crm.pools.add_customer(admin, f"co {pool.name}{n}", pool_id=pool.id).id
+        for pool in pools
+        for n in range(3)
+    }
+
+    def claim(pool_index: int, n: int) -> list[str]:
+        store.calls.clear()
+        crm.pools.claim(rep, customers[(pools[pool_index].id, n)])
+        return list(store.calls)
+
+    assert claim(0, 0) == ["load_each", "load_each"]  # nothing to guess from yet
+    assert claim(0, 1) == ["load_each"]  # same pool: customer, pool and counters at once
+    assert claim(1, 0) == ["load_each", "load_each"]  # another pool: the guess missed
+    assert claim(1, 1) == ["load_each"]
+    # The rules still hold whatever was guessed: pool a's daily limit of 2 is reached.
+    store.calls.clear()
+    with pytest.raises(RuleViolation):
+        crm.pools.claim(rep, customers[(pools[0].id, 2)])
+    with crm.unit_of_work() as uow:
+        history = uow.repository(OwnershipChange).query("customer", limit=100).items
+    assert sum(1 for c in history if c.action is OwnershipAction.CLAIM) == 4

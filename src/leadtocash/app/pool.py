@@ -106,6 +106,10 @@ class PoolService:
     ctx: AppContext
     #: Reclassifies customers whose facts change (wired by the facade to the classifier).
     restager: Restager | None = None
+    #: The pool each rep last claimed from: a guess of what the next claim reads, so that
+    #: it can read the customer, the pool and the rep's counters in one store call. Only a
+    #: read-ahead hint; a wrong guess costs one more read, never a wrong result.
+    _claim_pools: dict[RepId, PoolId] = attrs.field(factory=dict, init=False, eq=False)
 
     # -- shared steps ---------------------------------------------------------------------------
     def rules_of(self, uow: UnitOfWork, pool_id: PoolId | None) -> PoolRules:
@@ -350,6 +354,15 @@ class PoolService:
         rep_id = rep_of(principal)
 
         def command(uow: UnitOfWork) -> tuple[Customer, list[Change]]:
+            now = self.ctx.clock.now()
+            day = local_day(now, self.ctx.timezone)
+            guess = self._claim_pools.get(rep_id)
+            uow.preload(
+                (Customer, customer_id),
+                (RepBook, rep_id),
+                (Pool, guess),
+                (DailyClaims, None if guess is None else daily_claims_id(guess, rep_id, day)),
+            )
             customer = uow.customers.get(customer_id)
             check_unowned(customer)
             if customer.pool_id is None:
@@ -357,10 +370,9 @@ class PoolService:
                     f"customer {customer.id} is in no pool", code="pool.not_in_pool",
                     details={"customer_id": customer.id},
                 )  # fmt: skip
-            now = self.ctx.clock.now()
-            day = local_day(now, self.ctx.timezone)
+            self._claim_pools[rep_id] = customer.pool_id
             counter_id = daily_claims_id(customer.pool_id, rep_id, day)
-            uow.preload((Pool, customer.pool_id), (DailyClaims, counter_id), (RepBook, rep_id))
+            uow.preload((Pool, customer.pool_id), (DailyClaims, counter_id))
             pool = uow.repository(Pool).get(customer.pool_id)
             if pool.zone_id is not None and principal.zone_id not in (None, pool.zone_id):
                 raise RuleViolation(

@@ -65,9 +65,12 @@ class Repository(Generic[T]):
 
     def find(self, ident: str) -> T | None:
         """The aggregate with ``ident`` or None (staged changes and earlier reads first)."""
-        known = self._uow._known((self.spec.kind, ident))
+        key = (self.spec.kind, ident)
+        known = self._uow._known(key)
         if known is not None:
             return known  # type: ignore[no-any-return]
+        if key in self._uow._absent:
+            return None
         record = self._uow._session_or_raise().load(self.spec.kind, ident)
         return None if record is None else self._from_record(record)
 
@@ -156,6 +159,9 @@ class UnitOfWork:
         self._session: StoreSession | None = None
         self._staged: dict[tuple[str, str], Any] = {}
         self._loaded: dict[tuple[str, str], Any] = {}
+        # Preloaded records not structured yet, and preloaded keys the store did not have.
+        self._fetched: dict[tuple[str, str], tuple[AggregateSpec[Any], StoredRecord]] = {}
+        self._absent: set[tuple[str, str]] = set()
         self._specs: dict[tuple[str, str], AggregateSpec[Any]] = {}
         self._events: list[DomainEvent] = []
         self._audit: list[AuditEntry] = []
@@ -190,8 +196,10 @@ class UnitOfWork:
         """Read several aggregates of any types in one store call, for the reads that follow.
 
         ``refs`` are ``(aggregate type, id)`` pairs; ids that are None, staged or already read
-        are skipped, and missing aggregates are simply not remembered (``find`` returns None
-        as usual). Commands call this when they know what they will read next.
+        are skipped. Records are turned into aggregates when first used, so preloading one
+        that the command turns out not to need costs little; an aggregate the store does not
+        have is remembered as missing (``find`` returns None without asking again). Commands
+        call this when they know, or can guess, what they will read next.
         """
         specs: dict[tuple[str, str], AggregateSpec[Any]] = {}
         for aggregate_type, ident in refs:
@@ -199,17 +207,25 @@ class UnitOfWork:
                 continue
             spec = spec_for(aggregate_type)
             key = (spec.kind, ident)
-            if self._known(key) is None:
+            if key not in self._absent and self._known(key) is None:
                 specs[key] = spec
         if not specs:
             return
         records = self._session_or_raise().load_each(list(specs))
-        for key, record in records.items():
-            self.repository(specs[key].type)._from_record(record)
+        for key, spec in specs.items():
+            record = records.get(key)
+            if record is None:
+                self._absent.add(key)
+            else:
+                self._fetched[key] = (spec, record)
 
     def _known(self, key: tuple[str, str]) -> Any:
         """The staged or already-read aggregate under ``(kind, id)``, or None."""
-        return self._staged.get(key) or self._loaded.get(key)
+        found = self._staged.get(key) or self._loaded.get(key)
+        if found is None and key in self._fetched:
+            spec, record = self._fetched.pop(key)
+            found = self.repository(spec.type)._from_record(record)
+        return found
 
     def _session_or_raise(self) -> StoreSession:
         if self._session is None:
@@ -300,6 +316,8 @@ class UnitOfWork:
         """Discard staged changes and release the session (idempotent)."""
         self._staged.clear()
         self._loaded.clear()
+        self._fetched.clear()
+        self._absent.clear()
         self._specs.clear()
         self._events.clear()
         self._audit.clear()

@@ -101,6 +101,11 @@ def with_schedule(
     """``customer`` with its derived reclaim fields recomputed under ``rules``."""
     schedule = reclaim_schedule(customer, rules, timezone=timezone, calendar=calendar)
     warned = customer.warned_due_at if customer.warned_due_at == schedule.due_at else None
+    current = (customer.reclaim_due_at, customer.reclaim_rule, customer.warn_at)
+    if current == (schedule.due_at, schedule.rule, schedule.warn_at) and (
+        warned == customer.warned_due_at
+    ):
+        return customer  # nothing to recompute: no copy (customers are frozen)
     return attrs.evolve(
         customer,
         reclaim_due_at=schedule.due_at,
