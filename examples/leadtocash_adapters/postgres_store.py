@@ -323,6 +323,16 @@ _dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", 
 _NOT_JSONB_SAFE = re.compile(r"\\u0000|[0-9]e\+|-0\.0(?![0-9])")
 
 
+def _jsonb_alters(text: str) -> bool:
+    """Whether JSONB could give ``text`` back altered (:data:`_NOT_JSONB_SAFE`).
+
+    Substring tests first: they are fast, and the regular expression is slow on long text.
+    """
+    if "\\u0000" in text:
+        return True
+    return ("e+" in text or "-0.0" in text) and _NOT_JSONB_SAFE.search(text) is not None
+
+
 def _utc(value: datetime | None) -> datetime | None:
     return None if value is None else value.astimezone(UTC)
 
@@ -816,24 +826,25 @@ class _Plan:
         writes = sorted(commit.writes, key=lambda w: (w.kind, w.id))
         # Like the reference store: a message id repeated in one commit keeps the last one.
         outbox = [_outbox_doc(m) for m in {m.id: m for m in commit.outbox}.values()]
+        document = {
+            "writes": [_write_doc(write) for write in writes],
+            "intra_duplicate": intra_duplicate is not None,
+            "outbox": outbox,
+            "audit": [_audit_doc(entry) for entry in commit.audit],
+        }
+        # One rendering of the whole document, records' JSON embedded as values. Should any
+        # of it not be storable as it is (see _NOT_JSONB_SAFE; a false alarm, for example in
+        # an audit text, only costs this), each record is rendered and checked on its own.
         try:
-            # Rendered piecewise so that each record's JSON is rendered once, and embedded
-            # as it is rather than re-escaped as a string.
-            text = "".join(
-                (
-                    '{"writes":[',
-                    ",".join(_write_doc(write) for write in writes),
-                    '],"intra_duplicate":',
-                    "true" if intra_duplicate is not None else "false",
-                    ',"outbox":',
-                    _dumps(outbox),
-                    ',"audit":',
-                    _dumps([_audit_doc(entry) for entry in commit.audit]),
-                    "}",
-                )
-            )
-        except (TypeError, ValueError) as exc:
-            raise StorageError(f"the commit is not JSON-serializable: {exc}") from exc
+            text: str | None = _dumps(document)
+        except (TypeError, ValueError):
+            text = None
+        if text is None or _jsonb_alters(text):
+            document["writes"] = [_checked_write_doc(write) for write in writes]
+            try:
+                text = _dumps(document)
+            except (TypeError, ValueError) as exc:
+                raise StorageError(f"the commit is not JSON-serializable: {exc}") from exc
         return cls(
             document=text,
             writes={(w.kind, w.id): w for w in writes},
@@ -879,13 +890,23 @@ def _check_commit_shape(writes: Sequence[RecordWrite]) -> DuplicateKey | None:
     return duplicate
 
 
-def _write_doc(write: RecordWrite) -> str:
-    """One write as JSON text for ``ltc_commit``.
+def _write_doc(write: RecordWrite) -> dict[str, Any]:
+    """One write for ``ltc_commit``, its record's JSON as a value (``data``)."""
+    return {
+        "kind": write.kind,
+        "id": write.id,
+        "expected": write.expected_version,
+        "data": dict(write.data),
+        "exact": None,
+        "indexes": {n: v for n, v in write.indexes.items() if v is not None},
+        "lookups": sorted(write.lookup_keys),
+        "keys": sorted(write.unique_keys),
+    }
 
-    The record's JSON goes in as a value (``data``), except JSON that JSONB would not give
-    back as written (``_NOT_JSONB_SAFE``), which travels as a string (``exact``) and is stored
-    in the ``json`` column verbatim.
-    """
+
+def _checked_write_doc(write: RecordWrite) -> dict[str, Any]:
+    """:func:`_write_doc`, except that JSON that JSONB would not give back as written
+    travels as a string (``exact``), stored verbatim in the ``json`` column."""
     try:
         data = _dumps(dict(write.data))
     except (TypeError, ValueError) as exc:
@@ -893,26 +914,10 @@ def _write_doc(write: RecordWrite) -> str:
             f"{write.kind} {write.id!r} is not JSON-serializable: {exc}",
             details={"kind": write.kind, "id": write.id},
         ) from exc
-    exact = _NOT_JSONB_SAFE.search(data) is not None
-    return "".join(
-        (
-            '{"kind":',
-            _dumps(write.kind),
-            ',"id":',
-            _dumps(write.id),
-            ',"expected":',
-            str(int(write.expected_version)),
-            ',"data":null,"exact":' if exact else ',"exact":null,"data":',
-            _dumps(data) if exact else data,
-            ',"indexes":',
-            _dumps({n: v for n, v in write.indexes.items() if v is not None}),
-            ',"lookups":',
-            _dumps(sorted(write.lookup_keys)),
-            ',"keys":',
-            _dumps(sorted(write.unique_keys)),
-            "}",
-        )
-    )
+    doc = _write_doc(write)
+    if _jsonb_alters(data):
+        doc.update(data=None, exact=data)
+    return doc
 
 
 def _record(kind: str, ident: str, version: int, data: Any, exact: Any) -> StoredRecord:
