@@ -166,17 +166,12 @@ _UPDATE: Final = (
     "UPDATE records SET version = ?, data = ? WHERE kind = ? AND id = ? AND version = ?"
 )
 _CURRENT_VERSION: Final = "SELECT version FROM records WHERE kind = ? AND id = ?"
-_HELD_ENTRIES: Final = "SELECT name, value FROM index_entries WHERE kind = ? AND id = ?"
-_DELETE_ENTRY: Final = "DELETE FROM index_entries WHERE kind = ? AND name = ? AND id = ?"
-_INSERT_ENTRY: Final = (
-    "INSERT OR REPLACE INTO index_entries (kind, name, value, id) VALUES (?, ?, ?, ?)"
-)
-_HELD_KEYS: Final = "SELECT key FROM unique_keys WHERE kind = ? AND id = ?"
-_DELETE_KEY: Final = "DELETE FROM unique_keys WHERE kind = ? AND key = ? AND id = ?"
+_DELETE_ENTRIES: Final = "DELETE FROM index_entries WHERE kind = ? AND id = ?"
+_INSERT_ENTRY: Final = "INSERT INTO index_entries (kind, name, value, id) VALUES (?, ?, ?, ?)"
+_DELETE_KEYS: Final = "DELETE FROM unique_keys WHERE kind = ? AND id = ?"
 _INSERT_KEY: Final = "INSERT INTO unique_keys (kind, key, id) VALUES (?, ?, ?)"
 _FIND_KEY: Final = "SELECT id FROM unique_keys WHERE kind = ? AND key = ?"
-_HELD_LOOKUPS: Final = "SELECT key FROM lookup_keys WHERE kind = ? AND id = ?"
-_DELETE_LOOKUP: Final = "DELETE FROM lookup_keys WHERE kind = ? AND key = ? AND id = ?"
+_DELETE_LOOKUPS: Final = "DELETE FROM lookup_keys WHERE kind = ? AND id = ?"
 _INSERT_LOOKUP: Final = "INSERT INTO lookup_keys (kind, key, id) VALUES (?, ?, ?)"
 _FIND_LOOKUP: Final = "SELECT id FROM lookup_keys WHERE kind = ? AND key = ? ORDER BY id LIMIT ?"
 _AUDIT_HEAD: Final = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"
@@ -694,6 +689,15 @@ class SQLiteStore:
             seen.add((write.kind, write.id))
         # Serialize JSON before taking the write lock: the lock is held for SQL work only.
         texts = [_dumps(write.data) for write in writes]
+        entries = [
+            (w.kind, name, value, w.id)
+            for w in writes
+            for name, value in w.indexes.items()
+            if value is not None
+        ]
+        keys = [(w.kind, key, w.id) for w in writes for key in w.unique_keys]
+        lookups = [(w.kind, key, w.id) for w in writes for key in w.lookup_keys]
+        updated = [(w.kind, w.id) for w in writes if w.expected_version != 0]
         outbox = [_outbox_row(message) for message in commit.outbox]
         audit = [(_audit_row(entry), entry.canonical_parts()) for entry in commit.audit]
         with self._writing(conn, "commit"):
@@ -707,28 +711,19 @@ class SQLiteStore:
                     )
                 if cursor.rowcount != 1:
                     raise _conflict(conn, write)
-            # Index entries, unique keys and lookup keys: only what changed is written, so
-            # that a commit dirties (and syncs) as few pages as it can: a claim rewrites the
-            # customer's owner entries and leaves its keys alone. Every release comes before
-            # every claim, so keys may move between the records of one commit.
-            changes = _KeyChanges()
-            for write in writes:
-                changes.add(conn, write)
-            if changes.dropped_entries:
-                conn.executemany(_DELETE_ENTRY, changes.dropped_entries)
-            if changes.released_keys:
-                conn.executemany(_DELETE_KEY, changes.released_keys)
-            if changes.dropped_lookups:
-                conn.executemany(_DELETE_LOOKUP, changes.dropped_lookups)
-            if changes.lookups:
-                conn.executemany(_INSERT_LOOKUP, changes.lookups)
-            if changes.entries:
-                conn.executemany(_INSERT_ENTRY, changes.entries)
-            if changes.keys:
+            if updated:
+                conn.executemany(_DELETE_ENTRIES, updated)
+                conn.executemany(_DELETE_KEYS, updated)
+                conn.executemany(_DELETE_LOOKUPS, updated)
+            if lookups:
+                conn.executemany(_INSERT_LOOKUP, lookups)
+            if entries:
+                conn.executemany(_INSERT_ENTRY, entries)
+            if keys:
                 try:
-                    conn.executemany(_INSERT_KEY, changes.keys)
+                    conn.executemany(_INSERT_KEY, keys)
                 except sqlite3.IntegrityError as exc:
-                    raise _duplicate(conn, changes.keys) from exc
+                    raise _duplicate(conn, keys) from exc
             if audit:
                 head = conn.execute(_AUDIT_HEAD).fetchall()
                 last_seq, last_hash = (head[0][0], head[0][1]) if head else (0, GENESIS_HASH)
@@ -749,42 +744,6 @@ class SQLiteStore:
                     raise StorageError(
                         "outbox message id already stored", details={"operation": "commit"}
                     ) from exc
-
-
-class _KeyChanges:
-    """What a commit changes in the index, unique-key and lookup-key tables, as rows.
-
-    Read inside the write transaction: each updated record's current entries and keys are
-    compared with the ones it is written with.
-    """
-
-    def __init__(self) -> None:
-        self.entries: list[tuple[str, str, str, str]] = []
-        self.dropped_entries: list[tuple[str, str, str]] = []
-        self.keys: list[tuple[str, str, str]] = []
-        self.released_keys: list[tuple[str, str, str]] = []
-        self.lookups: list[tuple[str, str, str]] = []
-        self.dropped_lookups: list[tuple[str, str, str]] = []
-
-    def add(self, conn: sqlite3.Connection, write: RecordWrite) -> None:
-        """Add the changes of ``write`` (a new record holds nothing yet)."""
-        kind, ident = write.kind, write.id
-        wanted = {name: value for name, value in write.indexes.items() if value is not None}
-        held: dict[str, str] = {}
-        held_keys: set[str] = set()
-        held_lookups: set[str] = set()
-        if write.expected_version != 0:
-            held = dict(conn.execute(_HELD_ENTRIES, (kind, ident)).fetchall())
-            held_keys = {row[0] for row in conn.execute(_HELD_KEYS, (kind, ident))}
-            held_lookups = {row[0] for row in conn.execute(_HELD_LOOKUPS, (kind, ident))}
-        self.dropped_entries += [(kind, name, ident) for name in held if name not in wanted]
-        self.entries += [
-            (kind, name, value, ident) for name, value in wanted.items() if held.get(name) != value
-        ]
-        self.released_keys += [(kind, key, ident) for key in held_keys - write.unique_keys]
-        self.keys += [(kind, key, ident) for key in sorted(write.unique_keys - held_keys)]
-        self.dropped_lookups += [(kind, key, ident) for key in held_lookups - write.lookup_keys]
-        self.lookups += [(kind, key, ident) for key in write.lookup_keys - held_lookups]
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
