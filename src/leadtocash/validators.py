@@ -17,8 +17,8 @@ __all__ = ["non_blank", "non_negative", "utc"]
 
 def utc(_inst: object, attribute: attrs.Attribute[datetime], value: datetime | None) -> None:
     """attrs validator: datetimes inside the library are timezone-aware UTC."""
-    if value is None:
-        return
+    if value is None or (isinstance(value, datetime) and value.tzinfo is UTC):
+        return  # the common case, checked first: aggregates carry many datetimes
     if not isinstance(value, datetime) or value.tzinfo is None:
         raise ValidationError.single(
             attribute.name, "time.naive", "datetimes must be timezone-aware (UTC inside)"
