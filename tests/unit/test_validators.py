@@ -1,0 +1,43 @@
+"""Datetimes inside the library are timezone-aware UTC; other values are refused by name."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from leadtocash import Customer, CustomerId, ValidationError
+
+WHEN = datetime(2026, 3, 2, 9, 30)
+
+
+def _customer(created_at: datetime) -> Customer:
+    return Customer(id=CustomerId("c1"), name="Acme", created_at=created_at)
+
+
+@pytest.mark.parametrize(
+    "tzinfo", [UTC, timezone(timedelta(0)), timezone(timedelta(0), "Z")], ids=str
+)
+def test_any_utc_datetime_is_accepted(tzinfo: timezone) -> None:
+    assert _customer(WHEN.replace(tzinfo=tzinfo)).created_at == WHEN.replace(tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("value", "code"),
+    [
+        (WHEN, "time.naive"),
+        (WHEN.replace(tzinfo=timezone(timedelta(hours=8))), "time.not_utc"),
+        ("2026-03-02T09:30:00+00:00", "time.naive"),
+    ],
+    ids=["naive", "utc+8", "text"],
+)
+def test_other_values_are_refused_naming_the_field(value: object, code: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        _customer(value)  # type: ignore[arg-type]
+    assert [(e.path, e.code) for e in caught.value.errors] == [("created_at", code)]
+    # Optional datetimes are checked the same way, and None is fine.
+    assert Customer(id=CustomerId("c2"), name="B", created_at=WHEN.replace(tzinfo=UTC),
+                    updated_at=None).updated_at is None  # fmt: skip
+    with pytest.raises(ValidationError):
+        Customer(id=CustomerId("c3"), name="C", created_at=WHEN.replace(tzinfo=UTC),
+                 updated_at=WHEN)  # fmt: skip
