@@ -241,23 +241,23 @@ BEGIN
     END IF;
     -- Unique keys: the primary key (kind, key) decides, never a read-then-write.
     IF cardinality(op_keys) > 0 THEN
-    FOR k IN SELECT * FROM unnest(op_kinds, op_keys, op_claims, op_ids) AS o(kind, key, claim, id)
-        ORDER BY o.kind COLLATE "C", o.key COLLATE "C", o.claim
-    LOOP
-        IF k.claim THEN
-            INSERT INTO {s}.unique_keys (kind, key, id) VALUES (k.kind, k.key, k.id)
-                ON CONFLICT (kind, key) DO NOTHING;
-            GET DIAGNOSTICS n = ROW_COUNT;
-            IF n <> 1 THEN
-                SELECT u.id INTO holder FROM {s}.unique_keys u
-                    WHERE u.kind = k.kind AND u.key = k.key;
-                RAISE EXCEPTION 'duplicate key' USING ERRCODE = 'LT23U',
-                    DETAIL = json_build_array(k.kind, k.key, holder)::text;
+        FOR k IN SELECT * FROM unnest(op_kinds, op_keys, op_claims, op_ids)
+            AS o(kind, key, claim, id) ORDER BY o.kind COLLATE "C", o.key COLLATE "C", o.claim
+        LOOP
+            IF k.claim THEN
+                INSERT INTO {s}.unique_keys (kind, key, id) VALUES (k.kind, k.key, k.id)
+                    ON CONFLICT (kind, key) DO NOTHING;
+                GET DIAGNOSTICS n = ROW_COUNT;
+                IF n <> 1 THEN
+                    SELECT u.id INTO holder FROM {s}.unique_keys u
+                        WHERE u.kind = k.kind AND u.key = k.key;
+                    RAISE EXCEPTION 'duplicate key' USING ERRCODE = 'LT23U',
+                        DETAIL = json_build_array(k.kind, k.key, holder)::text;
+                END IF;
+            ELSE
+                DELETE FROM {s}.unique_keys WHERE kind = k.kind AND key = k.key AND id = k.id;
             END IF;
-        ELSE
-            DELETE FROM {s}.unique_keys WHERE kind = k.kind AND key = k.key AND id = k.id;
-        END IF;
-    END LOOP;
+        END LOOP;
     END IF;
     IF jsonb_array_length(doc->'outbox') > 0 THEN
         INSERT INTO {s}.outbox (id, topic, payload, created_at, idempotency_key, attempts,
