@@ -6,6 +6,12 @@ daily counter, rep book, history, audit, outbox, versioned commit); then, in the
 with the same driver and durability defaults as the adapter, 4 processes each with one
 connection running ``UPDATE … SET owner = ? WHERE id = ? AND owner IS NULL`` for the same
 sequence. Reports attempts per second for both, their ratio, and ``double_owned`` (must be 0).
+
+A second yardstick, the *floor*, runs the same sequence through ``examples/claim_floor.py``:
+the same guarantees hand-written in one transaction, with no library code (versioned
+customer and book, counter, history, one sealed audit entry, one outbox message). It bounds
+what any implementation of those guarantees reaches on this machine: ``floor_ratio`` is the
+floor against the bare UPDATE, ``of_floor`` the library against the floor.
 Prints one JSON object. PostgreSQL needs LEADTOCASH_PG_DSN (scripts/with-postgres.sh).
 """
 
@@ -26,6 +32,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKLOAD = ROOT / "examples" / "claim_workload.py"
+FLOOR = ROOT / "examples" / "claim_floor.py"
 PROCESSES = 4
 #: Workers start this many seconds after launch, together, so imports are not timed.
 START_DELAY = 3.0
@@ -37,42 +44,41 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _workload(*args: str) -> subprocess.Popen[str]:
+def _script(script: Path, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, str(WORKLOAD), *args], stdout=subprocess.PIPE, text=True, env=_env()
+        [sys.executable, str(script), *args], stdout=subprocess.PIPE, text=True, env=_env()
     )
 
 
-def library_run(spec: str, customers: int, claims: int) -> dict[str, Any]:
-    """Set up, run 4 claim workers concurrently, verify; returns figures."""
-    setup = _workload("setup", spec, "--customers", str(customers), "--reps", str(PROCESSES))
+def _concurrently(
+    script: Path, spec: str, customers: int, claims: int
+) -> tuple[list[dict[str, Any]], float, dict[str, Any]]:
+    """Set up, run 4 workers of ``script`` together, verify; (results, seconds, checks)."""
+    sizes = ("--customers", str(customers))
+    setup = _script(script, "setup", spec, *sizes, "--reps", str(PROCESSES))
     setup.communicate()
-    assert setup.returncode == 0, "setup failed"
+    assert setup.returncode == 0, f"{script.name} setup failed"
     start_at = time.time() + START_DELAY
+    timing = ("--claims", str(claims), "--start-at", str(start_at))
     workers = [
-        _workload(
-            "worker",
-            spec,
-            "--rep",
-            str(n),
-            "--claims",
-            str(claims),
-            "--customers",
-            str(customers),
-            "--start-at",
-            str(start_at),
-        )
+        _script(script, "worker", spec, *sizes, *timing, "--rep", str(n))
         for n in range(1, PROCESSES + 1)
     ]
     results = []
     for proc in workers:
         out, _ = proc.communicate()
-        assert proc.returncode == 0, "worker failed"
+        assert proc.returncode == 0, f"{script.name} worker failed"
         results.append(json.loads(out))
     elapsed = max(r["ended"] for r in results) - start_at
-    check = _workload("verify", spec, "--customers", str(customers), "--reps", str(PROCESSES))
+    check = _script(script, "verify", spec, *sizes, "--reps", str(PROCESSES))
     out, _ = check.communicate()
-    verified = json.loads(out)
+    assert check.returncode == 0, f"{script.name} verify failed"
+    return results, elapsed, json.loads(out)
+
+
+def library_run(spec: str, customers: int, claims: int) -> dict[str, Any]:
+    """Run 4 claim workers through the library; returns figures."""
+    results, elapsed, verified = _concurrently(WORKLOAD, spec, customers, claims)
     attempts = sum(r["attempts"] for r in results)
     claimed = sum(len(r["claimed"]) for r in results)
     return {
@@ -84,6 +90,19 @@ def library_run(spec: str, customers: int, claims: int) -> dict[str, Any]:
         "double_owned": verified["double_owned"],
         "books_match": verified["books_match"],
         "audit_chain_ok": verified["audit_chain_ok"],
+    }
+
+
+def floor_run(spec: str, customers: int, claims: int) -> dict[str, Any]:
+    """Run 4 workers of the hand-written floor (examples/claim_floor.py); returns figures."""
+    results, elapsed, verified = _concurrently(FLOOR, spec, customers, claims)
+    broken = [check for check in ("books_match", "audit_chain_ok") if not verified[check]]
+    if verified["double_owned"]:
+        broken.append("double_owned")
+    assert not broken, f"the floor broke {broken}: {verified}"
+    return {
+        "floor_claims_per_s": round(PROCESSES * claims / elapsed, 1),
+        "floor_claimed": sum(len(r["claimed"]) for r in results),
     }
 
 
@@ -178,13 +197,17 @@ def raw_run(engine: str, where: str, customers: int, claims: int) -> dict[str, A
 
 
 def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Median library and raw rates over the rounds, their ratio, and the worst checks."""
+    """Median library, raw and floor rates over the rounds, their ratios, the worst checks."""
     library = statistics.median(r["claims_per_s"] for r in runs)
     raw = statistics.median(r["raw_claims_per_s"] for r in runs)
+    floor = statistics.median(r["floor_claims_per_s"] for r in runs)
     return {
         "claims_per_s": library,
         "raw_claims_per_s": raw,
         "ratio": round(library / raw, 3),
+        "floor_claims_per_s": floor,
+        "floor_ratio": round(floor / raw, 3),
+        "of_floor": round(library / floor, 3),
         "double_owned": max(r["double_owned"] for r in runs),
         "books_match": all(r["books_match"] for r in runs),
         "audit_chain_ok": all(r["audit_chain_ok"] for r in runs),
@@ -194,8 +217,9 @@ def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
         ),
         "claimed_per_round": runs[0]["claimed"],
         "raw_claimed_per_round": runs[0]["raw_claimed"],
+        "floor_claimed_per_round": runs[0]["floor_claimed"],
         "rounds": [
-            {"claims_per_s": r["claims_per_s"], "raw_claims_per_s": r["raw_claims_per_s"]}
+            {key: r[key] for key in ("claims_per_s", "raw_claims_per_s", "floor_claims_per_s")}
             for r in runs
         ],
     }
@@ -223,22 +247,27 @@ def main() -> int:
         "rounds": rounds,
     }
     with tempfile.TemporaryDirectory() as tmp:
-        engines = [("sqlite", f"sqlite:{tmp}/claims-{{n}}.sqlite3", f"{tmp}/raw-{{n}}.sqlite3")]
+        # engine: (library store, raw table's home, floor store), {n} the round
+        engines = {
+            "sqlite": (f"sqlite:{tmp}/claims-{{n}}.sqlite3", f"{tmp}/raw-{{n}}.sqlite3",
+                       f"sqlite:{tmp}/floor-{{n}}.sqlite3"),
+        }  # fmt: skip
         if os.environ.get("LEADTOCASH_PG_DSN"):
-            engines.append(("postgres", "postgres:bench_claims", "bench_raw"))
+            engines["postgres"] = ("postgres:bench_claims", "bench_raw", "postgres:bench_floor")
         else:
             figures["postgres"] = {"skipped": "LEADTOCASH_PG_DSN not set"}
-        for engine, spec, raw_where in engines:
-            # Library and baseline alternate, so a noisy neighbour hits both alike; the
-            # figures are the medians of the rounds.
+        for engine, (spec, raw_where, floor_spec) in engines.items():
+            # Library, baseline and floor alternate, so a noisy neighbour hits all alike;
+            # the figures are the medians of the rounds.
             runs = []
             for n in range(rounds):
                 result = library_run(spec.format(n=n), customers, claims)
                 result.update(raw_run(engine, raw_where.format(n=n), customers, claims))
+                result.update(floor_run(floor_spec.format(n=n), customers, claims))
                 runs.append(result)
             figures[engine] = _summary(runs)
     print(json.dumps(figures))
-    failed = [e for e, _, _ in engines if figures[e]["double_owned"] != 0]
+    failed = [e for e in engines if figures[e]["double_owned"] != 0]
     return 1 if failed else 0
 
 

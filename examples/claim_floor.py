@@ -1,0 +1,384 @@
+"""The floor of a claim: the least work a claim with the library's guarantees needs.
+
+``benchmarks/claims.py`` measures the library's claim against two yardsticks. The issue's
+baseline is a bare ``UPDATE … WHERE owner IS NULL``: single ownership and nothing else. This
+floor keeps what a claim must keep, hand-written, in one transaction, with no library code:
+
+* the customer updated only if its version is unchanged and it is still unowned;
+* the rep's book updated under a version check, the rep's daily counter incremented;
+* one history line, one audit entry sealed onto a single SHA-256 chain, one outbox message.
+
+It leaves out what the library adds on top: authorization and data scopes, pool, zone and
+daily-limit rules, the reclaim schedule, typed aggregates and their validation, and generic
+records with index tables. Any implementation of the same guarantees on the same machine
+does at least this work, so the floor bounds from above what the library could reach.
+Records are JSON of about the library's sizes. Runnable by hand, like ``claim_workload.py``::
+
+    python examples/claim_floor.py setup  sqlite:/tmp/floor.sqlite3 --customers 1000
+    python examples/claim_floor.py worker sqlite:/tmp/floor.sqlite3 --rep 1 --claims 500
+    python examples/claim_floor.py verify sqlite:/tmp/floor.sqlite3
+
+A store spec is ``sqlite:<path>`` or ``postgres:<schema>`` (DSN from ``LEADTOCASH_PG_DSN``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import hashlib
+import json
+import os
+import random
+import sqlite3
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+#: Hash the chain starts from (the audit head before the first entry).
+GENESIS = bytes(32)
+TABLES = (
+    "customers (id TEXT PRIMARY KEY, owner TEXT, version BIGINT NOT NULL, data TEXT NOT NULL)",
+    "books (rep TEXT PRIMARY KEY, owned INTEGER NOT NULL, version BIGINT NOT NULL)",
+    "counters (id TEXT PRIMARY KEY, count INTEGER NOT NULL)",
+    "history (id TEXT PRIMARY KEY, customer TEXT NOT NULL, rep TEXT NOT NULL, data TEXT NOT NULL)",
+    "audit_head (one INTEGER PRIMARY KEY, seq BIGINT NOT NULL, prev BYTEA, hash BYTEA NOT NULL)",
+    "audit_log (seq BIGINT PRIMARY KEY, prev BYTEA NOT NULL, hash BYTEA NOT NULL, body TEXT)",
+    "outbox (id TEXT PRIMARY KEY, body TEXT NOT NULL)",
+)
+INDEXES = ("history (customer)", "customers (owner)")
+#: A customer's document: about the size of the library's (1 KB).
+FILLER = "x" * 900
+
+
+def customer_ids(count: int) -> list[str]:
+    """The ids ``setup`` gives the customers (the same as ``claim_workload.py``)."""
+    return [f"cust-{n:06d}" for n in range(count)]
+
+
+def _customer(cid: str, owner: str | None) -> str:
+    return json.dumps({"id": cid, "name": f"customer {cid}", "owner_id": owner, "note": FILLER})
+
+
+def _entry(cid: str, rep: str, at: float) -> str:
+    """An audit entry's body: who changed what, before and after."""
+    change = {"before": {"owner_id": None}, "after": {"owner_id": rep}}
+    return json.dumps(
+        {"kind": "customer", "id": cid, "actor": rep, "action": "pool.claim", "at": at, **change},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+
+
+def seal(prev: bytes, body: str) -> bytes:
+    """The hash of an audit entry: SHA-256 of the previous hash and the entry's body."""
+    return hashlib.sha256(prev + body.encode()).digest()
+
+
+# -- SQLite ---------------------------------------------------------------------------------
+def _sqlite(path: str) -> sqlite3.Connection:
+    """A connection with the SQLite adapter's defaults: WAL, synchronous=FULL."""
+    conn = sqlite3.connect(path, isolation_level=None, timeout=30)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    return conn
+
+
+@contextmanager
+def _writer_queue(path: str) -> Iterator[None]:
+    """The adapter's cross-process writer queue (an exclusive flock), so waiting is fair."""
+    with open(f"{path}-writer", "a+b") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+class SQLiteFloor:
+    """The floor on SQLite: read outside the write lock, write in one IMMEDIATE transaction."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.conn = _sqlite(path)
+
+    def sql(self, template: str) -> str:
+        """``template`` (tables as ``T.name``, ``?`` placeholders) in SQLite's dialect."""
+        return template.replace("T.", "").replace("BYTEA", "BLOB")
+
+    def reset(self) -> None:
+        """Nothing to drop: every SQLite spec names a new file."""
+
+    def rows(self, template: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        """All rows of the query ``template``."""
+        return self.conn.execute(self.sql(template), params).fetchall()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One transaction around the block."""
+        self.conn.execute("BEGIN")
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def read(self, rep: str, cid: str) -> tuple[int, str | None, int]:
+        """The customer's version and owner, and the rep's book version."""
+        row = self.conn.execute(
+            "SELECT version, owner, (SELECT version FROM books WHERE rep = ?)"
+            " FROM customers WHERE id = ?",
+            (rep, cid),
+        ).fetchone()
+        return int(row[0]), row[1], int(row[2])
+
+    def write(self, rep: str, cid: str, version: int, book: int, serial: str) -> bool:
+        """Claim ``cid`` if both versions still hold; False (nothing written) if not."""
+        body = _entry(cid, rep, time.time())
+        conn = self.conn
+        with _writer_queue(self.path):
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                moved = conn.execute(
+                    "UPDATE customers SET owner = ?, version = version + 1, data = ?"
+                    " WHERE id = ? AND version = ? AND owner IS NULL",
+                    (rep, _customer(cid, rep), cid, version),
+                ).rowcount
+                moved += conn.execute(
+                    "UPDATE books SET owned = owned + 1, version = version + 1"
+                    " WHERE rep = ? AND version = ?",
+                    (rep, book),
+                ).rowcount
+                if moved != 2:
+                    conn.execute("ROLLBACK")
+                    return False
+                conn.execute(
+                    "INSERT INTO counters VALUES (?, 1)"
+                    " ON CONFLICT (id) DO UPDATE SET count = count + 1",
+                    (f"{rep}|today",),
+                )
+                conn.execute(
+                    "INSERT INTO history VALUES (?, ?, ?, ?)",
+                    (f"h-{serial}", cid, rep, json.dumps({"customer": cid, "to": rep})),
+                )
+                seq, prev = conn.execute("SELECT seq, hash FROM audit_head").fetchone()
+                digest = seal(prev, body)
+                conn.execute(
+                    "UPDATE audit_head SET seq = ?, prev = ?, hash = ?", (seq + 1, prev, digest)
+                )
+                conn.execute(
+                    "INSERT INTO audit_log VALUES (?, ?, ?, ?)", (seq + 1, prev, digest, body)
+                )
+                conn.execute(
+                    "INSERT INTO outbox VALUES (?, ?)",
+                    (f"o-{serial}", json.dumps({"event": "claimed", "customer": cid})),
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return True
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()
+
+
+class PostgresFloor:
+    """The floor on PostgreSQL: one read, then the whole claim in one statement."""
+
+    def __init__(self, schema: str) -> None:
+        import psycopg
+
+        self.schema = schema
+        self.conn = psycopg.connect(os.environ["LEADTOCASH_PG_DSN"], autocommit=True)
+        self.conn.execute("SET plan_cache_mode = force_generic_plan")  # as the adapter does
+        s = schema
+        self.read_sql = (
+            f"SELECT version, owner, (SELECT version FROM {s}.books WHERE rep = %s)"
+            f" FROM {s}.customers WHERE id = %s"
+        )
+        # Any failed check aborts the statement, so all or nothing.
+        self.write_sql = f"""
+        WITH c AS (UPDATE {s}.customers SET owner = %(rep)s, version = version + 1,
+                          data = %(data)s
+                   WHERE id = %(cid)s AND version = %(version)s AND owner IS NULL RETURNING 1),
+        b AS (UPDATE {s}.books SET owned = owned + 1, version = version + 1
+              WHERE rep = %(rep)s AND version = %(book)s AND EXISTS (SELECT FROM c)
+              RETURNING 1),
+        d AS (INSERT INTO {s}.counters SELECT %(counter)s, 1 FROM b
+              ON CONFLICT (id) DO UPDATE SET count = {s}.counters.count + 1),
+        h AS (INSERT INTO {s}.history SELECT %(hid)s, %(cid)s, %(rep)s, %(hdata)s FROM b),
+        a AS (UPDATE {s}.audit_head SET seq = seq + 1, prev = hash,
+                     hash = sha256(hash || convert_to(%(body)s, 'UTF8'))
+              WHERE one = 1 AND EXISTS (SELECT FROM b) RETURNING seq, prev, hash),
+        l AS (INSERT INTO {s}.audit_log SELECT seq, prev, hash, %(body)s FROM a),
+        o AS (INSERT INTO {s}.outbox SELECT %(oid)s, %(obody)s FROM b)
+        SELECT CASE (SELECT count(*) FROM c) WHEN 0 THEN 0
+               -- the customer moved but the book did not: division by zero aborts it all
+               ELSE 1 / (SELECT count(*)::int FROM b) END"""
+
+    def sql(self, template: str) -> str:
+        """``template`` (tables as ``T.name``, ``?`` placeholders) in PostgreSQL's dialect."""
+        return template.replace("T.", f"{self.schema}.").replace("?", "%s")
+
+    def rows(self, template: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        """All rows of the query ``template``."""
+        return self.conn.execute(self.sql(template), params).fetchall()
+
+    def reset(self) -> None:
+        """Drop and recreate the schema."""
+        self.conn.execute(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE")
+        self.conn.execute(f"CREATE SCHEMA {self.schema}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One transaction around the block."""
+        with self.conn.transaction():
+            yield
+
+    def read(self, rep: str, cid: str) -> tuple[int, str | None, int]:
+        """The customer's version and owner, and the rep's book version."""
+        row = self.conn.execute(self.read_sql, (rep, cid)).fetchone()
+        assert row is not None, f"no customer {cid}"
+        return int(row[0]), row[1], int(row[2])
+
+    def write(self, rep: str, cid: str, version: int, book: int, serial: str) -> bool:
+        """Claim ``cid`` if both versions still hold; False (nothing written) if not."""
+        import psycopg
+
+        params = {
+            "rep": rep,
+            "cid": cid,
+            "version": version,
+            "book": book,
+            "data": _customer(cid, rep),
+            "counter": f"{rep}|today",
+            "hid": f"h-{serial}",
+            "hdata": json.dumps({"customer": cid, "to": rep}),
+            "body": _entry(cid, rep, time.time()),
+            "oid": f"o-{serial}",
+            "obody": json.dumps({"event": "claimed", "customer": cid}),
+        }
+        try:
+            row = self.conn.execute(self.write_sql, params).fetchone()
+        except psycopg.errors.DivisionByZero:
+            return False
+        return bool(row and row[0])
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()
+
+
+Floor = SQLiteFloor | PostgresFloor
+
+
+def open_floor(spec: str) -> Floor:
+    """Connect to the floor's tables named by ``spec``."""
+    engine, _, where = spec.partition(":")
+    return SQLiteFloor(where) if engine == "sqlite" else PostgresFloor(where)
+
+
+def attempt(floor: Floor, rep: str, cid: str, serial: str) -> str:
+    """One claim attempt: ``won``, ``taken``, or ``conflict`` (a version moved, nothing written)."""
+    version, owner, book = floor.read(rep, cid)
+    if owner is not None:
+        return "taken"
+    return "won" if floor.write(rep, cid, version, book, serial) else "conflict"
+
+
+# -- commands -------------------------------------------------------------------------------
+def setup(spec: str, customers: int, reps: int) -> None:
+    """Create the tables (from scratch), ``customers`` unowned customers, ``reps`` books."""
+    rows = [(cid, _customer(cid, None)) for cid in customer_ids(customers)]
+    books = [(f"rep{n}",) for n in range(1, reps + 1)]
+    floor = open_floor(spec)
+    try:
+        floor.reset()
+        cursor = floor.conn.cursor()
+        with floor.transaction():
+            for table in TABLES:
+                cursor.execute(floor.sql(f"CREATE TABLE T.{table}"))
+            for n, index in enumerate(INDEXES):
+                cursor.execute(floor.sql(f"CREATE INDEX floor_{n} ON T.{index}"))
+            cursor.executemany(floor.sql("INSERT INTO T.customers VALUES (?, NULL, 1, ?)"), rows)
+            cursor.executemany(floor.sql("INSERT INTO T.books VALUES (?, 0, 1)"), books)
+            cursor.execute(floor.sql("INSERT INTO T.audit_head VALUES (1, 0, NULL, ?)"), (GENESIS,))
+    finally:
+        floor.close()
+
+
+def worker(spec: str, rep: int, claims: int, customers: int, start_at: float) -> dict[str, Any]:
+    """Attempt ``claims`` claims (the workload's random sequence); conflicts re-read and retry."""
+    rng = random.Random(1000 + rep)  # claim_workload.py's seed 1
+    ids = customer_ids(customers)
+    name = f"rep{rep}"
+    won, conflicts = [], 0
+    floor = open_floor(spec)
+    try:
+        time.sleep(max(0.0, start_at - time.time()))
+        cpu_started = time.process_time()
+        for n in range(claims):
+            cid = rng.choice(ids)
+            for _ in range(10):
+                outcome = attempt(floor, name, cid, f"{rep}-{n}-{conflicts}")
+                if outcome != "conflict":
+                    break
+                conflicts += 1
+            if outcome == "won":
+                won.append(cid)
+        ended = time.time()
+        cpu = time.process_time() - cpu_started
+    finally:
+        floor.close()
+    return {"claimed": won, "conflicts": conflicts, "ended": ended, "cpu_s": round(cpu, 4)}
+
+
+def verify(spec: str) -> dict[str, Any]:
+    """Single ownership, books equal to owned customers, an unbroken audit chain."""
+    floor = open_floor(spec)
+    rows = floor.rows
+    try:
+        history = rows("SELECT customer, count(*) FROM T.history GROUP BY customer")
+        owned = dict(rows("SELECT owner, count(*) FROM T.customers GROUP BY owner"))
+        books = rows("SELECT rep, owned FROM T.books")
+        chain = rows("SELECT seq, prev, hash, body FROM T.audit_log ORDER BY seq")
+    finally:
+        floor.close()
+    prev, chain_ok = GENESIS, True
+    for n, (seq, entry_prev, digest, body) in enumerate(chain, start=1):
+        chain_ok &= seq == n and bytes(entry_prev) == prev and bytes(digest) == seal(prev, body)
+        prev = bytes(digest)
+    return {
+        "double_owned": sum(1 for _, lines in history if lines > 1),
+        "claims_total": sum(lines for _, lines in history),
+        "books_match": all(owned.get(rep, 0) == count for rep, count in books),
+        "audit_entries": len(chain),
+        "audit_chain_ok": chain_ok,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("command", choices=["setup", "worker", "verify"])
+    parser.add_argument("store")
+    parser.add_argument("--customers", type=int, default=1000)
+    parser.add_argument("--reps", type=int, default=4)
+    parser.add_argument("--rep", type=int, default=1)
+    parser.add_argument("--claims", type=int, default=500)
+    parser.add_argument("--start-at", type=float, default=0.0, help="epoch seconds")
+    args = parser.parse_args(argv)
+    if args.command == "setup":
+        setup(args.store, args.customers, args.reps)
+    elif args.command == "worker":
+        print(json.dumps(worker(args.store, args.rep, args.claims, args.customers, args.start_at)))
+    else:
+        print(json.dumps(verify(args.store)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
