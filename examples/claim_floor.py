@@ -23,7 +23,6 @@ A store spec is ``sqlite:<path>`` or ``postgres:<schema>`` (DSN from ``LEADTOCAS
 
 from __future__ import annotations
 
-import argparse
 import fcntl
 import hashlib
 import json
@@ -35,6 +34,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+
+from workload_cli import workload_parser
 
 #: Hash the chain starts from (the audit head before the first entry).
 GENESIS = bytes(32)
@@ -362,14 +363,7 @@ def verify(spec: str) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("command", choices=["setup", "worker", "verify"])
-    parser.add_argument("store")
-    parser.add_argument("--customers", type=int, default=1000)
-    parser.add_argument("--reps", type=int, default=4)
-    parser.add_argument("--rep", type=int, default=1)
-    parser.add_argument("--claims", type=int, default=500)
-    parser.add_argument("--start-at", type=float, default=0.0, help="epoch seconds")
+    parser = workload_parser(__doc__)
     args = parser.parse_args(argv)
     if args.command == "setup":
         setup(args.store, args.customers, args.reps)

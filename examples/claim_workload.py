@@ -13,7 +13,6 @@ exhausted the retries, and elapsed seconds. ``verify`` prints the checks as JSON
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import random
@@ -43,6 +42,7 @@ from leadtocash import (
     SystemClock,
     ZoneId,
 )
+from workload_cli import workload_parser
 
 ADMIN = Principal("admin", roles=frozenset({Role.ADMIN}))
 POOL = PoolId("bench")
@@ -199,16 +199,9 @@ def verify(spec: str, customers: int, reps: int) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("command", choices=["setup", "worker", "verify"])
-    parser.add_argument("store")
-    parser.add_argument("--customers", type=int, default=1000)
-    parser.add_argument("--reps", type=int, default=4)
-    parser.add_argument("--rep", type=int, default=1)
-    parser.add_argument("--claims", type=int, default=500)
+    parser = workload_parser(__doc__)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--daily-limit", type=int, default=0, help="0 = no limit")
-    parser.add_argument("--start-at", type=float, default=0.0, help="epoch seconds")
     args = parser.parse_args(argv)
     if args.command == "setup":
         setup(args.store, args.customers, args.reps, args.daily_limit)
