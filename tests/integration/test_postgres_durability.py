@@ -205,6 +205,16 @@ def _backends(dsn: str, application: str, condition: str = "") -> int:
     return 0 if row is None else int(row[0])
 
 
+def _single_connection_store(
+    dsn: str, store: PostgresStore, prefix: str
+) -> tuple[PostgresStore, str]:
+    """A second store on ``store``'s schema with one pooled connection, and the unique
+    ``application_name`` that finds its backend in ``pg_stat_activity``."""
+    application = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    conninfo = make_conninfo(dsn, application_name=application)
+    return PostgresStore.connect(conninfo, schema=store.schema, min_size=1, max_size=1), application
+
+
 def _wait_for(condition: Callable[[], bool], timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -454,13 +464,7 @@ def test_unstorable_values_raise_storage_error(store: PostgresStore) -> None:
 def test_dropped_connections_retry_reads_and_fail_commits_as_unavailable(
     pg_dsn: str, store: PostgresStore
 ) -> None:
-    application = f"ltc-terminate-{uuid.uuid4().hex[:8]}"
-    victim = PostgresStore.connect(
-        make_conninfo(pg_dsn, application_name=application),
-        schema=store.schema,
-        min_size=1,
-        max_size=1,
-    )
+    victim, application = _single_connection_store(pg_dsn, store, "ltc-terminate")
 
     def terminate() -> None:
         with psycopg.connect(pg_dsn, autocommit=True) as admin:
@@ -490,13 +494,7 @@ def test_dropped_connections_retry_reads_and_fail_commits_as_unavailable(
 
 def test_deadlock_becomes_a_retryable_conflict(pg_dsn: str, store: PostgresStore) -> None:
     _commit(store, RecordWrite("thing", "a", 0, {"n": 0}), RecordWrite("thing", "b", 0, {"n": 0}))
-    application = f"ltc-deadlock-{uuid.uuid4().hex[:8]}"
-    victim = PostgresStore.connect(
-        make_conninfo(pg_dsn, application_name=application),
-        schema=store.schema,
-        min_size=1,
-        max_size=1,
-    )
+    victim, application = _single_connection_store(pg_dsn, store, "ltc-deadlock")
     outcome: list[BaseException | None] = []
 
     def commit_both() -> None:
