@@ -9,9 +9,9 @@ sequence. Reports attempts per second for both, their ratio, and ``double_owned`
 
 A second yardstick, the *floor*, runs the same sequence through ``examples/claim_floor.py``:
 the same guarantees hand-written in one transaction, with no library code (versioned
-customer and book, counter, history, one sealed audit entry, one outbox message). It bounds
-what any implementation of those guarantees reaches on this machine: ``floor_ratio`` is the
-floor against the bare UPDATE, ``of_floor`` the library against the floor.
+customer and book, counter, history, one sealed audit entry, one outbox message). It is a
+practical ceiling for any implementation of those guarantees on this machine:
+``floor_ratio`` is the floor against the bare UPDATE, ``of_floor`` the library against it.
 Prints one JSON object. PostgreSQL needs LEADTOCASH_PG_DSN (scripts/with-postgres.sh).
 """
 

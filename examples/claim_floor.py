@@ -10,8 +10,8 @@ floor keeps what a claim must keep, hand-written, in one transaction, with no li
 
 It leaves out what the library adds on top: authorization and data scopes, pool, zone and
 daily-limit rules, the reclaim schedule, typed aggregates and their validation, and generic
-records with index tables. Any implementation of the same guarantees on the same machine
-does at least this work, so the floor bounds from above what the library could reach.
+records with index tables. Any implementation of the same guarantees does at least this
+work in the database, so the floor is a practical ceiling for the library on that machine.
 Records are JSON of about the library's sizes. Runnable by hand, like ``claim_workload.py``::
 
     python examples/claim_floor.py setup  sqlite:/tmp/floor.sqlite3 --customers 1000
