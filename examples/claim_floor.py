@@ -12,7 +12,9 @@ It leaves out what the library adds on top: authorization and data scopes, pool,
 daily-limit rules, the reclaim schedule, typed aggregates and their validation, and generic
 records with index tables. Any implementation of the same guarantees does at least this
 work in the database, so the floor is a practical ceiling for the library on that machine.
-Records are JSON of about the library's sizes. Runnable by hand, like ``claim_workload.py``::
+Customer records are JSON of about the library's size; audit entries are smaller (the
+owner change only, where the library's hold the customer before and after). Runnable by
+hand, like ``claim_workload.py``::
 
     python examples/claim_floor.py setup  sqlite:/tmp/floor.sqlite3 --customers 1000
     python examples/claim_floor.py worker sqlite:/tmp/floor.sqlite3 --rep 1 --claims 500
@@ -86,23 +88,23 @@ def _sqlite(path: str) -> sqlite3.Connection:
     return conn
 
 
-@contextmanager
-def _writer_queue(path: str) -> Iterator[None]:
-    """The adapter's cross-process writer queue (an exclusive flock), so waiting is fair."""
-    with open(f"{path}-writer", "a+b") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
 class SQLiteFloor:
     """The floor on SQLite: read outside the write lock, write in one IMMEDIATE transaction."""
 
     def __init__(self, path: str) -> None:
         self.path = path
         self.conn = _sqlite(path)
+        # The adapter's cross-process writer queue: an exclusive flock on this file.
+        self._queue = open(f"{path}-writer", "a+b")  # noqa: SIM115 (closed by close())
+
+    @contextmanager
+    def _writer_queue(self) -> Iterator[None]:
+        """Wait in the writer queue, so waiting is fair (as the adapter does)."""
+        fcntl.flock(self._queue, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._queue, fcntl.LOCK_UN)
 
     def sql(self, template: str) -> str:
         """``template`` (tables as ``T.name``, ``?`` placeholders) in SQLite's dialect."""
@@ -139,7 +141,7 @@ class SQLiteFloor:
         """Claim ``cid`` if both versions still hold; False (nothing written) if not."""
         body = _entry(cid, rep, time.time())
         conn = self.conn
-        with _writer_queue(self.path):
+        with self._writer_queue():
             conn.execute("BEGIN IMMEDIATE")
             try:
                 moved = conn.execute(
@@ -183,8 +185,9 @@ class SQLiteFloor:
         return True
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connection and the writer queue's file."""
         self.conn.close()
+        self._queue.close()
 
 
 class PostgresFloor:
