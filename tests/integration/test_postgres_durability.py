@@ -32,6 +32,7 @@ from leadtocash import (
     verify_audit_chain,
 )
 from leadtocash.ports import Commit, IndexQuery, RecordWrite, StoredRecord
+from leadtocash.testing import StoreConformance
 from leadtocash_adapters.postgres_store import SCHEMA_VERSION, PostgresStore
 
 pytestmark = pytest.mark.postgres
@@ -126,21 +127,11 @@ def store(pg_dsn: str, schema: str) -> Iterator[PostgresStore]:
         made.close()
 
 
-def _commit(store: PostgresStore, *writes: RecordWrite) -> None:
-    session = store.session()
-    try:
-        session.commit(Commit(writes))
-    finally:
-        session.close()
+_commit = StoreConformance.commit
 
 
 def _version(store: PostgresStore, kind: str, ident: str) -> int:
-    session = store.session()
-    try:
-        record = session.load(kind, ident)
-        return 0 if record is None else record.version
-    finally:
-        session.close()
+    return StoreConformance.version(store, ident, kind)
 
 
 def _tagged(kind: str, ident: str, version: int, n: int, bucket: str | None,

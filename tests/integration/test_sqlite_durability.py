@@ -25,7 +25,8 @@ from leadtocash import (
     StorageUnavailable,
     verify_audit_chain,
 )
-from leadtocash.ports import Commit, IndexQuery, OutboxMessage, RecordWrite
+from leadtocash.ports import IndexQuery, OutboxMessage, RecordWrite
+from leadtocash.testing import StoreConformance
 from leadtocash_adapters.sqlite_store import SCHEMA_VERSION, SQLiteStore, connect
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -138,12 +139,7 @@ def store(db_path: Path) -> Iterator[SQLiteStore]:
         made.close()
 
 
-def _commit(store: SQLiteStore, *writes: RecordWrite, **extra: Any) -> None:
-    session = store.session()
-    try:
-        session.commit(Commit(writes, **extra))
-    finally:
-        session.close()
+_commit = StoreConformance.commit
 
 
 def _rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
