@@ -2,28 +2,89 @@
 
 No floats, ever: constructing Money from a float is a ValidationError. Splitting uses the
 largest-remainder method, so the parts always add up to the whole, cent for cent.
+
+Currencies come from real data, not a hand-kept list: the codes are every currency Unicode
+CLDR knows (through ``babel``, current and withdrawn codes, plus ``CNH``), and an unknown
+code (``XYZ``) is a ``ValidationError`` on ``currency`` with code ``money.unknown_currency``.
+
+Minor units are **ISO 4217's**, because invoices and payments follow ISO 4217. CLDR's
+``digits`` say how many decimals to *display* and differ from ISO's minor units for a few
+currencies (CLDR shows IDR, HUF, COP, IQD … without decimals, ISO 4217 has 2 — 3 for IQD).
+Those are the only corrections, listed in :data:`ISO_4217_MINOR_UNITS_OVER_CLDR` (ISO 4217
+list one, published 2026-01-01; a test pins them). Codes whose ISO minor unit is "N.A."
+(precious metals XAU/XAG/XPD/XPT, XDR, bond units XBA–XBD, XSU, XUA, XTS, XXX) and withdrawn
+codes use CLDR's digits (2 unless CLDR says otherwise).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal, InvalidOperation
+from types import MappingProxyType
 
 import attrs
+from babel.core import get_global
+from babel.numbers import list_currencies
 
-from leadtocash.errors import ValidationError
+from leadtocash.errors import FieldError, ValidationError
 
-__all__ = ["MINOR_UNITS", "Money"]
+__all__ = [
+    "CURRENCIES",
+    "ISO_4217_MINOR_UNITS_OVER_CLDR",
+    "MINOR_UNITS",
+    "UNKNOWN_CURRENCY_CODE",
+    "Money",
+    "is_currency",
+    "minor_unit_digits",
+]
 
-#: Minor-unit digits per currency (ISO 4217); anything not listed uses 2.
-MINOR_UNITS: dict[str, int] = {
-    "CNY": 2, "USD": 2, "EUR": 2, "GBP": 2, "HKD": 2, "TWD": 2, "SGD": 2, "AUD": 2,
-    "CAD": 2, "CHF": 2, "JPY": 0, "KRW": 0, "VND": 0, "BHD": 3, "KWD": 3, "OMR": 3,
-}  # fmt: skip
+#: Stable code of a well-formed currency code that no currency has (``XYZ``).
+UNKNOWN_CURRENCY_CODE = "money.unknown_currency"
+
+#: ISO 4217 minor units of the current currencies whose CLDR ``digits`` differ (CLDR shows
+#: them with fewer decimals for cash or display; ISO 4217 is what invoices need).
+ISO_4217_MINOR_UNITS_OVER_CLDR: Mapping[str, int] = MappingProxyType({
+    "AFN": 2, "ALL": 2, "COP": 2, "HUF": 2, "IDR": 2, "IQD": 3, "IRR": 2, "KPW": 2,
+    "LAK": 2, "LBP": 2, "MGA": 2, "MMK": 2, "SOS": 2, "SYP": 2, "YER": 2,
+})  # fmt: skip
+
+
+def _minor_units() -> Mapping[str, int]:
+    fractions = get_global("currency_fractions")
+    default = int(fractions["DEFAULT"][0])
+    table = {code: int(fractions.get(code, (default,))[0]) for code in list_currencies()}
+    table.update(ISO_4217_MINOR_UNITS_OVER_CLDR)
+    return MappingProxyType(dict(sorted(table.items())))
+
+
+#: Minor-unit digits of every known currency (CLDR's codes, ISO 4217's minor units), read-only.
+MINOR_UNITS: Mapping[str, int] = _minor_units()
+#: Every currency code Money accepts.
+CURRENCIES: frozenset[str] = frozenset(MINOR_UNITS)
+
+
+def is_currency(code: object) -> bool:
+    """True when ``code`` is a known currency code (exact spelling: three capital letters)."""
+    return isinstance(code, str) and code in MINOR_UNITS
+
+
+def _currency_error(value: object, path: str = "currency") -> FieldError:
+    """The field error of a currency code that is not known (``is_currency`` is False)."""
+    if isinstance(value, str) and len(value) == 3 and value.isascii() and value.isupper():
+        return FieldError(path, UNKNOWN_CURRENCY_CODE, f"{value!r} is not a known currency")
+    return FieldError(path, "money.currency", f"{value!r} is not an ISO 4217 code")
+
+
+def minor_unit_digits(currency: str) -> int:
+    """ISO 4217 minor-unit digits of ``currency`` (JPY 0, CNY 2, TND 3); unknown: an error."""
+    digits = MINOR_UNITS.get(currency)
+    if digits is None:
+        raise ValidationError([_currency_error(currency)])
+    return digits
 
 
 def _quantum(currency: str) -> Decimal:
-    return Decimal(1).scaleb(-MINOR_UNITS.get(currency, 2))
+    return Decimal(1).scaleb(-minor_unit_digits(currency))
 
 
 def _to_decimal(value: object) -> Decimal:
@@ -48,10 +109,8 @@ def _to_decimal(value: object) -> Decimal:
 
 
 def _check_currency(_inst: object, _attr: object, value: str) -> None:
-    if not (isinstance(value, str) and len(value) == 3 and value.isascii() and value.isupper()):
-        raise ValidationError.single(
-            "currency", "money.currency", f"{value!r} is not an ISO 4217 code"
-        )
+    if not is_currency(value):
+        raise ValidationError([_currency_error(value)])
 
 
 @attrs.frozen(order=False)
@@ -73,12 +132,53 @@ class Money:
     @property
     def minor_units(self) -> int:
         """The amount as an integer count of minor units (fen, cents)."""
-        return int(self.amount.scaleb(MINOR_UNITS.get(self.currency, 2)))
+        return int(self.amount.scaleb(MINOR_UNITS[self.currency]))
 
     @classmethod
     def from_minor_units(cls, units: int, currency: str) -> Money:
         """Build from an integer count of minor units."""
-        return cls(Decimal(units).scaleb(-MINOR_UNITS.get(currency, 2)), currency)
+        return cls(Decimal(units).scaleb(-minor_unit_digits(currency)), currency)
+
+    @classmethod
+    def parse(cls, raw: object, path: str = "") -> Money:
+        """Money from a payload: ``Money``, ``"12.30 CNY"`` or ``{"amount": …, "currency": …}``.
+
+        Every bad part is reported at once, under ``path`` (``"budget"`` → ``budget.amount``,
+        ``budget.currency``); an unknown currency is ``money.unknown_currency``.
+        """
+        prefix = f"{path}." if path else ""
+        if isinstance(raw, Money):
+            return raw
+        if isinstance(raw, str):
+            number, _, code = raw.strip().partition(" ")
+            parts: Mapping[str, object] = {"amount": number, "currency": code.strip()}
+        elif isinstance(raw, Mapping):
+            parts = raw
+        else:
+            message = f"expected an amount like '12.30 CNY' or a mapping, got {type(raw).__name__}"
+            raise ValidationError.single(path or "amount", "money.type", message)
+        errors = [
+            FieldError(f"{prefix}{key}", "field.required", f"{key} is required")
+            for key in ("amount", "currency")
+            if parts.get(key) in (None, "")
+        ]
+        errors += [
+            FieldError(f"{prefix}{key}", "field.unknown", "not a part of an amount")
+            for key in sorted(set(map(str, parts)) - {"amount", "currency"})
+        ]
+        if errors:
+            raise ValidationError(errors)
+        currency = parts["currency"]
+        if not is_currency(currency):
+            errors.append(_currency_error(currency, f"{prefix}currency"))
+        amount = Decimal(0)
+        try:
+            amount = _to_decimal(parts["amount"])
+        except ValidationError as exc:
+            errors += [attrs.evolve(e, path=f"{prefix}{e.path}") for e in exc.errors]
+        if errors:
+            raise ValidationError(errors)
+        return cls(amount, str(currency))
 
     def _same(self, other: Money) -> None:
         if not isinstance(other, Money):

@@ -85,6 +85,7 @@ MESSAGES: dict[str, str] = {
     "uscc.invalid": "Not a valid unified social credit code.",
     "followup.target": "A follow-up must target exactly one customer or one lead.",
     "money.currency": "Not an ISO 4217 currency code.",
+    "money.unknown_currency": "Unknown currency: no currency has this ISO 4217 code.",
     "money.currency_mismatch": "Amounts in different currencies cannot be combined.",
     "money.float": "Money must not be a float; use a decimal string or Decimal.",
     "money.not_a_number": "Not a number.",

@@ -70,6 +70,7 @@ MESSAGES: dict[str, str] = {
     "uscc.invalid": "不是有效的统一社会信用代码。",
     "followup.target": "跟进记录必须且只能关联一个客户或一条线索。",
     "money.currency": "不是 ISO 4217 货币代码。",
+    "money.unknown_currency": "未知币种：没有货币使用此 ISO 4217 代码。",
     "money.currency_mismatch": "不同币种的金额不能合并计算。",
     "money.float": "金额不能使用浮点数，请使用十进制字符串或 Decimal。",
     "money.not_a_number": "不是数字。",
