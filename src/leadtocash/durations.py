@@ -22,14 +22,19 @@ __all__ = [
     "BusinessHours",
     "Duration",
     "DurationUnit",
+    "ProvisionalAware",
     "WeekdayCalendar",
     "WorkingCalendar",
     "add_working_days",
     "count_working_days",
     "deadline",
     "earlier",
+    "is_provisional",
     "local_day",
 ]
+
+
+_INSTANT = timedelta(microseconds=1)
 
 
 class DurationUnit(enum.StrEnum):
@@ -107,6 +112,38 @@ class WorkingCalendar(Protocol):
     def is_working_day(self, day: date) -> bool:
         """True when ``day`` is a working day."""
         ...
+
+
+class ProvisionalAware(Protocol):
+    """A calendar that can tell where its answers are provisional (data not yet published)."""
+
+    def provisional_between(self, first: date, last: date) -> bool:
+        """True when any day from ``first`` to ``last`` (inclusive) is answered provisionally."""
+        ...
+
+
+def is_provisional(
+    calendar: WorkingCalendar | None,
+    start: datetime,
+    end: datetime,
+    *,
+    timezone: str,
+    unit: DurationUnit = DurationUnit.WORKING_DAYS,
+) -> bool:
+    """Whether a ``unit`` deadline between ``start`` and ``end`` rests on a provisional day.
+
+    Only working-day and business-hour durations consult the calendar; calendar days and hours
+    are exact. A calendar without ``provisional_between`` is never provisional.
+    """
+    if unit not in (DurationUnit.WORKING_DAYS, DurationUnit.BUSINESS_HOURS):
+        return False
+    check = getattr(calendar, "provisional_between", None)
+    if check is None:
+        return False
+    early, late = sorted((start, end))
+    # A deadline at local midnight rests on the days before it, not on the day it opens.
+    last = local_day(max(early, late - _INSTANT), timezone)
+    return bool(check(local_day(early, timezone), last))
 
 
 @attrs.frozen

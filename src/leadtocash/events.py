@@ -94,6 +94,8 @@ class ReclaimWarning(DomainEvent):
     rep_id: RepId
     due_at: datetime
     rule: str
+    #: The deadline rests on an unpublished calendar year and may still move.
+    provisional: bool = False
 
 
 @attrs.frozen

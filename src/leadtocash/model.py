@@ -175,8 +175,9 @@ class Collaborator:
 class Customer:
     """A customer account (客户): owned by at most one rep, or sitting in a public pool.
 
-    ``reclaim_due_at``, ``reclaim_rule``, ``warn_at`` and ``warned_due_at`` are derived by the
-    pool rules whenever a fact changes (never set them by hand); ``merged_into`` marks an
+    ``reclaim_due_at``, ``reclaim_rule``, ``warn_at``, ``warned_due_at`` and
+    ``reclaim_provisional`` (the schedule rests on an unpublished calendar year) are derived by
+    the pool rules whenever a fact changes (never set them by hand); ``merged_into`` marks an
     archived duplicate; ``collaborators`` grant other reps read or write access.
     """
 
@@ -208,6 +209,7 @@ class Customer:
     reclaim_rule: str | None = None
     warn_at: datetime | None = attrs.field(default=None, validator=utc)
     warned_due_at: datetime | None = attrs.field(default=None, validator=utc)
+    reclaim_provisional: bool = False
     signals: DemandSignals = attrs.field(factory=DemandSignals)
     merged_into: CustomerId | None = None
     collaborators: tuple[Collaborator, ...] = ()

@@ -15,11 +15,13 @@ from leadtocash.calendars import CalendarOutOfRange, ChinaStatutoryCalendar, Hol
 from leadtocash.durations import (
     BusinessHours,
     Duration,
+    DurationUnit,
     WeekdayCalendar,
     add_working_days,
     count_working_days,
     deadline,
     earlier,
+    is_provisional,
 )
 from leadtocash.errors import ValidationError
 from leadtocash.model import RepId
@@ -170,22 +172,62 @@ def test_company_closures_and_extra_workdays_override_the_schedule(
         ChinaStatutoryCalendar(closures={datetime(2026, 3, 2, tzinfo=UTC)})
 
 
-def test_dates_beyond_the_data_raise_instead_of_guessing(china: ChinaStatutoryCalendar) -> None:
-    last = china.covers[1]
+def test_a_strict_calendar_raises_beyond_the_data_instead_of_guessing() -> None:
+    strict = ChinaStatutoryCalendar(strict=True)
+    last = strict.covers[1]
     beyond = last + timedelta(days=4)
     with pytest.raises(CalendarOutOfRange) as caught:
-        china.is_working_day(beyond)
+        strict.is_working_day(beyond)
     error = caught.value
     assert error.code == "calendar.out_of_range" and error.details["last"] == last.isoformat()
     assert isinstance(error, ValidationError)
     with pytest.raises(CalendarOutOfRange):
         deadline(_shanghai(last.year, 12, 28, 9), Duration.working_days(5), timezone=TZ,
-                 calendar=china)  # fmt: skip
+                 calendar=strict)  # fmt: skip
     with pytest.raises(CalendarOutOfRange):
-        china.is_working_day(date(2003, 12, 31))
-    assert ChinaStatutoryCalendar(closures={beyond}).is_working_day(beyond) is False
-    fallback = ChinaStatutoryCalendar(fallback=WeekdayCalendar())
-    assert fallback.is_working_day(beyond) is (beyond.weekday() < 5)
+        strict.is_working_day(date(2003, 12, 31))
+    assert ChinaStatutoryCalendar(closures={beyond}, strict=True).is_working_day(beyond) is False
+
+
+def test_beyond_the_data_the_default_answers_provisionally(china: ChinaStatutoryCalendar) -> None:
+    last = china.covers[1]
+    # Mon 2026-12-28 10:00 + 7 working days: 12/29, 12/30, 12/31, (1/1 New Year by the
+    # holidays package's CN rules), 1/4, 1/5, 1/6, 1/7 -> Fri 2027-01-08 00:00.
+    start = _shanghai(2026, 12, 28, 10)
+    assert last < date(2027, 1, 1)  # the installed package stops before 2027
+    assert china.add_working_days(start, 7, TZ) == _shanghai(2027, 1, 8)
+    assert not china.is_working_day(date(2027, 1, 1))
+    assert china.is_provisional(date(2027, 1, 4)) and not china.is_provisional(last)
+    assert china.provisional_between(last - timedelta(days=3), last + timedelta(days=1))
+    assert not china.provisional_between(last - timedelta(days=30), last)
+    assert china.source_of(date(2027, 1, 4)) == "provisional"
+    assert china.source_of(last).startswith("chinesecalendar")
+    # Company overrides are definite, whatever the year.
+    closed = ChinaStatutoryCalendar(closures={date(2027, 1, 4)})
+    assert not closed.is_working_day(date(2027, 1, 4)) and not closed.is_provisional(
+        date(2027, 1, 4)
+    )
+    assert closed.source_of(date(2027, 1, 4)) == "company"
+    # An explicit fallback answers instead of the holidays package: 1/1 is then a weekday.
+    weekdays = ChinaStatutoryCalendar(fallback=WeekdayCalendar())
+    assert weekdays.is_working_day(date(2027, 1, 1))
+    assert weekdays.add_working_days(start, 7, TZ) == _shanghai(2027, 1, 7)
+    assert weekdays.provisional_between(date(2027, 1, 1), date(2027, 1, 1))
+
+
+def test_deadlines_say_when_they_rest_on_provisional_days(china: ChinaStatutoryCalendar) -> None:
+    start = _shanghai(2026, 12, 21, 10)
+    inside = china.add_working_days(start, 3, TZ)  # Fri 2026-12-25 00:00: all published
+    beyond = china.add_working_days(start, 10, TZ)
+    assert not is_provisional(china, start, inside, timezone=TZ)
+    assert is_provisional(china, start, beyond, timezone=TZ)
+    assert is_provisional(china, start, beyond, timezone=TZ, unit=DurationUnit.BUSINESS_HOURS)
+    # Calendar days and hours never ask the calendar; a calendar that cannot tell is exact.
+    assert not is_provisional(china, start, beyond, timezone=TZ, unit=DurationUnit.CALENDAR_DAYS)
+    assert not is_provisional(china, start, beyond, timezone=TZ, unit=DurationUnit.HOURS)
+    assert not is_provisional(WeekdayCalendar(), start, beyond, timezone=TZ)
+    assert not is_provisional(None, start, beyond, timezone=TZ)
+    assert is_provisional(china, beyond, start, timezone=TZ)  # order does not matter
 
 
 def test_the_port_helpers_count_back_what_they_add(china: ChinaStatutoryCalendar) -> None:
@@ -200,20 +242,24 @@ def test_the_port_helpers_count_back_what_they_add(china: ChinaStatutoryCalendar
 def test_a_missing_optional_package_says_which_extra_to_install(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import leadtocash.calendars as calendars
+    from leadtocash.calendars import china
 
     def refuse(name: str) -> None:
         raise ImportError(name)
 
-    calendars._china_data.cache_clear()
-    monkeypatch.setattr("leadtocash.calendars.importlib.import_module", refuse)
+    china._china_data.cache_clear()
+    china.provisional_china_calendar.cache_clear()
+    monkeypatch.setattr("leadtocash.calendars.base.importlib.import_module", refuse)
     try:
         with pytest.raises(ImportError, match=r"leadtocash\[calendars\]"):
             ChinaStatutoryCalendar()
         with pytest.raises(ImportError, match="holidays"):
             HolidaysCalendar("DE")
+        # Without the holidays package, provisional days fall back to plain weekdays.
+        assert isinstance(china.provisional_china_calendar(), WeekdayCalendar)
     finally:
-        calendars._china_data.cache_clear()
+        china._china_data.cache_clear()
+        china.provisional_china_calendar.cache_clear()
 
 
 # -- holidays --------------------------------------------------------------------------------
@@ -328,3 +374,12 @@ def test_working_day_helpers_on_the_plain_calendar() -> None:
     assert end == _shanghai(2026, 1, 13)  # Monday 24:00
     assert count_working_days(friday, end, timezone=TZ) == 1
     assert count_working_days(friday, friday + timedelta(days=2), timezone=TZ) == 0
+
+
+def test_a_deadline_at_midnight_rests_on_the_day_before(china: ChinaStatutoryCalendar) -> None:
+    last = china.covers[1]  # 2026-12-31: a deadline at 2027-01-01 00:00 needs no 2027 day
+    midnight = _shanghai(last.year + 1, 1, 1)
+    start = _shanghai(last.year, 12, 29, 10)
+    assert china.add_working_days(start, 2, TZ) == midnight
+    assert not is_provisional(china, start, midnight, timezone=TZ)
+    assert is_provisional(china, start, midnight + timedelta(microseconds=1), timezone=TZ)

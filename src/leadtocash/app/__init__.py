@@ -16,7 +16,7 @@ from leadtocash.app.context import AppContext, Change
 from leadtocash.app.leads import ImportReport, ImportRow, LeadService
 from leadtocash.app.pipeline import PipelineService
 from leadtocash.app.pool import PoolService
-from leadtocash.app.reclaim import UNSET, ReclaimService, SweepReport
+from leadtocash.app.reclaim import UNSET, ReclaimService, RecomputeReport, SweepReport
 from leadtocash.app.relay import Backoff, FailedAttempt, OutboxRelay, RelayReport
 from leadtocash.app.reps import RepService
 from leadtocash.app.unit_of_work import Page, Repository, UnitOfWork, run_with_retries
@@ -50,6 +50,7 @@ __all__ = [
     "PipelineService",
     "PoolService",
     "ReclaimService",
+    "RecomputeReport",
     "RelayReport",
     "RepService",
     "Repository",

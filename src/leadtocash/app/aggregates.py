@@ -125,6 +125,7 @@ def _customer_indexes(customer: Customer) -> Mapping[str, str | None]:
         "owned_pool": customer.pool_id if owned else None,
         "reclaim_due": sortable_time(due) if due else None,
         "reclaim_warn": sortable_time(warn) if warn else None,
+        "reclaim_provisional": sortable_time(due) if due and customer.reclaim_provisional else None,
         "name_prefix": name_prefix(customer.name),
     }
 

@@ -15,6 +15,7 @@ import attrs
 from leadtocash.access import Action, Principal
 from leadtocash.app.context import AppContext, Change
 from leadtocash.app.dedup import collision_report
+from leadtocash.app.signals import signal_provisional
 from leadtocash.app.unit_of_work import Page, UnitOfWork
 from leadtocash.collision import candidate_keys, raise_if_blocked
 from leadtocash.durations import local_day
@@ -120,10 +121,15 @@ class PoolService:
 
     def scheduled(self, uow: UnitOfWork, customer: Customer) -> Customer:
         """``customer`` with its reclaim schedule recomputed under its pool's rules."""
-        rules = self.rules_of(uow, customer.pool_id)
-        return with_schedule(
+        return self.rescheduled(customer, self.rules_of(uow, customer.pool_id))
+
+    def rescheduled(self, customer: Customer, rules: PoolRules) -> Customer:
+        """``customer`` rescheduled under ``rules``; logs when the result is provisional."""
+        after = with_schedule(
             customer, rules, timezone=self.ctx.timezone, calendar=self.ctx.calendar
         )
+        signal_provisional(customer, after)
+        return after
 
     def _book(self, uow: UnitOfWork, rep_id: RepId) -> RepBook:
         return uow.repository(RepBook).find(rep_id) or RepBook(rep_id)

@@ -25,7 +25,7 @@ from leadtocash.pool.ownership import require_reason, returned_to_pool
 from leadtocash.pool.reclaim import with_schedule
 from leadtocash.pool.rules import Pool, PoolRules
 
-__all__ = ["UNSET", "ReclaimService", "SweepReport"]
+__all__ = ["UNSET", "ReclaimService", "RecomputeReport", "SweepReport"]
 
 _TICK = timedelta(microseconds=1)
 
@@ -49,14 +49,29 @@ class SweepReport:
 
 
 @attrs.frozen
+class RecomputeReport:
+    """What recomputing provisional schedules did after calendar data changed.
+
+    ``checked``: provisional schedules read; ``moved``: customers whose due or warning instant
+    changed; ``confirmed``: schedules no longer provisional (their year is now official).
+    """
+
+    checked: int = 0
+    moved: tuple[str, ...] = ()
+    confirmed: tuple[str, ...] = ()
+    skipped: tuple[tuple[str, str], ...] = ()
+
+
+@attrs.frozen
 class ReclaimService:
     """Sweeps due customers back to their pools and keeps reclaim schedules current."""
 
     ctx: AppContext
     pools: PoolService
 
-    def _due_ids(self, index: str, batch: int) -> list[str]:
-        below = sortable_time(self.ctx.clock.now() + _TICK)
+    def _due_ids(self, index: str, batch: int, *, due_only: bool = True) -> list[str]:
+        """Ids in ``index`` due by now (every id when not ``due_only``), read in pages."""
+        below = sortable_time(self.ctx.clock.now() + _TICK) if due_only else None
         ids: list[str] = []
         cursor: tuple[str, str] | None = None
         with self.ctx.unit_of_work() as uow:
@@ -101,7 +116,12 @@ class ReclaimService:
             uow.customers.save(after)
             uow.record(
                 ReclaimWarning(
-                    now, customer.id, customer.owner_id, due, customer.reclaim_rule or ""
+                    now,
+                    customer.id,
+                    customer.owner_id,
+                    due,
+                    customer.reclaim_rule or "",
+                    customer.reclaim_provisional,
                 )
             )
             return True, [Change("customer", customer.id, customer, after, "reclaim warning")]
@@ -127,6 +147,44 @@ class ReclaimService:
                 uow, principal, customer, after, OwnershipAction.RECLAIM, reason=reason
             )
             return "reclaimed", changes
+
+        return self.ctx.execute(principal, Action.POOL_SWEEP, command)
+
+    def recompute_provisional(
+        self, principal: Principal, *, batch: int = 500, reason: str | None = None
+    ) -> RecomputeReport:
+        """Recompute every provisional reclaim schedule under the calendar's current data.
+
+        Run it after loading a year's notice or upgrading the calendar package. Only
+        schedules marked provisional are read (an indexed query: cost grows with them, not
+        with the book); each change is saved and audited in its own unit of work.
+        """
+        self.ctx.policy.check(principal, Action.POOL_SWEEP)
+        why = reason or "calendar data changed: provisional reclaim schedule recomputed"
+        ids = self._due_ids("reclaim_provisional", batch, due_only=False)
+        moved, confirmed, skipped = [], [], []
+        for customer_id in ids:
+            try:
+                before, after = self._recompute_one(principal, customer_id, why)
+            except ConcurrencyConflict:
+                skipped.append((customer_id, "conflict"))
+                continue
+            if (before.reclaim_due_at, before.warn_at) != (after.reclaim_due_at, after.warn_at):
+                moved.append(customer_id)
+            if before.reclaim_provisional and not after.reclaim_provisional:
+                confirmed.append(customer_id)
+        return RecomputeReport(len(ids), tuple(moved), tuple(confirmed), tuple(skipped))
+
+    def _recompute_one(
+        self, principal: Principal, customer_id: str, reason: str
+    ) -> tuple[Customer, Customer]:
+        def command(uow: UnitOfWork) -> tuple[tuple[Customer, Customer], list[Change]]:
+            customer = uow.customers.get(customer_id)
+            after = self.pools.scheduled(uow, customer)
+            if after == customer:
+                return (customer, after), []
+            uow.customers.save(after)
+            return (customer, after), [Change("customer", customer.id, customer, after, reason)]
 
         return self.ctx.execute(principal, Action.POOL_SWEEP, command)
 

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import attrs
 
-from leadtocash.durations import Duration, WorkingCalendar, deadline, local_day
+from leadtocash.durations import Duration, WorkingCalendar, deadline, is_provisional, local_day
 from leadtocash.errors import RuleViolation, ValidationError
 from leadtocash.model import Customer, PoolId, RepId, Tier
 from leadtocash.pool.book import RepBook
@@ -81,11 +81,25 @@ def check_owned(customer: Customer) -> RepId:
 
 def _cooldown_end(
     start: datetime | None, cooldown: Duration | None, facts: OwnershipFacts
-) -> datetime | None:
+) -> tuple[datetime, bool] | None:
+    """When a cooldown ends (None when over or off), and whether that rests on provisional days."""
     if start is None or cooldown is None or cooldown.off:
         return None
     end = deadline(start, cooldown, timezone=facts.timezone, calendar=facts.calendar)
-    return end if end > facts.now else None
+    if end <= facts.now:
+        return None
+    provisional = is_provisional(
+        facts.calendar, start, end, timezone=facts.timezone, unit=cooldown.unit
+    )
+    return end, provisional
+
+
+def _cooldown_details(end: tuple[datetime, bool], **details: str) -> dict[str, object]:
+    until, provisional = end
+    found: dict[str, object] = {**details, "until": until.isoformat()}
+    if provisional:
+        found["provisional"] = True
+    return found
 
 
 def check_capacity(rules: PoolRules, facts: OwnershipFacts, *, override: bool = False) -> None:
@@ -107,21 +121,21 @@ def check_capacity(rules: PoolRules, facts: OwnershipFacts, *, override: bool = 
 def check_claim(customer: Customer, rep_id: RepId, rules: PoolRules, facts: OwnershipFacts) -> None:
     """Every rule a rep's own claim (领取) must pass, in the order a rep would want to hear."""
     check_unowned(customer)
-    until = _cooldown_end(customer.pool_entered_at, rules.new_in_pool_cooldown, facts)
-    if until is not None:
+    ends = _cooldown_end(customer.pool_entered_at, rules.new_in_pool_cooldown, facts)
+    if ends is not None:
         raise RuleViolation(
-            f"customer {customer.id} just entered the pool; claimable from {until.isoformat()}",
+            f"customer {customer.id} just entered the pool; claimable from {ends[0].isoformat()}",
             code="pool.new_in_pool_cooldown",
-            details={"customer_id": customer.id, "until": until.isoformat()},
+            details=_cooldown_details(ends, customer_id=customer.id),
         )
     if customer.previous_owner_id == rep_id:
-        until = _cooldown_end(customer.pool_entered_at, rules.reclaim_cooldown, facts)
-        if until is not None:
+        ends = _cooldown_end(customer.pool_entered_at, rules.reclaim_cooldown, facts)
+        if ends is not None:
             raise RuleViolation(
                 f"rep {rep_id} gave customer {customer.id} up; may claim again from "
-                f"{until.isoformat()}",
+                f"{ends[0].isoformat()}",
                 code="pool.reclaim_cooldown",
-                details={"customer_id": customer.id, "rep_id": rep_id, "until": until.isoformat()},
+                details=_cooldown_details(ends, customer_id=customer.id, rep_id=rep_id),
             )
     if rules.daily_limit_on:
         assert rules.daily_claim_limit is not None

@@ -12,7 +12,7 @@ from datetime import datetime
 
 import attrs
 
-from leadtocash.durations import Duration, WorkingCalendar, deadline, earlier
+from leadtocash.durations import Duration, WorkingCalendar, deadline, earlier, is_provisional
 from leadtocash.model import Customer
 from leadtocash.pool.rules import PoolRules
 
@@ -21,11 +21,16 @@ __all__ = ["ReclaimSchedule", "exemption", "reclaim_schedule", "with_schedule"]
 
 @attrs.frozen
 class ReclaimSchedule:
-    """When (and by which rule) a customer is due for reclaim, and when to warn its owner."""
+    """When (and by which rule) a customer is due for reclaim, and when to warn its owner.
+
+    ``provisional`` is set when the instants rest on days the calendar answered without
+    official data (an unpublished year): they may move when the data arrive.
+    """
 
     due_at: datetime | None = None
     rule: str | None = None
     warn_at: datetime | None = None
+    provisional: bool = False
 
 
 def exemption(customer: Customer, rules: PoolRules) -> str | None:
@@ -68,11 +73,13 @@ def reclaim_schedule(
     if customer.owner_id is None or since is None or exemption(customer, rules) is not None:
         return ReclaimSchedule()
     candidates: list[tuple[datetime, str]] = []
+    spans: list[tuple[datetime, Duration]] = []
 
     def add(rule: str, start: datetime, duration: Duration | None) -> None:
         if duration is not None and not duration.off:
             at = deadline(start, duration, timezone=timezone, calendar=calendar)
             candidates.append((at, rule))
+            spans.append((start, duration))
 
     add("protection", since, _protection(customer, rules))
     last_follow_up = max(since, customer.last_follow_up_at or since)
@@ -84,11 +91,21 @@ def reclaim_schedule(
     if not candidates:
         return ReclaimSchedule()
     due, rule = min(candidates)
+    # The due instant may move when a calendar-counted rule rests on a provisional day up to
+    # it: the winner's own days, or a later rule's days that could overtake it. Days past the
+    # due instant cannot: a rule not done by then stays not done.
+    provisional = any(
+        is_provisional(calendar, start, due, timezone=timezone, unit=duration.unit)
+        for start, duration in spans
+    )
     warn = rules.warn_before
     warn_at = None
     if warn is not None and not warn.off:
         warn_at = max(since, earlier(due, warn, timezone=timezone, calendar=calendar))
-    return ReclaimSchedule(due, rule, warn_at)
+        provisional = provisional or is_provisional(
+            calendar, warn_at, due, timezone=timezone, unit=warn.unit
+        )
+    return ReclaimSchedule(due, rule, warn_at, provisional)
 
 
 def with_schedule(
@@ -101,8 +118,13 @@ def with_schedule(
     """``customer`` with its derived reclaim fields recomputed under ``rules``."""
     schedule = reclaim_schedule(customer, rules, timezone=timezone, calendar=calendar)
     warned = customer.warned_due_at if customer.warned_due_at == schedule.due_at else None
-    current = (customer.reclaim_due_at, customer.reclaim_rule, customer.warn_at)
-    if current == (schedule.due_at, schedule.rule, schedule.warn_at) and (
+    current = (
+        customer.reclaim_due_at,
+        customer.reclaim_rule,
+        customer.warn_at,
+        customer.reclaim_provisional,
+    )
+    if current == (schedule.due_at, schedule.rule, schedule.warn_at, schedule.provisional) and (
         warned == customer.warned_due_at
     ):
         return customer  # nothing to recompute: no copy (customers are frozen)
@@ -112,4 +134,5 @@ def with_schedule(
         reclaim_rule=schedule.rule,
         warn_at=schedule.warn_at,
         warned_due_at=warned,
+        reclaim_provisional=schedule.provisional,
     )

@@ -29,6 +29,18 @@ MESSAGES: dict[str, str] = {
     "calendar.conflicting_overrides": "A date cannot be both a closure and an extra workday.",
     "calendar.not_a_date": "Expected calendar dates (not date-times).",
     "calendar.unknown_region": "Unknown country or subdivision for the holiday calendar.",
+    "calendar.notice_invalid": "The holiday notice has errors; nothing was loaded.",
+    "calendar.notice_syntax": "The holiday notice is not in the expected format.",
+    "calendar.notice_year": "The holiday notice needs a year between 1950 and 2199.",
+    "calendar.notice_date": "Expected a date YYYY-MM-DD or a range YYYY-MM-DD..YYYY-MM-DD.",
+    "calendar.notice_range": "The date range ends before it starts.",
+    "calendar.notice_wrong_year": "The date is not in the notice's year.",
+    "calendar.notice_conflict": "A date cannot be both a day off and a make-up workday.",
+    "calendar.notice_kind": "The kind must be off (休) or work (班).",
+    "calendar.notice_empty": "The holiday notice lists no day.",
+    "calendar.provisional": (
+        "This deadline rests on a year without official holiday data and may still move."
+    ),
     "duration.invalid": "A duration must be a whole number of 0 or more.",
     "duration.business_hours_invalid": (
         "Business hours must open before the lunch break, which must end before closing."
