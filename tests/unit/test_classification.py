@@ -274,3 +274,47 @@ def test_the_tier_distribution_counts_per_tier_zone_and_owner() -> None:
     assert list(data["by_zone"]) == ["east", "west", "-"]
     assert data["by_tier"] == {"A": 2, "B": 0, "C": 1, "D": 0, "E": 1}
     assert tier_distribution([]).as_dict()["total"] == 0
+
+
+def test_demand_signals_default_to_nothing_known_and_convert_their_inputs() -> None:
+    signals = DemandSignals(after_sales_risk="medium", collaborating_zones=["west", "north"])
+    assert signals.after_sales_risk is RiskLevel.MEDIUM
+    assert signals.collaborating_zones == frozenset({"west", "north"})
+    assert DemandSignals(collaborating_zones=()).collaborating_zones == frozenset()
+    assert [r.rank for r in RiskLevel] == [0, 1, 2, 3]
+    assert DemandSignals(budget=Money(0, "CNY")).budget == Money(0, "CNY")  # zero is a budget
+
+
+@pytest.mark.parametrize(
+    ("changes", "path", "code"),
+    [
+        ({"expected_close": NOW}, "expected_close", "field.type"),  # a datetime is not a date
+        ({"expected_close": "2026-03-31"}, "expected_close", "field.type"),
+        ({"budget": 5000}, "budget", "field.type"),
+        ({"budget": Money(-1, "CNY")}, "budget", "field.negative"),
+        ({"after_sales_risk": "severe"}, "after_sales_risk", "field.type"),
+        ({"collaborating_zones": "west"}, "collaborating_zones", "field.type"),  # not one string
+        pytest.param(
+            {"collaborating_zones": 7},
+            "collaborating_zones",
+            "field.type",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="bug: signals._zones swallows the TypeError of a non-iterable and "
+                "accepts it as no zones",
+            ),
+        ),
+        ({"collaborating_zones": ["west", ""]}, "collaborating_zones", "field.type"),
+        ({"collaborating_zones": [1]}, "collaborating_zones", "field.type"),
+        ({"invalid_reason": "  "}, "invalid_reason", "field.required"),
+        ({"invalid_reason": 3}, "invalid_reason", "field.required"),
+        ({"last_engagement_at": NOW.replace(tzinfo=None)}, "last_engagement_at", "time.naive"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else None,
+)
+def test_bad_demand_signals_are_refused_naming_the_field(
+    changes: dict[str, object], path: str, code: str
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        DemandSignals(**changes)  # type: ignore[arg-type]
+    assert [(e.path, e.code) for e in caught.value.errors] == [(path, code)]
