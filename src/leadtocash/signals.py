@@ -60,13 +60,12 @@ def _risk(value: str) -> RiskLevel:
 
 
 def _zones(value: Iterable[str]) -> frozenset[str]:
-    zones: frozenset[object] = frozenset()
     try:
-        if not isinstance(value, str):
-            zones = frozenset(value)
-    except TypeError:
-        pass
-    if isinstance(value, str) or not all(isinstance(z, str) and z for z in zones):
+        zones: frozenset[object] = frozenset(value) if not isinstance(value, str) else frozenset()
+        valid = not isinstance(value, str) and all(isinstance(z, str) and z for z in zones)
+    except TypeError:  # not iterable, or unhashable items
+        valid = False
+    if not valid:
         raise ValidationError.single(
             "collaborating_zones", "field.type", "expected a collection of zone ids"
         )

@@ -294,16 +294,7 @@ def test_demand_signals_default_to_nothing_known_and_convert_their_inputs() -> N
         ({"budget": Money(-1, "CNY")}, "budget", "field.negative"),
         ({"after_sales_risk": "severe"}, "after_sales_risk", "field.type"),
         ({"collaborating_zones": "west"}, "collaborating_zones", "field.type"),  # not one string
-        pytest.param(
-            {"collaborating_zones": 7},
-            "collaborating_zones",
-            "field.type",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="bug: signals._zones swallows the TypeError of a non-iterable and "
-                "accepts it as no zones",
-            ),
-        ),
+        ({"collaborating_zones": 7}, "collaborating_zones", "field.type"),
         ({"collaborating_zones": ["west", ""]}, "collaborating_zones", "field.type"),
         ({"collaborating_zones": [1]}, "collaborating_zones", "field.type"),
         ({"invalid_reason": "  "}, "invalid_reason", "field.required"),
