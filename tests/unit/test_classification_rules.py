@@ -13,17 +13,21 @@ import pytest
 
 from leadtocash.classification import (
     Condition,
+    ConditionCheck,
     DemandSignals,
     Facts,
     Operator,
     TierRule,
     TierRules,
     facts_of,
+    implies,
     tier_rank,
 )
+from leadtocash.classification.conditions import condition_problems
 from leadtocash.errors import ValidationError
 from leadtocash.model import Customer, CustomerId, Tier
 from leadtocash.money import Money
+from leadtocash.signals import RiskLevel
 
 NOW = datetime(2026, 3, 2, 4, 0, tzinfo=UTC)
 TZ = "Asia/Shanghai"
@@ -267,3 +271,165 @@ def test_counting_a_negative_field_in_completeness_is_refused_and_really_lowers_
     with pytest.raises(ValidationError) as caught:
         TierRules(TierRules().rules, completeness_fields=fields)
     assert caught.value.errors[0].code == "classification.not_monotone"
+
+
+# -- malformed tables and rules ------------------------------------------------------------------
+
+
+def test_malformed_rules_are_refused_naming_their_position() -> None:
+    valid = Condition("invalid", Operator.IS_FALSE)
+    with pytest.raises(ValidationError) as caught:
+        TierRules(
+            [
+                "hot",
+                TierRule("  ", Tier.A, (valid,)),
+                TierRule("b", "B", (valid,)),  # type: ignore[arg-type]
+                TierRule("e", Tier.E),
+            ]
+        )
+    assert [(e.path, e.code, e.message) for e in caught.value.errors] == [
+        ("rules[0]", "classification.rule_invalid", "expected a TierRule"),
+        ("rules[1]", "classification.rule_invalid", "rule 1 needs a name"),
+        ("rules.b.tier", "classification.rule_invalid", "rule 'b': no tier"),
+    ]
+
+
+@pytest.mark.parametrize("rules", ["hot", 5, b"rules"], ids=["text", "number", "bytes"])
+def test_the_rules_setting_must_be_a_list(rules: object) -> None:
+    assert _refused({"rules": rules}) == [
+        ("rules", "classification.rule_invalid", "expected a list of rules")
+    ]
+
+
+def test_each_configured_rule_must_be_a_mapping_with_a_condition_mapping() -> None:
+    config = copy.deepcopy(DEFAULT)
+    config["rules"][1] = ["warm", "B"]
+    config["rules"][2]["when"] = ["need_confirmed"]
+    assert [(p, c) for p, c, _ in _refused(config)] == [
+        ("rules[1]", "classification.rule_invalid"),
+        ("rules.nurture-timeline.when", "classification.rule_invalid"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("spec", "words"),
+    [
+        (5, "expected an operator name or {operator: value}, got 5"),
+        (["present"], "expected an operator name or {operator: value}"),
+        ({"present": 5}, "present takes no value"),
+        ({"at_least": 5}, "5 is not an amount like '100000 CNY'"),
+        ({"at_least": {"amount": 5}}, "'currency'"),
+    ],
+    ids=["number", "list", "value-for-present", "bare-number", "no-currency"],
+)
+def test_malformed_condition_specs_name_the_fact(spec: object, words: str) -> None:
+    when = {**DEFAULT["rules"][0]["when"], "budget": spec}
+    path, code, message = _one(_config(hot={"when": when}))
+    assert (path, code) == ("rules.hot.when.budget", "classification.rule_invalid")
+    assert words in message
+
+
+def test_an_unknown_fact_with_a_bound_is_refused_as_unknown() -> None:
+    when = {**DEFAULT["rules"][0]["when"], "shoe_size": {"at_least": 42}}
+    path, code, _ = _one(_config(hot={"when": when}))
+    assert (path, code) == ("rules.hot.when.shoe_size", "field.unknown")
+
+
+@pytest.mark.parametrize(
+    "budget",
+    [{"amount": 100000, "currency": "CNY"}, Money(100000, "CNY"), "100000 CNY"],
+    ids=["mapping", "money", "text"],
+)
+def test_money_bounds_are_read_from_text_mappings_or_money(budget: object) -> None:
+    when = {**DEFAULT["rules"][0]["when"], "budget": {"at_least": budget}}
+    rules = TierRules.from_config(_config(hot={"when": when}))
+    bound = next(c for c in rules.rule("hot").when if c.fact == "budget")
+    assert bound == Condition("budget", Operator.AT_LEAST, Money(100000, "CNY"))
+    assert TierRules.from_config(rules.to_config()) == rules
+
+
+def test_rules_are_found_by_name_and_by_tier() -> None:
+    rules = TierRules()
+    assert rules.rule("warm").tier is Tier.B
+    assert [r.name for r in rules.rules_for(Tier.C)] == ["nurture-timeline", "nurture-engaged"]
+    assert rules.rules_for(Tier.A)[0] is rules.rule("hot")
+    with pytest.raises(ValidationError) as caught:
+        rules.rule("lukewarm")
+    assert [(e.path, e.code) for e in caught.value.errors] == [("rules.lukewarm", "field.unknown")]
+
+
+# -- conditions: evaluation, implication, validation --------------------------------------------
+
+
+def _at(**values: Any) -> Facts:
+    return Facts(now=NOW, today=NOW.date(), **values)
+
+
+def test_a_condition_on_an_unknown_fact_cannot_be_evaluated() -> None:
+    with pytest.raises(ValidationError) as caught:
+        Condition("shoe_size", Operator.PRESENT).holds(_at())
+    assert [(e.path, e.code) for e in caught.value.errors] == [("shoe_size", "field.unknown")]
+
+
+def test_dates_older_than_n_days_count_back_from_today() -> None:
+    overdue = Condition("expected_close", Operator.OLDER_THAN_DAYS, 10)
+    today = NOW.date()
+    assert overdue.holds(_at(expected_close=today - timedelta(days=11)))
+    assert not overdue.holds(_at(expected_close=today - timedelta(days=10)))  # boundary
+    assert not overdue.holds(_at(expected_close=today + timedelta(days=30)))
+    assert not overdue.holds(_at())  # unknown never meets a bound
+
+
+def test_an_unmet_check_shows_the_value_it_saw() -> None:
+    recent = Condition("last_engagement_at", Operator.WITHIN_DAYS, 30)
+    seen = NOW - timedelta(days=45)
+    check = ConditionCheck.of(recent, _at(last_engagement_at=seen))
+    assert not check.met and check.actual == seen
+    assert check.describe() == "last engagement within 30 days (now: 2026-01-16T04:00+00:00)"
+    flag = ConditionCheck.of(Condition("won", Operator.IS_TRUE), _at())
+    assert flag.describe() == "won (now: no)"
+    assert ConditionCheck.of(Condition("budget", Operator.PRESENT), _at()).describe() == (
+        "budget known (now: unknown)"
+    )
+
+
+def test_older_than_more_days_implies_older_than_fewer() -> None:
+    older = Operator.OLDER_THAN_DAYS
+    assert implies(Condition("expected_close", older, 60), Condition("expected_close", older, 30))
+    assert implies(Condition("expected_close", older, 30), Condition("expected_close", older, 30))
+    assert not implies(
+        Condition("expected_close", older, 30), Condition("expected_close", older, 60)
+    )
+
+
+@pytest.mark.parametrize(
+    ("condition", "code", "words"),
+    [
+        ("won", "classification.rule_invalid", "expected a Condition, got str"),
+        (
+            Condition("won", "maybe"),  # type: ignore[arg-type]
+            "classification.rule_invalid",
+            "unknown operator 'maybe'",
+        ),
+        (
+            Condition("zone_count", Operator.AT_LEAST, RiskLevel.LOW),
+            "classification.rule_invalid",
+            "zone_count: at_least needs a whole number >= 0",
+        ),
+        (
+            Condition("zone_count", Operator.AT_LEAST, -1),
+            "classification.rule_invalid",
+            "zone_count: at_least needs a whole number >= 0",
+        ),
+        (
+            Condition("after_sales_risk", Operator.AT_MOST, 2),
+            "classification.rule_invalid",
+            "after_sales_risk: at_most needs a risk level",
+        ),
+    ],
+    ids=["not-a-condition", "bad-operator", "level-for-count", "negative-count", "count-for-level"],
+)
+def test_condition_problems_name_what_is_wrong(condition: Any, code: str, words: str) -> None:
+    ((found_code, message),) = condition_problems(condition, monotone=False)
+    assert found_code == code and words in message
+    assert condition_problems(Condition("zone_count", Operator.AT_LEAST, 0), monotone=True) == []
