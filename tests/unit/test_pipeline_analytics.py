@@ -5,13 +5,19 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from leadtocash import Money
+import attrs
+import pytest
+
+from leadtocash import Money, ValidationError
 from leadtocash.model import ContactId, CustomerId, RepId
 from leadtocash.pipeline import (
     DEFAULT_FLOW,
     ForecastCategory,
     Opportunity,
     OpportunityId,
+    Stage,
+    StageFlow,
+    StageKind,
     cycle_length,
     fire,
     forecast,
@@ -117,3 +123,52 @@ def test_velocity_and_rep_performance() -> None:
     assert r1.won_amount == (Money(1000, "CNY"),) and r1.average_cycle == 4 * DAY
     assert (r2.open, r2.lost, r2.win_rate) == (1, 1, Decimal(0))
     assert r2.weighted_pipeline == (Money(30, "USD"),)
+
+
+SHORT = StageFlow(
+    "short",
+    [Stage("talk", 20), Stage("done", 100, ForecastCategory.CLOSED, StageKind.WON),
+     Stage("gone", 0, ForecastCategory.OMITTED, StageKind.LOST)],
+)  # fmt: skip
+
+
+def _short(n: int, triggers: list[str], *, rep: str = "r1") -> Opportunity:
+    opp = open_opportunity(
+        opportunity_id=OpportunityId(f"s{n}"), customer_id=CustomerId("c"), owner_id=RepId(rep),
+        name=f"short {n}", amount=Money(700, "CNY"), close_date=date(2026, 3, 15), at=T0,
+        actor="u", flow=SHORT,
+    )  # fmt: skip
+    for day, trigger in enumerate(triggers, start=1):
+        opp, _ = fire(opp, trigger, at=T0 + day * DAY, actor="u", flow=SHORT)
+    return opp
+
+
+def test_per_flow_statistics_ignore_opportunities_of_other_flows() -> None:
+    now = T0 + 10 * DAY
+    others = [_short(1, ["win"]), _short(2, [])]
+    assert stage_times([*ALL, *others], now=now) == stage_times(ALL, now=now)
+    assert stage_conversion([*ALL, *others]) == stage_conversion(ALL)
+    (talk,) = stage_times([*ALL, *others], now=now, flow=SHORT)
+    assert (talk.stage, talk.opportunities, talk.total) == ("talk", 2, DAY + 10 * DAY)
+    (step,) = stage_conversion([*ALL, *others], SHORT)
+    assert (step.stage_from, step.stage_to, step.entered, step.converted) == (
+        "talk", "done", 2, 1,
+    )  # fmt: skip
+
+
+def test_rep_performance_resolves_each_opportunitys_flow_by_name() -> None:
+    mixed = [WON, _short(1, ["win"])]
+    (r1,) = rep_performance(mixed, {"default": DEFAULT_FLOW, "short": SHORT})
+    assert (r1.won, r1.won_amount) == (2, (Money(1700, "CNY"),))
+    with pytest.raises(ValidationError) as caught:
+        rep_performance(mixed)  # only the default flow given
+    assert [(e.path, e.code) for e in caught.value.errors] == [("flow", "pipeline.unknown_flow")]
+    assert "no flow 'short' given" in caught.value.message
+
+
+def test_a_won_deal_without_a_close_time_counts_as_won_but_not_in_cycle_length() -> None:
+    imported = attrs.evolve(WON, id=OpportunityId("imported"), closed_at=None)
+    (r1,) = rep_performance([imported])
+    assert (r1.won, r1.won_amount, r1.average_cycle) == (1, (Money(1000, "CNY"),), None)
+    (both,) = rep_performance([imported, WON])
+    assert (both.won, both.average_cycle) == (2, 4 * DAY)

@@ -192,3 +192,160 @@ def test_moved_equals_attrs_evolve() -> None:
     assert after == expected
     assert moved(opp, "x", change, "r", None).stage == "x"
     assert opp.stage == "initial_contact"  # the input is untouched
+
+
+def test_probabilities_are_exact_decimals_and_unreadable_ones_are_refused() -> None:
+    assert Stage("a", Decimal("12.5")).probability == Decimal("12.5")
+    assert Stage("a", "33.3").probability == Decimal("33.3")
+    for bad in ("most likely", True, None):
+        with pytest.raises(ValidationError) as caught:
+            StageFlow("x", [Stage("a", bad), *_stages()[1:]])
+        assert caught.value.paths == ("stages[a].probability",)
+        assert caught.value.errors[0].code == "pipeline.probability"
+
+
+def test_blank_names_and_lost_reasons_are_refused() -> None:
+    with pytest.raises(ValidationError) as caught:
+        StageFlow(" ", [Stage(" ", 10), *_stages()[1:]])
+    assert [(e.path, e.code) for e in caught.value.errors] == [
+        ("name", "field.required"),
+        ("stages[ ]", "field.required"),
+    ]
+    with pytest.raises(ValidationError) as reasons:
+        StageFlow("x", _stages(), lost_reasons=("price", " "))
+    assert [(e.path, e.code) for e in reasons.value.errors] == [("lost_reasons", "field.required")]
+
+
+def test_a_flow_needs_an_open_first_stage_and_exactly_one_won_and_one_lost() -> None:
+    won = Stage("won", 100, ForecastCategory.CLOSED, StageKind.WON)
+    lost = Stage("lost", 0, ForecastCategory.OMITTED, StageKind.LOST)
+    cases = {
+        "no open stage": ([won, lost], [("stages[won]", "pipeline.initial")]),
+        "no stages": ([], [("stages[?]", "pipeline.initial"), ("stages", "pipeline.terminal"),
+                           ("stages", "pipeline.terminal")]),
+        "no won": ([Stage("a", 10), lost], [("stages", "pipeline.terminal")]),
+        "no lost": ([Stage("a", 10), won], [("stages", "pipeline.terminal")]),
+        "two won": (
+            [Stage("a", 10), won, attrs.evolve(won, name="won2"), lost],
+            [("stages", "pipeline.terminal")],
+        ),
+    }  # fmt: skip
+    for case, (stages, expected) in cases.items():
+        with pytest.raises(ValidationError) as caught:
+            StageFlow("x", stages)
+        assert [(e.path, e.code) for e in caught.value.errors] == expected, case
+    with pytest.raises(ValidationError) as message:
+        StageFlow("x", [Stage("a", 10), won])
+    assert message.value.errors[0].message == "need exactly one lost stage"
+
+
+def test_bad_and_duplicate_steps_are_refused_by_position() -> None:
+    steps = [Step("go", "a", "b"), Step("win", "b", "won"), Step("lose", "a", "lost"),
+             Step("lose", "b", "lost")]  # fmt: skip
+    with pytest.raises(ValidationError) as caught:
+        StageFlow(
+            "x",
+            _stages(),
+            [*steps, Step("jump", "a", "moon"), Step(" ", "a", "b"), Step("go", "a", "won")],
+        )
+    assert [(e.path, e.code) for e in caught.value.errors] == [
+        ("steps[4]", "pipeline.step"),
+        ("steps[5]", "pipeline.step"),
+        ("steps[6]", "pipeline.step"),
+    ]
+    assert "unknown ['moon']" in caught.value.errors[0].message
+    assert caught.value.errors[2].message == "stage 'a' has two 'go' steps"
+
+
+def test_a_lost_stage_without_a_way_back_cannot_be_reopened() -> None:
+    steps = [Step("go", "a", "b"), Step("win", "b", "won"), Step("lose", "a", "lost"),
+             Step("lose", "b", "lost")]  # fmt: skip
+    flow = StageFlow("final-loss", _stages(), steps)
+    lost, _ = lose(_opp(flow), "price", at=T0, actor="u1", flow=flow)
+    with pytest.raises(InvalidTransition) as caught:
+        reopen(lost, at=T0, actor="u1", flow=flow)
+    assert (caught.value.state, caught.value.trigger, caught.value.allowed) == (
+        "lost", "reopen", (),
+    )  # fmt: skip
+
+
+def test_an_opportunity_cannot_open_without_the_initial_stages_required_fields() -> None:
+    flow = StageFlow("strict", [Stage("a", 10, required_fields=("next_step",)), *_stages()[1:]])
+    with pytest.raises(ValidationError) as caught:
+        _opp(flow)
+    assert [(e.path, e.code) for e in caught.value.errors] == [("next_step", "field.required")]
+    assert _opp(flow, next_step="call the CFO").stage == "a"
+
+
+def test_required_fields_count_as_filled_by_their_kind_of_value() -> None:
+    flow = StageFlow(
+        "kinds",
+        [Stage("a", 10), Stage("b", 50, required_fields=("custom.sponsor", "custom.scope",
+                                                            "close_date", "history")),
+         *_stages()[2:]],
+    )  # fmt: skip
+    opp = _opp(flow)
+    with pytest.raises(ValidationError) as caught:
+        advance(attrs.evolve(opp, custom={"sponsor": "  "}), at=T0, actor="u1", flow=flow)
+    assert caught.value.paths == ("custom.sponsor", "custom.scope")  # a date, a non-empty tuple
+    with pytest.raises(ValidationError) as empty:
+        advance(attrs.evolve(opp, custom={"sponsor": "CFO", "scope": "ERP"}, history=()),
+                at=T0, actor="u1", flow=flow)  # fmt: skip
+    assert empty.value.paths == ("history",)  # an empty collection is not filled
+    full = attrs.evolve(opp, custom={"sponsor": "CFO", "scope": "ERP"})
+    assert advance(full, at=T0, actor="u1", flow=flow)[0].stage == "b"
+
+
+def _walked() -> Opportunity:
+    opp = _opp()
+    for hours in (1, 2):
+        opp, _ = advance(opp, at=T0 + timedelta(hours=hours), actor="u1")
+    return opp  # initial_contact -> needs_analysis -> quotation
+
+
+@pytest.mark.parametrize(
+    ("index", "changes", "problem"),
+    [
+        (2, {"at": T0}, "entries are out of time order"),
+        (1, {"stage_from": None}, "only the first entry may create the entity"),
+        (0, {"stage_to": "nowhere"}, "only the first entry may create the entity"),
+        (2, {"stage_from": "signing"}, "starts in 'signing', expected 'needs_analysis'"),
+        (1, {"trigger": "win"}, "'win' is not legal from 'initial_contact'"),
+        (1, {"stage_to": "signing"}, "'advance' does not lead to 'signing'"),
+    ],
+    ids=["time-order", "second-creation", "created-in-unknown", "chain", "illegal", "wrong-dest"],
+)
+def test_replay_names_the_first_inconsistent_history_entry(
+    index: int, changes: dict[str, object], problem: str
+) -> None:
+    opp = _walked()
+    assert replay(opp) == "quotation"
+    history = list(opp.history)
+    history[index] = attrs.evolve(history[index], **changes)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError) as caught:
+        replay(attrs.evolve(opp, history=tuple(history)))
+    assert [(e.path, e.code, e.message) for e in caught.value.errors] == [
+        (f"history[{index}]", "pipeline.history_inconsistent", problem)
+    ]
+
+
+def test_opportunity_amounts_are_money_and_never_negative() -> None:
+    for bad in (Money(-1, "CNY"), 120000):
+        with pytest.raises(ValidationError) as caught:
+            attrs.evolve(_opp(), amount=bad)  # type: ignore[arg-type]
+        assert [(e.path, e.code) for e in caught.value.errors] == [("amount", "opportunity.amount")]
+    assert attrs.evolve(_opp(), amount=Money(0, "CNY")).amount == Money(0, "CNY")
+
+
+def test_time_in_stage_starts_at_creation_without_history() -> None:
+    opp = _walked()
+    assert opp.entered_stage_at == T0 + timedelta(hours=2)
+    assert attrs.evolve(opp, history=()).entered_stage_at == opp.created_at == T0
+
+
+def test_an_unknown_stage_is_refused_naming_the_flow() -> None:
+    assert DEFAULT_FLOW.has_stage("quotation") and not DEFAULT_FLOW.has_stage("demo")
+    with pytest.raises(ValidationError) as caught:
+        DEFAULT_FLOW.stage("demo")
+    assert [(e.path, e.code) for e in caught.value.errors] == [("stage", "pipeline.unknown_stage")]
+    assert "flow 'default' has no stage 'demo'" in caught.value.message
