@@ -309,3 +309,31 @@ def test_bad_demand_signals_are_refused_naming_the_field(
     with pytest.raises(ValidationError) as caught:
         DemandSignals(**changes)  # type: ignore[arg-type]
     assert [(e.path, e.code) for e in caught.value.errors] == [(path, code)]
+
+
+def test_malformed_tag_rules_are_refused_naming_the_tag() -> None:
+    won = Condition("won", Operator.IS_TRUE)
+    with pytest.raises(ValidationError) as caught:
+        TagRules(("vip", TagRule("twice", (won, won))))  # type: ignore[arg-type]
+    assert [(e.path, e.code) for e in caught.value.errors] == [
+        ("tags[0]", "classification.rule_invalid"),
+        ("tags.twice[1].when.won", "classification.overlap"),
+    ]
+    assert caught.value.errors[1].message == "tag rule 'twice': two conditions on won overlap"
+    with pytest.raises(ValidationError) as config:
+        TagRules.from_config(
+            {
+                "tags": [
+                    "vip",
+                    {"tag": "listy", "when": ["won"]},
+                    {"tag": "big", "when": {"budget": {"at_least": "lots"}}},
+                    {"tag": "ok", "when": {"won": "is_true"}},
+                ]
+            }
+        )
+    assert [(e.path, e.code) for e in config.value.errors] == [
+        ("tags[0]", "classification.rule_invalid"),
+        ("tags.listy[1]", "classification.rule_invalid"),
+        ("tags.big[2].budget", "classification.rule_invalid"),
+    ]
+    assert config.value.errors[2].message.startswith("tag rule 'big': budget: ")
