@@ -1,16 +1,19 @@
-"""Locale resolution, safe template formatting and the message / label / error lookups.
+"""Safe template formatting and the message / label / error lookups.
 
 Rules (documented in docs/i18n.md):
 
 * ``None`` or an empty locale means ``DEFAULT_LOCALE`` (zh-CN, like ``Principal.locale``);
   a known language in another spelling (``zh_CN.UTF-8``, ``zh-Hans``, ``en-GB``) maps to its
-  catalog; any other locale falls back to ``FALLBACK_LOCALE`` (en), the language a reader of
-  neither catalog is likelier to read.
-* A code without text in the locale uses the other catalog; an unknown code renders as itself.
+  catalog; zh-TW / zh-HK / zh-MO / zh-Hant read the Traditional catalog (zh-Hant); any other
+  locale falls back to ``FALLBACK_LOCALE`` (en), the language a reader of none of the
+  catalogs is likelier to read (see :mod:`leadtocash.i18n.registry`).
+* A code without text in the locale uses en, then zh-CN; an unknown code renders as itself.
+* A plural message picks its CLDR form (babel's plural rules) by its count detail.
 * Formatting never raises: a missing detail stays visible as ``{name}``, a bad template is
   returned unformatted, and only plain ``{name}`` fields are looked up (no attribute access).
-* Instants in details are UTC; given an org ``timezone``, ``describe_error`` and
-  ``describe_notification`` show them as local ``YYYY-MM-DD HH:MM``.
+* Numbers, money and dates in details are written the locale's way (babel, CLDR); instants
+  are UTC, and given an org ``timezone``, ``describe_error`` and ``describe_notification`` show
+  them (and ``YYYY-MM-DD`` dates) as local dates and times.
 """
 
 from __future__ import annotations
@@ -19,14 +22,31 @@ import enum
 import re
 import string
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
-from types import MappingProxyType
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from babel.core import Locale
+
 from leadtocash.durations import Duration
 from leadtocash.errors import LeadToCashError, ValidationError
-from leadtocash.i18n.locales import en, zh_cn
+from leadtocash.i18n.formatting import format_fixed, format_value, localize_value
+from leadtocash.i18n.registry import (
+    DEFAULT_LOCALE,
+    FALLBACK_LOCALE,
+    LOCALES,
+    Message,
+    babel_locale,
+    catalog,
+    count_name,
+    locales,
+    lookup,
+    message_placeholders,
+    register_catalog,
+    resolve_locale,
+    select,
+    unregister_catalog,
+)
 
 __all__ = [
     "DEFAULT_LOCALE",
@@ -39,47 +59,24 @@ __all__ = [
     "has_message",
     "label",
     "label_key",
+    "locales",
     "message",
     "missing_translations",
     "placeholders",
+    "register_catalog",
     "resolve_locale",
+    "unregister_catalog",
 ]
 
-#: Locales with a catalog, in order of preference.
-LOCALES: tuple[str, ...] = ("zh-CN", "en")
-#: The locale used when none is given (the default of ``Principal.locale``).
-DEFAULT_LOCALE = "zh-CN"
-#: The locale used for a locale we have no catalog for.
-FALLBACK_LOCALE = "en"
-
-_CATALOGS: dict[str, Mapping[str, str]] = {
-    "zh-CN": MappingProxyType(zh_cn.MESSAGES),
-    "en": MappingProxyType(en.MESSAGES),
-}
-_LIST_SEP = {"zh-CN": "、", "en": ", "}
-_COLON = {"zh-CN": "：", "en": ": "}
-_ITEM_SEP = {"zh-CN": "；", "en": "; "}
+_LIST_SEP = {"zh": "、", "ja": "、"}
+_COLON = {"zh": "：", "ja": "："}
+_ITEM_SEP = {"zh": "；", "ja": "；"}
 _EMPTY = "-"
+_FIXED = re.compile(r"\.(\d)f")
 
 
-def resolve_locale(locale: str | None) -> str:
-    """The catalog locale for a requested one (exact, then by language, else the fallback)."""
-    if locale is None or not locale.strip():
-        return DEFAULT_LOCALE
-    wanted = locale.strip().split(".")[0].replace("_", "-").lower()
-    for known in LOCALES:
-        if known.lower() == wanted:
-            return known
-    language = wanted.split("-")[0]
-    for known in LOCALES:
-        if known.lower().split("-")[0] == language:
-            return known
-    return FALLBACK_LOCALE
-
-
-def catalog(locale: str | None = None) -> Mapping[str, str]:
-    """The read-only catalog (code → template) of ``locale``."""
-    return _CATALOGS[resolve_locale(locale)]
+def _language(locale: str) -> str:
+    return locale.split("-")[0]
 
 
 def has_message(code: str, locale: str | None = None) -> bool:
@@ -89,28 +86,15 @@ def has_message(code: str, locale: str | None = None) -> bool:
 
 def placeholders(code: str, locale: str | None = None) -> frozenset[str]:
     """The detail names the text of ``code`` uses in ``locale`` (empty when unknown)."""
-    template = catalog(locale).get(code)
-    if template is None:
-        return frozenset()
-    try:
-        return frozenset(name for _, name, _, _ in string.Formatter().parse(template) if name)
-    except ValueError:
-        return frozenset()
+    found = catalog(locale).get(code)
+    return frozenset() if found is None else message_placeholders(found)
 
 
 def missing_translations(codes: Iterable[str]) -> dict[str, list[str]]:
-    """For each locale lacking some of ``codes``, the sorted missing codes."""
+    """For each locale (shipped and registered) lacking some of ``codes``, the missing codes."""
     wanted = set(codes)
-    missing = {loc: sorted(wanted - set(_CATALOGS[loc])) for loc in LOCALES}
+    missing = {loc: sorted(wanted - set(catalog(loc))) for loc in locales()}
     return {loc: found for loc, found in missing.items() if found}
-
-
-def _lookup(code: str, locale: str) -> str | None:
-    for candidate in (locale, FALLBACK_LOCALE, DEFAULT_LOCALE):
-        found = _CATALOGS[candidate].get(code)
-        if found is not None:
-            return found
-    return None
 
 
 class _Missing:
@@ -131,10 +115,14 @@ def _items(value: object) -> list[object]:
 
 
 class _SafeFormatter(string.Formatter):
-    """``str.format`` that never raises on missing details and knows ``{name:@kind}`` labels."""
+    """``str.format`` that never raises on missing details and knows ``{name:@kind}`` labels.
 
-    def __init__(self, locale: str) -> None:
+    Without a format spec, numbers, money and dates are written the babel locale's way.
+    """
+
+    def __init__(self, locale: str, formats: Locale) -> None:
         self.locale = locale
+        self.formats = formats
 
     def get_field(
         self, field_name: str, args: Sequence[Any], kwargs: Mapping[str, Any]
@@ -158,18 +146,30 @@ class _SafeFormatter(string.Formatter):
             return self._join(self.format_field(item, format_spec) for item in _items(value))
         if value is None:
             return _EMPTY
+        fixed = _FIXED.fullmatch(format_spec)
+        if fixed and isinstance(value, int | Decimal) and not isinstance(value, bool):
+            return format_fixed(value, int(fixed.group(1)), self.formats)
+        if not format_spec:
+            shown = format_value(value, self.formats)
+            if shown is not None:
+                return shown
         try:
             return format(value, format_spec)
         except (ValueError, TypeError):
             return str(value)
 
     def _join(self, parts: Iterable[str]) -> str:
-        return _LIST_SEP[self.locale].join(parts) or _EMPTY
+        return _LIST_SEP.get(_language(self.locale), ", ").join(parts) or _EMPTY
 
 
-def _render(template: str, locale: str, details: Mapping[str, Any]) -> str:
+def _render(
+    found: Message, locale: str, details: Mapping[str, Any], requested: str | None = None
+) -> str:
+    formats = babel_locale(requested or locale, locale)
+    counted = count_name(found)
+    template = select(found, details.get(counted) if counted else None, formats)
     try:
-        return _SafeFormatter(locale).vformat(template, (), details)
+        return _SafeFormatter(locale, formats).vformat(template, (), details)
     except (ValueError, IndexError, KeyError, AttributeError, TypeError):
         return template
 
@@ -177,8 +177,8 @@ def _render(template: str, locale: str, details: Mapping[str, Any]) -> str:
 def message(code: str, locale: str | None = None, /, **details: Any) -> str:
     """The text of ``code`` in ``locale`` with ``details`` filled in (unknown code: the code)."""
     loc = resolve_locale(locale)
-    template = _lookup(code, loc)
-    return code if template is None else _render(template, loc, details)
+    found = lookup(code, loc)
+    return code if found is None else _render(found, loc, details, locale)
 
 
 def _snake(name: str) -> str:
@@ -198,39 +198,24 @@ def label_key(value: object, kind: str | None = None) -> str:
 def label(value: object, locale: str | None = None, *, kind: str | None = None) -> str:
     """The translated label of an enum member (or of ``value`` under ``kind``); else the value."""
     loc = resolve_locale(locale)
-    template = _lookup(label_key(value, kind), loc)
-    if template is None:
+    found = lookup(label_key(value, kind), loc)
+    if found is None:
         return str(value.value if isinstance(value, enum.Enum) else value)
-    return _render(template, loc, {})
+    return _render(found, loc, {}, locale)
 
 
 def describe_duration(duration: Duration, locale: str | None = None) -> str:
-    """A rule duration for people: ``5 个工作日`` / ``5 working days`` (``off`` when 0)."""
+    """A rule duration for people: ``1 working day`` / ``5 working days`` / ``5 个工作日``."""
     if duration.off:
         return message("label.duration.off", locale)
     return message(f"label.duration.{duration.unit.value}", locale, amount=duration.amount)
-
-
-_ISO_INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
-
-
-def _local_time(value: Any, tz: ZoneInfo) -> Any:
-    instant = value
-    if isinstance(value, str) and _ISO_INSTANT.match(value):
-        try:
-            instant = datetime.fromisoformat(value)
-        except ValueError:
-            return value
-    if isinstance(instant, datetime) and instant.tzinfo is not None:
-        return instant.astimezone(tz).strftime("%Y-%m-%d %H:%M")
-    return value
 
 
 def _localized(details: Mapping[str, Any], timezone: str | None) -> Mapping[str, Any]:
     if timezone is None:
         return details
     tz = ZoneInfo(timezone)
-    return {key: _local_time(value, tz) for key, value in details.items()}
+    return {key: localize_value(value, tz) for key, value in details.items()}
 
 
 def describe_notification(
@@ -264,17 +249,19 @@ def describe_error(
     loc = resolve_locale(locale)
     head = exc.message
     for code in _codes_of(exc):
-        template = _lookup(code, loc)
-        if template is not None:
-            head = _render(template, loc, _localized(exc.details, timezone))
+        found = lookup(code, loc)
+        if found is not None:
+            head = _render(found, loc, _localized(exc.details, timezone), locale)
             break
     if not isinstance(exc, ValidationError):
         return head
+    colon = _COLON.get(_language(loc), ": ")
     items = []
     for error in exc.errors:
         if error.code == exc.code:
             continue
-        template = _lookup(error.code, loc)
-        text = error.message if template is None else _render(template, loc, {"path": error.path})
-        items.append(f"{error.path}{_COLON[loc]}{text}")
-    return head + _COLON[loc] + _ITEM_SEP[loc].join(items) if items else head
+        found = lookup(error.code, loc)
+        text = error.message if found is None else _render(found, loc, {"path": error.path})
+        items.append(f"{error.path}{colon}{text}")
+    separator = _ITEM_SEP.get(_language(loc), "; ")
+    return head + colon + separator.join(items) if items else head

@@ -132,10 +132,14 @@ class RepState:
 
 @attrs.frozen
 class Reason:
-    """One eligibility fact: a stable ``code`` and a short human message."""
+    """One eligibility fact: a stable ``code``, a short English message and its details.
+
+    ``details`` (name, value) pairs fill the translated text of ``explanation.<code>``.
+    """
 
     code: str
     message: str
+    details: tuple[tuple[str, str | tuple[str, ...]], ...] = ()
 
 
 @attrs.frozen
@@ -162,20 +166,46 @@ def static_reasons(lead: LeadProfile, rep: RepState) -> tuple[bool, tuple[Reason
     if lead.zone_id is None:
         reasons.append(Reason("zone.any", "lead has no zone"))
     elif rep.zone_id is None:
-        reasons.append(Reason("zone.unrestricted", f"covers every zone incl. {lead.zone_id}"))
+        reasons.append(
+            Reason(
+                "zone.unrestricted",
+                f"covers every zone incl. {lead.zone_id}",
+                (("zone", lead.zone_id),),
+            )
+        )
     elif rep.zone_id == lead.zone_id:
-        reasons.append(Reason("zone.match", f"zone {lead.zone_id}"))
+        reasons.append(Reason("zone.match", f"zone {lead.zone_id}", (("zone", lead.zone_id),)))
     elif lead.zone_id in rep.zones:
-        reasons.append(Reason("zone.cross", f"cross-zone {lead.zone_id}"))
+        reasons.append(
+            Reason("zone.cross", f"cross-zone {lead.zone_id}", (("zone", lead.zone_id),))
+        )
     else:
         ok = False
-        reasons.append(Reason("zone.mismatch", f"zone {rep.zone_id} does not cover {lead.zone_id}"))
+        reasons.append(
+            Reason(
+                "zone.mismatch",
+                f"zone {rep.zone_id} does not cover {lead.zone_id}",
+                (("rep_zone", rep.zone_id), ("zone", lead.zone_id)),
+            )
+        )
     missing = lead.skills - rep.skills
     if missing:
         ok = False
-        reasons.append(Reason("skills.missing", "missing " + ", ".join(sorted(missing))))
+        reasons.append(
+            Reason(
+                "skills.missing",
+                "missing " + ", ".join(sorted(missing)),
+                (("skills", tuple(sorted(missing))),),
+            )
+        )
     elif lead.skills:
-        reasons.append(Reason("skills.ok", "skills " + ", ".join(sorted(lead.skills))))
+        reasons.append(
+            Reason(
+                "skills.ok",
+                "skills " + ", ".join(sorted(lead.skills)),
+                (("skills", tuple(sorted(lead.skills))),),
+            )
+        )
     if rep.weight <= 0:
         ok = False
         reasons.append(Reason("weight.zero", "weight 0"))

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Sequence
+from decimal import Decimal
 from fractions import Fraction
 
 import attrs
 
 from leadtocash.errors import RuleViolation
+from leadtocash.i18n import has_message, message, placeholders
 from leadtocash.model import RepId
 from leadtocash.pool.eligibility import (
     LeadProfile,
@@ -38,7 +40,11 @@ _SHOWN = ("zone.", "skills.", "rule.included")
 
 @attrs.frozen
 class Explanation:
-    """Why this rep got this lead: policy, eligibility reasons, deficit before, caps after."""
+    """Why this rep got this lead: policy, eligibility reasons, deficit before, caps after.
+
+    ``counts`` holds the caps as data, ``(kind, used, cap)`` with kind ``today`` or ``owned``,
+    so :meth:`text` can write them in any language; ``caps`` is the same in English.
+    """
 
     policy: str
     rep_id: RepId
@@ -46,22 +52,46 @@ class Explanation:
     deficit: str
     caps: tuple[str, ...] = ()
     rule: str | None = None
+    counts: tuple[tuple[str, int, int], ...] = ()
 
     @property
     def deficit_value(self) -> Fraction:
         """Entitlement − received just before the pick (this lead's share included), exact."""
         return Fraction(self.deficit)
 
-    def text(self) -> str:
-        """One line, e.g. ``rep r7: deficit 0.83, eligible by zone East, 12/20 today``."""
-        parts = [f"rep {self.rep_id}: deficit {float(self.deficit_value):.2f}"]
-        shown = [r.message for r in self.reasons if r.code.startswith(_SHOWN)]
+    def text(self, locale: str | None = None) -> str:
+        """One line in ``locale`` (default English, the audit's language), e.g.
+        ``rep r7: deficit 0.83, eligible by zone East, 12/20 today (fair)`` or
+        ``销售 r7：欠额 0.83，符合条件：战区 East，今日 12/20（公平分配）``."""
+        loc = locale or "en"
+        value = self.deficit_value
+        deficit = Decimal(value.numerator) / Decimal(value.denominator)
+        facts = [message("explanation.deficit", loc, deficit=deficit)]
+        shown = [_reason_text(r, loc) for r in self.reasons if r.code.startswith(_SHOWN)]
         if shown:
-            parts.append("eligible by " + ", ".join(shown))
+            facts.append(message("explanation.eligible_by", loc, reasons=shown))
         if self.rule is not None:
-            parts.append(f"rule {self.rule}")
-        parts.extend(self.caps)
-        return ", ".join(parts) + f" ({self.policy})"
+            facts.append(message("explanation.rule", loc, rule=self.rule))
+        if self.counts:
+            facts.extend(
+                message(f"explanation.{kind}", loc, used=used, cap=cap)
+                for kind, used, cap in self.counts
+            )
+        else:
+            facts.extend(self.caps)
+        joined = message("explanation.separator", loc).join(facts)
+        return message(
+            "explanation.line", loc, rep_id=self.rep_id, facts=joined, policy=self.policy
+        )
+
+
+def _reason_text(reason: Reason, locale: str) -> str:
+    """A reason in ``locale`` when its details fill the translated text, else its message."""
+    code = f"explanation.{reason.code}"
+    details = dict(reason.details)
+    if not has_message(code, locale) or not placeholders(code, locale) <= set(details):
+        return reason.message
+    return message(code, locale, **details)
 
 
 @attrs.frozen
@@ -110,6 +140,15 @@ def _caps(rep: RepState) -> tuple[str, ...]:
     if rep.capacity is not None:
         caps.append(f"{rep.owned}/{rep.capacity} owned")
     return tuple(caps)
+
+
+def _counts(rep: RepState) -> tuple[tuple[str, int, int], ...]:
+    counts = []
+    if rep.daily_cap is not None:
+        counts.append(("today", rep.today, rep.daily_cap))
+    if rep.capacity is not None:
+        counts.append(("owned", rep.owned, rep.capacity))
+    return tuple(counts)
 
 
 @attrs.frozen(eq=False)
@@ -203,7 +242,7 @@ class AllocationResult:
             deficit = str(Fraction(deficits[index], q))
             rule = None if scope is None else scope[0]
             explanation = Explanation(
-                self.policy.name, rep_id, reasons, deficit, _caps(after), rule
+                self.policy.name, rep_id, reasons, deficit, _caps(after), rule, _counts(after)
             )
             out.append(Assignment(lead.lead_id, rep_id, explanation))
         return tuple(out)

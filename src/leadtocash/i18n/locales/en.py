@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-MESSAGES: dict[str, str] = {
+MESSAGES: dict[str, str | dict[str, str]] = {
     # -- errors: the hierarchy (errors.py, ports) ------------------------------------------------
     "leadtocash.error": "The operation failed.",
     "validation.invalid": "Invalid input",
@@ -192,10 +192,26 @@ MESSAGES: dict[str, str] = {
     "report.column.capacity": "Capacity",
     "report.column.at": "Time",
     "label.duration.off": "off",
-    "label.duration.calendar_days": "{amount} days",
-    "label.duration.working_days": "{amount} working days",
-    "label.duration.hours": "{amount} hours",
-    "label.duration.business_hours": "{amount} business hours",
+    "label.duration.calendar_days": {
+        "count": "amount",
+        "one": "{amount} day",
+        "other": "{amount} days",
+    },
+    "label.duration.working_days": {
+        "count": "amount",
+        "one": "{amount} working day",
+        "other": "{amount} working days",
+    },
+    "label.duration.hours": {
+        "count": "amount",
+        "one": "{amount} hour",
+        "other": "{amount} hours",
+    },
+    "label.duration.business_hours": {
+        "count": "amount",
+        "one": "{amount} business hour",
+        "other": "{amount} business hours",
+    },
     "label.reclaim_rule.protection": "protection period over",
     "label.reclaim_rule.no_follow_up": "no follow-up",
     "label.reclaim_rule.no_new_opportunity": "no new opportunity",
@@ -352,4 +368,31 @@ MESSAGES: dict[str, str] = {
         "Daily limit for tier {tier} reached: {count} of {limit} claimed today; "
         "resets at {resets_at}."
     ),
+    # -- i18n: run-time catalogs (register_catalog) -------------------------------------------
+    "i18n.unknown_locale": "Unknown locale: CLDR has no data (plural rules) for it.",
+    "i18n.bad_message": "A message must be a non-empty text or plural forms with 'other'.",
+    "i18n.bad_template": "Broken template: only {{name}} placeholders are allowed.",
+    "i18n.unknown_placeholder": "The text uses a placeholder the English text does not have.",
+    # -- allocation explanations (Explanation.text) ----------------------------------------------
+    "explanation.line": "rep {rep_id}: {facts} ({policy:@allocation_policy})",
+    "explanation.separator": ", ",
+    "explanation.deficit": "deficit {deficit:.2f}",
+    "explanation.eligible_by": "eligible by {reasons}",
+    "explanation.rule": "rule {rule}",
+    "explanation.today": "{used}/{cap} today",
+    "explanation.owned": "{used}/{cap} owned",
+    "explanation.zone.any": "lead has no zone",
+    "explanation.zone.unrestricted": "covers every zone incl. {zone}",
+    "explanation.zone.match": "zone {zone}",
+    "explanation.zone.cross": "cross-zone {zone}",
+    "explanation.zone.mismatch": "zone {rep_zone} does not cover {zone}",
+    "explanation.skills.ok": "skills {skills}",
+    "explanation.skills.missing": "missing {skills}",
+    "explanation.rule.included": "named by the matching rule",
+    "label.allocation_policy.fair": "fair",
+    "label.allocation_policy.round_robin": "round_robin",
+    "label.allocation_policy.weighted": "weighted",
+    "label.allocation_policy.load_balanced": "load_balanced",
+    "label.allocation_policy.rule_based": "rule_based",
+    "label.allocation_policy.batch_split": "batch_split",
 }

@@ -331,4 +331,31 @@ MESSAGES: dict[str, str] = {
     "pool.tier_claim_limit_reached": (
         "今日 {tier} 级客户领取已达上限：已领取 {count} 个，上限 {limit} 个；{resets_at} 重置。"
     ),
+    # -- 多语言：运行时注册的文本目录（register_catalog） ---------------------------------------
+    "i18n.unknown_locale": "未知的语言区域：CLDR 中没有它的数据（复数规则）。",
+    "i18n.bad_message": "文本须为非空字符串，或包含 other 形式的复数文本。",
+    "i18n.bad_template": "模板有误：只允许使用 {{name}} 形式的占位符。",
+    "i18n.unknown_placeholder": "文本使用了英文文本中没有的占位符。",
+    # -- 分配说明（Explanation.text） ----------------------------------------------------------
+    "explanation.line": "销售 {rep_id}：{facts}（{policy:@allocation_policy}）",
+    "explanation.separator": "，",
+    "explanation.deficit": "欠额 {deficit:.2f}",
+    "explanation.eligible_by": "符合条件：{reasons}",
+    "explanation.rule": "规则 {rule}",
+    "explanation.today": "今日 {used}/{cap}",
+    "explanation.owned": "已拥有 {used}/{cap}",
+    "explanation.zone.any": "线索未指定战区",
+    "explanation.zone.unrestricted": "覆盖所有战区（含 {zone}）",
+    "explanation.zone.match": "战区 {zone}",
+    "explanation.zone.cross": "跨战区 {zone}",
+    "explanation.zone.mismatch": "战区 {rep_zone} 不覆盖 {zone}",
+    "explanation.skills.ok": "技能 {skills}",
+    "explanation.skills.missing": "缺少技能 {skills}",
+    "explanation.rule.included": "匹配规则指定了该销售",
+    "label.allocation_policy.fair": "公平分配",
+    "label.allocation_policy.round_robin": "轮流分配",
+    "label.allocation_policy.weighted": "按权重分配",
+    "label.allocation_policy.load_balanced": "按负载分配",
+    "label.allocation_policy.rule_based": "按规则分配",
+    "label.allocation_policy.batch_split": "批量均分",
 }
