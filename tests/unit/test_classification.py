@@ -22,6 +22,7 @@ from leadtocash.classification import (
     facts_of,
     tier_distribution,
 )
+from leadtocash.classification.paths import path_error, value_at
 from leadtocash.errors import ValidationError
 from leadtocash.model import Customer, CustomerId, Lead, LeadId, RepId, Tier, ZoneId
 from leadtocash.money import Money
@@ -337,3 +338,64 @@ def test_malformed_tag_rules_are_refused_naming_the_tag() -> None:
         ("tags.big[2].budget", "classification.rule_invalid"),
     ]
     assert config.value.errors[2].message.startswith("tag rule 'big': budget: ")
+
+
+def test_the_top_tier_explains_itself_without_a_next_step() -> None:
+    top = classify(_customer(), HOT, RULES, NOW, timezone=TZ)
+    assert top.explain() == (
+        "tier A by rule 'hot': need confirmed; budget known; decision maker identified; "
+        "expected close within 30 days; after-sales risk at most low; not marked invalid"
+    )
+
+
+def test_reclassification_says_whether_the_tier_improved() -> None:
+    cold = _customer(tier=Tier.A, signals=DemandSignals())
+    down = apply_classification(cold, RULES, TagRules(), NOW, timezone=TZ)
+    assert (down.after.tier, down.tier_changed, down.improved) == (Tier.D, True, False)
+    hot = _customer(tier=Tier.D, signals=HOT)
+    up = apply_classification(hot, RULES, TagRules(), NOW, timezone=TZ)
+    assert (up.after.tier, up.tier_changed, up.improved) == (Tier.A, True, True)
+    same = apply_classification(up.after, RULES, TagRules(), NOW, timezone=TZ)
+    assert (same.tier_changed, same.improved) == (False, False)
+
+
+def test_required_fields_pass_silently_when_filled_and_tiers_must_be_tiers() -> None:
+    required = FieldRequirements(Customer, always=("name",), by_tier={Tier.B: ("phones",)})
+    filled = _customer(phones=("+8613800000000",))
+    required.check(filled, tier=Tier.B)  # raises nothing: every required field is filled
+    assert required.missing(filled, tier=Tier.B) == ()
+    with pytest.raises(ValidationError) as caught:
+        FieldRequirements(Customer, by_tier={"gold": ("phones",)})
+    assert [(e.path, e.code) for e in caught.value.errors] == [
+        ("customer.by_tier", "field.unknown")
+    ]
+    assert "'gold' is not a tier (A-E)" in caught.value.errors[0].message
+
+
+@pytest.mark.parametrize("path", ["", "  ", None], ids=["empty", "blank", "none"])
+def test_a_required_path_must_be_non_blank_text(path: str | None) -> None:
+    with pytest.raises(ValidationError) as caught:
+        FieldRequirements(Customer, always=(path,))  # type: ignore[arg-type]
+    assert caught.value.errors[0].code == "field.unknown"
+    assert caught.value.errors[0].message == "a field path must be non-blank text"
+
+
+def test_paths_into_unions_of_several_classes_are_not_walked_into() -> None:
+    @attrs.frozen
+    class Either:
+        either: Customer | Lead | None = None
+        signals: DemandSignals | None = None
+
+    assert path_error(Either, "signals.budget") is None  # X | None is walked into
+    assert path_error(Either, "either.name") == "either has no field 'name'"
+
+
+def test_a_path_through_a_missing_value_reads_as_empty() -> None:
+    @attrs.frozen
+    class Holder:
+        signals: DemandSignals | None = None
+
+    assert value_at(Holder(), "signals.budget") is None
+    assert value_at(Holder(DemandSignals(need_confirmed=True)), "signals.need_confirmed") is True
+    required = FieldRequirements(Holder, always=("signals.budget",))
+    assert required.missing(Holder()) == ("signals.budget",)
