@@ -20,7 +20,7 @@ from functools import lru_cache
 
 from babel.core import Locale
 from babel.dates import format_date, format_time
-from babel.numbers import NumberPattern, format_decimal
+from babel.numbers import NumberPattern, format_decimal, parse_pattern
 
 from leadtocash.errors import ValidationError
 from leadtocash.money import MINOR_UNITS, Money
@@ -39,13 +39,19 @@ _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 def format_number(value: int | Decimal | float, locale: Locale) -> str:
     """``value`` with the locale's grouping and decimal sign, every given digit kept."""
+    if isinstance(value, int) and 0 <= value < 1000:  # no sign, separator or grouping to place
+        return str(value)
     return str(format_decimal(value, locale=locale, decimal_quantization=False))
 
 
 def format_fixed(value: int | Decimal, places: int, locale: Locale) -> str:
     """``value`` rounded half-even to ``places`` decimals, written the locale's way."""
-    pattern = "#,##0." + "0" * places if places > 0 else "#,##0"
-    return str(format_decimal(value, format=pattern, locale=locale))
+    return str(_fixed_pattern(places).apply(value, locale))
+
+
+@lru_cache(maxsize=16)
+def _fixed_pattern(places: int) -> NumberPattern:
+    return parse_pattern("#,##0." + "0" * places if places > 0 else "#,##0")
 
 
 @lru_cache(maxsize=512)

@@ -72,6 +72,8 @@ _BABEL_NAMES = {"zh-CN": "zh_Hans_CN", "zh-Hant": "zh_Hant", "en": "en"}
 _lock = threading.Lock()
 _registered: dict[str, dict[str, Message]] = {}
 _parents: dict[str, str] = {}
+#: Requested locale → catalog, for the current set of catalogs (replaced on registration).
+_resolved: dict[str, str] = {}
 
 
 def locales() -> tuple[str, ...]:
@@ -117,7 +119,13 @@ def resolve_locale(locale: str | None) -> str:
     """
     if locale is None or not locale.strip():
         return DEFAULT_LOCALE
-    return _resolve(locale, locales())
+    cache = _resolved
+    found = cache.get(locale)
+    if found is None:
+        found = _resolve(locale, locales())
+        if len(cache) < 1024:
+            cache[locale] = found
+    return found
 
 
 def catalog(locale: str | None = None) -> Mapping[str, Message]:
@@ -154,6 +162,7 @@ def _babel(name: str) -> Locale | None:
         return None
 
 
+@lru_cache(maxsize=1024)
 def babel_locale(requested: str | None, catalog_locale: str) -> Locale:
     """The babel locale that formats numbers and dates: the request's own when it speaks the
     catalog's language (``en-GB`` dates for an en-GB reader), else the catalog's."""
@@ -298,7 +307,7 @@ def register_catalog(locale: str, messages: Mapping[str, Message]) -> str:
     errors = [e for code, text in messages.items() for e in _problems(code, text)]
     if errors:
         raise ValidationError(errors)
-    global _registered, _parents
+    global _registered, _parents, _resolved
     tags = _subtags(locale)
     with _lock:  # copy on write: readers always see a whole catalog set
         known = locales()
@@ -307,17 +316,19 @@ def register_catalog(locale: str, messages: Mapping[str, Message]) -> str:
             name = "-".join([tags[0], *(t.title() if len(t) == 4 else t.upper() for t in tags[1:])])
             _parents = {**_parents, name: _resolve(locale, known)}
         _registered = {**_registered, name: {**_registered.get(name, {}), **messages}}
+        _resolved = {}
     return name
 
 
 def unregister_catalog(locale: str) -> None:
     """Forget the texts registered for ``locale`` (shipped texts stay); unknown: no-op."""
-    global _registered, _parents
+    global _registered, _parents, _resolved
     with _lock:
         name = next((k for k in _registered if k.lower() == "-".join(_subtags(locale))), None)
         if name is not None:
             _registered = {k: v for k, v in _registered.items() if k != name}
             _parents = {k: v for k, v in _parents.items() if k != name}
+            _resolved = {}
 
 
 def shipped_codes() -> Iterable[str]:
