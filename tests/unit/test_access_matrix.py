@@ -20,6 +20,7 @@ import pytest
 from leadtocash import (
     DEFAULT_PERMISSIONS,
     Action,
+    Collaborator,
     CollaboratorAccess,
     LeadToCash,
     Money,
@@ -33,7 +34,13 @@ from leadtocash import (
     TeamId,
     ZoneId,
 )
-from leadtocash.scopes import DEFAULT_ROLE_SCOPES, DataScope
+from leadtocash.scopes import (
+    DEFAULT_ROLE_SCOPES,
+    DataScope,
+    ScopePolicy,
+    ScopeTarget,
+    permission_matrix_markdown,
+)
 from leadtocash.testing import FakeClock, InMemoryStore, SequentialIds
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -433,3 +440,50 @@ def test_lead_lists_and_tier_reports_count_only_what_is_in_scope() -> None:
     assert east_only["total"] == 2
     assert set(east_only["by_zone"]) == {"east"}
     assert report("team_lead_a")["total"] == 2  # rep2's customer (same team) and the pool's
+
+
+def test_the_matrix_renders_any_policy_and_matches_the_committed_docs() -> None:
+    assert permission_matrix_markdown() == (ROOT / "docs" / "permissions.md").read_text("utf-8")
+    text = permission_matrix_markdown(
+        {Action.POOL_CLAIM: frozenset({Role.REP})}, {Role.REP: DataScope.OWN}
+    )
+    rows = text.splitlines()
+    header = rows.index("| action | " + " | ".join(r.value for r in Role) + " |")
+    claim = next(r for r in rows if r.startswith(f"| `{Action.POOL_CLAIM.value}` |"))
+    cells = claim.split(" | ")[1:]
+    assert [c.strip(" |") for c in cells] == [
+        "✓" if role in (Role.ADMIN, Role.REP) else "–" for role in Role
+    ]
+    assert header < rows.index(claim)
+    assert rows[-3:] == ["| role | data scope |", "|---|---|", "| rep | own |"]
+
+
+def _target(**kw: Any) -> ScopeTarget:
+    return ScopeTarget("customer", "c1", owner_rep=RepId("rep2"), zone=EAST, **kw)
+
+
+def test_a_principal_without_a_scoped_role_reaches_nothing() -> None:
+    policy = ScopePolicy()
+    nobody = Principal("guest", rep_id=RepId("rep2"), zone_id=EAST)
+    assert policy.scope_of(nobody) is None
+    assert policy.reason(nobody, _target(), write=False) is None  # even its "own" record
+    with pytest.raises(PermissionDenied) as caught:
+        policy.check(nobody, _target(), write=False)
+    assert caught.value.code == "auth.out_of_scope"
+    assert caught.value.details == {"kind": "customer", "id": "c1", "user_id": "guest",
+                                    "write": False}  # fmt: skip
+
+
+def test_collaborators_read_or_write_only_as_granted() -> None:
+    policy = ScopePolicy()
+    rep3 = PRINCIPALS["rep3_team_b"]
+    target = _target(
+        collaborators=(
+            Collaborator(RepId("rep9"), CollaboratorAccess.WRITE),
+            Collaborator(RepId("rep3"), CollaboratorAccess.READ),
+        )
+    )
+    assert policy.check(rep3, target, write=False) == "collaborator:read"
+    assert policy.reason(rep3, target, write=True) is None  # read access does not write
+    writer = _target(collaborators=(Collaborator(RepId("rep3"), CollaboratorAccess.WRITE),))
+    assert policy.check(rep3, writer, write=True) == "collaborator:write"
