@@ -173,5 +173,5 @@ def test_notices_built_directly_are_validated_too() -> None:
     with pytest.raises(NoticeInvalid):
         StatutoryNotice(2026, [Festival("a", off=frozenset({day}))])
     with pytest.raises(ValidationError) as year:
-        StatutoryNotice(True, [])  # type: ignore[arg-type]
+        StatutoryNotice(True, [])
     assert year.value.paths == ("year",)

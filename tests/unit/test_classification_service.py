@@ -34,7 +34,7 @@ RULES = PoolRules(
 
 def _setup(customers: int = 2) -> tuple[World, ClassificationService, str]:
     world = make_world(RULES, customers=customers)
-    service = ClassificationService(world.crm.ctx, world.crm.pools)
+    service = ClassificationService(world.crm.ctx)
     cid = world.customers[0]
     world.crm.pools.claim(REP1, cid)
     return world, service, cid

@@ -20,10 +20,10 @@ from leadtocash.app.reclaim import UNSET, ReclaimService, RecomputeReport, Sweep
 from leadtocash.app.relay import Backoff, FailedAttempt, OutboxRelay, RelayReport
 from leadtocash.app.reps import RepService
 from leadtocash.app.unit_of_work import Page, Repository, UnitOfWork, run_with_retries
+from leadtocash.classification import RequiredFields, TagRules, TierRules
 from leadtocash.collision import DEFAULT_POLICY, CollisionPolicy
 from leadtocash.durations import WorkingCalendar
 from leadtocash.intake import IntakeRules
-from leadtocash.model import Customer
 from leadtocash.ports.clock import Clock, IdSource
 from leadtocash.ports.storage import Store
 
@@ -88,6 +88,9 @@ class LeadToCash:
         timezone: str = "Asia/Shanghai",
         calendar: WorkingCalendar | None = None,
         collision: CollisionPolicy | None = None,
+        tier_rules: TierRules | None = None,
+        tag_rules: TagRules | None = None,
+        required_fields: RequiredFields | None = None,
     ) -> None:
         ctx = AppContext(
             store=store,
@@ -98,24 +101,22 @@ class LeadToCash:
             timezone=timezone,
             calendar=calendar,
             collision=collision or DEFAULT_POLICY,
+            tier_rules=tier_rules or TierRules(),
+            tag_rules=tag_rules or TagRules(),
+            required_fields=required_fields or RequiredFields(),
         )
-        classification = ClassificationService(ctx, PoolService(ctx))
-
-        def restage(uow: UnitOfWork, before: Customer, after: Customer) -> list[Change]:
-            return classification.restage(uow, before, after)[1]
-
-        # Every other service shares one pool service whose fact changes get reclassified.
-        pools = PoolService(ctx, restager=restage)
+        # Services share the context (ports, policies, the organisation's rules) and the
+        # customer write path it defines; none holds or calls another.
         self.__attrs_init__(
             ctx=ctx,
             leads=LeadService(ctx),
             reps=RepService(ctx),
-            pools=pools,
-            reclaim=ReclaimService(ctx, pools),
-            pipeline=PipelineService(ctx, pools=pools),
-            collisions=CollisionService(ctx, pools),
-            classification=classification,
-            allocation=AllocationService(ctx, pools),
+            pools=PoolService(ctx),
+            reclaim=ReclaimService(ctx),
+            pipeline=PipelineService(ctx),
+            collisions=CollisionService(ctx),
+            classification=ClassificationService(ctx),
+            allocation=AllocationService(ctx),
         )
 
     def unit_of_work(self) -> UnitOfWork:

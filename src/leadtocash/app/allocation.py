@@ -15,7 +15,7 @@ import attrs
 
 from leadtocash.access import Action, Principal
 from leadtocash.app.context import AppContext, Change
-from leadtocash.app.pool import PoolService
+from leadtocash.app.customers import CustomerWrites
 from leadtocash.app.unit_of_work import UnitOfWork
 from leadtocash.durations import local_day
 from leadtocash.errors import RuleViolation, ValidationError
@@ -56,7 +56,9 @@ class AllocationService:
     """Allocates pool customers to reps fairly and explainably."""
 
     ctx: AppContext
-    pools: PoolService
+    customers: CustomerWrites = attrs.field(
+        init=False, default=attrs.Factory(lambda self: CustomerWrites(self.ctx), takes_self=True)
+    )
 
     def _reps(self, uow: UnitOfWork, pool: Pool, rep_ids: Sequence[RepId] | None) -> list[SalesRep]:
         if rep_ids is not None:
@@ -95,7 +97,7 @@ class AllocationService:
     ) -> AllocationReport:
         def command(uow: UnitOfWork) -> tuple[AllocationReport, list[Change]]:
             pool = uow.repository(Pool).get(pool_id)
-            self.pools.guard_pool(uow, principal, pool, write=True)  # managers: their zone
+            self.customers.guard_pool(uow, principal, pool, write=True)  # managers: their zone
             ledgers = uow.repository(FairnessLedger)
             ledger = ledgers.find(pool_id) or FairnessLedger(pool_id)
             reps = [self._state(uow, pool, rep) for rep in self._reps(uow, pool, rep_ids)]
@@ -126,7 +128,7 @@ class AllocationService:
                     continue
                 before = customers[outcome.lead_id]
                 why = f"{reason}: {outcome.explanation.text()}"
-                _, audit = self.pools.move(
+                _, audit = self.customers.move(
                     uow, principal, before, taken_by(before, outcome.rep_id, now),
                     OwnershipAction.ASSIGN, reason=why,
                 )  # fmt: skip

@@ -14,17 +14,15 @@ import attrs
 
 from leadtocash.access import Action, Principal
 from leadtocash.app.context import AppContext, Change
-from leadtocash.app.pool import PoolService
+from leadtocash.app.customers import CustomerWrites
 from leadtocash.app.unit_of_work import UnitOfWork
 from leadtocash.classification import (
     Classification,
     Reclassification,
     RequiredFields,
     TagRules,
-    TierChanged,
     TierDistribution,
     TierRules,
-    apply_classification,
     classify,
     tier_distribution,
 )
@@ -61,59 +59,32 @@ class ClassificationService:
     """Keeps customers' tiers and system tags in step with their facts, audited."""
 
     ctx: AppContext
-    pools: PoolService
-    rules: TierRules = attrs.field(factory=TierRules)
-    tags: TagRules = attrs.field(factory=TagRules)
-    required: RequiredFields = attrs.field(factory=RequiredFields)
+    customers: CustomerWrites = attrs.field(
+        init=False, default=attrs.Factory(lambda self: CustomerWrites(self.ctx), takes_self=True)
+    )
 
-    # -- the shared step ----------------------------------------------------------------------
+    @property
+    def rules(self) -> TierRules:
+        """The organisation's tier rules (from the context, shared by every write path)."""
+        return self.ctx.tier_rules
+
+    @property
+    def tags(self) -> TagRules:
+        """The organisation's system-tag rules."""
+        return self.ctx.tag_rules
+
+    @property
+    def required(self) -> RequiredFields:
+        """The organisation's required fields."""
+        return self.ctx.required_fields
+
     def restage(
         self, uow: UnitOfWork, before: Customer, candidate: Customer, *, reason: str | None = None
     ) -> tuple[Reclassification, list[Change]]:
-        """Classify ``candidate`` (``before`` with new facts) and stage the result in ``uow``.
-
-        Other use cases that change a customer's facts call this inside their own unit of work,
-        so the reclassification commits (or fails) with the fact that caused it. The caller
-        stages the consequences of its own change (rep books for owner/won/locked); this step
-        stages those of the new tier and tags: schedule, books, event, audit change.
-        """
-        now = self.ctx.clock.now()
-        result = apply_classification(
-            candidate,
-            self.rules,
-            self.tags,
-            now,
-            timezone=self.ctx.timezone,
-            requirements=self.required.entities.get("customer"),
-        )
-        after = result.after
-        moved = after.tier is not before.tier or after.tags != before.tags
-        if moved:
-            after = self.pools.scheduled(uow, after)
-        outcome = Reclassification(before, after, result.classification)
-        if after == before:
-            return outcome, []
-        after = attrs.evolve(after, updated_at=now)
-        outcome = Reclassification(before, after, result.classification)
-        uow.customers.save(after)
-        if moved:
-            self.pools.rebook(uow, candidate, after)
-            uow.record(
-                TierChanged(
-                    now,
-                    after.id,
-                    before.tier,
-                    after.tier,
-                    result.classification.rule.name,
-                    after.owner_id,
-                    tuple(sorted(outcome.tags_added)),
-                    tuple(sorted(outcome.tags_removed)),
-                )
-            )
-        what = "signals" if candidate.signals != before.signals else "facts"
-        summary = outcome.summary() if moved else f"{what} updated; {outcome.summary()}"
-        why = f"{reason}: {summary}" if reason else summary
-        return outcome, [Change("customer", after.id, before, after, why)]
+        """Stage ``candidate`` through the customer write path, with the classification summary."""
+        staged = self.customers.stage(uow, before, candidate, reason=reason, summarize=True)
+        assert staged.reclassification is not None  # classified: ``classify`` is on
+        return staged.reclassification, list(staged.changes)
 
     # -- what callers see ---------------------------------------------------------------------
     def _shown_classification(
@@ -127,8 +98,8 @@ class ClassificationService:
     def _shown(self, result: Reclassification, principal: Principal) -> Reclassification:
         """``result`` as ``principal`` may see it: contact fields masked, budget hidden."""
         return Reclassification(
-            self.pools.visible(result.before, principal),
-            self.pools.visible(result.after, principal),
+            self.customers.visible(result.before, principal),
+            self.customers.visible(result.after, principal),
             self._shown_classification(result.classification, result.after, principal),
         )
 
@@ -149,7 +120,7 @@ class ClassificationService:
 
         def command(uow: UnitOfWork) -> tuple[Reclassification, list[Change]]:
             customer = uow.customers.get(customer_id)
-            self.pools.owner_or_manager(uow, principal, customer)
+            self.customers.owner_or_manager(uow, principal, customer)
             signals = _with_signals(customer.signals, dict(changes))
             return self.restage(
                 uow, customer, attrs.evolve(customer, signals=signals), reason=reason
@@ -168,7 +139,7 @@ class ClassificationService:
 
         def command(uow: UnitOfWork) -> tuple[Reclassification, list[Change]]:
             customer = uow.customers.get(customer_id)
-            self.pools.owner_or_manager(uow, principal, customer)
+            self.customers.owner_or_manager(uow, principal, customer)
             return self.restage(uow, customer, customer, reason=reason)
 
         return self._shown(
@@ -190,15 +161,15 @@ class ClassificationService:
 
         def command(uow: UnitOfWork) -> tuple[Customer, list[Change]]:
             customer = uow.customers.get(customer_id)
-            self.pools.owner_or_manager(uow, principal, customer)
+            self.customers.owner_or_manager(uow, principal, customer)
             tags = self.tags.edit_free(customer.tags, add=adding, remove=removing)
             if tags == customer.tags:
                 return customer, []
-            after = attrs.evolve(customer, tags=tags, updated_at=self.ctx.clock.now())
-            uow.customers.save(after)
-            return after, [Change("customer", customer.id, customer, after, reason or "tags")]
+            candidate = attrs.evolve(customer, tags=tags)
+            staged = self.customers.stage(uow, customer, candidate, reason=reason or "tags")
+            return staged.after, list(staged.changes)
 
-        return self.pools.visible(
+        return self.customers.visible(
             self.ctx.execute(principal, Action.CUSTOMER_CLASSIFY, command), principal
         )
 
@@ -208,7 +179,7 @@ class ClassificationService:
 
         def query(uow: UnitOfWork) -> Classification:
             customer = uow.customers.get(customer_id)
-            self.pools.owner_or_manager(uow, principal, customer)
+            self.customers.owner_or_manager(uow, principal, customer)
             found = classify(
                 customer,
                 customer.signals,

@@ -16,8 +16,8 @@ import attrs
 
 from leadtocash.access import Action, Principal
 from leadtocash.app.context import AppContext, Change
+from leadtocash.app.customers import CustomerWrites
 from leadtocash.app.dedup import collision_report
-from leadtocash.app.pool import PoolService
 from leadtocash.app.unit_of_work import UnitOfWork
 from leadtocash.collision import (
     CollisionReport,
@@ -72,7 +72,9 @@ class CollisionService:
     """Duplicate checks around every customer creation, import and merge."""
 
     ctx: AppContext
-    pools: PoolService
+    customers: CustomerWrites = attrs.field(
+        init=False, default=attrs.Factory(lambda self: CustomerWrites(self.ctx), takes_self=True)
+    )
 
     # -- checking -------------------------------------------------------------------------------
     def check_customer(
@@ -98,7 +100,7 @@ class CollisionService:
 
         def query(uow: UnitOfWork) -> CollisionReport:
             customer = uow.customers.get(customer_id)
-            self.pools.guard(uow, principal, customer, write=False)
+            self.customers.guard(uow, principal, customer, write=False)
             keys = candidate_keys(
                 name=customer.name, phones=customer.phones, emails=customer.emails,
                 uscc=customer.uscc,
@@ -131,7 +133,7 @@ class CollisionService:
         """
         report = self.check_customer(principal, name, phones=phones, emails=emails, uscc=uscc)
         raise_if_blocked(report)
-        customer = self.pools.add_customer(
+        customer = self.customers.create(
             principal, name, pool_id=pool_id, phones=phones, emails=emails, uscc=uscc,
             address=address, zone_id=zone_id, tier=tier,
         )  # fmt: skip
@@ -176,7 +178,7 @@ class CollisionService:
             report = self.check_customer(principal, name, phones=phones, emails=emails, uscc=uscc)
             if report.blocked:
                 return CustomerImportRow(index, duplicate_of=report.records(Outcome.BLOCK)[0])
-            customer = self.pools.add_customer(
+            customer = self.customers.create(
                 principal, name, pool_id=pool_id, phones=phones, emails=emails, uscc=uscc,
                 address=address,
             )  # fmt: skip
@@ -218,8 +220,8 @@ class CollisionService:
                     code="collision.merge_invalid",
                     details={"first": first.id, "second": second.id},
                 )
-            self.pools.guard(uow, principal, first, write=True)
-            self.pools.guard(uow, principal, second, write=True)
+            self.customers.guard(uow, principal, first, write=True)
+            self.customers.guard(uow, principal, second, write=True)
             plan = self._plan(uow, first, second, prefer)
             archived = attrs.evolve(
                 plan.loser_snapshot,
@@ -227,17 +229,14 @@ class CollisionService:
                 owner_id=None,
                 updated_at=plan.at,
             )
-            uow.customers.save(archived)  # releases the loser's keys first
-            self.pools.rebook(uow, plan.loser_snapshot, archived)
-            merged = self.pools.scheduled(uow, plan.merged)
-            uow.customers.save(merged)
-            self.pools.rebook(uow, plan.survivor_before, merged)
+            # The loser first: archiving releases its keys before the survivor takes them.
+            loser = self.customers.stage(
+                uow, plan.loser_snapshot, archived, reason=reason, classify=False
+            )
+            survivor = self.customers.stage(uow, plan.survivor_before, plan.merged, reason=reason)
             for move in plan.moves:
                 self._move(uow, move.kind, move.id, plan)
-            changes = [
-                Change("customer", merged.id, plan.survivor_before, merged, reason),
-                Change("customer", archived.id, plan.loser_snapshot, archived, reason),
-            ]
+            changes = [*survivor.changes, *loser.changes]
             return plan, changes
 
         return self.ctx.execute(principal, Action.CUSTOMER_MERGE, command)

@@ -14,6 +14,7 @@ import attrs
 from leadtocash.access import Action, Principal, RolePolicy
 from leadtocash.app.unit_of_work import UnitOfWork, run_with_retries
 from leadtocash.audit import AuditEntry
+from leadtocash.classification import RequiredFields, TagRules, TierRules
 from leadtocash.collision import DEFAULT_POLICY, CollisionPolicy
 from leadtocash.durations import WorkingCalendar
 from leadtocash.intake import IntakeRules
@@ -52,6 +53,11 @@ class AppContext:
     timezone: str = "Asia/Shanghai"
     calendar: WorkingCalendar | None = None
     max_attempts: int = 5
+    #: The organisation's five-tier rules, system-tag rules and required fields: every path
+    #: that changes a customer classifies it with these (``CustomerWrites.stage``).
+    tier_rules: TierRules = attrs.field(factory=TierRules)
+    tag_rules: TagRules = attrs.field(factory=TagRules)
+    required_fields: RequiredFields = attrs.field(factory=RequiredFields)
 
     def unit_of_work(self) -> UnitOfWork:
         """A fresh unit of work on this context's store."""

@@ -17,7 +17,7 @@ import attrs
 
 from leadtocash.access import Action, Principal
 from leadtocash.app.context import AppContext, Change
-from leadtocash.app.pool import PoolService
+from leadtocash.app.customers import CustomerWrites
 from leadtocash.app.unit_of_work import UnitOfWork
 from leadtocash.collision import (
     CollisionHit,
@@ -73,8 +73,8 @@ class PipelineService:
     ctx: AppContext
     flows: Mapping[str, StageFlow] = attrs.field(factory=_default_flows)
     lead_rules: LeadRules = DEFAULT_LEAD_RULES
-    pools: PoolService = attrs.field(
-        default=attrs.Factory(lambda self: PoolService(self.ctx), takes_self=True)
+    customers: CustomerWrites = attrs.field(
+        init=False, default=attrs.Factory(lambda self: CustomerWrites(self.ctx), takes_self=True)
     )
 
     # -- shared steps ---------------------------------------------------------------------------
@@ -134,23 +134,26 @@ class PipelineService:
             cursor = page.next_cursor
 
     def _refresh_customer(
-        self, uow: UnitOfWork, changed: Opportunity, *, created: bool = False
-    ) -> tuple[Customer, Customer]:
-        """Recompute the customer's pipeline facts and reclaim schedule; returns before, after."""
+        self,
+        uow: UnitOfWork,
+        changed: Opportunity,
+        *,
+        created: bool = False,
+        reason: str | None = None,
+    ) -> list[Change]:
+        """Stage the customer's new pipeline facts through the write path; its audit change."""
         customer = uow.customers.get(changed.customer_id)
         current = {o.id: o for o in self._all(uow, "customer", customer.id)}
         current[changed.id] = changed
         now = self.ctx.clock.now()
         rank = ops.open_stage_rank(current.values(), self.flow)
-        updates: dict[str, object] = {"open_opportunity_stage": rank, "updated_at": now}
+        updates: dict[str, object] = {"open_opportunity_stage": rank}
         if created:
             updates["last_opportunity_at"] = now
         if self.flow(changed.flow).stage(changed.stage).kind is StageKind.WON:
             updates["won"] = True
-        after = self.pools.scheduled(uow, attrs.evolve(customer, **updates))  # type: ignore[arg-type]
-        uow.customers.save(after)
-        self.pools.rebook(uow, customer, after)
-        return customer, after
+        candidate = attrs.evolve(customer, **updates)  # type: ignore[arg-type]
+        return list(self.customers.stage(uow, customer, candidate, reason=reason).changes)
 
     # -- leads ----------------------------------------------------------------------------------
     def _lead_command(
@@ -215,14 +218,17 @@ class PipelineService:
                 close_date=close_date, at=now, actor=principal.user_id, flow=stage_flow,
                 contact_id=contact_id, next_step=next_step, custom=custom,
             )  # fmt: skip
-            return opportunity, list(self._stage_new(uow, opportunity))
+            opportunity_change, customer_changes = self._stage_new(uow, opportunity)
+            return opportunity, [opportunity_change, *customer_changes]
 
         stored = self.ctx.execute(principal, Action.OPPORTUNITY_CREATE, command)
         return self._shown(attrs.evolve(stored, version=1), principal)
 
-    def _stage_new(self, uow: UnitOfWork, opportunity: Opportunity) -> tuple[Change, Change]:
+    def _stage_new(self, uow: UnitOfWork, opportunity: Opportunity) -> tuple[Change, list[Change]]:
         uow.repository(Opportunity).add(opportunity)
-        before, after = self._refresh_customer(uow, opportunity, created=True)
+        customer_changes = self._refresh_customer(
+            uow, opportunity, created=True, reason="new opportunity"
+        )
         uow.record(
             OpportunityCreated(
                 opportunity.created_at, opportunity.id, opportunity.customer_id,
@@ -230,10 +236,7 @@ class PipelineService:
                 opportunity.close_date,
             )
         )  # fmt: skip
-        return (
-            Change("opportunity", opportunity.id, None, opportunity),
-            Change("customer", after.id, before, after, "new opportunity"),
-        )
+        return Change("opportunity", opportunity.id, None, opportunity), customer_changes
 
     def _move(
         self, principal: Principal, action: Action, opportunity_id: str, step: _Step
@@ -249,10 +252,9 @@ class PipelineService:
             repo.save(after)
             for event in stage_events(after, change, flow):
                 uow.record(event)
-            before_customer, after_customer = self._refresh_customer(uow, after)
             return after, [
                 Change("opportunity", after.id, opportunity, after, change.reason),
-                Change("customer", after_customer.id, before_customer, after_customer),
+                *self._refresh_customer(uow, after),
             ]
 
         return self._shown(self.ctx.execute(principal, action, command), principal)
@@ -372,10 +374,10 @@ class PipelineService:
                 close_date=close_date, at=now, actor=principal.user_id, flow=stage_flow,
                 contact_id=contact.id if contact else None, lead_id=lead.id,
             )  # fmt: skip
-            opportunity_change, customer_change = self._stage_new(uow, opportunity)
-            final = customer_change.after
+            opportunity_change, customer_changes = self._stage_new(uow, opportunity)
+            final = uow.customers.get(customer.id)
             if existing is None:  # audit the new customer as created, in its final form
-                customer_change = Change("customer", customer.id, None, final, "lead converted")
+                customer_changes = [Change("customer", customer.id, None, final, "lead converted")]
             uow.leads.save(converted)
             uow.record(lead_status_changed(lead.id, change))
             contact_id = contact.id if contact else None
@@ -384,7 +386,7 @@ class PipelineService:
             result = ConversionResult(converted, final, contact, opportunity, reused, warnings)
             return result, [
                 Change("lead", lead.id, lead, converted, "converted"),
-                customer_change,
+                *customer_changes,
                 *contact_changes,
                 opportunity_change,
             ]
@@ -413,7 +415,7 @@ class PipelineService:
     ) -> Customer:
         now = self.ctx.clock.now()
         if pool_id is not None:
-            rules = self.pools.rules_of(uow, pool_id)
+            rules = self.customers.rules_of(uow, pool_id)
             book = uow.repository(RepBook).find(owner) or RepBook(owner)
             facts = OwnershipFacts(now, self.ctx.timezone, book, calendar=self.ctx.calendar)
             check_capacity(rules, facts)
@@ -421,10 +423,7 @@ class PipelineService:
         customer = customer_from_lead(
             lead, customer_id=customer_id, owner_id=owner, at=now, pool_id=pool_id
         )
-        customer = self.pools.scheduled(uow, customer)
-        uow.customers.add(customer)
-        self.pools.rebook(uow, attrs.evolve(customer, owner_id=None), customer)
-        return customer
+        return self.customers.stage(uow, None, customer).after
 
     def _contact_for(
         self, uow: UnitOfWork, customer_id: CustomerId, lead: Lead, title: str | None

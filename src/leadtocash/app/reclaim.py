@@ -15,14 +15,13 @@ import attrs
 from leadtocash.access import Action, Principal
 from leadtocash.app.aggregates import sortable_time
 from leadtocash.app.context import AppContext, Change
-from leadtocash.app.pool import PoolService
+from leadtocash.app.customers import CustomerWrites
 from leadtocash.app.unit_of_work import UnitOfWork
 from leadtocash.errors import ConcurrencyConflict
 from leadtocash.events import ReclaimWarning
 from leadtocash.model import Customer, PoolId, Tier
 from leadtocash.pool.book import OwnershipAction
 from leadtocash.pool.ownership import require_reason, returned_to_pool
-from leadtocash.pool.reclaim import with_schedule
 from leadtocash.pool.rules import Pool, PoolRules
 
 __all__ = ["UNSET", "ReclaimService", "RecomputeReport", "SweepReport"]
@@ -67,7 +66,9 @@ class ReclaimService:
     """Sweeps due customers back to their pools and keeps reclaim schedules current."""
 
     ctx: AppContext
-    pools: PoolService
+    customers: CustomerWrites = attrs.field(
+        init=False, default=attrs.Factory(lambda self: CustomerWrites(self.ctx), takes_self=True)
+    )
 
     def _due_ids(self, index: str, batch: int, *, due_only: bool = True) -> list[str]:
         """Ids in ``index`` due by now (every id when not ``due_only``), read in pages."""
@@ -130,20 +131,23 @@ class ReclaimService:
 
     def _reclaim_one(self, principal: Principal, customer_id: str) -> str:
         def command(uow: UnitOfWork) -> tuple[str, list[Change]]:
-            customer = self.pools.scheduled(uow, uow.customers.get(customer_id))
+            stored = uow.customers.get(customer_id)
+            customer = self.customers.scheduled(uow, stored)
             now = self.ctx.clock.now()
             due = customer.reclaim_due_at
             if customer.owner_id is None:
                 return "not_owned", []
-            if due is None or due > now:
-                uow.customers.save(customer)  # the stored schedule was stale: fix it
-                return "not_due", []
-            rules = self.pools.rules_of(uow, customer.pool_id)
+            if due is None or due > now:  # the stored schedule was stale: fix it
+                why = "reclaim schedule recomputed"
+                return "not_due", list(
+                    self.customers.stage(uow, stored, customer, reason=why).changes
+                )
+            rules = self.customers.rules_of(uow, customer.pool_id)
             target = rules.release_to or customer.pool_id
             assert target is not None  # owned customers with a schedule come from a pool
             after = returned_to_pool(customer, target, now)
             reason = f"reclaimed: {customer.reclaim_rule}"
-            _, changes = self.pools.move(
+            _, changes = self.customers.move(
                 uow, principal, customer, after, OwnershipAction.RECLAIM, reason=reason
             )
             return "reclaimed", changes
@@ -180,11 +184,8 @@ class ReclaimService:
     ) -> tuple[Customer, Customer]:
         def command(uow: UnitOfWork) -> tuple[tuple[Customer, Customer], list[Change]]:
             customer = uow.customers.get(customer_id)
-            after = self.pools.scheduled(uow, customer)
-            if after == customer:
-                return (customer, after), []
-            uow.customers.save(after)
-            return (customer, after), [Change("customer", customer.id, customer, after, reason)]
+            staged = self.customers.stage(uow, customer, customer, reason=reason)
+            return (customer, staged.after), list(staged.changes)
 
         return self.ctx.execute(principal, Action.POOL_SWEEP, command)
 
@@ -202,7 +203,7 @@ class ReclaimService:
 
         def command(uow: UnitOfWork) -> tuple[Pool, list[Change]]:
             pool = uow.repository(Pool).get(pool_id)
-            self.pools.guard_pool(uow, principal, pool, write=True)
+            self.customers.guard_pool(uow, principal, pool, write=True)
             after = attrs.evolve(pool, rules=rules)
             uow.repository(Pool).save(after)
             return after, [Change("pool", pool.id, pool, after, why)]
@@ -218,17 +219,12 @@ class ReclaimService:
             def command(
                 uow: UnitOfWork, after: tuple[str, str] | None = cursor
             ) -> tuple[tuple[int, tuple[str, str] | None], list[Change]]:
-                rules = self.pools.rules_of(uow, pool_id)
                 found = uow.customers.query("owned_pool", equals=pool_id, after=after, limit=page)
-                count = 0
+                changes: list[Change] = []
                 for customer in found.items:
-                    updated = with_schedule(
-                        customer, rules, timezone=self.ctx.timezone, calendar=self.ctx.calendar
-                    )
-                    if updated != customer:
-                        uow.customers.save(updated)
-                        count += 1
-                return (count, found.next_cursor), []
+                    why = "pool rules changed: reclaim schedule recomputed"
+                    changes += self.customers.stage(uow, customer, customer, reason=why).changes
+                return (len(changes), found.next_cursor), changes
 
             (count, cursor) = self.ctx.execute(principal, Action.POOL_MANAGE, command)
             changed += count
@@ -251,9 +247,9 @@ class ReclaimService:
 
         def command(uow: UnitOfWork) -> tuple[Customer, list[Change]]:
             customer = uow.customers.get(customer_id)
-            self.pools.guard(uow, principal, customer, write=True)
+            self.customers.guard(uow, principal, customer, write=True)
             now = self.ctx.clock.now()
-            updates: dict[str, object] = {"updated_at": now}
+            updates: dict[str, object] = {}
             if not isinstance(won, _Unset):
                 updates["won"] = won
             if not isinstance(open_opportunity_stage, _Unset):
@@ -264,11 +260,13 @@ class ReclaimService:
                 updates["has_active_contract"] = has_active_contract
             if not isinstance(tier, _Unset):
                 updates["tier"] = tier
-            after = self.pools.scheduled(uow, attrs.evolve(customer, **updates))  # type: ignore[arg-type]
-            uow.customers.save(after)
-            self.pools.rebook(uow, customer, after)
-            return after, [Change("customer", customer.id, customer, after, reason)]
+            candidate = attrs.evolve(customer, **updates)  # type: ignore[arg-type]
+            manual_tier = not isinstance(tier, _Unset)  # an explicit tier is not reclassified
+            staged = self.customers.stage(
+                uow, customer, candidate, reason=reason, classify=not manual_tier
+            )
+            return staged.after, list(staged.changes)
 
-        return self.pools.visible(
+        return self.customers.visible(
             self.ctx.execute(principal, Action.CUSTOMER_UPDATE, command), principal
         )
