@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from fractions import Fraction
+from math import floor
 
 import pytest
 from hypothesis import given, settings
@@ -24,6 +25,7 @@ from leadtocash.pool import (
     check_eligibility,
     distribute_batch,
     exact_allocate,
+    tie_break,
 )
 from leadtocash.pool.engine import run_allocation
 from leadtocash.serialization import structure, unstructure
@@ -247,3 +249,57 @@ def test_membership_changes_neither_back_pay_nor_penalise(
             worst = max(worst, abs(result.ledger.deviation(rep.rep_id)))
         ledger = result.ledger
     assert worst < 2
+
+
+def _tijdeman(weights: dict[RepId, int], count: int, seed: int) -> list[RepId]:
+    """Tijdeman's rule written out in fractions, every rep eligible for every lead.
+
+    Each lead credits every rep ``share = weight / total``; among the reps at least
+    δ = 1/(2(k−1)) behind, the earliest deadline step ``floor((1 − δ − deficit) / share)``
+    wins, then the seed's rank (the order of ``tie_break``).
+    """
+    k = len(weights)
+    delta = Fraction(1, 2 * (k - 1)) if k > 1 else Fraction(0)
+    total = sum(weights.values())
+    share = {r: Fraction(w, total) for r, w in weights.items()}
+    order = sorted(weights, key=lambda r: (tie_break(seed, r), r))
+    rank = {r: i for i, r in enumerate(order)}
+    deficit = dict.fromkeys(weights, Fraction(0))
+    picks = []
+    for _ in range(count):
+        for r in deficit:
+            deficit[r] += share[r]
+        released = [r for r in order if deficit[r] >= delta]
+        # Someone is always released: the deficits sum to 1, so the largest is ≥ 1/k ≥ δ.
+        pick = min(released, key=lambda r: (floor((1 - delta - deficit[r]) / share[r]), rank[r]))
+        deficit[pick] -= 1
+        picks.append(pick)
+    return picks
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.integers(1, 9), min_size=1, max_size=7),
+    st.lists(st.integers(1, 12), min_size=1, max_size=3),
+    seeds,
+)
+def test_fair_picks_are_exactly_tijdemans_rule_with_delta_one_over_two_k_minus_one(
+    weights: list[int], batches: list[int], seed: int
+) -> None:
+    reps = [RepState(RepId(f"r{i}"), weight=w) for i, w in enumerate(weights)]
+    expected = _tijdeman({r.rep_id: r.weight for r in reps}, sum(batches), seed)
+    for fast in (True, False):  # the heap path and the generic path (FairPolicy.choose)
+        ledger, picks = FairnessLedger(POOL), list[RepId | None]()
+        for size in batches:
+            batch = [LeadProfile(f"l{len(picks) + i}") for i in range(size)]
+            result = run_allocation(ledger, batch, reps, FairPolicy(), seed, fast=fast)
+            picks.extend(result.picks)
+            ledger = result.ledger
+        assert picks == expected
+    # One lead per call takes the engine's single-lead path.
+    ledger, picks = FairnessLedger(POOL), list[RepId | None]()
+    for n in range(min(sum(batches), 10)):
+        result = allocate(ledger, [LeadProfile(f"l{n}")], reps, seed=seed)
+        picks.extend(result.picks)
+        ledger = result.ledger
+    assert picks == expected[: len(picks)]

@@ -35,6 +35,8 @@ from leadtocash.pool import (
     parse_fraction,
     tie_break,
 )
+from leadtocash.pool.engine import run_allocation
+from leadtocash.pool.policies import fair_key, has_scope, is_fair
 
 POOL = PoolId("pool")
 EAST, WEST = ZoneId("east"), ZoneId("west")
@@ -318,3 +320,105 @@ def test_exact_mode_says_clearly_when_networkx_is_missing(monkeypatch: pytest.Mo
     monkeypatch.setattr(importlib, "import_module", fake)
     with pytest.raises(RuntimeError, match="networkx"):
         exact_allocate(FairnessLedger(POOL), leads(1), [rep("a")])
+
+
+def test_a_rep_exactly_delta_behind_is_released() -> None:
+    # Weights 1, 2, 5 (k = 3, δ = 1/4): shares 1/8, 2/8, 5/8. Lead 1 credits 1/8, 1/4, 5/8;
+    # c has the earliest deadline step, floor((3/4 − 5/8) / (5/8)) = 0, and gets it. Lead 2
+    # leaves c exactly δ behind (−3/8 + 5/8): released, its step floor((3/4 − 1/4) / (5/8))
+    # = 0 beats b's floor((3/4 − 1/2) / (1/4)) = 1. Were "exactly δ" not released, only b
+    # would be. Lead 3: a 3/8 (step 3), b 3/4 (step 0) → b.
+    reps = [rep("a", weight=1), rep("b", weight=2), rep("c", weight=5)]
+    expected = ("c", "c", "b")
+    deficits = [Fraction(5, 8), Fraction(1, 4), Fraction(3, 4)]
+    for seed in (0, 1, 2):
+        result = allocate(FairnessLedger(POOL), leads(3), reps, seed=seed)
+        assert result.picks == expected
+        assert [a.explanation.deficit_value for a in result.assignments()] == deficits
+        slow = run_allocation(FairnessLedger(POOL), leads(3), reps, FairPolicy(), seed, fast=False)
+        assert slow.picks == expected
+        ledger, one_by_one = FairnessLedger(POOL), []
+        for lead in leads(3):
+            single, assignment = allocate_one(ledger, lead, reps, seed=seed)
+            one_by_one.append(assignment.rep_id)
+            ledger = single.ledger
+        assert tuple(one_by_one) == expected
+
+
+def _candidate(name: str, rank: int, deficit: Fraction, share: Fraction) -> Candidate:
+    q = 24
+    return Candidate(rep(name), rank, rank, 1, 0, 0, int(deficit * q), int(share * q), q)
+
+
+def test_fair_order_released_by_deadline_then_the_largest_deficit() -> None:
+    delta = Fraction(1, 4)
+    # Released reps (deficit ≥ δ) by deadline step, then rank; the others after them.
+    early = _candidate("early", 2, Fraction(2, 3), Fraction(1, 3))  # step floor(1/12 · 3) = 0
+    late = _candidate("late", 0, Fraction(1, 4), Fraction(1, 6))  # step floor(1/2 · 6) = 3
+    behind = _candidate("behind", 1, Fraction(1, 6), Fraction(1, 2))  # not released
+    assert fair_key(early, delta) < fair_key(late, delta) < fair_key(behind, delta)
+    context = PickContext(LeadProfile("l"), (behind, late, early), None, delta)
+    assert FairPolicy().choose(context) is early
+    # When nobody is released, the rep furthest behind wins whatever its rank.
+    low = _candidate("low", 0, Fraction(-1, 3), Fraction(1, 2))
+    high = _candidate("high", 1, Fraction(1, 8), Fraction(1, 2))
+    context = PickContext(LeadProfile("l"), (low, high), None, delta)
+    assert FairPolicy().choose(context) is high
+
+
+def test_reps_absent_from_a_call_keep_their_ledger_entry_and_weight() -> None:
+    a, b = rep("a", weight=3), rep("b", weight=1)
+    first = allocate(FairnessLedger(POOL), leads(4), [a, b], seed=3).ledger
+    before = first.entry(RepId("b"))
+    assert before is not None and (before.weight, before.received) == (1, 1)
+    second = allocate(first, leads(2), [a], seed=3).ledger
+    after = second.entry(RepId("b"))
+    assert after is not None and (after.weight, after.received) == (1, 1)
+    assert second.entitlement(RepId("b")) == 1  # a quarter of 4 leads, nothing while absent
+    assert second.entitlement(RepId("a")) == 3 + 2
+
+
+def test_batch_distribution_ignores_weights_for_the_split_and_the_entitlement() -> None:
+    reps = [rep("a", weight=1), rep("b", weight=5)]
+    result = distribute_batch(FairnessLedger(POOL), ["x", "y", "z", "w"], reps, seed=4)
+    assert result.counts() == {"a": 2, "b": 2}
+    assert result.ledger.entitlement(RepId("a")) == result.ledger.entitlement(RepId("b")) == 2
+    entry = result.ledger.entry(RepId("b"))
+    assert entry is not None and entry.weight == 5
+
+
+def test_rule_based_hands_the_pick_to_a_non_fair_policy() -> None:
+    policy = RuleBased(
+        (Rule("east", {RepId("b"), RepId("c"), RepId("d")}, {"region": "east_china"}),),
+        then=RoundRobin(),
+        otherwise=frozenset({RepId("a")}),
+    )
+    assert not is_fair(policy) and is_fair(RuleBased((), then=FairPolicy()))
+    assert has_scope(policy) and not has_scope(RoundRobin())
+    reps = [rep("a"), rep("b"), rep("c"), rep("d")]
+    east = [LeadProfile(f"e{i}", fields={"region": "east_china"}) for i in range(5)]
+    result = allocate(FairnessLedger(POOL), east, reps, seed=0, policy=policy)
+    assert result.picks == ("b", "c", "d", "b", "c")  # round robin in join order, a excluded
+    assert result.assignments()[0].explanation.rule == "east"
+    other = allocate(
+        result.ledger, [LeadProfile("w", fields={"region": "west"})], reps, seed=0, policy=policy
+    )
+    assert other.picks == ("a",)
+    assert other.assignments()[0].explanation.rule == "otherwise"
+    assert policy.scope(LeadProfile("w")) == ("otherwise", frozenset({RepId("a")}))
+    strict = RuleBased(policy.rules)
+    assert strict.scope(LeadProfile("w")) == ("no rule matched", frozenset())
+
+
+def test_rule_conditions_are_canonical() -> None:
+    reps = {RepId("x")}
+    rule = Rule("r", reps, {"channel": "web_form", "campaign": ["spring", "summer"]})
+    assert rule.when == (
+        ("campaign", frozenset({"spring", "summer"})),
+        ("channel", frozenset({"web_form"})),
+    )
+    assert rule == Rule("r", reps, {"campaign": ("summer", "spring"), "channel": "web_form"})
+    assert rule.matches(LeadProfile("l", fields={"channel": "web_form", "campaign": "summer"}))
+    assert not rule.matches(LeadProfile("l", fields={"channel": "web", "campaign": "summer"}))
+    assert not rule.matches(LeadProfile("l", fields={"channel": "web_form"}))
+    assert Rule("any", reps).matches(LeadProfile("l"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import attrs
@@ -19,8 +19,21 @@ from leadtocash import (
     ValidationError,
     ZoneId,
 )
-from leadtocash.durations import Duration
+from leadtocash.calendars import ChinaStatutoryCalendar
+from leadtocash.durations import Duration, WeekdayCalendar
+from leadtocash.model import Customer, CustomerId
 from leadtocash.pool.book import OwnershipAction, RepBook
+from leadtocash.pool.ownership import (
+    OwnershipFacts,
+    check_capacity,
+    check_claim,
+    check_owned,
+    check_unowned,
+    next_local_midnight,
+    require_reason,
+    returned_to_pool,
+    taken_by,
+)
 from leadtocash.pool.rules import PoolRules
 from pool_fixtures import ADMIN, MANAGER, START, World, make_world, rep_principal
 
@@ -287,3 +300,199 @@ def test_per_tier_daily_claim_limits() -> None:
     details = _refused(world, "pool.tier_claim_limit_reached", world.crm.pools.claim, REP1, a2)
     assert (details["tier"], details["limit"], details["count"]) == ("A", 1, 1)
     assert world.crm.pools.claim(REP1, d1).owner_id == "rep1"  # other tiers are not limited
+
+
+# --- The claim rules as pure functions: calendars, boundaries and the refusals' details. ---
+
+TZ = "Asia/Shanghai"
+# 2026-02-13 is the Friday before the Spring Festival holiday: Saturday 14 is a make-up
+# workday (调休), Sunday 15 to Monday 23 are off, Saturday 28 is a make-up workday again.
+FEB13_10H = datetime(2026, 2, 13, 2, 0, tzinfo=UTC)  # Friday 10:00 in Shanghai
+
+
+def _pool_customer(**changes: Any) -> Customer:
+    base = Customer(
+        id=CustomerId("c1"),
+        name="客户",
+        created_at=START,
+        pool_id=PoolId("east"),
+        pool_entered_at=START,
+    )
+    return attrs.evolve(base, **changes)
+
+
+def _facts(now: datetime, **changes: Any) -> OwnershipFacts:
+    return attrs.evolve(OwnershipFacts(now, TZ, RepBook(RepId("rep1"))), **changes)
+
+
+def _claim_refusal(
+    customer: Customer, rules: PoolRules, facts: OwnershipFacts, rep: str = "rep1"
+) -> RuleViolation:
+    with pytest.raises(RuleViolation) as caught:
+        check_claim(customer, RepId(rep), rules, facts)
+    return caught.value
+
+
+def test_a_working_day_cooldown_counts_the_organisations_calendar() -> None:
+    china = ChinaStatutoryCalendar()
+    entered = _pool_customer(pool_entered_at=FEB13_10H)
+    rules = PoolRules(new_in_pool_cooldown=Duration.working_days(1))
+    # The one working day after Friday is the make-up Saturday: claimable from Sunday 00:00.
+    saturday = _facts(FEB13_10H + timedelta(days=1), calendar=china)
+    refused = _claim_refusal(entered, rules, saturday)
+    assert refused.code == "pool.new_in_pool_cooldown"
+    assert refused.details["until"] == "2026-02-14T16:00:00+00:00"
+    check_claim(
+        entered, RepId("rep1"), rules, attrs.evolve(saturday, now=FEB13_10H + timedelta(days=2))
+    )
+    # A company closure is not a working day either: Friday's one day ends Tuesday 24:00.
+    closed = WeekdayCalendar(closures=frozenset({date(2026, 2, 16)}))
+    refused = _claim_refusal(entered, rules, _facts(FEB13_10H, calendar=closed))
+    assert refused.details == {"customer_id": "c1", "until": "2026-02-17T16:00:00+00:00"}
+
+
+def test_the_previous_owners_cooldown_in_working_days_and_its_details() -> None:
+    closed = WeekdayCalendar(closures=frozenset({date(2026, 1, 6)}))
+    rules = PoolRules(reclaim_cooldown=Duration.working_days(2))
+    released = _pool_customer(previous_owner_id=RepId("rep1"))  # back in the pool Monday 09:00
+    refused = _claim_refusal(released, rules, _facts(START + timedelta(days=2), calendar=closed))
+    # Tuesday is closed: Wednesday and Thursday are the two days, over at Thursday 24:00.
+    assert refused.code == "pool.reclaim_cooldown"
+    assert refused.details == {
+        "customer_id": "c1",
+        "rep_id": "rep1",
+        "until": "2026-01-08T16:00:00+00:00",
+    }
+    # Anyone else may claim it at once; the previous owner exactly when the cooldown ends.
+    check_claim(released, RepId("rep2"), rules, _facts(START, calendar=closed))
+    ends = datetime(2026, 1, 8, 16, 0, tzinfo=UTC)
+    check_claim(released, RepId("rep1"), rules, _facts(ends, calendar=closed))
+
+
+def test_a_cooldown_in_calendar_days_keeps_the_local_wall_clock() -> None:
+    rules = PoolRules(new_in_pool_cooldown=Duration.days(1))
+    refused = _claim_refusal(_pool_customer(), rules, _facts(START))
+    assert refused.details == {"customer_id": "c1", "until": "2026-01-06T01:00:00+00:00"}
+
+
+def test_the_daily_limit_refusal_names_rep_limit_count_and_reset() -> None:
+    rules = PoolRules(daily_claim_limit=3)
+    facts = _facts(START, claims_today=3)  # Monday 09:00 in Shanghai
+    refused = _claim_refusal(_pool_customer(), rules, facts)
+    assert refused.code == "pool.daily_limit_reached"
+    assert refused.details == {
+        "rep_id": "rep1",
+        "limit": 3,
+        "count": 3,
+        "resets_at": "2026-01-05T16:00:00+00:00",  # Tuesday 00:00 in Shanghai
+    }
+    check_claim(_pool_customer(), RepId("rep1"), rules, attrs.evolve(facts, claims_today=2))
+
+
+def test_the_tier_limit_applies_to_its_tier_only_and_names_when_it_resets() -> None:
+    rules = PoolRules(tier_claim_limits={Tier.A: 2})
+    tier_a = _pool_customer(tier=Tier.A)
+    facts = _facts(START, claims_today=9, claims_today_by_tier={Tier.A: 2, Tier.D: 7})
+    refused = _claim_refusal(tier_a, rules, facts)
+    assert refused.code == "pool.tier_claim_limit_reached"
+    assert refused.details == {
+        "rep_id": "rep1",
+        "tier": "A",
+        "limit": 2,
+        "count": 2,
+        "resets_at": "2026-01-05T16:00:00+00:00",
+    }
+    # Tiers without a limit are never counted against one, however many were claimed.
+    check_claim(_pool_customer(tier=Tier.D), RepId("rep1"), rules, facts)
+    check_claim(_pool_customer(tier=Tier.B), RepId("rep1"), rules, facts)
+    one_left = attrs.evolve(facts, claims_today_by_tier={Tier.A: 1})
+    check_claim(tier_a, RepId("rep1"), rules, one_left)
+
+
+def test_capacity_counts_won_and_locked_customers_when_the_pool_says_so() -> None:
+    book = RepBook(RepId("rep1"), owned=3, won=1, locked=1)
+    facts = _facts(START, book=book)
+    assert book.counted(exclude_won=True, exclude_locked=True) == 1
+    check_capacity(PoolRules(capacity=2), facts)
+    counting_won = PoolRules(capacity=2, capacity_excludes_won=False)
+    counting_locked = PoolRules(capacity=2, capacity_excludes_locked=False)
+    for rules in (counting_won, counting_locked):
+        with pytest.raises(RuleViolation) as caught:
+            check_capacity(rules, facts)
+        assert caught.value.details == {"rep_id": "rep1", "capacity": 2, "counted": 2}
+        check_capacity(rules, facts, override=True)
+    check_capacity(PoolRules(capacity=3, capacity_excludes_won=False), facts)
+
+
+def test_refusals_about_ownership_name_the_customer() -> None:
+    owned = _pool_customer(owner_id=RepId("rep2"), owner_since=START)
+    with pytest.raises(RuleViolation) as caught:
+        check_unowned(owned)
+    assert (caught.value.code, caught.value.details) == (
+        "pool.already_owned",
+        {"customer_id": "c1"},
+    )
+    with pytest.raises(RuleViolation) as caught:
+        check_owned(_pool_customer())
+    assert (caught.value.code, caught.value.details) == ("pool.not_owned", {"customer_id": "c1"})
+    assert check_owned(owned) == "rep2"
+
+
+def test_a_reason_is_trimmed_and_a_blank_one_refused() -> None:
+    assert require_reason("  no budget \n") == "no budget"
+    for blank in (None, "", " \t"):
+        with pytest.raises(ValidationError) as caught:
+            require_reason(blank)
+        assert caught.value.details["fields"][0]["path"] == "reason"
+
+
+def test_taking_a_customer_restarts_protection_and_warnings() -> None:
+    previous = _pool_customer(
+        owner_id=RepId("rep1"),
+        owner_since=START,
+        follow_ups_since_claim=4,
+        warned_due_at=START + timedelta(days=5),
+        updated_at=START,
+    )
+    later = START + timedelta(days=3)
+    taken = taken_by(previous, RepId("rep2"), later)
+    assert (taken.owner_id, taken.owner_since, taken.updated_at) == ("rep2", later, later)
+    assert taken.follow_ups_since_claim == 0 and taken.warned_due_at is None
+    assert taken.previous_owner_id is None and taken.pool_cycles == 0  # unchanged facts
+
+
+def test_returning_to_the_pool_clears_ownership_lock_and_schedule() -> None:
+    due = START + timedelta(days=7)
+    owned = _pool_customer(
+        owner_id=RepId("rep1"),
+        owner_since=START,
+        pool_cycles=2,
+        locked=True,
+        follow_ups_since_claim=3,
+        reclaim_due_at=due,
+        reclaim_rule="no_follow_up",
+        warn_at=due - timedelta(days=2),
+        warned_due_at=due,
+    )
+    now = START + timedelta(days=6)
+    back = returned_to_pool(owned, PoolId("recycled"), now)
+    assert (back.owner_id, back.owner_since, back.previous_owner_id) == (None, None, "rep1")
+    assert (back.pool_id, back.pool_entered_at, back.pool_cycles) == ("recycled", now, 3)
+    assert back.locked is False and back.follow_ups_since_claim == 0
+    assert (back.reclaim_due_at, back.reclaim_rule, back.warn_at, back.warned_due_at) == (
+        None, None, None, None,
+    )  # fmt: skip
+    assert back.updated_at == now
+
+
+def test_daily_limits_reset_at_the_next_local_midnight() -> None:
+    # 23:59 in Shanghai resets one minute later; 00:00 resets a whole day later.
+    assert next_local_midnight(datetime(2026, 1, 5, 15, 59, tzinfo=UTC), TZ) == datetime(
+        2026, 1, 5, 16, 0, tzinfo=UTC
+    )
+    assert next_local_midnight(datetime(2026, 1, 5, 16, 0, tzinfo=UTC), TZ) == datetime(
+        2026, 1, 6, 16, 0, tzinfo=UTC
+    )
+    assert next_local_midnight(datetime(2026, 1, 5, 16, 0, tzinfo=UTC), "UTC") == datetime(
+        2026, 1, 6, 0, 0, tzinfo=UTC
+    )

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import attrs
+
 from leadtocash import Tier
+from leadtocash.calendars import ChinaStatutoryCalendar
 from leadtocash.durations import Duration, WeekdayCalendar
 from leadtocash.model import Customer, CustomerId, RepId
 from leadtocash.pool.book import OwnershipAction
-from leadtocash.pool.reclaim import reclaim_schedule
+from leadtocash.pool.reclaim import ReclaimSchedule, exemption, reclaim_schedule, with_schedule
 from leadtocash.pool.rules import PoolRules, TierDurations
 from pool_fixtures import ADMIN, MANAGER, START, SYSTEM, make_world, rep_principal
 
@@ -162,3 +165,224 @@ def test_a_follow_up_is_engagement_and_reclassifies_the_customer() -> None:
     assert "nurture-engaged" in entry.reason
     topics = [m.topic for m in world.store.outbox_due(world.clock.now(), limit=1000)]
     assert "customer.tier_changed" in topics
+
+
+# 2026-02-13 is the Friday before the Spring Festival: Saturday 14 is a make-up workday (调休),
+# Sunday 15 to Monday 23 are off.
+FEB13_10H = datetime(2026, 2, 13, 2, 0, tzinfo=UTC)  # Friday 10:00 in Shanghai
+
+
+def test_tiers_override_the_no_new_opportunity_and_not_won_rules() -> None:
+    rules = PoolRules(
+        no_new_opportunity=TierDurations(
+            Duration.days(20), {Tier.A: Duration.days(40), Tier.E: Duration.days(0)}
+        ),
+        not_won=TierDurations(Duration.days(60), {Tier.A: Duration.days(30)}),
+    )
+
+    def due(tier: Tier) -> tuple[datetime | None, str | None]:
+        schedule = reclaim_schedule(_owned(tier=tier), rules, timezone=TZ)
+        return schedule.due_at, schedule.rule
+
+    assert due(Tier.D) == (START + timedelta(days=20), "no_new_opportunity")
+    assert due(Tier.A) == (START + timedelta(days=30), "not_won")  # both overridden
+    assert due(Tier.E) == (START + timedelta(days=60), "not_won")  # 0 switches E's rule off
+
+
+def test_facts_older_than_the_claim_count_from_the_claim() -> None:
+    rules = PoolRules(
+        no_follow_up=TierDurations(Duration.days(7)),
+        no_new_opportunity=TierDurations(Duration.days(5)),
+    )
+    # The previous owner's follow-ups and opportunities do not shorten the new owner's time.
+    before = _owned(
+        last_follow_up_at=START - timedelta(days=3), last_opportunity_at=START - timedelta(days=4)
+    )
+    schedule = reclaim_schedule(before, rules, timezone=TZ)
+    assert (schedule.due_at, schedule.rule) == (START + timedelta(days=5), "no_new_opportunity")
+    later = _owned(last_opportunity_at=START + timedelta(days=4))
+    schedule = reclaim_schedule(later, rules, timezone=TZ)
+    assert (schedule.due_at, schedule.rule) == (START + timedelta(days=7), "no_follow_up")
+    newer = _owned(
+        last_opportunity_at=START + timedelta(days=4), last_follow_up_at=START + timedelta(days=3)
+    )
+    schedule = reclaim_schedule(newer, rules, timezone=TZ)
+    assert (schedule.due_at, schedule.rule) == (START + timedelta(days=9), "no_new_opportunity")
+
+
+def test_a_won_customer_is_never_reclaimed_for_not_being_won() -> None:
+    rules = PoolRules(
+        exempt_won=False,
+        not_won=TierDurations(Duration.days(10)),
+        no_follow_up=TierDurations(Duration.days(30)),
+    )
+    lost = reclaim_schedule(_owned(), rules, timezone=TZ)
+    assert (lost.due_at, lost.rule) == (START + timedelta(days=10), "not_won")
+    won = reclaim_schedule(_owned(won=True), rules, timezone=TZ)
+    assert (won.due_at, won.rule) == (START + timedelta(days=30), "no_follow_up")
+    only_not_won = PoolRules(exempt_won=False, not_won=TierDurations(Duration.days(10)))
+    assert reclaim_schedule(_owned(won=True), only_not_won, timezone=TZ) == ReclaimSchedule()
+
+
+def test_each_exemption_is_named_and_each_can_be_switched_off() -> None:
+    rules = PoolRules(exempt_from_stage=2)
+    assert exemption(_owned(), rules) is None
+    assert exemption(_owned(locked=True), rules) == "locked"
+    assert exemption(_owned(won=True), rules) == "won"
+    assert exemption(_owned(has_active_contract=True), rules) == "active_contract"
+    assert exemption(_owned(open_opportunity_stage=2), rules) == "open_opportunity"
+    assert exemption(_owned(open_opportunity_stage=1), rules) is None
+    off = PoolRules(exempt_locked=False, exempt_won=False, exempt_active_contract=False)
+    everything = _owned(locked=True, won=True, has_active_contract=True, open_opportunity_stage=9)
+    assert exemption(everything, off) is None  # and no stage threshold: stages never exempt
+    not_won = PoolRules(no_follow_up=TierDurations(Duration.days(5)), exempt_active_contract=False)
+    contract = reclaim_schedule(_owned(has_active_contract=True), not_won, timezone=TZ)
+    assert contract.due_at == START + timedelta(days=5)
+
+
+def test_an_unowned_customer_has_no_schedule() -> None:
+    rules = PoolRules(no_follow_up=TierDurations(Duration.days(5)))
+    assert reclaim_schedule(_owned(owner_id=None), rules, timezone=TZ) == ReclaimSchedule()
+    assert reclaim_schedule(_owned(owner_since=None), rules, timezone=TZ) == ReclaimSchedule()
+    assert reclaim_schedule(_owned(), PoolRules(), timezone=TZ) == ReclaimSchedule()
+
+
+def test_protection_counts_in_its_own_unit_hours() -> None:
+    rules = PoolRules(
+        protection_base=Duration.hours(36),
+        protection_per_follow_up=Duration.hours(12),
+        protection_cap=Duration.hours(60),
+    )
+    due = [
+        reclaim_schedule(_owned(follow_ups_since_claim=n), rules, timezone=TZ).due_at
+        for n in (0, 1, 2, 3)
+    ]
+    assert due == [START + timedelta(hours=h) for h in (36, 48, 60, 60)]
+
+
+def test_protection_counts_in_its_own_unit_working_days() -> None:
+    china = ChinaStatutoryCalendar()
+    rules = PoolRules(
+        protection_base=Duration.working_days(2),
+        protection_per_follow_up=Duration.working_days(1),
+        protection_cap=Duration.working_days(3),
+    )
+    due = [
+        reclaim_schedule(
+            _owned(owner_since=FEB13_10H, follow_ups_since_claim=n),
+            rules,
+            timezone=TZ,
+            calendar=china,
+        ).due_at
+        for n in (0, 1, 5)
+    ]
+    # Working days after Friday 13: Saturday 14 (make-up), Tuesday 24, Wednesday 25; each
+    # allowance ends at local midnight after its last day (16:00 UTC).
+    assert due == [
+        datetime(2026, 2, 24, 16, 0, tzinfo=UTC),
+        datetime(2026, 2, 25, 16, 0, tzinfo=UTC),
+        datetime(2026, 2, 25, 16, 0, tzinfo=UTC),
+    ]
+
+
+def test_protection_without_extension_or_cap() -> None:
+    no_cap = PoolRules(
+        protection_base=Duration.days(10),
+        protection_per_follow_up=Duration.days(3),
+        protection_cap=Duration.days(0),
+    )
+    fixed = PoolRules(protection_base=Duration.days(10), protection_per_follow_up=Duration.days(0))
+    many = _owned(follow_ups_since_claim=10)
+    assert reclaim_schedule(many, no_cap, timezone=TZ).due_at == START + timedelta(days=40)
+    assert reclaim_schedule(many, fixed, timezone=TZ).due_at == START + timedelta(days=10)
+    off = PoolRules(protection_base=Duration.days(0), protection_per_follow_up=Duration.days(3))
+    assert reclaim_schedule(many, off, timezone=TZ) == ReclaimSchedule()
+
+
+def test_reclaim_and_warning_in_working_days_follow_the_statutory_calendar() -> None:
+    china = ChinaStatutoryCalendar()
+    rules = PoolRules(
+        no_follow_up=TierDurations(Duration.working_days(3)), warn_before=Duration.working_days(3)
+    )
+    schedule = reclaim_schedule(_owned(owner_since=FEB13_10H), rules, timezone=TZ, calendar=china)
+    # Saturday 14, Tuesday 24, Wednesday 25: due at Thursday 26 00:00 in Shanghai. Three working
+    # days before that midnight is the start of Saturday 14 — the holiday week is skipped both
+    # ways (plain weekdays would say Wednesday 18 and Monday 23).
+    assert schedule.due_at == datetime(2026, 2, 25, 16, 0, tzinfo=UTC)
+    assert schedule.warn_at == datetime(2026, 2, 13, 16, 0, tzinfo=UTC)
+    assert schedule.rule == "no_follow_up"
+
+
+def test_the_warning_is_never_before_the_claim() -> None:
+    rules = PoolRules(no_follow_up=TierDurations(Duration.days(3)), warn_before=Duration.days(5))
+    assert reclaim_schedule(_owned(), rules, timezone=TZ).warn_at == START
+    hours = PoolRules(no_follow_up=TierDurations(Duration.days(3)), warn_before=Duration.hours(6))
+    schedule = reclaim_schedule(_owned(), hours, timezone=TZ)
+    assert schedule.warn_at == START + timedelta(days=3, hours=-6)
+    no_warning = PoolRules(
+        no_follow_up=TierDurations(Duration.days(3)), warn_before=Duration.days(0)
+    )
+    assert reclaim_schedule(_owned(), no_warning, timezone=TZ).warn_at is None
+
+
+def test_with_schedule_keeps_the_warning_until_the_deadline_moves() -> None:
+    rules = PoolRules(no_follow_up=TierDurations(Duration.days(7)), warn_before=Duration.days(2))
+    scheduled = with_schedule(_owned(), rules, timezone=TZ)
+    due = START + timedelta(days=7)
+    assert (scheduled.reclaim_due_at, scheduled.reclaim_rule) == (due, "no_follow_up")
+    assert scheduled.warn_at == due - timedelta(days=2) and scheduled.warned_due_at is None
+    warned = attrs.evolve(scheduled, warned_due_at=due)
+    assert with_schedule(warned, rules, timezone=TZ) is warned  # nothing changed: no copy
+    # Another warning lead time leaves the deadline, so the owner is not warned twice.
+    earlier_warning = attrs.evolve(rules, warn_before=Duration.days(3))
+    rewarned = with_schedule(warned, earlier_warning, timezone=TZ)
+    assert rewarned.warn_at == due - timedelta(days=3) and rewarned.warned_due_at == due
+    # A follow-up moves the deadline: the owner is warned again before the new one.
+    moved = with_schedule(
+        attrs.evolve(warned, last_follow_up_at=START + timedelta(days=4)), rules, timezone=TZ
+    )
+    assert moved.reclaim_due_at == START + timedelta(days=11) and moved.warned_due_at is None
+    # A warning recorded for another deadline is stale even when the schedule is current.
+    stale = attrs.evolve(scheduled, warned_due_at=START + timedelta(days=1))
+    assert with_schedule(stale, rules, timezone=TZ).warned_due_at is None
+
+
+def test_the_sweep_warns_again_when_a_follow_up_moves_the_deadline() -> None:
+    rules = PoolRules(no_follow_up=TierDurations(Duration.days(7)), warn_before=Duration.days(2))
+    world = make_world(rules, customers=1)
+    (cid,) = world.customers
+    world.crm.pools.claim(REP1, cid)
+    world.clock.advance(timedelta(days=5))
+    assert world.crm.reclaim.sweep(SYSTEM).warned == (cid,)
+    world.crm.pools.log_follow_up(REP1, cid, note="still interested")  # due: day 12
+    assert world.crm.reclaim.sweep(SYSTEM).warned == ()
+    world.clock.advance(timedelta(days=4))  # day 9: not yet within 2 days of day 12
+    assert world.crm.reclaim.sweep(SYSTEM).warned == ()
+    world.clock.advance(timedelta(days=1))  # day 10
+    assert world.crm.reclaim.sweep(SYSTEM).warned == (cid,)
+    assert world.crm.reclaim.sweep(SYSTEM).warned == ()
+    topics = [m.topic for m in world.store.outbox_due(world.clock.now(), limit=1000)]
+    assert topics.count("pool.reclaim_warning") == 2
+
+
+def test_protection_restarts_from_zero_follow_ups_on_transfer_and_allocation() -> None:
+    rules = PoolRules(
+        protection_base=Duration.days(10),
+        protection_per_follow_up=Duration.days(5),
+        protection_cap=Duration.days(30),
+    )
+    world = make_world(rules, customers=2)
+    first, second = world.customers
+    world.crm.pools.claim(REP1, first)
+    world.crm.pools.log_follow_up(REP1, first, note="call")
+    world.crm.pools.log_follow_up(REP1, first, note="visit")
+    customer = world.crm.pools.get_customer(ADMIN, first)
+    assert customer.reclaim_due_at == START + timedelta(days=20)
+    world.clock.advance(timedelta(days=3))
+    moved = world.crm.pools.transfer(MANAGER, first, RepId("rep2"), "territory change")
+    assert moved.follow_ups_since_claim == 0
+    assert moved.reclaim_due_at == START + timedelta(days=13)
+    world.crm.allocation.allocate(MANAGER, world.pool_id, [second], seed=1)
+    allocated = world.crm.pools.get_customer(ADMIN, second)
+    assert allocated.owner_id is not None and allocated.follow_ups_since_claim == 0
+    assert allocated.reclaim_due_at == START + timedelta(days=13)
