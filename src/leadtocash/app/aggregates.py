@@ -18,6 +18,7 @@ from leadtocash.model import Contact, Customer, FollowUp, Lead, SalesRep, Team, 
 from leadtocash.pipeline.opportunity import Opportunity
 from leadtocash.pool.book import DailyClaims, OwnershipChange, RepBook
 from leadtocash.pool.ledger import FairnessLedger
+from leadtocash.pool.reclaim import ScheduleRecompute
 from leadtocash.pool.rules import Pool
 
 __all__ = ["SPECS", "AggregateSpec", "name_prefix", "sortable_int", "sortable_time", "spec_for"]
@@ -166,6 +167,11 @@ SPECS: tuple[AggregateSpec[Any], ...] = (
         lambda c: {"customer": f"{c.customer_id}|{sortable_time(c.at)}|{c.id}"},
     ),
     AggregateSpec("opportunity", Opportunity, _opportunity_indexes),
+    AggregateSpec(
+        "schedule_recompute",
+        ScheduleRecompute,
+        lambda job: {"pending": None if job.done else sortable_time(job.requested_at)},
+    ),
 )
 
 _BY_TYPE: dict[type[Any], AggregateSpec[Any]] = {spec.type: spec for spec in SPECS}

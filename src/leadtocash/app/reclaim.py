@@ -22,6 +22,7 @@ from leadtocash.events import ReclaimWarning
 from leadtocash.model import Customer, PoolId, Tier
 from leadtocash.pool.book import OwnershipAction
 from leadtocash.pool.ownership import require_reason, returned_to_pool
+from leadtocash.pool.reclaim import ScheduleRecompute
 from leadtocash.pool.rules import Pool, PoolRules
 
 __all__ = ["UNSET", "ReclaimService", "RecomputeReport", "SweepReport"]
@@ -86,6 +87,7 @@ class ReclaimService:
     def sweep(self, principal: Principal, *, batch: int = 500) -> SweepReport:
         """Warn owners whose customers are close to reclaim, then reclaim every due customer."""
         self.ctx.policy.check(principal, Action.POOL_SWEEP)
+        self.resume_recomputes(principal, page=batch)  # due dates first follow the rules
         warned, reclaimed, skipped = [], [], []
         for customer_id in self._due_ids("reclaim_warn", batch):
             try:
@@ -197,8 +199,15 @@ class ReclaimService:
         reason: str,
         *,
         page: int = 500,
+        recompute: bool = True,
     ) -> int:
-        """Replace a pool's rules and recompute every owned customer's schedule; returns count."""
+        """Replace a pool's rules and recompute every owned customer's schedule; returns count.
+
+        The rule change and a pending ``ScheduleRecompute`` commit together; the schedules are
+        then recomputed page by page, each page committing with the job's progress. If the
+        process stops midway (or ``recompute`` is off), ``resume_recomputes`` — which every
+        sweep runs first — finishes the job. The count is of schedules this call changed.
+        """
         why = require_reason(reason)
 
         def command(uow: UnitOfWork) -> tuple[Pool, list[Change]]:
@@ -206,30 +215,70 @@ class ReclaimService:
             self.customers.guard_pool(uow, principal, pool, write=True)
             after = attrs.evolve(pool, rules=rules)
             uow.repository(Pool).save(after)
+            jobs = uow.repository(ScheduleRecompute)
+            now = self.ctx.clock.now()
+            job = jobs.find(pool_id)
+            pending = (
+                ScheduleRecompute(pool_id, now, why) if job is None else job.restarted(now, why)
+            )
+            jobs.save(pending)
             return after, [Change("pool", pool.id, pool, after, why)]
 
         self.ctx.execute(principal, Action.POOL_MANAGE, command)
-        return self._recompute_pool(principal, pool_id, page)
+        if not recompute:
+            return 0
+        return self._recompute_pool(principal, pool_id, page, Action.POOL_MANAGE)
 
-    def _recompute_pool(self, principal: Principal, pool_id: PoolId, page: int) -> int:
-        changed = 0
-        cursor: tuple[str, str] | None = None
-        while True:
+    def resume_recomputes(
+        self, principal: Principal, *, page: int = 500, max_pages: int | None = None
+    ) -> int:
+        """Finish every pending schedule recomputation (left by a stopped process); count.
 
-            def command(
-                uow: UnitOfWork, after: tuple[str, str] | None = cursor
-            ) -> tuple[tuple[int, tuple[str, str] | None], list[Change]]:
-                found = uow.customers.query("owned_pool", equals=pool_id, after=after, limit=page)
+        ``max_pages`` bounds the work of this call (per pool); the rest stays pending. A system
+        job like the sweep (action ``pool.sweep``).
+        """
+        self.ctx.policy.check(principal, Action.POOL_SWEEP)
+        with self.ctx.unit_of_work() as uow:
+            pending = uow.repository(ScheduleRecompute).index_entries("pending", limit=10_000)
+        return sum(
+            self._recompute_pool(
+                principal, PoolId(ident), page, Action.POOL_SWEEP, max_pages=max_pages
+            )
+            for _, ident in pending
+        )
+
+    def _recompute_pool(
+        self,
+        principal: Principal,
+        pool_id: PoolId,
+        page: int,
+        action: Action,
+        *,
+        max_pages: int | None = None,
+    ) -> int:
+        changed, pages = 0, 0
+        while max_pages is None or pages < max_pages:
+
+            def command(uow: UnitOfWork) -> tuple[tuple[int, bool], list[Change]]:
+                jobs = uow.repository(ScheduleRecompute)
+                job = jobs.find(pool_id)
+                if job is None or job.done:
+                    return (0, True), []
+                cursor = None if job.after is None else (pool_id, job.after)
+                found = uow.customers.query("owned_pool", equals=pool_id, after=cursor, limit=page)
                 changes: list[Change] = []
                 for customer in found.items:
-                    why = "pool rules changed: reclaim schedule recomputed"
+                    why = f"pool rules changed ({job.reason}): reclaim schedule recomputed"
                     changes += self.customers.stage(uow, customer, customer, reason=why).changes
-                return (len(changes), found.next_cursor), changes
+                last = found.items[-1].id if found.next_cursor is not None else None
+                jobs.save(job.advanced(last, len(changes)))
+                return (len(changes), last is None), changes
 
-            (count, cursor) = self.ctx.execute(principal, Action.POOL_MANAGE, command)
-            changed += count
-            if cursor is None:
-                return changed
+            count, finished = self.ctx.execute(principal, action, command)
+            changed, pages = changed + count, pages + 1
+            if finished:
+                break
+        return changed
 
     def record_facts(
         self,

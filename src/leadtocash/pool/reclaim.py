@@ -13,10 +13,16 @@ from datetime import datetime
 import attrs
 
 from leadtocash.durations import Duration, WorkingCalendar, deadline, earlier, is_provisional
-from leadtocash.model import Customer
+from leadtocash.model import Customer, PoolId
 from leadtocash.pool.rules import PoolRules
 
-__all__ = ["ReclaimSchedule", "exemption", "reclaim_schedule", "with_schedule"]
+__all__ = [
+    "ReclaimSchedule",
+    "ScheduleRecompute",
+    "exemption",
+    "reclaim_schedule",
+    "with_schedule",
+]
 
 
 @attrs.frozen
@@ -31,6 +37,39 @@ class ReclaimSchedule:
     rule: str | None = None
     warn_at: datetime | None = None
     provisional: bool = False
+
+
+@attrs.frozen
+class ScheduleRecompute:
+    """A pool's pending recomputation of reclaim schedules after its rules changed.
+
+    Stored in the same commit as the rule change and advanced page by page (``after`` is the
+    last customer done), so a process that stops midway leaves work the next sweep finishes,
+    never customers silently keeping deadlines from the old rules.
+    """
+
+    id: PoolId
+    requested_at: datetime
+    reason: str
+    after: str | None = None
+    done: bool = False
+    pages: int = 0
+    changed: int = 0
+    version: int = 0
+
+    def restarted(self, at: datetime, reason: str) -> ScheduleRecompute:
+        """The job begun again from the first customer (the rules changed once more)."""
+        return attrs.evolve(self, requested_at=at, reason=reason, after=None, done=False)
+
+    def advanced(self, last_id: str | None, changed: int) -> ScheduleRecompute:
+        """The job after one more page; done when ``last_id`` is None (no page left)."""
+        return attrs.evolve(
+            self,
+            after=last_id if last_id is not None else self.after,
+            done=last_id is None,
+            pages=self.pages + 1,
+            changed=self.changed + changed,
+        )
 
 
 def exemption(customer: Customer, rules: PoolRules) -> str | None:
