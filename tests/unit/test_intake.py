@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -9,12 +10,15 @@ import pytest
 from leadtocash import (
     Channel,
     IntakeRules,
+    LeadId,
     LeadToCash,
     Principal,
     ValidationError,
+    lead_from_payload,
 )
 from leadtocash.testing import InMemoryStore
 
+NOW = datetime(2026, 3, 2, 1, 30, tzinfo=UTC)
 GOOD: dict[str, Any] = {
     "channel": "web_form",
     "company_name": " 深圳市腾讯计算机系统有限公司 ",
@@ -109,3 +113,27 @@ def test_import_reports_each_row_and_keeps_good_rows(
     ]
     assert crm.leads.get(admin, report.rows[2].lead_id or "").channel is Channel.IMPORT
     assert len(store.audit_log()) == 2
+
+
+def _lead(payload: dict[str, Any], **kw: Any) -> Any:
+    return lead_from_payload(payload, lead_id=LeadId("l1"), now=NOW, **kw)
+
+
+def test_text_longer_than_the_limit_is_refused_after_trimming() -> None:
+    assert _lead({**GOOD, "contact_name": " " + "马" * 500 + " "}).contact_name == "马" * 500
+    with pytest.raises(ValidationError) as caught:
+        _lead({**GOOD, "contact_name": "马" * 501, "note": "x" * 501}, path_prefix="rows[7].")
+    assert [(e.path, e.code) for e in caught.value.errors] == [
+        ("rows[7].contact_name", "field.too_long"),
+        ("rows[7].note", "field.too_long"),
+    ]
+
+
+def test_unknown_fields_are_ignored_when_the_rules_allow_them() -> None:
+    extra = {**GOOD, "budget": 10, "source_page": "/pricing"}
+    with pytest.raises(ValidationError) as caught:
+        _lead(extra)
+    assert caught.value.paths == ("budget", "source_page")
+    assert {e.code for e in caught.value.errors} == {"field.unknown"}
+    lenient = _lead(extra, rules=IntakeRules(reject_unknown_fields=False))
+    assert lenient.company_name == "深圳市腾讯计算机系统有限公司"

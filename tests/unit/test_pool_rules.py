@@ -1,4 +1,5 @@
-"""PoolRules and TierDurations: how a pool's configuration is checked and read.
+"""PoolRules and TierDurations: how a pool's configuration is checked and read (and how a
+rep's book counts toward the configured capacity).
 
 A bad rule set is refused when it is built, naming every offending field with the stable code
 ``pool.rule_invalid``, so an admin screen can show all of them at once.
@@ -10,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from leadtocash import PoolId, Tier, ValidationError
+from leadtocash import PoolId, RepId, Tier, ValidationError
 from leadtocash.durations import Duration
+from leadtocash.pool.book import RepBook
 from leadtocash.pool.rules import Pool, PoolRules, TierDurations
 
 
@@ -115,3 +117,15 @@ def test_a_pool_needs_a_name() -> None:
         Pool(id=PoolId("p1"), name="  ")
     assert [(e.path, e.code) for e in caught.value.errors] == [("name", "field.required")]
     assert Pool(id=PoolId("p1"), name="East").rules == PoolRules()
+
+
+@pytest.mark.parametrize(
+    ("exclude_won", "exclude_locked", "counted"),
+    [(False, False, 10), (True, False, 7), (False, True, 6), (True, True, 4)],
+)
+def test_capacity_counts_owned_customers_minus_the_configured_exclusions(
+    exclude_won: bool, exclude_locked: bool, counted: int
+) -> None:
+    # 10 owned: 3 won, 4 locked, 1 of them both won and locked (excluded once, not twice)
+    book = RepBook(RepId("rep1"), owned=10, won=3, locked=4, won_and_locked=1)
+    assert book.counted(exclude_won=exclude_won, exclude_locked=exclude_locked) == counted

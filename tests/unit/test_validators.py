@@ -6,7 +6,16 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from leadtocash import Customer, CustomerId, ValidationError
+from leadtocash import (
+    Customer,
+    CustomerId,
+    FollowUp,
+    FollowUpId,
+    LeadId,
+    RepId,
+    SalesRep,
+    ValidationError,
+)
 
 WHEN = datetime(2026, 3, 2, 9, 30)
 
@@ -41,3 +50,25 @@ def test_other_values_are_refused_naming_the_field(value: object, code: str) -> 
     with pytest.raises(ValidationError):
         Customer(id=CustomerId("c3"), name="C", created_at=WHEN.replace(tzinfo=UTC),
                  updated_at=WHEN)  # fmt: skip
+
+
+def test_blank_names_and_negative_weights_are_refused_by_name() -> None:
+    with pytest.raises(ValidationError) as blank:
+        SalesRep(id=RepId("r1"), name=" \t")
+    assert [(e.path, e.code) for e in blank.value.errors] == [("name", "field.required")]
+    with pytest.raises(ValidationError) as negative:
+        SalesRep(id=RepId("r1"), name="Li", weight=-1)
+    assert [(e.path, e.code) for e in negative.value.errors] == [("weight", "field.negative")]
+    assert SalesRep(id=RepId("r1"), name="Li", weight=0).weight == 0  # 0 = gets no share
+
+
+def test_a_follow_up_targets_exactly_one_customer_or_lead() -> None:
+    at = WHEN.replace(tzinfo=UTC)
+    for target in ({}, {"customer_id": CustomerId("c1"), "lead_id": LeadId("l1")}):
+        with pytest.raises(ValidationError) as caught:
+            FollowUp(id=FollowUpId("f1"), rep_id=RepId("r1"), at=at, **target)  # type: ignore[arg-type]
+        assert [(e.path, e.code) for e in caught.value.errors] == [
+            ("customer_id", "followup.target")
+        ]
+    on_lead = FollowUp(id=FollowUpId("f1"), rep_id=RepId("r1"), at=at, lead_id=LeadId("l1"))
+    assert (on_lead.customer_id, on_lead.lead_id) == (None, "l1")
