@@ -175,7 +175,7 @@ def _conditions(
     for field, allowed in value.items():
         values = frozenset([allowed]) if isinstance(allowed, str) else frozenset(allowed)
         out.append((field, values))
-    return tuple(sorted(out, key=lambda item: item[0]))
+    return tuple(sorted(out))  # field names are distinct, so this sorts by field name
 
 
 def _rep_set(value: Iterable[RepId]) -> frozenset[RepId]:
