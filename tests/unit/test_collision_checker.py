@@ -275,3 +275,14 @@ def test_report_details_are_plain_data() -> None:
     assert {w["match"] for w in details["warnings"]} == {"exact", "fuzzy"}
     empty = CollisionReport()
     assert empty.details() == {"blocked": False, "blocking": [], "warnings": []}
+
+
+def test_a_record_without_a_name_key_is_matched_on_its_exact_keys_only() -> None:
+    phone = DedupKey(KeyKind.PHONE, "+8613800138000")
+    nameless = ExistingRecord(RecordKind.LEAD, "l-9", "(no name)", None, {phone})
+    assert nameless.normalized_name is None
+    keys = candidate_keys(name="华为技术有限公司", phones=["138 0013 8000"])
+    report = check_duplicates(keys, [nameless])
+    assert [(h.match, h.key, h.outcome) for h in report.hits] == [
+        (MatchKind.EXACT, phone, Outcome.WARN)
+    ]  # no fuzzy or variant comparison without a name to compare
