@@ -435,6 +435,7 @@ def test_refusals_about_ownership_name_the_customer() -> None:
     with pytest.raises(RuleViolation) as caught:
         check_owned(_pool_customer())
     assert (caught.value.code, caught.value.details) == ("pool.not_owned", {"customer_id": "c1"})
+    assert "c1" in str(caught.value)  # the message names the customer too
     assert check_owned(owned) == "rep2"
 
 
@@ -443,7 +444,8 @@ def test_a_reason_is_trimmed_and_a_blank_one_refused() -> None:
     for blank in (None, "", " \t"):
         with pytest.raises(ValidationError) as caught:
             require_reason(blank)
-        assert caught.value.details["fields"][0]["path"] == "reason"
+        (field,) = caught.value.details["fields"]
+        assert (field["path"], field["code"]) == ("reason", "field.required")
 
 
 def test_taking_a_customer_restarts_protection_and_warnings() -> None:
