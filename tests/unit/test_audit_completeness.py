@@ -426,17 +426,7 @@ COMMANDS: dict[str, Scenario] = {
 
 #: Scenarios (of COMMANDS or NO_OPS) that audit wrongly today, found by this test, with what
 #: is wrong; each runs as a strict xfail until the source is fixed, then must be removed here.
-GAPS: dict[str, str] = {
-    "collisions.merge": (
-        "gap: merge re-targets the loser's contacts, follow-ups and opportunities to the "
-        "survivor (CollisionService._move saves each) without an audit entry for any of them; "
-        "only the two customers are audited"
-    ),
-    "reps.update(same values)": (
-        "gap: RepService.update saves the rep and audits it (before == after) even when no "
-        "field changes, where every other no-op command writes nothing"
-    ),
-}
+GAPS: dict[str, str] = {}
 
 
 # -- commands that change nothing --------------------------------------------------------------

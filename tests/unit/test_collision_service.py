@@ -161,7 +161,10 @@ def test_merge_moves_contacts_and_follow_ups_archives_the_loser_and_frees_its_ke
         assert uow.repository(RepBook).get(RepId("rep2")).owned == 0
         assert uow.repository(RepBook).get(RepId("rep1")).owned == 1
     entries = [e for e in world.store.audit_log() if e.action == "customer.merge"]
-    assert {e.target_id for e in entries} == {keep.id, drop.id}
+    customers = {e.target_id for e in entries if e.target_kind == "customer"}
+    assert customers == {keep.id, drop.id}
+    moved = {(e.target_kind, e.target_id) for e in entries if e.target_kind != "customer"}
+    assert moved == {("contact", "ct-1"), ("follow_up", follow_up.id)}  # re-targeted, audited
     assert all(e.before is not None and e.reason == "same company" for e in entries)
     # The loser's name key is free again: a new record with it is only a fuzzy warning now.
     again, _ = world.crm.collisions.create_customer(ADMIN, "甲科技深圳公司", pool_id=world.pool_id)

@@ -21,7 +21,16 @@ from leadtocash.pool.ledger import FairnessLedger
 from leadtocash.pool.reclaim import ScheduleRecompute
 from leadtocash.pool.rules import Pool
 
-__all__ = ["SPECS", "AggregateSpec", "name_prefix", "sortable_int", "sortable_time", "spec_for"]
+__all__ = [
+    "SPECS",
+    "AggregateSpec",
+    "group_bounds",
+    "grouped",
+    "name_prefix",
+    "sortable_int",
+    "sortable_time",
+    "spec_for",
+]
 
 T = TypeVar("T")
 
@@ -36,6 +45,16 @@ def sortable_int(value: int) -> str:
     if value < 0:
         raise ValueError("sortable_int takes non-negative integers")
     return f"{value:020d}"
+
+
+def grouped(key: str, *order: str) -> str:
+    """Index text for an entry filed under ``key`` and ordered by ``order`` within it."""
+    return "|".join((key, *order))
+
+
+def group_bounds(key: str) -> tuple[str, str]:
+    """``(at_least, below)`` bounds selecting every entry ``grouped`` under ``key``."""
+    return f"{key}|", f"{key}}}"  # "}" follows "|" in code-point order
 
 
 def _no_indexes(_agg: Any) -> Mapping[str, str | None]:
@@ -133,7 +152,7 @@ def _customer_indexes(customer: Customer) -> Mapping[str, str | None]:
 
 def _followup_indexes(follow_up: FollowUp) -> Mapping[str, str | None]:
     target = follow_up.customer_id or follow_up.lead_id
-    return {"target": f"{target}|{sortable_time(follow_up.at)}"}
+    return {"target": grouped(str(target), sortable_time(follow_up.at))}
 
 
 def _opportunity_indexes(opportunity: Opportunity) -> Mapping[str, str | None]:
@@ -164,7 +183,7 @@ SPECS: tuple[AggregateSpec[Any], ...] = (
     AggregateSpec(
         "ownership_change",
         OwnershipChange,
-        lambda c: {"customer": f"{c.customer_id}|{sortable_time(c.at)}|{c.id}"},
+        lambda c: {"customer": grouped(c.customer_id, sortable_time(c.at), c.id)},
     ),
     AggregateSpec("opportunity", Opportunity, _opportunity_indexes),
     AggregateSpec(

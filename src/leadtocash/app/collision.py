@@ -32,7 +32,7 @@ from leadtocash.collision import (
     retarget_follow_up,
 )
 from leadtocash.errors import FieldError, RuleViolation, ValidationError
-from leadtocash.model import Customer, CustomerId, PoolId, Tier, ZoneId
+from leadtocash.model import Contact, Customer, CustomerId, FollowUp, PoolId, Tier, ZoneId
 from leadtocash.pipeline import Opportunity
 
 __all__ = ["CollisionService", "CustomerImportReport", "CustomerImportRow"]
@@ -234,9 +234,8 @@ class CollisionService:
                 uow, plan.loser_snapshot, archived, reason=reason, classify=False
             )
             survivor = self.customers.stage(uow, plan.survivor_before, plan.merged, reason=reason)
-            for move in plan.moves:
-                self._move(uow, move.kind, move.id, plan)
-            changes = [*survivor.changes, *loser.changes]
+            moved = [self._move(uow, m.kind, m.id, plan, reason) for m in plan.moves]
+            changes = [*survivor.changes, *loser.changes, *moved]
             return plan, changes
 
         return self.ctx.execute(principal, Action.CUSTOMER_MERGE, command)
@@ -246,7 +245,7 @@ class CollisionService:
         for cid in customer_ids:
             for contact in uow.contacts.query("customer", equals=cid, limit=1000).items:
                 found.append(("contact", contact.id, cid))
-            page = uow.follow_ups.query("target", at_least=f"{cid}|", below=f"{cid}}}", limit=1000)
+            page = uow.follow_ups.query_group("target", cid, limit=1000)
             found.extend(("follow_up", f.id, cid) for f in page.items)
             opps = uow.repository(Opportunity).query("customer", equals=cid, limit=1000).items
             found.extend(("opportunity", o.id, cid) for o in opps)
@@ -263,15 +262,24 @@ class CollisionService:
         ]
         return plan_merge(first, second, now=probe.at, prefer=prefer, attached=attached)
 
-    def _move(self, uow: UnitOfWork, kind: str, ident: str, plan: MergePlan) -> None:
+    def _move(self, uow: UnitOfWork, kind: str, ident: str, plan: MergePlan, reason: str) -> Change:
+        """Re-target one of the loser's records to the survivor; its audit change."""
+        before: Contact | FollowUp | Opportunity
+        after: Contact | FollowUp | Opportunity
         if kind == "contact":
-            uow.contacts.save(retarget_contact(uow.contacts.get(ident), plan))
+            contact = uow.contacts.get(ident)
+            before, after = contact, retarget_contact(contact, plan)
+            uow.contacts.save(after)
         elif kind == "follow_up":
-            uow.follow_ups.save(retarget_follow_up(uow.follow_ups.get(ident), plan))
-        elif kind == "opportunity":
+            follow_up = uow.follow_ups.get(ident)
+            before, after = follow_up, retarget_follow_up(follow_up, plan)
+            uow.follow_ups.save(after)
+        else:
             repo = uow.repository(Opportunity)
             opportunity = repo.get(ident)
-            repo.save(attrs.evolve(opportunity, customer_id=plan.survivor_id))
+            before, after = opportunity, attrs.evolve(opportunity, customer_id=plan.survivor_id)
+            repo.save(after)
+        return Change(kind, ident, before, after, reason)
 
 
 def _split(raw: str | None) -> list[str]:

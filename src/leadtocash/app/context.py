@@ -127,6 +127,6 @@ class AppContext:
                     )
                 )
             uow.commit()
-            return result
+            return uow.as_committed(result)
 
         return run_with_retries(self.unit_of_work, attempt, attempts=self.max_attempts)

@@ -220,7 +220,7 @@ class CustomerWrites:
                 code="collision.duplicate",
                 details={"key": exc.key, "existing": {"kind": exc.kind, "id": exc.existing_id}},
             ) from exc
-        return self.visible(attrs.evolve(stored, version=1), principal)
+        return self.visible(stored, principal)
 
     # -- the write path ------------------------------------------------------------------------
     def rescheduled(self, customer: Customer, rules: PoolRules) -> Customer:

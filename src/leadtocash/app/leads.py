@@ -82,7 +82,7 @@ class LeadService:
             return lead, [Change("lead", lead.id, None, lead)]
 
         stored = self.ctx.execute(principal, Action.LEAD_CAPTURE, command)
-        return attrs.evolve(stored, version=1)
+        return stored
 
     def import_rows(
         self,

@@ -222,7 +222,7 @@ class PipelineService:
             return opportunity, [opportunity_change, *customer_changes]
 
         stored = self.ctx.execute(principal, Action.OPPORTUNITY_CREATE, command)
-        return self._shown(attrs.evolve(stored, version=1), principal)
+        return self._shown(stored, principal)
 
     def _stage_new(self, uow: UnitOfWork, opportunity: Opportunity) -> tuple[Change, list[Change]]:
         uow.repository(Opportunity).add(opportunity)

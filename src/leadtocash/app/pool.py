@@ -111,7 +111,7 @@ class PoolService:
             uow.repository(Pool).add(pool)
             return pool, [Change("pool", pool.id, None, pool)]
 
-        return attrs.evolve(self.ctx.execute(principal, Action.POOL_MANAGE, command), version=1)
+        return self.ctx.execute(principal, Action.POOL_MANAGE, command)
 
     def add_customer(
         self,
@@ -418,10 +418,7 @@ class PoolService:
             found: list[OwnershipChange] = []
             cursor = None
             while True:
-                page = repo.query(
-                    "customer", at_least=f"{customer_id}|", below=f"{customer_id}}}",
-                    after=cursor, limit=200,
-                )  # fmt: skip
+                page = repo.query_group("customer", customer_id, after=cursor, limit=200)
                 found.extend(page.items)
                 if page.next_cursor is None:
                     return found

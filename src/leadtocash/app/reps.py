@@ -25,7 +25,7 @@ class RepService:
             uow.reps.add(rep)
             return rep, [Change("sales_rep", rep.id, None, rep)]
 
-        return attrs.evolve(self.ctx.execute(principal, Action.REP_MANAGE, command), version=1)
+        return self.ctx.execute(principal, Action.REP_MANAGE, command)
 
     def update(
         self,
@@ -47,6 +47,8 @@ class RepService:
                 on_leave=rep.on_leave if on_leave is None else on_leave,
                 weight=rep.weight if weight is None else weight,
             )
+            if after == rep:
+                return rep, []  # nothing to change: nothing written, nothing audited
             uow.reps.save(after)
             return after, [Change("sales_rep", rep.id, rep, after, reason)]
 

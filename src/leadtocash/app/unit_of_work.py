@@ -13,7 +13,7 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
-from leadtocash.app.aggregates import AggregateSpec, spec_for
+from leadtocash.app.aggregates import AggregateSpec, group_bounds, spec_for
 from leadtocash.audit import AuditEntry
 from leadtocash.collision import DEFAULT_POLICY, CollisionPolicy, key_texts
 from leadtocash.errors import ConcurrencyConflict, NotFound, StorageError
@@ -118,6 +118,13 @@ class Repository(Generic[T]):
         items = self.get_many([ident for _, ident in hits])
         cursor = hits[-1] if len(hits) == limit and hits else None
         return Page(tuple(items), cursor)
+
+    def query_group(
+        self, index: str, key: str, *, after: tuple[str, str] | None = None, limit: int = 100
+    ) -> Page[T]:
+        """One page of the aggregates filed under ``key`` in a grouped index, in their order."""
+        at_least, below = group_bounds(key)
+        return self.query(index, at_least=at_least, below=below, after=after, limit=limit)
 
     def index_entries(
         self,
@@ -311,6 +318,23 @@ class UnitOfWork:
             raise RuntimeError("this unit of work was already committed")
         session.commit(Commit(self._writes(), tuple(self._audit), self._outbox()))
         self.committed = True
+
+    def as_committed(self, value: R) -> R:
+        """``value`` as the commit stored it: an aggregate saved here carries its new version.
+
+        Lets a command return what it saved (``version`` 1 for a new one) without knowing
+        how storage counts versions. Anything else is returned unchanged.
+        """
+        if not self.committed:
+            return value
+        try:
+            spec = spec_for(type(value))
+        except TypeError:  # not an aggregate
+            return value
+        staged = self._staged.get((spec.kind, str(value.id)))  # type: ignore[attr-defined]
+        if staged is None or staged != value:
+            return value
+        return attrs.evolve(value, version=_version_of(staged) + 1)  # type: ignore[misc]
 
     def rollback(self) -> None:
         """Discard staged changes and release the session (idempotent)."""

@@ -39,6 +39,7 @@ from leadtocash.pipeline.opportunity import Opportunity, OpportunityId
 from leadtocash.pool.allocation import allocate
 from leadtocash.pool.book import DailyClaims, OwnershipAction, OwnershipChange, RepBook
 from leadtocash.pool.ledger import FairnessLedger
+from leadtocash.pool.reclaim import ScheduleRecompute
 from leadtocash.pool.rules import Pool, PoolRules, TierDurations
 from leadtocash.signals import DemandSignals, RiskLevel
 from leadtocash.testing.allocation_strategies import AllocationScenario, allocation_scenarios
@@ -68,6 +69,7 @@ __all__ = [
     "pools",
     "rep_books",
     "reps",
+    "schedule_recomputes",
     "teams",
     "uscc_codes",
     "utc_datetimes",
@@ -373,6 +375,20 @@ def ownership_changes() -> st.SearchStrategy[OwnershipChange]:
     )
 
 
+def schedule_recomputes() -> st.SearchStrategy[ScheduleRecompute]:
+    """Pending or finished recomputations of a pool's reclaim schedules."""
+    return st.builds(
+        ScheduleRecompute,
+        id=idents.map(PoolId),
+        requested_at=utc_datetimes(),
+        reason=names,
+        after=st.none() | idents,
+        done=st.booleans(),
+        pages=st.integers(0, 10**6),
+        changed=st.integers(0, 10**6),
+    )
+
+
 def opportunities() -> st.SearchStrategy[Opportunity]:
     """Opportunities of the default flow in any stage, with a stage history."""
     stages = [stage.name for stage in DEFAULT_FLOW.stages]
@@ -433,6 +449,7 @@ AGGREGATE_STRATEGIES: dict[type[Any], Callable[[], st.SearchStrategy[Any]]] = {
     OwnershipChange: ownership_changes,
     Opportunity: opportunities,
     FairnessLedger: fairness_ledgers,
+    ScheduleRecompute: schedule_recomputes,
 }
 
 
