@@ -258,6 +258,7 @@ def test_protection_counts_in_its_own_unit_hours() -> None:
         for n in (0, 1, 2, 3)
     ]
     assert due == [START + timedelta(hours=h) for h in (36, 48, 60, 60)]
+    assert reclaim_schedule(_owned(), rules, timezone=TZ).rule == "protection"
 
 
 def test_protection_counts_in_its_own_unit_working_days() -> None:
@@ -311,6 +312,8 @@ def test_reclaim_and_warning_in_working_days_follow_the_statutory_calendar() -> 
     assert schedule.due_at == datetime(2026, 2, 25, 16, 0, tzinfo=UTC)
     assert schedule.warn_at == datetime(2026, 2, 13, 16, 0, tzinfo=UTC)
     assert schedule.rule == "no_follow_up"
+    stored = with_schedule(_owned(owner_since=FEB13_10H), rules, timezone=TZ, calendar=china)
+    assert (stored.reclaim_due_at, stored.warn_at) == (schedule.due_at, schedule.warn_at)
 
 
 def test_the_warning_is_never_before_the_claim() -> None:
