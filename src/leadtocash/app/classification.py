@@ -82,7 +82,9 @@ class ClassificationService:
         self, uow: UnitOfWork, before: Customer, candidate: Customer, *, reason: str | None = None
     ) -> tuple[Reclassification, list[Change]]:
         """Stage ``candidate`` through the customer write path, with the classification summary."""
-        staged = self.customers.stage(uow, before, candidate, reason=reason, summarize=True)
+        staged = self.customers.stage(
+            uow, before, candidate, reason=reason, summarize=True, classify=True
+        )
         assert staged.reclassification is not None  # classified: ``classify`` is on
         return staged.reclassification, list(staged.changes)
 

@@ -74,6 +74,23 @@ def rep_of(principal: Principal) -> RepId:
     return principal.rep_id
 
 
+#: Customer fields that are bookkeeping, not facts the tier and tag rules read.
+_NOT_FACTS = frozenset(
+    {
+        "owner_id", "owner_since", "previous_owner_id", "pool_id", "pool_entered_at",
+        "pool_cycles", "follow_ups_since_claim", "reclaim_due_at", "reclaim_rule", "warn_at",
+        "warned_due_at", "reclaim_provisional", "locked", "collaborators", "updated_at",
+        "version",
+    }
+)  # fmt: skip
+_FACTS = tuple(f.name for f in attrs.fields(Customer) if f.name not in _NOT_FACTS)
+
+
+def _facts_changed(before: Customer, after: Customer) -> bool:
+    """Whether a field the classification reads differs between ``before`` and ``after``."""
+    return any(getattr(before, name) != getattr(after, name) for name in _FACTS)
+
+
 @attrs.frozen
 class StagedCustomer:
     """What staging a customer change did: the saved customer, its reclassification, audit."""
@@ -255,19 +272,24 @@ class CustomerWrites:
         reason: str | None = None,
         override: bool = False,
         summarize: bool = False,
-        classify: bool = True,
+        classify: bool | None = None,
     ) -> StagedCustomer:
         """Stage ``candidate`` (``before`` with its new facts, or a new customer).
 
-        Reclassifies (unless ``classify`` is off: an explicit tier set by hand), reschedules,
-        saves (adds when ``before`` is None), rebooks, and stages a ``TierChanged`` event when
-        the tier or system tags moved. The audit change's reason is ``reason``, followed by the
-        classification summary when the tier or tags moved (or always, with ``summarize``).
+        Reclassifies when a fact the tier rules read changed (``classify`` True forces it,
+        False skips it: an explicit tier set by hand), reschedules, saves (adds when
+        ``before`` is None), rebooks, and stages a ``TierChanged`` event when the tier or
+        system tags moved. Ownership, pool and schedule bookkeeping are no classification
+        facts, so claims and releases do not pay for a reclassification. The audit change's
+        reason is ``reason``, followed by the classification summary when the tier or tags
+        moved (or always, with ``summarize``).
         Nothing is saved and no change is returned when nothing changed.
         """
         now = self.ctx.clock.now()
         result = None
         classified = candidate
+        if classify is None:
+            classify = before is None or _facts_changed(before, candidate)
         if classify:
             result = apply_classification(
                 candidate,
@@ -282,7 +304,7 @@ class CustomerWrites:
         if before is not None and after == before:
             unchanged = None if result is None else attrs.evolve(result, before=before)
             return StagedCustomer(before, unchanged, ())
-        if before is not None:
+        if before is not None and after.updated_at != now:
             after = attrs.evolve(after, updated_at=now)
         if before is None:
             uow.customers.add(after)

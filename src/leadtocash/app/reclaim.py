@@ -312,7 +312,7 @@ class ReclaimService:
             candidate = attrs.evolve(customer, **updates)  # type: ignore[arg-type]
             manual_tier = not isinstance(tier, _Unset)  # an explicit tier is not reclassified
             staged = self.customers.stage(
-                uow, customer, candidate, reason=reason, classify=not manual_tier
+                uow, customer, candidate, reason=reason, classify=False if manual_tier else None
             )
             return staged.after, list(staged.changes)
 
