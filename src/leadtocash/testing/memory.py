@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import attrs
+from sortedcontainers import SortedList
 
 from leadtocash.audit import GENESIS_HASH, AuditEntry, chain_entries
 from leadtocash.errors import ConcurrencyConflict, DuplicateKey, NotFound, StorageError
 from leadtocash.ports.storage import Commit, IndexQuery, OutboxMessage, StoredRecord
-from leadtocash.testing.sorted_index import SortedPairs
 
 __all__ = ["InMemoryStore"]
 
@@ -37,7 +37,7 @@ class InMemoryStore:
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._rows: dict[tuple[str, str], _Row] = {}
-        self._indexes: dict[tuple[str, str], SortedPairs] = {}
+        self._indexes: dict[tuple[str, str], SortedList] = {}
         self._unique: dict[tuple[str, str], str] = {}
         self._lookup: dict[tuple[str, str], set[str]] = {}
         self._audit: list[AuditEntry] = []
@@ -74,7 +74,7 @@ class InMemoryStore:
             if query.after is not None and (start is None or query.after >= start):
                 start, inclusive = query.after, False
             result: list[tuple[str, str]] = []
-            for value, ident in index.iter_from(start, inclusive=inclusive):
+            for value, ident in index.irange(minimum=start, inclusive=(inclusive, True)):
                 if query.equals is not None and value != query.equals:
                     break
                 if query.below is not None and value >= query.below:
@@ -136,9 +136,9 @@ class InMemoryStore:
                     self._lookup.setdefault((write.kind, lookup), set()).add(write.id)
                 indexes = {n: v for n, v in write.indexes.items() if v is not None}
                 for name, value in indexes.items():
-                    self._indexes.setdefault((write.kind, name), SortedPairs()).add(
-                        (value, write.id)
-                    )
+                    pairs = self._indexes.setdefault((write.kind, name), SortedList())
+                    if (value, write.id) not in pairs:
+                        pairs.add((value, write.id))
                 self._rows[key] = _Row(
                     write.new_version, text, indexes, write.unique_keys, write.lookup_keys
                 )
