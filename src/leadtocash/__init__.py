@@ -28,6 +28,7 @@ from leadtocash.app import (
     RelayReport,
     Repository,
     RepService,
+    SettingsService,
     SweepReport,
     UnitOfWork,
     run_with_retries,
@@ -189,6 +190,7 @@ from leadtocash.scopes import (
     ScopeTarget,
 )
 from leadtocash.serialization import converter, structure, unstructure
+from leadtocash.settings import OrganisationSettings
 from leadtocash.system import RandomIds, SystemClock
 
 __version__ = "0.1.0"
@@ -282,6 +284,7 @@ __all__ = [
     "OpportunityStageChanged",
     "OpportunityView",
     "OpportunityWon",
+    "OrganisationSettings",
     "OutboxRelay",
     "OwnershipAction",
     "OwnershipChange",
@@ -318,6 +321,7 @@ __all__ = [
     "SalesRep",
     "ScopePolicy",
     "ScopeTarget",
+    "SettingsService",
     "Stage",
     "StageChange",
     "StageFlow",

@@ -66,6 +66,7 @@ class Action(enum.StrEnum):
     OPPORTUNITY_UPDATE = "opportunity.update"
     OPPORTUNITY_REOPEN = "opportunity.reopen"
     AMOUNT_READ = "amount.read"
+    SETTINGS_MANAGE = "settings.manage"
 
 
 @attrs.frozen

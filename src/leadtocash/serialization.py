@@ -12,6 +12,7 @@ path names the field (``budget.currency``), never a cattrs exception.
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -21,12 +22,40 @@ import cattrs
 from cattrs.errors import AttributeValidationNote, IterableValidationNote
 from cattrs.preconf.json import make_converter
 
+from leadtocash.classification import RequiredFields, TagRules, TierRules
 from leadtocash.errors import FieldError, ValidationError
 from leadtocash.money import Money
 
 __all__ = ["converter", "structure", "unstructure"]
 
 T = TypeVar("T")
+
+
+def _map_rules(config: Any, change: Callable[[Any], Any]) -> Any:
+    """``config`` (a tier or tag table) with ``change`` applied to every rule's ``when``."""
+    key = "rules" if isinstance(config, dict) and "rules" in config else "tags"
+    rules = config.get(key) if isinstance(config, dict) else None
+    if not isinstance(rules, list):
+        return config  # malformed: from_config names the problem
+    return {
+        **config,
+        key: [
+            {**rule, "when": change(rule["when"])}
+            if isinstance(rule, dict) and "when" in rule
+            else rule
+            for rule in rules
+        ],
+    }
+
+
+def _as_pairs(when: Any) -> Any:
+    return [[fact, spec] for fact, spec in when.items()] if isinstance(when, dict) else when
+
+
+def _as_mapping(when: Any) -> Any:
+    if isinstance(when, list) and all(isinstance(p, list) and len(p) == 2 for p in when):
+        return dict(when)
+    return when
 
 
 def _make() -> cattrs.Converter:
@@ -36,6 +65,16 @@ def _make() -> cattrs.Converter:
     conv.register_unstructure_hook(Decimal, str)
     conv.register_structure_hook(Decimal, lambda v, _: Decimal(v))
     conv.register_structure_hook(Money, lambda v, _: Money.parse(v))
+    # Rule tables travel in their documented config form (they hold unions and classes), with
+    # each rule's conditions as [fact, spec] pairs: stores may reorder JSON object keys
+    # (PostgreSQL's jsonb does), and condition order is what explanations list.
+    for table in (TierRules, TagRules):
+        conv.register_unstructure_hook(table, lambda v: _map_rules(v.to_config(), _as_pairs))
+        conv.register_structure_hook(
+            table, lambda v, cls: cls.from_config(_map_rules(v, _as_mapping))
+        )
+    conv.register_unstructure_hook(RequiredFields, lambda v: v.to_config())
+    conv.register_structure_hook(RequiredFields, lambda v, _: RequiredFields.from_config(v))
     conv.register_unstructure_hook_func(
         lambda t: isinstance(t, type) and issubclass(t, enum.Enum), lambda v: v.value
     )

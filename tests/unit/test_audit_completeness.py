@@ -20,6 +20,7 @@ import pytest
 
 from leadtocash import LeadToCash, Money, PoolId, RepId, SalesRep, Tier, ZoneId
 from leadtocash.app.aggregates import SPECS
+from leadtocash.collision import CollisionPolicy, Outcome
 from leadtocash.durations import Duration
 from leadtocash.model import CollaboratorAccess, Contact, ContactId, CustomerId
 from leadtocash.pool.rules import PoolRules, TierDurations
@@ -50,6 +51,7 @@ AUDITED: dict[str, str] = {
     "follow_up": "follow_up",
     "pool": "pool",
     "opportunity": "opportunity",
+    "organisation_settings": "organisation_settings",
 }
 
 #: Bookkeeping derived from an audited change, not audited on its own (an entry is allowed,
@@ -383,9 +385,15 @@ def _allocation_distribute(w: World) -> Call:
     return lambda: w.crm.allocation.distribute(MANAGER, w.pool_id, w.customers, reps, seed=7)
 
 
+def _settings_update(w: World) -> Call:
+    strict = CollisionPolicy(phone=Outcome.BLOCK)
+    return lambda: w.crm.settings.update(ADMIN, "phones identify a company here", collision=strict)
+
+
 #: One scenario per state-changing public method, by ``service.method``.
 COMMANDS: dict[str, Scenario] = {
     "leads.capture": _leads_capture,
+    "settings.update": _settings_update,
     "leads.import_rows": _leads_import_rows,
     "reps.register": _reps_register,
     "reps.update": _reps_update,
@@ -512,6 +520,8 @@ def _restage_without_commit(w: World) -> Call:
 #: with a scenario; running one must write nothing.
 READS: dict[str, Scenario] = {
     "leads.get": _read_lead,
+    "settings.get": _plain_read(lambda w: w.crm.settings.get(REP1)),
+    "settings.reload": _plain_read(lambda w: w.crm.settings.reload(REP1)),
     "leads.by_status": _plain_read(lambda w: w.crm.leads.by_status(ADMIN, "new")),
     "reps.get": _plain_read(lambda w: w.crm.reps.get(ADMIN, "rep1")),
     "pools.get_customer": _plain_read(lambda w: w.crm.pools.get_customer(REP1, w.customers[0])),

@@ -19,9 +19,10 @@ from leadtocash.app.pool import PoolService
 from leadtocash.app.reclaim import UNSET, ReclaimService, RecomputeReport, SweepReport
 from leadtocash.app.relay import Backoff, FailedAttempt, OutboxRelay, RelayReport
 from leadtocash.app.reps import RepService
+from leadtocash.app.settings import SettingsService, settings_in_force, stored_settings
 from leadtocash.app.unit_of_work import Page, Repository, UnitOfWork, run_with_retries
 from leadtocash.classification import RequiredFields, TagRules, TierRules
-from leadtocash.collision import DEFAULT_POLICY, CollisionPolicy
+from leadtocash.collision import CollisionPolicy
 from leadtocash.durations import WorkingCalendar
 from leadtocash.intake import IntakeRules
 from leadtocash.ports.clock import Clock, IdSource
@@ -54,6 +55,7 @@ __all__ = [
     "RelayReport",
     "RepService",
     "Repository",
+    "SettingsService",
     "SweepReport",
     "UnitOfWork",
     "run_with_retries",
@@ -76,6 +78,7 @@ class LeadToCash:
     collisions: CollisionService
     classification: ClassificationService
     allocation: AllocationService
+    settings: SettingsService
 
     def __init__(
         self,
@@ -92,19 +95,27 @@ class LeadToCash:
         tag_rules: TagRules | None = None,
         required_fields: RequiredFields | None = None,
     ) -> None:
+        given = {
+            name: value
+            for name, value in (
+                ("intake", intake),
+                ("collision", collision),
+                ("tier_rules", tier_rules),
+                ("tag_rules", tag_rules),
+                ("required_fields", required_fields),
+            )
+            if value is not None
+        }
         ctx = AppContext(
             store=store,
             clock=clock,
             ids=ids,
             policy=policy or RolePolicy(),
-            intake=intake or IntakeRules(),
             timezone=timezone,
             calendar=calendar,
-            collision=collision or DEFAULT_POLICY,
-            tier_rules=tier_rules or TierRules(),
-            tag_rules=tag_rules or TagRules(),
-            required_fields=required_fields or RequiredFields(),
         )
+        with ctx.unit_of_work() as uow:  # the organisation's stored rules win; a clash raises
+            ctx.cell.current = settings_in_force(stored_settings(uow), given)
         # Services share the context (ports, policies, the organisation's rules) and the
         # customer write path it defines; none holds or calls another.
         self.__attrs_init__(
@@ -117,6 +128,7 @@ class LeadToCash:
             collisions=CollisionService(ctx),
             classification=ClassificationService(ctx),
             allocation=AllocationService(ctx),
+            settings=SettingsService(ctx),
         )
 
     def unit_of_work(self) -> UnitOfWork:

@@ -20,6 +20,7 @@ from leadtocash.pool.book import DailyClaims, OwnershipChange, RepBook
 from leadtocash.pool.ledger import FairnessLedger
 from leadtocash.pool.reclaim import ScheduleRecompute
 from leadtocash.pool.rules import Pool
+from leadtocash.settings import OrganisationSettings
 
 __all__ = [
     "SPECS",
@@ -186,6 +187,7 @@ SPECS: tuple[AggregateSpec[Any], ...] = (
         lambda c: {"customer": grouped(c.customer_id, sortable_time(c.at), c.id)},
     ),
     AggregateSpec("opportunity", Opportunity, _opportunity_indexes),
+    AggregateSpec("organisation_settings", OrganisationSettings),
     AggregateSpec(
         "schedule_recompute",
         ScheduleRecompute,

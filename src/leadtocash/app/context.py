@@ -15,14 +15,15 @@ from leadtocash.access import Action, Principal, RolePolicy
 from leadtocash.app.unit_of_work import UnitOfWork, run_with_retries
 from leadtocash.audit import AuditEntry
 from leadtocash.classification import RequiredFields, TagRules, TierRules
-from leadtocash.collision import DEFAULT_POLICY, CollisionPolicy
+from leadtocash.collision import CollisionPolicy
 from leadtocash.durations import WorkingCalendar
 from leadtocash.intake import IntakeRules
 from leadtocash.ports.clock import Clock, IdSource
 from leadtocash.ports.storage import Store
 from leadtocash.scopes import DataScope, ScopePolicy, ScopeTarget
+from leadtocash.settings import OrganisationSettings
 
-__all__ = ["AppContext", "Change"]
+__all__ = ["AppContext", "Change", "SettingsCell"]
 
 R = TypeVar("R")
 
@@ -39,6 +40,16 @@ class Change:
     override: bool = False
 
 
+class SettingsCell:
+    """The settings one process runs with; replaced whole when they change (never mutated)."""
+
+    def __init__(self, settings: OrganisationSettings) -> None:
+        self.current = settings
+
+    def __repr__(self) -> str:
+        return f"SettingsCell(version={self.current.version})"
+
+
 @attrs.frozen
 class AppContext:
     """Ports and policies shared by the application services."""
@@ -47,17 +58,43 @@ class AppContext:
     clock: Clock
     ids: IdSource
     policy: RolePolicy = attrs.field(factory=RolePolicy)
-    intake: IntakeRules = attrs.field(factory=IntakeRules)
-    collision: CollisionPolicy = DEFAULT_POLICY
     scopes: ScopePolicy = attrs.field(factory=ScopePolicy)
     timezone: str = "Asia/Shanghai"
     calendar: WorkingCalendar | None = None
     max_attempts: int = 5
-    #: The organisation's five-tier rules, system-tag rules and required fields: every path
-    #: that changes a customer classifies it with these (``CustomerWrites.stage``).
-    tier_rules: TierRules = attrs.field(factory=TierRules)
-    tag_rules: TagRules = attrs.field(factory=TagRules)
-    required_fields: RequiredFields = attrs.field(factory=RequiredFields)
+    #: The organisation's settings in force (stored ones, loaded by the facade); every
+    #: service reads the rules below from here, so one update reaches every path.
+    cell: SettingsCell = attrs.field(factory=lambda: SettingsCell(OrganisationSettings()))
+
+    @property
+    def settings(self) -> OrganisationSettings:
+        """The organisation's settings in force."""
+        return self.cell.current
+
+    @property
+    def intake(self) -> IntakeRules:
+        """Lead intake rules (channels, required fields)."""
+        return self.cell.current.intake
+
+    @property
+    def collision(self) -> CollisionPolicy:
+        """The anti-collision policy (block / warn / allow per key)."""
+        return self.cell.current.collision
+
+    @property
+    def tier_rules(self) -> TierRules:
+        """The five-tier rules every customer change is classified with."""
+        return self.cell.current.tier_rules
+
+    @property
+    def tag_rules(self) -> TagRules:
+        """The system-tag rules."""
+        return self.cell.current.tag_rules
+
+    @property
+    def required_fields(self) -> RequiredFields:
+        """Required fields per entity, tier and stage."""
+        return self.cell.current.required_fields
 
     def unit_of_work(self) -> UnitOfWork:
         """A fresh unit of work on this context's store."""

@@ -121,6 +121,9 @@ def default_requirements() -> Mapping[str, FieldRequirements]:
     }
 
 
+_ENTITY_TYPES: Mapping[str, type[Any]] = {"customer": Customer, "lead": Lead, "contact": Contact}
+
+
 def _entities(value: Mapping[str, FieldRequirements]) -> Mapping[str, FieldRequirements]:
     return MappingProxyType(dict(value))
 
@@ -139,3 +142,42 @@ class RequiredFields:
         if found is not None:
             return found
         raise ValidationError.single(entity, UNKNOWN_FIELD_CODE, f"no requirements for {entity!r}")
+
+    @classmethod
+    def from_config(cls, data: Mapping[str, Any]) -> RequiredFields:
+        """Load from plain data: ``{"customer": {"always": [...], "by_tier": {"A": [...]},
+        "by_stage": {...}}, ...}``; entity kinds are customer, lead and contact."""
+        errors: list[FieldError] = []
+        entities: dict[str, FieldRequirements] = {}
+        for kind, raw in data.items():
+            entity = _ENTITY_TYPES.get(kind)
+            if entity is None or not isinstance(raw, Mapping):
+                errors.append(FieldError(kind, UNKNOWN_FIELD_CODE, f"no entity kind {kind!r}"))
+                continue
+            tiers = {}
+            for tier, paths in dict(raw.get("by_tier", {})).items():
+                try:
+                    tiers[Tier(tier)] = paths
+                except ValueError:
+                    message = f"{tier!r} is not a tier (A-E)"
+                    errors.append(FieldError(f"{kind}.by_tier", UNKNOWN_FIELD_CODE, message))
+            try:
+                entities[kind] = FieldRequirements(
+                    entity, raw.get("always", ()), tiers, dict(raw.get("by_stage", {}))
+                )
+            except ValidationError as exc:
+                errors += exc.errors
+        if errors:
+            raise ValidationError(errors)
+        return cls(entities)
+
+    def to_config(self) -> dict[str, Any]:
+        """Plain data that :meth:`from_config` reads back to equal requirements."""
+        return {
+            kind: {
+                "always": list(req.always),
+                "by_tier": {tier.value: list(paths) for tier, paths in req.by_tier.items()},
+                "by_stage": {stage: list(paths) for stage, paths in req.by_stage.items()},
+            }
+            for kind, req in self.entities.items()
+        }

@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 from stdnum.cn import uscc as stdnum_uscc
 
 from leadtocash.audit import AuditEntry
+from leadtocash.classification import TierRules
+from leadtocash.collision import DEFAULT_POLICY, CollisionPolicy, Outcome
 from leadtocash.durations import Duration, DurationUnit
 from leadtocash.model import (
     Channel,
@@ -41,6 +43,7 @@ from leadtocash.pool.book import DailyClaims, OwnershipAction, OwnershipChange, 
 from leadtocash.pool.ledger import FairnessLedger
 from leadtocash.pool.reclaim import ScheduleRecompute
 from leadtocash.pool.rules import Pool, PoolRules, TierDurations
+from leadtocash.settings import OrganisationSettings
 from leadtocash.signals import DemandSignals, RiskLevel
 from leadtocash.testing.allocation_strategies import AllocationScenario, allocation_scenarios
 
@@ -63,6 +66,7 @@ __all__ = [
     "money",
     "names",
     "opportunities",
+    "organisation_settings",
     "ownership_changes",
     "phones",
     "pool_rules",
@@ -389,6 +393,17 @@ def schedule_recomputes() -> st.SearchStrategy[ScheduleRecompute]:
     )
 
 
+def organisation_settings() -> st.SearchStrategy[OrganisationSettings]:
+    """Stored organisation settings: default or customised tier rules, collision policies."""
+    custom = TierRules.from_config({**TierRules().to_config(), "completeness_fields": ["phones"]})
+    return st.builds(
+        OrganisationSettings,
+        tier_rules=st.sampled_from([TierRules(), custom]),
+        collision=st.sampled_from([DEFAULT_POLICY, CollisionPolicy(uscc=Outcome.WARN)]),
+        updated_at=st.none() | utc_datetimes(),
+    )
+
+
 def opportunities() -> st.SearchStrategy[Opportunity]:
     """Opportunities of the default flow in any stage, with a stage history."""
     stages = [stage.name for stage in DEFAULT_FLOW.stages]
@@ -450,6 +465,7 @@ AGGREGATE_STRATEGIES: dict[type[Any], Callable[[], st.SearchStrategy[Any]]] = {
     Opportunity: opportunities,
     FairnessLedger: fairness_ledgers,
     ScheduleRecompute: schedule_recomputes,
+    OrganisationSettings: organisation_settings,
 }
 
 

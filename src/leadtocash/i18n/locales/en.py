@@ -38,6 +38,7 @@ MESSAGES: dict[str, str | dict[str, str]] = {
     "calendar.notice_conflict": "A date cannot be both a day off and a make-up workday.",
     "calendar.notice_kind": "The kind must be off (休) or work (班).",
     "calendar.notice_empty": "The holiday notice lists no day.",
+    "settings.conflict": "Differs from the stored settings; change it with crm.settings.update.",
     "calendar.provisional": (
         "This deadline rests on a year without official holiday data and may still move."
     ),
@@ -318,6 +319,7 @@ MESSAGES: dict[str, str | dict[str, str]] = {
     "label.action.opportunity.update": "edit opportunities",
     "label.action.opportunity.reopen": "reopen opportunities",
     "label.action.amount.read": "see amounts (deal amounts, budgets)",
+    "label.action.settings.manage": "change the organisation's settings",
     "label.stage_kind.open": "open",
     "label.stage_kind.won": "won",
     "label.stage_kind.lost": "lost",

@@ -1,0 +1,37 @@
+"""The organisation's configurable rules as data (组织配置): one versioned, audited aggregate.
+
+Tier rules, system-tag rules, required fields, intake rules and the collision policy are not
+constructor arguments that silently fall back to defaults: they are stored, changed through
+an audited command (who changed what, before → after), and every path of the application
+reads the same copy. Pool rules are stored on each pool.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import attrs
+
+from leadtocash.classification import RequiredFields, TagRules, TierRules
+from leadtocash.collision import DEFAULT_POLICY, CollisionPolicy
+from leadtocash.intake import IntakeRules
+from leadtocash.validators import utc
+
+__all__ = ["SETTINGS_ID", "OrganisationSettings"]
+
+#: The id of the one settings record of an organisation (a store holds one organisation).
+SETTINGS_ID = "organisation"
+
+
+@attrs.frozen
+class OrganisationSettings:
+    """The rules every command of the organisation applies; ``version`` counts changes."""
+
+    id: str = SETTINGS_ID
+    tier_rules: TierRules = attrs.field(factory=TierRules)
+    tag_rules: TagRules = attrs.field(factory=TagRules)
+    required_fields: RequiredFields = attrs.field(factory=RequiredFields)
+    intake: IntakeRules = attrs.field(factory=IntakeRules)
+    collision: CollisionPolicy = DEFAULT_POLICY
+    updated_at: datetime | None = attrs.field(default=None, validator=utc)
+    version: int = 0
