@@ -19,7 +19,12 @@ from leadtocash.app.pool import PoolService
 from leadtocash.app.reclaim import UNSET, ReclaimService, RecomputeReport, SweepReport
 from leadtocash.app.relay import Backoff, FailedAttempt, OutboxRelay, RelayReport
 from leadtocash.app.reps import RepService
-from leadtocash.app.settings import SettingsService, settings_in_force, stored_settings
+from leadtocash.app.settings import (
+    SettingsService,
+    given_settings,
+    settings_in_force,
+    stored_settings,
+)
 from leadtocash.app.unit_of_work import Page, Repository, UnitOfWork, run_with_retries
 from leadtocash.classification import RequiredFields, TagRules, TierRules
 from leadtocash.collision import CollisionPolicy
@@ -95,17 +100,13 @@ class LeadToCash:
         tag_rules: TagRules | None = None,
         required_fields: RequiredFields | None = None,
     ) -> None:
-        given = {
-            name: value
-            for name, value in (
-                ("intake", intake),
-                ("collision", collision),
-                ("tier_rules", tier_rules),
-                ("tag_rules", tag_rules),
-                ("required_fields", required_fields),
-            )
-            if value is not None
-        }
+        given = given_settings(
+            intake=intake,
+            collision=collision,
+            tier_rules=tier_rules,
+            tag_rules=tag_rules,
+            required_fields=required_fields,
+        )
         ctx = AppContext(
             store=store,
             clock=clock,

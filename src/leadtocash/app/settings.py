@@ -21,7 +21,12 @@ from leadtocash.intake import IntakeRules
 from leadtocash.pool.ownership import require_reason
 from leadtocash.settings import SETTINGS_ID, OrganisationSettings
 
-__all__ = ["SettingsService", "settings_in_force", "stored_settings"]
+__all__ = ["SettingsService", "given_settings", "settings_in_force", "stored_settings"]
+
+
+def given_settings(**values: object) -> dict[str, object]:
+    """The settings a caller named (those not None), by field name."""
+    return {name: value for name, value in values.items() if value is not None}
 
 
 def stored_settings(uow: UnitOfWork) -> OrganisationSettings | None:
@@ -78,17 +83,13 @@ class SettingsService:
     ) -> OrganisationSettings:
         """Change some of the settings (admin); in force for this process at once."""
         why = require_reason(reason)
-        changes = {
-            name: value
-            for name, value in (
-                ("tier_rules", tier_rules),
-                ("tag_rules", tag_rules),
-                ("required_fields", required_fields),
-                ("intake", intake),
-                ("collision", collision),
-            )
-            if value is not None
-        }
+        changes = given_settings(
+            tier_rules=tier_rules,
+            tag_rules=tag_rules,
+            required_fields=required_fields,
+            intake=intake,
+            collision=collision,
+        )
 
         def command(uow: UnitOfWork) -> tuple[OrganisationSettings, list[Change]]:
             stored = stored_settings(uow)
