@@ -21,7 +21,7 @@ from leadtocash.durations import local_day
 from leadtocash.errors import RuleViolation, ValidationError
 from leadtocash.model import Customer, PoolId, RepId, SalesRep
 from leadtocash.pool.allocation import allocate, distribute_batch
-from leadtocash.pool.book import DailyClaims, OwnershipAction, RepBook, daily_claims_id
+from leadtocash.pool.book import DailyClaims, OwnershipAction, daily_claims_id
 from leadtocash.pool.eligibility import LeadProfile, RepState
 from leadtocash.pool.ledger import FairnessLedger
 from leadtocash.pool.outcome import AllocationResult, Assignment, Refusal
@@ -71,7 +71,7 @@ class AllocationService:
 
     def _state(self, uow: UnitOfWork, pool: Pool, rep: SalesRep) -> RepState:
         rules = pool.rules
-        book = uow.repository(RepBook).find(rep.id) or RepBook(rep.id)
+        book = self.customers.book(uow, rep.id)
         counted = book.counted(
             exclude_won=rules.capacity_excludes_won, exclude_locked=rules.capacity_excludes_locked
         )

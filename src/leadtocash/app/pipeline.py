@@ -53,7 +53,6 @@ from leadtocash.pipeline.leads import (
 from leadtocash.pipeline.machine import StageChange
 from leadtocash.pipeline.opportunity import Opportunity, OpportunityId
 from leadtocash.pipeline.views import OpportunityView, visible_opportunity
-from leadtocash.pool.book import RepBook
 from leadtocash.pool.ownership import OwnershipFacts, check_capacity
 from leadtocash.scopes import ScopeTarget, customer_target, lead_target
 
@@ -416,7 +415,7 @@ class PipelineService:
         now = self.ctx.clock.now()
         if pool_id is not None:
             rules = self.customers.rules_of(uow, pool_id)
-            book = uow.repository(RepBook).find(owner) or RepBook(owner)
+            book = self.customers.book(uow, owner)
             facts = OwnershipFacts(now, self.ctx.timezone, book, calendar=self.ctx.calendar)
             check_capacity(rules, facts)
         customer_id = CustomerId(self.ctx.ids.new_id("customer"))

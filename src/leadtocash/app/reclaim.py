@@ -116,6 +116,8 @@ class ReclaimService:
             if customer.warned_due_at == due:
                 return False, []
             after = attrs.evolve(customer, warned_due_at=due)
+            # Only the sweep's own "warned" mark moves: no fact, schedule or book changes,
+            # so this one save bypasses the write path (and leaves updated_at alone).
             uow.customers.save(after)
             uow.record(
                 ReclaimWarning(
