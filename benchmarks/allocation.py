@@ -23,8 +23,8 @@ from collections.abc import Callable, Sequence
 from fractions import Fraction
 from typing import Any
 
+from leadtocash.allocation import FairnessLedger, LeadProfile, RepState, allocate, exact_allocate
 from leadtocash.model import PoolId, RepId, ZoneId
-from leadtocash.pool import FairnessLedger, LeadProfile, RepState, allocate, exact_allocate
 
 POOL = PoolId("bench")
 ALLOCATORS = ("fair", "round_robin", "random", "odoo_style", "naive_batch_split")

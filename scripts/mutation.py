@@ -39,8 +39,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODULES = (
     "src/leadtocash/pool/ownership.py",
     "src/leadtocash/pool/reclaim.py",
-    "src/leadtocash/pool/policies.py",
-    "src/leadtocash/pool/engine.py",
+    "src/leadtocash/allocation/policies.py",
+    "src/leadtocash/allocation/engine.py",
 )
 # Runs mutmut's command line with ``only_mutate`` widened to the requested modules, so any
 # module under src/ can be checked without editing pyproject.toml. The configured modules stay

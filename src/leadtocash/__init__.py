@@ -5,6 +5,24 @@ The public API is what this module (and ``leadtocash.ports``, ``leadtocash.app``
 """
 
 from leadtocash.access import DEFAULT_PERMISSIONS, Action, Principal, Role, RolePolicy
+from leadtocash.allocation import (
+    AllocationPolicy,
+    Assignment,
+    Explanation,
+    FairnessLedger,
+    FairPolicy,
+    LeadProfile,
+    LoadBalanced,
+    NoEligibleRep,
+    Refusal,
+    RepState,
+    RoundRobin,
+    RuleBased,
+    Weighted,
+    allocate,
+    distribute_batch,
+    exact_allocate,
+)
 from leadtocash.app import (
     AllocationReport,
     AllocationService,
@@ -159,24 +177,6 @@ from leadtocash.pipeline import (
     StageKind,
     Step,
     visible_opportunity,
-)
-from leadtocash.pool import (
-    AllocationPolicy,
-    Assignment,
-    Explanation,
-    FairnessLedger,
-    FairPolicy,
-    LeadProfile,
-    LoadBalanced,
-    NoEligibleRep,
-    Refusal,
-    RepState,
-    RoundRobin,
-    RuleBased,
-    Weighted,
-    allocate,
-    distribute_batch,
-    exact_allocate,
 )
 from leadtocash.pool.book import DailyClaims, OwnershipAction, OwnershipChange, RepBook
 from leadtocash.pool.reclaim import ReclaimSchedule, reclaim_schedule

@@ -10,8 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from leadtocash.model import PoolId, RepId
-from leadtocash.pool import (
+from leadtocash.allocation import (
     AllocationPolicy,
     FairnessLedger,
     FairPolicy,
@@ -27,7 +26,8 @@ from leadtocash.pool import (
     exact_allocate,
     tie_break,
 )
-from leadtocash.pool.engine import run_allocation
+from leadtocash.allocation.engine import run_allocation
+from leadtocash.model import PoolId, RepId
 from leadtocash.serialization import structure, unstructure
 from leadtocash.testing.allocation_strategies import (
     AllocationScenario,

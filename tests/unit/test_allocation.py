@@ -9,9 +9,7 @@ from fractions import Fraction
 import attrs
 import pytest
 
-from leadtocash.errors import RuleViolation, ValidationError
-from leadtocash.model import PoolId, RepId, SalesRep, ZoneId
-from leadtocash.pool import (
+from leadtocash.allocation import (
     NO_ELIGIBLE_REP,
     Candidate,
     FairnessLedger,
@@ -35,8 +33,10 @@ from leadtocash.pool import (
     parse_fraction,
     tie_break,
 )
-from leadtocash.pool.engine import run_allocation
-from leadtocash.pool.policies import fair_key, has_scope, is_fair
+from leadtocash.allocation.engine import run_allocation
+from leadtocash.allocation.policies import fair_key, has_scope, is_fair
+from leadtocash.errors import RuleViolation, ValidationError
+from leadtocash.model import PoolId, RepId, SalesRep, ZoneId
 
 POOL = PoolId("pool")
 EAST, WEST = ZoneId("east"), ZoneId("west")

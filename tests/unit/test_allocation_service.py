@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from leadtocash import PermissionDenied, PoolRules, RepBook, RepId
+from leadtocash.allocation.ledger import FairnessLedger
 from leadtocash.pool.book import OwnershipAction
-from leadtocash.pool.ledger import FairnessLedger
 from pool_fixtures import ADMIN, MANAGER, make_world, rep_principal
 
 

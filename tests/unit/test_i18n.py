@@ -19,6 +19,7 @@ from babel.core import Locale
 
 from leadtocash import RuleViolation
 from leadtocash.access import Action
+from leadtocash.allocation import Explanation, Reason
 from leadtocash.calendars import CalendarOutOfRange
 from leadtocash.durations import Duration
 from leadtocash.errors import FieldError, InvalidTransition, NotFound, ValidationError
@@ -46,7 +47,6 @@ from leadtocash.i18n import (
 from leadtocash.i18n.locales import en
 from leadtocash.model import Channel, CustomerId, RepId, Tier
 from leadtocash.money import Money
-from leadtocash.pool import Explanation, Reason
 from leadtocash.pool.rules import PoolRules
 from leadtocash.serialization import unstructure
 from pool_fixtures import make_world, rep_principal

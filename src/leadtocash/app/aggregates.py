@@ -12,12 +12,12 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
+from leadtocash.allocation.ledger import FairnessLedger
 from leadtocash.collision import DedupKey, email_key, name_key, phone_key, uscc_key
 from leadtocash.errors import ValidationError
 from leadtocash.model import Contact, Customer, FollowUp, Lead, SalesRep, Team, Zone
 from leadtocash.pipeline.opportunity import Opportunity
 from leadtocash.pool.book import DailyClaims, OwnershipChange, RepBook
-from leadtocash.pool.ledger import FairnessLedger
 from leadtocash.pool.reclaim import ScheduleRecompute
 from leadtocash.pool.rules import Pool
 from leadtocash.settings import OrganisationSettings

@@ -14,19 +14,19 @@ from collections.abc import Callable, Sequence
 import attrs
 
 from leadtocash.access import Action, Principal
+from leadtocash.allocation.eligibility import LeadProfile, RepState
+from leadtocash.allocation.ledger import FairnessLedger
+from leadtocash.allocation.outcome import AllocationResult, Assignment, Refusal
+from leadtocash.allocation.policies import AllocationPolicy, FairPolicy
+from leadtocash.allocation.run import allocate, distribute_batch
 from leadtocash.app.context import AppContext, Change
 from leadtocash.app.customers import CustomerWrites
 from leadtocash.app.unit_of_work import UnitOfWork
 from leadtocash.durations import local_day
 from leadtocash.errors import RuleViolation, ValidationError
 from leadtocash.model import Customer, PoolId, RepId, SalesRep
-from leadtocash.pool.allocation import allocate, distribute_batch
 from leadtocash.pool.book import DailyClaims, OwnershipAction, daily_claims_id
-from leadtocash.pool.eligibility import LeadProfile, RepState
-from leadtocash.pool.ledger import FairnessLedger
-from leadtocash.pool.outcome import AllocationResult, Assignment, Refusal
 from leadtocash.pool.ownership import check_unowned, taken_by
-from leadtocash.pool.policies import AllocationPolicy, FairPolicy
 from leadtocash.pool.rules import Pool
 
 __all__ = ["AllocationReport", "AllocationService"]

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import attrs
 from hypothesis import strategies as st
 
+from leadtocash.allocation import LeadProfile, RepState
 from leadtocash.model import RepId, ZoneId
-from leadtocash.pool import LeadProfile, RepState
 
 __all__ = [
     "SKILLS",

@@ -9,6 +9,8 @@ from typing import Any
 from hypothesis import strategies as st
 from stdnum.cn import uscc as stdnum_uscc
 
+from leadtocash.allocation.ledger import FairnessLedger
+from leadtocash.allocation.run import allocate
 from leadtocash.audit import AuditEntry
 from leadtocash.classification import TierRules
 from leadtocash.collision import DEFAULT_POLICY, CollisionPolicy, Outcome
@@ -38,9 +40,7 @@ from leadtocash.money import MINOR_UNITS, Money
 from leadtocash.pipeline.flows import DEFAULT_FLOW
 from leadtocash.pipeline.machine import StageChange
 from leadtocash.pipeline.opportunity import Opportunity, OpportunityId
-from leadtocash.pool.allocation import allocate
 from leadtocash.pool.book import DailyClaims, OwnershipAction, OwnershipChange, RepBook
-from leadtocash.pool.ledger import FairnessLedger
 from leadtocash.pool.reclaim import ScheduleRecompute
 from leadtocash.pool.rules import Pool, PoolRules, TierDurations
 from leadtocash.settings import OrganisationSettings

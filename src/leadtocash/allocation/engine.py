@@ -20,18 +20,18 @@ from operator import attrgetter
 
 import attrs
 
-from leadtocash.errors import ValidationError
-from leadtocash.model import RepId
-from leadtocash.pool.eligibility import LeadProfile, RepState, static_reasons
-from leadtocash.pool.ledger import FairnessLedger, LedgerEntry
-from leadtocash.pool.outcome import AllocationResult, DeferredRun, Trace
-from leadtocash.pool.policies import (
+from leadtocash.allocation.eligibility import LeadProfile, RepState, static_reasons
+from leadtocash.allocation.ledger import FairnessLedger, LedgerEntry
+from leadtocash.allocation.outcome import AllocationResult, DeferredRun, Trace
+from leadtocash.allocation.policies import (
     AllocationPolicy,
     Candidate,
     PickContext,
     has_scope,
     is_fair,
 )
+from leadtocash.errors import ValidationError
+from leadtocash.model import RepId
 
 __all__ = ["run_allocation", "tie_break"]
 
@@ -369,7 +369,7 @@ def run_allocation(
     equal_shares: bool = False,
     fast: bool = True,
 ) -> AllocationResult:
-    """Run one allocation call (see :func:`leadtocash.pool.allocation.allocate`)."""
+    """Run one allocation call (see :func:`leadtocash.allocation.run.allocate`)."""
     engine = _Engine(ledger, reps, policy, seed, equal_shares=equal_shares, fast=fast)
     engine.run(leads)
     return engine.result()

@@ -9,18 +9,18 @@ from fractions import Fraction
 
 import attrs
 
-from leadtocash.errors import RuleViolation
-from leadtocash.i18n import has_message, message, placeholders
-from leadtocash.model import RepId
-from leadtocash.pool.eligibility import (
+from leadtocash.allocation.eligibility import (
     LeadProfile,
     Reason,
     RepEligibility,
     RepState,
     check_eligibility,
 )
-from leadtocash.pool.ledger import FairnessLedger
-from leadtocash.pool.policies import AllocationPolicy
+from leadtocash.allocation.ledger import FairnessLedger
+from leadtocash.allocation.policies import AllocationPolicy
+from leadtocash.errors import RuleViolation
+from leadtocash.i18n import has_message, message, placeholders
+from leadtocash.model import RepId
 
 __all__ = [
     "NO_ELIGIBLE_REP",

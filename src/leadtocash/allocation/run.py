@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from leadtocash.pool.eligibility import LeadProfile, RepState
-from leadtocash.pool.engine import run_allocation
-from leadtocash.pool.ledger import FairnessLedger
-from leadtocash.pool.outcome import AllocationResult, Assignment, Refusal
-from leadtocash.pool.policies import AllocationPolicy, BatchSplit, FairPolicy
+from leadtocash.allocation.eligibility import LeadProfile, RepState
+from leadtocash.allocation.engine import run_allocation
+from leadtocash.allocation.ledger import FairnessLedger
+from leadtocash.allocation.outcome import AllocationResult, Assignment, Refusal
+from leadtocash.allocation.policies import AllocationPolicy, BatchSplit, FairPolicy
 
 __all__ = ["allocate", "allocate_one", "distribute_batch"]
 

@@ -14,8 +14,8 @@ from typing import Protocol, runtime_checkable
 
 import attrs
 
+from leadtocash.allocation.eligibility import LeadProfile, RepState
 from leadtocash.model import RepId
-from leadtocash.pool.eligibility import LeadProfile, RepState
 
 __all__ = [
     "AllocationPolicy",

@@ -18,10 +18,10 @@ from typing import Any
 
 import attrs
 
+from leadtocash.allocation.eligibility import LeadProfile, RepState, static_reasons
+from leadtocash.allocation.ledger import FairnessLedger, LedgerEntry
 from leadtocash.errors import RuleViolation
 from leadtocash.model import RepId
-from leadtocash.pool.eligibility import LeadProfile, RepState, static_reasons
-from leadtocash.pool.ledger import FairnessLedger, LedgerEntry
 
 __all__ = ["ExactPlan", "exact_allocate"]
 
