@@ -397,4 +397,30 @@ MESSAGES: dict[str, str | dict[str, str]] = {
     "label.allocation_policy.load_balanced": "load_balanced",
     "label.allocation_policy.rule_based": "rule_based",
     "label.allocation_policy.batch_split": "batch_split",
+    # contracts
+    "contracts.not_decimal": "Use an exact decimal number here.",
+    "contracts.rate_range": "A rate lies between 0 and 1.",
+    "contracts.quantity_positive": "The quantity must be greater than zero.",
+    "contracts.currency_mismatch": "{what} is in {found}; expected {expected}.",
+    "contracts.approver_role": (
+        "{approver_id} may not approve this {document}: an approving role is required."
+    ),
+    "quote.no_lines": "A quote needs at least one line.",
+    "quote.unknown_product": "Line {line}: product {product_id} does not exist or is not for sale.",
+    "quote.not_editable": "Quote {id} is {status}; only drafts can change (create a new revision).",
+    "quote.self_approval": "You wrote quote {id} and may not approve its discount yourself.",
+    "quote.approval_required": (
+        "Quote {id} gives a discount of {discount}, above {threshold}: it needs approval before "
+        "it is sent."
+    ),
+    "quote.expired": "Quote {id} was valid until {valid_until} and has expired.",
+    "quote.not_expired": "Quote {id} is still valid until {valid_until}.",
+    "label.quote_status.draft": "draft",
+    "label.quote_status.pending_approval": "pending approval",
+    "label.quote_status.approved": "approved",
+    "label.quote_status.sent": "sent",
+    "label.quote_status.accepted": "accepted",
+    "label.quote_status.rejected": "rejected",
+    "label.quote_status.expired": "expired",
+    "label.quote_status.superseded": "superseded",
 }
