@@ -59,3 +59,11 @@ def simple_quote(
         owner_id=REP,
         discount_rate=quote_discount,
     )
+
+
+def accepted_quote(quote_id: str = "q-1") -> Quote:
+    """``simple_quote`` sent and accepted (total 4498.00 CNY: 2 × 1999.00 + 500.00)."""
+    from leadtocash.contracts import QuotePolicy, accept_quote, send_quote
+
+    sent = send_quote(simple_quote(quote_id), QuotePolicy(), NOW, AUTHOR)
+    return accept_quote(sent, NOW, "customer")

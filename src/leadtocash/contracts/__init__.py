@@ -1,20 +1,66 @@
 """Contract to cash (合同 → 订单/交付 → 发票 → 回款 → 应收): the pure domain.
 
 Products and quotes (报价), contracts with payment plans, amendments and deliveries (合同,
-回款计划, 补充协议, 交付), invoices incl. red corrections (发票, 红字发票), receipts with
-allocation and customer credit (回款, 核销, 预收), and receivables (应收: aging, DSO, forecast,
+回款计划, 补充协议, 交付), invoices with red corrections (发票, 红字发票), receipts with
+allocation (回款, 核销) and customer credit, and receivables (应收: aging, DSO, forecast,
 roll-ups, performance by cash collected). No I/O and no clock: ``now`` is always a parameter.
 """
 
 from __future__ import annotations
 
+from leadtocash.contracts.amendments import (
+    approve_amendment,
+    propose_amendment,
+    reject_amendment,
+)
 from leadtocash.contracts.approvals import (
     DEFAULT_APPROVER_ROLES,
     Approval,
     ApprovalPolicy,
     check_approver,
 )
-from leadtocash.contracts.checks import DEFAULT_TIMEZONE, business_date, start_of_day
+from leadtocash.contracts.checks import (
+    DEFAULT_TIMEZONE,
+    business_date,
+    start_of_day,
+)
+from leadtocash.contracts.contract import (
+    CONTRACT_TABLE,
+    Amendment,
+    AmendmentLine,
+    AmendmentStatus,
+    Contract,
+    ContractLine,
+    ContractStatus,
+    Delivery,
+    DeliveryLine,
+    approve_contract,
+    approved_amendments,
+    complete_contract,
+    contract_from_opportunity,
+    contract_from_quote,
+    contract_tax,
+    contract_total,
+    decline_contract,
+    delivered_quantities,
+    delivered_value,
+    edit_contract,
+    effective_lines,
+    fully_delivered_on,
+    is_fully_delivered,
+    lines_after,
+    milestone_due_date,
+    payment_plan,
+    plan_after,
+    sign_contract,
+    submit_contract,
+    terminate_contract,
+)
+from leadtocash.contracts.delivery import (
+    accept_delivery,
+    record_delivery,
+    require_active,
+)
 from leadtocash.contracts.ids import (
     AmendmentId,
     ContractId,
@@ -26,8 +72,24 @@ from leadtocash.contracts.ids import (
     ReceiptId,
     ReversalId,
 )
-from leadtocash.contracts.pricing import PricedLine, QuotePrice, price_lines, tax_of
-from leadtocash.contracts.products import VAT_RATES, Product
+from leadtocash.contracts.plan import (
+    Milestone,
+    MilestoneBasis,
+    MilestoneSpec,
+    build_plan,
+    plan_problems,
+)
+from leadtocash.contracts.pricing import (
+    PriceableLine,
+    PricedLine,
+    QuotePrice,
+    price_lines,
+    tax_of,
+)
+from leadtocash.contracts.products import (
+    VAT_RATES,
+    Product,
+)
 from leadtocash.contracts.quotes import (
     QUOTE_TABLE,
     LineInput,
@@ -52,18 +114,31 @@ from leadtocash.contracts.quotes import (
 )
 
 __all__ = [
+    "CONTRACT_TABLE",
     "DEFAULT_APPROVER_ROLES",
     "DEFAULT_TIMEZONE",
     "QUOTE_TABLE",
     "VAT_RATES",
+    "Amendment",
     "AmendmentId",
+    "AmendmentLine",
+    "AmendmentStatus",
     "Approval",
     "ApprovalPolicy",
+    "Contract",
     "ContractId",
+    "ContractLine",
+    "ContractStatus",
     "CreditId",
+    "Delivery",
     "DeliveryId",
+    "DeliveryLine",
     "InvoiceId",
     "LineInput",
+    "Milestone",
+    "MilestoneBasis",
+    "MilestoneSpec",
+    "PriceableLine",
     "PricedLine",
     "Product",
     "ProductId",
@@ -75,23 +150,52 @@ __all__ = [
     "QuoteStatus",
     "ReceiptId",
     "ReversalId",
+    "accept_delivery",
     "accept_quote",
+    "approve_amendment",
+    "approve_contract",
     "approve_quote",
+    "approved_amendments",
+    "build_plan",
     "business_date",
     "check_approver",
+    "complete_contract",
+    "contract_from_opportunity",
+    "contract_from_quote",
+    "contract_tax",
+    "contract_total",
+    "decline_contract",
     "decline_quote",
+    "delivered_quantities",
+    "delivered_value",
     "draft_quote",
+    "edit_contract",
     "edit_quote",
+    "effective_lines",
     "expire_quote",
+    "fully_delivered_on",
+    "is_fully_delivered",
     "is_quote_expired",
+    "lines_after",
+    "milestone_due_date",
     "needs_approval",
+    "payment_plan",
+    "plan_after",
+    "plan_problems",
     "price_lines",
+    "propose_amendment",
     "quote_expires_at",
+    "record_delivery",
+    "reject_amendment",
     "reject_quote",
+    "require_active",
     "resolve_lines",
     "revise_quote",
     "send_quote",
+    "sign_contract",
     "start_of_day",
+    "submit_contract",
     "submit_quote",
     "tax_of",
+    "terminate_contract",
 ]

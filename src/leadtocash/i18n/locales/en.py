@@ -423,4 +423,52 @@ MESSAGES: dict[str, str | dict[str, str]] = {
     "label.quote_status.rejected": "rejected",
     "label.quote_status.expired": "expired",
     "label.quote_status.superseded": "superseded",
+    "contract.no_lines": "A contract needs at least one line.",
+    "contract.duplicate_line": "Contract line numbers must differ.",
+    "contract.duplicate_milestone": "Payment plan milestones need different ids.",
+    "contract.duplicate_delivery": "This delivery number is already used.",
+    "contract.duplicate_amendment": "This amendment number is already used.",
+    "contract.milestone_amount": "Give each milestone a percentage or an amount, not both.",
+    "contract.milestone_due": (
+        "A milestone due on delivery gets its date when the delivery is accepted."
+    ),
+    "contract.plan_mismatch": "The payment plan does not add up to the contract total.",
+    "contract.plan_missing": "Contract {id} has no payment plan yet.",
+    "contract.quote_not_accepted": (
+        "Quote {quote_id} is {status}; a contract needs an accepted quote."
+    ),
+    "contract.opportunity_not_won": "Opportunity {opportunity_id} is at stage {stage}, not won.",
+    "contract.signed_immutable": (
+        "Contract {id} is signed and cannot be edited; add an amendment instead."
+    ),
+    "contract.not_editable": "Contract {id} is {status}; only drafts can be edited.",
+    "contract.self_approval": "You wrote this {document} ({id}) and may not approve it yourself.",
+    "contract.not_active": "Contract {id} is {status}; it must be active to {action}.",
+    "contract.unknown_line": "Contract {id} has no line {line}.",
+    "contract.over_delivery": (
+        "Line {line}: {delivered} of {ordered} already delivered; {requested} more would exceed "
+        "the order."
+    ),
+    "contract.unknown_delivery": "Contract {id} has no delivery {delivery_id}.",
+    "contract.delivery_accepted": "Delivery {delivery_id} was already accepted on {accepted_on}.",
+    "contract.accepted_before_delivery": "The acceptance date cannot precede the delivery date.",
+    "contract.unknown_amendment": "Contract {id} has no amendment {amendment_id}.",
+    "contract.amendment_below_delivered": (
+        "Line {line} would order {ordered}, but {delivered} were already delivered."
+    ),
+    "contract.below_invoiced": (
+        "The contract total would become {total}, below the {invoiced} already invoiced."
+    ),
+    "label.contract_status.draft": "draft",
+    "label.contract_status.pending_approval": "pending approval",
+    "label.contract_status.approved": "approved",
+    "label.contract_status.active": "active (signed)",
+    "label.contract_status.completed": "completed",
+    "label.contract_status.terminated": "terminated",
+    "label.amendment_status.pending": "pending approval",
+    "label.amendment_status.approved": "approved",
+    "label.amendment_status.rejected": "rejected",
+    "label.milestone_basis.date": "on a date",
+    "label.milestone_basis.first_delivery": "after first delivery",
+    "label.milestone_basis.full_delivery": "after full delivery",
 }

@@ -1,0 +1,275 @@
+"""Contracts: prefilled creation, exact payment plans, lifecycle, immutability, amendments,
+deliveries and delivery-dated milestones."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import attrs
+import pytest
+
+from contract_fixtures import ALICE_AS_MANAGER, AUTHOR, CUSTOMER, MANAGER, NOW, REP, accepted_quote
+from leadtocash.contracts import (
+    AmendmentId,
+    AmendmentLine,
+    ApprovalPolicy,
+    Contract,
+    ContractId,
+    ContractLine,
+    ContractStatus,
+    DeliveryId,
+    Milestone,
+    MilestoneBasis,
+    MilestoneSpec,
+    QuoteStatus,
+    accept_delivery,
+    approve_amendment,
+    approve_contract,
+    build_plan,
+    complete_contract,
+    contract_from_opportunity,
+    contract_from_quote,
+    decline_contract,
+    delivered_value,
+    edit_contract,
+    fully_delivered_on,
+    payment_plan,
+    propose_amendment,
+    record_delivery,
+    reject_amendment,
+    sign_contract,
+    submit_contract,
+    terminate_contract,
+)
+from leadtocash.errors import InvalidTransition, RuleViolation, ValidationError
+from leadtocash.money import Money
+from leadtocash.pipeline.opportunity import Opportunity, OpportunityId
+
+POLICY = ApprovalPolicy()
+SIGNED = datetime(2024, 3, 5, 6, 0, tzinfo=UTC)
+PLAN_30_60_10 = [
+    MilestoneSpec("预付款", percent=Decimal(30), due_date=date(2024, 3, 15)),
+    MilestoneSpec("到货款", percent=Decimal(60), basis=MilestoneBasis.FIRST_DELIVERY,
+                  days_after_delivery=10),
+    MilestoneSpec("验收款", percent=Decimal(10), basis=MilestoneBasis.FULL_DELIVERY,
+                  days_after_delivery=30),
+]  # fmt: skip
+
+
+def cny(text: str) -> Money:
+    return Money(text, "CNY")
+
+
+def active_contract() -> Contract:
+    """Quote q-1 (2 servers at 1999.00 + installation 500.00 = 4498.00) signed on 5 March."""
+    draft = contract_from_quote(
+        accepted_quote(), ContractId("c-1"), NOW, AUTHOR, plan=PLAN_30_60_10
+    )
+    approved = approve_contract(submit_contract(draft, NOW, AUTHOR), POLICY, MANAGER, "ok", NOW)
+    return sign_contract(approved, SIGNED, NOW, AUTHOR)
+
+
+def test_a_30_60_10_plan_sums_exactly_where_naive_rounding_creates_a_cent() -> None:
+    total = cny("1000.06")
+    # naive: 300.018 → 300.02, 600.036 → 600.04, 100.006 → 100.01 = 1000.07 (one fen created)
+    naive = [Money(total.amount * p / 100, "CNY") for p in (30, 60, 10)]
+    assert sum(m.minor_units for m in naive) == 100007
+    # largest remainder: floors 30001 + 60003 + 10000 = 100004 fen, 2 short; remainders
+    # .8, .6, .6 → the first and (tie, earlier wins) the second get one fen each
+    plan = build_plan(total, [MilestoneSpec(f"m{p}", percent=Decimal(p), due_date=date(2024, 4, 1))
+                              for p in (30, 60, 10)])  # fmt: skip
+    assert [m.amount for m in plan] == [cny("300.02"), cny("600.04"), cny("100.00")]
+    assert [m.id for m in plan] == ["M1", "M2", "M3"]
+
+
+def test_fixed_amounts_come_first_and_percentages_split_the_rest() -> None:
+    plan = build_plan(
+        cny("1000.00"),
+        [
+            MilestoneSpec("deposit", amount=cny("100.00"), due_date=date(2024, 4, 1)),
+            MilestoneSpec("rest a", percent=Decimal(50), due_date=date(2024, 5, 1)),
+            MilestoneSpec("rest b", percent=Decimal(50), due_date=date(2024, 6, 1)),
+        ],
+    )
+    assert [m.amount for m in plan] == [cny("100.00"), cny("450.00"), cny("450.00")]
+
+
+@pytest.mark.parametrize(
+    "specs",
+    [
+        [MilestoneSpec("a", percent=Decimal(30), due_date=date(2024, 4, 1))],
+        [MilestoneSpec("a", amount=cny("999.99"), due_date=date(2024, 4, 1))],
+        [MilestoneSpec("a", amount=cny("1000.01"), due_date=date(2024, 4, 1))],
+    ],
+)
+def test_plans_that_do_not_make_up_the_total_are_refused(specs: list[MilestoneSpec]) -> None:
+    with pytest.raises(RuleViolation) as caught:
+        build_plan(cny("1000.00"), specs)
+    assert caught.value.code == "contract.plan_mismatch"
+
+
+def test_milestone_specs_are_checked() -> None:
+    with pytest.raises(ValidationError):
+        MilestoneSpec("both", percent=Decimal(10), amount=cny("1"), due_date=date(2024, 1, 1))
+    with pytest.raises(ValidationError):
+        MilestoneSpec("no date", percent=Decimal(10))
+    with pytest.raises(ValidationError):
+        MilestoneSpec("dated delivery", percent=Decimal(10), basis=MilestoneBasis.FULL_DELIVERY,
+                      due_date=date(2024, 1, 1))  # fmt: skip
+
+
+def test_a_contract_from_an_accepted_quote_takes_its_lines_at_quoted_totals() -> None:
+    quote = accepted_quote()
+    contract = contract_from_quote(quote, ContractId("c-1"), NOW, AUTHOR)
+    assert contract.total == quote.total == cny("4498.00")
+    assert [(line.line_no, line.amount, line.tax) for line in contract.lines] == [
+        (1, cny("3998.00"), cny("459.95")),  # 3998 − 3998/1.13 = 459.9469… → 459.95
+        (2, cny("500.00"), cny("28.30")),  # 500 − 500/1.06 = 28.3018… → 28.30
+    ]
+    assert (contract.customer_id, contract.owner_id, contract.quote_id) == (CUSTOMER, REP, "q-1")
+    with pytest.raises(RuleViolation) as caught:
+        contract_from_quote(
+            attrs.evolve(quote, status=QuoteStatus.SENT), ContractId("c"), NOW, AUTHOR
+        )
+    assert caught.value.code == "contract.quote_not_accepted"
+
+
+def test_a_contract_from_a_won_opportunity_has_one_line() -> None:
+    opportunity = Opportunity(
+        id=OpportunityId("o-1"), customer_id=CUSTOMER, owner_id=REP, name="机房扩容",
+        amount=cny("113000.00"), close_date=date(2024, 3, 1), created_at=NOW, stage="won",
+    )  # fmt: skip
+    contract = contract_from_opportunity(opportunity, ContractId("c-o"), NOW, AUTHOR)
+    assert contract.total == cny("113000.00")
+    assert contract.lines[0].tax == cny("13000.00")
+    assert contract.opportunity_id == "o-1" and contract.owner_id == REP
+    with pytest.raises(RuleViolation) as caught:
+        contract_from_opportunity(
+            attrs.evolve(opportunity, stage="quotation"), ContractId("c"), NOW, AUTHOR
+        )
+    assert caught.value.code == "contract.opportunity_not_won"
+
+
+def test_lifecycle_and_approval_rules() -> None:
+    draft = contract_from_quote(accepted_quote(), ContractId("c-1"), NOW, AUTHOR)
+    with pytest.raises(RuleViolation) as caught:
+        submit_contract(draft, NOW, AUTHOR)
+    assert caught.value.code == "contract.plan_missing"
+    draft = edit_contract(draft, NOW, plan=PLAN_30_60_10, title="服务器采购合同")
+    pending = submit_contract(draft, NOW, AUTHOR)
+    with pytest.raises(RuleViolation) as caught:
+        edit_contract(pending, NOW, title="x")
+    assert caught.value.code == "contract.not_editable"
+    with pytest.raises(RuleViolation) as caught:
+        approve_contract(pending, POLICY, ALICE_AS_MANAGER, "mine", NOW)
+    assert caught.value.code == "contract.self_approval"
+    assert decline_contract(pending, POLICY, MANAGER, "fix", NOW).status is ContractStatus.DRAFT
+    approved = approve_contract(pending, POLICY, MANAGER, "ok", NOW)
+    with pytest.raises(InvalidTransition):
+        complete_contract(approved, NOW, AUTHOR)
+    active = sign_contract(approved, SIGNED, NOW, AUTHOR)
+    assert active.status is ContractStatus.ACTIVE and active.signed_at == SIGNED
+    assert complete_contract(active, NOW, AUTHOR).status is ContractStatus.COMPLETED
+    ended = terminate_contract(active, "客户破产", NOW, AUTHOR)
+    assert (ended.status, ended.reason) == (ContractStatus.TERMINATED, "客户破产")
+    with pytest.raises(ValidationError):
+        terminate_contract(active, " ", NOW, AUTHOR)
+
+
+def test_signed_terms_are_immutable_and_refusals_change_nothing() -> None:
+    active = active_contract()
+    before = attrs.evolve(active)
+    with pytest.raises(RuleViolation) as caught:
+        edit_contract(active, NOW, title="changed")
+    assert caught.value.code == "contract.signed_immutable"
+    with pytest.raises(RuleViolation) as caught:
+        edit_contract(terminate_contract(active, "x", NOW, AUTHOR), NOW, title="changed")
+    assert caught.value.code == "contract.signed_immutable"
+    assert active == before
+
+
+def test_partial_deliveries_never_exceed_the_order_and_date_the_milestones() -> None:
+    active = active_contract()
+    assert [m.due_date for m in payment_plan(active)] == [date(2024, 3, 15), None, None]
+    first = record_delivery(active, DeliveryId("d-1"), {1: Decimal(1)}, date(2024, 3, 10), NOW, "w")
+    with pytest.raises(RuleViolation) as caught:
+        record_delivery(first, DeliveryId("d-2"), {1: Decimal(2)}, date(2024, 3, 11), NOW, "w")
+    assert caught.value.code == "contract.over_delivery"
+    assert caught.value.details["ordered"] == "2" and caught.value.details["delivered"] == "1"
+    with pytest.raises(RuleViolation) as caught:
+        record_delivery(first, DeliveryId("d-2"), {9: Decimal(1)}, date(2024, 3, 11), NOW, "w")
+    assert caught.value.code == "contract.unknown_line"
+    # 1 of 2 servers: 3998.00 × 1/2 = 1999.00
+    assert delivered_value(first) == cny("1999.00")
+    accepted = accept_delivery(first, DeliveryId("d-1"), date(2024, 3, 12), NOW, "customer")
+    with pytest.raises(RuleViolation) as caught:
+        accept_delivery(accepted, DeliveryId("d-1"), date(2024, 3, 12), NOW, "customer")
+    assert caught.value.code == "contract.delivery_accepted"
+    assert [m.due_date for m in payment_plan(accepted)] == [
+        date(2024, 3, 15), date(2024, 3, 22), None,
+    ]  # fmt: skip
+    second = record_delivery(
+        accepted, DeliveryId("d-2"), {1: Decimal(1), 2: Decimal(1)}, date(2024, 3, 20), NOW, "w"
+    )
+    assert delivered_value(second) == second.total
+    assert fully_delivered_on(second) is None  # not accepted yet
+    done = accept_delivery(second, DeliveryId("d-2"), date(2024, 3, 25), NOW, "customer")
+    assert fully_delivered_on(done) == date(2024, 3, 25)
+    assert payment_plan(done)[2].due_date == date(2024, 4, 24)
+    with pytest.raises(RuleViolation) as caught:
+        record_delivery(
+            contract_from_quote(accepted_quote(), ContractId("c"), NOW, AUTHOR),
+            DeliveryId("d"), {1: Decimal(1)}, date(2024, 3, 1), NOW, "w",
+        )  # fmt: skip
+    assert caught.value.code == "contract.not_active"
+
+
+def test_amendments_change_a_signed_contract_by_a_delta_with_their_own_approval() -> None:
+    active = active_contract()
+    extra = AmendmentLine(
+        3, Decimal(1), cny("226.00"), description="延保", tax_rate=Decimal("0.13")
+    )
+    with pytest.raises(RuleViolation) as caught:
+        propose_amendment(active, AmendmentId("a-1"), "延保一年", [extra], [], NOW, AUTHOR)
+    assert caught.value.code == "contract.plan_mismatch"
+    milestone = Milestone("M4", "延保款", cny("226.00"), due_date=date(2024, 6, 1))
+    proposed = propose_amendment(active, AmendmentId("a-1"), "延保一年", [extra], [milestone],
+                                 NOW, AUTHOR)  # fmt: skip
+    assert proposed.total == active.total  # not in force until approved
+    with pytest.raises(RuleViolation) as caught:
+        approve_amendment(proposed, AmendmentId("a-1"), POLICY, ALICE_AS_MANAGER, "ok", NOW)
+    assert caught.value.code == "contract.self_approval"
+    amended = approve_amendment(proposed, AmendmentId("a-1"), POLICY, MANAGER, "ok", NOW)
+    assert amended.total == cny("4724.00")
+    plan = payment_plan(amended)
+    assert sum(m.amount.minor_units for m in plan) == amended.total.minor_units
+    assert amended.lines == active.lines  # the signed terms never change
+    with pytest.raises(InvalidTransition):
+        reject_amendment(amended, AmendmentId("a-1"), POLICY, MANAGER, "no", NOW)
+
+    delivered = record_delivery(
+        amended, DeliveryId("d"), {1: Decimal(2)}, date(2024, 3, 9), NOW, "w"
+    )
+    cut = AmendmentLine(1, Decimal(-1), cny("-1999.00"))
+    reduce = Milestone("M2", "到货款", cny("-1999.00"), basis=MilestoneBasis.FIRST_DELIVERY)
+    with pytest.raises(RuleViolation) as caught:
+        propose_amendment(delivered, AmendmentId("a-2"), "少一台", [cut], [reduce], NOW, AUTHOR)
+    assert caught.value.code == "contract.amendment_below_delivered"
+    fewer = propose_amendment(amended, AmendmentId("a-2"), "少一台", [cut], [reduce], NOW, AUTHOR)
+    rejected = reject_amendment(fewer, AmendmentId("a-2"), POLICY, MANAGER, "no", NOW)
+    assert rejected.total == amended.total and rejected.amendments[-1].reason == "no"
+    smaller = approve_amendment(fewer, AmendmentId("a-2"), POLICY, MANAGER, "ok", NOW)
+    assert smaller.total == cny("2725.00")
+    assert sum(m.amount.minor_units for m in payment_plan(smaller)) == 272500
+
+
+def test_contract_construction_checks_its_invariants() -> None:
+    line = ContractLine(1, "x", Decimal(1), cny("10.00"), cny("1.15"), Decimal("0.13"))
+    with pytest.raises(ValidationError):
+        Contract(ContractId("c"), CUSTOMER, AUTHOR, "t", "CNY", (), NOW)
+    with pytest.raises(ValidationError):
+        Contract(ContractId("c"), CUSTOMER, AUTHOR, "t", "CNY", (line, line), NOW)
+    with pytest.raises(ValidationError):
+        Contract(ContractId("c"), CUSTOMER, AUTHOR, "t", "CNY", (line,), NOW,
+                 plan=(Milestone("M1", "m", cny("9.99"), due_date=date(2024, 1, 1)),))  # fmt: skip
