@@ -22,19 +22,23 @@ from leadtocash import (
 from leadtocash.calendars import ChinaStatutoryCalendar
 from leadtocash.durations import Duration, WeekdayCalendar
 from leadtocash.model import Customer, CustomerId
-from leadtocash.pool.book import OwnershipAction, RepBook
+from leadtocash.pool.book import DailyClaims, OwnershipAction, RepBook
 from leadtocash.pool.ownership import (
     OwnershipFacts,
     check_capacity,
     check_claim,
     check_owned,
     check_unowned,
+    decide_assign,
+    decide_claim,
+    decide_release,
+    decide_transfer,
     next_local_midnight,
     require_reason,
     returned_to_pool,
     taken_by,
 )
-from leadtocash.pool.rules import PoolRules
+from leadtocash.pool.rules import Pool, PoolRules
 from pool_fixtures import ADMIN, MANAGER, START, World, make_world, rep_principal
 
 REP1, REP2 = rep_principal(1), rep_principal(2)
@@ -498,3 +502,99 @@ def test_daily_limits_reset_at_the_next_local_midnight() -> None:
     assert next_local_midnight(datetime(2026, 1, 5, 16, 0, tzinfo=UTC), "UTC") == datetime(
         2026, 1, 6, 0, 0, tzinfo=UTC
     )
+
+
+# --- The whole decisions (decide_*): what the application applies, refused by the domain. ---
+
+EAST = Pool(PoolId("east"), "East", zone_id=ZoneId("east"), rules=PoolRules(daily_claim_limit=1))
+WEST = Pool(PoolId("west"), "West", zone_id=ZoneId("west"))
+
+
+def _counter(count: int = 0) -> DailyClaims:
+    return DailyClaims("east|rep1|d", PoolId("east"), RepId("rep1"), START.date(), count=count)
+
+
+def _rep(rep_id: str = "rep1", zone: str | None = "east", active: bool = True) -> SalesRep:
+    zone_id = ZoneId(zone) if zone else None
+    return SalesRep(RepId(rep_id), rep_id, zone_id=zone_id, active=active)
+
+
+def _decision_refusal(call: Any, *args: Any, **kwargs: Any) -> RuleViolation:
+    with pytest.raises(RuleViolation) as caught:
+        call(*args, **kwargs)
+    return caught.value
+
+
+def test_a_granted_claim_returns_the_owned_customer_and_the_counted_day() -> None:
+    customer = _pool_customer(tier=Tier.B)
+    claim = decide_claim(customer, RepId("rep1"), ZoneId("east"), EAST, _counter(), _facts(START))
+    assert claim.customer == taken_by(customer, RepId("rep1"), START)
+    assert (claim.counter.count, dict(claim.counter.by_tier)) == (1, {Tier.B: 1})
+
+
+def test_the_claim_decision_refuses_in_the_order_a_rep_wants_to_hear() -> None:
+    rep, facts = RepId("rep1"), _facts(START)
+    owned = _pool_customer(owner_id=RepId("rep2"), pool_id=None)
+    refused = _decision_refusal(decide_claim, owned, rep, None, None, None, facts)
+    assert refused.code == "pool.already_owned"  # before "in no pool"
+    loose = _pool_customer(pool_id=None)
+    refused = _decision_refusal(decide_claim, loose, rep, None, None, None, facts)
+    assert (refused.code, refused.details) == ("pool.not_in_pool", {"customer_id": "c1"})
+    customer = _pool_customer()
+    refused = _decision_refusal(
+        decide_claim, customer, rep, ZoneId("west"), EAST, _counter(), facts
+    )
+    assert (refused.code, refused.details) == (
+        "pool.zone_mismatch", {"rep_id": "rep1", "rep_zone": "west", "pool_zone": "east"}
+    )  # fmt: skip
+    refused = _decision_refusal(decide_claim, customer, rep, None, EAST, _counter(1), facts)
+    assert refused.code == "pool.daily_limit_reached"  # a rep of no zone passes the zone rule
+    with pytest.raises(ValueError, match="needs pool east"):
+        decide_claim(customer, rep, None, WEST, _counter(), facts)  # the wrong pool loaded
+    with pytest.raises(ValueError, match="needs pool east"):
+        decide_claim(customer, rep, None, EAST, None, facts)
+
+
+def test_assign_needs_an_active_rep_of_the_pools_zone_with_room() -> None:
+    customer, facts = _pool_customer(), _facts(START)
+    assert decide_assign(customer, _rep(), EAST, facts).owner_id == "rep1"
+    refused = _decision_refusal(decide_assign, customer, _rep(active=False), EAST, facts)
+    assert (refused.code, refused.details) == ("pool.rep_inactive", {"rep_id": "rep1"})
+    refused = _decision_refusal(decide_assign, customer, _rep(zone="west"), EAST, facts)
+    assert refused.code == "pool.zone_mismatch"
+    full = attrs.evolve(EAST, rules=PoolRules(capacity=1))
+    crowded = _facts(START, book=RepBook(RepId("rep1")).adjust(_pool_customer(id="c9"), 1))
+    refused = _decision_refusal(decide_assign, customer, _rep(), full, crowded)
+    assert refused.code == "pool.capacity_reached"
+    assert decide_assign(customer, _rep(), full, crowded, override=True).owner_id == "rep1"
+    assert decide_assign(customer, _rep(zone=None), None, facts).owner_id == "rep1"
+
+
+def test_release_refuses_a_locked_customer_and_follows_release_to() -> None:
+    owned = _pool_customer(owner_id=RepId("rep1"))
+    back = decide_release(owned, PoolRules(), START)
+    assert (back.owner_id, back.pool_id, back.previous_owner_id) == (None, "east", "rep1")
+    elsewhere = decide_release(owned, PoolRules(release_to=PoolId("west")), START)
+    assert elsewhere.pool_id == "west"
+    locked = attrs.evolve(owned, locked=True)
+    refused = _decision_refusal(decide_release, locked, PoolRules(), START)
+    assert (refused.code, refused.details) == ("pool.customer_locked", {"customer_id": "c1"})
+    homeless = attrs.evolve(owned, pool_id=None)
+    refused = _decision_refusal(decide_release, homeless, PoolRules(), START)
+    assert refused.code == "pool.not_in_pool"
+    refused = _decision_refusal(decide_release, _pool_customer(), PoolRules(), START)
+    assert refused.code == "pool.not_owned"
+
+
+def test_transfer_moves_owner_and_zone_but_not_to_the_same_place() -> None:
+    owned, facts = _pool_customer(owner_id=RepId("rep1"), zone_id=ZoneId("east")), _facts(START)
+    refused = _decision_refusal(decide_transfer, owned, _rep(), EAST, facts)
+    assert (refused.code, refused.details) == ("pool.same_owner", {"customer_id": "c1"})
+    moved = decide_transfer(owned, _rep(zone="west"), WEST, facts)  # same rep, another pool
+    assert (moved.owner_id, moved.pool_id, moved.zone_id) == ("rep1", "west", "west")
+    moved = decide_transfer(owned, _rep("rep2"), EAST, facts)
+    assert (moved.owner_id, moved.pool_id, moved.follow_ups_since_claim) == ("rep2", "east", 0)
+    refused = _decision_refusal(decide_transfer, owned, _rep("rep2", zone="west"), EAST, facts)
+    assert refused.code == "pool.zone_mismatch"
+    unzoned = Pool(PoolId("any"), "Any")
+    assert decide_transfer(owned, _rep("rep2"), unzoned, facts).zone_id == "east"

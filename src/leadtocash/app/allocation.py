@@ -23,10 +23,10 @@ from leadtocash.app.context import AppContext, Change
 from leadtocash.app.customers import CustomerWrites
 from leadtocash.app.unit_of_work import UnitOfWork
 from leadtocash.durations import local_day
-from leadtocash.errors import RuleViolation, ValidationError
+from leadtocash.errors import ValidationError
 from leadtocash.model import Customer, PoolId, RepId, SalesRep
 from leadtocash.pool.book import DailyClaims, OwnershipAction, daily_claims_id
-from leadtocash.pool.ownership import check_unowned, taken_by
+from leadtocash.pool.ownership import check_in_pool, check_unowned, taken_by
 from leadtocash.pool.rules import Pool
 
 __all__ = ["AllocationReport", "AllocationService"]
@@ -106,12 +106,7 @@ class AllocationService:
             for cid in customer_ids:
                 customer = uow.customers.get(cid)
                 check_unowned(customer)
-                if customer.pool_id != pool.id:
-                    raise RuleViolation(
-                        f"customer {customer.id} is not in pool {pool.id}",
-                        code="pool.not_in_pool",
-                        details={"customer_id": customer.id, "pool_id": pool.id},
-                    )
+                check_in_pool(customer, pool.id)
                 customers[customer.id] = customer
                 leads.append(
                     LeadProfile(

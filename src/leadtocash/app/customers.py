@@ -149,25 +149,11 @@ class CustomerWrites:
                 details={"customer_id": customer.id, "user_id": principal.user_id},
             )
 
-    def active_rep(self, uow: UnitOfWork, rep_id: RepId, pool: Pool | None) -> SalesRep:
-        """The rep, refused when unknown, inactive, or in another zone than ``pool``."""
+    def rep(self, uow: UnitOfWork, rep_id: RepId) -> SalesRep:
+        """The rep, or NotFound; whether it may take customers is the domain's call."""
         rep = uow.reps.find(rep_id)
         if rep is None:
             raise NotFound("sales_rep", rep_id)
-        if not rep.active:
-            raise RuleViolation(
-                f"rep {rep_id} is not active", code="pool.rep_inactive", details={"rep_id": rep_id}
-            )
-        if (
-            pool is not None
-            and pool.zone_id is not None
-            and rep.zone_id not in (None, pool.zone_id)
-        ):
-            raise RuleViolation(
-                f"rep {rep_id} is in zone {rep.zone_id}, pool {pool.id} in {pool.zone_id}",
-                code="pool.zone_mismatch",
-                details={"rep_id": rep_id, "rep_zone": rep.zone_id, "pool_zone": pool.zone_id},
-            )
         return rep
 
     def book(self, uow: UnitOfWork, rep_id: RepId) -> RepBook:

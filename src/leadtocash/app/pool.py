@@ -17,9 +17,6 @@ from leadtocash.app.context import AppContext, Change
 from leadtocash.app.customers import CustomerWrites, rep_of
 from leadtocash.app.unit_of_work import Page, UnitOfWork
 from leadtocash.durations import local_day
-from leadtocash.errors import (
-    RuleViolation,
-)
 from leadtocash.events import (
     CustomerLockChanged,
     FollowUpLogged,
@@ -46,13 +43,13 @@ from leadtocash.pool.book import (
 )
 from leadtocash.pool.ownership import (
     OwnershipFacts,
-    check_capacity,
-    check_claim,
     check_owned,
     check_unowned,
+    decide_assign,
+    decide_claim,
+    decide_release,
+    decide_transfer,
     require_reason,
-    returned_to_pool,
-    taken_by,
 )
 from leadtocash.pool.rules import Pool, PoolRules
 
@@ -74,15 +71,11 @@ class PoolService:
     _claim_pools: dict[RepId, PoolId] = attrs.field(factory=dict, init=False, eq=False)
 
     # -- shared steps ---------------------------------------------------------------------------
-    def _facts(
-        self, uow: UnitOfWork, rep_id: RepId, counter: DailyClaims | None = None
-    ) -> OwnershipFacts:
+    def _facts(self, uow: UnitOfWork, rep_id: RepId) -> OwnershipFacts:
         return OwnershipFacts(
             now=self.ctx.clock.now(),
             timezone=self.ctx.timezone,
             book=self.customers.book(uow, rep_id),
-            claims_today=counter.count if counter else 0,
-            claims_today_by_tier=counter.by_tier if counter else {},
             calendar=self.ctx.calendar,
         )
 
@@ -148,28 +141,20 @@ class PoolService:
                 (DailyClaims, None if guess is None else daily_claims_id(guess, rep_id, day)),
             )
             customer = uow.customers.get(customer_id)
-            check_unowned(customer)
-            if customer.pool_id is None:
-                raise RuleViolation(
-                    f"customer {customer.id} is in no pool", code="pool.not_in_pool",
-                    details={"customer_id": customer.id},
-                )  # fmt: skip
-            self._claim_pools[rep_id] = customer.pool_id
-            counter_id = daily_claims_id(customer.pool_id, rep_id, day)
-            uow.preload((Pool, customer.pool_id), (DailyClaims, counter_id))
-            pool = uow.repository(Pool).get(customer.pool_id)
-            if pool.zone_id is not None and principal.zone_id not in (None, pool.zone_id):
-                raise RuleViolation(
-                    f"pool {pool.id} belongs to zone {pool.zone_id}",
-                    code="pool.zone_mismatch",
-                    details={"pool_zone": pool.zone_id, "rep_zone": principal.zone_id},
+            pool, counter = None, None
+            if customer.pool_id is not None and customer.owner_id is None:
+                self._claim_pools[rep_id] = customer.pool_id
+                counter_id = daily_claims_id(customer.pool_id, rep_id, day)
+                uow.preload((Pool, customer.pool_id), (DailyClaims, counter_id))
+                pool = uow.repository(Pool).get(customer.pool_id)
+                counter = uow.repository(DailyClaims).find(counter_id) or DailyClaims(
+                    counter_id, pool.id, rep_id, day
                 )
-            counters = uow.repository(DailyClaims)
-            counter = counters.find(counter_id) or DailyClaims(counter_id, pool.id, rep_id, day)
-            check_claim(customer, rep_id, pool.rules, self._facts(uow, rep_id, counter))
-            counters.save(counter.counted(customer))
+            facts = self._facts(uow, rep_id)
+            claim = decide_claim(customer, rep_id, principal.zone_id, pool, counter, facts)
+            uow.repository(DailyClaims).save(claim.counter)
             return self.customers.move(
-                uow, principal, customer, taken_by(customer, rep_id, now), OwnershipAction.CLAIM
+                uow, principal, customer, claim.customer, OwnershipAction.CLAIM
             )
 
         return self.customers.visible(
@@ -199,10 +184,9 @@ class PoolService:
             uow.preload((Pool, customer.pool_id), (SalesRep, rep_id), (RepBook, rep_id))
             self.customers.guard(uow, principal, customer, write=True)
             pool = uow.repository(Pool).get(customer.pool_id) if customer.pool_id else None
-            self.customers.active_rep(uow, rep_id, pool)
-            rules = pool.rules if pool else PoolRules()
-            check_capacity(rules, self._facts(uow, rep_id), override=override)
-            after = taken_by(customer, rep_id, self.ctx.clock.now())
+            rep = self.customers.rep(uow, rep_id)
+            facts = self._facts(uow, rep_id)
+            after = decide_assign(customer, rep, pool, facts, override=override)
             return self.customers.move(
                 uow, principal, customer, after, OwnershipAction.ASSIGN,
                 reason=reason, override=override,
@@ -221,19 +205,8 @@ class PoolService:
             owner = check_owned(customer)
             uow.preload((Pool, customer.pool_id), (RepBook, owner), (SalesRep, owner))
             self.customers.owner_or_manager(uow, principal, customer)
-            if customer.locked:
-                raise RuleViolation(
-                    f"customer {customer.id} is locked; unlock it first",
-                    code="pool.customer_locked", details={"customer_id": customer.id},
-                )  # fmt: skip
             rules = self.customers.rules_of(uow, customer.pool_id)
-            target = rules.release_to or customer.pool_id
-            if target is None:
-                raise RuleViolation(
-                    f"customer {customer.id} has no pool to go back to",
-                    code="pool.not_in_pool", details={"customer_id": customer.id},
-                )  # fmt: skip
-            after = returned_to_pool(customer, target, self.ctx.clock.now())
+            after = decide_release(customer, rules, self.ctx.clock.now())
             return self.customers.move(
                 uow, principal, customer, after, OwnershipAction.RELEASE, reason=why
             )
@@ -264,21 +237,12 @@ class PoolService:
                 (RepBook, owner), (RepBook, to_rep),
             )  # fmt: skip
             self.customers.guard(uow, principal, customer, write=True)
-            if owner == to_rep and to_pool in (None, customer.pool_id):
-                raise RuleViolation(
-                    f"customer {customer.id} already belongs to {to_rep}",
-                    code="pool.same_owner", details={"customer_id": customer.id},
-                )  # fmt: skip
             pool_id = to_pool or customer.pool_id
             pool = uow.repository(Pool).get(pool_id) if pool_id else None
-            self.customers.active_rep(uow, to_rep, pool)
-            rules = pool.rules if pool else PoolRules()
-            if owner != to_rep:
-                check_capacity(rules, self._facts(uow, to_rep), override=override)
-            now = self.ctx.clock.now()
-            after = attrs.evolve(taken_by(customer, to_rep, now), pool_id=pool_id)
-            if pool is not None and pool.zone_id is not None:
-                after = attrs.evolve(after, zone_id=pool.zone_id)
+            rep = self.customers.rep(uow, to_rep)
+            after = decide_transfer(
+                customer, rep, pool, self._facts(uow, to_rep), override=override
+            )
             return self.customers.move(
                 uow, principal, customer, after, OwnershipAction.TRANSFER,
                 reason=why, override=override,

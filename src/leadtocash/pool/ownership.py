@@ -15,16 +15,24 @@ import attrs
 
 from leadtocash.durations import Duration, WorkingCalendar, deadline, is_provisional, local_day
 from leadtocash.errors import RuleViolation, ValidationError
-from leadtocash.model import Customer, PoolId, RepId, Tier
-from leadtocash.pool.book import RepBook
-from leadtocash.pool.rules import PoolRules
+from leadtocash.model import Customer, PoolId, RepId, SalesRep, Tier, ZoneId
+from leadtocash.pool.book import DailyClaims, RepBook
+from leadtocash.pool.rules import Pool, PoolRules
 
 __all__ = [
+    "ClaimDecision",
     "OwnershipFacts",
+    "check_active_rep",
     "check_capacity",
     "check_claim",
+    "check_in_pool",
     "check_owned",
+    "check_pool_zone",
     "check_unowned",
+    "decide_assign",
+    "decide_claim",
+    "decide_release",
+    "decide_transfer",
     "next_local_midnight",
     "require_reason",
     "returned_to_pool",
@@ -77,6 +85,38 @@ def check_owned(customer: Customer) -> RepId:
             details={"customer_id": customer.id},
         )
     return customer.owner_id
+
+
+def check_in_pool(customer: Customer, pool_id: PoolId | None = None) -> PoolId:
+    """The customer's pool; refuse when it is in none (or not in ``pool_id`` when given)."""
+    if customer.pool_id is not None and pool_id in (None, customer.pool_id):
+        return customer.pool_id
+    details: dict[str, str] = {"customer_id": customer.id}
+    message = f"customer {customer.id} is in no pool"
+    if pool_id is not None:
+        details["pool_id"] = pool_id
+        message = f"customer {customer.id} is not in pool {pool_id}"
+    raise RuleViolation(message, code="pool.not_in_pool", details=details)
+
+
+def check_pool_zone(pool: Pool | None, rep_id: RepId, rep_zone: ZoneId | None) -> None:
+    """Refuse a rep of another zone than a zone's pool (a rep of no zone may serve any)."""
+    if pool is None or pool.zone_id is None or rep_zone in (None, pool.zone_id):
+        return
+    raise RuleViolation(
+        f"rep {rep_id} is in zone {rep_zone}, pool {pool.id} in {pool.zone_id}",
+        code="pool.zone_mismatch",
+        details={"rep_id": rep_id, "rep_zone": rep_zone, "pool_zone": pool.zone_id},
+    )
+
+
+def check_active_rep(rep: SalesRep, pool: Pool | None) -> None:
+    """Refuse an inactive rep, or a rep of another zone than ``pool``'s."""
+    if not rep.active:
+        raise RuleViolation(
+            f"rep {rep.id} is not active", code="pool.rep_inactive", details={"rep_id": rep.id}
+        )
+    check_pool_zone(pool, rep.id, rep.zone_id)
 
 
 def _cooldown_end(
@@ -167,6 +207,98 @@ def check_claim(customer: Customer, rep_id: RepId, rules: PoolRules, facts: Owne
             },
         )
     check_capacity(rules, facts)
+
+
+@attrs.frozen
+class ClaimDecision:
+    """A granted claim: the customer as the rep's, and the rep's day counter with it counted."""
+
+    customer: Customer
+    counter: DailyClaims
+
+
+def decide_claim(
+    customer: Customer,
+    rep_id: RepId,
+    rep_zone: ZoneId | None,
+    pool: Pool | None,
+    counter: DailyClaims | None,
+    facts: OwnershipFacts,
+) -> ClaimDecision:
+    """The whole claim (领取) decision: unowned, in a pool of the rep's zone, then every rule
+    of :func:`check_claim`; refused by the first rule that fails.
+
+    ``pool`` is the customer's pool and ``counter`` the rep's claims from it today (the
+    caller loads both once the customer is known to sit unowned in a pool); the counter, not
+    ``facts``, says how many claims the rep made today.
+    """
+    check_unowned(customer)
+    in_pool = check_in_pool(customer)
+    if pool is None or pool.id != in_pool or counter is None:
+        raise ValueError(f"decide_claim needs pool {in_pool} and the rep's counter from it")
+    check_pool_zone(pool, rep_id, rep_zone)
+    today = attrs.evolve(facts, claims_today=counter.count, claims_today_by_tier=counter.by_tier)
+    check_claim(customer, rep_id, pool.rules, today)
+    return ClaimDecision(taken_by(customer, rep_id, facts.now), counter.counted(customer))
+
+
+def decide_assign(
+    customer: Customer,
+    rep: SalesRep,
+    pool: Pool | None,
+    facts: OwnershipFacts,
+    *,
+    override: bool = False,
+) -> Customer:
+    """The customer given (分配) to an active rep of the pool's zone with room in the book."""
+    check_unowned(customer)
+    check_active_rep(rep, pool)
+    check_capacity(pool.rules if pool else PoolRules(), facts, override=override)
+    return taken_by(customer, rep.id, facts.now)
+
+
+def decide_release(customer: Customer, rules: PoolRules, now: datetime) -> Customer:
+    """The customer given back (释放) to its pool, or to ``rules.release_to``; locked: refused."""
+    check_owned(customer)
+    if customer.locked:
+        raise RuleViolation(
+            f"customer {customer.id} is locked; unlock it first",
+            code="pool.customer_locked",
+            details={"customer_id": customer.id},
+        )
+    target = rules.release_to or customer.pool_id
+    if target is None:
+        raise RuleViolation(
+            f"customer {customer.id} has no pool to go back to",
+            code="pool.not_in_pool",
+            details={"customer_id": customer.id},
+        )
+    return returned_to_pool(customer, target, now)
+
+
+def decide_transfer(
+    customer: Customer,
+    rep: SalesRep,
+    pool: Pool | None,
+    facts: OwnershipFacts,
+    *,
+    override: bool = False,
+) -> Customer:
+    """The customer moved (转移) to ``rep`` and, when ``pool`` differs, into that pool's zone."""
+    owner = check_owned(customer)
+    if owner == rep.id and (pool is None or pool.id == customer.pool_id):
+        raise RuleViolation(
+            f"customer {customer.id} already belongs to {rep.id}",
+            code="pool.same_owner",
+            details={"customer_id": customer.id},
+        )
+    check_active_rep(rep, pool)
+    if owner != rep.id:
+        check_capacity(pool.rules if pool else PoolRules(), facts, override=override)
+    after = taken_by(customer, rep.id, facts.now)
+    if pool is None:
+        return after
+    return attrs.evolve(after, pool_id=pool.id, zone_id=pool.zone_id or after.zone_id)
 
 
 def taken_by(customer: Customer, rep_id: RepId, now: datetime) -> Customer:
