@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Branch coverage of the domain (the modules of the first import-linter contract, configured in
-# pyproject.toml's [tool.coverage.*]) under the unit and property tests.
+# Branch coverage of the domain (the modules of the domain layers of the import-linter layers
+# contract; configured in pyproject.toml's [tool.coverage.*]) under the unit and property tests.
 #
 # Prints coverage.py's report, then the share of branches taken (what "branch coverage" means in
 # issues: coverage.py's own total mixes statements and branches and reads higher). Fails when a
