@@ -471,4 +471,61 @@ MESSAGES: dict[str, str | dict[str, str]] = {
     "label.milestone_basis.date": "on a date",
     "label.milestone_basis.first_delivery": "after first delivery",
     "label.milestone_basis.full_delivery": "after full delivery",
+    "invoice.amount_positive": "The amount must be greater than zero.",
+    "invoice.red_shape": (
+        "A red invoice has a negative amount, refers to its original and is never paid."
+    ),
+    "invoice.overpaid": "Paid and credited together cannot exceed the invoice amount.",
+    "invoice.not_issued": "Invoice {id} is {status}; it cannot {action}.",
+    "invoice.over_contract": (
+        "Invoicing {requested} more would exceed the contracted {contracted} ({invoiced} already "
+        "invoiced)."
+    ),
+    "invoice.over_delivered": (
+        "Invoicing {requested} more would exceed the {delivered} delivered ({invoiced} already "
+        "invoiced)."
+    ),
+    "invoice.unknown_milestone": "Contract {contract_id} has no payment milestone {milestone_id}.",
+    "invoice.contract_mismatch": "Invoice {id} belongs to contract {contract_id}, not {given}.",
+    "invoice.not_blue": "Invoice {id} is not the blue invoice expected here.",
+    "invoice.red_exceeds_outstanding": (
+        "Invoice {id} has {outstanding} outstanding; a red invoice cannot negate {requested}."
+    ),
+    "receipt.over_allocation": (
+        "Invoice {invoice_id} has {outstanding} outstanding; {requested} cannot be allocated to it."
+    ),
+    "receipt.insufficient_unapplied": (
+        "The receipt has only {unapplied} left to allocate; {requested} was asked."
+    ),
+    "receipt.customer_mismatch": "This belongs to customer {customer_id}, not {given}.",
+    "receipt.invoice_missing": (
+        "Every invoice the receipt was allocated to is needed to reverse it."
+    ),
+    "receipt.credit_used": (
+        "Receipt {id} left {credited} as credit but only {balance} is unused; undo the use first."
+    ),
+    "credit.insufficient": "The customer credit holds {balance}; {requested} cannot be used.",
+    "label.invoice_kind.ordinary": "ordinary VAT invoice",
+    "label.invoice_kind.special": "special VAT invoice",
+    "label.invoice_color.blue": "blue",
+    "label.invoice_color.red": "red (credit)",
+    "label.invoice_status.draft": "draft",
+    "label.invoice_status.issued": "issued",
+    "label.invoice_status.partly_paid": "partly paid",
+    "label.invoice_status.paid": "paid",
+    "label.invoice_status.credited": "credited",
+    "label.invoice_status.void": "void",
+    "label.invoice_ceiling.contracted": "up to the contract total",
+    "label.invoice_ceiling.delivered": "up to the value delivered",
+    "label.credit_entry_kind.deposit": "deposit",
+    "label.credit_entry_kind.application": "used on an invoice",
+    "label.credit_entry_kind.reversal": "reversed",
+    "label.receipt_status.registered": "registered",
+    "label.receipt_status.confirmed": "confirmed",
+    "label.receipt_status.reversed": "reversed",
+    "label.aging_bucket.not_due": "not due",
+    "label.aging_bucket.0_30": "1–30 days",
+    "label.aging_bucket.31_60": "31–60 days",
+    "label.aging_bucket.61_90": "61–90 days",
+    "label.aging_bucket.90_plus": "over 90 days",
 }

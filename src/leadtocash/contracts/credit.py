@@ -1,0 +1,154 @@
+"""Customer credit (预收/余款): a ledger per customer and currency, never negative.
+
+What a receipt leaves after allocation is deposited here and can later pay invoices. Every
+movement is an entry (deposit +, application −, reversal −); the balance is their sum and may
+never drop below zero. The ledger's id is derived from customer and currency
+(:func:`credit_id`), so there is exactly one per pair.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import attrs
+
+from leadtocash.contracts.checks import check_currency, currency_mismatch, sum_money
+from leadtocash.contracts.ids import CreditId
+from leadtocash.contracts.invoices import Invoice, outstanding, record_payment
+from leadtocash.errors import FieldError, RuleViolation, ValidationError
+from leadtocash.model import CustomerId
+from leadtocash.money import Money
+from leadtocash.validators import utc
+
+__all__ = [
+    "CreditEntry",
+    "CreditEntryKind",
+    "CustomerCredit",
+    "apply_credit",
+    "credit_id",
+    "deposit_credit",
+    "open_credit",
+    "withdraw_credit",
+]
+
+
+class CreditEntryKind(enum.StrEnum):
+    """Movements of customer credit."""
+
+    DEPOSIT = "deposit"
+    APPLICATION = "application"
+    REVERSAL = "reversal"
+
+
+@attrs.frozen
+class CreditEntry:
+    """One movement: signed amount (+ deposit, − use), the document it came from, when, who."""
+
+    kind: CreditEntryKind
+    amount: Money
+    source_id: str
+    at: datetime = attrs.field(validator=utc)
+    by: str
+
+
+@attrs.frozen
+class CustomerCredit:
+    """The credit ledger of one customer in one currency."""
+
+    id: CreditId
+    customer_id: CustomerId
+    currency: str = attrs.field(validator=check_currency)
+    entries: tuple[CreditEntry, ...] = ()
+    version: int = 0
+
+    def __attrs_post_init__(self) -> None:
+        if any(e.amount.currency != self.currency for e in self.entries):
+            raise ValidationError.single("entries", "contracts.currency_mismatch", "wrong currency")
+        if self.balance.amount < 0:
+            raise ValidationError([FieldError("entries", "credit.insufficient", "balance < 0")])
+
+    @property
+    def balance(self) -> Money:
+        """The credit available: the sum of all entries."""
+        return sum_money((e.amount for e in self.entries), self.currency)
+
+
+def credit_id(customer_id: CustomerId, currency: str) -> CreditId:
+    """The id of the one credit ledger of ``customer_id`` in ``currency``."""
+    return CreditId(f"{customer_id}/{currency}")
+
+
+def open_credit(customer_id: CustomerId, currency: str) -> CustomerCredit:
+    """An empty ledger (what a customer without credit has)."""
+    return CustomerCredit(credit_id(customer_id, currency), customer_id, currency)
+
+
+def _check(credit: CustomerCredit, customer_id: CustomerId, amount: Money) -> None:
+    if amount.currency != credit.currency:
+        raise currency_mismatch("amount", credit.currency, amount.currency, id=credit.id)
+    if customer_id != credit.customer_id:
+        raise RuleViolation(
+            f"credit {credit.id} belongs to {credit.customer_id}, not {customer_id}",
+            code="receipt.customer_mismatch",
+            details={"customer_id": credit.customer_id, "given": customer_id},
+        )
+
+
+def deposit_credit(
+    credit: CustomerCredit,
+    customer_id: CustomerId,
+    amount: Money,
+    source_id: str,
+    now: datetime,
+    actor: str,
+) -> CustomerCredit:
+    """The ledger with ``amount`` (> 0) deposited from document ``source_id``."""
+    _check(credit, customer_id, amount)
+    if amount.amount <= 0:
+        raise ValidationError.single("amount", "invoice.amount_positive", "must be > 0")
+    entry = CreditEntry(CreditEntryKind.DEPOSIT, amount, source_id, now, actor)
+    return attrs.evolve(credit, entries=(*credit.entries, entry))
+
+
+def withdraw_credit(
+    credit: CustomerCredit,
+    customer_id: CustomerId,
+    amount: Money,
+    kind: CreditEntryKind,
+    source_id: str,
+    now: datetime,
+    actor: str,
+) -> CustomerCredit:
+    """The ledger with ``amount`` (> 0) taken out; above the balance: ``credit.insufficient``."""
+    _check(credit, customer_id, amount)
+    if amount > credit.balance:
+        raise RuleViolation(
+            f"credit {credit.id} holds {credit.balance}; cannot take {amount}",
+            code="credit.insufficient",
+            details={"id": credit.id, "balance": str(credit.balance), "requested": str(amount)},
+        )
+    entry = CreditEntry(kind, -amount, source_id, now, actor)
+    return attrs.evolve(credit, entries=(*credit.entries, entry))
+
+
+def apply_credit(
+    credit: CustomerCredit,
+    invoice: Invoice,
+    now: datetime,
+    actor: str,
+    amount: Money | None = None,
+) -> tuple[CustomerCredit, Invoice]:
+    """Pay an invoice from credit: ``(ledger, invoice)``; default the most both allow.
+
+    Refused: more than the balance (``credit.insufficient``), more than the invoice's
+    outstanding (``receipt.over_allocation``), another customer or currency.
+    """
+    if amount is None:
+        left = outstanding(invoice)
+        amount = credit.balance if credit.balance < left else left
+    paid = record_payment(invoice, amount, now)
+    used = withdraw_credit(
+        credit, invoice.customer_id, amount, CreditEntryKind.APPLICATION, invoice.id, now, actor
+    )
+    return used, paid
