@@ -296,8 +296,10 @@ def reverse_receipt(
     where = {inv.id: i for i, inv in enumerate(result)}
     missing = sorted({a.invoice_id for a in receipt.allocations} - set(where))
     if missing:
-        raise ValidationError.single(
-            "invoices", "receipt.invoice_missing", f"pass the allocated invoices {missing}"
+        raise RuleViolation(
+            f"pass the invoices {missing} to reverse receipt {receipt.id}",
+            code="receipt.invoice_missing",
+            details={"id": receipt.id, "missing": missing},
         )
     for allocation in receipt.allocations:
         index = where[allocation.invoice_id]
