@@ -8,7 +8,7 @@ GB 32100-2015) check digit uses ``python-stdnum``.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable
 
 import phonenumbers
 from stdnum import exceptions as stdnum_exceptions
@@ -16,7 +16,14 @@ from stdnum.cn import uscc as stdnum_uscc
 
 from leadtocash.errors import FieldError, ValidationError
 
-__all__ = ["DEFAULT_REGION", "collect_field", "parse_email", "parse_phone", "parse_uscc"]
+__all__ = [
+    "DEFAULT_REGION",
+    "collect_field",
+    "parse_email",
+    "parse_phone",
+    "parse_uscc",
+    "required_errors",
+]
 
 #: Region assumed for phone numbers written without a country code.
 DEFAULT_REGION = "CN"
@@ -92,3 +99,23 @@ def collect_field(
     except ValidationError as exc:
         errors.extend(exc.errors)
         return None
+
+
+def required_errors(
+    paths: Iterable[str],
+    filled: Callable[[str], bool],
+    *,
+    prefix: str = "",
+    reported: Collection[str] = (),
+) -> list[FieldError]:
+    """One ``field.required`` error per path of ``paths`` that is not ``filled``.
+
+    The one required-fields check of the library: lead intake (keys of a payload) and the
+    classification's required fields (paths of an entity) both report through it. Paths in
+    ``reported`` (already wrong for another reason) are not reported twice.
+    """
+    return [
+        FieldError(prefix + path, "field.required", f"{path} is required")
+        for path in paths
+        if prefix + path not in reported and not filled(path)
+    ]

@@ -12,7 +12,14 @@ from datetime import datetime
 import attrs
 
 from leadtocash.errors import FieldError, ValidationError
-from leadtocash.fields import DEFAULT_REGION, collect_field, parse_email, parse_phone, parse_uscc
+from leadtocash.fields import (
+    DEFAULT_REGION,
+    collect_field,
+    parse_email,
+    parse_phone,
+    parse_uscc,
+    required_errors,
+)
 from leadtocash.model import Channel, Lead, LeadId, ZoneId
 
 __all__ = ["LEAD_FIELDS", "IntakeRules", "lead_from_payload"]
@@ -123,9 +130,9 @@ def lead_from_payload(
     required = {"company_name"}
     if resolved is not None:
         required |= rules.required.get(resolved, frozenset()) - {"channel"}
-    for key in sorted(required):
-        if text[key] is None and p + key not in reported:
-            errors.append(FieldError(p + key, "field.required", f"{key} is required"))
+    errors += required_errors(
+        sorted(required), lambda key: text[key] is not None, prefix=p, reported=reported
+    )
     reported = {e.path for e in errors}
     unreachable = text["phone"] is None and text["email"] is None
     if rules.require_reachable and unreachable and not {p + "phone", p + "email"} & reported:

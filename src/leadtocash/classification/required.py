@@ -17,6 +17,7 @@ import attrs
 from leadtocash.classification.conditions import UNKNOWN_FIELD_CODE
 from leadtocash.classification.paths import completeness, is_filled, path_error, value_at
 from leadtocash.errors import FieldError, ValidationError
+from leadtocash.fields import required_errors
 from leadtocash.model import Contact, Customer, Lead, LeadStatus, Tier
 
 __all__ = ["FieldRequirements", "RequiredFields", "default_requirements"]
@@ -71,16 +72,20 @@ class FieldRequirements:
     ) -> tuple[str, ...]:
         """The required paths that ``entity`` leaves empty."""
         return tuple(
-            path
-            for path in self.required(tier=tier, stage=stage)
-            if not is_filled(value_at(entity, path))
+            error.path
+            for error in required_errors(
+                self.required(tier=tier, stage=stage),
+                lambda path: is_filled(value_at(entity, path)),
+            )
         )
 
     def check(self, entity: object, *, tier: Tier | None = None, stage: str | None = None) -> None:
         """Raise one ValidationError listing every missing path (code ``field.required``)."""
-        missing = self.missing(entity, tier=tier, stage=stage)
-        if missing:
-            raise ValidationError([FieldError(p, "field.required", "required") for p in missing])
+        errors = required_errors(
+            self.required(tier=tier, stage=stage), lambda path: is_filled(value_at(entity, path))
+        )
+        if errors:
+            raise ValidationError(errors)
 
     def completeness(
         self, entity: object, *, tier: Tier | None = None, stage: str | None = None
