@@ -34,7 +34,7 @@ from leadtocash.contracts.checks import (
     step,
     sum_money,
 )
-from leadtocash.contracts.ids import AmendmentId, ContractId, DeliveryId, ProductId
+from leadtocash.contracts.ids import AmendmentId, ContractId, DeliveryId, ProductId, QuoteId
 from leadtocash.contracts.plan import Milestone, MilestoneBasis, MilestoneSpec, build_plan
 from leadtocash.contracts.plan import plan_problems as _plan_problems
 from leadtocash.contracts.pricing import tax_of
@@ -203,7 +203,7 @@ class Contract:
     created_at: datetime = attrs.field(validator=utc)
     owner_id: RepId | None = None
     plan: tuple[Milestone, ...] = ()
-    quote_id: str | None = None
+    quote_id: QuoteId | None = None
     opportunity_id: OpportunityId | None = None
     status: ContractStatus = ContractStatus.DRAFT
     approval: Approval | None = None
