@@ -27,14 +27,11 @@ from leadtocash import (
     CustomerId,
     LeadToCash,
     LeadToCashError,
-    OwnershipAction,
-    OwnershipChange,
     Pool,
     PoolId,
     PoolRules,
     Principal,
     RandomIds,
-    RepBook,
     RepId,
     Role,
     SalesRep,
@@ -42,6 +39,7 @@ from leadtocash import (
     SystemClock,
     ZoneId,
 )
+from leadtocash.pool import OwnershipAction, OwnershipChange, RepBook
 from workload_cli import workload_parser
 
 ADMIN = Principal("admin", roles=frozenset({Role.ADMIN}))

@@ -23,18 +23,18 @@ from leadtocash import (
     FollowUpKind,
     LeadToCash,
     LeadToCashError,
-    OutboxRelay,
     PoolId,
     PoolRules,
     Principal,
     RepId,
     Role,
     SalesRep,
-    TierDurations,
     ValidationError,
     ZoneId,
     verify_audit_chain,
 )
+from leadtocash.app import OutboxRelay
+from leadtocash.pool import TierDurations
 from leadtocash.testing import FakeClock, RecordingNotifier, SequentialIds
 from leadtocash_adapters.sqlite_store import SQLiteStore
 

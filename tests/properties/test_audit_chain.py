@@ -6,7 +6,8 @@ import attrs
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from leadtocash import GENESIS_HASH, AuditEntry, chain_entries, verify_audit_chain
+from leadtocash import AuditEntry, verify_audit_chain
+from leadtocash.audit import GENESIS_HASH, chain_entries
 from leadtocash.testing import strategies as strat
 
 chains = st.lists(strat.audit_entries(), min_size=1, max_size=8).map(

@@ -8,9 +8,11 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from leadtocash import AuditEntry, LeadCaptured, Money, structure, unstructure
+from leadtocash import AuditEntry, Money
 from leadtocash.app import SPECS
+from leadtocash.events import LeadCaptured
 from leadtocash.model import Channel, LeadId
+from leadtocash.serialization import structure, unstructure
 from leadtocash.testing import strategies as strat
 
 

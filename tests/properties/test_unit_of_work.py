@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from leadtocash import ConcurrencyConflict, Customer, CustomerId, UnitOfWork, run_with_retries
+from leadtocash import ConcurrencyConflict, Customer, CustomerId
+from leadtocash.app import UnitOfWork, run_with_retries
 from leadtocash.testing import InMemoryStore, SequentialIds
 from leadtocash.testing import strategies as strat
 
@@ -179,7 +180,8 @@ class CountingStore(InMemoryStore):
 
 
 def test_preload_reads_several_kinds_in_one_call_and_later_reads_use_it() -> None:
-    from leadtocash import RepBook, RepId, SalesRep
+    from leadtocash import RepId, SalesRep
+    from leadtocash.pool.book import RepBook
 
     store, ids = CountingStore(), SequentialIds()
     with UnitOfWork(store, ids) as uow:
@@ -210,17 +212,8 @@ def test_preload_reads_several_kinds_in_one_call_and_later_reads_use_it() -> Non
 
 
 def test_a_claim_reads_once_when_it_guesses_the_pool_and_twice_when_not() -> None:
-    from leadtocash import (
-        LeadToCash,
-        OwnershipAction,
-        OwnershipChange,
-        PoolRules,
-        Principal,
-        RepId,
-        Role,
-        RuleViolation,
-        SalesRep,
-    )
+    from leadtocash import LeadToCash, PoolRules, Principal, RepId, Role, RuleViolation, SalesRep
+    from leadtocash.pool.book import OwnershipAction, OwnershipChange
     from leadtocash.testing import FakeClock
 
     store = CountingStore()

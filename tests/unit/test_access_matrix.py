@@ -18,9 +18,7 @@ import attrs
 import pytest
 
 from leadtocash import (
-    DEFAULT_PERMISSIONS,
     Action,
-    Collaborator,
     CollaboratorAccess,
     LeadToCash,
     Money,
@@ -34,8 +32,10 @@ from leadtocash import (
     TeamId,
     ZoneId,
 )
+from leadtocash.access import DEFAULT_PERMISSIONS
 from leadtocash.scopes import (
     DEFAULT_ROLE_SCOPES,
+    Collaborator,
     DataScope,
     ScopePolicy,
     ScopeTarget,
@@ -370,7 +370,7 @@ def test_masked_fields_never_leak_to_reps_through_reads_reports_or_events() -> N
 def test_amounts_never_leak_to_principals_without_the_right() -> None:
     """Deal amounts and budgets: hidden from after-sales and from collaborators who follow a
     deal they do not own, through reads, lists, classification results and refusals."""
-    from leadtocash import RolePolicy
+    from leadtocash.access import RolePolicy
 
     crm, store, ids = _world()
     east, deal = ids["east_rep2"], ids["east_rep2:opportunity"]

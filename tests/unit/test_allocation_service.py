@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from leadtocash import PermissionDenied, PoolRules, RepBook, RepId
+from leadtocash import PermissionDenied, PoolRules, RepId
 from leadtocash.allocation.ledger import FairnessLedger
-from leadtocash.pool.book import OwnershipAction
+from leadtocash.pool.book import OwnershipAction, RepBook
 from pool_fixtures import ADMIN, MANAGER, make_world, rep_principal
 
 

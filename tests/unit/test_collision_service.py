@@ -7,13 +7,7 @@ from typing import Any
 
 import pytest
 
-from leadtocash import (
-    Contact,
-    ContactId,
-    CustomerId,
-    RepId,
-    RuleViolation,
-)
+from leadtocash import Contact, ContactId, CustomerId, RepId, RuleViolation
 from leadtocash.collision import Outcome
 from pool_fixtures import ADMIN, MANAGER, World, make_world, rep_principal
 
@@ -156,7 +150,7 @@ def test_merge_moves_contacts_and_follow_ups_archives_the_loser_and_frees_its_ke
     with world.crm.unit_of_work() as uow:
         assert uow.contacts.get("ct-1").customer_id == keep.id
         assert uow.follow_ups.get(follow_up.id).customer_id == keep.id
-        from leadtocash import RepBook
+        from leadtocash.pool.book import RepBook
 
         assert uow.repository(RepBook).get(RepId("rep2")).owned == 0
         assert uow.repository(RepBook).get(RepId("rep1")).owned == 1

@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from leadtocash import ValidationError, parse_email, parse_phone, parse_uscc
+from leadtocash import ValidationError
+from leadtocash.fields import parse_email, parse_phone, parse_uscc
 from leadtocash.testing.strategies import uscc_codes
 
 ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"

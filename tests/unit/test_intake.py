@@ -7,15 +7,8 @@ from typing import Any
 
 import pytest
 
-from leadtocash import (
-    Channel,
-    IntakeRules,
-    LeadId,
-    LeadToCash,
-    Principal,
-    ValidationError,
-    lead_from_payload,
-)
+from leadtocash import Channel, IntakeRules, LeadId, LeadToCash, Principal, ValidationError
+from leadtocash.intake import lead_from_payload
 from leadtocash.testing import InMemoryStore
 
 NOW = datetime(2026, 3, 2, 1, 30, tzinfo=UTC)

@@ -6,17 +6,16 @@ import pytest
 
 from leadtocash import (
     Lead,
-    LeadCaptured,
     LeadStatus,
     LeadToCash,
     NotFound,
     PermissionDenied,
     Principal,
     Role,
-    event_types,
-    structure,
     verify_audit_chain,
 )
+from leadtocash.events import LeadCaptured, event_types
+from leadtocash.serialization import structure
 from leadtocash.testing import InMemoryStore
 
 PAYLOAD = {"channel": "referral", "company_name": "字节跳动", "phone": "13900139000"}

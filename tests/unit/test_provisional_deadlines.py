@@ -21,9 +21,9 @@ from leadtocash import (
     LeadToCash,
     PoolId,
     SalesRep,
-    StatutoryNotice,
     ZoneId,
 )
+from leadtocash.calendars import StatutoryNotice
 from leadtocash.durations import Duration
 from leadtocash.errors import RuleViolation
 from leadtocash.model import RepId

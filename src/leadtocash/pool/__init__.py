@@ -1,6 +1,38 @@
-"""Public customer pool (公海池): pool rules, ownership operations, reclaim, rep books.
+"""Public customer pool (公海池): pool rules, ownership decisions, reclaim, rep books.
 
-The modules are ``rules`` (Pool and PoolRules), ``ownership`` (claim, release, transfer),
-``reclaim`` (schedules), ``book`` (a rep's book and daily counters) and ``visibility``.
-Fair allocation lives in :mod:`leadtocash.allocation`. Pure: no I/O, no clock.
+The modules are ``rules`` (Pool and PoolRules), ``ownership`` (the claim, assign, release and
+transfer decisions), ``reclaim`` (schedules), ``book`` (a rep's book, daily counters and the
+ownership history) and ``visibility``. Fair allocation lives in :mod:`leadtocash.allocation`.
+Pure: no I/O, no clock.
 """
+
+from leadtocash.pool.book import DailyClaims, OwnershipAction, OwnershipChange, RepBook
+from leadtocash.pool.ownership import (
+    ClaimDecision,
+    OwnershipFacts,
+    decide_assign,
+    decide_claim,
+    decide_release,
+    decide_transfer,
+)
+from leadtocash.pool.reclaim import ReclaimSchedule, ScheduleRecompute, reclaim_schedule
+from leadtocash.pool.rules import Pool, PoolRules, TierDurations
+
+__all__ = [
+    "ClaimDecision",
+    "DailyClaims",
+    "OwnershipAction",
+    "OwnershipChange",
+    "OwnershipFacts",
+    "Pool",
+    "PoolRules",
+    "ReclaimSchedule",
+    "RepBook",
+    "ScheduleRecompute",
+    "TierDurations",
+    "decide_assign",
+    "decide_claim",
+    "decide_release",
+    "decide_transfer",
+    "reclaim_schedule",
+]
