@@ -389,3 +389,40 @@ def test_protection_restarts_from_zero_follow_ups_on_transfer_and_allocation() -
     allocated = world.crm.pools.get_customer(ADMIN, second)
     assert allocated.owner_id is not None and allocated.follow_ups_since_claim == 0
     assert allocated.reclaim_due_at == START + timedelta(days=13)
+
+
+def test_a_won_customer_goes_back_n_days_after_its_last_contract_ends() -> None:
+    rules = PoolRules(
+        after_contract_end=TierDurations(Duration.days(30), {Tier.A: Duration.days(90)}),
+        no_follow_up=TierDurations(Duration.days(7)),
+    )
+    ended = START + timedelta(days=100)
+    lapsed = _owned(won=True, last_contract_end_at=ended)
+    assert exemption(lapsed, rules) is None  # the won exemption yields to the lapse rule
+    schedule = reclaim_schedule(lapsed, rules, timezone=TZ)
+    # Only the contract counts for a won customer: no follow-up for 100 days changes nothing.
+    assert (schedule.due_at, schedule.rule) == (ended + timedelta(days=30), "after_contract_end")
+    tier_a = reclaim_schedule(attrs.evolve(lapsed, tier=Tier.A), rules, timezone=TZ)
+    assert tier_a.due_at == ended + timedelta(days=90)
+    # A contract still active (a renewal signed): exempt again, whatever ended before.
+    renewed = attrs.evolve(lapsed, has_active_contract=True)
+    assert exemption(renewed, rules) == "won"
+    assert reclaim_schedule(renewed, rules, timezone=TZ) == ReclaimSchedule()
+    # Without the rule a won customer stays exempt, contract or not.
+    assert exemption(lapsed, PoolRules()) == "won"
+    # A contract that ended before the claim counts from the claim.
+    early = attrs.evolve(lapsed, last_contract_end_at=START - timedelta(days=5))
+    assert reclaim_schedule(early, rules, timezone=TZ).due_at == START + timedelta(days=30)
+
+
+def test_a_never_won_customer_with_an_ended_contract_meets_every_rule() -> None:
+    rules = PoolRules(
+        after_contract_end=TierDurations(Duration.days(30)),
+        no_follow_up=TierDurations(Duration.days(7)),
+    )
+    customer = _owned(last_contract_end_at=START + timedelta(days=1))
+    schedule = reclaim_schedule(customer, rules, timezone=TZ)
+    assert (schedule.due_at, schedule.rule) == (START + timedelta(days=7), "no_follow_up")
+    quiet = attrs.evolve(customer, last_follow_up_at=START + timedelta(days=60))
+    schedule = reclaim_schedule(quiet, rules, timezone=TZ)
+    assert (schedule.due_at, schedule.rule) == (START + timedelta(days=31), "after_contract_end")

@@ -72,11 +72,19 @@ class ScheduleRecompute:
         )
 
 
+def _after_contract_end(customer: Customer, rules: PoolRules) -> Duration | None:
+    """How long after its last contract ended a customer with none active goes back, if set."""
+    if customer.has_active_contract or customer.last_contract_end_at is None:
+        return None
+    duration = rules.after_contract_end.for_tier(customer.tier)
+    return None if duration is None or duration.off else duration
+
+
 def exemption(customer: Customer, rules: PoolRules) -> str | None:
     """The name of the exemption that keeps ``customer`` from being reclaimed, if any."""
     if rules.exempt_locked and customer.locked:
         return "locked"
-    if rules.exempt_won and customer.won:
+    if rules.exempt_won and customer.won and _after_contract_end(customer, rules) is None:
         return "won"
     if rules.exempt_active_contract and customer.has_active_contract:
         return "active_contract"
@@ -120,13 +128,18 @@ def reclaim_schedule(
             candidates.append((at, rule))
             spans.append((start, duration))
 
-    add("protection", since, _protection(customer, rules))
-    last_follow_up = max(since, customer.last_follow_up_at or since)
-    add("no_follow_up", last_follow_up, rules.no_follow_up.for_tier(customer.tier))
-    last_opportunity = max(since, customer.last_opportunity_at or since)
-    add("no_new_opportunity", last_opportunity, rules.no_new_opportunity.for_tier(customer.tier))
-    if not customer.won:
-        add("not_won", since, rules.not_won.for_tier(customer.tier))
+    if not (rules.exempt_won and customer.won):  # a won customer: only its contracts count
+        add("protection", since, _protection(customer, rules))
+        last_follow_up = max(since, customer.last_follow_up_at or since)
+        add("no_follow_up", last_follow_up, rules.no_follow_up.for_tier(customer.tier))
+        last_opportunity = max(since, customer.last_opportunity_at or since)
+        no_new_opportunity = rules.no_new_opportunity.for_tier(customer.tier)
+        add("no_new_opportunity", last_opportunity, no_new_opportunity)
+        if not customer.won:
+            add("not_won", since, rules.not_won.for_tier(customer.tier))
+    ended = customer.last_contract_end_at
+    if ended is not None:
+        add("after_contract_end", max(since, ended), _after_contract_end(customer, rules))
     if not candidates:
         return ReclaimSchedule()
     due, rule = min(candidates)

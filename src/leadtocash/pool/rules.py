@@ -52,6 +52,8 @@ class PoolRules:
       that long, per tier.
     * exemptions: locked customers, an open opportunity at or past ``exempt_from_stage``, an
       active contract, and (``exempt_won``) customers already won.
+    * ``after_contract_end``: reclaim this long (per tier) after a customer's last contract
+      ended with none active — even a won customer (the won exemption yields to it).
     * ``warn_before``: notify the owner this long before reclaim.
     * ``release_to``: pool receiving released/reclaimed customers (None = this pool).
     """
@@ -69,6 +71,7 @@ class PoolRules:
     no_follow_up: TierDurations = attrs.field(factory=TierDurations)
     no_new_opportunity: TierDurations = attrs.field(factory=TierDurations)
     not_won: TierDurations = attrs.field(factory=TierDurations)
+    after_contract_end: TierDurations = attrs.field(factory=TierDurations)
     exempt_locked: bool = True
     exempt_from_stage: int | None = attrs.field(default=None, validator=_limit)
     exempt_active_contract: bool = True

@@ -217,6 +217,7 @@ MESSAGES: dict[str, str | dict[str, str]] = {
     "label.reclaim_rule.no_follow_up": "no follow-up",
     "label.reclaim_rule.no_new_opportunity": "no new opportunity",
     "label.reclaim_rule.not_won": "not won in time",
+    "label.reclaim_rule.after_contract_end": "after the contract ended",
     "label.exemption.locked": "locked",
     "label.exemption.won": "won",
     "label.exemption.active_contract": "active contract",

@@ -183,6 +183,7 @@ MESSAGES: dict[str, str] = {
     "label.reclaim_rule.no_follow_up": "未跟进",
     "label.reclaim_rule.no_new_opportunity": "无新商机",
     "label.reclaim_rule.not_won": "未按期成交",
+    "label.reclaim_rule.after_contract_end": "合同到期未续约",
     "label.exemption.locked": "已锁定",
     "label.exemption.won": "已成交",
     "label.exemption.active_contract": "有生效合同",

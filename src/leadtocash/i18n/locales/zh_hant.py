@@ -187,6 +187,7 @@ MESSAGES: dict[str, str] = {
     "label.reclaim_rule.no_follow_up": "未跟進",
     "label.reclaim_rule.no_new_opportunity": "無新商機",
     "label.reclaim_rule.not_won": "未按期成交",
+    "label.reclaim_rule.after_contract_end": "合約到期未續約",
     "label.exemption.locked": "已鎖定",
     "label.exemption.won": "已成交",
     "label.exemption.active_contract": "有生效合約",
