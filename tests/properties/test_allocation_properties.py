@@ -12,9 +12,11 @@ from hypothesis import strategies as st
 
 from leadtocash.allocation import (
     AllocationPolicy,
+    Assignment,
     FairnessLedger,
     FairPolicy,
     LeadProfile,
+    LedgerEntry,
     LoadBalanced,
     Refusal,
     RepState,
@@ -26,7 +28,6 @@ from leadtocash.allocation import (
     exact_allocate,
     tie_break,
 )
-from leadtocash.allocation.engine import run_allocation
 from leadtocash.model import PoolId, RepId
 from leadtocash.serialization import structure, unstructure
 from leadtocash.testing.allocation_strategies import (
@@ -37,6 +38,11 @@ from leadtocash.testing.allocation_strategies import (
 )
 
 POOL = PoolId("pool")
+
+
+class GenericFair(FairPolicy):
+    """Tijdeman's rule through the generic path: the engine's heap path serves only
+    ``FairPolicy`` itself, so this subclass is asked lead by lead (``FairPolicy.choose``)."""
 
 
 def _replay_bound(scenario: AllocationScenario) -> Fraction:
@@ -89,6 +95,8 @@ def test_caps_and_daily_limits_are_never_exceeded(scenario: AllocationScenario, 
         counts = result.counts()
         for before, after in zip(reps, result.reps, strict=True):
             assert after.today - before.today == counts[before.rep_id]
+            assert after.owned - before.owned == counts[before.rep_id]
+            assert after.open_leads - before.open_leads == counts[before.rep_id]
             if before.daily_cap is not None:
                 assert after.today <= max(before.today, before.daily_cap)
             if before.capacity is not None:
@@ -112,7 +120,7 @@ def test_same_seed_and_input_give_the_same_assignments(scenario: AllocationScena
     second = allocate(ledger, leads, scenario.reps, seed=scenario.seed)
     assert first.picks == second.picks
     assert first.ledger == second.ledger
-    slow = run_allocation(ledger, leads, scenario.reps, FairPolicy(), scenario.seed, fast=False)
+    slow = allocate(ledger, leads, scenario.reps, seed=scenario.seed, policy=GenericFair())
     assert slow.picks == first.picks, "the heap path and the generic path implement one rule"
     assert slow.ledger == first.ledger
     assert slow.outcomes() == first.outcomes(), "same explanations, deficits included"
@@ -288,11 +296,11 @@ def test_fair_picks_are_exactly_tijdemans_rule_with_delta_one_over_two_k_minus_o
 ) -> None:
     reps = [RepState(RepId(f"r{i}"), weight=w) for i, w in enumerate(weights)]
     expected = _tijdeman({r.rep_id: r.weight for r in reps}, sum(batches), seed)
-    for fast in (True, False):  # the heap path and the generic path (FairPolicy.choose)
+    for policy in (FairPolicy(), GenericFair()):  # the heap path and the generic path
         ledger, picks = FairnessLedger(POOL), list[RepId | None]()
         for size in batches:
             batch = [LeadProfile(f"l{len(picks) + i}") for i in range(size)]
-            result = run_allocation(ledger, batch, reps, FairPolicy(), seed, fast=fast)
+            result = allocate(ledger, batch, reps, seed=seed, policy=policy)
             picks.extend(result.picks)
             ledger = result.ledger
         assert picks == expected
@@ -320,12 +328,107 @@ def test_long_runs_give_the_heap_path_and_the_generic_path_the_same_picks(
     fast_ledger = slow_ledger = FairnessLedger(POOL)
     fast_reps, slow_reps = list(scenario.reps), list(scenario.reps)
     for batch in scenario.batches:
-        fast = run_allocation(fast_ledger, batch, fast_reps, FairPolicy(), scenario.seed)
-        slow = run_allocation(
-            slow_ledger, batch, slow_reps, FairPolicy(), scenario.seed, fast=False
-        )
+        fast = allocate(fast_ledger, batch, fast_reps, seed=scenario.seed)
+        slow = allocate(slow_ledger, batch, slow_reps, seed=scenario.seed, policy=GenericFair())
         assert fast.picks == slow.picks
         assert fast.ledger == slow.ledger
         assert fast.outcomes() == slow.outcomes()
         fast_ledger, fast_reps = fast.ledger, list(fast.reps)
         slow_ledger, slow_reps = slow.ledger, list(slow.reps)
+
+
+def _tijdeman_from(
+    accounts: dict[RepId, tuple[int, Fraction]],
+    rooms: dict[RepId, int],
+    k: int,
+    count: int,
+    seed: int,
+) -> list[RepId | None]:
+    """Tijdeman's rule in fractions from any ledger state, with caps.
+
+    ``accounts`` maps each rep of the call to (weight, deficit = entitlement − received); ``k``
+    counts the ledger's reps too (δ = 1/(2(k−1))). Each lead is shared among the reps with room
+    left; the earliest deadline among those at least δ behind wins, then the seed rank; when
+    nobody is δ behind, the rep furthest behind, then the seed rank.
+    """
+    delta = Fraction(1, 2 * (k - 1)) if k > 1 else Fraction(0)
+    rank = {r: (tie_break(seed, r), r) for r in accounts}
+    deficit = {r: d for r, (_, d) in accounts.items()}
+    room = dict(rooms)
+    picks: list[RepId | None] = []
+    for _ in range(count):
+        members = [r for r in accounts if room[r] > 0]
+        if not members:
+            picks.append(None)
+            continue
+        total = sum(accounts[r][0] for r in members)
+        share = {r: Fraction(accounts[r][0], total) for r in members}
+        for r in members:
+            deficit[r] += share[r]
+        released = [r for r in members if deficit[r] >= delta]
+        if released:
+            pick = min(
+                released, key=lambda r: (floor((1 - delta - deficit[r]) / share[r]), rank[r])
+            )
+        else:
+            pick = min(members, key=lambda r: (-deficit[r], rank[r]))
+        deficit[pick] -= 1
+        room[pick] -= 1
+        picks.append(pick)
+    return picks
+
+
+@st.composite
+def _ledger_states(draw: st.DrawFn) -> tuple[FairnessLedger, list[RepState]]:
+    """Any ledger a pool can reach (reps far behind, far ahead, absent) and reps with caps."""
+    denominator = draw(st.integers(1, 12))
+    size = draw(st.integers(1, 9))
+    entries, reps = [], []
+    for i in range(size):
+        rep_id = RepId(f"r{i}")
+        weight = draw(st.integers(1, 9))
+        if draw(st.booleans()):
+            entitled = draw(st.integers(0, 40 * denominator))
+            received = draw(st.integers(0, 40))
+            entries.append(LedgerEntry(rep_id, draw(st.integers(0, 9)), entitled, received))
+        cap = draw(st.none() | st.integers(0, 30))
+        reps.append(RepState(rep_id, weight, daily_cap=cap))
+    absent = draw(st.integers(0, 2))
+    entries += [LedgerEntry(RepId(f"away{i}"), 1, i, 1) for i in range(absent)]
+    return FairnessLedger(POOL, tuple(entries), denominator), reps
+
+
+@settings(max_examples=150, deadline=None)
+@given(_ledger_states(), st.lists(st.integers(1, 60), min_size=1, max_size=3), seeds)
+def test_fair_picks_from_any_ledger_state_are_tijdemans_rule(
+    state: tuple[FairnessLedger, list[RepState]], batches: list[int], seed: int
+) -> None:
+    """From any reachable ledger — reps far behind stay released after a pick, reps far ahead
+    wait many leads, nobody may be δ behind (then the rep furthest behind) — the heap path,
+    the generic path and one lead per call all give Tijdeman's picks and the same
+    explanations; caps take a rep out of the sharing from the next lead."""
+    ledger, reps = state
+    accounts = {
+        r.rep_id: (r.weight, ledger.entitlement(r.rep_id) - ledger.received(r.rep_id)) for r in reps
+    }
+    rooms = {r.rep_id: r.daily_cap if r.daily_cap is not None else 10**6 for r in reps}
+    k = len(set(ledger.rep_ids()) | set(accounts))
+    expected = _tijdeman_from(accounts, rooms, k, sum(batches), seed)
+    outcomes = []
+    for policy in (FairPolicy(), GenericFair()):
+        current, states, picks = ledger, list(reps), list[RepId | None]()
+        explained: list[Assignment | Refusal] = []
+        for size in batches:
+            batch = [LeadProfile(f"l{len(picks) + i}") for i in range(size)]
+            result = allocate(current, batch, states, seed=seed, policy=policy)
+            picks.extend(result.picks)
+            explained.extend(result.outcomes())
+            current, states = result.ledger, list(result.reps)
+        assert picks == expected
+        outcomes.append((explained, current))
+    assert outcomes[0] == outcomes[1], "the same explanations, deficits included, and ledger"
+    one_by_one, states = ledger, list(reps)
+    for n in range(min(sum(batches), 12)):
+        single = allocate(one_by_one, [LeadProfile(f"l{n}")], states, seed=seed)
+        assert single.picks[0] == expected[n]
+        one_by_one, states = single.ledger, list(single.reps)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 from collections import Counter
 from fractions import Fraction
@@ -33,13 +34,16 @@ from leadtocash.allocation import (
     parse_fraction,
     tie_break,
 )
-from leadtocash.allocation.engine import run_allocation
 from leadtocash.allocation.policies import fair_key, has_scope, is_fair
 from leadtocash.errors import RuleViolation, ValidationError
 from leadtocash.model import PoolId, RepId, SalesRep, ZoneId
 
 POOL = PoolId("pool")
 EAST, WEST = ZoneId("east"), ZoneId("west")
+
+
+class GenericFair(FairPolicy):
+    """Tijdeman's rule asked lead by lead: the heap path serves only ``FairPolicy`` itself."""
 
 
 def rep(name: str, **kwargs: object) -> RepState:
@@ -335,7 +339,7 @@ def test_a_rep_exactly_delta_behind_is_released() -> None:
         result = allocate(FairnessLedger(POOL), leads(3), reps, seed=seed)
         assert result.picks == expected
         assert [a.explanation.deficit_value for a in result.assignments()] == deficits
-        slow = run_allocation(FairnessLedger(POOL), leads(3), reps, FairPolicy(), seed, fast=False)
+        slow = allocate(FairnessLedger(POOL), leads(3), reps, seed=seed, policy=GenericFair())
         assert slow.picks == expected
         ledger, one_by_one = FairnessLedger(POOL), []
         for lead in leads(3):
@@ -422,3 +426,103 @@ def test_rule_conditions_are_canonical() -> None:
     assert not rule.matches(LeadProfile("l", fields={"channel": "web", "campaign": "summer"}))
     assert not rule.matches(LeadProfile("l", fields={"channel": "web_form"}))
     assert Rule("any", reps).matches(LeadProfile("l"))
+
+
+def test_a_rep_given_twice_is_refused_with_a_stable_code() -> None:
+    ledger = FairnessLedger(POOL)
+    twice = [[rep("a"), rep("b"), rep("a", weight=3)], [rep("b"), rep("b")]]
+    for reps in twice:
+        with pytest.raises(ValidationError) as caught:
+            allocate(ledger, leads(2), reps, seed=0)
+        (error,) = caught.value.errors
+        assert (error.path, error.code) == ("reps", "allocation.duplicate_rep")
+        assert caught.value.details["fields"][0]["path"] == "reps"
+
+
+def test_tie_break_is_blake2b_of_seed_and_rep_big_endian() -> None:
+    # The seed order is part of what a replay must reproduce across versions: 64-bit blake2b
+    # of "<seed>\x1f<rep id>", read big-endian.
+    digest = hashlib.blake2b(b"7\x1fr1", digest_size=8).digest()
+    assert tie_break(7, "r1") == int.from_bytes(digest, "big")
+    assert tie_break(0, "a") == 0x291CD4D0F90EC05A  # the value every past release computed
+
+
+@attrs.frozen
+class Recorder(FairPolicy):
+    """Tijdeman's pick, recording every context a custom policy is shown."""
+
+    seen: list[PickContext] = attrs.field(factory=list, eq=False)
+
+    def choose(self, context: PickContext) -> Candidate:
+        self.seen.append(context)
+        return super().choose(context)
+
+
+def test_a_custom_policy_sees_each_leads_candidates_with_the_batch_counted_in() -> None:
+    a = rep("a", weight=1, today=2, owned=5, open_leads=1)
+    b = rep("b", weight=3)
+    ledger = FairnessLedger(POOL, (LedgerEntry(RepId("b"), 3, 0, 4),), cursor=RepId("b"))
+    batch = leads(3)
+    policy = Recorder()
+    result = allocate(ledger, batch, [a, b], seed=2, policy=policy)
+    assert [context.lead for context in policy.seen] == batch
+    first = policy.seen[0]
+    assert first.delta == Fraction(1, 2)  # k = 2
+    assert first.cursor == 0  # b's position in the ledger
+    by_id: dict[str, Candidate] = {c.rep.rep_id: c for c in first.candidates}
+    assert [c.rank for c in first.candidates] == sorted(c.rank for c in first.candidates)
+    assert (by_id["b"].position, by_id["a"].position) == (0, 1)  # ledger order, then joiners
+    assert (by_id["a"].weight, by_id["b"].weight) == (1, 3)
+    assert (by_id["a"].received, by_id["b"].received) == (0, 4)
+    assert (by_id["a"].deficit, by_id["b"].deficit) == (Fraction(1, 4), Fraction(3, 4) - 4)
+    assert (by_id["a"].share, by_id["b"].share) == (Fraction(1, 4), Fraction(3, 4))
+    assert by_id["a"].rep == a
+    assert result.picks[0] == "a"  # b is four leads ahead
+    second: dict[str, Candidate] = {c.rep.rep_id: c for c in policy.seen[1].candidates}
+    assert policy.seen[1].cursor == 1  # a, served last
+    after = second["a"]
+    assert (after.assigned_now, after.received, after.deficit) == (1, 1, Fraction(1, 2) - 1)
+    assert (after.rep.today, after.rep.owned, after.rep.open_leads) == (3, 6, 2)
+    assert second["b"].assigned_now == 0 and second["b"].rep == b
+    assert result.ledger.cursor == result.picks[-1]
+
+
+def test_a_lone_rep_is_shown_delta_zero() -> None:
+    policy = Recorder()
+    allocate(FairnessLedger(POOL), leads(2), [rep("solo")], seed=0, policy=policy)
+    assert [context.delta for context in policy.seen] == [0, 0]
+    three = Recorder()
+    allocate(FairnessLedger(POOL), leads(1), [rep("a"), rep("b"), rep("c")], seed=0, policy=three)
+    assert three.seen[0].delta == Fraction(1, 4)
+
+
+def test_fair_policy_takes_the_heap_path_and_is_never_asked_lead_by_lead(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # FairPolicy is served by the engine's integer heap path (O(log k) a lead, the benchmark's
+    # figures); only other policies and subclasses are asked lead by lead.
+    def refuse(self: FairPolicy, context: PickContext) -> Candidate:
+        raise AssertionError("FairPolicy.choose called: the heap path was bypassed")
+
+    reps = [rep("a"), rep("b", weight=2), rep("c", zone_id=EAST)]
+    expected = allocate(FairnessLedger(POOL), leads(40), reps, seed=3, policy=GenericFair())
+    monkeypatch.setattr(FairPolicy, "choose", refuse)
+    assert allocate(FairnessLedger(POOL), leads(40), reps, seed=3).picks == expected.picks
+    ruled = RuleBased((Rule("a and b", {RepId("a"), RepId("b")}),))
+    picks = allocate(FairnessLedger(POOL), leads(30), reps, seed=3, policy=ruled).picks
+    assert Counter(picks) == {"a": 10, "b": 20}
+
+
+def test_cursor_and_allocated_count_follow_every_policy() -> None:
+    reps = [rep("a"), rep("b"), rep("c", daily_cap=1)]
+    ledger = FairnessLedger(POOL, allocated=5)
+    first = allocate(ledger, leads(4), reps, seed=1)
+    assert first.ledger.allocated == 5 + 4
+    assert first.ledger.cursor == first.picks[-1]
+    refused = [LeadProfile("far", zone_id=WEST, skills={"xx"})]
+    second = allocate(first.ledger, [*leads(2), *refused], reps, seed=1)
+    assert second.picks[-1] is None
+    assert second.ledger.cursor == second.picks[1], "a refused lead moves no cursor"
+    assert second.ledger.allocated == 5 + 4 + 2
+    nobody = allocate(second.ledger, refused, reps, seed=1)
+    assert (nobody.ledger.cursor, nobody.ledger.allocated) == (second.ledger.cursor, 11)

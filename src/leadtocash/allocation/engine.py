@@ -1,15 +1,23 @@
 """The allocation engine: exact integer fairness accounting and Tijdeman's rule on a heap.
 
-Entitlements are integers over one common denominator ``q`` (a multiple of every eligible
-set's total weight and of ``2(k−1)``), so all arithmetic is exact and cheap. Leads that share
-one eligible set form a *segment*: instead of crediting every member per lead, the engine
-counts the segment's leads ``g`` and credits ``u_j = w_j·q/W`` per lead lazily, so a lead
-costs O(log k) (one heap operation plus a bucket of releases) instead of O(k).
+Entitlements are integers over one common ``denominator`` (a multiple of every eligible set's
+total weight and of δ's denominator 2(k−1)), so all arithmetic is exact and cheap. Leads that
+share one eligible set form a *segment*: instead of crediting every member per lead, the engine
+counts the segment's ``leads_given`` and credits each member its ``share`` (weight·denominator /
+total weight) per lead lazily, when the segment ends.
+
+The fair path keeps every member of a segment in exactly one of two places: ``released``, a heap
+of the reps at least δ behind, by deadline then seed rank, or ``waiting``, under the lead at
+which they will be δ behind. A lead moves the reps due at it into the heap and gives itself to
+the top: O(log k) per lead instead of O(k). When nobody is δ behind, the rep furthest behind
+takes the lead. Any other fair policy, and every other policy, goes through the generic path,
+which builds each lead's candidates and asks the policy.
 """
 
 from __future__ import annotations
 
 import hashlib
+import sys
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from fractions import Fraction
@@ -35,327 +43,293 @@ from leadtocash.model import RepId
 
 __all__ = ["run_allocation", "tie_break"]
 
-_UNLIMITED = 1 << 62
-_Key = tuple[object, frozenset[str], object]
+_Key = tuple[object, frozenset[str], tuple[str, frozenset[RepId]] | None]
 
 
 def tie_break(seed: int, rep_id: str) -> int:
     """Deterministic 64-bit tie-break value of a rep under a seed (blake2b, no ``random``)."""
     data = f"{seed}\x1f{rep_id}".encode()
-    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big")
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest())  # big-endian
 
 
 class _Engine:
-    """Working copy of one ledger for one call; internal index ``j`` is the rep's seed rank."""
+    """Working copy of one ledger for one call; a rep's index (``rank``) is its seed order."""
 
     def __init__(
         self,
         ledger: FairnessLedger,
+        leads: Sequence[LeadProfile],
         reps: Sequence[RepState],
         policy: AllocationPolicy,
         seed: int,
         *,
         equal_shares: bool,
-        fast: bool,
     ) -> None:
-        states: dict[RepId, RepState] = {}
+        given: dict[RepId, RepState] = {}
         for rep in reps:
-            if rep.rep_id in states:
+            if rep.rep_id in given:
                 raise ValidationError.single(
                     "reps", "allocation.duplicate_rep", f"rep {rep.rep_id!r} given twice"
                 )
-            states[rep.rep_id] = rep
-        entries = {e.rep_id: e for e in ledger.entries}
-        order = [e.rep_id for e in ledger.entries] + [
-            r.rep_id for r in reps if r.rep_id not in entries
-        ]
-        position = {rid: p for p, rid in enumerate(order)}
-        ids = sorted(order, key=lambda rid: (tie_break(seed, rid), rid))
+            given[rep.rep_id] = rep
+        entries = {entry.rep_id: entry for entry in ledger.entries}
+        joining = [rep_id for rep_id in given if rep_id not in entries]
+        ledger_order = [*entries, *joining]
+        rep_ids = sorted(ledger_order, key=lambda rep_id: (tie_break(seed, rep_id), rep_id))
+        rank_of = {rep_id: rank for rank, rep_id in enumerate(rep_ids)}
+        position: dict[RepId | None, int] = {rep_id: p for p, rep_id in enumerate(ledger_order)}
         self.ledger = ledger
+        self.leads = tuple(leads)
         self.policy = policy
-        self.states = tuple(reps)
-        self.fair = is_fair(policy) and fast
+        self.given = tuple(reps)
+        self.fair = is_fair(policy)
         self.scoped = has_scope(policy)
-        self.leads: Sequence[LeadProfile] = ()
-        self.ids: list[RepId] = ids
-        self.k = len(ids)
-        self.pos = [position[rid] for rid in ids]
-        self.state: list[RepState | None] = [states.get(rid) for rid in ids]
-        self.cur: list[RepState | None] = list(self.state)
-        self.weight = [self._weight(entries.get(rid), states.get(rid)) for rid in ids]
-        self.w = [1 if equal_shares else x for x in self.weight]
-        self.ent = [entries[rid].entitled if rid in entries else 0 for rid in ids]
-        self.rec = [entries[rid].received if rid in entries else 0 for rid in ids]
-        self.rec0 = list(self.rec)
-        self.limit = [r + self._room(states.get(rid)) for r, rid in zip(self.rec, ids, strict=True)]
-        self.cursor = position.get(ledger.cursor) if ledger.cursor is not None else None
-        self.q = ledger.denominator
-        self.two_k1 = 2 * (self.k - 1) if self.k >= 2 else 1
-        self.dq = 0
-        self.epochs: list[tuple[int, int]] = [(0, self.q)]
-        self._rescale(self.two_k1, 0)
-        self.blocked = 0
-        self.static: dict[_Key, list[int]] = {}
-        self.members: list[int] = []
-        self.u = [0] * self.k
-        self.g = 0
-        self.heap_valid = False
-        self.ready: list[int] = []
-        self.buckets: defaultdict[int, list[int]] = defaultdict(list)
-        self.shift = max(1, self.k.bit_length())
-        self.picks: list[int] = []
-        self.deficits: list[int] = []
+        self.rep_ids = rep_ids
+        self.rank_of = rank_of
+        self.ledger_order = [rank_of[rep_id] for rep_id in ledger_order]
+        self.ledger_position = [position[rep_id] for rep_id in rep_ids]
+        # Reps of this call by rank; ledger reps absent from it are in no segment.
+        self.states = {rank_of[rep.rep_id]: rep for rep in reps}
+        self.current = dict(self.states)
+        self.weights = [
+            given[rep_id].weight if rep_id in given else entries[rep_id].weight
+            for rep_id in rep_ids
+        ]
+        self.equal_shares = equal_shares
+        self.entitled = [entries[r].entitled if r in entries else 0 for r in rep_ids]
+        self.received = [entries[r].received if r in entries else 0 for r in rep_ids]
+        self.received_before = list(self.received)
+        # The received count at which a rep is full: only reps of this call are ever compared.
+        self.full_at = list(self.received)
+        for rank, state in self.states.items():
+            room = state.room()
+            self.full_at[rank] += sys.maxsize if room is None else room
+        self.cursor = position.get(ledger.cursor)
+        count = len(rep_ids)
+        self.delta = Fraction(1, 2 * (count - 1)) if count > 1 else Fraction(0)
+        self.denominator = ledger.denominator
+        self.delta_num: int
+        self.horizon: int
+        self._rescale(self.delta.denominator)
+        self.rank_bits = count.bit_length()
+        self.eligible_by_key: dict[_Key, list[int]] = {}
+        # The current segment: each member's share of one lead, and the leads given so far.
+        self.shares: dict[int, int] = {}
+        self.leads_given: int
+        self.picks: list[int | None] = []
+        self.deficits: dict[int, Fraction] = {}
         self.runs: list[DeferredRun] = []
 
-    @staticmethod
-    def _weight(entry: LedgerEntry | None, state: RepState | None) -> int:
-        if state is not None:
-            return state.weight
-        return entry.weight if entry is not None else 0
-
-    @staticmethod
-    def _room(state: RepState | None) -> int:
-        if state is None:
-            return 0
-        room = state.room()
-        return _UNLIMITED if room is None else room
-
-    def _rescale(self, factor_of: int, at: int) -> None:
-        new_q = lcm(self.q, factor_of)
-        if new_q != self.q:
-            f = new_q // self.q
-            self.ent = [e * f for e in self.ent]
-            self.q = new_q
-            if self.epochs[-1][0] == at:
-                self.epochs[-1] = (at, new_q)
-            else:
-                self.epochs.append((at, new_q))
-        self.dq = self.q // self.two_k1 if self.k >= 2 else 0
+    def _rescale(self, factor: int) -> None:
+        """Make the denominator a multiple of ``factor``; δ and 1 − δ over it follow."""
+        denominator = lcm(self.denominator, factor)
+        if denominator != self.denominator:
+            scale = denominator // self.denominator
+            self.entitled = [entitled * scale for entitled in self.entitled]
+            self.denominator = denominator
+        self.delta_num = denominator * self.delta.numerator // self.delta.denominator
+        self.horizon = denominator - self.delta_num
 
     def _key(self, lead: LeadProfile) -> _Key:
-        scope = self.policy.scope(lead) if self.scoped else None
-        return (lead.zone_id, lead.skills, scope)
+        """What decides a lead's eligible reps: zone, skills and the policy's rule scope."""
+        return (lead.zone_id, lead.skills, self.policy.scope(lead))
 
-    def _static(self, key: _Key, lead: LeadProfile) -> list[int]:
-        found = self.static.get(key)
-        if found is None:
+    def _eligible(self, lead: LeadProfile) -> list[int]:
+        """Ranks of the reps the lead's zone, skills, rule and availability allow (cached)."""
+        key = self._key(lead)
+        if key not in self.eligible_by_key:
             scope = key[2]
-            allowed = scope[1] if isinstance(scope, tuple) else None
-            found = []
-            for j, state in enumerate(self.state):
-                if state is None or (allowed is not None and state.rep_id not in allowed):
-                    continue
-                if static_reasons(lead, state)[0]:
-                    found.append(j)
-            self.static[key] = found
-        return found
+            allowed = None if scope is None else scope[1]
+            self.eligible_by_key[key] = [
+                rank
+                for rank, state in self.states.items()
+                if (allowed is None or state.rep_id in allowed) and static_reasons(lead, state)[0]
+            ]
+        return self.eligible_by_key[key]
 
-    def _materialize(self) -> None:
-        g, u, ent = self.g, self.u, self.ent
-        for j in self.members:
-            ent[j] += u[j] * g
-            u[j] = 0
-        self.g = 0
-        self.members = []
-        self.heap_valid = False
+    def _credit(self) -> None:
+        """Credit the current segment's leads to its members' entitlements."""
+        for rank, share in self.shares.items():
+            self.entitled[rank] += share * self.leads_given
 
-    def _start(self, members: list[int], at: int) -> None:
-        total = sum(self.w[j] for j in members)
-        self._rescale(total, at)
-        per = self.q // total
-        for j in members:
-            self.u[j] = self.w[j] * per
-        self.members = members
+    def _start_segment(self, members: list[int]) -> None:
+        """Credit the segment that ends; share the next leads among ``members``."""
+        self._credit()
+        weights = self.weights
+        total = len(members) if self.equal_shares else sum(weights[rank] for rank in members)
+        self._rescale(total)
+        per_weight = self.denominator // total
+        if self.equal_shares:
+            self.shares = dict.fromkeys(members, per_weight)
+        else:
+            self.shares = {rank: weights[rank] * per_weight for rank in members}
+        self.leads_given = 0
 
-    def _build_heap(self) -> None:
-        q, dq, g, shift = self.q, self.dq, self.g, self.shift
-        sq = q - dq
-        self.ready = []
-        self.buckets = defaultdict(list)
-        for j in self.members:
-            t = self.rec[j] * q - self.ent[j]
-            release = max(-((-t - dq) // self.u[j]), g + 1)
-            self.buckets[release].append((((t + sq) // self.u[j]) << shift) | j)
-        self.heap_valid = True
+    def _queue_members(self) -> defaultdict[int, list[int]]:
+        """Every member under the lead at which they are δ behind (the next lead at the latest).
 
-    def _fair_scan(self) -> int:
-        g, q, dq, u, ent, rec = self.g, self.q, self.dq, self.u, self.ent, self.rec
-        sq = q - dq
-        best, best_key, fallback, fallback_d = -1, 0, -1, 0
-        for j in self.members:
-            d = ent[j] + u[j] * g - rec[j] * q
-            if d >= dq:
-                key = (sq - d) // u[j]
-                if best < 0 or key < best_key:
-                    best, best_key = j, key
-            elif best < 0 and (fallback < 0 or d > fallback_d):
-                fallback, fallback_d = j, d
-        return best if best >= 0 else fallback
+        A queued item is ``deadline << rank_bits | rank``: the deadline is the absolute lead
+        count at which the rep would be 1 − δ behind, so items compare as Tijdeman's order.
+        """
+        denominator, delta_num, horizon = self.denominator, self.delta_num, self.horizon
+        entitled, received, bits, clock = (
+            self.entitled,
+            self.received,
+            self.rank_bits,
+            self.leads_given,
+        )
+        waiting: defaultdict[int, list[int]] = defaultdict(list)
+        for rank, share in self.shares.items():
+            ahead = received[rank] * denominator - entitled[rank]
+            due = -((-ahead - delta_num) // share)
+            item = (((ahead + horizon) // share) << bits) | rank
+            waiting[due if due > clock else clock + 1].append(item)
+        return waiting
 
-    def _after_pick(self, j: int) -> None:
-        self.rec[j] += 1
-        self.cursor = self.pos[j]
-        if self.rec[j] == self.limit[j]:
-            self.blocked += 1
-
-    def _fair_run(self, p: int, end: int) -> int:
-        """Allocate leads ``p..end-1`` (one eligible set) until the end or a cap is hit."""
-        if end - p == 1:
-            self.g += 1
-            j = self._fair_scan()
-            self.deficits.append(self.ent[j] + self.u[j] * self.g - self.rec[j] * self.q)
-            self.picks.append(j)
-            self._after_pick(j)
-            self.heap_valid = False
-            return p + 1
-        if not self.heap_valid:
-            self._build_heap()
-        q, dq, shift = self.q, self.dq, self.shift
-        sq, mask = q - dq, (1 << shift) - 1
-        ent, rec, u, limit = self.ent, self.rec, self.u, self.limit
-        ready, buckets = self.ready, self.buckets
-        pop_bucket = buckets.pop
-        picks = self.picks.append
-        pop, push, pushpop = heappop, heappush, heappushpop
-        start = self.g
-        first = len(self.picks)
-        snapshot = (ent[:], u[:], rec[:])
-        j = -1
-        g = start
-        for g in range(start + 1, start + end - p + 1):
-            released = pop_bucket(g, None)
-            item: int | None
-            if released is None:
-                item = pop(ready) if ready else None
-            elif len(released) == 1:
-                item = pushpop(ready, released[0])
-            else:
-                for r in released:
-                    push(ready, r)
-                item = pop(ready)
-            if item is None:
-                self.g = g
-                j = self._fair_scan()
-                self.heap_valid = False
-            else:
-                j = item & mask
-            picks(j)
-            x = rec[j] + 1
-            rec[j] = x
-            uj = u[j]
-            t = x * q - ent[j]
-            nxt = -((-t - dq) // uj)
-            buckets[nxt if nxt > g else g + 1].append((((t + sq) // uj) << shift) | j)
-            if x == limit[j]:
-                self.blocked += 1
-                break
-            if item is None:
-                break
-        self.g = g
-        self.cursor = self.pos[j]
-        self.deficits.extend([0] * (g - start))
-        self.runs.append(DeferredRun(first, g - start, start, q, *snapshot))
-        return p + g - start
-
-    def _generic(self, lead: LeadProfile) -> None:
-        self.g += 1
-        g, q, u = self.g, self.q, self.u
-        candidates = []
-        for j in self.members:
-            state = self.cur[j]
-            assert state is not None
-            d = self.ent[j] + u[j] * g - self.rec[j] * q
-            candidates.append(
-                Candidate(
-                    state,
-                    self.pos[j],
-                    j,
-                    self.weight[j],
-                    self.rec[j],
-                    self.rec[j] - self.rec0[j],
-                    d,
-                    u[j],
-                    q,
-                )
-            )
-        context = PickContext(lead, tuple(candidates), self.cursor, Fraction(self.dq, q))
-        chosen = self.policy.choose(context)
-        if not any(chosen is c for c in candidates):
-            raise ValueError(f"policy {self.policy.name!r} chose a rep that is not a candidate")
-        j = chosen.rank
-        self.deficits.append(chosen.deficit_num)
-        self.picks.append(j)
-        self._after_pick(j)
-        state = self.cur[j]
-        assert state is not None
-        self.cur[j] = attrs.evolve(
-            state, today=state.today + 1, owned=state.owned + 1, open_leads=state.open_leads + 1
+    def _furthest_behind(self, lead_count: int) -> int:
+        """The member with the largest deficit after ``lead_count`` leads (lowest rank on ties)."""
+        denominator, entitled, received = self.denominator, self.entitled, self.received
+        return max(
+            self.shares,
+            key=lambda rank: (
+                entitled[rank] + self.shares[rank] * lead_count - received[rank] * denominator,
+                -rank,
+            ),
         )
 
-    def run(self, leads: Sequence[LeadProfile]) -> None:
-        """Allocate every lead in order; refused leads are recorded as ``-1``."""
-        self.leads = leads = tuple(leads)
-        keyfunc: Callable[[LeadProfile], object]
-        keyfunc = self._key if self.scoped else attrgetter("zone_id", "skills")
-        p = 0
-        seg_key: _Key | None = None
-        seg_blocked = -1
-        for _, group in groupby(leads, keyfunc):
-            end = p + len(list(group))
-            lead = leads[p]
-            key = self._key(lead)
-            while p < end:
-                if key != seg_key or seg_blocked != self.blocked:
-                    members = [j for j in self._static(key, lead) if self.rec[j] < self.limit[j]]
-                    if not members:
-                        self.picks.extend([-1] * (end - p))
-                        self.deficits.extend([0] * (end - p))
-                        p = end
-                        break
-                    if members != self.members:
-                        self._materialize()
-                        self._start(members, p)
-                    seg_key, seg_blocked = key, self.blocked
-                if self.fair:
-                    p = self._fair_run(p, end)
-                else:
-                    self._generic(leads[p])
-                    p += 1
+    def _fair_run(self, at: int, end: int) -> int:
+        """Tijdeman's rule for leads ``at..end-1`` (one eligible set) until the end or a cap."""
+        released: list[int] = []
+        waiting = self._queue_members()
+        denominator, delta_num, horizon, bits = (
+            self.denominator,
+            self.delta_num,
+            self.horizon,
+            self.rank_bits,
+        )
+        rank_mask = (1 << bits) - 1
+        entitled, received, shares = self.entitled, self.received, self.shares
+        full_at = self.full_at
+        pop_due = waiting.pop
+        picks = self.picks.append
+        pop, push, pushpop = heappop, heappush, heappushpop
+        start = self.leads_given
+        first = len(self.picks)
+        snapshot = (entitled[:], shares, received[:])  # shares are replaced, never changed
+        for lead_count in range(start + 1, start + 1 + end - at):
+            due = pop_due(lead_count, None)
+            item: int | None
+            if due is None:
+                item = pop(released) if released else None
+            elif len(due) == 1:
+                item = pushpop(released, due[0])
+            else:
+                for queued in due:
+                    push(released, queued)
+                item = pop(released)
+            # Nobody δ behind: the rep furthest behind takes the lead. Its queued item is then
+            # stale, so the run ends there and the next one queues the members afresh.
+            rank = self._furthest_behind(lead_count) if item is None else item & rank_mask
+            picks(rank)
+            count = received[rank] + 1
+            received[rank] = count
+            if count == full_at[rank] or item is None:
+                break
+            share = shares[rank]
+            ahead = count * denominator - entitled[rank]
+            due_at = -((-ahead - delta_num) // share)
+            waiting[due_at if due_at > lead_count else lead_count + 1].append(
+                (((ahead + horizon) // share) << bits) | rank
+            )
+        self.leads_given = lead_count
+        self.runs.append(DeferredRun(first, lead_count - start, start, denominator, *snapshot))
+        return at + lead_count - start
+
+    def _generic_run(self, at: int, end: int) -> int:
+        """The policy picks leads ``at..end-1`` one by one, until the end or a cap."""
+        shares, entitled, received = self.shares, self.entitled, self.received
+        for index in range(at, end):
+            self.leads_given += 1
+            denominator, lead_count = self.denominator, self.leads_given
+            candidates = tuple(
+                Candidate(
+                    self.current[rank],
+                    self.ledger_position[rank],
+                    rank,
+                    self.weights[rank],
+                    received[rank],
+                    received[rank] - self.received_before[rank],
+                    entitled[rank] + share * lead_count - received[rank] * denominator,
+                    share,
+                    denominator,
+                )
+                for rank, share in shares.items()
+            )
+            context = PickContext(self.leads[index], candidates, self.cursor, self.delta)
+            chosen = self.policy.choose(context)
+            if not any(chosen is candidate for candidate in candidates):
+                raise ValueError(f"policy {self.policy.name!r} chose a rep that is not a candidate")
+            rank = chosen.rank
+            self.deficits[index] = chosen.deficit
+            self.picks.append(rank)
+            self.cursor = self.ledger_position[rank]
+            received[rank] += 1
+            state = self.current[rank]
+            self.current[rank] = attrs.evolve(
+                state, today=state.today + 1, owned=state.owned + 1, open_leads=state.open_leads + 1
+            )
+            if received[rank] == self.full_at[rank]:
+                return index + 1
+        return end
+
+    def run(self) -> None:
+        """Allocate every lead in order; a lead nobody may take is recorded as ``None``."""
+        leads = self.leads
+        group_key: Callable[[LeadProfile], object]
+        group_key = self._key if self.scoped else attrgetter("zone_id", "skills")
+        at = 0
+        for _, group in groupby(leads, group_key):
+            end = at + len(list(group))
+            eligible = self._eligible(leads[at])
+            while at < end:
+                members = [rank for rank in eligible if self.received[rank] < self.full_at[rank]]
+                if not members:
+                    break
+                if members != list(self.shares):
+                    self._start_segment(members)
+                at = self._fair_run(at, end) if self.fair else self._generic_run(at, end)
+            self.picks.extend([None] * (end - at))
+            at = end
 
     def result(self) -> AllocationResult:
         """The new ledger and rep states, with the trace for explanations."""
-        self._materialize()
-        by_pos = sorted(range(self.k), key=lambda j: self.pos[j])
+        self._credit()
+        received, before = self.received, self.received_before
         entries = tuple(
-            LedgerEntry(self.ids[j], self.weight[j], self.ent[j], self.rec[j]) for j in by_pos
+            LedgerEntry(self.rep_ids[rank], self.weights[rank], self.entitled[rank], received[rank])
+            for rank in self.ledger_order
         )
-        got = [r - r0 for r, r0 in zip(self.rec, self.rec0, strict=True)]
-        assigned = sum(got)
-        cursor = self.ledger.cursor
-        if self.cursor is not None:
-            cursor = self.ids[by_pos[self.cursor]]
+        last_pick = next((rank for rank in reversed(self.picks) if rank is not None), None)
         ledger = attrs.evolve(
             self.ledger,
             entries=entries,
-            denominator=self.q,
-            cursor=cursor,
-            allocated=self.ledger.allocated + assigned,
+            denominator=self.denominator,
+            cursor=self.ledger.cursor if last_pick is None else self.rep_ids[last_pick],
+            allocated=self.ledger.allocated + sum(received) - sum(before),
         ).normalized()
-        index = {rid: j for j, rid in enumerate(self.ids)}
         states = []
-        for state in self.states:
-            n = got[index[state.rep_id]]
-            if n:
+        for state in self.given:
+            rank = self.rank_of[state.rep_id]
+            taken = received[rank] - before[rank]
+            if taken:
                 state = attrs.evolve(
                     state,
-                    today=state.today + n,
-                    owned=state.owned + n,
-                    open_leads=state.open_leads + n,
+                    today=state.today + taken,
+                    owned=state.owned + taken,
+                    open_leads=state.open_leads + taken,
                 )
             states.append(state)
-        trace = Trace(
-            self.leads, self.states, self.ids, self.picks, self.deficits, self.epochs, self.runs
-        )
+        trace = Trace(self.leads, self.given, self.rep_ids, self.picks, self.deficits, self.runs)
         return AllocationResult(self.policy, ledger, tuple(states), trace)
 
 
@@ -367,9 +341,12 @@ def run_allocation(
     seed: int,
     *,
     equal_shares: bool = False,
-    fast: bool = True,
 ) -> AllocationResult:
-    """Run one allocation call (see :func:`leadtocash.allocation.run.allocate`)."""
-    engine = _Engine(ledger, reps, policy, seed, equal_shares=equal_shares, fast=fast)
-    engine.run(leads)
+    """Run one allocation call (see :func:`leadtocash.allocation.run.allocate`).
+
+    :class:`FairPolicy` itself takes the heap path; any other policy, a subclass of
+    ``FairPolicy`` included, is asked lead by lead (the generic path).
+    """
+    engine = _Engine(ledger, leads, reps, policy, seed, equal_shares=equal_shares)
+    engine.run()
     return engine.result()

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from fractions import Fraction
 
@@ -153,40 +152,50 @@ def _counts(rep: RepState) -> tuple[tuple[str, int, int], ...]:
 
 @attrs.frozen(eq=False)
 class DeferredRun:
-    """A heap run whose deficits are recomputed on demand from a snapshot taken at its start."""
+    """A heap run whose deficits are recomputed on demand from a snapshot taken at its start.
+
+    ``start`` is the index of its first lead, ``count`` its length, ``clock`` the segment's
+    leads before it; ``entitled``, ``shares`` (by rank) and ``received`` are over
+    ``denominator``.
+    """
 
     start: int
     count: int
     clock: int
-    q: int
+    denominator: int
     entitled: Sequence[int]
-    shares: Sequence[int]
+    shares: Mapping[int, int]
     received: Sequence[int]
 
 
 @attrs.frozen(eq=False)
 class Trace:
-    """Compact per-lead facts recorded by the engine; explanations are built from them on demand."""
+    """Compact per-lead facts recorded by the engine; explanations are built from them on demand.
+
+    ``picks`` holds each lead's rep index (``None``: refused); ``deficits`` the exact deficit of
+    each lead picked one by one, ``runs`` those of the leads picked in heap runs.
+    """
 
     leads: Sequence[LeadProfile]
     states: tuple[RepState, ...]
     ids: Sequence[RepId]
-    picks: Sequence[int]
-    deficits: Sequence[int]
-    epochs: Sequence[tuple[int, int]]
+    picks: Sequence[int | None]
+    deficits: Mapping[int, Fraction]
     runs: Sequence[DeferredRun] = ()
 
-    def resolved_deficits(self) -> list[int]:
-        """Deficit numerators per lead (over that lead's epoch denominator)."""
-        out = list(self.deficits)
+    def resolved_deficits(self) -> dict[int, Fraction]:
+        """The exact deficit before each assigned lead's pick, by lead index."""
+        out = dict(self.deficits)
         for run in self.runs:
             received = list(run.received)
             for offset in range(run.count):
                 index = run.start + offset
-                j = self.picks[index]
-                g = run.clock + offset + 1
-                out[index] = run.entitled[j] + run.shares[j] * g - received[j] * run.q
-                received[j] += 1
+                rank = self.picks[index]
+                assert rank is not None
+                clock = run.clock + offset + 1
+                numerator = run.entitled[rank] + run.shares[rank] * clock
+                out[index] = Fraction(numerator - received[rank] * run.denominator, run.denominator)
+                received[rank] += 1
         return out
 
 
@@ -203,14 +212,14 @@ class AllocationResult:
     def picks(self) -> tuple[RepId | None, ...]:
         """Per input lead, the rep it went to, or ``None`` when refused."""
         ids = self.trace.ids
-        return tuple(ids[j] if j >= 0 else None for j in self.trace.picks)
+        return tuple(None if j is None else ids[j] for j in self.trace.picks)
 
     def counts(self) -> dict[RepId, int]:
         """Leads given to each rep by this call (reps with none included, as 0)."""
         counts = {rep.rep_id: 0 for rep in self.trace.states}
         ids = self.trace.ids
         for j in self.trace.picks:
-            if j >= 0:
+            if j is not None:
                 counts[ids[j]] = counts.get(ids[j], 0) + 1
         return counts
 
@@ -218,13 +227,12 @@ class AllocationResult:
         """Per input lead, its assignment (explained) or its refusal (reasons per rep)."""
         trace = self.trace
         states = {s.rep_id: s for s in trace.states}
-        starts = [start for start, _ in trace.epochs]
         deficits = trace.resolved_deficits()
         out: list[Assignment | Refusal] = []
         for index, (lead, j) in enumerate(zip(trace.leads, trace.picks, strict=True)):
             scope = self.policy.scope(lead)
             allowed = None if scope is None else scope[1]
-            if j < 0:
+            if j is None:
                 reps = tuple(check_eligibility(lead, s, allowed) for s in states.values())
                 out.append(Refusal(lead.lead_id, reps))
                 continue
@@ -238,8 +246,7 @@ class AllocationResult:
                 open_leads=before.open_leads + 1,
             )
             states[rep_id] = after
-            q = trace.epochs[bisect_right(starts, index) - 1][1]
-            deficit = str(Fraction(deficits[index], q))
+            deficit = str(deficits[index])
             rule = None if scope is None else scope[0]
             explanation = Explanation(
                 self.policy.name, rep_id, reasons, deficit, _caps(after), rule, _counts(after)
