@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -34,10 +35,12 @@ from leadtocash.aftersales import (
     ticket_diagram,
     wait_on_customer,
 )
+from leadtocash.aftersales.diagrams import diagrams
 from leadtocash.contracts import ContractId, ProductId
 from leadtocash.durations import Duration
 from leadtocash.errors import InvalidTransition, RuleViolation, ValidationError
 from leadtocash.model import RepId, TeamId, Tier
+from leadtocash.pipeline.diagrams import render_blocks
 from leadtocash.pipeline.opportunity import OpportunityId
 from leadtocash.serialization import structure, unstructure
 
@@ -241,3 +244,9 @@ def test_the_diagram_draws_every_transition_of_the_live_machine() -> None:
     assert "stateDiagram-v2" in drawn and "待客户回复 waiting_on_customer" in drawn
     for edge in TICKET_TABLE.edges:
         assert f"{edge.source} --> {edge.dest}: {edge.trigger}" in drawn
+
+
+def test_the_docs_page_embeds_the_current_diagram() -> None:
+    page = Path(__file__).resolve().parents[3] / "docs" / "aftersales.md"
+    current = page.read_text("utf-8")
+    assert render_blocks(current, diagrams()) == current, "regenerate docs/aftersales.md"
