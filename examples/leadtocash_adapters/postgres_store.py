@@ -44,7 +44,9 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import TupleRow
 
 from leadtocash import (
+    DEFAULT_STRANDS,
     GENESIS_HASH,
+    AuditDigest,
     AuditEntry,
     ConcurrencyConflict,
     DuplicateKey,
@@ -52,14 +54,23 @@ from leadtocash import (
     StorageError,
     StorageUnavailable,
 )
-from leadtocash.ports import Commit, IndexQuery, OutboxMessage, RecordWrite, StoredRecord
+from leadtocash.ports import (
+    Commit,
+    IndexQuery,
+    OutboxMessage,
+    RecordWrite,
+    StoredRecord,
+    StrandTip,
+    make_digest,
+    strand_of,
+)
 
 __all__ = ["SCHEMA_VERSION", "PostgresSession", "PostgresStore"]
 
 _Connection = psycopg.Connection[TupleRow]
 
 #: The schema version this adapter creates and expects.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # One tuple of DDL statements per schema version; ``create_schema`` applies the missing ones.
 # ``{s}`` is the quoted schema name. Every statement is idempotent on its own as well.
@@ -129,7 +140,7 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (kind, key, id))""",
         """CREATE INDEX IF NOT EXISTS lookup_keys_by_holder ON {s}.lookup_keys (kind, id)""",
     ),
-    (),  # version 3 installed the first ltc_commit; version 4 replaces it
+    (),  # version 3 installed the first ltc_commit; later versions replace it
     (  # version 4: each record row keeps a copy of its index entries and keys (see below)
         """ALTER TABLE {s}.records ADD COLUMN IF NOT EXISTS indexes jsonb,
             ADD COLUMN IF NOT EXISTS lookups jsonb, ADD COLUMN IF NOT EXISTS keys jsonb""",
@@ -144,6 +155,32 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """ALTER TABLE {s}.records ALTER COLUMN indexes SET NOT NULL,
             ALTER COLUMN lookups SET NOT NULL, ALTER COLUMN keys SET NOT NULL""",
         """ALTER TABLE {s}.audit_head ADD COLUMN IF NOT EXISTS prev_hash text""",
+        "{commit_function}",
+    ),
+    (  # version 5: audit strands and digests; the single chain so far becomes strand 0
+        """ALTER TABLE {s}.audit_log ADD COLUMN IF NOT EXISTS strand integer NOT NULL DEFAULT 0,
+            ADD COLUMN IF NOT EXISTS strand_seq bigint,
+            ADD COLUMN IF NOT EXISTS format smallint NOT NULL DEFAULT 1""",
+        """UPDATE {s}.audit_log SET strand_seq = seq WHERE strand_seq IS NULL""",
+        """ALTER TABLE {s}.audit_log ALTER COLUMN strand_seq SET NOT NULL""",
+        """CREATE UNIQUE INDEX IF NOT EXISTS audit_log_by_strand
+            ON {s}.audit_log (strand, strand_seq)""",
+        """CREATE SEQUENCE IF NOT EXISTS {s}.audit_log_seq""",
+        """SELECT setval('{s}.audit_log_seq',
+            coalesce((SELECT max(seq) FROM {s}.audit_log), 0) + 1, false)""",
+        """CREATE TABLE IF NOT EXISTS {s}.audit_strands (
+            strand integer PRIMARY KEY CHECK (strand >= 0),
+            seq bigint NOT NULL,
+            hash text NOT NULL,
+            prev_hash text)""",
+        """INSERT INTO {s}.audit_strands (strand, seq, hash, prev_hash)
+            SELECT 0, seq, hash, prev_hash FROM {s}.audit_head ON CONFLICT DO NOTHING""",
+        """CREATE TABLE IF NOT EXISTS {s}.audit_digests (
+            seq bigint PRIMARY KEY CHECK (seq > 0),
+            tips jsonb NOT NULL,
+            root text NOT NULL,
+            prev_hash text NOT NULL,
+            hash text NOT NULL)""",
         "{commit_function}",
     ),
 )
@@ -273,32 +310,40 @@ BEGIN
             RAISE EXCEPTION 'outbox message already stored' USING ERRCODE = 'LT410';
         END IF;
     END IF;
-    -- The audit entries, sealed one by one onto the head row, whose lock (taken by the first
-    -- UPDATE, held to the commit) serializes every audited commit. hash = SHA-256(prev_hash
-    -- || canonical entry); the client sent each entry's canonical text split around prev_hash
-    -- and seq (AuditEntry.canonical_parts). The head keeps the previous hash so that one
-    -- statement both advances the head and writes the entry.
-    FOR a IN SELECT * FROM ROWS FROM (jsonb_to_recordset(doc->'audit') AS (id text,
-        at timestamptz, actor_id text, action text, target_kind text, target_id text,
-        before text, after text, reason text, override boolean, head text, middle text,
-        tail text)) WITH ORDINALITY AS x ORDER BY x.ordinality
-    LOOP
-        WITH head AS (
-            UPDATE {s}.audit_head h SET seq = h.seq + 1, prev_hash = h.hash,
-                hash = encode(sha256(convert_to(h.hash || a.head || h.hash || a.middle
-                    || (h.seq + 1)::text || a.tail, 'UTF8')), 'hex')
-            RETURNING h.seq, h.prev_hash, h.hash
-        )
-        INSERT INTO {s}.audit_log (seq, id, at, actor_id, action, target_kind, target_id,
-            before, after, reason, override, prev_hash, hash)
-        SELECT head.seq, a.id, a.at, a.actor_id, a.action, a.target_kind, a.target_id,
-            a.before::json, a.after::json, a.reason, a.override, head.prev_hash, head.hash
-        FROM head;
+    -- The audit entries, each sealed onto its strand's head row. The heads this commit
+    -- touches are locked first, in ascending strand order (after the records and keys: one
+    -- global lock order, so no deadlock), and held to the commit; commits on other strands
+    -- do not wait. hash = SHA-256 of the RFC 8785 link object {"content", "prev_hash",
+    -- "seq", "strand"} (leadtocash.link_hash); the client sent each entry's content hash.
+    IF jsonb_array_length(doc->'audit') > 0 THEN
+        PERFORM 1 FROM {s}.audit_strands h
+            WHERE h.strand IN (SELECT t::int FROM jsonb_array_elements_text(doc->'strands') t)
+            ORDER BY h.strand FOR UPDATE;
         GET DIAGNOSTICS n = ROW_COUNT;
-        IF n <> 1 THEN
-            RAISE EXCEPTION 'the audit head row is missing' USING ERRCODE = 'LT500';
+        IF n <> jsonb_array_length(doc->'strands') THEN
+            RAISE EXCEPTION 'an audit strand head row is missing' USING ERRCODE = 'LT500';
         END IF;
-    END LOOP;
+        FOR a IN SELECT * FROM ROWS FROM (jsonb_to_recordset(doc->'audit') AS (id text,
+            at timestamptz, actor_id text, action text, target_kind text, target_id text,
+            before text, after text, reason text, override boolean, strand integer,
+            content text)) WITH ORDINALITY AS x ORDER BY x.ordinality
+        LOOP
+            WITH head AS (
+                UPDATE {s}.audit_strands h SET seq = h.seq + 1, prev_hash = h.hash,
+                    hash = encode(sha256(convert_to('{"content":"' || a.content
+                        || '","prev_hash":"' || h.hash || '","seq":' || (h.seq + 1)::text
+                        || ',"strand":' || a.strand::text || '}', 'UTF8')), 'hex')
+                WHERE h.strand = a.strand
+                RETURNING h.seq, h.prev_hash, h.hash
+            )
+            INSERT INTO {s}.audit_log (seq, id, at, actor_id, action, target_kind, target_id,
+                before, after, reason, override, prev_hash, hash, strand, strand_seq, format)
+            SELECT nextval('{s}.audit_log_seq'), a.id, a.at, a.actor_id, a.action,
+                a.target_kind, a.target_id, a.before::json, a.after::json, a.reason,
+                a.override, head.prev_hash, head.hash, a.strand, head.seq, 2
+            FROM head;
+        END LOOP;
+    END IF;
 END
 $ltc$"""
 
@@ -309,6 +354,8 @@ _TABLES = (
     "lookup_keys",
     "audit_log",
     "audit_head",
+    "audit_strands",
+    "audit_digests",
     "outbox",
 )
 
@@ -388,10 +435,36 @@ class _Statements:
         )
         self.query_head = q("SELECT value, id FROM {s}.index_entries WHERE kind = %s AND name = %s")
         self.commit = q("SELECT {s}.ltc_commit(%s::jsonb)")
+        audit_columns = """seq, id, at, actor_id, action, target_kind, target_id, before,
+            after, reason, override, prev_hash, hash, strand, strand_seq, format"""
         self.audit_log = q(
-            """SELECT seq, id, at, actor_id, action, target_kind, target_id, before, after,
-                reason, override, prev_hash, hash
-            FROM {s}.audit_log WHERE seq > %s ORDER BY seq LIMIT %s"""
+            f"""SELECT {audit_columns}
+            FROM {{s}}.audit_log WHERE seq > %s ORDER BY seq LIMIT %s"""
+        )
+        self.audit_strand = q(
+            f"""SELECT {audit_columns} FROM {{s}}.audit_log
+            WHERE strand = %s AND strand_seq > %s ORDER BY strand_seq LIMIT %s"""
+        )
+        self.audit_digests = q(
+            """SELECT seq, tips, root, prev_hash, hash FROM {s}.audit_digests
+            WHERE seq > %s ORDER BY seq LIMIT %s"""
+        )
+        self.digest_lock = q(
+            "SELECT pg_advisory_xact_lock(hashtextextended('leadtocash-digest:' || %s, 0))"
+        )
+        self.last_digest = q(
+            """SELECT seq, tips, root, prev_hash, hash FROM {s}.audit_digests
+            ORDER BY seq DESC LIMIT 1"""
+        )
+        self.strand_heads = q("SELECT strand, seq, hash FROM {s}.audit_strands ORDER BY strand")
+        self.insert_digest = q(
+            """INSERT INTO {s}.audit_digests (seq, tips, root, prev_hash, hash)
+            VALUES (%s, %s::jsonb, %s, %s, %s)"""
+        )
+        self.strand_count = q("SELECT count(*) FROM {s}.audit_strands")
+        self.add_strands = q(
+            """INSERT INTO {s}.audit_strands (strand, seq, hash)
+            SELECT g, 0, %s FROM generate_series(0, %s - 1) g ON CONFLICT DO NOTHING"""
         )
         self.outbox_due = q(
             """SELECT id, topic, payload, created_at, idempotency_key, attempts,
@@ -409,8 +482,12 @@ class _Statements:
             WHERE id = %s"""
         )
         # DELETE, not TRUNCATE: emptying small test tables is ~100x faster this way.
-        self.empty = tuple(q("DELETE FROM {s}." + t) for t in _TABLES if t != "audit_head")
+        self.empty = tuple(
+            q("DELETE FROM {s}." + t) for t in _TABLES if t not in ("audit_head", "audit_strands")
+        )
         self.head_reset = q("UPDATE {s}.audit_head SET seq = 0, hash = %s")
+        self.strands_reset = q("UPDATE {s}.audit_strands SET seq = 0, hash = %s, prev_hash = NULL")
+        self.seq_reset = q("SELECT setval('{s}.audit_log_seq', 1, false)")
         self.version_table = q(
             """CREATE TABLE IF NOT EXISTS {s}.schema_version (
                 singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
@@ -438,11 +515,25 @@ class PostgresStore:
     """A leadtocash ``Store`` on PostgreSQL; open it with :meth:`PostgresStore.connect`."""
 
     def __init__(
-        self, dsn: str, *, schema: str, min_size: int, max_size: int, timeout: float
+        self,
+        dsn: str,
+        *,
+        schema: str,
+        min_size: int,
+        max_size: int,
+        timeout: float,
+        strands: int | None = None,
+        digest_every: int = 256,
     ) -> None:
         """Prepare (not open) a store; use :meth:`connect`, which also checks the schema."""
         if not schema or "\x00" in schema:
             raise ValueError("schema must be a non-empty name")
+        if strands is not None and strands < 1:
+            raise ValueError("strands must be >= 1")
+        self._wanted_strands = strands
+        self._strands = strands or DEFAULT_STRANDS
+        self.digest_every = digest_every
+        self._audited = 0
         self._dsn = dsn
         self._timeout = timeout
         self._connect_kwargs: dict[str, Any] = {}
@@ -472,14 +563,23 @@ class PostgresStore:
         min_size: int = 2,
         max_size: int = 10,
         timeout: float = 10.0,
+        strands: int | None = None,
+        digest_every: int = 256,
     ) -> PostgresStore:
         """Open a store on ``dsn`` using tables in ``schema``; optionally create/migrate them.
 
         Without ``create_schema`` the schema must already be at :data:`SCHEMA_VERSION`
         (``StorageError`` otherwise). ``max_size`` bounds the connection pool; ``timeout`` (s)
         bounds connecting and waiting for a free connection (``StorageUnavailable`` after it).
+        ``strands`` is K, the number of audit strands, set when the schema is created (None:
+        :data:`~leadtocash.DEFAULT_STRANDS`, or what is stored; a different K on an existing
+        store is refused); ``digest_every``: seal a digest after every N audited commits of
+        this store object (0: only on :meth:`seal_digest`).
         """
-        store = cls(dsn, schema=schema, min_size=min_size, max_size=max_size, timeout=timeout)
+        store = cls(
+            dsn, schema=schema, min_size=min_size, max_size=max_size, timeout=timeout,
+            strands=strands, digest_every=digest_every,
+        )  # fmt: skip
         try:
             if create_schema:
                 store.create_schema()
@@ -492,6 +592,7 @@ class PostgresStore:
                         f"{SCHEMA_VERSION}: call create_schema()",
                         details={"schema": schema, "found": found, "expected": SCHEMA_VERSION},
                     )
+            store._strands = store._stored_strands()
             try:
                 store._pool.open(wait=True, timeout=timeout)
             except psycopg.Error as exc:
@@ -556,6 +657,22 @@ class PostgresStore:
                     conn.execute(statement)
             if current != SCHEMA_VERSION:
                 conn.execute(self._sql.version_set, (SCHEMA_VERSION,))
+            row = conn.execute(self._sql.strand_count).fetchone()
+            if row is not None and int(row[0]) <= 1:  # new, or migrated from one chain
+                conn.execute(self._sql.add_strands, (GENESIS_HASH, self._strands))
+
+    def _stored_strands(self) -> int:
+        """K as stored; a different ``strands`` asked for is refused (it would move streams)."""
+        with self._direct("reading the audit strands") as conn:
+            row = conn.execute(self._sql.strand_count).fetchone()
+        stored = int(row[0]) if row else 0
+        if self._wanted_strands is not None and self._wanted_strands != stored:
+            raise StorageError(
+                f"schema {self.schema!r} has {stored} audit strands, not "
+                f"{self._wanted_strands}: K is fixed when the store is created",
+                details={"stored": stored, "asked": self._wanted_strands},
+            )
+        return stored
 
     def truncate_all(self) -> None:
         """Empty every table in one transaction and reset the audit chain (meant for tests)."""
@@ -563,6 +680,8 @@ class PostgresStore:
             for statement in self._sql.empty:
                 conn.execute(statement)
             conn.execute(self._sql.head_reset, (GENESIS_HASH,))
+            conn.execute(self._sql.strands_reset, (GENESIS_HASH,))
+            conn.execute(self._sql.seq_reset)
 
     # -- connections -----------------------------------------------------------------------
     @contextmanager
@@ -666,38 +785,74 @@ class PostgresStore:
     def _commit(self, commit: Commit) -> None:
         if not (commit.writes or commit.audit or commit.outbox):
             return
-        plan = _Plan.of(commit)  # everything that can fail without the database fails here
+        # Everything that can fail without the database fails here, before any round trip.
+        plan = _Plan.of(commit, self._strands)
         with self._connection("committing") as conn:
             try:
                 # Autocommit connection: the one statement is the whole transaction.
                 conn.execute(self._sql.commit, (plan.document,))
             except psycopg.Error as exc:
                 raise plan.failure(exc) from exc
+        if commit.audit:
+            self._audited += 1
+            if self.digest_every and self._audited % self.digest_every == 0:
+                self.seal_digest()
 
     # -- audit and outbox ------------------------------------------------------------------
+    @property
+    def audit_strands(self) -> int:
+        """K, the number of audit strands."""
+        return self._strands
+
     def audit_log(self, *, after_seq: int = 0, limit: int = 1000) -> list[AuditEntry]:
-        """Sealed audit entries with ``seq > after_seq`` in seq order."""
+        """Sealed audit entries with ``seq > after_seq`` in seq order.
+
+        ``seq`` comes from a sequence, taken when an entry is sealed: concurrent commits may
+        become visible out of ``seq`` order, so a reader tailing the log by ``seq`` should
+        stay behind the newest entries (the strands, not ``seq``, are tamper-evident).
+        """
         if limit <= 0:
             return []
         rows = self._read("reading the audit log", self._sql.audit_log, (after_seq, limit))
-        return [
-            AuditEntry(
-                id=r[1],
-                at=r[2].astimezone(UTC),
-                actor_id=r[3],
-                action=r[4],
-                target_kind=r[5],
-                target_id=r[6],
-                before=r[7],
-                after=r[8],
-                reason=r[9],
-                override=r[10],
-                seq=int(r[0]),
-                prev_hash=r[11],
-                hash=r[12],
+        return [_audit_entry(row) for row in rows]
+
+    def audit_strand(self, strand: int, *, after: int = 0, limit: int = 1000) -> list[AuditEntry]:
+        """Sealed entries of ``strand`` with ``strand_seq > after``, in strand order."""
+        if limit <= 0:
+            return []
+        rows = self._read("reading an audit strand", self._sql.audit_strand, (strand, after, limit))
+        return [_audit_entry(row) for row in rows]
+
+    def audit_digests(self, *, after: int = 0, limit: int = 1000) -> list[AuditDigest]:
+        """Digests with ``seq > after``, in order."""
+        if limit <= 0:
+            return []
+        rows = self._read("reading audit digests", self._sql.audit_digests, (after, limit))
+        return [_digest(row) for row in rows]
+
+    def seal_digest(self) -> AuditDigest:
+        """Seal the tips of all strands into the next digest and return it.
+
+        Digesters serialize on an advisory lock (commits do not take it); the strand heads
+        are then read in one statement, one snapshot of committed heads: a consistent cut.
+        """
+        with self._connection("sealing an audit digest") as conn, conn.transaction():
+            conn.execute(self._sql.digest_lock, (self.schema,))
+            last = conn.execute(self._sql.last_digest).fetchall()
+            heads = conn.execute(self._sql.strand_heads).fetchall()
+            tips = [StrandTip(int(strand), int(seq), digest) for strand, seq, digest in heads]
+            digest = make_digest(tips, previous=_digest(last[0]) if last else None)
+            conn.execute(
+                self._sql.insert_digest,
+                (
+                    digest.seq,
+                    _dumps([[t.seq, t.hash] for t in digest.tips]),
+                    digest.root,
+                    digest.prev_hash,
+                    digest.hash,
+                ),
             )
-            for r in rows
-        ]
+        return digest
 
     def outbox_due(self, now: datetime, *, limit: int = 100) -> list[OutboxMessage]:
         """Undelivered messages whose next attempt is due at ``now``, oldest first."""
@@ -820,17 +975,23 @@ class _Plan:
     intra_duplicate: DuplicateKey | None
 
     @classmethod
-    def of(cls, commit: Commit) -> _Plan:
-        """Validate and serialize ``commit``; raises StorageError for what cannot be stored."""
+    def of(cls, commit: Commit, strands: int) -> _Plan:
+        """Validate and serialize ``commit``; raises StorageError for what cannot be stored.
+
+        Audit entries carry their strand (of ``strands``) and content hash, computed here,
+        before the commit takes any lock; ``strands`` lists the strands touched, ascending.
+        """
         intra_duplicate = _check_commit_shape(commit.writes)
         writes = sorted(commit.writes, key=lambda w: (w.kind, w.id))
         # Like the reference store: a message id repeated in one commit keeps the last one.
         outbox = [_outbox_doc(m) for m in {m.id: m for m in commit.outbox}.values()]
+        audit = [_audit_doc(entry, strands) for entry in commit.audit]
         document = {
             "writes": [_write_doc(write) for write in writes],
             "intra_duplicate": intra_duplicate is not None,
             "outbox": outbox,
-            "audit": [_audit_doc(entry) for entry in commit.audit],
+            "audit": audit,
+            "strands": sorted({a["strand"] for a in audit}),
         }
         # One rendering of the whole document, records' JSON embedded as values. Should any
         # of it not be storable as it is (see _NOT_JSONB_SAFE; a false alarm, for example in
@@ -920,6 +1081,32 @@ def _checked_write_doc(write: RecordWrite) -> dict[str, Any]:
     return doc
 
 
+def _audit_entry(r: Sequence[Any]) -> AuditEntry:
+    return AuditEntry(
+        id=r[1],
+        at=r[2].astimezone(UTC),
+        actor_id=r[3],
+        action=r[4],
+        target_kind=r[5],
+        target_id=r[6],
+        before=r[7],
+        after=r[8],
+        reason=r[9],
+        override=r[10],
+        seq=int(r[0]),
+        prev_hash=r[11],
+        hash=r[12],
+        strand=int(r[13]),
+        strand_seq=int(r[14]),
+        format=int(r[15]),
+    )
+
+
+def _digest(row: Sequence[Any]) -> AuditDigest:
+    tips = tuple(StrandTip(n, int(seq), digest) for n, (seq, digest) in enumerate(row[1]))
+    return AuditDigest(seq=int(row[0]), tips=tips, root=row[2], prev_hash=row[3], hash=row[4])
+
+
 def _record(kind: str, ident: str, version: int, data: Any, exact: Any) -> StoredRecord:
     return StoredRecord(kind, ident, int(version), data if exact is None else exact)
 
@@ -948,9 +1135,9 @@ def _outbox_doc(message: OutboxMessage) -> dict[str, Any]:
     }
 
 
-def _audit_doc(entry: AuditEntry) -> dict[str, Any]:
+def _audit_doc(entry: AuditEntry, strands: int) -> dict[str, Any]:
     try:
-        head, middle, tail = entry.canonical_parts()
+        content = entry.content_hash()
         before = None if entry.before is None else _dumps(dict(entry.before))
         after = None if entry.after is None else _dumps(dict(entry.after))
     except (TypeError, ValueError) as exc:
@@ -966,9 +1153,8 @@ def _audit_doc(entry: AuditEntry) -> dict[str, Any]:
         "after": after,
         "reason": entry.reason,
         "override": entry.override,
-        "head": head,
-        "middle": middle,
-        "tail": tail,
+        "strand": strand_of(entry.stream_id, strands),
+        "content": content,
     }
 
 

@@ -49,21 +49,32 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 from leadtocash import (
+    DEFAULT_STRANDS,
     GENESIS_HASH,
+    AuditDigest,
     AuditEntry,
     ConcurrencyConflict,
     DuplicateKey,
     NotFound,
     StorageError,
     StorageUnavailable,
-    chain_hashes,
 )
-from leadtocash.ports import Commit, IndexQuery, OutboxMessage, RecordWrite, StoredRecord
+from leadtocash.ports import (
+    Commit,
+    IndexQuery,
+    OutboxMessage,
+    RecordWrite,
+    StoredRecord,
+    StrandTip,
+    make_digest,
+    seal_entries,
+    strand_of,
+)
 
 __all__ = ["SCHEMA_VERSION", "SQLiteSession", "SQLiteStore", "connect"]
 
 #: The schema version this adapter writes; :meth:`SQLiteStore.create_schema` migrates to it.
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 
 _SYNCHRONOUS: Final = frozenset({"OFF", "NORMAL", "FULL", "EXTRA"})
 _JOURNAL_MODES: Final = frozenset({"WAL", "DELETE", "TRUNCATE", "PERSIST"})
@@ -148,6 +159,26 @@ _MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {
         ) WITHOUT ROWID""",
         "CREATE INDEX IF NOT EXISTS lookup_keys_holder ON lookup_keys (kind, id)",
     ),
+    # Version 3: audit strands and digests. The single chain written so far becomes strand
+    # 0 (its entries keep their legacy hash format, 1); new entries say their format (2).
+    3: (
+        "ALTER TABLE audit ADD COLUMN strand INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE audit ADD COLUMN strand_seq INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE audit ADD COLUMN format INTEGER NOT NULL DEFAULT 1",
+        "UPDATE audit SET strand_seq = seq WHERE strand_seq = 0",
+        "CREATE UNIQUE INDEX IF NOT EXISTS audit_strand ON audit (strand, strand_seq)",
+        """CREATE TABLE IF NOT EXISTS audit_digests (
+            seq       INTEGER PRIMARY KEY,
+            tips      TEXT NOT NULL,
+            root      TEXT NOT NULL,
+            prev_hash TEXT NOT NULL,
+            hash      TEXT NOT NULL
+        )""",
+        """CREATE TABLE IF NOT EXISTS audit_settings (
+            singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+            strands   INTEGER NOT NULL CHECK (strands >= 1)
+        )""",
+    ),
 }
 
 _SCHEMA_TABLE: Final = """CREATE TABLE IF NOT EXISTS schema_version (
@@ -174,13 +205,30 @@ _FIND_KEY: Final = "SELECT id FROM unique_keys WHERE kind = ? AND key = ?"
 _DELETE_LOOKUPS: Final = "DELETE FROM lookup_keys WHERE kind = ? AND id = ?"
 _INSERT_LOOKUP: Final = "INSERT INTO lookup_keys (kind, key, id) VALUES (?, ?, ?)"
 _FIND_LOOKUP: Final = "SELECT id FROM lookup_keys WHERE kind = ? AND key = ? ORDER BY id LIMIT ?"
-_AUDIT_HEAD: Final = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"
+_STRAND_HEAD: Final = (
+    "SELECT strand_seq, hash FROM audit WHERE strand = ? ORDER BY strand_seq DESC LIMIT 1"
+)
 _AUDIT_COLUMNS: Final = (
     "seq, id, at, actor_id, action, target_kind, target_id, before, after, reason, override, "
-    "prev_hash, hash"
+    "prev_hash, hash, strand, strand_seq, format"
 )
-_INSERT_AUDIT: Final = f"INSERT INTO audit ({_AUDIT_COLUMNS}) VALUES ({', '.join('?' * 13)})"
+_INSERT_AUDIT: Final = (
+    f"INSERT INTO audit ({_AUDIT_COLUMNS.removeprefix('seq, ')}) VALUES ({', '.join('?' * 15)})"
+)
 _READ_AUDIT: Final = f"SELECT {_AUDIT_COLUMNS} FROM audit WHERE seq > ? ORDER BY seq LIMIT ?"
+_READ_STRAND: Final = (
+    f"SELECT {_AUDIT_COLUMNS} FROM audit WHERE strand = ? AND strand_seq > ? "
+    "ORDER BY strand_seq LIMIT ?"
+)
+_READ_DIGESTS: Final = (
+    "SELECT seq, tips, root, prev_hash, hash FROM audit_digests WHERE seq > ? ORDER BY seq LIMIT ?"
+)
+_LAST_DIGEST: Final = (
+    "SELECT seq, tips, root, prev_hash, hash FROM audit_digests ORDER BY seq DESC LIMIT 1"
+)
+_INSERT_DIGEST: Final = (
+    "INSERT INTO audit_digests (seq, tips, root, prev_hash, hash) VALUES (?, ?, ?, ?, ?)"
+)
 _OUTBOX_COLUMNS: Final = (
     "id, topic, payload, created_at, idempotency_key, attempts, next_attempt_at, delivered_at, "
     "last_error"
@@ -252,7 +300,7 @@ def _parse_time(text: str | None) -> datetime | None:
 
 
 def _audit_row(entry: AuditEntry) -> tuple[object, ...]:
-    """An entry's audit columns between ``seq`` and ``prev_hash`` (those are set when sealed)."""
+    """A sealed entry's audit columns, ``seq`` left to SQLite (the next rowid)."""
     return (
         entry.id,
         entry.at.isoformat(),  # exactly the text the hash covers
@@ -264,6 +312,11 @@ def _audit_row(entry: AuditEntry) -> tuple[object, ...]:
         _dumps_optional(entry.after),
         entry.reason,
         int(entry.override),
+        entry.prev_hash,
+        entry.hash,
+        entry.strand,
+        entry.strand_seq,
+        entry.format,
     )
 
 
@@ -282,7 +335,15 @@ def _audit_entry(row: Sequence[Any]) -> AuditEntry:
         seq=row[0],
         prev_hash=row[11],
         hash=row[12],
+        strand=row[13],
+        strand_seq=row[14],
+        format=row[15],
     )
+
+
+def _digest(row: Sequence[Any]) -> AuditDigest:
+    tips = tuple(StrandTip(n, seq, digest) for n, (seq, digest) in enumerate(json.loads(row[1])))
+    return AuditDigest(seq=row[0], tips=tips, root=row[2], prev_hash=row[3], hash=row[4])
 
 
 def _outbox_row(message: OutboxMessage) -> tuple[object, ...]:
@@ -420,9 +481,18 @@ class SQLiteStore:
         journal_mode: str = "WAL",
         timeout: float = 5.0,
         pool_size: int = 8,
+        strands: int | None = None,
+        digest_every: int = 256,
     ) -> None:
         if pool_size < 1:
             raise ValueError("pool_size must be >= 1")
+        if strands is not None and strands < 1:
+            raise ValueError("strands must be >= 1")
+        # K is fixed when the schema is created (None: DEFAULT_STRANDS, or what is stored).
+        self._strands = strands or DEFAULT_STRANDS
+        self._wanted_strands = strands
+        self.digest_every = digest_every
+        self._audited = 0
         if os.fspath(path) in ("", ":memory:") or os.fspath(path).startswith("file:"):
             raise ValueError("SQLiteStore needs a database file path (no :memory:, no URIs)")
         self.path = Path(path)
@@ -442,6 +512,7 @@ class SQLiteStore:
                 self.create_schema()
             else:
                 self._check_schema()
+            self._strands = self._stored_strands()
         except BaseException:
             self.close()
             raise
@@ -456,8 +527,15 @@ class SQLiteStore:
         journal_mode: str = "WAL",
         timeout: float = 5.0,
         pool_size: int = 8,
+        strands: int | None = None,
+        digest_every: int = 256,
     ) -> SQLiteStore:
-        """Open the store at ``path``; ``create_schema=True`` creates/migrates it first."""
+        """Open the store at ``path``; ``create_schema=True`` creates/migrates it first.
+
+        ``strands`` is K, the number of audit strands, set when the schema is created (a
+        different K on an existing store is refused); ``digest_every``: seal a digest after
+        every N audited commits of this store object (0: only on :meth:`seal_digest`).
+        """
         return cls(
             path,
             create_schema=create_schema,
@@ -465,6 +543,8 @@ class SQLiteStore:
             journal_mode=journal_mode,
             timeout=timeout,
             pool_size=pool_size,
+            strands=strands,
+            digest_every=digest_every,
         )
 
     # -- connections ----------------------------------------------------------------------------
@@ -607,6 +687,27 @@ class SQLiteStore:
                     "updated_at = excluded.updated_at",
                     (SCHEMA_VERSION, _time_text(datetime.now(UTC))),
                 )
+            conn.execute(
+                "INSERT INTO audit_settings (singleton, strands) VALUES (1, ?) "
+                "ON CONFLICT (singleton) DO NOTHING",
+                (self._strands,),
+            )
+
+    def _stored_strands(self) -> int:
+        """K as stored; a different ``strands`` asked for is refused (it would move streams)."""
+        with self.raw_connection() as conn:
+            try:
+                rows = conn.execute("SELECT strands FROM audit_settings").fetchall()
+            except sqlite3.Error as exc:
+                raise _translate(exc, "schema check") from exc
+        stored = int(rows[0][0]) if rows else DEFAULT_STRANDS
+        if self._wanted_strands is not None and self._wanted_strands != stored:
+            raise StorageError(
+                f"{self.path} has {stored} audit strands, not {self._wanted_strands}: "
+                "K is fixed when the store is created",
+                details={"stored": stored, "asked": self._wanted_strands},
+            )
+        return stored
 
     # -- the Store protocol ---------------------------------------------------------------------
     def session(self) -> SQLiteSession:
@@ -615,16 +716,59 @@ class SQLiteStore:
             raise StorageError("store is closed")
         return SQLiteSession(self)
 
+    @property
+    def audit_strands(self) -> int:
+        """K, the number of audit strands."""
+        return self._strands
+
+    def _audit_read(self, sql: str, params: tuple[object, ...]) -> list[Any]:
+        with self.raw_connection() as conn:
+            try:
+                return conn.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise _translate(exc, "audit read") from exc
+
     def audit_log(self, *, after_seq: int = 0, limit: int = 1000) -> list[AuditEntry]:
         """Sealed audit entries with ``seq > after_seq`` in seq order."""
         if limit <= 0:
             return []
-        with self.raw_connection() as conn:
-            try:
-                rows = conn.execute(_READ_AUDIT, (after_seq, limit)).fetchall()
-            except sqlite3.Error as exc:
-                raise _translate(exc, "audit read") from exc
+        return [_audit_entry(row) for row in self._audit_read(_READ_AUDIT, (after_seq, limit))]
+
+    def audit_strand(self, strand: int, *, after: int = 0, limit: int = 1000) -> list[AuditEntry]:
+        """Sealed entries of ``strand`` with ``strand_seq > after``, in strand order."""
+        if limit <= 0:
+            return []
+        rows = self._audit_read(_READ_STRAND, (strand, after, limit))
         return [_audit_entry(row) for row in rows]
+
+    def audit_digests(self, *, after: int = 0, limit: int = 1000) -> list[AuditDigest]:
+        """Digests with ``seq > after``, in order."""
+        if limit <= 0:
+            return []
+        return [_digest(row) for row in self._audit_read(_READ_DIGESTS, (after, limit))]
+
+    def seal_digest(self) -> AuditDigest:
+        """Seal the tips of all strands into the next digest, under the write lock (so the
+        tips are one consistent cut) and return it."""
+        with self.raw_connection() as conn, self._writing(conn, "digest"):
+            last = conn.execute(_LAST_DIGEST).fetchall()
+            heads = {}
+            for strand in range(self._strands):
+                head = conn.execute(_STRAND_HEAD, (strand,)).fetchall()
+                heads[strand] = (head[0][0], head[0][1]) if head else (0, GENESIS_HASH)
+            tips = [StrandTip(n, *heads[n]) for n in range(self._strands)]
+            digest = make_digest(tips, previous=_digest(last[0]) if last else None)
+            conn.execute(
+                _INSERT_DIGEST,
+                (
+                    digest.seq,
+                    _dumps([[t.seq, t.hash] for t in digest.tips]),
+                    digest.root,
+                    digest.prev_hash,
+                    digest.hash,
+                ),
+            )
+        return digest
 
     def outbox_due(self, now: datetime, *, limit: int = 100) -> list[OutboxMessage]:
         """Undelivered messages due at ``now``, oldest first."""
@@ -699,7 +843,13 @@ class SQLiteStore:
         lookups = [(w.kind, key, w.id) for w in writes for key in w.lookup_keys]
         updated = [(w.kind, w.id) for w in writes if w.expected_version != 0]
         outbox = [_outbox_row(message) for message in commit.outbox]
-        audit = [(_audit_row(entry), entry.canonical_parts()) for entry in commit.audit]
+        strands = self._strands
+        audit = list(commit.audit)
+        try:
+            contents = [entry.content_hash() for entry in audit]
+        except (TypeError, ValueError) as exc:
+            raise StorageError(f"an audit entry cannot be hashed: {exc}") from exc
+        touched = sorted({strand_of(entry.stream_id, strands) for entry in audit})
         with self._writing(conn, "commit"):
             for write, text in zip(writes, texts, strict=True):
                 if write.expected_version == 0:
@@ -725,18 +875,17 @@ class SQLiteStore:
                 except sqlite3.IntegrityError as exc:
                     raise _duplicate(conn, keys) from exc
             if audit:
-                head = conn.execute(_AUDIT_HEAD).fetchall()
-                last_seq, last_hash = (head[0][0], head[0][1]) if head else (0, GENESIS_HASH)
-                links = chain_hashes(
-                    [parts for _, parts in audit], last_seq=last_seq, last_hash=last_hash
+                # The heads of the strands touched, in ascending strand order (the write lock
+                # already serializes SQLite's writers; the order is the port's contract).
+                heads = {}
+                for strand in touched:
+                    head = conn.execute(_STRAND_HEAD, (strand,)).fetchall()
+                    if head:
+                        heads[strand] = (head[0][0], head[0][1])
+                sealed, _ = seal_entries(
+                    audit, strands=strands, heads=heads, content_hashes=contents
                 )
-                conn.executemany(
-                    _INSERT_AUDIT,
-                    [
-                        (seq, *row, prev, digest)
-                        for (row, _), (seq, prev, digest) in zip(audit, links, strict=True)
-                    ],
-                )
+                conn.executemany(_INSERT_AUDIT, [_audit_row(entry) for entry in sealed])
             if outbox:
                 try:
                     conn.executemany(_INSERT_OUTBOX, outbox)
@@ -744,6 +893,11 @@ class SQLiteStore:
                     raise StorageError(
                         "outbox message id already stored", details={"operation": "commit"}
                     ) from exc
+
+        if audit:
+            self._audited += 1
+            if self.digest_every and self._audited % self.digest_every == 0:
+                self.seal_digest()
 
 
 def _rollback(conn: sqlite3.Connection) -> None:

@@ -6,7 +6,20 @@ The public API is what this module (and ``leadtocash.ports``, ``leadtocash.app``
 
 from leadtocash.access import Action, Principal, Role
 from leadtocash.app import AppContext, LeadToCash, Page
-from leadtocash.audit import GENESIS_HASH, AuditEntry, chain_hashes, verify_audit_chain
+from leadtocash.app.auditing import verify_store_audit
+from leadtocash.audit import (
+    DEFAULT_STRANDS,
+    GENESIS_HASH,
+    AuditDigest,
+    AuditEntry,
+    AuditFault,
+    AuditReport,
+    InclusionProof,
+    prove_inclusion,
+    verify_audit,
+    verify_audit_chain,
+    verify_inclusion,
+)
 from leadtocash.calendars import CalendarOutOfRange, ChinaStatutoryCalendar
 from leadtocash.classification import RequiredFields, TagRules, TierRules
 from leadtocash.collision import CollisionPolicy
@@ -60,10 +73,14 @@ from leadtocash.system import RandomIds, SystemClock
 __version__ = "0.1.0"
 
 __all__ = [
+    "DEFAULT_STRANDS",
     "GENESIS_HASH",
     "Action",
     "AppContext",
+    "AuditDigest",
     "AuditEntry",
+    "AuditFault",
+    "AuditReport",
     "AuthenticationFailed",
     "CalendarOutOfRange",
     "Channel",
@@ -81,6 +98,7 @@ __all__ = [
     "FollowUp",
     "FollowUpId",
     "FollowUpKind",
+    "InclusionProof",
     "IntakeRules",
     "InvalidTransition",
     "Lead",
@@ -119,11 +137,14 @@ __all__ = [
     "Zone",
     "ZoneId",
     "__version__",
-    "chain_hashes",
     "describe_error",
     "label",
     "message",
+    "prove_inclusion",
     "structure",
     "unstructure",
+    "verify_audit",
     "verify_audit_chain",
+    "verify_inclusion",
+    "verify_store_audit",
 ]

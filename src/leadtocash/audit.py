@@ -1,41 +1,167 @@
-"""Audit entries and their tamper-evident hash chain.
+"""Audit entries on K hash-chained strands, sealed by chained Merkle digests.
 
 Every state change writes one ``AuditEntry`` (who, what, target, before → after, reason, when)
-in the same unit of work. The store assigns consecutive sequence numbers and chains entries:
-``hash = SHA-256(prev_hash ‖ canonical JSON of the entry)``. ``verify_audit_chain`` finds the
-first entry that was altered, removed or reordered.
+in the same unit of work. There is no single global chain (it would serialize every commit of
+the system on one row): an entry goes to one of ``K`` **strands**, chosen from its aggregate's
+stream id (``target_kind:target_id``) by a stable hash (:func:`strand_of`), so one aggregate's
+entries stay in order in one strand while commits touching other strands run side by side.
+Within a strand the store numbers entries 1, 2, … (``strand_seq``) and chains them::
+
+    content_hash = SHA-256(RFC 8785 canonical JSON of the entry's content)
+    hash         = SHA-256(RFC 8785 canonical JSON of
+                           {"content": content_hash, "prev_hash": …, "seq": strand_seq,
+                            "strand": strand})
+
+The link object has a fixed shape, so a store can compute ``hash`` where the strand head is
+(in SQL, say) from ``content_hash`` alone, which the client computes before any lock.
+
+A **digest** (:class:`AuditDigest`) seals the tips of all strands into a Merkle root
+(RFC 6962 tree hashing), and digests are themselves hash-chained. After a digest, editing,
+reordering or deleting an entry, truncating a strand or dropping a whole strand is detected by
+:func:`verify_audit`; :func:`prove_inclusion` and :func:`verify_inclusion` give and check the
+proof that one entry is covered by a digest (what an auditor asks for).
+
+Logs written before strands existed (one global chain, ``hash = SHA-256(prev_hash ‖ sorted-key
+JSON with seq and prev_hash)``) verify as strand 0: their entries carry
+``format = LEGACY_FORMAT`` and new entries of strand 0 continue that chain.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from decimal import Decimal
+from typing import Any, Final
 
 import attrs
+import rfc8785
 
 from leadtocash.model import utc
 
 __all__ = [
+    "DEFAULT_STRANDS",
     "GENESIS_HASH",
+    "LEGACY_FORMAT",
+    "STRAND_FORMAT",
+    "AuditDigest",
     "AuditEntry",
-    "chain_entries",
-    "chain_hashes",
+    "AuditFault",
+    "AuditReport",
+    "InclusionProof",
+    "StrandTip",
+    "canonical_json",
     "entry_hash",
+    "link_hash",
+    "make_digest",
+    "merkle_path",
+    "merkle_root",
+    "prove_inclusion",
+    "seal_entries",
+    "strand_of",
+    "tips_of",
+    "verify_audit",
     "verify_audit_chain",
+    "verify_inclusion",
 ]
 
-#: The ``prev_hash`` of the very first entry.
-GENESIS_HASH = "0" * 64
-# The canonical JSON encoder, built once (``json.dumps`` with options builds one per call).
-_CANONICAL_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode
+#: The ``prev_hash`` of the first entry of every strand, and of the first digest.
+GENESIS_HASH: Final = "0" * 64
+#: Strands a store uses unless told otherwise.
+DEFAULT_STRANDS: Final = 16
+#: Entries of the single global chain written before strands (they verify as strand 0).
+LEGACY_FORMAT: Final = 1
+#: Entries sealed on strands (RFC 8785 content hash, fixed-shape link).
+STRAND_FORMAT: Final = 2
+
+_SAFE_INTEGER: Final = 2**53
+# The C JSON encoder gives RFC 8785's bytes for what _simple accepts (see canonical_json).
+_FAST_JSON = json.JSONEncoder(
+    sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+).encode
+# The legacy chain's encoder (kept byte for byte so old logs still verify).
+_LEGACY_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _simple(value: object) -> bool:
+    """True when the C encoder's output is already RFC 8785 canonical for ``value``.
+
+    That holds for strings (both escape exactly ``"``, ``\\`` and controls, lowercase hex),
+    booleans, None, integers a double represents exactly, lists, and objects with ASCII keys
+    (sorting by code point then equals RFC 8785's sorting by UTF-16 code unit). Floats,
+    Decimals, other keys and big integers take the ``rfc8785`` package's path.
+    """
+    kind = type(value)
+    if kind is str or value is None or kind is bool:
+        return True
+    if kind is int:
+        return -_SAFE_INTEGER < value < _SAFE_INTEGER  # type: ignore[operator]
+    if kind is dict:
+        return all(
+            type(k) is str and k.isascii() and _simple(v)
+            for k, v in value.items()  # type: ignore[attr-defined]
+        )
+    if kind is list or kind is tuple:
+        return all(_simple(v) for v in value)  # type: ignore[attr-defined]
+    return False
+
+
+def _normalized(value: Any) -> Any:
+    """Mappings as dicts, sequences as lists, Decimals as strings; the rest unchanged."""
+    if isinstance(value, Mapping):
+        return {k: _normalized(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_normalized(v) for v in value]
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def canonical_json(value: Any) -> bytes:
+    """RFC 8785 (JSON Canonicalization Scheme) bytes of ``value``; Decimals as strings.
+
+    NaN, infinities, integers beyond ±2⁵³ and non-string keys raise
+    :class:`rfc8785.CanonicalizationError` (a ``ValueError``). The common case (strings,
+    integers, booleans, ASCII keys) is encoded by the C JSON encoder, whose bytes are then
+    exactly RFC 8785's; everything else goes through the ``rfc8785`` package.
+    """
+    if _simple(value):
+        return _FAST_JSON(value).encode("utf-8")
+    return rfc8785.dumps(_normalized(value))
+
+
+def strand_of(stream_id: str, strands: int) -> int:
+    """The strand (0 … ``strands`` − 1) of a stream id: stable across processes and engines."""
+    if strands < 1:
+        raise ValueError("a store has at least one strand")
+    if strands == 1:
+        return 0
+    digest = hashlib.sha256(stream_id.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % strands
+
+
+def link_hash(content_hash: str, prev_hash: str, strand: int, strand_seq: int) -> str:
+    """The chain hash of a strand entry: SHA-256 of its RFC 8785 link object.
+
+    The object's keys are fixed and sorted and its values are hex strings and integers, so
+    its canonical text is this format string (a store may build it the same way in SQL).
+    """
+    text = (
+        f'{{"content":"{content_hash}","prev_hash":"{prev_hash}",'
+        f'"seq":{strand_seq},"strand":{strand}}}'
+    )
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
 
 
 @attrs.frozen
 class AuditEntry:
-    """One audited state change; ``seq``/``prev_hash``/``hash`` are set when it is stored."""
+    """One audited state change; the store sets the sealing fields when it commits.
+
+    ``strand``, ``strand_seq``, ``prev_hash`` and ``hash`` place it on its strand; ``seq`` is
+    its position in the store's whole log (the order :meth:`Store.audit_log` pages in, not
+    hashed: the strands and digests are what is tamper-evident).
+    """
 
     id: str
     at: datetime = attrs.field(validator=utc)
@@ -50,13 +176,18 @@ class AuditEntry:
     seq: int = 0
     prev_hash: str = ""
     hash: str = ""
+    strand: int = 0
+    strand_seq: int = 0
+    format: int = STRAND_FORMAT
 
-    def canonical(self) -> str:
-        """The canonical JSON text that the hash covers (everything except ``hash``)."""
-        return self._canonical(self.seq, self.prev_hash)
+    @property
+    def stream_id(self) -> str:
+        """The aggregate's stream: ``target_kind:target_id`` (it picks the strand)."""
+        return f"{self.target_kind}:{self.target_id}"
 
-    def _canonical(self, seq: int, prev_hash: str) -> str:
-        body = {
+    def content(self) -> dict[str, Any]:
+        """What the content hash covers: everything but the sealing fields."""
+        return {
             "id": self.id,
             "at": self.at.isoformat(),
             "actor_id": self.actor_id,
@@ -67,74 +198,414 @@ class AuditEntry:
             "after": self.after,
             "reason": self.reason,
             "override": self.override,
-            "seq": seq,
-            "prev_hash": prev_hash,
         }
-        return _CANONICAL_JSON(body)
 
-    def canonical_parts(self) -> tuple[str, str, str]:
-        """The canonical text split around the values a store fills in when it seals.
+    def content_hash(self) -> str:
+        """SHA-256 of the RFC 8785 canonical content (computed before any lock is taken)."""
+        return hashlib.sha256(canonical_json(self.content())).hexdigest()
 
-        ``canonical() == head + prev_hash + middle + str(seq) + tail`` for any ``prev_hash``
-        and ``seq``, so a store can compute the chain hash where the head of the chain is
-        (for example in one SQL statement) without rendering JSON there.
-        """
-        text = self._canonical(0, "")
-        # Keys are sorted, so only "reason" (a string), "target_id" and "target_kind" follow
-        # the top-level "prev_hash" and "seq"; an unescaped quote cannot occur inside a JSON
-        # string, so the last occurrence of each marker is the top-level one.
-        prev_at = text.rindex('"prev_hash":"",') + len('"prev_hash":"')
-        seq_at = text.rindex('"seq":0,') + len('"seq":')
-        return text[:prev_at], text[prev_at:seq_at], text[seq_at + 1 :]
+    def canonical(self) -> str:
+        """The legacy chain's canonical text (``format == LEGACY_FORMAT`` entries only)."""
+        body = {**self.content(), "seq": self.strand_seq, "prev_hash": self.prev_hash}
+        return _LEGACY_JSON(body)
 
 
 def entry_hash(entry: AuditEntry) -> str:
-    """SHA-256 over the previous hash and the canonical entry."""
-    return hashlib.sha256((entry.prev_hash + entry.canonical()).encode("utf-8")).hexdigest()
+    """The hash ``entry`` must carry, recomputed from its fields."""
+    if entry.format == LEGACY_FORMAT:
+        text = entry.prev_hash + entry.canonical()
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return link_hash(entry.content_hash(), entry.prev_hash, entry.strand, entry.strand_seq)
 
 
-def chain_hashes(
-    parts: Sequence[tuple[str, str, str]], *, last_seq: int, last_hash: str
-) -> list[tuple[int, str, str]]:
-    """``(seq, prev_hash, hash)`` for entries, given their ``canonical_parts``, sealed onto a
-    chain whose head is (``last_seq``, ``last_hash``).
+def seal_entries(
+    entries: Sequence[AuditEntry],
+    *,
+    strands: int,
+    heads: Mapping[int, tuple[int, str]],
+    content_hashes: Sequence[str] | None = None,
+) -> tuple[list[AuditEntry], dict[int, tuple[int, str]]]:
+    """Seal ``entries`` (commit order) onto their strands.
 
-    The part a store runs while holding whatever serializes audit appends: string joins and
-    SHA-256 only, the JSON having been rendered beforehand.
+    ``heads`` maps each strand the entries touch to its head ``(strand_seq, hash)`` (a strand
+    missing from it is empty). Returns the sealed entries, in commit order, and the new heads
+    of the strands touched. The caller must hold those strands' heads, taken in ascending
+    strand order (``sorted({strand_of(e.stream_id, strands) for e in entries})``), which is
+    the one global lock order that keeps concurrent commits free of deadlocks.
     """
-    sealed: list[tuple[int, str, str]] = []
-    seq, prev = last_seq, last_hash
-    for head, middle, tail in parts:
-        seq += 1
-        text = prev + head + prev + middle + str(seq) + tail
-        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-        sealed.append((seq, prev, digest))
-        prev = digest
-    return sealed
+    hashes = content_hashes or [entry.content_hash() for entry in entries]
+    moved: dict[int, tuple[int, str]] = {}
+    sealed = []
+    for entry, content in zip(entries, hashes, strict=True):
+        strand = strand_of(entry.stream_id, strands)
+        seq, prev = moved.get(strand) or heads.get(strand) or (0, GENESIS_HASH)
+        digest = link_hash(content, prev, strand, seq + 1)
+        moved[strand] = (seq + 1, digest)
+        sealed.append(
+            attrs.evolve(
+                entry,
+                strand=strand,
+                strand_seq=seq + 1,
+                prev_hash=prev,
+                hash=digest,
+                format=STRAND_FORMAT,
+            )
+        )
+    return sealed, moved
 
 
-def chain_entries(
-    entries: Sequence[AuditEntry], *, last_seq: int, last_hash: str
-) -> list[AuditEntry]:
-    """Seal ``entries`` onto a chain whose head is (``last_seq``, ``last_hash``).
+# -- digests ---------------------------------------------------------------------------------
+@attrs.frozen
+class StrandTip:
+    """The last entry of a strand when a digest was sealed (``seq`` 0: the strand was empty)."""
 
-    Stores call this (or :func:`chain_hashes`) inside their commit, while holding whatever
-    serializes audit appends.
-    """
-    links = chain_hashes(
-        [entry.canonical_parts() for entry in entries], last_seq=last_seq, last_hash=last_hash
+    strand: int
+    seq: int
+    hash: str
+
+    def leaf(self) -> bytes:
+        """The Merkle leaf hash of this tip (RFC 6962: SHA-256 of 0x00 ‖ data)."""
+        data = canonical_json({"hash": self.hash, "seq": self.seq, "strand": self.strand})
+        return hashlib.sha256(b"\x00" + data).digest()
+
+
+def _node(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def _split(count: int) -> int:
+    """The largest power of two below ``count`` (RFC 6962's split point)."""
+    k = 1
+    while k * 2 < count:
+        k *= 2
+    return k
+
+
+def _root(leaves: Sequence[bytes]) -> bytes:
+    if not leaves:
+        return hashlib.sha256(b"").digest()
+    if len(leaves) == 1:
+        return leaves[0]
+    k = _split(len(leaves))
+    return _node(_root(leaves[:k]), _root(leaves[k:]))
+
+
+def merkle_root(tips: Sequence[StrandTip]) -> str:
+    """The RFC 6962 Merkle tree hash of the tips' leaves, in strand order."""
+    return _root([tip.leaf() for tip in tips]).hex()
+
+
+def merkle_path(tips: Sequence[StrandTip], index: int) -> tuple[tuple[str, str], ...]:
+    """The audit path of leaf ``index``: ``(side, hash)`` pairs from the leaf up, where side
+    ``"L"`` means the sibling is on the left."""
+    leaves = [tip.leaf() for tip in tips]
+    path: list[tuple[str, str]] = []
+
+    def walk(nodes: Sequence[bytes], at: int) -> None:
+        if len(nodes) <= 1:
+            return
+        k = _split(len(nodes))
+        if at < k:
+            walk(nodes[:k], at)
+            path.append(("R", _root(nodes[k:]).hex()))
+        else:
+            walk(nodes[k:], at - k)
+            path.append(("L", _root(nodes[:k]).hex()))
+
+    walk(leaves, index)
+    return tuple(path)
+
+
+def _path_root(leaf: bytes, path: Iterable[tuple[str, str]]) -> str:
+    node = leaf
+    for side, sibling in path:
+        other = bytes.fromhex(sibling)
+        node = _node(other, node) if side == "L" else _node(node, other)
+    return node.hex()
+
+
+@attrs.frozen
+class AuditDigest:
+    """The tips of all strands sealed into a Merkle root, chained onto the previous digest."""
+
+    seq: int
+    tips: tuple[StrandTip, ...]
+    root: str
+    prev_hash: str
+    hash: str
+
+    def expected_hash(self) -> str:
+        """The hash this digest must carry, recomputed from its root, seq and prev_hash."""
+        link = {
+            "prev_hash": self.prev_hash,
+            "root": self.root,
+            "seq": self.seq,
+            "strands": len(self.tips),
+        }
+        return hashlib.sha256(canonical_json(link)).hexdigest()
+
+    def tip(self, strand: int) -> StrandTip | None:
+        """The tip recorded for ``strand`` (None when the digest has no such strand)."""
+        return self.tips[strand] if 0 <= strand < len(self.tips) else None
+
+
+def make_digest(tips: Sequence[StrandTip], *, previous: AuditDigest | None = None) -> AuditDigest:
+    """The digest after ``previous`` over ``tips`` (one per strand, in strand order)."""
+    ordered = tuple(sorted(tips, key=lambda t: t.strand))
+    if [t.strand for t in ordered] != list(range(len(ordered))):
+        raise ValueError("a digest holds one tip per strand 0 … K-1")
+    draft = AuditDigest(
+        seq=1 if previous is None else previous.seq + 1,
+        tips=ordered,
+        root=merkle_root(ordered),
+        prev_hash=GENESIS_HASH if previous is None else previous.hash,
+        hash="",
     )
-    return [
-        attrs.evolve(entry, seq=seq, prev_hash=prev, hash=digest)
-        for entry, (seq, prev, digest) in zip(entries, links, strict=True)
-    ]
+    return attrs.evolve(draft, hash=draft.expected_hash())
+
+
+def tips_of(heads: Mapping[int, tuple[int, str]], strands: int) -> list[StrandTip]:
+    """One tip per strand from ``strand -> (seq, hash)`` heads (missing strands are empty)."""
+    return [StrandTip(s, *(heads.get(s) or (0, GENESIS_HASH))) for s in range(strands)]
+
+
+# -- verification ----------------------------------------------------------------------------
+@attrs.frozen
+class AuditFault:
+    """What is wrong, and where: a strand's first bad entry, or a digest.
+
+    ``strand`` is None for a fault of the digest chain itself; ``strand_seq`` is the position
+    in the strand where the fault shows (the entry there, or where an entry is missing),
+    ``entry_id`` the entry found there (None when it is missing).
+    """
+
+    problem: str
+    strand: int | None = None
+    strand_seq: int | None = None
+    entry_id: str | None = None
+    digest: int | None = None
+    index: int | None = None  # position in the list handed to the verifier
+
+    def __str__(self) -> str:
+        where = []
+        if self.strand is not None:
+            where.append(f"strand {self.strand}")
+        if self.strand_seq is not None:
+            where.append(f"entry #{self.strand_seq}")
+        if self.entry_id is not None:
+            where.append(f"({self.entry_id})")
+        if self.digest is not None:
+            where.append(f"digest {self.digest}")
+        return f"{' '.join(where)}: {self.problem}"
+
+
+@attrs.frozen
+class AuditReport:
+    """The outcome of :func:`verify_audit`: at most one fault per strand, plus digest faults."""
+
+    entries: int
+    strands: int
+    digests: int
+    faults: tuple[AuditFault, ...]
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing is wrong."""
+        return not self.faults
+
+    def first_bad(self, strand: int) -> AuditFault | None:
+        """The fault reported for ``strand`` (None when it verifies)."""
+        return next((f for f in self.faults if f.strand == strand), None)
+
+
+def _check_strand(
+    strand: int, items: Sequence[tuple[int, AuditEntry]]
+) -> tuple[AuditFault | None, dict[int, str]]:
+    """The first bad entry of one strand (entries as given, with their list positions), and
+    the hash at each strand_seq up to it."""
+    prev, expected = GENESIS_HASH, 1
+    good: dict[int, str] = {}
+    for index, entry in items:
+        problem = None
+        if entry.strand_seq != expected:
+            problem = (
+                f"expected entry #{expected} here, found #{entry.strand_seq}"
+                if entry.strand_seq > expected
+                else f"entry #{entry.strand_seq} out of order (expected #{expected})"
+            )
+        elif entry.prev_hash != prev:
+            problem = "previous hash does not match the entry before it"
+        elif entry.hash != entry_hash(entry):
+            problem = "content does not match its hash (edited)"
+        if problem is not None:
+            fault = AuditFault(problem, strand, expected, entry.id, index=index)
+            return fault, good
+        good[expected] = entry.hash
+        prev, expected = entry.hash, expected + 1
+    return None, good
+
+
+def verify_audit(
+    entries: Sequence[AuditEntry],
+    digests: Sequence[AuditDigest] = (),
+    *,
+    strands: int | None = None,
+    map_strands: Callable[..., Iterable[Any]] = map,
+) -> AuditReport:
+    """Check every strand and the digests; report the first bad entry of each strand.
+
+    ``entries`` are the store's entries (any interleaving of strands; within a strand in
+    stored order), ``digests`` its digests in order. Each strand must chain from genesis
+    without gap; each digest must chain onto the one before, its root must match its tips,
+    and each tip must be an entry of its strand with that exact hash: a strand shorter than a
+    digest says (truncated, or dropped when it has no entry left) is a fault as well.
+    ``map_strands`` may be an executor's ``map`` to check strands in parallel.
+    """
+    count = strands
+    if count is None:
+        count = max([len(d.tips) for d in digests] + [e.strand + 1 for e in entries] + [1])
+    by_strand: dict[int, list[tuple[int, AuditEntry]]] = {s: [] for s in range(count)}
+    faults: list[AuditFault] = []
+    for index, entry in enumerate(entries):
+        if not 0 <= entry.strand < count:
+            faults.append(
+                AuditFault(f"strand {entry.strand} out of range", None, None, entry.id, index=index)
+            )
+            continue
+        by_strand[entry.strand].append((index, entry))
+    results = list(map_strands(lambda s: _check_strand(s, by_strand[s]), range(count)))
+    digest_faults = _check_digests(digests, count)
+    faults.extend(digest_faults)
+    for strand, (fault, good) in enumerate(results):
+        if fault is None:
+            fault = _against_digests(strand, good, by_strand[strand], digests)
+        if fault is not None:
+            faults.append(fault)
+    return AuditReport(len(entries), count, len(digests), tuple(faults))
+
+
+def _check_digests(digests: Sequence[AuditDigest], strands: int) -> list[AuditFault]:
+    faults = []
+    prev = GENESIS_HASH
+    for number, digest in enumerate(digests, start=1):
+        problem = None
+        if digest.seq != number:
+            problem = f"digest #{digest.seq} found where #{number} belongs"
+        elif digest.prev_hash != prev:
+            problem = "previous digest hash does not match (digest chain broken)"
+        elif digest.root != merkle_root(digest.tips):
+            problem = "Merkle root does not match its tips (forged)"
+        elif digest.hash != digest.expected_hash():
+            problem = "digest hash does not match its contents (forged)"
+        elif len(digest.tips) > strands:
+            problem = f"digest covers {len(digest.tips)} strands, the log has {strands}"
+        if problem is not None:
+            faults.append(AuditFault(problem, digest=digest.seq))
+            break
+        prev = digest.hash
+    return faults
+
+
+def _against_digests(
+    strand: int,
+    good: Mapping[int, str],
+    items: Sequence[tuple[int, AuditEntry]],
+    digests: Sequence[AuditDigest],
+) -> AuditFault | None:
+    """A strand that chains well must still hold every tip the digests recorded for it."""
+    last = len(good)
+    for digest in digests:
+        tip = digest.tip(strand)
+        if tip is None or tip.seq == 0:
+            continue
+        if tip.seq > last:
+            problem = (
+                f"strand dropped: digest {digest.seq} recorded {tip.seq} entries, none left"
+                if last == 0
+                else f"strand truncated: digest {digest.seq} recorded {tip.seq} entries, "
+                f"{last} left"
+            )
+            return AuditFault(problem, strand, last + 1, None, digest=digest.seq)
+        if good[tip.seq] != tip.hash:
+            index, entry = items[tip.seq - 1]
+            return AuditFault(
+                f"entry differs from what digest {digest.seq} sealed (rewritten)",
+                strand, tip.seq, entry.id, digest=digest.seq, index=index,
+            )  # fmt: skip
+    return None
 
 
 def verify_audit_chain(entries: Sequence[AuditEntry]) -> int | None:
-    """Return the index of the first broken link in ``entries`` (ordered by seq), or None."""
-    prev, expected_seq = GENESIS_HASH, 1
-    for index, entry in enumerate(entries):
-        if entry.seq != expected_seq or entry.prev_hash != prev or entry.hash != entry_hash(entry):
-            return index
-        prev, expected_seq = entry.hash, expected_seq + 1
-    return None
+    """The index in ``entries`` of the first bad entry over all strands, or None.
+
+    ``entries`` is a store's log in any interleaving of strands (for example
+    ``store.audit_log(...)``); digests are not consulted (see :func:`verify_audit`).
+    """
+    report = verify_audit(entries)
+    indexes = [f.index for f in report.faults if f.index is not None]
+    return min(indexes) if indexes else None
+
+
+# -- inclusion proofs ------------------------------------------------------------------------
+@attrs.frozen
+class InclusionProof:
+    """That an entry is covered by a digest: the strand links from the entry to the tip the
+    digest sealed, and the Merkle path from that tip to the digest's root.
+
+    ``chain`` holds, for each later entry of the strand up to the tip, its content hash
+    (or, for an entry of the legacy chain, the entry itself, whose hash covers all of it).
+    Proving against the first digest after the entry keeps the chain short.
+    """
+
+    strand: int
+    strand_seq: int
+    chain: tuple[str | AuditEntry, ...]
+    tip: StrandTip
+    path: tuple[tuple[str, str], ...]
+    digest: AuditDigest
+
+
+def prove_inclusion(
+    entry: AuditEntry, later: Sequence[AuditEntry], digest: AuditDigest
+) -> InclusionProof:
+    """The proof that sealed ``entry`` is covered by ``digest``.
+
+    ``later`` are the entries of the same strand after it, in order, at least up to the tip
+    the digest recorded; ValueError when the digest does not cover the entry.
+    """
+    tip = digest.tip(entry.strand)
+    if tip is None or tip.seq < entry.strand_seq:
+        raise ValueError(f"digest {digest.seq} does not cover entry {entry.id!r}")
+    needed = [e for e in later if entry.strand_seq < e.strand_seq <= tip.seq]
+    if [e.strand_seq for e in needed] != list(range(entry.strand_seq + 1, tip.seq + 1)):
+        raise ValueError("the strand's entries up to the digest's tip are needed")
+    chain = tuple(e if e.format == LEGACY_FORMAT else e.content_hash() for e in needed)
+    return InclusionProof(
+        entry.strand, entry.strand_seq, chain, tip,
+        merkle_path(digest.tips, entry.strand), digest,
+    )  # fmt: skip
+
+
+def verify_inclusion(entry: AuditEntry, proof: InclusionProof) -> bool:
+    """True when ``proof`` shows that ``entry``, as given, is covered by ``proof.digest``."""
+    digest = proof.digest
+    if (entry.strand, entry.strand_seq) != (proof.strand, proof.strand_seq):
+        return False
+    if entry.hash != entry_hash(entry):
+        return False
+    current, seq = entry.hash, entry.strand_seq
+    for item in proof.chain:
+        seq += 1
+        if isinstance(item, AuditEntry):
+            if (item.strand_seq, item.prev_hash) != (seq, current) or item.strand != entry.strand:
+                return False
+            current = entry_hash(item)
+        else:
+            current = link_hash(item, current, entry.strand, seq)
+    if proof.tip != StrandTip(entry.strand, seq, current):
+        return False
+    if digest.tip(entry.strand) != proof.tip:
+        return False
+    if _path_root(proof.tip.leaf(), proof.path) != digest.root:
+        return False
+    return digest.hash == digest.expected_hash()

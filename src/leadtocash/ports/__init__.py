@@ -3,6 +3,19 @@
 Adapters implement these; the application layer depends only on them.
 """
 
+from leadtocash.audit import (
+    GENESIS_HASH,
+    LEGACY_FORMAT,
+    STRAND_FORMAT,
+    StrandTip,
+    canonical_json,
+    entry_hash,
+    link_hash,
+    make_digest,
+    seal_entries,
+    strand_of,
+    tips_of,
+)
 from leadtocash.ports.auth import Authenticator
 from leadtocash.ports.clock import Clock, IdSource
 from leadtocash.ports.notify import DeliveryFailed, Notification, Notifier
@@ -17,6 +30,9 @@ from leadtocash.ports.storage import (
 )
 
 __all__ = [
+    "GENESIS_HASH",
+    "LEGACY_FORMAT",
+    "STRAND_FORMAT",
     "Authenticator",
     "Clock",
     "Commit",
@@ -30,4 +46,12 @@ __all__ = [
     "Store",
     "StoreSession",
     "StoredRecord",
+    "StrandTip",
+    "canonical_json",
+    "entry_hash",
+    "link_hash",
+    "make_digest",
+    "seal_entries",
+    "strand_of",
+    "tips_of",
 ]

@@ -16,9 +16,20 @@ stored by every adapter without adapter changes:
 * **Commits.** :meth:`StoreSession.commit` applies a :class:`Commit` atomically: every write
   succeeds iff each record's stored version equals ``expected_version`` (0 = must not exist),
   else :class:`~leadtocash.errors.ConcurrencyConflict` and *nothing* is saved; a unique-key
-  clash raises :class:`~leadtocash.errors.DuplicateKey` and nothing is saved. Audit entries are
-  sealed onto the global hash chain with :func:`leadtocash.audit.chain_entries` inside the same
-  transaction, serialized against other commits; outbox messages are stored in it too.
+  clash raises :class:`~leadtocash.errors.DuplicateKey` and nothing is saved. Outbox messages
+  are stored in the same transaction.
+* **Audit strands.** The store keeps ``K`` strands (hash chains; K fixed when the store is
+  created). Each audit entry of a commit goes to strand
+  :func:`~leadtocash.audit.strand_of` ``(entry.stream_id, K)`` and is sealed there inside
+  the commit's transaction (:func:`~leadtocash.audit.seal_entries`, or the same hashes
+  computed where the strand heads are): the commit takes the heads of the strands it
+  touches in ascending strand order, after its record rows and keys, so commits never
+  deadlock and commits on different strands never wait for each other. The store stores
+  every field of a sealed entry (``strand``, ``strand_seq``, ``prev_hash``, ``hash``,
+  ``format``) and gives each a position ``seq`` in its whole log.
+* **Digests.** :meth:`Store.seal_digest` seals the tips of all strands, as one consistent
+  cut of committed entries, into an :class:`~leadtocash.audit.AuditDigest` chained onto the
+  previous one; a store may also seal one every N commits.
 * **Errors.** Driver errors are translated into the :class:`~leadtocash.errors.StorageError`
   family with ``raise ... from exc``.
 
@@ -33,7 +44,7 @@ from typing import Any, Protocol
 
 import attrs
 
-from leadtocash.audit import AuditEntry
+from leadtocash.audit import AuditDigest, AuditEntry
 from leadtocash.model import utc
 
 __all__ = [
@@ -173,8 +184,25 @@ class Store(Protocol):
         """Open a new session (one transaction)."""
         ...
 
+    @property
+    def audit_strands(self) -> int:
+        """K, the number of audit strands (fixed when the store was created)."""
+        ...
+
     def audit_log(self, *, after_seq: int = 0, limit: int = 1000) -> list[AuditEntry]:
         """Sealed audit entries with ``seq > after_seq`` in seq order."""
+        ...
+
+    def audit_strand(self, strand: int, *, after: int = 0, limit: int = 1000) -> list[AuditEntry]:
+        """Sealed entries of one strand with ``strand_seq > after``, in strand order."""
+        ...
+
+    def audit_digests(self, *, after: int = 0, limit: int = 1000) -> list[AuditDigest]:
+        """Digests with ``seq > after``, in order."""
+        ...
+
+    def seal_digest(self) -> AuditDigest:
+        """Seal the current tips of all strands into a new digest (on demand) and return it."""
         ...
 
     def outbox_due(self, now: datetime, *, limit: int = 100) -> list[OutboxMessage]:

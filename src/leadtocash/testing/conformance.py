@@ -27,8 +27,16 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
+from leadtocash.app.auditing import verify_store_audit
 from leadtocash.app.unit_of_work import UnitOfWork
-from leadtocash.audit import AuditEntry, verify_audit_chain
+from leadtocash.audit import (
+    AuditEntry,
+    prove_inclusion,
+    strand_of,
+    verify_audit,
+    verify_audit_chain,
+    verify_inclusion,
+)
 from leadtocash.errors import ConcurrencyConflict, DuplicateKey, NotFound, StorageError
 from leadtocash.model import Customer
 from leadtocash.ports.storage import Commit, IndexQuery, OutboxMessage, RecordWrite, Store
@@ -374,17 +382,92 @@ class StoreConformance:
         assert self.query(store, IndexQuery("thing", "pool")) == []
 
     # -- audit chain and outbox -----------------------------------------------------------------
-    def test_audit_entries_are_sealed_on_one_chain(self, store: Store) -> None:
+    def test_audit_entries_are_sealed_on_their_strands(self, store: Store) -> None:
         self.commit(store, _write("a"), audit=(_audit(1), _audit(2)))
         self.commit(store, _write("a", 1), audit=(_audit(3),))
         log = store.audit_log()
         assert [e.seq for e in log] == [1, 2, 3]
         assert [e.id for e in log] == ["audit-x-1", "audit-x-2", "audit-x-3"]
+        strand = strand_of("thing:x", store.audit_strands)
+        assert {e.strand for e in log} == {strand}
+        assert [e.strand_seq for e in log] == [1, 2, 3]  # one aggregate, in order, one strand
         assert verify_audit_chain(log) is None
         assert log[1].after == {"n": 2, "名": "华为"}
         assert store.audit_log(after_seq=1, limit=1) == [log[1]]
+        assert store.audit_strand(strand) == log
+        assert store.audit_strand(strand, after=2) == [log[2]]
         tampered = [log[0], attrs.evolve(log[1], reason="edited"), log[2]]
         assert verify_audit_chain(tampered) == 1
+
+    def test_a_commit_spanning_strands_seals_each_entry_on_its_own(self, store: Store) -> None:
+        targets = [f"t{n}" for n in range(12)]
+        self.commit(store, _write("a"), audit=tuple(_audit(1, t) for t in targets))
+        self.commit(store, _write("a", 1), audit=tuple(_audit(2, t) for t in reversed(targets)))
+        log = store.audit_log()
+        assert [e.id for e in log[:12]] == [f"audit-{t}-1" for t in targets]  # commit order
+        k = store.audit_strands
+        for entry in log:
+            assert entry.strand == strand_of(f"thing:{entry.target_id}", k)
+        for strand in {e.strand for e in log}:
+            mine = [e for e in log if e.strand == strand]
+            assert sorted(e.strand_seq for e in mine) == list(range(1, len(mine) + 1))
+            assert store.audit_strand(strand) == sorted(mine, key=lambda e: e.strand_seq)
+        report = verify_store_audit(store)
+        assert report.ok, report.faults
+        assert report.entries == 24
+
+    def test_digests_seal_every_strand_and_prove_inclusion(self, store: Store) -> None:
+        for n in range(6):
+            self.commit(store, _write(f"d{n}"), audit=(_audit(n, f"d{n}"), _audit(n, "x")))
+        first = store.seal_digest()
+        self.commit(store, _write("late"), audit=(_audit(9, "late"),))
+        second = store.seal_digest()
+        assert store.audit_digests() == [first, second]
+        assert store.audit_digests(after=1) == [second]
+        assert len(first.tips) == store.audit_strands
+        assert second.prev_hash == first.hash
+        report = verify_store_audit(store)
+        assert report.ok, report.faults
+        assert report.digests == 2
+        for entry in store.audit_log():
+            digest = first if entry.target_id != "late" else second
+            later = store.audit_strand(entry.strand, after=entry.strand_seq)
+            proof = prove_inclusion(entry, later, digest)
+            assert verify_inclusion(entry, proof)
+            assert not verify_inclusion(attrs.evolve(entry, reason="edited"), proof)
+
+    def test_tampering_with_read_back_strands_is_named(self, store: Store) -> None:
+        for n in range(4):
+            self.commit(store, _write(f"r{n}"), audit=(_audit(n, "x"), _audit(n, f"r{n}")))
+        digest = store.seal_digest()
+        log = store.audit_log()
+        strand = log[0].strand
+        mine = [e for e in log if e.strand == strand]
+        assert len(mine) >= 4
+        others = [e for e in log if e.strand != strand]
+
+        def fault(entries: list[AuditEntry], digests: list[Any] | None = None) -> Any:
+            report = verify_audit(
+                entries, [digest] if digests is None else digests, strands=store.audit_strands
+            )
+            return report.first_bad(strand)
+
+        edited = fault([*others, mine[0], attrs.evolve(mine[1], actor_id="mallory"), *mine[2:]])
+        assert (edited.strand_seq, edited.entry_id) == (2, mine[1].id)
+        deleted = fault([*others, mine[0], *mine[2:]])
+        assert (deleted.strand_seq, deleted.entry_id) == (2, mine[2].id)
+        reordered = fault([*others, mine[1], mine[0], *mine[2:]])
+        assert (reordered.strand_seq, reordered.entry_id) == (1, mine[1].id)
+        truncated = fault([*others, *mine[:-1]])
+        assert truncated.strand_seq == len(mine)
+        assert "truncated" in truncated.problem
+        dropped = fault(others)
+        assert dropped.strand_seq == 1
+        assert "dropped" in dropped.problem
+        forged = attrs.evolve(digest, root="f" * 64)
+        report = verify_audit(log, [forged], strands=store.audit_strands)
+        assert [(f.digest, f.strand) for f in report.faults] == [(1, None)]
+        assert verify_audit(log, [digest], strands=store.audit_strands).ok
 
     def test_outbox_delivery_bookkeeping(self, store: Store) -> None:
         self.commit(store, _write("a"), outbox=(_message("m1"), _message("m2", T0 + timedelta(1))))
@@ -475,19 +558,38 @@ class StoreConformance:
         finally:
             session.close()
 
-    def test_concurrent_audit_appends_keep_one_valid_chain(self, store: Store) -> None:
+    def test_concurrent_writers_on_many_strands_never_deadlock_and_verify(
+        self, store: Store
+    ) -> None:
+        """Commits whose entries span several strands, from many threads at once, in
+        opposite orders: heads are taken in ascending strand order, so none deadlocks, and
+        every strand verifies and every entry is proven by a digest sealed meanwhile."""
+
         def worker(n: int) -> None:
+            targets = [f"c{(n * 7 + j) % 10}" for j in range(4)]
+            if n % 2:
+                targets.reverse()
             for i in range(5):
-                self.commit(store, _write(f"w{n}-{i}"), audit=(_audit(i, f"w{n}"),))
+                audit = (*(_audit(i, t) for t in targets), _audit(i, f"w{n}"))
+                self.commit(store, _write(f"w{n}-{i}"), audit=audit)
+                if n == 0 and i == 2:
+                    store.seal_digest()
 
         threads = [threading.Thread(target=worker, args=(n,)) for n in range(self.threads)]
         for t in threads:
             t.start()
         for t in threads:
-            t.join()
+            t.join(timeout=120)
+        assert not any(t.is_alive() for t in threads), "a writer hung: deadlock?"
         log = store.audit_log(limit=10_000)
-        assert len(log) == self.threads * 5
+        assert len(log) == self.threads * 5 * 5
         assert verify_audit_chain(log) is None
+        digest = store.seal_digest()
+        report = verify_store_audit(store)
+        assert report.ok, report.faults
+        for entry in log:
+            later = store.audit_strand(entry.strand, after=entry.strand_seq, limit=10_000)
+            assert verify_inclusion(entry, prove_inclusion(entry, later, digest))
 
     # -- aggregates through the unit of work -----------------------------------------------------
     def test_every_aggregate_round_trips_through_the_store(self, store: Store) -> None:
@@ -550,7 +652,7 @@ def _comparison_machine(make_store: Callable[[], Store]) -> type[RuleBasedStateM
         def __init__(self) -> None:
             super().__init__()
             self.real = make_store()
-            self.reference = InMemoryStore()
+            self.reference = InMemoryStore(strands=self.real.audit_strands)
             self.audits = 0
 
         def teardown(self) -> None:
@@ -630,8 +732,10 @@ def _comparison_machine(make_store: Callable[[], Store]) -> type[RuleBasedStateM
                 real_session.close()
                 ref_session.close()
             real_log = self.real.audit_log(limit=10_000)
-            assert [e.id for e in real_log] == [
-                e.id for e in self.reference.audit_log(limit=10_000)
+            # The same hashes on every engine: canonical bytes do not depend on the store.
+            assert [(e.id, e.strand, e.strand_seq, e.hash) for e in real_log] == [
+                (e.id, e.strand, e.strand_seq, e.hash)
+                for e in self.reference.audit_log(limit=10_000)
             ]
             assert verify_audit_chain(real_log) is None
 

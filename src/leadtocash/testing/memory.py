@@ -15,7 +15,14 @@ from datetime import datetime
 import attrs
 from sortedcontainers import SortedList
 
-from leadtocash.audit import GENESIS_HASH, AuditEntry, chain_entries
+from leadtocash.audit import (
+    DEFAULT_STRANDS,
+    AuditDigest,
+    AuditEntry,
+    make_digest,
+    seal_entries,
+    tips_of,
+)
 from leadtocash.errors import ConcurrencyConflict, DuplicateKey, NotFound, StorageError
 from leadtocash.ports.storage import Commit, IndexQuery, OutboxMessage, StoredRecord
 
@@ -34,7 +41,17 @@ class _Row:
 class InMemoryStore:
     """The reference store: a dict of JSON rows, sorted indexes, unique keys, audit, outbox."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, strands: int = DEFAULT_STRANDS, digest_every: int = 0) -> None:
+        """``strands``: K audit strands; ``digest_every``: seal a digest after every N audited
+        commits (0: only on demand, :meth:`seal_digest`)."""
+        if strands < 1:
+            raise ValueError("strands must be >= 1")
+        self._strands = strands
+        self._digest_every = digest_every
+        self._heads: dict[int, tuple[int, str]] = {}
+        self._by_strand: dict[int, list[AuditEntry]] = {}
+        self._digests: list[AuditDigest] = []
+        self._audited = 0
         self._lock = threading.RLock()
         self._rows: dict[tuple[str, str], _Row] = {}
         self._indexes: dict[tuple[str, str], SortedList] = {}
@@ -86,6 +103,10 @@ class InMemoryStore:
             return result
 
     def _commit(self, commit: Commit) -> None:
+        try:  # before the lock, like a real store: what cannot be hashed fails here
+            contents = [entry.content_hash() for entry in commit.audit]
+        except (TypeError, ValueError) as exc:
+            raise StorageError(f"an audit entry cannot be hashed: {exc}") from exc
         with self._lock:
             planned: dict[tuple[str, str], int] = {}
             for write in commit.writes:
@@ -146,23 +167,49 @@ class InMemoryStore:
                 self._unique.pop(slot, None)
             self._unique.update(future)
             if commit.audit:
-                head = self._audit[-1] if self._audit else None
-                self._audit.extend(
-                    chain_entries(
-                        commit.audit,
-                        last_seq=head.seq if head else 0,
-                        last_hash=head.hash if head else GENESIS_HASH,
-                    )
+                sealed, heads = seal_entries(
+                    commit.audit, strands=self._strands, heads=self._heads, content_hashes=contents
                 )
+                self._heads.update(heads)
+                for entry in sealed:
+                    entry = attrs.evolve(entry, seq=len(self._audit) + 1)
+                    self._audit.append(entry)
+                    self._by_strand.setdefault(entry.strand, []).append(entry)
+                self._audited += 1
+                if self._digest_every and self._audited % self._digest_every == 0:
+                    self.seal_digest()
             for message in commit.outbox:
                 self._outbox[message.id] = message
             self.commits += 1
 
     # -- audit and outbox ------------------------------------------------------------------
+    @property
+    def audit_strands(self) -> int:
+        """K, the number of audit strands."""
+        return self._strands
+
     def audit_log(self, *, after_seq: int = 0, limit: int = 1000) -> list[AuditEntry]:
         """Sealed audit entries after ``after_seq``."""
         with self._lock:
-            return self._audit[after_seq : after_seq + limit]
+            return self._audit[after_seq : after_seq + max(limit, 0)]
+
+    def audit_strand(self, strand: int, *, after: int = 0, limit: int = 1000) -> list[AuditEntry]:
+        """Sealed entries of ``strand`` after ``strand_seq`` ``after``."""
+        with self._lock:
+            return self._by_strand.get(strand, [])[after : after + max(limit, 0)]
+
+    def audit_digests(self, *, after: int = 0, limit: int = 1000) -> list[AuditDigest]:
+        """Digests after ``after``."""
+        with self._lock:
+            return self._digests[after : after + max(limit, 0)]
+
+    def seal_digest(self) -> AuditDigest:
+        """Seal the tips of all strands into the next digest."""
+        with self._lock:
+            previous = self._digests[-1] if self._digests else None
+            digest = make_digest(tips_of(self._heads, self._strands), previous=previous)
+            self._digests.append(digest)
+            return digest
 
     def outbox_due(self, now: datetime, *, limit: int = 100) -> list[OutboxMessage]:
         """Undelivered messages due at ``now``, oldest first."""
