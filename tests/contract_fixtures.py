@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+from leadtocash import LeadToCash
 from leadtocash.access import Principal, Role
-from leadtocash.contracts import LineInput, Product, ProductId, Quote, QuoteId, draft_quote
+from leadtocash.app import CashPolicies
+from leadtocash.contracts import (
+    Contract,
+    LineInput,
+    MilestoneBasis,
+    MilestoneSpec,
+    Product,
+    ProductId,
+    Quote,
+    QuoteId,
+    draft_quote,
+)
 from leadtocash.model import CustomerId, RepId
 from leadtocash.money import Money
+from pool_fixtures import ADMIN as POOL_ADMIN
+from pool_fixtures import MANAGER as POOL_MANAGER
+from pool_fixtures import World, make_world, rep_principal
 
 NOW = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai, 2024-03-01
 CUSTOMER = CustomerId("cust-1")
@@ -67,3 +82,53 @@ def accepted_quote(quote_id: str = "q-1") -> Quote:
 
     sent = send_quote(simple_quote(quote_id), QuotePolicy(), NOW, AUTHOR)
     return accept_quote(sent, NOW, "customer")
+
+
+# -- through the facade (the application layer) ---------------------------------------------
+def cash_world(
+    customers: int = 2, *, cash: CashPolicies | None = None
+) -> tuple[World, CustomerId, CustomerId]:
+    """A pool world whose customer 0 is owned by rep1 and customer 1 by rep2, with products.
+
+    Returns ``(world, customer0, customer1)``; ``cash`` replaces the facade's contract-to-cash
+    policies (same store, clock and ids).
+    """
+    world = make_world(customers=customers)
+    if cash is not None:
+        world.crm = LeadToCash(world.store, world.clock, world.crm.ctx.ids, cash=cash)
+    first = world.customers[0]
+    world.crm.pools.claim(rep_principal(1), first)
+    second = world.customers[1] if customers > 1 else first
+    if customers > 1:
+        world.crm.pools.claim(rep_principal(2), second)
+    for product in PRODUCTS.values():
+        world.crm.products.create_product(
+            POOL_ADMIN, product.code, product.name, product.unit, product.list_price,
+            product.tax_rate,
+        )  # fmt: skip
+    return world, first, second
+
+
+def signed_contract(world: World, customer_id: str, rep: int = 1) -> Contract:
+    """A quote (2 servers + installation: 4498.00 CNY) accepted, its contract signed.
+
+    The plan: 30% due in 10 days, 70% 30 days after full delivery acceptance.
+    """
+    crm, who = world.crm, rep_principal(rep)
+    today = world.clock.now().date()
+    quote = crm.quotes.draft(
+        who, customer_id, "CNY",
+        [LineInput(Decimal(2), ProductId("SRV-1")), LineInput(Decimal(1), ProductId("SVC-INST"))],
+        valid_until=today + timedelta(days=30),
+    )  # fmt: skip
+    crm.quotes.send(who, quote.id)
+    crm.quotes.accept(who, quote.id)
+    plan = [
+        MilestoneSpec("预付款", percent=Decimal(30), due_date=today + timedelta(days=10)),
+        MilestoneSpec("验收款", percent=Decimal(70), basis=MilestoneBasis.FULL_DELIVERY,
+                      days_after_delivery=30),
+    ]  # fmt: skip
+    contract = crm.contracts.from_quote(who, quote.id, plan=plan)
+    crm.contracts.submit(who, contract.id)
+    crm.contracts.approve(POOL_MANAGER, contract.id, "ok")
+    return crm.contracts.sign(who, contract.id)

@@ -67,6 +67,25 @@ class Action(enum.StrEnum):
     OPPORTUNITY_REOPEN = "opportunity.reopen"
     AMOUNT_READ = "amount.read"
     SETTINGS_MANAGE = "settings.manage"
+    PRODUCT_MANAGE = "product.manage"
+    PRODUCT_READ = "product.read"
+    QUOTE_WRITE = "quote.write"
+    QUOTE_APPROVE = "quote.approve"
+    QUOTE_READ = "quote.read"
+    CONTRACT_WRITE = "contract.write"
+    CONTRACT_APPROVE = "contract.approve"
+    CONTRACT_READ = "contract.read"
+    DELIVERY_RECORD = "contract.deliver"
+    INVOICE_DRAFT = "invoice.draft"
+    INVOICE_ISSUE = "invoice.issue"
+    INVOICE_READ = "invoice.read"
+    RECEIPT_REGISTER = "receipt.register"
+    RECEIPT_CONFIRM = "receipt.confirm"
+    RECEIPT_ALLOCATE = "receipt.allocate"
+    RECEIPT_REVERSE = "receipt.reverse"
+    RECEIPT_READ = "receipt.read"
+    RECEIVABLES_READ = "receivables.read"
+    CASH_SWEEP = "cash.sweep"
 
 
 @attrs.frozen
@@ -128,6 +147,29 @@ DEFAULT_PERMISSIONS: Mapping[Action, frozenset[Role]] = {
     # Seeing money (deal amounts, customer budgets); reps only on what they own
     # (pool.visibility.can_see_amounts).
     Action.AMOUNT_READ: _SALES | {Role.FINANCE},
+    # Contract to cash: reps work their own customers' quotes and contracts (data scopes),
+    # approvals by managers (narrowed further by the configured approver roles), finance
+    # issues invoices and registers, confirms, allocates and reverses receipts. Everyone who
+    # reads a quote, contract, invoice or receipt holds amount.read, so nothing is masked.
+    Action.PRODUCT_MANAGE: frozenset({Role.ADMIN, Role.ZONE_MANAGER}),
+    Action.PRODUCT_READ: _SALES | {Role.FINANCE},
+    Action.QUOTE_WRITE: _SALES,
+    Action.QUOTE_APPROVE: _MANAGERS,
+    Action.QUOTE_READ: _SALES | {Role.FINANCE},
+    Action.CONTRACT_WRITE: _SALES,
+    Action.CONTRACT_APPROVE: _MANAGERS,
+    Action.CONTRACT_READ: _SALES | {Role.FINANCE},
+    Action.DELIVERY_RECORD: _SALES,
+    Action.INVOICE_DRAFT: _SALES | {Role.FINANCE},
+    Action.INVOICE_ISSUE: frozenset({Role.FINANCE}),
+    Action.INVOICE_READ: _SALES | {Role.FINANCE},
+    Action.RECEIPT_REGISTER: frozenset({Role.FINANCE}),
+    Action.RECEIPT_CONFIRM: frozenset({Role.FINANCE}),
+    Action.RECEIPT_ALLOCATE: frozenset({Role.FINANCE}),
+    Action.RECEIPT_REVERSE: frozenset({Role.FINANCE}),
+    Action.RECEIPT_READ: _SALES | {Role.FINANCE},
+    Action.RECEIVABLES_READ: _MANAGERS | {Role.FINANCE, Role.SYSTEM},
+    Action.CASH_SWEEP: frozenset({Role.ADMIN, Role.SYSTEM}),
 }
 
 

@@ -14,13 +14,23 @@ import inspect
 from collections import Counter
 from collections.abc import Callable
 from datetime import date, timedelta
+from decimal import Decimal
 
 import attrs
 import pytest
 
-from leadtocash import LeadToCash, Money, PoolId, RepId, SalesRep, Tier, ZoneId
+from contract_fixtures import PRODUCTS, signed_contract
+from leadtocash import LeadToCash, Money, PoolId, Principal, RepId, Role, SalesRep, Tier, ZoneId
 from leadtocash.app.aggregates import SPECS
 from leadtocash.collision import CollisionPolicy, Outcome
+from leadtocash.contracts import (
+    AmendmentLine,
+    InvoiceKind,
+    LineInput,
+    Milestone,
+    MilestoneSpec,
+    ProductId,
+)
 from leadtocash.durations import Duration
 from leadtocash.model import CollaboratorAccess, Contact, ContactId, CustomerId
 from leadtocash.pool.rules import PoolRules, TierDurations
@@ -52,6 +62,13 @@ AUDITED: dict[str, str] = {
     "pool": "pool",
     "opportunity": "opportunity",
     "organisation_settings": "organisation_settings",
+    "product": "product",
+    "quote": "quote",
+    "contract": "contract",
+    "invoice": "invoice",
+    "receipt": "receipt",
+    "receipt_reversal": "receipt_reversal",
+    "customer_credit": "customer_credit",
 }
 
 #: Bookkeeping derived from an audited change, not audited on its own (an entry is allowed,
@@ -62,9 +79,18 @@ AUDITED: dict[str, str] = {
 #: - ``fairness_ledger``: entitlement and received counts, derived from the audited
 #:   assignments (allocation does write one entry for it, which is allowed);
 #: - ``schedule_recompute``: progress of the recomputation an audited rule change asked for;
-#:   every customer schedule it moves is audited on its own.
+#:   every customer schedule it moves is audited on its own;
+#: - ``due_reminders``: an invoice's payment-reminder schedule, created by the audited issue
+#:   (the reminder sweep audits each reminder it sends on it).
 DERIVED = frozenset(
-    {"rep_book", "daily_claims", "ownership_change", "fairness_ledger", "schedule_recompute"}
+    {
+        "rep_book",
+        "daily_claims",
+        "ownership_change",
+        "fairness_ledger",
+        "schedule_recompute",
+        "due_reminders",
+    }
 )
 
 
@@ -390,6 +416,399 @@ def _settings_update(w: World) -> Call:
     return lambda: w.crm.settings.update(ADMIN, "phones identify a company here", collision=strict)
 
 
+# -- contract to cash --------------------------------------------------------------------------
+FINANCE = Principal("fred", roles=frozenset({Role.FINANCE}))
+ONE = [LineInput(Decimal(1), ProductId("SRV-1"))]
+
+
+def _cash(w: World) -> str:
+    """Customer 0 owned by rep1, and the price list."""
+    cid = _owned(w)
+    for product in PRODUCTS.values():
+        w.crm.products.create_product(
+            ADMIN, product.code, product.name, product.unit, product.list_price
+        )
+    return cid
+
+
+def _quote(w: World, *, discount: str = "0") -> str:
+    cid = _cash(w)
+    return w.crm.quotes.draft(REP1, cid, "CNY", ONE, discount_rate=Decimal(discount)).id
+
+
+def _submitted(w: World) -> str:
+    quote_id = _quote(w, discount="0.5")
+    w.crm.quotes.submit(REP1, quote_id)
+    return quote_id
+
+
+def _sent(w: World) -> str:
+    quote_id = _quote(w)
+    w.crm.quotes.send(REP1, quote_id)
+    return quote_id
+
+
+def _accepted(w: World) -> str:
+    quote_id = _sent(w)
+    w.crm.quotes.accept(REP1, quote_id)
+    return quote_id
+
+
+def _draft_contract(w: World) -> str:
+    plan = [MilestoneSpec("全款", percent=Decimal(100), due_date=CLOSE)]
+    return w.crm.contracts.from_quote(REP1, _accepted(w), plan=plan).id
+
+
+def _pending_contract(w: World) -> str:
+    contract_id = _draft_contract(w)
+    w.crm.contracts.submit(REP1, contract_id)
+    return contract_id
+
+
+def _approved_contract(w: World) -> str:
+    contract_id = _pending_contract(w)
+    w.crm.contracts.approve(MANAGER, contract_id, "ok")
+    return contract_id
+
+
+def _signed(w: World) -> str:
+    return signed_contract(w, _cash(w)).id
+
+
+def _amended(w: World) -> tuple[str, str]:
+    contract_id = _signed(w)
+    change = [AmendmentLine(2, Decimal(1), Money("500.00", "CNY"))]
+    extra = [Milestone("M9", "增补", Money("500.00", "CNY"), due_date=CLOSE)]
+    contract = w.crm.contracts.propose_amendment(REP1, contract_id, "加装", change, extra)
+    return contract_id, contract.amendments[0].id
+
+
+def _delivered(w: World) -> tuple[str, str]:
+    contract_id = _signed(w)
+    contract = w.crm.contracts.record_delivery(REP1, contract_id, {1: Decimal(1)}, CLOSE)
+    return contract_id, contract.deliveries[0].id
+
+
+def _draft_invoice(w: World) -> str:
+    contract_id = _signed(w)
+    return w.crm.billing.draft_invoice(FINANCE, contract_id, InvoiceKind.ORDINARY, CNY_1000).id
+
+
+def _issued_invoice(w: World) -> str:
+    invoice_id = _draft_invoice(w)
+    w.crm.billing.issue_invoice(FINANCE, invoice_id)
+    return invoice_id
+
+
+def _receipt(w: World, amount: str = "1200.00", *, confirm: bool = True) -> str:
+    customer_id = w.customers[0]
+    receipt = w.crm.billing.register_receipt(
+        FINANCE, customer_id, Money(amount, "CNY"), CLOSE, "BANK-1", "甲公司"
+    )
+    if confirm:
+        w.crm.billing.confirm_receipt(FINANCE, receipt.id)
+    return receipt.id
+
+
+def _allocated(w: World) -> tuple[str, str]:
+    invoice_id = _issued_invoice(w)
+    receipt_id = _receipt(w)
+    w.crm.billing.allocate_receipt(FINANCE, receipt_id)  # 1000.00 paid, 200.00 credit
+    return invoice_id, receipt_id
+
+
+CNY_1000 = Money("1000.00", "CNY")
+
+
+def _products_create_product(w: World) -> Call:
+    return lambda: w.crm.products.create_product(ADMIN, "X-1", "样品", "个", CNY_1000)
+
+
+def _products_edit_product(w: World) -> Call:
+    _cash(w)
+    return lambda: w.crm.products.edit_product(ADMIN, "CBL", list_price=Money("3.50", "CNY"))
+
+
+def _products_deactivate_product(w: World) -> Call:
+    _cash(w)
+    return lambda: w.crm.products.deactivate_product(ADMIN, "CBL", "discontinued")
+
+
+def _quotes_draft(w: World) -> Call:
+    cid = _cash(w)
+    return lambda: w.crm.quotes.draft(REP1, cid, "CNY", ONE)
+
+
+def _quotes_edit(w: World) -> Call:
+    quote_id = _quote(w)
+    return lambda: w.crm.quotes.edit(REP1, quote_id, discount_rate=Decimal("0.02"))
+
+
+def _quotes_submit(w: World) -> Call:
+    quote_id = _quote(w, discount="0.5")
+    return lambda: w.crm.quotes.submit(REP1, quote_id)
+
+
+def _quotes_approve(w: World) -> Call:
+    quote_id = _submitted(w)
+    return lambda: w.crm.quotes.approve(MANAGER, quote_id, "strategic")
+
+
+def _quotes_decline(w: World) -> Call:
+    quote_id = _submitted(w)
+    return lambda: w.crm.quotes.decline(MANAGER, quote_id, "too cheap")
+
+
+def _quotes_send(w: World) -> Call:
+    quote_id = _quote(w)
+    return lambda: w.crm.quotes.send(REP1, quote_id)
+
+
+def _quotes_accept(w: World) -> Call:
+    quote_id = _sent(w)
+    return lambda: w.crm.quotes.accept(REP1, quote_id)
+
+
+def _quotes_reject(w: World) -> Call:
+    quote_id = _sent(w)
+    return lambda: w.crm.quotes.reject(REP1, quote_id, "budget cut")
+
+
+def _quotes_revise(w: World) -> Call:
+    quote_id = _sent(w)
+    return lambda: w.crm.quotes.revise(REP1, quote_id, discount_rate=Decimal("0.05"))
+
+
+def _quotes_expire_due(w: World) -> Call:
+    _quote(w)
+    w.clock.advance(timedelta(days=31))
+    return lambda: w.crm.quotes.expire_due(SYSTEM)
+
+
+def _contracts_from_quote(w: World) -> Call:
+    quote_id = _accepted(w)
+    return lambda: w.crm.contracts.from_quote(REP1, quote_id)
+
+
+def _contracts_from_opportunity(w: World) -> Call:
+    opportunity_id = _opportunity(w)
+    for _ in range(3):
+        w.crm.pipeline.advance(REP1, opportunity_id)
+    w.crm.pipeline.win(REP1, opportunity_id)
+    return lambda: w.crm.contracts.from_opportunity(REP1, opportunity_id)
+
+
+def _contracts_edit(w: World) -> Call:
+    contract_id = _draft_contract(w)
+    return lambda: w.crm.contracts.edit(REP1, contract_id, title="ERP 2026")
+
+
+def _contracts_submit(w: World) -> Call:
+    contract_id = _draft_contract(w)
+    return lambda: w.crm.contracts.submit(REP1, contract_id)
+
+
+def _contracts_approve(w: World) -> Call:
+    contract_id = _pending_contract(w)
+    return lambda: w.crm.contracts.approve(MANAGER, contract_id, "ok")
+
+
+def _contracts_decline(w: World) -> Call:
+    contract_id = _pending_contract(w)
+    return lambda: w.crm.contracts.decline(MANAGER, contract_id, "fix the plan")
+
+
+def _contracts_sign(w: World) -> Call:
+    contract_id = _approved_contract(w)
+    return lambda: w.crm.contracts.sign(REP1, contract_id)
+
+
+def _contracts_complete(w: World) -> Call:
+    contract_id = _signed(w)
+    return lambda: w.crm.contracts.complete(REP1, contract_id)
+
+
+def _contracts_terminate(w: World) -> Call:
+    contract_id = _signed(w)
+    return lambda: w.crm.contracts.terminate(REP1, contract_id, "insolvent")
+
+
+def _contracts_propose_amendment(w: World) -> Call:
+    contract_id = _signed(w)
+    change = [AmendmentLine(2, Decimal(1), Money("500.00", "CNY"))]
+    extra = [Milestone("M9", "增补", Money("500.00", "CNY"), due_date=CLOSE)]
+    return lambda: w.crm.contracts.propose_amendment(REP1, contract_id, "加装", change, extra)
+
+
+def _contracts_approve_amendment(w: World) -> Call:
+    contract_id, amendment_id = _amended(w)
+    return lambda: w.crm.contracts.approve_amendment(MANAGER, contract_id, amendment_id, "ok")
+
+
+def _contracts_reject_amendment(w: World) -> Call:
+    contract_id, amendment_id = _amended(w)
+    return lambda: w.crm.contracts.reject_amendment(MANAGER, contract_id, amendment_id, "no")
+
+
+def _contracts_record_delivery(w: World) -> Call:
+    contract_id = _signed(w)
+    return lambda: w.crm.contracts.record_delivery(REP1, contract_id, {1: Decimal(2)}, CLOSE)
+
+
+def _contracts_accept_delivery(w: World) -> Call:
+    contract_id, delivery_id = _delivered(w)
+    return lambda: w.crm.contracts.accept_delivery(REP1, contract_id, delivery_id, CLOSE)
+
+
+def _billing_draft_invoice(w: World) -> Call:
+    contract_id = _signed(w)
+    return lambda: w.crm.billing.draft_invoice(FINANCE, contract_id, InvoiceKind.SPECIAL, CNY_1000)
+
+
+def _billing_issue_invoice(w: World) -> Call:
+    invoice_id = _draft_invoice(w)
+    return lambda: w.crm.billing.issue_invoice(FINANCE, invoice_id)
+
+
+def _billing_void_invoice(w: World) -> Call:
+    invoice_id = _draft_invoice(w)
+    return lambda: w.crm.billing.void_invoice(FINANCE, invoice_id, "wrong buyer")
+
+
+def _billing_red_invoice(w: World) -> Call:
+    invoice_id = _issued_invoice(w)
+    return lambda: w.crm.billing.red_invoice(FINANCE, invoice_id, "金额开错")
+
+
+def _billing_register_receipt(w: World) -> Call:
+    _cash(w)
+    return lambda: _receipt(w, confirm=False)
+
+
+def _billing_confirm_receipt(w: World) -> Call:
+    _cash(w)
+    receipt_id = _receipt(w, confirm=False)
+    return lambda: w.crm.billing.confirm_receipt(FINANCE, receipt_id)
+
+
+def _billing_allocate_receipt(w: World) -> Call:
+    _issued_invoice(w)
+    receipt_id = _receipt(w)
+    return lambda: w.crm.billing.allocate_receipt(FINANCE, receipt_id)
+
+
+def _billing_apply_credit(w: World) -> Call:
+    _allocated(w)  # leaves 200.00 of credit
+    contract_id = w.crm.contracts.for_customer(ADMIN, w.customers[0]).items[0].id
+    second = w.crm.billing.draft_invoice(FINANCE, contract_id, InvoiceKind.ORDINARY, CNY_1000)
+    w.crm.billing.issue_invoice(FINANCE, second.id)
+    return lambda: w.crm.billing.apply_credit(FINANCE, second.id)
+
+
+def _billing_reverse_receipt(w: World) -> Call:
+    _, receipt_id = _allocated(w)
+    return lambda: w.crm.billing.reverse_receipt(FINANCE, receipt_id, "退票")
+
+
+def _billing_due_reminders(w: World) -> Call:
+    _issued_invoice(w)  # due in 30 days
+    w.clock.advance(timedelta(days=27))
+    return lambda: w.crm.billing.due_reminders(SYSTEM)
+
+
+CASH_COMMANDS: dict[str, Scenario] = {
+    "products.create_product": _products_create_product,
+    "products.edit_product": _products_edit_product,
+    "products.deactivate_product": _products_deactivate_product,
+    "quotes.draft": _quotes_draft,
+    "quotes.edit": _quotes_edit,
+    "quotes.submit": _quotes_submit,
+    "quotes.approve": _quotes_approve,
+    "quotes.decline": _quotes_decline,
+    "quotes.send": _quotes_send,
+    "quotes.accept": _quotes_accept,
+    "quotes.reject": _quotes_reject,
+    "quotes.revise": _quotes_revise,
+    "quotes.expire_due": _quotes_expire_due,
+    "contracts.from_quote": _contracts_from_quote,
+    "contracts.from_opportunity": _contracts_from_opportunity,
+    "contracts.edit": _contracts_edit,
+    "contracts.submit": _contracts_submit,
+    "contracts.approve": _contracts_approve,
+    "contracts.decline": _contracts_decline,
+    "contracts.sign": _contracts_sign,
+    "contracts.complete": _contracts_complete,
+    "contracts.terminate": _contracts_terminate,
+    "contracts.propose_amendment": _contracts_propose_amendment,
+    "contracts.approve_amendment": _contracts_approve_amendment,
+    "contracts.reject_amendment": _contracts_reject_amendment,
+    "contracts.record_delivery": _contracts_record_delivery,
+    "contracts.accept_delivery": _contracts_accept_delivery,
+    "billing.draft_invoice": _billing_draft_invoice,
+    "billing.issue_invoice": _billing_issue_invoice,
+    "billing.void_invoice": _billing_void_invoice,
+    "billing.red_invoice": _billing_red_invoice,
+    "billing.register_receipt": _billing_register_receipt,
+    "billing.confirm_receipt": _billing_confirm_receipt,
+    "billing.allocate_receipt": _billing_allocate_receipt,
+    "billing.apply_credit": _billing_apply_credit,
+    "billing.reverse_receipt": _billing_reverse_receipt,
+    "billing.due_reminders": _billing_due_reminders,
+}
+
+
+def _cash_read(read: Callable[[World, str, str], object]) -> Scenario:
+    """A read after a small contract-to-cash history: a signed contract, one paid invoice."""
+
+    def scenario(w: World) -> Call:
+        invoice_id, receipt_id = _allocated(w)
+        return lambda: read(w, invoice_id, receipt_id)
+
+    return scenario
+
+
+def _contract_of(w: World) -> str:
+    return w.crm.contracts.for_customer(ADMIN, w.customers[0]).items[0].id
+
+
+TODAY = date(2026, 1, 5)
+CASH_READS: dict[str, Scenario] = {
+    "products.get_product": _cash_read(lambda w, *_: w.crm.products.get_product(REP1, "CBL")),
+    "products.list_products": _cash_read(lambda w, *_: w.crm.products.list_products(REP1)),
+    "quotes.get": _cash_read(
+        lambda w, *_: w.crm.quotes.get(
+            REP1, w.crm.quotes.for_customer(REP1, w.customers[0]).items[0].id
+        )
+    ),
+    "quotes.for_customer": _cash_read(
+        lambda w, *_: w.crm.quotes.for_customer(REP1, w.customers[0])
+    ),
+    "contracts.get": _cash_read(lambda w, *_: w.crm.contracts.get(REP1, _contract_of(w))),
+    "contracts.for_customer": _cash_read(
+        lambda w, *_: w.crm.contracts.for_customer(REP1, w.customers[0])
+    ),
+    "contracts.roll_up": _cash_read(lambda w, *_: w.crm.contracts.roll_up(REP1, _contract_of(w))),
+    "billing.overdue": _cash_read(lambda w, *_: w.crm.billing.overdue(FINANCE, CLOSE)),
+    "billing.get_invoice": _cash_read(lambda w, i, _: w.crm.billing.get_invoice(REP1, i)),
+    "billing.invoices": _cash_read(
+        lambda w, *_: w.crm.billing.invoices(REP1, customer_id=w.customers[0])
+    ),
+    "billing.get_receipt": _cash_read(lambda w, _, r: w.crm.billing.get_receipt(REP1, r)),
+    "billing.receipts": _cash_read(lambda w, *_: w.crm.billing.receipts(REP1, w.customers[0])),
+    "billing.credit": _cash_read(lambda w, *_: w.crm.billing.credit(REP1, w.customers[0], "CNY")),
+    "receivables.aging": _cash_read(lambda w, *_: w.crm.receivables.aging(FINANCE, CLOSE, "CNY")),
+    "receivables.dso": _cash_read(
+        lambda w, *_: w.crm.receivables.dso(FINANCE, TODAY, CLOSE, "CNY")
+    ),
+    "receivables.forecast": _cash_read(
+        lambda w, *_: w.crm.receivables.forecast(FINANCE, TODAY, "CNY")
+    ),
+    "receivables.performance": _cash_read(
+        lambda w, *_: w.crm.receivables.performance(FINANCE, TODAY, CLOSE, "CNY", by="team")
+    ),
+}
+
+
 #: One scenario per state-changing public method, by ``service.method``.
 COMMANDS: dict[str, Scenario] = {
     "leads.capture": _leads_capture,
@@ -430,6 +849,7 @@ COMMANDS: dict[str, Scenario] = {
     "classification.edit_tags": _classification_edit_tags,
     "allocation.allocate": _allocation_allocate,
     "allocation.distribute": _allocation_distribute,
+    **CASH_COMMANDS,
 }
 
 #: Scenarios (of COMMANDS or NO_OPS) that audit wrongly today, found by this test, with what
@@ -539,6 +959,7 @@ READS: dict[str, Scenario] = {
     "classification.explain": _explain,
     "classification.distribution": _plain_read(lambda w: w.crm.classification.distribution(ADMIN)),
     "classification.restage": _restage_without_commit,
+    **CASH_READS,
 }
 
 

@@ -10,12 +10,17 @@ import attrs
 from leadtocash.access import RolePolicy
 from leadtocash.app.aggregates import SPECS, AggregateSpec, sortable_int, sortable_time, spec_for
 from leadtocash.app.allocation import AllocationReport, AllocationService
+from leadtocash.app.billing import BillingService, ReminderReport
 from leadtocash.app.classification import ClassificationService
 from leadtocash.app.collision import CollisionService, CustomerImportReport, CustomerImportRow
 from leadtocash.app.context import AppContext, Change
+from leadtocash.app.contracts import ContractService
+from leadtocash.app.documents import CashPolicies
 from leadtocash.app.leads import ImportReport, ImportRow, LeadService
 from leadtocash.app.pipeline import PipelineService
 from leadtocash.app.pool import PoolService
+from leadtocash.app.quotes import ExpiryReport, ProductService, QuoteService
+from leadtocash.app.receivables import ReceivablesService
 from leadtocash.app.reclaim import UNSET, ReclaimService, RecomputeReport, SweepReport
 from leadtocash.app.relay import Backoff, FailedAttempt, OutboxRelay, RelayReport
 from leadtocash.app.reps import RepService
@@ -41,11 +46,15 @@ __all__ = [
     "AllocationService",
     "AppContext",
     "Backoff",
+    "BillingService",
+    "CashPolicies",
     "Change",
     "ClassificationService",
     "CollisionService",
+    "ContractService",
     "CustomerImportReport",
     "CustomerImportRow",
+    "ExpiryReport",
     "FailedAttempt",
     "ImportReport",
     "ImportRow",
@@ -55,9 +64,13 @@ __all__ = [
     "Page",
     "PipelineService",
     "PoolService",
+    "ProductService",
+    "QuoteService",
+    "ReceivablesService",
     "ReclaimService",
     "RecomputeReport",
     "RelayReport",
+    "ReminderReport",
     "RepService",
     "Repository",
     "SettingsService",
@@ -84,6 +97,11 @@ class LeadToCash:
     classification: ClassificationService
     allocation: AllocationService
     settings: SettingsService
+    products: ProductService
+    quotes: QuoteService
+    contracts: ContractService
+    billing: BillingService
+    receivables: ReceivablesService
 
     def __init__(
         self,
@@ -99,6 +117,7 @@ class LeadToCash:
         tier_rules: TierRules | None = None,
         tag_rules: TagRules | None = None,
         required_fields: RequiredFields | None = None,
+        cash: CashPolicies | None = None,
     ) -> None:
         given = given_settings(
             intake=intake,
@@ -130,6 +149,11 @@ class LeadToCash:
             classification=ClassificationService(ctx),
             allocation=AllocationService(ctx),
             settings=SettingsService(ctx),
+            products=ProductService(ctx),
+            quotes=QuoteService(ctx, cash or CashPolicies()),
+            contracts=ContractService(ctx, cash or CashPolicies()),
+            billing=BillingService(ctx, cash or CashPolicies()),
+            receivables=ReceivablesService(ctx),
         )
 
     def unit_of_work(self) -> UnitOfWork:

@@ -14,6 +14,22 @@ import attrs
 
 from leadtocash.allocation.ledger import FairnessLedger
 from leadtocash.collision import DedupKey, email_key, name_key, phone_key, uscc_key
+from leadtocash.contracts import (
+    OPEN_INVOICE_STATUSES,
+    Contract,
+    ContractStatus,
+    CreditEntryKind,
+    CustomerCredit,
+    Invoice,
+    InvoiceColor,
+    InvoiceStatus,
+    Product,
+    Quote,
+    QuoteStatus,
+    Receipt,
+    ReceiptReversal,
+)
+from leadtocash.contracts.reminders import DueReminders
 from leadtocash.errors import ValidationError
 from leadtocash.model import Contact, Customer, FollowUp, Lead, SalesRep, Team, Zone
 from leadtocash.pipeline.opportunity import Opportunity
@@ -167,6 +183,75 @@ def _opportunity_indexes(opportunity: Opportunity) -> Mapping[str, str | None]:
     }
 
 
+# -- contract to cash -------------------------------------------------------------------------
+_OPEN_QUOTES = frozenset(
+    {QuoteStatus.DRAFT, QuoteStatus.PENDING_APPROVAL, QuoteStatus.APPROVED, QuoteStatus.SENT}
+)
+
+
+def _product_indexes(product: Product) -> Mapping[str, str | None]:
+    return {"code": product.code, "active": product.code if product.active else None}
+
+
+def _quote_indexes(quote: Quote) -> Mapping[str, str | None]:
+    is_open = quote.status in _OPEN_QUOTES
+    pending = quote.status is QuoteStatus.PENDING_APPROVAL
+    return {
+        "customer": grouped(quote.customer_id, sortable_time(quote.created_at)),
+        # open quotes by the last day they are valid: the expiry sweep reads what ended
+        "open_valid_until": quote.valid_until.isoformat() if is_open else None,
+        "pending_approval": sortable_time(quote.updated_at or quote.created_at)
+        if pending
+        else None,
+    }
+
+
+def _contract_indexes(contract: Contract) -> Mapping[str, str | None]:
+    active = contract.status is ContractStatus.ACTIVE
+    signed = contract.signed_at or contract.created_at
+    return {
+        "customer": grouped(contract.customer_id, sortable_time(contract.created_at)),
+        "active": sortable_time(signed) if active else None,
+        "active_customer": contract.customer_id if active else None,
+        "pending_approval": sortable_time(contract.updated_at or contract.created_at)
+        if contract.status is ContractStatus.PENDING_APPROVAL
+        else None,
+    }
+
+
+def _invoice_indexes(invoice: Invoice) -> Mapping[str, str | None]:
+    is_open = (
+        invoice.color is InvoiceColor.BLUE
+        and invoice.status in OPEN_INVOICE_STATUSES
+        and invoice.due_date is not None
+    )
+    due = invoice.due_date.isoformat() if is_open and invoice.due_date else None
+    issued = invoice.status not in (InvoiceStatus.DRAFT, InvoiceStatus.VOID)
+    return {
+        "contract": grouped(invoice.contract_id, sortable_time(invoice.created_at)),
+        "customer": grouped(invoice.customer_id, sortable_time(invoice.created_at)),
+        # the overdue scan: set only while the invoice is open, valued by its due date
+        "open_due": due,
+        "open_customer": grouped(invoice.customer_id, due) if due else None,
+        "issued_on": invoice.issued_on.isoformat() if issued and invoice.issued_on else None,
+    }
+
+
+def _receipt_indexes(receipt: Receipt) -> Mapping[str, str | None]:
+    return {
+        "customer": grouped(receipt.customer_id, receipt.received_on.isoformat()),
+        "received": receipt.received_on.isoformat(),
+    }
+
+
+def _credit_indexes(credit: CustomerCredit) -> Mapping[str, str | None]:
+    applied = [e.at for e in credit.entries if e.kind is CreditEntryKind.APPLICATION]
+    return {
+        "customer": credit.customer_id,
+        "last_applied": sortable_time(max(applied)) if applied else None,
+    }
+
+
 SPECS: tuple[AggregateSpec[Any], ...] = (
     AggregateSpec("lead", Lead, _lead_indexes, dedup_keys=_lead_dedup),
     AggregateSpec(
@@ -192,6 +277,25 @@ SPECS: tuple[AggregateSpec[Any], ...] = (
         "schedule_recompute",
         ScheduleRecompute,
         lambda job: {"pending": None if job.done else sortable_time(job.requested_at)},
+    ),
+    AggregateSpec("product", Product, _product_indexes),
+    AggregateSpec("quote", Quote, _quote_indexes),
+    AggregateSpec("contract", Contract, _contract_indexes),
+    AggregateSpec("invoice", Invoice, _invoice_indexes),
+    AggregateSpec("receipt", Receipt, _receipt_indexes),
+    AggregateSpec(
+        "receipt_reversal",
+        ReceiptReversal,
+        lambda r: {
+            "receipt": r.receipt_id,
+            "customer": grouped(r.customer_id, sortable_time(r.at)),
+        },
+    ),
+    AggregateSpec("customer_credit", CustomerCredit, _credit_indexes),
+    AggregateSpec(
+        "due_reminders",
+        DueReminders,
+        lambda r: {"next": r.next_on.isoformat() if r.next_on else None},
     ),
 )
 

@@ -4,16 +4,62 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from hypothesis import strategies as st
 from stdnum.cn import uscc as stdnum_uscc
 
+from leadtocash.access import Principal, Role
 from leadtocash.allocation.ledger import FairnessLedger
 from leadtocash.allocation.run import allocate
 from leadtocash.audit import AuditEntry
 from leadtocash.classification import TierRules
 from leadtocash.collision import DEFAULT_POLICY, CollisionPolicy, Outcome
+from leadtocash.contracts import (
+    VAT_RATES,
+    Allocation,
+    ApprovalPolicy,
+    Contract,
+    ContractId,
+    CreditEntryKind,
+    CustomerCredit,
+    DeliveryId,
+    Invoice,
+    InvoiceId,
+    InvoiceKind,
+    InvoicePolicy,
+    LineInput,
+    MilestoneSpec,
+    Product,
+    ProductId,
+    Quote,
+    QuoteId,
+    QuotePolicy,
+    Receipt,
+    ReceiptId,
+    ReceiptReversal,
+    ReversalId,
+    accept_delivery,
+    accept_quote,
+    approve_contract,
+    confirm_receipt,
+    contract_from_quote,
+    deposit_credit,
+    draft_invoice,
+    draft_quote,
+    issue_invoice,
+    open_credit,
+    record_delivery,
+    register_receipt,
+    send_quote,
+    sign_contract,
+    submit_contract,
+    submit_quote,
+    surplus_to_credit,
+    withdraw_credit,
+)
+from leadtocash.contracts.reminders import DueReminders, ReminderKind, SentReminder
 from leadtocash.durations import Duration, DurationUnit
 from leadtocash.model import (
     Channel,
@@ -53,14 +99,18 @@ __all__ = [
     "aggregates",
     "audit_entries",
     "contacts",
+    "contracts",
     "currencies",
+    "customer_credits",
     "customers",
     "daily_claims",
     "demand_signals",
+    "due_reminders",
     "durations",
     "fairness_ledgers",
     "follow_ups",
     "idents",
+    "invoices",
     "lead_payloads",
     "leads",
     "money",
@@ -71,6 +121,10 @@ __all__ = [
     "phones",
     "pool_rules",
     "pools",
+    "products",
+    "quotes",
+    "receipt_reversals",
+    "receipts",
     "rep_books",
     "reps",
     "schedule_recomputes",
@@ -449,6 +503,200 @@ def fairness_ledgers() -> st.SearchStrategy[FairnessLedger]:
     return st.builds(run, idents, allocation_scenarios(max_reps=5, max_batches=2))
 
 
+# -- contract to cash (built through the domain, so every value is one it can produce) -------
+_C2C_CURRENCIES = st.sampled_from(["CNY", "USD", "JPY"])
+_T0 = datetime(2026, 1, 5, 2, 0, tzinfo=UTC)
+_APPROVER = Principal("approver", roles=frozenset({Role.ADMIN}))
+
+
+def _amount(currency: str, low: int = 0, high: int = 10**9) -> st.SearchStrategy[Money]:
+    return st.integers(low, high).map(lambda units: Money.from_minor_units(units, currency))
+
+
+def products() -> st.SearchStrategy[Product]:
+    """Products of the price list, active or not."""
+    return st.builds(
+        lambda code, name, unit, price, rate, active: Product(
+            ProductId(code), code, name, unit, price, rate, active
+        ),
+        idents,
+        names,
+        names,
+        _C2C_CURRENCIES.flatmap(_amount),
+        st.sampled_from(VAT_RATES),
+        st.booleans(),
+    )
+
+
+@st.composite
+def _drafted_quote(draw: st.DrawFn) -> Quote:
+    currency = draw(_C2C_CURRENCIES)
+    lines = draw(
+        st.lists(
+            st.builds(
+                lambda qty, price, rate, discount, text: LineInput(
+                    Decimal(qty),
+                    description=text,
+                    unit_price=price,
+                    tax_rate=rate,
+                    discount_rate=Decimal(discount) / 100,
+                ),
+                st.integers(1, 1000),
+                _amount(currency, 1, 10**8),
+                st.sampled_from(VAT_RATES),
+                st.integers(0, 30),
+                names,
+            ),
+            min_size=1,
+            max_size=3,
+        )
+    )
+    return draft_quote(
+        QuoteId(draw(idents)), CustomerId(draw(idents)), draw(idents), currency, lines, {}, _T0,
+        valid_until=date(2026, 2, 1), owner_id=draw(st.none() | idents.map(RepId)),
+        tax_inclusive=draw(st.booleans()), discount_rate=Decimal(draw(st.integers(0, 20))) / 100,
+    )  # fmt: skip
+
+
+def quotes() -> st.SearchStrategy[Quote]:
+    """Quotes drafted, submitted, sent or accepted."""
+    policy = QuotePolicy(discount_threshold=Decimal(1))
+
+    def moved(quote: Quote, how: int) -> Quote:
+        if how == 1:
+            return submit_quote(quote, _T0, quote.author_id)
+        if how >= 2:
+            quote = send_quote(quote, policy, _T0, quote.author_id)
+        return accept_quote(quote, _T0, "customer") if how == 3 else quote
+
+    return st.builds(moved, _drafted_quote(), st.integers(0, 3))
+
+
+@st.composite
+def _contract(draw: st.DrawFn) -> Contract:
+    accepted = quotes().filter(lambda q: q.status.value == "accepted")
+    quote = draw(accepted)
+    plan = [
+        MilestoneSpec("first", percent=Decimal(30), due_date=date(2026, 2, 1)),
+        MilestoneSpec("rest", percent=Decimal(70), due_date=date(2026, 3, 1)),
+    ]
+    contract = contract_from_quote(quote, ContractId(draw(idents)), _T0, quote.author_id, plan=plan)
+    stage = draw(st.integers(0, 4))
+    if stage >= 1:
+        contract = submit_contract(contract, _T0, contract.author_id)
+    if stage >= 2:
+        contract = approve_contract(contract, ApprovalPolicy(), _APPROVER, "ok", _T0)
+    if stage >= 3:
+        contract = sign_contract(contract, _T0, _T0, contract.author_id)
+    if stage >= 4:
+        line = contract.lines[0]
+        contract = record_delivery(
+            contract, DeliveryId("d1"), {line.line_no: line.quantity}, date(2026, 1, 6), _T0, "w"
+        )
+        contract = accept_delivery(contract, DeliveryId("d1"), date(2026, 1, 7), _T0, "c")
+    return contract
+
+
+def contracts() -> st.SearchStrategy[Contract]:
+    """Contracts from accepted quotes, drafted through signed and (partly) delivered."""
+    return _contract()
+
+
+@st.composite
+def _invoice(draw: st.DrawFn) -> Invoice:
+    contract = draw(_contract().filter(lambda c: c.status.value == "active"))
+    share = draw(st.integers(1, 100))
+    total = contract.total
+    if total.amount == 0:
+        total = Money.from_minor_units(1, total.currency)
+    amount = Money.from_minor_units(max(1, total.minor_units * share // 100), total.currency)
+    invoice = draft_invoice(
+        InvoiceId(draw(idents)), contract, draw(st.sampled_from(InvoiceKind)), amount, _T0, "fin"
+    )
+    if draw(st.booleans()) and amount <= contract.total:
+        invoice, _ = issue_invoice(invoice, contract, InvoicePolicy(), date(2026, 1, 8), _T0, "fin")
+    return invoice
+
+
+def invoices() -> st.SearchStrategy[Invoice]:
+    """Blue invoices of active contracts, drafts or issued."""
+    return _invoice()
+
+
+@st.composite
+def _receipt(draw: st.DrawFn) -> Receipt:
+    currency = draw(_C2C_CURRENCIES)
+    customer = CustomerId(draw(idents))
+    receipt = register_receipt(
+        ReceiptId(draw(idents)), customer, draw(_amount(currency, 1, 10**9)), date(2026, 1, 9),
+        draw(idents), draw(names), _T0, "fin",
+    )  # fmt: skip
+    stage = draw(st.integers(0, 2))
+    if stage >= 1:
+        receipt = confirm_receipt(receipt, _T0, "fin-lead")
+    if stage >= 2:
+        receipt, _ = surplus_to_credit(receipt, open_credit(customer, currency), _T0, "fin")
+    return receipt
+
+
+def receipts() -> st.SearchStrategy[Receipt]:
+    """Receipts registered, confirmed, or confirmed with their amount moved to credit."""
+    return _receipt()
+
+
+def receipt_reversals() -> st.SearchStrategy[ReceiptReversal]:
+    """Reversal documents of receipts (what they undid, why, when, by whom)."""
+
+    def build(ident: str, receipt: str, customer: str, units: list[int], reason: str) -> Any:
+        allocations = tuple(
+            Allocation(InvoiceId(f"inv{n}"), Money.from_minor_units(u, "CNY"), _T0, "fin")
+            for n, u in enumerate(units)
+        )
+        total = Money.from_minor_units(sum(units) + 1, "CNY")
+        return ReceiptReversal(
+            ReversalId(ident), ReceiptId(receipt), CustomerId(customer), total, allocations,
+            Money.from_minor_units(1, "CNY"), reason, _T0, "fin",
+        )  # fmt: skip
+
+    return st.builds(
+        build, idents, idents, idents, st.lists(st.integers(1, 10**6), max_size=3), names
+    )
+
+
+def customer_credits() -> st.SearchStrategy[CustomerCredit]:
+    """Credit ledgers with deposits and uses, never below zero."""
+
+    def build(customer: str, currency: str, moves: list[tuple[bool, int]]) -> CustomerCredit:
+        credit = open_credit(CustomerId(customer), currency)
+        for n, (deposit, units) in enumerate(moves):
+            amount = Money.from_minor_units(units, currency)
+            if deposit:
+                credit = deposit_credit(credit, credit.customer_id, amount, f"r{n}", _T0, "fin")
+            elif amount <= credit.balance:
+                credit = withdraw_credit(
+                    credit, credit.customer_id, amount, CreditEntryKind.APPLICATION, f"i{n}",
+                    _T0 + timedelta(days=n), "fin",
+                )  # fmt: skip
+        return credit
+
+    moves = st.lists(st.tuples(st.booleans(), st.integers(1, 10**6)), max_size=4)
+    return st.builds(build, idents, _C2C_CURRENCIES, moves)
+
+
+def due_reminders() -> st.SearchStrategy[DueReminders]:
+    """Payment reminder schedules, pending or done."""
+    sent = st.builds(SentReminder, st.sampled_from(ReminderKind), utc_datetimes(), st.booleans())
+    return st.builds(
+        DueReminders,
+        id=idents.map(InvoiceId),
+        customer_id=idents.map(CustomerId),
+        due_date=st.dates(date(2020, 1, 1), date(2035, 1, 1)),
+        next_kind=st.none() | st.sampled_from(ReminderKind),
+        next_on=st.none() | st.dates(date(2020, 1, 1), date(2035, 1, 1)),
+        done=st.lists(sent, max_size=2).map(tuple),
+    )
+
+
 #: One strategy factory per aggregate type (kept complete by a test against the storage specs).
 AGGREGATE_STRATEGIES: dict[type[Any], Callable[[], st.SearchStrategy[Any]]] = {
     Lead: leads,
@@ -466,6 +714,14 @@ AGGREGATE_STRATEGIES: dict[type[Any], Callable[[], st.SearchStrategy[Any]]] = {
     FairnessLedger: fairness_ledgers,
     ScheduleRecompute: schedule_recomputes,
     OrganisationSettings: organisation_settings,
+    Product: products,
+    Quote: quotes,
+    Contract: contracts,
+    Invoice: invoices,
+    Receipt: receipts,
+    ReceiptReversal: receipt_reversals,
+    CustomerCredit: customer_credits,
+    DueReminders: due_reminders,
 }
 
 

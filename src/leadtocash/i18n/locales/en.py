@@ -529,4 +529,112 @@ MESSAGES: dict[str, str | dict[str, str]] = {
     "label.aging_bucket.31_60": "31–60 days",
     "label.aging_bucket.61_90": "61–90 days",
     "label.aging_bucket.90_plus": "over 90 days",
+    # contract to cash: services, events and permissions
+    "product.duplicate_code": "Product code {code} is already used.",
+    "contract.quote_has_contract": "Quote {quote_id} already has contract {existing_id}.",
+    "field.out_of_range": "Out of range.",
+    "quote.approval_needed": (
+        "Quote {quote_id} for customer {customer_id} waits for discount approval"
+    ),
+    "contract.approval_needed": (
+        "Contract {contract_id} for customer {customer_id} waits for approval"
+    ),
+    "contract.signed": "Contract {contract_id} with customer {customer_id} was signed ({total})",
+    "contract.completed": "Contract {contract_id} with customer {customer_id} was completed",
+    "contract.terminated": (
+        "Contract {contract_id} with customer {customer_id} was terminated: {reason}"
+    ),
+    "invoice.issued": "Invoice {invoice_id} ({amount}) was issued to customer {customer_id}",
+    "invoice.due_soon": "Invoice {invoice_id}: {outstanding} falls due on {due_date}",
+    "invoice.overdue": "Invoice {invoice_id}: {outstanding} was due on {due_date} and is unpaid",
+    "receipt.confirmed": (
+        "Receipt {receipt_id} of {amount} from customer {customer_id} was confirmed"
+    ),
+    "label.reminder_kind.due_soon": "before the due date",
+    "label.reminder_kind.overdue": "overdue",
+    "label.record.product": "Product",
+    "label.record.quote": "Quote",
+    "label.record.contract": "Contract",
+    "label.record.invoice": "Invoice",
+    "label.record.receipt": "Receipt",
+    "label.record.receipt_reversal": "Receipt reversal",
+    "label.record.customer_credit": "Customer credit",
+    "label.record.due_reminders": "Payment reminders",
+    "label.action.product.manage": "manage the price list",
+    "label.action.product.read": "view the price list",
+    "label.action.quote.write": "draft, send and revise quotes",
+    "label.action.quote.approve": "approve quote discounts",
+    "label.action.quote.read": "view quotes",
+    "label.action.contract.write": "draft, sign, complete and amend contracts",
+    "label.action.contract.approve": "approve contracts and amendments",
+    "label.action.contract.read": "view contracts",
+    "label.action.contract.deliver": "record and accept deliveries",
+    "label.action.invoice.draft": "draft and void invoices",
+    "label.action.invoice.issue": "issue invoices and red invoices",
+    "label.action.invoice.read": "view invoices",
+    "label.action.receipt.register": "register receipts",
+    "label.action.receipt.confirm": "confirm receipts",
+    "label.action.receipt.allocate": "allocate receipts and customer credit",
+    "label.action.receipt.reverse": "reverse receipts",
+    "label.action.receipt.read": "view receipts and customer credit",
+    "label.action.receivables.read": "view receivables (aging, DSO, forecast, performance)",
+    "label.action.cash.sweep": "run quote expiry and payment reminders",
+    # aftersales
+    "ticket.unknown_priority": "The priority must be P1, P2, P3 or P4.",
+    "ticket.unknown_channel": "Unknown ticket channel.",
+    "ticket.out_of_order": "This change is dated before the ticket's last change.",
+    "ticket.reopen_window_passed": (
+        "Ticket {id} can no longer be reopened: the window ended at {window_ends_at}."
+    ),
+    "ticket.not_rateable": (
+        "Ticket {id} is {status:@ticket_status}; only resolved or closed tickets can be rated."
+    ),
+    "satisfaction.score_range": "The score must be a whole number from 1 to 5.",
+    "sla.unit": "SLA times are counted in hours or business hours.",
+    "sla.policy_duplicate": "Two SLA policies for the same priority and tier.",
+    "sla.policy_missing": "Every priority needs a default SLA policy (for all tiers).",
+    "csat.period": "The period ends before it starts.",
+    "churn.rule_invalid": "Invalid churn rule.",
+    "churn.customer_mismatch": "The churn assessment is for another customer.",
+    "churn.sla_breaches": "{count} SLA breaches within {within} days",
+    "churn.low_satisfaction": "Mean satisfaction {mean} over {count} ratings (at most {at_most})",
+    "churn.overdue_receivable": (
+        "{count} receivables overdue more than {days} days (longest {worst} days)"
+    ),
+    "ticket.sla_warning": (
+        "Ticket {ticket_id}: the {target:@sla_target} target falls due at {due_at}"
+    ),
+    "ticket.sla_breached": (
+        "Ticket {ticket_id} missed its {target:@sla_target} target (due at {due_at})"
+    ),
+    "label.ticket_priority.P1": "P1 (critical)",
+    "label.ticket_priority.P2": "P2 (high)",
+    "label.ticket_priority.P3": "P3 (normal)",
+    "label.ticket_priority.P4": "P4 (low)",
+    "label.ticket_status.open": "open",
+    "label.ticket_status.in_progress": "in progress",
+    "label.ticket_status.waiting_on_customer": "waiting on the customer",
+    "label.ticket_status.resolved": "resolved",
+    "label.ticket_status.closed": "closed",
+    "label.ticket_trigger.start": "start work",
+    "label.ticket_trigger.wait_on_customer": "wait on the customer",
+    "label.ticket_trigger.resume": "resume work",
+    "label.ticket_trigger.resolve": "resolve",
+    "label.ticket_trigger.close": "close",
+    "label.ticket_trigger.reopen": "reopen",
+    "label.ticket_channel.phone": "phone",
+    "label.ticket_channel.email": "e-mail",
+    "label.ticket_channel.web": "web",
+    "label.ticket_channel.chat": "online chat",
+    "label.ticket_channel.wechat": "WeChat",
+    "label.ticket_channel.onsite": "on site",
+    "label.ticket_channel.other": "other",
+    "label.sla_target.first_response": "first response",
+    "label.sla_target.resolution": "resolution",
+    "label.csat_grouping.rep": "by rep",
+    "label.csat_grouping.team": "by team",
+    "label.csat_grouping.month": "by month",
+    "label.churn_signal.sla_breaches": "SLA breaches",
+    "label.churn_signal.low_satisfaction": "low satisfaction",
+    "label.churn_signal.overdue_receivable": "overdue receivables",
 }

@@ -1,0 +1,155 @@
+"""Steps shared by the contract-to-cash services: policies, document scopes, paging.
+
+Quotes, contracts, invoices and receipts belong to a customer; who may read or change one is
+decided by that customer's data scope (its owner, zone and collaborators), so a rep works the
+documents of the customers they own and a zone manager those of the zone, and the documents
+follow a customer when it changes hands. Nothing here calls a service.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+import attrs
+
+from leadtocash.access import Principal
+from leadtocash.app.context import AppContext
+from leadtocash.app.unit_of_work import Repository, UnitOfWork
+from leadtocash.contracts import ApprovalPolicy, InvoicePolicy, QuotePolicy
+from leadtocash.contracts.reminders import ReminderPolicy
+from leadtocash.errors import ValidationError
+from leadtocash.model import Customer
+from leadtocash.scopes import ScopeTarget
+
+__all__ = [
+    "CashPolicies",
+    "all_pages",
+    "document_target",
+    "guard_document",
+    "in_scope",
+    "index_ids",
+    "page_limit",
+]
+
+T = TypeVar("T")
+
+#: The largest page a list read returns.
+MAX_PAGE = 500
+
+
+@attrs.frozen
+class CashPolicies:
+    """The organisation's contract-to-cash policies, given to the facade.
+
+    ``quotes``: discount threshold and approver roles of quotes; ``approvals``: approver roles
+    of contracts and amendments; ``invoices``: the invoicing ceiling (contracted | delivered)
+    and payment days; ``reminders``: days before and after the due date reminders go out.
+    """
+
+    quotes: QuotePolicy = attrs.field(factory=QuotePolicy)
+    approvals: ApprovalPolicy = attrs.field(factory=ApprovalPolicy)
+    invoices: InvoicePolicy = attrs.field(factory=InvoicePolicy)
+    reminders: ReminderPolicy = attrs.field(factory=ReminderPolicy)
+
+
+def document_target(kind: str, ident: str, customer: Customer) -> ScopeTarget:
+    """The scope facts of a document: those of its customer (never open like a pool)."""
+    return ScopeTarget(
+        kind,
+        ident,
+        owner_rep=customer.owner_id,
+        zone=customer.zone_id,
+        collaborators=customer.collaborators,
+    )
+
+
+def guard_document(
+    ctx: AppContext,
+    uow: UnitOfWork,
+    principal: Principal,
+    kind: str,
+    ident: str,
+    customer_id: str,
+    *,
+    write: bool,
+) -> Customer:
+    """The document's customer, after checking the principal's data scope on it.
+
+    PermissionDenied ``auth.out_of_scope`` outside the scope; NotFound without the customer.
+    """
+    customer = uow.customers.get(customer_id)
+    ctx.guard(uow, principal, document_target(kind, ident, customer), write=write)
+    return customer
+
+
+def in_scope(
+    ctx: AppContext,
+    uow: UnitOfWork,
+    principal: Principal,
+    kind: str,
+    documents: Iterable[T],
+    customer_of: Callable[[T], str],
+    ident_of: Callable[[T], str],
+) -> list[T]:
+    """The documents whose customer lies in the principal's read scope (one customer read)."""
+    found = list(documents)
+    customers = {c.id: c for c in uow.customers.get_many(sorted({customer_of(d) for d in found}))}
+    kept = []
+    for document in found:
+        customer = customers.get(customer_of(document))  # type: ignore[call-overload]
+        if customer is not None and ctx.in_scope(
+            uow, principal, document_target(kind, ident_of(document), customer)
+        ):
+            kept.append(document)
+    return kept
+
+
+def all_pages(
+    repo: Repository[T],
+    index: str,
+    *,
+    equals: str | None = None,
+    at_least: str | None = None,
+    below: str | None = None,
+    page: int = MAX_PAGE,
+) -> list[T]:
+    """Every aggregate of a named-index range, read page by page."""
+    found: list[T] = []
+    cursor: tuple[str, str] | None = None
+    while True:
+        hits = repo.query(
+            index, equals=equals, at_least=at_least, below=below, after=cursor, limit=page
+        )
+        found.extend(hits.items)
+        if hits.next_cursor is None:
+            return found
+        cursor = hits.next_cursor
+
+
+def index_ids(
+    ctx: AppContext,
+    aggregate: type[Any],
+    index: str,
+    *,
+    below: str | None = None,
+    page: int = MAX_PAGE,
+) -> list[str]:
+    """The ids in a named index below ``below``, read in pages (what a sweep has to do)."""
+    ids: list[str] = []
+    cursor: tuple[str, str] | None = None
+    with ctx.unit_of_work() as uow:
+        repo = uow.repository(aggregate)
+        while True:
+            hits = repo.index_entries(index, below=below, after=cursor, limit=page)
+            ids.extend(ident for _, ident in hits)
+            if len(hits) < page:
+                return ids
+            cursor = hits[-1]
+
+
+def page_limit(limit: int) -> int:
+    """``limit`` checked: 1 to 500 (ValidationError ``field.out_of_range`` otherwise)."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise ValidationError.single("limit", "field.out_of_range", f"1 to {MAX_PAGE}")
+    return limit
