@@ -56,6 +56,7 @@ from leadtocash import (
 )
 from leadtocash.ports import (
     Commit,
+    IndexFilter,
     IndexQuery,
     OutboxMessage,
     RecordWrite,
@@ -433,7 +434,13 @@ class _Statements:
         self.find_by_key = q(
             "SELECT id FROM {s}.lookup_keys WHERE kind = %s AND key = %s ORDER BY id LIMIT %s"
         )
-        self.query_head = q("SELECT value, id FROM {s}.index_entries WHERE kind = %s AND name = %s")
+        self.query_head = q(
+            "SELECT e.value, e.id FROM {s}.index_entries e WHERE e.kind = %s AND e.name = %s"
+        )
+        self.count_head = q(
+            "SELECT count(*) FROM {s}.index_entries e WHERE e.kind = %s AND e.name = %s"
+        )
+        self.index_table = q("{s}.index_entries")
         self.commit = q("SELECT {s}.ltc_commit(%s::jsonb)")
         audit_columns = """seq, id, at, actor_id, action, target_kind, target_id, before,
             after, reason, override, prev_hash, hash, strand, strand_seq, format"""
@@ -762,24 +769,59 @@ class PostgresStore:
     def _query(self, query: IndexQuery) -> list[tuple[str, str]]:
         if query.limit <= 0:
             return []
-        text = self._sql.query_head
+        where, params = self._selection(query)
+        text = f"{self._sql.query_head} {where} ORDER BY e.value, e.id LIMIT %s"
+        rows = self._read("querying an index", text, [*params, query.limit])
+        return [(str(value), str(ident)) for value, ident in rows]
+
+    def _count(self, query: IndexQuery) -> int:
+        where, params = self._selection(attrs.evolve(query, after=None))
+        rows = self._read("counting an index", f"{self._sql.count_head} {where}", params)
+        return int(rows[0][0])
+
+    def _selection(self, query: IndexQuery) -> tuple[str, list[Any]]:
+        """The conditions after ``WHERE e.kind = %s AND e.name = %s`` and all parameters."""
+        text = ""
         params: list[Any] = [query.kind, query.index]
         if query.equals is not None:
-            text += " AND value = %s"
+            text += " AND e.value = %s"
             params.append(query.equals)
         if query.at_least is not None:
-            text += " AND value >= %s"
+            text += " AND e.value >= %s"
             params.append(query.at_least)
         if query.below is not None:
-            text += " AND value < %s"
+            text += " AND e.value < %s"
             params.append(query.below)
         if query.after is not None:
-            text += " AND (value, id) > (%s, %s)"
+            text += " AND (e.value, e.id) > (%s, %s)"
             params.extend(query.after)
-        text += " ORDER BY value, id LIMIT %s"
-        params.append(query.limit)
-        rows = self._read("querying an index", text, params)
-        return [(str(value), str(ident)) for value, ident in rows]
+        for clause in query.where:
+            alternatives = []
+            for index_filter in clause:
+                probe, probe_params = self._filter(index_filter)
+                alternatives.append(probe)
+                params.extend(probe_params)
+            text += " AND (" + (" OR ".join(alternatives) or "false") + ")"
+        return text, params
+
+    def _filter(self, index_filter: IndexFilter) -> tuple[str, list[Any]]:
+        """One ``where`` filter: an EXISTS probe on the record's other index entries."""
+        conditions = ["f.kind = e.kind", "f.id = e.id", "f.name = %s"]
+        params: list[Any] = [index_filter.index]
+        if index_filter.equals is not None:
+            conditions.append("f.value = %s")
+            params.append(index_filter.equals)
+        if index_filter.one_of is not None:
+            conditions.append("f.value = ANY(%s::text[])")
+            params.append(list(index_filter.one_of))
+        if index_filter.at_least is not None:
+            conditions.append("f.value >= %s")
+            params.append(index_filter.at_least)
+        if index_filter.below is not None:
+            conditions.append("f.value < %s")
+            params.append(index_filter.below)
+        table = self._sql.index_table
+        return f"EXISTS (SELECT 1 FROM {table} f WHERE {' AND '.join(conditions)})", params
 
     # -- commit ----------------------------------------------------------------------------
     def _commit(self, commit: Commit) -> None:
@@ -947,6 +989,11 @@ class PostgresSession:
         """Up to ``query.limit`` ``(value, id)`` pairs of a named index, ascending."""
         self._check()
         return self._store._query(query)
+
+    def count(self, query: IndexQuery) -> int:
+        """How many entries ``query`` selects, ignoring ``after`` and ``limit``."""
+        self._check()
+        return self._store._count(query)
 
     def commit(self, commit: Commit) -> None:
         """Apply ``commit`` atomically; the session may not be used after it succeeds."""

@@ -61,6 +61,7 @@ from leadtocash import (
 )
 from leadtocash.ports import (
     Commit,
+    IndexFilter,
     IndexQuery,
     OutboxMessage,
     RecordWrite,
@@ -926,6 +927,75 @@ def _duplicate(conn: sqlite3.Connection, keys: list[tuple[str, str, str]]) -> Du
     return DuplicateKey(kind, key, None)
 
 
+def _without_cursor(query: IndexQuery) -> IndexQuery:
+    """``query`` without its keyset cursor (a count ignores it)."""
+    return IndexQuery(
+        query.kind, query.index, query.equals, query.at_least, query.below, None, query.limit,
+        query.where,
+    )  # fmt: skip
+
+
+def _filter_sql(index_filter: IndexFilter) -> tuple[str, list[object]]:
+    """One ``where`` filter as an EXISTS probe on the record's other index entries."""
+    conditions = ["f.kind = e.kind", "f.id = e.id", "f.name = ?"]
+    params: list[object] = [index_filter.index]
+    if index_filter.equals is not None:
+        conditions.append("f.value = ?")
+        params.append(index_filter.equals)
+    if index_filter.one_of is not None:
+        if not index_filter.one_of:
+            return "0", []
+        conditions.append(f"f.value IN ({', '.join('?' * len(index_filter.one_of))})")
+        params.extend(index_filter.one_of)
+    if index_filter.at_least is not None:
+        conditions.append("f.value >= ?")
+        params.append(index_filter.at_least)
+    if index_filter.below is not None:
+        conditions.append("f.value < ?")
+        params.append(index_filter.below)
+    return f"EXISTS (SELECT 1 FROM index_entries f WHERE {' AND '.join(conditions)})", params
+
+
+def _selection(query: IndexQuery) -> tuple[str, list[object]] | None:
+    """The WHERE text and parameters selecting ``query``'s entries (None: nothing can match).
+
+    With ``equals`` the seek is an equality on the value and the cursor compares ids only,
+    which keeps paging inside the (kind, name, value, id) index.
+    """
+    sql = ["e.kind = ? AND e.name = ?"]
+    params: list[object] = [query.kind, query.index]
+    after = query.after
+    if query.equals is not None:
+        if query.at_least is not None and query.equals < query.at_least:
+            return None
+        if query.below is not None and query.equals >= query.below:
+            return None
+        sql.append("e.value = ?")
+        params.append(query.equals)
+        if after is not None:
+            if after[0] > query.equals:
+                return None
+            if after[0] == query.equals:
+                sql.append("e.id > ?")
+                params.append(after[1])
+    else:
+        # Lower bound: the keyset cursor when it is past ``at_least``, else ``at_least``.
+        if after is not None and (query.at_least is None or after >= (query.at_least, "")):
+            sql.append("(e.value, e.id) > (?, ?)")
+            params.extend(after)
+        elif query.at_least is not None:
+            sql.append("e.value >= ?")
+            params.append(query.at_least)
+        if query.below is not None:
+            sql.append("e.value < ?")
+            params.append(query.below)
+    for clause in query.where:
+        alternatives = [_filter_sql(index_filter) for index_filter in clause]
+        sql.append("(" + (" OR ".join(text for text, _ in alternatives) or "0") + ")")
+        params.extend(param for _, filter_params in alternatives for param in filter_params)
+    return " AND ".join(sql), params
+
+
 class SQLiteSession:
     """One unit of work's session: reads see committed data; commit is one transaction."""
 
@@ -996,37 +1066,24 @@ class SQLiteSession:
         """Up to ``query.limit`` ``(value, id)`` pairs in ascending code point order."""
         if query.limit <= 0:
             return []
-        sql = ["SELECT value, id FROM index_entries WHERE kind = ? AND name = ?"]
-        params: list[object] = [query.kind, query.index]
-        after = query.after
-        if query.equals is not None:
-            # One value: an equality seek, then ids in order (keeps paging inside the index).
-            if query.at_least is not None and query.equals < query.at_least:
-                return []
-            if query.below is not None and query.equals >= query.below:
-                return []
-            sql.append("AND value = ?")
-            params.append(query.equals)
-            if after is not None:
-                if after[0] > query.equals:
-                    return []
-                if after[0] == query.equals:
-                    sql.append("AND id > ?")
-                    params.append(after[1])
-        else:
-            # Lower bound: the keyset cursor when it is past ``at_least``, else ``at_least``.
-            if after is not None and (query.at_least is None or after >= (query.at_least, "")):
-                sql.append("AND (value, id) > (?, ?)")
-                params.extend(after)
-            elif query.at_least is not None:
-                sql.append("AND value >= ?")
-                params.append(query.at_least)
-            if query.below is not None:
-                sql.append("AND value < ?")
-                params.append(query.below)
-        sql.append("ORDER BY value, id LIMIT ?")
-        params.append(query.limit)
-        return [(str(v), str(i)) for v, i in self._read(" ".join(sql), params, "query")]
+        found = _selection(query)
+        if found is None:
+            return []
+        sql, params = found
+        text = (
+            f"SELECT e.value, e.id FROM index_entries e WHERE {sql} ORDER BY e.value, e.id LIMIT ?"
+        )
+        rows = self._read(text, [*params, query.limit], "query")
+        return [(str(v), str(i)) for v, i in rows]
+
+    def count(self, query: IndexQuery) -> int:
+        """How many entries ``query`` selects, ignoring ``after`` and ``limit``."""
+        found = _selection(_without_cursor(query))
+        if found is None:
+            return 0
+        sql, params = found
+        rows = self._read(f"SELECT count(*) FROM index_entries e WHERE {sql}", params, "count")
+        return int(rows[0][0])
 
     def commit(self, commit: Commit) -> None:
         """Apply ``commit`` atomically or raise and save nothing; the session then closes."""

@@ -21,6 +21,7 @@ from leadtocash.ports.clock import Clock, IdSource
 from leadtocash.ports.notify import DeliveryFailed, Notification, Notifier
 from leadtocash.ports.storage import (
     Commit,
+    IndexFilter,
     IndexQuery,
     OutboxMessage,
     RecordWrite,
@@ -38,6 +39,7 @@ __all__ = [
     "Commit",
     "DeliveryFailed",
     "IdSource",
+    "IndexFilter",
     "IndexQuery",
     "Notification",
     "Notifier",

@@ -9,6 +9,11 @@ stored by every adapter without adapter changes:
   named query (:class:`IndexQuery`) returns ids ordered by ``(value, id)``; values compare as
   text by code point (use ``COLLATE "C"``/BINARY), and the library encodes numbers and times
   so that text order is their natural order. None means "not in this index".
+* **Filters and counts.** A query may add ``where`` clauses on *other* named indexes of the
+  same record (:class:`IndexFilter`; a clause holds when any of its filters holds, every
+  clause must hold); the order stays ``(value, id)`` of the queried index, so keyset paging
+  is unchanged. :meth:`StoreSession.count` counts what a query selects, ignoring ``after``
+  and ``limit``, so a list and its count agree on every filter.
 * **Unique keys.** Each write carries dedup ``unique_keys``; within one kind no two records may
   hold the same key at the same time (a storage guarantee: unique index, not a read-then-write).
 * **Lookup keys.** Each write also carries non-unique ``lookup_keys`` (e.g. every phone and
@@ -49,6 +54,7 @@ from leadtocash.model import utc
 
 __all__ = [
     "Commit",
+    "IndexFilter",
     "IndexQuery",
     "OutboxMessage",
     "RecordWrite",
@@ -86,12 +92,55 @@ class RecordWrite:
         return self.expected_version + 1
 
 
+def _strings(values: Sequence[str] | None) -> tuple[str, ...] | None:
+    return None if values is None else tuple(values)
+
+
+@attrs.frozen
+class IndexFilter:
+    """A condition on another named index of the same record.
+
+    It holds when the record has a value in ``index`` that satisfies every condition given:
+    ``equals`` one value, ``one_of`` several (an empty tuple matches nothing), ``at_least``
+    (inclusive) and ``below`` (exclusive) a range. A record without a value in ``index``
+    never satisfies a filter on it.
+    """
+
+    index: str
+    equals: str | None = None
+    one_of: tuple[str, ...] | None = attrs.field(default=None, converter=_strings)
+    at_least: str | None = None
+    below: str | None = None
+
+    def holds(self, value: str | None) -> bool:
+        """True when a record whose ``index`` value is ``value`` satisfies the filter."""
+        if value is None:
+            return False
+        if self.equals is not None and value != self.equals:
+            return False
+        if self.one_of is not None and value not in self.one_of:
+            return False
+        if self.at_least is not None and value < self.at_least:
+            return False
+        return self.below is None or value < self.below
+
+
+#: A clause of :attr:`IndexQuery.where`: it holds when any of its filters holds.
+Clause = tuple[IndexFilter, ...]
+
+
+def _clauses(clauses: Sequence[Sequence[IndexFilter]]) -> tuple[Clause, ...]:
+    return tuple(tuple(clause) for clause in clauses)
+
+
 @attrs.frozen
 class IndexQuery:
     """A named-index query: ids of ``kind`` whose ``index`` value matches, in (value, id) order.
 
     ``equals`` selects one value; ``at_least`` (inclusive) and ``below`` (exclusive) bound a
-    range; ``after`` is a keyset cursor ``(value, id)`` returned by the previous page.
+    range; ``after`` is a keyset cursor ``(value, id)`` returned by the previous page;
+    ``where`` narrows the result with clauses on other indexes of the same record (each
+    clause a tuple of :class:`IndexFilter` alternatives; every clause must hold).
     """
 
     kind: str
@@ -101,6 +150,11 @@ class IndexQuery:
     below: str | None = None
     after: tuple[str, str] | None = None
     limit: int = 100
+    where: tuple[Clause, ...] = attrs.field(default=(), converter=_clauses)
+
+    def admits(self, indexes: Mapping[str, str]) -> bool:
+        """True when a record with these index values satisfies every ``where`` clause."""
+        return all(any(f.holds(indexes.get(f.index)) for f in clause) for clause in self.where)
 
     def matches(self, value: str, ident: str) -> bool:
         """True when an entry ``(value, ident)`` belongs to the result (before the limit)."""
@@ -166,6 +220,10 @@ class StoreSession(Protocol):
 
     def query(self, query: IndexQuery) -> list[tuple[str, str]]:
         """Up to ``query.limit`` ``(value, id)`` pairs in ascending order."""
+        ...
+
+    def count(self, query: IndexQuery) -> int:
+        """How many entries ``query`` selects, ignoring its ``after`` cursor and ``limit``."""
         ...
 
     def commit(self, commit: Commit) -> None:

@@ -39,7 +39,14 @@ from leadtocash.audit import (
 )
 from leadtocash.errors import ConcurrencyConflict, DuplicateKey, NotFound, StorageError
 from leadtocash.model import Customer
-from leadtocash.ports.storage import Commit, IndexQuery, OutboxMessage, RecordWrite, Store
+from leadtocash.ports.storage import (
+    Commit,
+    IndexFilter,
+    IndexQuery,
+    OutboxMessage,
+    RecordWrite,
+    Store,
+)
 from leadtocash.testing.fakes import SequentialIds
 from leadtocash.testing.memory import InMemoryStore
 from leadtocash.testing.strategies import aggregates
@@ -142,6 +149,15 @@ class StoreConformance:
         session = store.session()
         try:
             return session.query(query)
+        finally:
+            session.close()
+
+    @staticmethod
+    def counted(store: Store, query: IndexQuery) -> int:
+        """Count what one index query selects, in a new session."""
+        session = store.session()
+        try:
+            return session.count(query)
         finally:
             session.close()
 
@@ -372,6 +388,133 @@ class StoreConformance:
             cursor = page[-1]
         expected = sorted(("p1", f"id{i:03d}") for i in range(40) if i % 3 == 1)
         assert seen == expected
+
+    def test_where_clauses_filter_on_other_indexes_keeping_the_order(self, store: Store) -> None:
+        rows: dict[str, dict[str, str | None]] = {
+            "a": {"due": "1", "owner": "r1", "tier": "A"},
+            "b": {"due": "1", "owner": "r2", "tier": "B"},
+            "c": {"due": "2", "owner": "r1", "tier": "C"},
+            "d": {"due": "3", "owner": None, "tier": "A"},
+            "e": {"due": "4", "owner": "r3", "tier": "B"},
+        }
+        self.commit(store, *[_write(i, indexes=ix) for i, ix in rows.items()])
+
+        def ids(*where: tuple[IndexFilter, ...], **bounds: Any) -> list[str]:
+            query = IndexQuery("thing", "due", where=where, **bounds)
+            return [ident for _, ident in self.query(store, query)]
+
+        assert ids((IndexFilter("owner", equals="r1"),)) == ["a", "c"]
+        assert ids((IndexFilter("owner", one_of=("r1", "r3")),)) == ["a", "c", "e"]
+        assert ids((IndexFilter("owner", one_of=()),)) == []
+        assert ids((IndexFilter("tier", at_least="B", below="C"),)) == ["b", "e"]
+        # a clause holds when any of its filters holds; every clause must hold
+        either = (IndexFilter("owner", equals="r2"), IndexFilter("tier", equals="A"))
+        assert ids(either) == ["a", "b", "d"]
+        assert ids(either, (IndexFilter("owner", at_least=""),)) == ["a", "b"]
+        assert ids(()) == []  # an empty clause holds for nobody
+        assert ids((IndexFilter("missing", at_least=""),)) == []
+        assert ids((IndexFilter("tier", equals="A"),), equals="3") == ["d"]
+        assert ids((IndexFilter("tier", equals="A"),), after=("1", "a")) == ["d"]
+        assert ids((IndexFilter("tier", one_of=("A", "B")),), at_least="1", below="4") == [
+            "a", "b", "d",
+        ]  # fmt: skip
+        assert ids((IndexFilter("tier", one_of=("A", "B")),), limit=2) == ["a", "b"]
+
+    def test_count_agrees_with_the_query_on_every_filter(self, store: Store) -> None:
+        writes = [
+            _write(f"id{i:02d}", indexes={"due": f"{i % 5}", "owner": f"r{i % 3}",
+                                          "tag": "vip" if i % 4 == 0 else None})
+            for i in range(30)
+        ]  # fmt: skip
+        self.commit(store, *writes)
+        queries = [
+            IndexQuery("thing", "due"),
+            IndexQuery("thing", "due", equals="2"),
+            IndexQuery("thing", "due", at_least="1", below="3"),
+            IndexQuery("thing", "due", where=((IndexFilter("owner", equals="r1"),),)),
+            IndexQuery("thing", "due", where=((IndexFilter("tag", equals="vip"),),)),
+            IndexQuery(
+                "thing",
+                "due",
+                at_least="1",
+                where=(
+                    (IndexFilter("owner", one_of=("r0", "r2")),),
+                    (IndexFilter("tag", equals="vip"), IndexFilter("due", equals="1")),
+                ),
+            ),
+            IndexQuery("thing", "none"),
+        ]
+        session = store.session()
+        try:
+            for query in queries:
+                everything = session.query(attrs.evolve(query, limit=1000))
+                assert session.count(query) == len(everything), query
+                # the cursor and the limit do not change a count
+                assert session.count(attrs.evolve(query, after=("2", "id99"), limit=1)) == len(
+                    everything
+                )
+        finally:
+            session.close()
+
+    def test_keyset_paging_neither_repeats_nor_skips_under_concurrent_changes(
+        self, store: Store
+    ) -> None:
+        """Between pages, rows are inserted and their filter and data change: no id comes twice,
+        and every row that matched the filter the whole time comes exactly once, in order."""
+        from hypothesis import given
+
+        runs = iter(range(1_000_000))
+        order_of = {f"r{n:02d}": f"{n * 7 % 5}" for n in range(60)}  # fixed per id, repeats
+
+        @settings(
+            max_examples=self.hypothesis_examples,
+            deadline=None,
+            suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+        )
+        @given(data=st.data())
+        def check(data: st.DataObject) -> None:
+            kind = f"paged{next(runs)}"
+            flags = st.sampled_from(["on", "off", None])
+            rows: dict[str, tuple[int, str | None]] = {}  # id -> (version, filter value)
+
+            def write(ident: str, flag: str | None) -> RecordWrite:
+                version = rows[ident][0] if ident in rows else 0
+                rows[ident] = (version + 1, flag)
+                indexes = {"order": order_of[ident], "flag": flag}
+                return _write(ident, version, {"v": version}, kind=kind, indexes=indexes)
+
+            initial = data.draw(st.dictionaries(st.sampled_from(sorted(order_of)[:30]), flags))
+            if initial:
+                self.commit(store, *[write(i, f) for i, f in initial.items()])
+            stayed = {i for i, (_, flag) in rows.items() if flag == "on"}
+            size = data.draw(st.integers(1, 4), label="page size")
+            lower = data.draw(st.sampled_from([None, "1", "2"]), label="at_least")
+            seen: list[tuple[str, str]] = []
+            cursor: tuple[str, str] | None = None
+            while True:
+                query = IndexQuery(
+                    kind, "order", at_least=lower, after=cursor, limit=size,
+                    where=((IndexFilter("flag", equals="on"),),),
+                )  # fmt: skip
+                page = self.query(store, query)
+                seen.extend(page)
+                if len(page) < size:
+                    break
+                cursor = page[-1]
+                changes = data.draw(
+                    st.dictionaries(st.sampled_from(sorted(order_of)), flags, max_size=4),
+                    label="changes between pages",
+                )
+                if changes:
+                    self.commit(store, *[write(i, f) for i, f in changes.items()])
+                stayed -= {i for i, f in changes.items() if f != "on"}
+            ids = [ident for _, ident in seen]
+            assert len(ids) == len(set(ids)), f"an id came twice: {ids}"
+            assert seen == sorted(seen)
+            expected = {i for i in stayed if lower is None or order_of[i] >= lower}
+            assert expected <= set(ids), f"skipped {sorted(expected - set(ids))}"
+
+        check()
 
     def test_updates_move_and_remove_index_entries(self, store: Store) -> None:
         self.commit(store, _write("a", indexes={"owner": "rep1", "pool": None}))
@@ -684,8 +827,9 @@ def _comparison_machine(make_store: Callable[[], Store]) -> type[RuleBasedStateM
         ) -> None:  # fmt: skip
             current = StoreConformance.version(self.reference, ident)
             expected = max(0, current - 1) if stale and current else current
+            indexes = {"pool": pool, "even": "y" if payload % 2 == 0 else None}
             write = _write(
-                ident, expected, {"p": payload}, indexes={"pool": pool}, keys=keys,
+                ident, expected, {"p": payload}, indexes=indexes, keys=keys,
                 lookups=frozenset(f"l{k}" for k in keys),
             )  # fmt: skip
             self._both([write], audit)
@@ -710,9 +854,13 @@ def _comparison_machine(make_store: Callable[[], Store]) -> type[RuleBasedStateM
                 IndexQuery("thing", "pool"),
                 IndexQuery("thing", "pool", equals="p2"),
                 IndexQuery("thing", "pool", at_least="p2", limit=2),
+                IndexQuery("thing", "pool", where=((IndexFilter("even", equals="y"),),)),
             ):
                 assert StoreConformance.query(self.real, store_query) == StoreConformance.query(
                     self.reference, store_query
+                )
+                assert StoreConformance.counted(self.real, store_query) == (
+                    StoreConformance.counted(self.reference, store_query)
                 )
             real_session, ref_session = self.real.session(), self.reference.session()
             try:

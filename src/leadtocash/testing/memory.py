@@ -79,6 +79,12 @@ class InMemoryStore:
     def _query(self, query: IndexQuery) -> list[tuple[str, str]]:
         if query.limit <= 0:
             return []
+        return self._select(query, query.limit)
+
+    def _count(self, query: IndexQuery) -> int:
+        return len(self._select(attrs.evolve(query, after=None), None))
+
+    def _select(self, query: IndexQuery, limit: int | None) -> list[tuple[str, str]]:
         with self._lock:
             index = self._indexes.get((query.kind, query.index))
             if index is None:
@@ -96,9 +102,11 @@ class InMemoryStore:
                     break
                 if query.below is not None and value >= query.below:
                     break
-                if query.matches(value, ident):
+                if query.matches(value, ident) and (
+                    not query.where or query.admits(self._rows[(query.kind, ident)].indexes)
+                ):
                     result.append((value, ident))
-                    if len(result) == query.limit:
+                    if len(result) == limit:
                         break
             return result
 
@@ -300,6 +308,11 @@ class _MemorySession:
         """Named-index query."""
         self._check()
         return self._store._query(query)
+
+    def count(self, query: IndexQuery) -> int:
+        """How many entries ``query`` selects (ignoring ``after`` and ``limit``)."""
+        self._check()
+        return self._store._count(query)
 
     def commit(self, commit: Commit) -> None:
         """Apply ``commit`` atomically; the session may not be used afterwards."""
