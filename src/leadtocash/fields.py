@@ -7,6 +7,7 @@ GB 32100-2015) check digit uses ``python-stdnum``.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable, Collection, Iterable
 
@@ -32,14 +33,27 @@ _USCC_ALPHABET = frozenset("0123456789ABCDEFGHJKLMNPQRTUWXY")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$")
 
 
+# Chinese extension markers (010-88886666转123, 分机 123) and a trailing "-123" extension.
+_EXTENSION_MARK = re.compile(r"\s*(?:转|轉|分机|分機)\s*(?=\d{1,6}\s*$)")
+_TRAILING_EXTENSION = re.compile(r"^(.*\d)\s*[-－]\s*\d{1,5}\s*$")
+
+
 def parse_phone(raw: str, *, path: str = "phone", region: str = DEFAULT_REGION) -> str:
-    """Canonical E.164 form of ``raw`` (extensions dropped); invalid numbers are rejected."""
+    """Canonical E.164 form of ``raw`` (extensions dropped); invalid numbers are rejected.
+
+    Extensions written ``转123``/``分机123``/``ext. 123`` are dropped; so is a trailing
+    ``-123`` when the number is only valid without it (``010-88886666-123``).
+    """
+    text = _EXTENSION_MARK.sub(" ext. ", raw)
     try:
-        number = phonenumbers.parse(raw, region)
+        number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
         raise ValidationError.single(
             path, "phone.unparseable", f"{raw!r} is not a phone number"
         ) from None
+    if not phonenumbers.is_valid_number(number) and (head := _TRAILING_EXTENSION.match(text)):
+        with contextlib.suppress(phonenumbers.NumberParseException):
+            number = phonenumbers.parse(head.group(1), region)
     if not phonenumbers.is_valid_number(number):
         raise ValidationError.single(path, "phone.invalid", f"{raw!r} is not a valid number")
     number.extension = None

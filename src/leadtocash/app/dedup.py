@@ -14,33 +14,57 @@ from leadtocash.collision import (
     KeyKind,
     RecordRef,
     check_duplicates,
+    query_blocks,
 )
+from leadtocash.model import LeadStatus
 
-__all__ = ["collision_report", "existing_records"]
+__all__ = ["OPEN_LEAD_STATUSES", "collision_report", "existing_records"]
 
 _CANDIDATES = 200
+#: At most this many records per blocking key: a key held by more names is not specific
+#: enough to find a near-duplicate by (the ids past it are not read).
+_PER_BLOCK = 32
+
+#: Lead statuses a new record is checked against (converted and disqualified leads are not).
+OPEN_LEAD_STATUSES = frozenset({LeadStatus.NEW, LeadStatus.WORKING, LeadStatus.QUALIFIED})
 
 
 def existing_records(
-    uow: UnitOfWork, keys: Iterable[DedupKey], *, limit: int = _CANDIDATES
+    uow: UnitOfWork,
+    keys: Iterable[DedupKey],
+    *,
+    limit: int = _CANDIDATES,
+    fuzzy: bool = True,
 ) -> list[ExistingRecord]:
-    """Customers and leads sharing a key with the candidate, plus fuzzy-name candidates.
+    """Customers and open leads sharing a key with the candidate, plus fuzzy-name candidates.
 
-    Exact keys come from storage's lookup keys; fuzzy candidates are the customers whose
-    normalized name starts with the same two characters (the ``name_prefix`` index).
+    Exact keys come from storage's lookup keys; fuzzy candidates (unless ``fuzzy`` is off) are
+    the records holding one of the candidate name's blocking keys (``query_blocks``: a bounded
+    lookup per key, never a scan of the book).
     """
-    found: dict[tuple[str, str], ExistingRecord] = {}
-    for key in keys:
-        for customer in uow.customers.find_by_key(key.text, limit=limit):
-            found[("customer", customer.id)] = ExistingRecord.from_customer(customer)
-        for lead in uow.leads.find_by_key(key.text, limit=limit):
-            found[("lead", lead.id)] = ExistingRecord.from_lead(lead)
-        if key.kind is KeyKind.NAME and key.value:
-            similar = uow.customers.query("name_prefix", equals=key.value[:2], limit=limit)
-            for customer in similar.items:
-                record = ExistingRecord.from_customer(customer)
-                found.setdefault(("customer", customer.id), record)
-    return list(found.values())
+    keys = frozenset(keys)
+    texts = [key.text for key in sorted(keys)]
+    blocks: list[str] = []
+    if fuzzy:
+        for key in keys:
+            if key.kind is KeyKind.NAME and key.value:
+                blocks = sorted(query_blocks(key.value))
+    customer_ids: dict[str, None] = {}
+    lead_ids: dict[str, None] = {}
+    for text, cap in [*((t, limit) for t in texts), *((b, _PER_BLOCK) for b in blocks)]:
+        customer_ids.update(dict.fromkeys(uow.customers.find_ids_by_key(text, limit=cap)))
+        lead_ids.update(dict.fromkeys(uow.leads.find_ids_by_key(text, limit=cap)))
+    found: list[ExistingRecord] = [
+        ExistingRecord.from_customer(customer)
+        for customer in uow.customers.get_many(list(customer_ids))
+        if customer.merged_into is None
+    ]
+    found.extend(
+        ExistingRecord.from_lead(lead)
+        for lead in uow.leads.get_many(list(lead_ids))
+        if lead.status in OPEN_LEAD_STATUSES
+    )
+    return found
 
 
 def collision_report(
@@ -58,6 +82,6 @@ def collision_report(
             principal.rep_id is not None and record.owner_id == principal.rep_id
         )
 
-    return check_duplicates(
-        keys, existing_records(uow, keys), policy, viewer_may_see=may_see, exclude=exclude
-    )
+    fuzzy = policy.fuzzy_threshold is not None or policy.variants
+    existing = existing_records(uow, keys, fuzzy=fuzzy)
+    return check_duplicates(keys, existing, policy, viewer_may_see=may_see, exclude=exclude)

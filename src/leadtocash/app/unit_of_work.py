@@ -15,7 +15,7 @@ import attrs
 
 from leadtocash.app.aggregates import AggregateSpec, group_bounds, spec_for
 from leadtocash.audit import AuditEntry
-from leadtocash.collision import DEFAULT_POLICY, CollisionPolicy, key_texts
+from leadtocash.collision import DEFAULT_POLICY, CollisionPolicy, blocking_keys, key_texts
 from leadtocash.errors import ConcurrencyConflict, NotFound, StorageError
 from leadtocash.events import DomainEvent
 from leadtocash.model import Contact, Customer, FollowUp, Lead, SalesRep, Team, Zone
@@ -95,6 +95,10 @@ class Repository(Generic[T]):
         """The aggregate holding unique (dedup) ``key``, or None."""
         ident = self._uow._session_or_raise().find_unique(self.spec.kind, key)
         return None if ident is None else self.find(ident)
+
+    def find_ids_by_key(self, key: str, *, limit: int = 100) -> list[str]:
+        """The ids (ascending, at most ``limit``) of the records holding lookup ``key``."""
+        return self._uow._session_or_raise().find_by_key(self.spec.kind, key, limit=limit)
 
     def find_by_key(self, key: str, *, limit: int = 100) -> list[T]:
         """The aggregates holding lookup (dedup) ``key`` such as ``phone:+86…``, by id."""
@@ -291,7 +295,7 @@ class UnitOfWork:
                     data=data,
                     indexes=dict(spec.indexes(aggregate)),
                     unique_keys=unique,
-                    lookup_keys=key_texts(dedup),
+                    lookup_keys=key_texts(dedup) | blocking_keys(dedup),
                 )
             )
         return writes

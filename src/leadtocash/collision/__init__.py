@@ -6,6 +6,13 @@ Pure domain code: no I/O, no clock, no randomness. Application services compute 
 (``CollisionPolicy.unique_keys``) so concurrent creations of one company cannot both succeed.
 """
 
+from leadtocash.collision.blocking import (
+    BLOCK_PREFIX,
+    blocking_keys,
+    name_blocks,
+    query_blocks,
+    strip_region,
+)
 from leadtocash.collision.checker import (
     DEFAULT_FUZZY_THRESHOLD,
     DEFAULT_POLICY,
@@ -55,10 +62,12 @@ from leadtocash.collision.normalize import (
     normalize_company_name,
     pinyin_syllables,
     to_simplified,
+    to_traditional,
     variant_similarity,
 )
 
 __all__ = [
+    "BLOCK_PREFIX",
     "CHINESE_LEGAL_FORMS",
     "DEFAULT_FUZZY_THRESHOLD",
     "DEFAULT_POLICY",
@@ -80,6 +89,7 @@ __all__ = [
     "RecordRef",
     "RecordView",
     "SurvivorRule",
+    "blocking_keys",
     "candidate_keys",
     "check_duplicates",
     "choose_survivor",
@@ -90,16 +100,20 @@ __all__ = [
     "key_texts",
     "lead_keys",
     "mask_name",
+    "name_blocks",
     "name_key",
     "name_similarity",
     "normalize_company_name",
     "phone_key",
     "pinyin_syllables",
     "plan_merge",
+    "query_blocks",
     "raise_if_blocked",
     "retarget_contact",
     "retarget_follow_up",
+    "strip_region",
     "to_simplified",
+    "to_traditional",
     "uscc_key",
     "variant_similarity",
 ]

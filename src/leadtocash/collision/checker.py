@@ -16,7 +16,12 @@ from typing import Any
 import attrs
 
 from leadtocash.collision.keys import DedupKey, KeyKind, customer_keys, lead_keys
-from leadtocash.collision.normalize import mask_name, name_similarity, variant_similarity
+from leadtocash.collision.normalize import (
+    mask_name,
+    name_similarity,
+    typo_similarity,
+    variant_similarity,
+)
 from leadtocash.errors import RuleViolation, ValidationError
 from leadtocash.fields import DEFAULT_REGION
 from leadtocash.model import Customer, Lead
@@ -310,7 +315,8 @@ def check_duplicates(
     * Each exact key shared with a record is one hit with the policy's outcome for that kind
       (``allow`` hits are listed but neither block nor warn).
     * A record with no exact name hit whose normalized name scores at least the policy's
-      ``fuzzy_threshold`` against the candidate's gives one ``fuzzy`` hit that only warns.
+      ``fuzzy_threshold`` against the candidate's (the higher of ``name_similarity`` and
+      ``typo_similarity``) gives one ``fuzzy`` hit that only warns.
     * Otherwise, with the optional extras installed (opencc, pypinyin) and ``policy.variants``,
       a traditional/simplified, homophone or pinyin-vs-Latin spelling of the candidate's name
       (see ``variant_similarity``) gives one ``variant`` hit that only warns.
@@ -352,7 +358,7 @@ def _match(
     if candidate_name is None or other is None or other == candidate_name:
         return found
     if policy.fuzzy_threshold is not None:
-        score = name_similarity(candidate_name, other)
+        score = max(name_similarity(candidate_name, other), typo_similarity(candidate_name, other))
         if score >= policy.fuzzy_threshold:
             found.append((MatchKind.FUZZY, Outcome.WARN, None, score))
             return found

@@ -84,8 +84,12 @@ def phone_key(raw: str, *, path: str = "phone", region: str = DEFAULT_REGION) ->
 
 
 def email_key(raw: str, *, path: str = "email") -> DedupKey:
-    """The ``email`` key: the trimmed, lower-cased address via ``parse_email``."""
-    return DedupKey(KeyKind.EMAIL, parse_email(raw, path=path))
+    """The ``email`` key: the trimmed, lower-cased address via ``parse_email``, without a
+    plus tag (``Sales+CRM@Example.com`` → ``sales@example.com``)."""
+    address = parse_email(raw, path=path)
+    local, _, domain = address.rpartition("@")
+    base = local.partition("+")[0]
+    return DedupKey(KeyKind.EMAIL, f"{base or local}@{domain}")
 
 
 def uscc_key(raw: str, *, path: str = "uscc") -> DedupKey:

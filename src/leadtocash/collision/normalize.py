@@ -52,6 +52,9 @@ from collections.abc import Callable
 from functools import lru_cache
 
 from rapidfuzz import fuzz
+from rapidfuzz.distance import OSA
+
+from leadtocash.collision.regions import strip_region, without_region_ending
 
 __all__ = [
     "CHINESE_LEGAL_FORMS",
@@ -61,6 +64,8 @@ __all__ = [
     "normalize_company_name",
     "pinyin_syllables",
     "to_simplified",
+    "to_traditional",
+    "typo_similarity",
     "variant_similarity",
 ]
 
@@ -322,19 +327,48 @@ def name_similarity(a: str, b: str) -> float:
     return float(fuzz.WRatio(a, b))
 
 
+#: The score of two names one typo apart (see ``typo_similarity``).
+TYPO_SCORE = 90.0
+_MIN_TYPO_LENGTH = 4
+
+
+def typo_similarity(a: str, b: str) -> float:
+    """``TYPO_SCORE`` (90) when two *normalized* names of at least four characters are one edit
+    apart (a character substituted, dropped or added, or two neighbours swapped), else 0.
+
+    WRatio scores one wrong character in a four-character name at 75 (``腾讯科技`` vs
+    ``腾迅科技``), below any useful threshold; short Chinese names are common, so one typo in
+    them is scored as such.
+    """
+    if min(len(a), len(b)) < _MIN_TYPO_LENGTH or abs(len(a) - len(b)) > 1:
+        return 0.0
+    if OSA.distance(a, b, score_cutoff=1) != 1:
+        return 0.0
+    if len(a) == len(b):
+        differ = [(x, y) for x, y in zip(a, b, strict=True) if x != y]
+        if len(differ) == 1 and _has_han("".join(differ[0])):
+            # One Han character replaced: a typo only when it sounds the same (拼音输入法 picks
+            # the wrong homophone: 腾讯/腾迅); 嘉民音乐 and 嘉绣音乐 are two companies.
+            x, y = differ[0]
+            px, py = pinyin_syllables(x), pinyin_syllables(y)
+            if px is None or py is None or px != py:
+                return 0.0
+    return TYPO_SCORE
+
+
 # --- optional extras: traditional → simplified (opencc) and pinyin (pypinyin) -------------
 
 _Converter = Callable[[str], str]
 _MIN_PINYIN_PREFIX = 6
 
 
-@lru_cache(maxsize=1)
-def _opencc_converter() -> _Converter | None:
+@lru_cache(maxsize=2)
+def _opencc_converter(direction: str = "t2s") -> _Converter | None:
     try:
         opencc = importlib.import_module("opencc")
     except ImportError:
         return None
-    for config in ("t2s", "t2s.json"):  # builds of opencc name their configs differently
+    for config in (direction, f"{direction}.json"):  # builds name their configs differently
         try:
             converter = opencc.OpenCC(config)
         except Exception:
@@ -369,6 +403,13 @@ def to_simplified(text: str) -> str | None:
 
 
 @lru_cache(maxsize=65536)
+def to_traditional(text: str) -> str | None:
+    """``text`` in traditional Chinese via ``opencc``; None when opencc is not installed."""
+    convert = _opencc_converter("s2t")
+    return None if convert is None else convert(text)
+
+
+@lru_cache(maxsize=65536)
 def pinyin_syllables(text: str) -> tuple[str, ...] | None:
     """Toneless pinyin syllables of ``text`` (other runs kept whole); None without pypinyin."""
     convert = _pinyin_module()
@@ -382,7 +423,9 @@ def variant_similarity(a: str, b: str) -> float | None:
     them it always returns None. Variants are: equal after traditional → simplified (100);
     equal pinyin (homophones, 100); or, for a Han name against a Latin one, the pinyin of the
     Han name's first two or more syllables (at least six letters) starting the Latin name
-    (``华为技术`` vs ``huaweitechnologies``; scored by WRatio on the pinyin). Variants only warn.
+    (``华为技术`` vs ``huaweitechnologies``; scored by WRatio on the pinyin), both without a
+    leading region (``深圳市宏达贸易`` vs ``Shenzhen Hongda Trading``), and refused when both
+    name a region and the regions differ. Variants only warn.
     """
     if a == b or not (_has_han(a) or _has_han(b)):
         return None
@@ -397,9 +440,17 @@ def variant_similarity(a: str, b: str) -> float | None:
         return 100.0
     if _has_han(a) == _has_han(b):
         return None
-    han, latin = (pa, jb) if _has_han(a) else (pb, ja)
+    han_name, latin_name = (a, b) if _has_han(a) else (b, a)
+    han_core, latin_core = strip_region(han_name), strip_region(latin_name)
+    han_region = han_name[: len(han_name) - len(han_core)]
+    latin_region = latin_name[: len(latin_name) - len(latin_core)]
+    if han_region and latin_region:  # 深圳市宏达 is not "Beijing Hongda"
+        region = pinyin_syllables(without_region_ending(han_region)) or ()
+        if "".join(region) != latin_region:
+            return None
+    han = pinyin_syllables(han_core) or ()
     for count in range(len(han), 1, -1):
         prefix = "".join(han[:count])
-        if len(prefix) >= _MIN_PINYIN_PREFIX and latin.startswith(prefix):
-            return name_similarity(ja, jb)
+        if len(prefix) >= _MIN_PINYIN_PREFIX and latin_core.startswith(prefix):
+            return name_similarity("".join(han), latin_core)
     return None
