@@ -9,10 +9,15 @@ sequence. Reports attempts per second for both, their ratio, and ``double_owned`
 
 A second yardstick, the *floor*, runs the same sequence through ``examples/claim_floor.py``:
 the same guarantees hand-written in one transaction, with no library code (versioned
-customer and book, counter, history, one sealed audit entry, one outbox message). It is a
-practical ceiling for any implementation of those guarantees on this machine:
-``floor_ratio`` is the floor against the bare UPDATE, ``of_floor`` the library against it.
-Prints one JSON object. PostgreSQL needs LEADTOCASH_PG_DSN (scripts/with-postgres.sh).
+customer and book, counter, history, one audit entry sealed onto its strand, one outbox
+message, a digest every 256 claims of a worker). It is a practical ceiling for any
+implementation of those guarantees on this machine: ``floor_ratio`` is the floor against
+the bare UPDATE, ``of_floor`` the library against it. Both run with K = 16 audit strands
+(the default); full mode then runs the library and the floor once more with K = 1, 4 and 64
+(``by_strands``). After every run the audit is verified (every strand against the digests)
+and ownership checked. ``client_cpu_ms_per_attempt`` is the workers' CPU time (user +
+system, ``time.process_time``) per claim attempt. Prints one JSON object. PostgreSQL needs
+LEADTOCASH_PG_DSN (scripts/with-postgres.sh).
 """
 
 from __future__ import annotations
@@ -34,6 +39,9 @@ ROOT = Path(__file__).resolve().parents[1]
 WORKLOAD = ROOT / "examples" / "claim_workload.py"
 FLOOR = ROOT / "examples" / "claim_floor.py"
 PROCESSES = 4
+#: Audit strands of the main comparison; full mode also runs the others.
+STRANDS = 16
+STRAND_SWEEP = (1, 4, 16, 64)
 #: Workers start this many seconds after launch, together, so imports are not timed.
 START_DELAY = 3.0
 
@@ -51,11 +59,12 @@ def _script(script: Path, *args: str) -> subprocess.Popen[str]:
 
 
 def _concurrently(
-    script: Path, spec: str, customers: int, claims: int
+    script: Path, spec: str, customers: int, claims: int, strands: int
 ) -> tuple[list[dict[str, Any]], float, dict[str, Any]]:
     """Set up, run 4 workers of ``script`` together, verify; (results, seconds, checks)."""
     sizes = ("--customers", str(customers))
-    setup = _script(script, "setup", spec, *sizes, "--reps", str(PROCESSES))
+    reps = ("--reps", str(PROCESSES), "--strands", str(strands))
+    setup = _script(script, "setup", spec, *sizes, *reps)
     setup.communicate()
     assert setup.returncode == 0, f"{script.name} setup failed"
     start_at = time.time() + START_DELAY
@@ -76,9 +85,9 @@ def _concurrently(
     return results, elapsed, json.loads(out)
 
 
-def library_run(spec: str, customers: int, claims: int) -> dict[str, Any]:
+def library_run(spec: str, customers: int, claims: int, strands: int = STRANDS) -> dict[str, Any]:
     """Run 4 claim workers through the library; returns figures."""
-    results, elapsed, verified = _concurrently(WORKLOAD, spec, customers, claims)
+    results, elapsed, verified = _concurrently(WORKLOAD, spec, customers, claims, strands)
     attempts = sum(r["attempts"] for r in results)
     claimed = sum(len(r["claimed"]) for r in results)
     return {
@@ -93,9 +102,9 @@ def library_run(spec: str, customers: int, claims: int) -> dict[str, Any]:
     }
 
 
-def floor_run(spec: str, customers: int, claims: int) -> dict[str, Any]:
+def floor_run(spec: str, customers: int, claims: int, strands: int = STRANDS) -> dict[str, Any]:
     """Run 4 workers of the hand-written floor (examples/claim_floor.py); returns figures."""
-    results, elapsed, verified = _concurrently(FLOOR, spec, customers, claims)
+    results, elapsed, verified = _concurrently(FLOOR, spec, customers, claims, strands)
     broken = [check for check in ("books_match", "audit_chain_ok") if not verified[check]]
     if verified["double_owned"]:
         broken.append("double_owned")
@@ -103,6 +112,9 @@ def floor_run(spec: str, customers: int, claims: int) -> dict[str, Any]:
     return {
         "floor_claims_per_s": round(PROCESSES * claims / elapsed, 1),
         "floor_claimed": sum(len(r["claimed"]) for r in results),
+        "floor_cpu_ms_per_attempt": round(
+            1000 * sum(r["cpu_s"] for r in results) / (PROCESSES * claims), 3
+        ),
     }
 
 
@@ -215,6 +227,7 @@ def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "client_cpu_ms_per_attempt": statistics.median(
             r["client_cpu_ms_per_attempt"] for r in runs
         ),
+        "floor_cpu_ms_per_attempt": statistics.median(r["floor_cpu_ms_per_attempt"] for r in runs),
         "claimed_per_round": runs[0]["claimed"],
         "raw_claimed_per_round": runs[0]["raw_claimed"],
         "floor_claimed_per_round": runs[0]["floor_claimed"],
@@ -223,6 +236,24 @@ def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
             for r in runs
         ],
     }
+
+
+def _sweep(engine: str, spec: str, floor_spec: str, customers: int, claims: int) -> dict[str, Any]:
+    """One library run and one floor run for each K of STRAND_SWEEP (same engine)."""
+    sweep = {}
+    for strands in STRAND_SWEEP:
+        where = f"k{strands}"
+        library = library_run(spec.format(n=where), customers, claims, strands)
+        floor = floor_run(floor_spec.format(n=where), customers, claims, strands)
+        sweep[str(strands)] = {
+            "claims_per_s": library["claims_per_s"],
+            "floor_claims_per_s": floor["floor_claims_per_s"],
+            "of_floor": round(library["claims_per_s"] / floor["floor_claims_per_s"], 3),
+            "client_cpu_ms_per_attempt": library["client_cpu_ms_per_attempt"],
+            "double_owned": library["double_owned"],
+            "audit_chain_ok": library["audit_chain_ok"],
+        }
+    return sweep
 
 
 def main() -> int:
@@ -237,7 +268,7 @@ def main() -> int:
     )
     args = parser.parse_args()
     customers, claims = (1000, 150) if args.quick else (1000, 500)
-    rounds = args.repeat or (1 if args.quick else 5)
+    rounds = args.repeat or (1 if args.quick else 3)
     figures: dict[str, Any] = {
         "benchmark": "claims",
         "mode": "quick" if args.quick else "full",
@@ -266,8 +297,12 @@ def main() -> int:
                 result.update(floor_run(floor_spec.format(n=n), customers, claims))
                 runs.append(result)
             figures[engine] = _summary(runs)
+            if not args.quick:
+                figures[engine]["by_strands"] = _sweep(engine, spec, floor_spec, customers, claims)
     print(json.dumps(figures))
-    failed = [e for e in engines if figures[e]["double_owned"] != 0]
+    failed = [
+        e for e in engines if figures[e]["double_owned"] != 0 or not figures[e]["audit_chain_ok"]
+    ]
     return 1 if failed else 0
 
 

@@ -6,7 +6,13 @@ floor keeps what a claim must keep, hand-written, in one transaction, with no li
 
 * the customer updated only if its version is unchanged and it is still unowned;
 * the rep's book updated under a version check, the rep's daily counter incremented;
-* one history line, one audit entry sealed onto a single SHA-256 chain, one outbox message.
+* one history line, one outbox message, and one audit entry sealed onto its strand: the
+  library's audit design, hand-written. K strands (hash chains); the entry's strand is
+  chosen from the customer's stream id by the same stable hash, only that strand's head row
+  is locked, and the link hash is SHA-256 of the same RFC 8785 link object
+  ``{"content", "prev_hash", "seq", "strand"}`` over the SHA-256 of the entry's body;
+* a digest every 256 commits of a worker (as the library's stores do by default): the tips
+  of all strands sealed into an RFC 6962 Merkle root, chained onto the previous digest.
 
 It leaves out what the library adds on top: authorization and data scopes, pool, zone and
 daily-limit rules, the reclaim schedule, typed aggregates and their validation, and generic
@@ -16,7 +22,7 @@ Customer records are JSON of about the library's size; audit entries are smaller
 owner change only, where the library's hold the customer before and after). Runnable by
 hand, like ``claim_workload.py``::
 
-    python examples/claim_floor.py setup  sqlite:/tmp/floor.sqlite3 --customers 1000
+    python examples/claim_floor.py setup  sqlite:/tmp/floor.sqlite3 --customers 1000 --strands 16
     python examples/claim_floor.py worker sqlite:/tmp/floor.sqlite3 --rep 1 --claims 500
     python examples/claim_floor.py verify sqlite:/tmp/floor.sqlite3
 
@@ -39,15 +45,21 @@ from typing import Any
 
 from workload_cli import workload_parser
 
-#: Hash the chain starts from (the audit head before the first entry).
-GENESIS = bytes(32)
+#: Hash every strand (and the digest chain) starts from.
+GENESIS = "0" * 64
+#: A worker seals a digest after this many of its claims (the library stores' default).
+DIGEST_EVERY = 256
 TABLES = (
     "customers (id TEXT PRIMARY KEY, owner TEXT, version BIGINT NOT NULL, data TEXT NOT NULL)",
     "books (rep TEXT PRIMARY KEY, owned INTEGER NOT NULL, version BIGINT NOT NULL)",
     "counters (id TEXT PRIMARY KEY, count INTEGER NOT NULL)",
     "history (id TEXT PRIMARY KEY, customer TEXT NOT NULL, rep TEXT NOT NULL, data TEXT NOT NULL)",
-    "audit_head (one INTEGER PRIMARY KEY, seq BIGINT NOT NULL, prev BYTEA, hash BYTEA NOT NULL)",
-    "audit_log (seq BIGINT PRIMARY KEY, prev BYTEA NOT NULL, hash BYTEA NOT NULL, body TEXT)",
+    "audit_strands (strand INTEGER PRIMARY KEY, seq BIGINT NOT NULL, prev TEXT,"
+    " hash TEXT NOT NULL)",
+    "audit_log (strand INTEGER NOT NULL, seq BIGINT NOT NULL, prev TEXT NOT NULL,"
+    " hash TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (strand, seq))",
+    "audit_digests (seq BIGINT PRIMARY KEY, tips TEXT NOT NULL, root TEXT NOT NULL,"
+    " prev TEXT NOT NULL, hash TEXT NOT NULL)",
     "outbox (id TEXT PRIMARY KEY, body TEXT NOT NULL)",
 )
 INDEXES = ("history (customer)", "customers (owner)")
@@ -74,9 +86,52 @@ def _entry(cid: str, rep: str, at: float) -> str:
     )
 
 
-def seal(prev: bytes, body: str) -> bytes:
-    """The hash of an audit entry: SHA-256 of the previous hash and the entry's body."""
-    return hashlib.sha256(prev + body.encode()).digest()
+def strand_of(cid: str, strands: int) -> int:
+    """The customer's strand: the library's stable hash of its stream id, modulo K."""
+    digest = hashlib.sha256(f"customer:{cid}".encode()).digest()
+    return 0 if strands == 1 else int.from_bytes(digest[:8], "big") % strands
+
+
+def content(body: str) -> str:
+    """The content hash of an entry: SHA-256 of its (canonical, sorted-key) body."""
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def seal(content_hash: str, prev: str, strand: int, seq: int) -> str:
+    """The link hash: SHA-256 of the RFC 8785 object {content, prev_hash, seq, strand}."""
+    text = f'{{"content":"{content_hash}","prev_hash":"{prev}","seq":{seq},"strand":{strand}}}'
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def merkle_root(tips: list[tuple[int, str]]) -> str:
+    """RFC 6962 Merkle tree hash over the tips ``(seq, hash)`` of strands 0 … K-1."""
+    leaves = [
+        hashlib.sha256(b"\x00" + f'{{"hash":"{h}","seq":{seq},"strand":{n}}}'.encode()).digest()
+        for n, (seq, h) in enumerate(tips)
+    ]
+
+    def root(nodes: list[bytes]) -> bytes:
+        if len(nodes) == 1:
+            return nodes[0]
+        k = 1
+        while k * 2 < len(nodes):
+            k *= 2
+        return hashlib.sha256(b"\x01" + root(nodes[:k]) + root(nodes[k:])).digest()
+
+    return root(leaves).hex()
+
+
+def digest_hash(seq: int, root: str, prev: str, strands: int) -> str:
+    """A digest's hash: SHA-256 of the RFC 8785 object {prev_hash, root, seq, strands}."""
+    text = f'{{"prev_hash":"{prev}","root":"{root}","seq":{seq},"strands":{strands}}}'
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _next_digest(last: Any, tips: list[tuple[int, str]]) -> tuple[Any, ...]:
+    """The row of the digest after ``last`` (a row or None) over ``tips``."""
+    seq, prev = (1, GENESIS) if last is None else (int(last[0]) + 1, last[1])
+    root = merkle_root(tips)
+    return (seq, json.dumps(tips), root, prev, digest_hash(seq, root, prev, len(tips)))
 
 
 # -- SQLite ---------------------------------------------------------------------------------
@@ -94,6 +149,7 @@ class SQLiteFloor:
     def __init__(self, path: str) -> None:
         self.path = path
         self.conn = _sqlite(path)
+        self.strands = 0  # K, read from the tables when the first claim is written
         # The adapter's cross-process writer queue: an exclusive flock on this file.
         self._queue = open(f"{path}-writer", "a+b")  # noqa: SIM115 (closed by close())
 
@@ -140,6 +196,9 @@ class SQLiteFloor:
     def write(self, rep: str, cid: str, version: int, book: int, serial: str) -> bool:
         """Claim ``cid`` if both versions still hold; False (nothing written) if not."""
         body = _entry(cid, rep, time.time())
+        if not self.strands:
+            self.strands = self.conn.execute("SELECT count(*) FROM audit_strands").fetchone()[0]
+        strand, content_hash = strand_of(cid, self.strands), content(body)
         conn = self.conn
         with self._writer_queue():
             conn.execute("BEGIN IMMEDIATE")
@@ -166,13 +225,17 @@ class SQLiteFloor:
                     "INSERT INTO history VALUES (?, ?, ?, ?)",
                     (f"h-{serial}", cid, rep, json.dumps({"customer": cid, "to": rep})),
                 )
-                seq, prev = conn.execute("SELECT seq, hash FROM audit_head").fetchone()
-                digest = seal(prev, body)
+                seq, prev = conn.execute(
+                    "SELECT seq, hash FROM audit_strands WHERE strand = ?", (strand,)
+                ).fetchone()
+                digest = seal(content_hash, prev, strand, seq + 1)
                 conn.execute(
-                    "UPDATE audit_head SET seq = ?, prev = ?, hash = ?", (seq + 1, prev, digest)
+                    "UPDATE audit_strands SET seq = ?, prev = ?, hash = ? WHERE strand = ?",
+                    (seq + 1, prev, digest, strand),
                 )
                 conn.execute(
-                    "INSERT INTO audit_log VALUES (?, ?, ?, ?)", (seq + 1, prev, digest, body)
+                    "INSERT INTO audit_log VALUES (?, ?, ?, ?, ?)",
+                    (strand, seq + 1, prev, digest, body),
                 )
                 conn.execute(
                     "INSERT INTO outbox VALUES (?, ?)",
@@ -183,6 +246,23 @@ class SQLiteFloor:
                 conn.execute("ROLLBACK")
                 raise
         return True
+
+    def seal_digest(self) -> None:
+        """Seal the tips of all strands into the next digest, under the write lock."""
+        conn = self.conn
+        with self._writer_queue():
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                tips = conn.execute("SELECT seq, hash FROM audit_strands ORDER BY strand")
+                last = conn.execute(
+                    "SELECT seq, hash FROM audit_digests ORDER BY seq DESC LIMIT 1"
+                ).fetchone()
+                row = _next_digest(last, [(s, h) for s, h in tips.fetchall()])
+                conn.execute("INSERT INTO audit_digests VALUES (?, ?, ?, ?, ?)", row)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
 
     def close(self) -> None:
         """Close the connection and the writer queue's file."""
@@ -197,6 +277,7 @@ class PostgresFloor:
         import psycopg
 
         self.schema = schema
+        self.strands = 0  # K, read from the tables when the first claim is written
         self.conn = psycopg.connect(os.environ["LEADTOCASH_PG_DSN"], autocommit=True)
         self.conn.execute("SET plan_cache_mode = force_generic_plan")  # as the adapter does
         s = schema
@@ -215,10 +296,13 @@ class PostgresFloor:
         d AS (INSERT INTO {s}.counters SELECT %(counter)s, 1 FROM b
               ON CONFLICT (id) DO UPDATE SET count = {s}.counters.count + 1),
         h AS (INSERT INTO {s}.history SELECT %(hid)s, %(cid)s, %(rep)s, %(hdata)s FROM b),
-        a AS (UPDATE {s}.audit_head SET seq = seq + 1, prev = hash,
-                     hash = sha256(hash || convert_to(%(body)s, 'UTF8'))
-              WHERE one = 1 AND EXISTS (SELECT FROM b) RETURNING seq, prev, hash),
-        l AS (INSERT INTO {s}.audit_log SELECT seq, prev, hash, %(body)s FROM a),
+        a AS (UPDATE {s}.audit_strands SET seq = seq + 1, prev = hash,
+                     hash = encode(sha256(convert_to('{{"content":"' || %(content)s
+                         || '","prev_hash":"' || hash || '","seq":' || (seq + 1)::text
+                         || ',"strand":' || strand::text || '}}', 'UTF8')), 'hex')
+              WHERE strand = %(strand)s AND EXISTS (SELECT FROM b)
+              RETURNING strand, seq, prev, hash),
+        l AS (INSERT INTO {s}.audit_log SELECT strand, seq, prev, hash, %(body)s FROM a),
         o AS (INSERT INTO {s}.outbox SELECT %(oid)s, %(obody)s FROM b)
         SELECT CASE (SELECT count(*) FROM c) WHEN 0 THEN 0
                -- the customer moved but the book did not: division by zero aborts it all
@@ -253,7 +337,13 @@ class PostgresFloor:
         """Claim ``cid`` if both versions still hold; False (nothing written) if not."""
         import psycopg
 
+        if not self.strands:
+            found = self.conn.execute(f"SELECT count(*) FROM {self.schema}.audit_strands")
+            self.strands = int(found.fetchone()[0])  # type: ignore[index]
+        body = _entry(cid, rep, time.time())
         params = {
+            "strand": strand_of(cid, self.strands),
+            "content": content(body),
             "rep": rep,
             "cid": cid,
             "version": version,
@@ -262,7 +352,7 @@ class PostgresFloor:
             "counter": f"{rep}|today",
             "hid": f"h-{serial}",
             "hdata": json.dumps({"customer": cid, "to": rep}),
-            "body": _entry(cid, rep, time.time()),
+            "body": body,
             "oid": f"o-{serial}",
             "obody": json.dumps({"event": "claimed", "customer": cid}),
         }
@@ -271,6 +361,19 @@ class PostgresFloor:
         except psycopg.errors.DivisionByZero:
             return False
         return bool(row and row[0])
+
+    def seal_digest(self) -> None:
+        """Seal the tips of all strands into the next digest (digesters take an advisory
+        lock; the heads are read in one statement: one consistent snapshot)."""
+        s = self.schema
+        with self.conn.transaction():
+            self.conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"floor:{s}",))
+            tips = self.conn.execute(f"SELECT seq, hash FROM {s}.audit_strands ORDER BY strand")
+            last = self.conn.execute(
+                f"SELECT seq, hash FROM {s}.audit_digests ORDER BY seq DESC LIMIT 1"
+            ).fetchone()
+            row = _next_digest(last, [(int(q), h) for q, h in tips.fetchall()])
+            self.conn.execute(f"INSERT INTO {s}.audit_digests VALUES (%s, %s, %s, %s, %s)", row)
 
     def close(self) -> None:
         """Close the connection."""
@@ -295,8 +398,9 @@ def attempt(floor: Floor, rep: str, cid: str, serial: str) -> str:
 
 
 # -- commands -------------------------------------------------------------------------------
-def setup(spec: str, customers: int, reps: int) -> None:
-    """Create the tables (from scratch), ``customers`` unowned customers, ``reps`` books."""
+def setup(spec: str, customers: int, reps: int, strands: int = 16) -> None:
+    """Create the tables (from scratch), ``customers`` unowned customers, ``reps`` books,
+    ``strands`` empty audit strands."""
     rows = [(cid, _customer(cid, None)) for cid in customer_ids(customers)]
     books = [(f"rep{n}",) for n in range(1, reps + 1)]
     floor = open_floor(spec)
@@ -310,7 +414,10 @@ def setup(spec: str, customers: int, reps: int) -> None:
                 cursor.execute(floor.sql(f"CREATE INDEX floor_{n} ON T.{index}"))
             cursor.executemany(floor.sql("INSERT INTO T.customers VALUES (?, NULL, 1, ?)"), rows)
             cursor.executemany(floor.sql("INSERT INTO T.books VALUES (?, 0, 1)"), books)
-            cursor.execute(floor.sql("INSERT INTO T.audit_head VALUES (1, 0, NULL, ?)"), (GENESIS,))
+            cursor.executemany(
+                floor.sql("INSERT INTO T.audit_strands VALUES (?, 0, NULL, ?)"),
+                [(n, GENESIS) for n in range(strands)],
+            )
     finally:
         floor.close()
 
@@ -334,6 +441,8 @@ def worker(spec: str, rep: int, claims: int, customers: int, start_at: float) ->
                 conflicts += 1
             if outcome == "won":
                 won.append(cid)
+                if len(won) % DIGEST_EVERY == 0:
+                    floor.seal_digest()
         ended = time.time()
         cpu = time.process_time() - cpu_started
     finally:
@@ -349,18 +458,32 @@ def verify(spec: str) -> dict[str, Any]:
         history = rows("SELECT customer, count(*) FROM T.history GROUP BY customer")
         owned = dict(rows("SELECT owner, count(*) FROM T.customers GROUP BY owner"))
         books = rows("SELECT rep, owned FROM T.books")
-        chain = rows("SELECT seq, prev, hash, body FROM T.audit_log ORDER BY seq")
+        floor.seal_digest()
+        chain = rows("SELECT strand, seq, prev, hash, body FROM T.audit_log ORDER BY strand, seq")
+        strands = rows("SELECT count(*) FROM T.audit_strands")[0][0]
+        digests = rows("SELECT seq, tips, root, prev, hash FROM T.audit_digests ORDER BY seq")
     finally:
         floor.close()
-    prev, chain_ok = GENESIS, True
-    for n, (seq, entry_prev, digest, body) in enumerate(chain, start=1):
-        chain_ok &= seq == n and bytes(entry_prev) == prev and bytes(digest) == seal(prev, body)
-        prev = bytes(digest)
+    chain_ok, heads = True, dict.fromkeys(range(strands), (0, GENESIS))
+    for strand, seq, prev, digest, body in chain:  # each strand chains from genesis
+        last_seq, last_hash = heads[strand]
+        chain_ok &= (seq, prev) == (last_seq + 1, last_hash)
+        chain_ok &= digest == seal(content(body), prev, strand, seq)
+        heads[strand] = (seq, digest)
+    hashes = {(strand, seq): digest for strand, seq, _, digest, _ in chain}
+    previous = GENESIS
+    for seq, tips, root, prev, digest in digests:  # chained; each tip is in its strand
+        tips = json.loads(tips)
+        chain_ok &= prev == previous and root == merkle_root([tuple(t) for t in tips])
+        chain_ok &= digest == digest_hash(seq, root, prev, len(tips))
+        chain_ok &= all(n == 0 or hashes.get((s, n)) == h for s, (n, h) in enumerate(tips))
+        previous = digest
     return {
         "double_owned": sum(1 for _, lines in history if lines > 1),
         "claims_total": sum(lines for _, lines in history),
         "books_match": all(owned.get(rep, 0) == count for rep, count in books),
         "audit_entries": len(chain),
+        "audit_digests": len(digests),
         "audit_chain_ok": chain_ok,
     }
 
@@ -369,7 +492,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = workload_parser(__doc__)
     args = parser.parse_args(argv)
     if args.command == "setup":
-        setup(args.store, args.customers, args.reps)
+        setup(args.store, args.customers, args.reps, args.strands)
     elif args.command == "worker":
         print(json.dumps(worker(args.store, args.rep, args.claims, args.customers, args.start_at)))
     else:

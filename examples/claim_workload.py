@@ -46,18 +46,21 @@ ADMIN = Principal("admin", roles=frozenset({Role.ADMIN}))
 POOL = PoolId("bench")
 
 
-def open_store(spec: str, *, create: bool = False) -> Store:
-    """Open the store named by ``spec`` (``sqlite:<path>`` or ``postgres:<schema>``)."""
+def open_store(spec: str, *, create: bool = False, strands: int | None = None) -> Store:
+    """Open the store named by ``spec`` (``sqlite:<path>`` or ``postgres:<schema>``);
+    ``strands`` (K audit strands) when creating it."""
     engine, _, where = spec.partition(":")
     if engine == "sqlite":
         from leadtocash_adapters.sqlite_store import SQLiteStore
 
-        return SQLiteStore.open(where, create_schema=create)
+        return SQLiteStore.open(where, create_schema=create, strands=strands)
     if engine == "postgres":
         from leadtocash_adapters.postgres_store import PostgresStore
 
         dsn = os.environ["LEADTOCASH_PG_DSN"]
-        return PostgresStore.connect(dsn, schema=where, create_schema=create, max_size=4)
+        return PostgresStore.connect(
+            dsn, schema=where, create_schema=create, max_size=4, strands=strands
+        )
     raise SystemExit(f"unknown store spec {spec!r}")
 
 
@@ -76,10 +79,10 @@ def reset(spec: str) -> None:
             conn.execute(f'DROP SCHEMA IF EXISTS "{where}" CASCADE')
 
 
-def setup(spec: str, customers: int, reps: int, daily_limit: int) -> None:
+def setup(spec: str, customers: int, reps: int, daily_limit: int, strands: int = 16) -> None:
     """Create the pool, ``reps`` reps and ``customers`` unowned customers (from scratch)."""
     reset(spec)
-    store = open_store(spec, create=True)
+    store = open_store(spec, create=True, strands=strands)
     try:
         crm = LeadToCash(store, SystemClock(), RandomIds())
         rules = PoolRules(daily_claim_limit=daily_limit)
@@ -156,7 +159,7 @@ def worker(
 
 def verify(spec: str, customers: int, reps: int) -> dict[str, Any]:
     """Check the store after the workers: single ownership, books, caps, audit chain."""
-    from leadtocash import verify_audit_chain
+    from leadtocash import verify_store_audit
 
     store = open_store(spec)
     try:
@@ -181,7 +184,8 @@ def verify(spec: str, customers: int, reps: int) -> dict[str, Any]:
                 f"rep{n}": (uow.repository(RepBook).find(f"rep{n}") or RepBook(RepId("x"))).owned
                 for n in range(1, reps + 1)
             }
-        log = store.audit_log(limit=10_000_000)
+        store.seal_digest()
+        report = verify_store_audit(store)
         return {
             "double_owned": sum(1 for n in claim_lines.values() if n > 1),
             "owned_total": sum(owners.values()),
@@ -189,8 +193,9 @@ def verify(spec: str, customers: int, reps: int) -> dict[str, Any]:
             "books_match": all(books[r] == owners.get(r, 0) for r in books),
             "max_claims_per_rep": max(per_rep.values(), default=0),
             "daily_limit": limit,
-            "audit_entries": len(log),
-            "audit_chain_ok": verify_audit_chain(log) is None,
+            "audit_entries": report.entries,
+            "audit_digests": report.digests,
+            "audit_chain_ok": report.ok,
         }
     finally:
         store.close()
@@ -202,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--daily-limit", type=int, default=0, help="0 = no limit")
     args = parser.parse_args(argv)
     if args.command == "setup":
-        setup(args.store, args.customers, args.reps, args.daily_limit)
+        setup(args.store, args.customers, args.reps, args.daily_limit, args.strands)
     elif args.command == "worker":
         result = worker(args.store, args.rep, args.claims, args.customers, args.seed, args.start_at)
         print(json.dumps(result))

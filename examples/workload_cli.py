@@ -15,4 +15,5 @@ def workload_parser(description: str | None) -> argparse.ArgumentParser:
     parser.add_argument("--rep", type=int, default=1)
     parser.add_argument("--claims", type=int, default=500)
     parser.add_argument("--start-at", type=float, default=0.0, help="epoch seconds")
+    parser.add_argument("--strands", type=int, default=16, help="audit strands (setup)")
     return parser

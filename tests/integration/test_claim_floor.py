@@ -110,3 +110,33 @@ def test_verify_catches_a_tampered_entry_and_a_second_owner(tmp_path: Path) -> N
     checks = verify(spec)
     assert not checks["audit_chain_ok"]
     assert checks["double_owned"] == 1
+
+
+def test_verify_catches_a_truncated_strand_after_a_digest(tmp_path: Path) -> None:
+    spec = f"sqlite:{tmp_path / 'floor.sqlite3'}"
+    setup(spec, customers=6, reps=1, strands=4)
+    floor = open_floor(spec)
+    try:
+        for n, cid in enumerate(claim_floor.customer_ids(6)):
+            assert attempt(floor, "rep1", cid, f"c{n}") == "won"
+        floor.seal_digest()
+        (strand, seq), *_ = floor.rows(
+            "SELECT strand, max(seq) FROM T.audit_log GROUP BY strand ORDER BY 2 DESC LIMIT 1"
+        )
+    finally:
+        floor.close()
+    assert verify(spec)["audit_chain_ok"]
+    assert verify(spec)["audit_digests"] == 3  # each verify seals one more
+    floor = open_floor(spec)
+    try:  # the strand's last entry and head go back one step: the strand itself still chains
+        floor.conn.execute("DELETE FROM audit_log WHERE strand = ? AND seq = ?", (strand, seq))
+        prev = floor.conn.execute(
+            "SELECT hash FROM audit_log WHERE strand = ? AND seq = ?", (strand, seq - 1)
+        ).fetchone()
+        floor.conn.execute(
+            "UPDATE audit_strands SET seq = ?, hash = ? WHERE strand = ?",
+            (seq - 1, prev[0] if prev else claim_floor.GENESIS, strand),
+        )
+    finally:
+        floor.close()
+    assert not verify(spec)["audit_chain_ok"]
