@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 
 import phonenumbers
 from stdnum import exceptions as stdnum_exceptions
@@ -18,8 +18,14 @@ from stdnum.cn import uscc as stdnum_uscc
 from leadtocash.errors import FieldError, ValidationError
 
 __all__ = [
+    "ADDRESS_MAX",
     "DEFAULT_REGION",
+    "MAX_LENGTHS",
+    "NAME_MAX",
+    "TEXT_MAX",
+    "TITLE_MAX",
     "collect_field",
+    "length_errors",
     "parse_email",
     "parse_phone",
     "parse_uscc",
@@ -28,6 +34,25 @@ __all__ = [
 
 #: Region assumed for phone numbers written without a country code.
 DEFAULT_REGION = "CN"
+
+#: Maximum lengths, in characters after trimming, of names and free text (docs/customers.md).
+NAME_MAX = 200  # company, contact and campaign names
+TITLE_MAX = 100  # a contact's job title
+ADDRESS_MAX = 500
+TEXT_MAX = 2000  # notes, follow-up notes and plans, reasons
+
+#: The maximum length of each named text field; a longer value is ``field.too_long``.
+MAX_LENGTHS: Mapping[str, int] = {
+    "name": NAME_MAX,
+    "company_name": NAME_MAX,
+    "contact_name": NAME_MAX,
+    "campaign": NAME_MAX,
+    "title": TITLE_MAX,
+    "address": ADDRESS_MAX,
+    "note": TEXT_MAX,
+    "plan": TEXT_MAX,
+    "reason": TEXT_MAX,
+}
 
 _USCC_ALPHABET = frozenset("0123456789ABCDEFGHJKLMNPQRTUWXY")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$")
@@ -133,3 +158,24 @@ def required_errors(
         for path in paths
         if prefix + path not in reported and not filled(path)
     ]
+
+
+def length_errors(
+    values: Mapping[str, str | None],
+    *,
+    prefix: str = "",
+    limits: Mapping[str, int] = MAX_LENGTHS,
+) -> list[FieldError]:
+    """One ``field.too_long`` error per value longer (after trimming) than its field's limit.
+
+    ``values`` maps field names (the keys of ``limits``) to text; each error's path is
+    ``prefix`` + the field name.
+    """
+    errors = []
+    for name, value in values.items():
+        limit = limits[name]
+        if value is not None and len(value.strip()) > limit:
+            errors.append(
+                FieldError(prefix + name, "field.too_long", f"{name}: at most {limit} characters")
+            )
+    return errors

@@ -14,6 +14,7 @@ import attrs
 from leadtocash.errors import FieldError, ValidationError
 from leadtocash.fields import (
     DEFAULT_REGION,
+    MAX_LENGTHS,
     collect_field,
     parse_email,
     parse_phone,
@@ -69,8 +70,9 @@ def _text(
         )
         return None
     value = value.strip()
-    if len(value) > _MAX_LEN:
-        errors.append(FieldError(prefix + key, "field.too_long", f"at most {_MAX_LEN} characters"))
+    limit = MAX_LENGTHS.get(key, _MAX_LEN)
+    if len(value) > limit:
+        errors.append(FieldError(prefix + key, "field.too_long", f"at most {limit} characters"))
         return None
     return value or None
 

@@ -113,9 +113,9 @@ def _lead(payload: dict[str, Any], **kw: Any) -> Any:
 
 
 def test_text_longer_than_the_limit_is_refused_after_trimming() -> None:
-    assert _lead({**GOOD, "contact_name": " " + "马" * 500 + " "}).contact_name == "马" * 500
+    assert _lead({**GOOD, "contact_name": " " + "马" * 200 + " "}).contact_name == "马" * 200
     with pytest.raises(ValidationError) as caught:
-        _lead({**GOOD, "contact_name": "马" * 501, "note": "x" * 501}, path_prefix="rows[7].")
+        _lead({**GOOD, "contact_name": "马" * 201, "note": "x" * 2001}, path_prefix="rows[7].")
     assert [(e.path, e.code) for e in caught.value.errors] == [
         ("rows[7].contact_name", "field.too_long"),
         ("rows[7].note", "field.too_long"),

@@ -31,7 +31,13 @@ from leadtocash.errors import (
     ValidationError,
 )
 from leadtocash.events import CustomerAddedToPool, OwnershipChanged
-from leadtocash.fields import collect_field, parse_email, parse_phone, parse_uscc
+from leadtocash.fields import (
+    collect_field,
+    length_errors,
+    parse_email,
+    parse_phone,
+    parse_uscc,
+)
 from leadtocash.model import (
     CollaboratorAccess,
     Customer,
@@ -186,6 +192,7 @@ class CustomerWrites:
         clean_uscc = collect_field(errors, _uscc, uscc, "uscc")
         if not name or not name.strip():
             errors.append(FieldError("name", "field.required", "name is required"))
+        errors += length_errors({"name": name, "address": address})
         if errors:
             raise ValidationError(errors)
         now = self.ctx.clock.now()
