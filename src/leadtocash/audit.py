@@ -87,7 +87,8 @@ _LEGACY_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(
 def _simple(value: object) -> bool:
     """True when the C encoder's output is already RFC 8785 canonical for ``value``.
 
-    That holds for strings (both escape exactly ``"``, ``\\`` and controls, lowercase hex),
+    That holds for strings and string enums (both escape exactly ``"``, ``\\`` and controls,
+    lowercase hex),
     booleans, None, integers a double represents exactly, lists, and objects with ASCII keys
     (sorting by code point then equals RFC 8785's sorting by UTF-16 code unit). Floats,
     Decimals, other keys and big integers take the ``rfc8785`` package's path.
@@ -104,7 +105,9 @@ def _simple(value: object) -> bool:
         )
     if kind is list or kind is tuple:
         return all(_simple(v) for v in value)  # type: ignore[attr-defined]
-    return False
+    # A string enum member (what the converter leaves of a StrEnum): both encoders write
+    # the string it is.
+    return isinstance(value, str)
 
 
 def _normalized(value: Any) -> Any:

@@ -3,6 +3,7 @@ canonical bytes are RFC 8785's."""
 
 from __future__ import annotations
 
+import enum
 import math
 from decimal import Decimal
 from typing import Any
@@ -196,6 +197,18 @@ def test_canonical_json_is_rfc8785(value: Any) -> None:
 def test_canonical_json_rejects_what_rfc8785_cannot_represent(bad: object) -> None:
     with pytest.raises(rfc8785.CanonicalizationError):
         canonical_json(bad)
+
+
+class _Tier(enum.StrEnum):
+    A = "A"
+    ODD = 'quote " and\nnewline'
+
+
+def test_string_enums_are_hashed_as_their_strings() -> None:
+    """The converter leaves StrEnum members in snapshots; they take the fast path."""
+    value = {"tier": _Tier.A, "odd": [_Tier.ODD]}
+    assert canonical_json(value) == rfc8785.dumps(value)
+    assert canonical_json(value) == b'{"odd":["quote \\" and\\nnewline"],"tier":"A"}'
 
 
 def test_decimals_are_hashed_as_strings() -> None:
