@@ -18,6 +18,7 @@ codes use CLDR's digits (2 unless CLDR says otherwise).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal, InvalidOperation
 from types import MappingProxyType
@@ -108,6 +109,16 @@ def _to_decimal(value: object) -> Decimal:
     return result
 
 
+@functools.cache
+def _zero(currency: str) -> Money:
+    return Money(Decimal(0), currency)
+
+
+#: Sums below 10**20 stay exact on the minor unit without re-rounding (far inside the 28
+#: significant digits of Decimal's default context, for every currency's minor unit).
+_FAST_DIGITS = 20
+
+
 def _check_currency(_inst: object, _attr: object, value: str) -> None:
     if not is_currency(value):
         raise ValidationError([_currency_error(value)])
@@ -126,8 +137,8 @@ class Money:
 
     @classmethod
     def zero(cls, currency: str) -> Money:
-        """The zero amount of ``currency``."""
-        return cls(Decimal(0), currency)
+        """The zero amount of ``currency`` (one shared instance per currency: it is immutable)."""
+        return _zero(currency)
 
     @property
     def minor_units(self) -> int:
@@ -190,16 +201,27 @@ class Money:
                 f"cannot combine {self.currency} with {other.currency}",
             )
 
+    def _exact(self, amount: Decimal) -> Money:
+        """Money of this currency for a sum or difference of its amounts: already on the minor
+        unit, so no conversion, check or rounding is needed (the hot path of every ledger),
+        unless it nears the 28 digits of Decimal's default precision."""
+        if amount.adjusted() >= _FAST_DIGITS:
+            return Money(amount, self.currency)
+        money = object.__new__(Money)
+        object.__setattr__(money, "amount", amount)
+        object.__setattr__(money, "currency", self.currency)
+        return money
+
     def __add__(self, other: Money) -> Money:
         self._same(other)
-        return Money(self.amount + other.amount, self.currency)
+        return self._exact(self.amount + other.amount)
 
     def __sub__(self, other: Money) -> Money:
         self._same(other)
-        return Money(self.amount - other.amount, self.currency)
+        return self._exact(self.amount - other.amount)
 
     def __neg__(self) -> Money:
-        return Money(-self.amount, self.currency)
+        return self._exact(-self.amount)
 
     def __lt__(self, other: Money) -> bool:
         self._same(other)

@@ -79,3 +79,15 @@ def test_split_uses_largest_remainder_and_gives_ties_to_earlier_parts() -> None:
 def test_split_rejects_bad_weights(weights: list[int]) -> None:
     with pytest.raises(ValidationError):
         Money("1", "CNY").split(weights)
+
+
+def test_sums_stay_on_the_minor_unit_on_the_fast_path_and_past_it() -> None:
+    small = Money("0.10", "CNY") + Money("0.20", "CNY") - Money("0.05", "CNY")
+    assert (small, small.amount.as_tuple().exponent) == (Money("0.25", "CNY"), -2)
+    assert -Money("1.005", "TND") == Money("-1.005", "TND")  # three minor digits kept
+    huge = Money("99999999999999999999.99", "CNY") + Money("0.01", "CNY")  # ≥ 10**20: checked
+    assert huge.amount == Decimal("100000000000000000000.00")
+    assert huge.amount.as_tuple().exponent == -2
+    assert Money.zero("JPY") is Money.zero("JPY") and Money.zero("JPY").amount == 0
+    with pytest.raises(ValidationError):
+        Money.zero("XYZ")

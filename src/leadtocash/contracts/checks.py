@@ -86,10 +86,13 @@ def currency_mismatch(what: str, expected: str, found: str, **details: Any) -> R
 
 def sum_money(amounts: Iterable[Money], currency: str) -> Money:
     """The exact sum of ``amounts`` (all in ``currency``); zero when there are none."""
-    total = Money.zero(currency)
+    zero = Money.zero(currency)
+    total = zero.amount
     for amount in amounts:
-        total = total + amount
-    return total
+        if not isinstance(amount, Money) or amount.currency != currency:
+            zero + amount  # raises Money's own TypeError or currency-mismatch error
+        total += amount.amount  # minor-unit amounts add exactly
+    return Money(total, currency)
 
 
 def business_date(now: datetime, timezone: str = DEFAULT_TIMEZONE) -> date:
