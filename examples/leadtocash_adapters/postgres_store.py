@@ -28,6 +28,7 @@ Design (details in docs/adapters/postgres.md):
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import threading
@@ -1183,10 +1184,11 @@ def _outbox_doc(message: OutboxMessage) -> dict[str, Any]:
 
 
 def _audit_doc(entry: AuditEntry, strands: int) -> dict[str, Any]:
-    try:
-        content = entry.content_hash()
-        before = None if entry.before is None else _dumps(dict(entry.before))
-        after = None if entry.after is None else _dumps(dict(entry.after))
+    try:  # the canonical bytes serve twice: the content hash and the stored snapshots
+        text, before_json, after_json = entry.canonical_content()
+        content = hashlib.sha256(text).hexdigest()
+        before = None if before_json is None else before_json.decode("utf-8")
+        after = None if after_json is None else after_json.decode("utf-8")
     except (TypeError, ValueError) as exc:
         raise StorageError(f"audit entry {entry.id!r} is not JSON-serializable: {exc}") from exc
     return {

@@ -30,6 +30,7 @@ Only leadtocash's public API is imported, so this module doubles as a worked exa
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -279,10 +280,6 @@ def _dumps(value: object) -> str:
     return _ENCODER.encode(value)
 
 
-def _dumps_optional(value: object | None) -> str | None:
-    return None if value is None else _dumps(value)
-
-
 def _time_text(moment: datetime) -> str:
     """Fixed-width UTC text, so text order is time order (used for outbox scheduling)."""
     if moment.tzinfo is None:
@@ -300,8 +297,9 @@ def _parse_time(text: str | None) -> datetime | None:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
-def _audit_row(entry: AuditEntry) -> tuple[object, ...]:
-    """A sealed entry's audit columns, ``seq`` left to SQLite (the next rowid)."""
+def _audit_row(entry: AuditEntry, before: bytes | None, after: bytes | None) -> tuple[object, ...]:
+    """A sealed entry's audit columns, ``seq`` left to SQLite (the next rowid); ``before`` and
+    ``after`` are the snapshots' canonical JSON, already rendered for the content hash."""
     return (
         entry.id,
         entry.at.isoformat(),  # exactly the text the hash covers
@@ -309,8 +307,8 @@ def _audit_row(entry: AuditEntry) -> tuple[object, ...]:
         entry.action,
         entry.target_kind,
         entry.target_id,
-        _dumps_optional(entry.before),
-        _dumps_optional(entry.after),
+        None if before is None else before.decode("utf-8"),
+        None if after is None else after.decode("utf-8"),
         entry.reason,
         int(entry.override),
         entry.prev_hash,
@@ -846,10 +844,11 @@ class SQLiteStore:
         outbox = [_outbox_row(message) for message in commit.outbox]
         strands = self._strands
         audit = list(commit.audit)
-        try:
-            contents = [entry.content_hash() for entry in audit]
+        try:  # the canonical bytes serve twice: the content hash and the stored snapshots
+            canonical = [entry.canonical_content() for entry in audit]
         except (TypeError, ValueError) as exc:
             raise StorageError(f"an audit entry cannot be hashed: {exc}") from exc
+        contents = [hashlib.sha256(text).hexdigest() for text, _, _ in canonical]
         touched = sorted({strand_of(entry.stream_id, strands) for entry in audit})
         with self._writing(conn, "commit"):
             for write, text in zip(writes, texts, strict=True):
@@ -886,7 +885,13 @@ class SQLiteStore:
                 sealed, _ = seal_entries(
                     audit, strands=strands, heads=heads, content_hashes=contents
                 )
-                conn.executemany(_INSERT_AUDIT, [_audit_row(entry) for entry in sealed])
+                conn.executemany(
+                    _INSERT_AUDIT,
+                    [
+                        _audit_row(entry, before, after)
+                        for entry, (_, before, after) in zip(sealed, canonical, strict=True)
+                    ],
+                )
             if outbox:
                 try:
                     conn.executemany(_INSERT_OUTBOX, outbox)

@@ -33,6 +33,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
+from json.encoder import encode_basestring as _json_string
 from typing import Any, Final
 
 import attrs
@@ -88,26 +89,32 @@ def _simple(value: object) -> bool:
     """True when the C encoder's output is already RFC 8785 canonical for ``value``.
 
     That holds for strings and string enums (both escape exactly ``"``, ``\\`` and controls,
-    lowercase hex),
-    booleans, None, integers a double represents exactly, lists, and objects with ASCII keys
-    (sorting by code point then equals RFC 8785's sorting by UTF-16 code unit). Floats,
-    Decimals, other keys and big integers take the ``rfc8785`` package's path.
+    lowercase hex), booleans, None, integers a double represents exactly, lists, and objects
+    with ASCII keys (sorting by code point then equals RFC 8785's sorting by UTF-16 code
+    unit). Floats, Decimals, other keys and big integers take the ``rfc8785`` package's path.
+    One loop over an explicit stack: this runs on every audit entry's snapshots.
     """
-    kind = type(value)
-    if kind is str or value is None or kind is bool:
-        return True
-    if kind is int:
-        return -_SAFE_INTEGER < value < _SAFE_INTEGER  # type: ignore[operator]
-    if kind is dict:
-        return all(
-            type(k) is str and k.isascii() and _simple(v)
-            for k, v in value.items()  # type: ignore[attr-defined]
-        )
-    if kind is list or kind is tuple:
-        return all(_simple(v) for v in value)  # type: ignore[attr-defined]
-    # A string enum member (what the converter leaves of a StrEnum): both encoders write
-    # the string it is.
-    return isinstance(value, str)
+    stack = [value]
+    pop, push = stack.pop, stack.append
+    while stack:
+        item = pop()
+        kind = type(item)
+        if kind is dict:
+            for key, inner in item.items():  # type: ignore[attr-defined]
+                if type(key) is not str or not key.isascii():
+                    return False
+                if type(inner) is not str and inner is not None:
+                    push(inner)
+        elif kind is str or item is None or kind is bool:
+            continue
+        elif kind is int:
+            if not -_SAFE_INTEGER < item < _SAFE_INTEGER:  # type: ignore[operator]
+                return False
+        elif kind is list or kind is tuple:
+            stack.extend(item)  # type: ignore[arg-type]
+        elif not isinstance(item, str):  # a string enum member is the string it is
+            return False
+    return True
 
 
 def _normalized(value: Any) -> Any:
@@ -203,9 +210,40 @@ class AuditEntry:
             "override": self.override,
         }
 
+    def canonical_content(self) -> tuple[bytes, bytes | None, bytes | None]:
+        """The RFC 8785 bytes of :meth:`content`, and those of ``before`` and ``after``.
+
+        Built from the snapshots' canonical bytes (the other members are a fixed set of
+        ASCII keys, strings and a boolean), so a store can keep those bytes as the
+        snapshots' stored JSON instead of encoding them once more.
+        """
+        before = None if self.before is None else canonical_json(self.before)
+        after = None if self.after is None else canonical_json(self.after)
+        reason = "null" if self.reason is None else _json_string(self.reason)
+        head = (
+            f'{{"action":{_json_string(self.action)},"actor_id":{_json_string(self.actor_id)},'
+            '"after":'
+        )
+        middle = f',"at":"{self.at.isoformat()}","before":'
+        tail = (
+            f',"id":{_json_string(self.id)},"override":{"true" if self.override else "false"},'
+            f'"reason":{reason},"target_id":{_json_string(self.target_id)},'
+            f'"target_kind":{_json_string(self.target_kind)}}}'
+        )
+        text = b"".join(
+            (
+                head.encode("utf-8"),
+                b"null" if after is None else after,
+                middle.encode("utf-8"),
+                b"null" if before is None else before,
+                tail.encode("utf-8"),
+            )
+        )
+        return text, before, after
+
     def content_hash(self) -> str:
         """SHA-256 of the RFC 8785 canonical content (computed before any lock is taken)."""
-        return hashlib.sha256(canonical_json(self.content())).hexdigest()
+        return hashlib.sha256(self.canonical_content()[0]).hexdigest()
 
     def canonical(self) -> str:
         """The legacy chain's canonical text (``format == LEGACY_FORMAT`` entries only)."""
@@ -227,6 +265,7 @@ def seal_entries(
     strands: int,
     heads: Mapping[int, tuple[int, str]],
     content_hashes: Sequence[str] | None = None,
+    first_seq: int | None = None,
 ) -> tuple[list[AuditEntry], dict[int, tuple[int, str]]]:
     """Seal ``entries`` (commit order) onto their strands.
 
@@ -234,12 +273,13 @@ def seal_entries(
     missing from it is empty). Returns the sealed entries, in commit order, and the new heads
     of the strands touched. The caller must hold those strands' heads, taken in ascending
     strand order (``sorted({strand_of(e.stream_id, strands) for e in entries})``), which is
-    the one global lock order that keeps concurrent commits free of deadlocks.
+    the one global lock order that keeps concurrent commits free of deadlocks. With
+    ``first_seq`` the entries also get their log positions ``first_seq``, ``first_seq + 1``…
     """
     hashes = content_hashes or [entry.content_hash() for entry in entries]
     moved: dict[int, tuple[int, str]] = {}
     sealed = []
-    for entry, content in zip(entries, hashes, strict=True):
+    for n, (entry, content) in enumerate(zip(entries, hashes, strict=True)):
         strand = strand_of(entry.stream_id, strands)
         seq, prev = moved.get(strand) or heads.get(strand) or (0, GENESIS_HASH)
         digest = link_hash(content, prev, strand, seq + 1)
@@ -247,6 +287,7 @@ def seal_entries(
         sealed.append(
             attrs.evolve(
                 entry,
+                seq=entry.seq if first_seq is None else first_seq + n,
                 strand=strand,
                 strand_seq=seq + 1,
                 prev_hash=prev,

@@ -199,6 +199,14 @@ def test_canonical_json_rejects_what_rfc8785_cannot_represent(bad: object) -> No
         canonical_json(bad)
 
 
+@given(strat.audit_entries())
+def test_an_entrys_canonical_content_is_rfc8785_of_its_content(entry: AuditEntry) -> None:
+    text, before, after = entry.canonical_content()
+    assert text == rfc8785.dumps(entry.content())
+    assert before == (None if entry.before is None else rfc8785.dumps(entry.before))
+    assert after == (None if entry.after is None else rfc8785.dumps(entry.after))
+
+
 class _Tier(enum.StrEnum):
     A = "A"
     ODD = 'quote " and\nnewline'

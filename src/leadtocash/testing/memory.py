@@ -28,6 +28,9 @@ from leadtocash.ports.storage import Commit, IndexQuery, OutboxMessage, StoredRe
 
 __all__ = ["InMemoryStore"]
 
+# The rows' JSON encoder, built once (``json.dumps`` with options builds one per call).
+_ROW_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
+
 
 @attrs.define
 class _Row:
@@ -148,7 +151,7 @@ class InMemoryStore:
             for message in commit.outbox:
                 if message.id in self._outbox:
                     raise StorageError(f"outbox message {message.id!r} already exists")
-            texts = [json.dumps(w.data, ensure_ascii=False, sort_keys=True) for w in commit.writes]
+            texts = [_ROW_JSON(w.data) for w in commit.writes]
             # Every check passed: apply.
             for write, text in zip(commit.writes, texts, strict=True):
                 key = (write.kind, write.id)
@@ -176,12 +179,15 @@ class InMemoryStore:
             self._unique.update(future)
             if commit.audit:
                 sealed, heads = seal_entries(
-                    commit.audit, strands=self._strands, heads=self._heads, content_hashes=contents
+                    commit.audit,
+                    strands=self._strands,
+                    heads=self._heads,
+                    content_hashes=contents,
+                    first_seq=len(self._audit) + 1,
                 )
                 self._heads.update(heads)
+                self._audit.extend(sealed)
                 for entry in sealed:
-                    entry = attrs.evolve(entry, seq=len(self._audit) + 1)
-                    self._audit.append(entry)
                     self._by_strand.setdefault(entry.strand, []).append(entry)
                 self._audited += 1
                 if self._digest_every and self._audited % self._digest_every == 0:
