@@ -86,6 +86,11 @@ class Action(enum.StrEnum):
     RECEIPT_READ = "receipt.read"
     RECEIVABLES_READ = "receivables.read"
     CASH_SWEEP = "cash.sweep"
+    TICKET_WRITE = "ticket.write"
+    TICKET_ASSIGN = "ticket.assign"
+    TICKET_READ = "ticket.read"
+    CSAT_READ = "csat.read"
+    SERVICE_SWEEP = "service.sweep"
 
 
 @attrs.frozen
@@ -170,6 +175,14 @@ DEFAULT_PERMISSIONS: Mapping[Action, frozenset[Role]] = {
     Action.RECEIPT_READ: _SALES | {Role.FINANCE},
     Action.RECEIVABLES_READ: _MANAGERS | {Role.FINANCE, Role.SYSTEM},
     Action.CASH_SWEEP: frozenset({Role.ADMIN, Role.SYSTEM}),
+    # After-sales: service agents and reps open and work tickets (of their customers, or
+    # assigned to them or their team: data scopes); service, managers and the system assign;
+    # the SLA, churn and renewal sweeps run as the system.
+    Action.TICKET_WRITE: _SALES | {Role.SERVICE},
+    Action.TICKET_ASSIGN: _MANAGERS | {Role.SERVICE, Role.SYSTEM},
+    Action.TICKET_READ: _SALES | {Role.SERVICE},
+    Action.CSAT_READ: _MANAGERS | {Role.SERVICE, Role.SYSTEM},
+    Action.SERVICE_SWEEP: frozenset({Role.ADMIN, Role.SYSTEM}),
 }
 
 

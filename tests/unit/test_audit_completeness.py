@@ -32,10 +32,10 @@ from leadtocash.contracts import (
     ProductId,
 )
 from leadtocash.durations import Duration
-from leadtocash.model import CollaboratorAccess, Contact, ContactId, CustomerId
+from leadtocash.model import CollaboratorAccess, Contact, ContactId, CustomerId, Team, TeamId
 from leadtocash.pool.rules import PoolRules, TierDurations
 from leadtocash.testing import InMemoryStore
-from pool_fixtures import ADMIN, MANAGER, SYSTEM, World, make_world, rep_principal
+from pool_fixtures import ADMIN, MANAGER, START, SYSTEM, World, make_world, rep_principal
 
 REP1, REP2 = rep_principal(1), rep_principal(2)
 CNY = Money(50000, "CNY")
@@ -69,6 +69,8 @@ AUDITED: dict[str, str] = {
     "receipt": "receipt",
     "receipt_reversal": "receipt_reversal",
     "customer_credit": "customer_credit",
+    "ticket": "ticket",
+    "renewal": "renewal",
 }
 
 #: Bookkeeping derived from an audited change, not audited on its own (an entry is allowed,
@@ -809,6 +811,201 @@ CASH_READS: dict[str, Scenario] = {
 }
 
 
+# -- after-sales -------------------------------------------------------------------------------
+def _service(w: World) -> str:
+    """Customer 0 owned by rep1, with contact k1."""
+    cid = _owned(w)
+    with w.crm.unit_of_work() as uow:
+        uow.contacts.add(Contact(id=ContactId("k1"), customer_id=CustomerId(cid), name="王"))
+        uow.commit()
+    return cid
+
+
+def _ticket(w: World, priority: str = "P3", *, assignee: str | None = None) -> str:
+    cid = _service_once(w)
+    return w.crm.tickets.open(
+        REP1, cid, "k1", subject="打印机无法连接", category="hardware", channel="phone",
+        priority=priority, assignee_id=assignee,
+    ).id  # fmt: skip
+
+
+def _service_once(w: World) -> str:
+    with w.crm.unit_of_work() as uow:
+        if uow.contacts.find("k1") is not None:
+            return w.customers[0]
+    return _service(w)
+
+
+def _resolved(w: World) -> str:
+    ticket_id = _ticket(w)
+    w.crm.tickets.start(REP1, ticket_id)
+    w.crm.tickets.resolve(REP1, ticket_id)
+    return ticket_id
+
+
+def _two_breaches(w: World) -> None:
+    """Two P1 tickets whose first response breached (the customer is tagged)."""
+    _ticket(w, "P1")
+    _ticket(w, "P1")
+    w.clock.advance(timedelta(hours=2))
+    w.crm.tickets.sweep_sla(SYSTEM)
+
+
+def _tickets_open(w: World) -> Call:
+    cid = _service(w)
+    return lambda: w.crm.tickets.open(
+        REP1, cid, "k1", subject="无法登录", category="software", channel="web", priority="P2"
+    )
+
+
+def _tickets_assign(w: World) -> Call:
+    ticket_id = _ticket(w)
+    return lambda: w.crm.tickets.assign(ADMIN, ticket_id, assignee_id="rep2", reason="expert")
+
+
+def _tickets_start(w: World) -> Call:
+    ticket_id = _ticket(w)
+    return lambda: w.crm.tickets.start(REP1, ticket_id)
+
+
+def _tickets_wait_on_customer(w: World) -> Call:
+    ticket_id = _ticket(w)
+    return lambda: w.crm.tickets.wait_on_customer(REP1, ticket_id, reason="need logs")
+
+
+def _tickets_resume(w: World) -> Call:
+    ticket_id = _ticket(w)
+    w.crm.tickets.wait_on_customer(REP1, ticket_id, reason="need logs")
+    return lambda: w.crm.tickets.resume(REP1, ticket_id)
+
+
+def _tickets_resolve(w: World) -> Call:
+    ticket_id = _ticket(w)
+    w.crm.tickets.start(REP1, ticket_id)
+    return lambda: w.crm.tickets.resolve(REP1, ticket_id, reason="driver updated")
+
+
+def _tickets_close(w: World) -> Call:
+    ticket_id = _resolved(w)  # a score of 2: low satisfaction tags the customer too
+    return lambda: w.crm.tickets.close(REP1, ticket_id, score=2, comment="slow")
+
+
+def _tickets_reopen(w: World) -> Call:
+    ticket_id = _resolved(w)
+    return lambda: w.crm.tickets.reopen(REP1, ticket_id, "still broken")
+
+
+def _tickets_change_priority(w: World) -> Call:
+    ticket_id = _ticket(w)
+    return lambda: w.crm.tickets.change_priority(REP1, ticket_id, "P1", reason="line down")
+
+
+def _tickets_rate(w: World) -> Call:
+    ticket_id = _resolved(w)
+    return lambda: w.crm.tickets.rate(REP1, ticket_id, 5)
+
+
+def _tickets_sweep_sla(w: World) -> Call:
+    _ticket(w, "P1")
+    _ticket(w, "P1")
+    w.clock.advance(timedelta(hours=2))  # both breach; the second tags the customer
+    return lambda: w.crm.tickets.sweep_sla(SYSTEM)
+
+
+def _churn_assess(w: World) -> Call:
+    _two_breaches(w)
+    w.clock.advance(timedelta(days=40))  # the breaches left the 30-day window
+    return lambda: w.crm.churn.assess(MANAGER, w.customers[0])
+
+
+def _churn_sweep(w: World) -> Call:
+    _two_breaches(w)
+    w.clock.advance(timedelta(days=40))
+    return lambda: w.crm.churn.sweep(SYSTEM)
+
+
+def _ending_contract(w: World) -> str:
+    contract_id = _draft_contract(w)
+    ends = w.clock.now().date() + timedelta(days=30)
+    w.crm.contracts.edit(REP1, contract_id, ends_on=ends)
+    w.crm.contracts.submit(REP1, contract_id)
+    w.crm.contracts.approve(MANAGER, contract_id, "ok")
+    w.crm.contracts.sign(REP1, contract_id)
+    return contract_id
+
+
+def _renewals_sweep(w: World) -> Call:
+    _ending_contract(w)
+    return lambda: w.crm.renewals.sweep(SYSTEM)
+
+
+SERVICE_COMMANDS: dict[str, Scenario] = {
+    "tickets.open": _tickets_open,
+    "tickets.assign": _tickets_assign,
+    "tickets.start": _tickets_start,
+    "tickets.wait_on_customer": _tickets_wait_on_customer,
+    "tickets.resume": _tickets_resume,
+    "tickets.resolve": _tickets_resolve,
+    "tickets.close": _tickets_close,
+    "tickets.reopen": _tickets_reopen,
+    "tickets.change_priority": _tickets_change_priority,
+    "tickets.rate": _tickets_rate,
+    "tickets.sweep_sla": _tickets_sweep_sla,
+    "churn.assess": _churn_assess,
+    "churn.sweep": _churn_sweep,
+    "renewals.sweep": _renewals_sweep,
+}
+
+
+def _sweep_sla_with_nothing_due(w: World) -> Call:
+    _ticket(w)
+    return lambda: w.crm.tickets.sweep_sla(SYSTEM)
+
+
+def _renewals_sweep_twice(w: World) -> Call:
+    _ending_contract(w)
+    w.crm.renewals.sweep(SYSTEM)
+    return lambda: w.crm.renewals.sweep(SYSTEM)
+
+
+SERVICE_NO_OPS: dict[str, Scenario] = {
+    "tickets.sweep_sla(nothing due)": _sweep_sla_with_nothing_due,
+    "renewals.sweep(already renewed)": _renewals_sweep_twice,
+    "churn.sweep(nothing moved)": lambda w: lambda: w.crm.churn.sweep(SYSTEM),
+}
+
+
+def _ticket_read(read: Callable[[World, str], object]) -> Scenario:
+    """A read after a small after-sales history: a ticket assigned to rep1 in team t1, rated."""
+
+    def scenario(w: World) -> Call:
+        ticket_id = _ticket(w, assignee="rep1")
+        with w.crm.unit_of_work() as uow:
+            uow.teams.add(Team(TeamId("t1"), "Support"))
+            uow.commit()
+        w.crm.tickets.assign(ADMIN, ticket_id, assignee_id="rep1", team_id="t1")
+        w.crm.tickets.start(REP1, ticket_id)
+        w.crm.tickets.resolve(REP1, ticket_id)
+        w.crm.tickets.close(REP1, ticket_id, score=5)
+        return lambda: read(w, ticket_id)
+
+    return scenario
+
+
+SERVICE_READS: dict[str, Scenario] = {
+    "tickets.get": _ticket_read(lambda w, t: w.crm.tickets.get(REP1, t)),
+    "tickets.contact": _ticket_read(lambda w, t: w.crm.tickets.contact(REP1, t)),
+    "tickets.for_customer": _ticket_read(
+        lambda w, _: w.crm.tickets.for_customer(REP1, w.customers[0])
+    ),
+    "tickets.for_assignee": _ticket_read(lambda w, _: w.crm.tickets.for_assignee(REP1, "rep1")),
+    "tickets.for_team": _ticket_read(lambda w, _: w.crm.tickets.for_team(ADMIN, "t1")),
+    "tickets.csat": _ticket_read(
+        lambda w, _: w.crm.tickets.csat(MANAGER, START, START + timedelta(days=31), by="team")
+    ),
+    "renewals.for_customer": lambda w: lambda: w.crm.renewals.for_customer(ADMIN, w.customers[0]),
+}
+
 #: One scenario per state-changing public method, by ``service.method``.
 COMMANDS: dict[str, Scenario] = {
     "leads.capture": _leads_capture,
@@ -850,6 +1047,7 @@ COMMANDS: dict[str, Scenario] = {
     "allocation.allocate": _allocation_allocate,
     "allocation.distribute": _allocation_distribute,
     **CASH_COMMANDS,
+    **SERVICE_COMMANDS,
 }
 
 #: Scenarios (of COMMANDS or NO_OPS) that audit wrongly today, found by this test, with what
@@ -889,6 +1087,7 @@ NO_OPS: dict[str, Scenario] = {
     "pools.set_collaborator(remove absent)": _remove_a_collaborator_who_is_not_one,
     "reclaim.sweep(nothing due)": _sweep_with_nothing_due,
     "reps.update(same values)": _update_a_rep_to_what_it_is,
+    **SERVICE_NO_OPS,
 }
 
 
@@ -960,6 +1159,7 @@ READS: dict[str, Scenario] = {
     "classification.distribution": _plain_read(lambda w: w.crm.classification.distribution(ADMIN)),
     "classification.restage": _restage_without_commit,
     **CASH_READS,
+    **SERVICE_READS,
 }
 
 

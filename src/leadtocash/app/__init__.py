@@ -11,6 +11,7 @@ from leadtocash.access import RolePolicy
 from leadtocash.app.aggregates import SPECS, AggregateSpec, sortable_int, sortable_time, spec_for
 from leadtocash.app.allocation import AllocationReport, AllocationService
 from leadtocash.app.billing import BillingService, ReminderReport
+from leadtocash.app.churn import ChurnReport, ChurnService
 from leadtocash.app.classification import ClassificationService
 from leadtocash.app.collision import CollisionService, CustomerImportReport, CustomerImportRow
 from leadtocash.app.context import AppContext, Change
@@ -23,13 +24,16 @@ from leadtocash.app.quotes import ExpiryReport, ProductService, QuoteService
 from leadtocash.app.receivables import ReceivablesService
 from leadtocash.app.reclaim import UNSET, ReclaimService, RecomputeReport, SweepReport
 from leadtocash.app.relay import Backoff, FailedAttempt, OutboxRelay, RelayReport
+from leadtocash.app.renewals import RenewalReport, RenewalService
 from leadtocash.app.reps import RepService
+from leadtocash.app.service import ServicePolicies
 from leadtocash.app.settings import (
     SettingsService,
     given_settings,
     settings_in_force,
     stored_settings,
 )
+from leadtocash.app.tickets import SlaSweepReport, TicketService
 from leadtocash.app.unit_of_work import Page, Repository, UnitOfWork, run_with_retries
 from leadtocash.classification import RequiredFields, TagRules, TierRules
 from leadtocash.collision import CollisionPolicy
@@ -49,6 +53,8 @@ __all__ = [
     "BillingService",
     "CashPolicies",
     "Change",
+    "ChurnReport",
+    "ChurnService",
     "ClassificationService",
     "CollisionService",
     "ContractService",
@@ -71,10 +77,15 @@ __all__ = [
     "RecomputeReport",
     "RelayReport",
     "ReminderReport",
+    "RenewalReport",
+    "RenewalService",
     "RepService",
     "Repository",
+    "ServicePolicies",
     "SettingsService",
+    "SlaSweepReport",
     "SweepReport",
+    "TicketService",
     "UnitOfWork",
     "run_with_retries",
     "sortable_int",
@@ -102,6 +113,9 @@ class LeadToCash:
     contracts: ContractService
     billing: BillingService
     receivables: ReceivablesService
+    tickets: TicketService
+    churn: ChurnService
+    renewals: RenewalService
 
     def __init__(
         self,
@@ -118,6 +132,7 @@ class LeadToCash:
         tag_rules: TagRules | None = None,
         required_fields: RequiredFields | None = None,
         cash: CashPolicies | None = None,
+        service: ServicePolicies | None = None,
     ) -> None:
         given = given_settings(
             intake=intake,
@@ -154,6 +169,9 @@ class LeadToCash:
             contracts=ContractService(ctx, cash or CashPolicies()),
             billing=BillingService(ctx, cash or CashPolicies()),
             receivables=ReceivablesService(ctx),
+            tickets=TicketService(ctx, service or ServicePolicies()),
+            churn=ChurnService(ctx, service or ServicePolicies()),
+            renewals=RenewalService(ctx, service or ServicePolicies()),
         )
 
     def unit_of_work(self) -> UnitOfWork:

@@ -12,6 +12,7 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
+from leadtocash.aftersales import Renewal, Ticket
 from leadtocash.allocation.ledger import FairnessLedger
 from leadtocash.collision import DedupKey, email_key, name_key, phone_key, uscc_key
 from leadtocash.contracts import (
@@ -209,7 +210,10 @@ def _quote_indexes(quote: Quote) -> Mapping[str, str | None]:
 def _contract_indexes(contract: Contract) -> Mapping[str, str | None]:
     active = contract.status is ContractStatus.ACTIVE
     signed = contract.signed_at or contract.created_at
+    renews = contract.ends_on is not None and contract.status in _RENEWING
     return {
+        # the renewal sweep: contracts that may renew, by the day they end
+        "renews_on": contract.ends_on.isoformat() if renews and contract.ends_on else None,
         "customer": grouped(contract.customer_id, sortable_time(contract.created_at)),
         "active": sortable_time(signed) if active else None,
         "active_customer": contract.customer_id if active else None,
@@ -217,6 +221,9 @@ def _contract_indexes(contract: Contract) -> Mapping[str, str | None]:
         if contract.status is ContractStatus.PENDING_APPROVAL
         else None,
     }
+
+
+_RENEWING = frozenset({ContractStatus.ACTIVE, ContractStatus.COMPLETED})
 
 
 def _invoice_indexes(invoice: Invoice) -> Mapping[str, str | None]:
@@ -249,6 +256,23 @@ def _credit_indexes(credit: CustomerCredit) -> Mapping[str, str | None]:
     return {
         "customer": credit.customer_id,
         "last_applied": sortable_time(max(applied)) if applied else None,
+    }
+
+
+# -- after-sales ------------------------------------------------------------------------------
+def _ticket_indexes(ticket: Ticket) -> Mapping[str, str | None]:
+    opened = sortable_time(ticket.opened_at)
+    rating = ticket.satisfaction
+    breach = max((b.due_at for b in ticket.breaches), default=None)
+    return {
+        "customer": grouped(ticket.customer_id, opened),
+        "assignee": grouped(ticket.assignee_id, opened) if ticket.assignee_id else None,
+        "team": grouped(ticket.team_id, opened) if ticket.team_id else None,
+        # the breach sweep: set only while a warning or breach is pending, at its instant
+        "sla_check": sortable_time(ticket.sla_check_at) if ticket.sla_check_at else None,
+        # CSAT per period and churn look-backs read what happened in a window
+        "rated": sortable_time(rating.rated_at) if rating else None,
+        "breached": sortable_time(breach) if breach else None,
     }
 
 
@@ -296,6 +320,10 @@ SPECS: tuple[AggregateSpec[Any], ...] = (
         "due_reminders",
         DueReminders,
         lambda r: {"next": r.next_on.isoformat() if r.next_on else None},
+    ),
+    AggregateSpec("ticket", Ticket, _ticket_indexes),
+    AggregateSpec(
+        "renewal", Renewal, lambda r: {"customer": grouped(r.customer_id, r.ends_on.isoformat())}
     ),
 )
 

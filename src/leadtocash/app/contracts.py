@@ -202,6 +202,7 @@ class ContractService:
         *,
         title: str | None = None,
         plan: Sequence[MilestoneSpec] = (),
+        ends_on: date | None = None,
     ) -> Contract:
         """A draft prefilled from an accepted quote (``contract.quote_not_accepted``).
 
@@ -212,7 +213,9 @@ class ContractService:
         def make(uow: UnitOfWork, ident: ContractId) -> Contract:
             quote = uow.repository(Quote).get(quote_id)
             now = self.ctx.clock.now()
-            return contract_from_quote(quote, ident, now, principal.user_id, title=title, plan=plan)
+            return contract_from_quote(
+                quote, ident, now, principal.user_id, title=title, plan=plan, ends_on=ends_on
+            )
 
         return self._created(principal, ContractId(f"contract-of-{quote_id}"), make)
 
@@ -223,6 +226,7 @@ class ContractService:
         *,
         tax_rate: Decimal = Decimal("0.13"),
         plan: Sequence[MilestoneSpec] = (),
+        ends_on: date | None = None,
     ) -> Contract:
         """A draft from a won opportunity: its amount as one tax-inclusive line."""
 
@@ -232,7 +236,7 @@ class ContractService:
             won = flow.won_stage if flow is not None else "won"
             return contract_from_opportunity(
                 opportunity, ident, self.ctx.clock.now(), principal.user_id, won_stage=won,
-                tax_rate=tax_rate, plan=plan,
+                tax_rate=tax_rate, plan=plan, ends_on=ends_on,
             )  # fmt: skip
 
         return self._created(principal, ContractId(self.ctx.ids.new_id("contract")), make)
@@ -245,11 +249,15 @@ class ContractService:
         title: str | None = None,
         lines: Sequence[ContractLine] | None = None,
         plan: Sequence[MilestoneSpec] | None = None,
+        ends_on: date | None = None,
     ) -> Contract:
-        """Change a draft's title, lines or plan; signed: ``contract.signed_immutable``."""
+        """Change a draft's title, lines, plan or end date (``ends_on``, from which renewals
+        are planned); signed: ``contract.signed_immutable``."""
         return self._step(
             principal, Action.CONTRACT_WRITE, contract_id,
-            lambda c, now: edit_contract(c, now, title=title, lines=lines, plan=plan),
+            lambda c, now: edit_contract(
+                c, now, title=title, lines=lines, plan=plan, ends_on=ends_on
+            ),
         )  # fmt: skip
 
     # -- lifecycle --------------------------------------------------------------------------

@@ -205,6 +205,9 @@ class Contract:
     plan: tuple[Milestone, ...] = ()
     quote_id: QuoteId | None = None
     opportunity_id: OpportunityId | None = None
+    #: The last day the contract runs (its term's end; None: open-ended). Renewals are
+    #: planned from it; set on the draft like the other terms.
+    ends_on: date | None = None
     status: ContractStatus = ContractStatus.DRAFT
     approval: Approval | None = None
     signed_at: datetime | None = attrs.field(default=None, validator=utc)
@@ -408,6 +411,7 @@ def contract_from_quote(
     *,
     title: str | None = None,
     plan: Sequence[MilestoneSpec] = (),
+    ends_on: date | None = None,
 ) -> Contract:
     """A draft contract prefilled from an accepted quote: its lines at their quoted totals.
 
@@ -445,6 +449,7 @@ def contract_from_quote(
         plan=build_plan(price.total, plan) if plan else (),
         quote_id=quote.id,
         opportunity_id=quote.opportunity_id,
+        ends_on=ends_on,
         history=_created(now, actor),
     )
 
@@ -458,6 +463,7 @@ def contract_from_opportunity(
     won_stage: str = "won",
     tax_rate: Decimal = Decimal("0.13"),
     plan: Sequence[MilestoneSpec] = (),
+    ends_on: date | None = None,
 ) -> Contract:
     """A draft contract from a won opportunity: its amount as one tax-inclusive line.
 
@@ -489,6 +495,7 @@ def contract_from_opportunity(
         owner_id=opportunity.owner_id,
         plan=build_plan(amount, plan) if plan else (),
         opportunity_id=opportunity.id,
+        ends_on=ends_on,
         history=_created(now, actor),
     )
 
@@ -516,8 +523,10 @@ def edit_contract(
     title: str | None = None,
     lines: Sequence[ContractLine] | None = None,
     plan: Sequence[MilestoneSpec] | None = None,
+    ends_on: date | None = None,
 ) -> Contract:
-    """A draft contract with a new title, lines or plan (the plan is rebuilt for the lines).
+    """A draft contract with a new title, lines, plan or end date (the plan is rebuilt for
+    the lines; ``ends_on`` None keeps the end date).
 
     A signed contract is ``contract.signed_immutable``; one under approval
     ``contract.not_editable``.
@@ -526,6 +535,8 @@ def edit_contract(
     changes: dict[str, Any] = {"updated_at": now}
     if title is not None:
         changes["title"] = title
+    if ends_on is not None:
+        changes["ends_on"] = ends_on
     if lines is not None:
         changes["lines"] = tuple(lines)
         problems = _line_problems(changes["lines"], contract.currency)

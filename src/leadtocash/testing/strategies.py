@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from stdnum.cn import uscc as stdnum_uscc
 
 from leadtocash.access import Principal, Role
+from leadtocash.aftersales import Renewal, Ticket
 from leadtocash.allocation.ledger import FairnessLedger
 from leadtocash.allocation.run import allocate
 from leadtocash.audit import AuditEntry
@@ -91,6 +92,7 @@ from leadtocash.pool.reclaim import ScheduleRecompute
 from leadtocash.pool.rules import Pool, PoolRules, TierDurations
 from leadtocash.settings import OrganisationSettings
 from leadtocash.signals import DemandSignals, RiskLevel
+from leadtocash.testing.aftersales_strategies import renewals, tickets
 from leadtocash.testing.allocation_strategies import AllocationScenario, allocation_scenarios
 
 __all__ = [
@@ -580,7 +582,10 @@ def _contract(draw: st.DrawFn) -> Contract:
         MilestoneSpec("first", percent=Decimal(30), due_date=date(2026, 2, 1)),
         MilestoneSpec("rest", percent=Decimal(70), due_date=date(2026, 3, 1)),
     ]
-    contract = contract_from_quote(quote, ContractId(draw(idents)), _T0, quote.author_id, plan=plan)
+    ends_on = draw(st.none() | st.dates(date(2026, 1, 1), date(2030, 12, 31)))
+    contract = contract_from_quote(
+        quote, ContractId(draw(idents)), _T0, quote.author_id, plan=plan, ends_on=ends_on
+    )
     stage = draw(st.integers(0, 4))
     if stage >= 1:
         contract = submit_contract(contract, _T0, contract.author_id)
@@ -722,6 +727,8 @@ AGGREGATE_STRATEGIES: dict[type[Any], Callable[[], st.SearchStrategy[Any]]] = {
     ReceiptReversal: receipt_reversals,
     CustomerCredit: customer_credits,
     DueReminders: due_reminders,
+    Ticket: tickets,
+    Renewal: renewals,
 }
 
 

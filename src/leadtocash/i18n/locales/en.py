@@ -637,4 +637,14 @@ MESSAGES: dict[str, str | dict[str, str]] = {
     "label.churn_signal.sla_breaches": "SLA breaches",
     "label.churn_signal.low_satisfaction": "low satisfaction",
     "label.churn_signal.overdue_receivable": "overdue receivables",
+    # after-sales: services and permissions
+    "ticket.contact_mismatch": "Contact {contact_id} is not a contact of customer {customer_id}.",
+    "ticket.contract_mismatch": "Contract {contract_id} belongs to another customer.",
+    "label.record.ticket": "Ticket",
+    "label.record.renewal": "Renewal",
+    "label.action.ticket.write": "open and work tickets",
+    "label.action.ticket.assign": "assign tickets",
+    "label.action.ticket.read": "view tickets",
+    "label.action.csat.read": "view satisfaction (CSAT) reports",
+    "label.action.service.sweep": "run the SLA, churn and renewal sweeps",
 }

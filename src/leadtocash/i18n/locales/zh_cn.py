@@ -558,4 +558,14 @@ MESSAGES: dict[str, str] = {
     "label.churn_signal.sla_breaches": "SLA 超时",
     "label.churn_signal.low_satisfaction": "满意度低",
     "label.churn_signal.overdue_receivable": "应收逾期",
+    # 售后：服务与权限
+    "ticket.contact_mismatch": "联系人 {contact_id} 不属于客户 {customer_id}。",
+    "ticket.contract_mismatch": "合同 {contract_id} 属于其他客户。",
+    "label.record.ticket": "工单",
+    "label.record.renewal": "续约",
+    "label.action.ticket.write": "创建和处理工单",
+    "label.action.ticket.assign": "分派工单",
+    "label.action.ticket.read": "查看工单",
+    "label.action.csat.read": "查看满意度（CSAT）报表",
+    "label.action.service.sweep": "执行 SLA、流失预警与续约巡检",
 }

@@ -562,4 +562,14 @@ MESSAGES: dict[str, str] = {
     "label.churn_signal.sla_breaches": "SLA 逾時",
     "label.churn_signal.low_satisfaction": "滿意度低",
     "label.churn_signal.overdue_receivable": "應收逾期",
+    # 售後：服務與權限
+    "ticket.contact_mismatch": "聯絡人 {contact_id} 不屬於客戶 {customer_id}。",
+    "ticket.contract_mismatch": "合約 {contract_id} 屬於其他客戶。",
+    "label.record.ticket": "工單",
+    "label.record.renewal": "續約",
+    "label.action.ticket.write": "建立和處理工單",
+    "label.action.ticket.assign": "分派工單",
+    "label.action.ticket.read": "檢視工單",
+    "label.action.csat.read": "檢視滿意度（CSAT）報表",
+    "label.action.service.sweep": "執行 SLA、流失預警與續約巡檢",
 }
