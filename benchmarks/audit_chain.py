@@ -1,13 +1,15 @@
-"""How much the single audit hash chain limits concurrent commits, SQLite and PostgreSQL.
+"""How much the audit's hash chains limit concurrent commits, SQLite and PostgreSQL.
 
-Every audited commit appends to one hash chain, so the store seals audited commits one at a
-time, and each holds the chain's head until its commit is durable. This measures the cost:
-4 OS processes commit as fast as they can through the store port, first commits that each
-carry one audit entry, then (same run, same store) commits that each carry one outbox
-message instead. ``ratio`` is audited / unaudited commits per second. Nothing else is
-written, so the figures bound what any audited command can reach on this machine: an upper
-limit for ``benchmarks/claims.py``. Prints one JSON object. PostgreSQL needs
-LEADTOCASH_PG_DSN (scripts/with-postgres.sh).
+Every audited commit seals its entries onto their strands, holding each strand's head until
+the commit is durable: with one strand (K = 1, the design before issue #22) all audited
+commits of the system serialize on one row; with K strands only commits whose entries meet
+on a strand do. This measures it: 4 OS processes commit as fast as they can through the
+store port, first commits that each carry one audit entry (each for a new target, so they
+spread over the strands), then (same run, same store) commits that each carry one outbox
+message instead; once with K = 1 and once with K = 16. ``ratio`` is audited / unaudited
+commits per second. Nothing else is written, so the figures bound what any audited command
+can reach on this machine. The audit is verified after each (strands and digests). Prints
+one JSON object. PostgreSQL needs LEADTOCASH_PG_DSN (scripts/with-postgres.sh).
 """
 
 from __future__ import annotations
@@ -28,10 +30,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "examples"), str(ROOT / "src")]
 
 from claim_workload import open_store, reset  # noqa: E402
-from leadtocash import AuditEntry, verify_audit_chain  # noqa: E402
+from leadtocash import AuditEntry, verify_store_audit  # noqa: E402
 from leadtocash.ports import Commit, OutboxMessage  # noqa: E402
 
 PROCESSES = 4
+STRANDS = (1, 16)
 #: Workers start this many seconds after launch, together, so imports are not timed.
 START_DELAY = 2.0
 T0 = datetime(2026, 1, 5, 1, 0, tzinfo=UTC)
@@ -83,17 +86,19 @@ def run(spec: str, commits: int, audited: bool) -> float:
     return PROCESSES * commits / (ended - start_at)
 
 
-def measure(spec: str, commits: int, rounds: int) -> dict[str, Any]:
-    """Audited and unaudited rounds alternately on a fresh store; medians and the check."""
+def measure(spec: str, commits: int, rounds: int, strands: int) -> dict[str, Any]:
+    """Audited and unaudited rounds alternately on a fresh store with ``strands`` audit
+    strands; medians and the check."""
     reset(spec)
-    open_store(spec, create=True).close()
+    open_store(spec, create=True, strands=strands).close()
     audited, unaudited = [], []
     for _ in range(rounds):
         audited.append(run(spec, commits, True))
         unaudited.append(run(spec, commits, False))
     store = open_store(spec)
     try:
-        chain_ok = verify_audit_chain(store.audit_log(limit=10_000_000)) is None
+        store.seal_digest()
+        chain_ok = verify_store_audit(store).ok
     finally:
         store.close()
     a, u = statistics.median(audited), statistics.median(unaudited)
@@ -122,15 +127,21 @@ def main() -> int:
         "rounds": rounds,
     }
     with tempfile.TemporaryDirectory() as tmp:
-        figures["sqlite"] = measure(f"sqlite:{tmp}/chain.sqlite3", commits, rounds)
+        figures["sqlite"] = {
+            f"strands_{k}": measure(f"sqlite:{tmp}/chain-{k}.sqlite3", commits, rounds, k)
+            for k in STRANDS
+        }
         if os.environ.get("LEADTOCASH_PG_DSN"):
-            figures["postgres"] = measure("postgres:bench_audit_chain", commits, rounds)
+            figures["postgres"] = {
+                f"strands_{k}": measure("postgres:bench_audit_chain", commits, rounds, k)
+                for k in STRANDS
+            }
             reset("postgres:bench_audit_chain")
         else:
             figures["postgres"] = {"skipped": "LEADTOCASH_PG_DSN not set"}
     print(json.dumps(figures))
-    engines = [f for f in (figures["sqlite"], figures["postgres"]) if "skipped" not in f]
-    return 0 if all(f["audit_chain_ok"] for f in engines) else 1
+    runs = [r for f in (figures["sqlite"], figures["postgres"]) for r in f.values()]
+    return 0 if all(r["audit_chain_ok"] for r in runs if isinstance(r, dict)) else 1
 
 
 if __name__ == "__main__":
