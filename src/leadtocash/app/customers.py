@@ -166,6 +166,62 @@ class CustomerWrites:
         """The rep's book of owned customers (empty when the rep owns none yet)."""
         return uow.repository(RepBook).find(rep_id) or RepBook(rep_id)
 
+    def build(
+        self,
+        customer_id: CustomerId,
+        name: str,
+        *,
+        pool_id: PoolId | None,
+        phones: Sequence[str] = (),
+        emails: Sequence[str] = (),
+        uscc: str | None = None,
+        address: str | None = None,
+        zone_id: ZoneId | None = None,
+        tier: Tier = Tier.D,
+    ) -> Customer:
+        """A new customer from raw fields; one ValidationError names every bad field."""
+        errors: list[FieldError] = []
+        clean_phones = [
+            collect_field(errors, _phone, p, f"phones[{i}]") for i, p in enumerate(phones)
+        ]
+        clean_emails = [
+            collect_field(errors, _email, e, f"emails[{i}]") for i, e in enumerate(emails)
+        ]
+        clean_uscc = collect_field(errors, _uscc, uscc, "uscc")
+        if not name or not name.strip():
+            errors.append(FieldError("name", "field.required", "name is required"))
+        errors += length_errors({"name": name, "address": address})
+        if errors:
+            raise ValidationError(errors)
+        now = self.ctx.clock.now()
+        return Customer(
+            id=customer_id,
+            name=name.strip(),
+            created_at=now,
+            updated_at=now,
+            uscc=clean_uscc,
+            phones=tuple(p for p in clean_phones if p),
+            emails=tuple(e for e in clean_emails if e),
+            address=address,
+            zone_id=zone_id,
+            pool_id=pool_id,
+            pool_entered_at=now if pool_id else None,
+            tier=tier,
+        )
+
+    def stage_new(
+        self, uow: UnitOfWork, principal: Principal, customer: Customer
+    ) -> tuple[Customer, list[Change]]:
+        """Stage a built customer after the duplicate check: the staged customer, its changes."""
+        keys = candidate_keys(name=customer.name, phones=customer.phones,
+                              emails=customer.emails, uscc=customer.uscc)  # fmt: skip
+        raise_if_blocked(collision_report(uow, self.ctx.collision, principal, keys))
+        if customer.pool_id is not None:
+            self.rules_of(uow, customer.pool_id)  # the pool must exist
+            uow.record(CustomerAddedToPool(customer.created_at, customer.id, customer.pool_id))
+        staged = self.stage(uow, None, customer)
+        return staged.after, list(staged.changes)
+
     def create(
         self,
         principal: Principal,
@@ -181,46 +237,13 @@ class CustomerWrites:
     ) -> Customer:
         """Create a customer in a pool (or outside any), validating every contact field."""
         self.ctx.policy.check(principal, Action.CUSTOMER_CREATE)
-        errors: list[FieldError] = []
-
-        clean_phones = [
-            collect_field(errors, _phone, p, f"phones[{i}]") for i, p in enumerate(phones)
-        ]
-        clean_emails = [
-            collect_field(errors, _email, e, f"emails[{i}]") for i, e in enumerate(emails)
-        ]
-        clean_uscc = collect_field(errors, _uscc, uscc, "uscc")
-        if not name or not name.strip():
-            errors.append(FieldError("name", "field.required", "name is required"))
-        errors += length_errors({"name": name, "address": address})
-        if errors:
-            raise ValidationError(errors)
-        now = self.ctx.clock.now()
-        customer = Customer(
-            id=CustomerId(self.ctx.ids.new_id("customer")),
-            name=name.strip(),
-            created_at=now,
-            updated_at=now,
-            uscc=clean_uscc,
-            phones=tuple(p for p in clean_phones if p),
-            emails=tuple(e for e in clean_emails if e),
-            address=address,
-            zone_id=zone_id,
-            pool_id=pool_id,
-            pool_entered_at=now if pool_id else None,
-            tier=tier,
-        )
-
-        keys = candidate_keys(name=customer.name, phones=customer.phones,
-                              emails=customer.emails, uscc=customer.uscc)  # fmt: skip
+        customer = self.build(
+            CustomerId(self.ctx.ids.new_id("customer")), name, pool_id=pool_id, phones=phones,
+            emails=emails, uscc=uscc, address=address, zone_id=zone_id, tier=tier,
+        )  # fmt: skip
 
         def command(uow: UnitOfWork) -> tuple[Customer, list[Change]]:
-            raise_if_blocked(collision_report(uow, self.ctx.collision, principal, keys))
-            if pool_id is not None:
-                self.rules_of(uow, pool_id)  # the pool must exist
-                uow.record(CustomerAddedToPool(now, customer.id, pool_id))
-            staged = self.stage(uow, None, customer)
-            return staged.after, list(staged.changes)
+            return self.stage_new(uow, principal, customer)
 
         try:
             stored = self.ctx.execute(principal, Action.CUSTOMER_CREATE, command)
