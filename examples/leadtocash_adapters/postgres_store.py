@@ -33,7 +33,7 @@ import json
 import re
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from typing import Any
 
@@ -839,7 +839,10 @@ class PostgresStore:
         if commit.audit:
             self._audited += 1
             if self.digest_every and self._audited % self.digest_every == 0:
-                self.seal_digest()
+                # The commit is done: a periodic digest that fails must not make it look
+                # failed (a retry would run the command twice); the next one covers it.
+                with suppress(StorageError):
+                    self.seal_digest()
 
     # -- audit and outbox ------------------------------------------------------------------
     @property

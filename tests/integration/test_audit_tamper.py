@@ -196,3 +196,30 @@ def test_a_consistently_forged_digest_still_disagrees_with_the_strand(engine: En
     report = verify_store_audit(engine.store)
     assert [f.strand for f in report.faults] == [strand]
     assert "digest 1" in _fault(report, strand)[2]
+
+
+@pytest.mark.parametrize("engine_name", ["memory", "sqlite"])
+def test_a_digest_is_sealed_every_n_audited_commits(engine_name: str, tmp_path: Path) -> None:
+    from leadtocash.testing import InMemoryStore
+
+    store: Store = (
+        InMemoryStore(strands=STRANDS, digest_every=3)
+        if engine_name == "memory"
+        else SQLiteStore.open(
+            tmp_path / "every.sqlite3", create_schema=True, strands=STRANDS, digest_every=3
+        )
+    )
+    try:
+        for n in range(7):
+            entry = AuditEntry(
+                id=f"e{n}", at=T0, actor_id="rep1", action="pool.claim",
+                target_kind="customer", target_id=f"cust-{n}",
+            )  # fmt: skip
+            store.session().commit(Commit((), (entry,), ()))
+        store.session().commit(Commit((), (), ()))  # unaudited: not counted
+        digests = store.audit_digests()
+        assert [d.seq for d in digests] == [1, 2]
+        assert sum(t.seq for t in digests[-1].tips) == 6
+        assert verify_store_audit(store).ok
+    finally:
+        store.close()
