@@ -360,6 +360,67 @@ def test_version_3_schema_gets_row_copies_of_its_keys(pg_dsn: str, store: Postgr
     _assert_consistent(pg_dsn, store.schema)
 
 
+def test_a_version_4_single_chain_log_migrates_to_strand_zero(
+    pg_dsn: str, store: PostgresStore, tmp_path: Path
+) -> None:
+    """A log sealed on the one global chain of schema version 4 (the entries recorded by the
+    old SQLite adapter in tests/data, hashes and all) verifies as strand 0 after migrating,
+    and new entries that land on strand 0 continue it."""
+    import shutil
+
+    from leadtocash import verify_store_audit
+    from leadtocash_adapters.sqlite_store import SQLiteStore
+
+    legacy_file = tmp_path / "legacy.sqlite3"
+    shutil.copyfile(Path(__file__).parents[1] / "data" / "legacy_single_chain.sqlite3", legacy_file)
+    with SQLiteStore.open(legacy_file, create_schema=True) as old:
+        legacy = old.audit_log()
+    s = sql.Identifier(store.schema)
+    with store.raw_connection() as conn:  # make it a version 4 schema holding that chain
+        for statement in (
+            "DROP TABLE {}.audit_strands", "DROP TABLE {}.audit_digests",
+            "DROP SEQUENCE {}.audit_log_seq",
+            "ALTER TABLE {}.audit_log DROP COLUMN strand, DROP COLUMN strand_seq, "
+            "DROP COLUMN format",
+            "UPDATE {}.schema_version SET version = 4",
+        ):  # fmt: skip
+            conn.execute(sql.SQL(statement).format(s))
+        for e in legacy:
+            conn.execute(
+                sql.SQL(
+                    "INSERT INTO {}.audit_log (seq, id, at, actor_id, action, target_kind, "
+                    "target_id, before, after, reason, override, prev_hash, hash) VALUES "
+                    "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                ).format(s),
+                (e.seq, e.id, e.at, e.actor_id, e.action, e.target_kind, e.target_id,
+                 json.dumps(e.before), json.dumps(e.after), e.reason, e.override,
+                 e.prev_hash, e.hash),
+            )  # fmt: skip
+        conn.execute(
+            sql.SQL("UPDATE {}.audit_head SET seq = %s, hash = %s").format(s),
+            (legacy[-1].seq, legacy[-1].hash),
+        )
+    with PostgresStore.connect(
+        pg_dsn, schema=store.schema, create_schema=True, strands=4
+    ) as migrated:
+        assert migrated.schema_version() == SCHEMA_VERSION
+        assert migrated.audit_strands == 4
+        on_zero = migrated.audit_strand(0)
+        assert [(e.id, e.hash, e.format) for e in on_zero] == [(e.id, e.hash, 1) for e in legacy]
+        for n in range(8):
+            entry = AuditEntry(id=f"new-{n}", at=T0, actor_id="t", action="a",
+                               target_kind="customer", target_id=f"cust-{n}")  # fmt: skip
+            migrated.session().commit(Commit((), (entry,)))
+        continued = migrated.audit_strand(0, after=len(legacy))
+        assert continued
+        assert continued[0].prev_hash == legacy[-1].hash
+        assert migrated.audit_log(after_seq=len(legacy))[0].id == "new-0"
+        migrated.seal_digest()
+        report = verify_store_audit(migrated)
+        assert report.ok, report.faults
+        assert report.entries == len(legacy) + 8
+
+
 def test_concurrent_create_schema_calls_all_succeed(pg_dsn: str, schema: str) -> None:
     errors: list[BaseException] = []
 
