@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -173,10 +174,10 @@ def scan_figures(make: Callable[[str], Store], kind: str, sizes: tuple[int, int]
         ("small", small, False), ("large", large, False), ("large_open", large, True),
     ):  # fmt: skip
         crm = build(make(kind), total, due, rest_open=rest_open)
-        scan_s, found = best_of(rounds, lambda crm=crm: overdue_scan(crm))
+        scan_s, found = best_of(rounds, partial(overdue_scan, crm))
         assert found == due, (found, due)
-        aging_s, _ = best_of(rounds, lambda crm=crm: aging_total(crm))
-        naive_s, naive_found = best_of(max(1, rounds // 2), lambda crm=crm: naive_scan(crm))
+        aging_s, _ = best_of(rounds, partial(aging_total, crm))
+        naive_s, naive_found = best_of(max(1, rounds // 2), partial(naive_scan, crm))
         if not rest_open:
             assert naive_found == due, (naive_found, due)
         timings[label] = {"overdue_scan_s": scan_s, "aging_s": aging_s, "naive_scan_s": naive_s}
