@@ -4,7 +4,11 @@
     .venv/bin/pip install -e '.[mutation]'
     .venv/bin/python scripts/mutation.py                       # the four default modules
     .venv/bin/python scripts/mutation.py src/leadtocash/pool/reclaim.py --max-children 4
+    .venv/bin/python scripts/mutation.py src/leadtocash/allocation/engine.py  # the engine only
     .venv/bin/python scripts/mutation.py --incremental         # reuse mutants/ (see below)
+
+Only the modules named (default: the four below) have their mutants run and reported; the other
+configured modules are rewritten in mutants/ as usual but none of their mutants is tested.
 
 mutmut copies src/ and tests/ into mutants/, rewrites the chosen modules so every mutant can
 be switched on by name, and runs, per mutant, only the selected tests that executed the mutated
@@ -110,7 +114,9 @@ def _figures(codes: dict[str, int | None]) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("modules", nargs="*", help="module paths (default: the pool rules)")
+    parser.add_argument(
+        "modules", nargs="*", help="the only modules to run (default: the four rule modules)"
+    )
     parser.add_argument("--max-children", type=int, default=2, help="parallel mutant workers")
     parser.add_argument(
         "--incremental", action="store_true", help="reuse mutants/ and re-run survivors only"
