@@ -86,6 +86,11 @@ class Action(enum.StrEnum):
     RECEIPT_READ = "receipt.read"
     RECEIVABLES_READ = "receivables.read"
     CASH_SWEEP = "cash.sweep"
+    CUSTOMER_EXPORT = "customer.export"
+    PERSONAL_DATA_EXPORT = "privacy.export"
+    CONTACT_WRITE = "contact.write"
+    LEAD_UPDATE = "lead.update"
+    FOLLOW_UP_SWEEP = "follow_up.sweep"
     TICKET_WRITE = "ticket.write"
     TICKET_ASSIGN = "ticket.assign"
     TICKET_READ = "ticket.read"
@@ -175,6 +180,14 @@ DEFAULT_PERMISSIONS: Mapping[Action, frozenset[Role]] = {
     Action.RECEIPT_READ: _SALES | {Role.FINANCE},
     Action.RECEIVABLES_READ: _MANAGERS | {Role.FINANCE, Role.SYSTEM},
     Action.CASH_SWEEP: frozenset({Role.ADMIN, Role.SYSTEM}),
+    # Screens: exports are for managers (what they may see, masked fields stay masked); a
+    # person's data (PIPL / GDPR access request) is exported by admins; contacts are edited
+    # by whoever works the customer; the follow-up plan reminders run as the system.
+    Action.CUSTOMER_EXPORT: _MANAGERS,
+    Action.PERSONAL_DATA_EXPORT: frozenset({Role.ADMIN}),
+    Action.CONTACT_WRITE: _SALES,
+    Action.LEAD_UPDATE: _SALES,
+    Action.FOLLOW_UP_SWEEP: frozenset({Role.ADMIN, Role.SYSTEM}),
     # After-sales: service agents and reps open and work tickets (of their customers, or
     # assigned to them or their team: data scopes); service, managers and the system assign;
     # the SLA, churn and renewal sweeps run as the system.

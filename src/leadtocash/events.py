@@ -16,6 +16,7 @@ __all__ = [
     "CustomerAddedToPool",
     "CustomerLockChanged",
     "DomainEvent",
+    "FollowUpDue",
     "FollowUpLogged",
     "LeadCaptured",
     "OwnershipChanged",
@@ -106,3 +107,16 @@ class FollowUpLogged(DomainEvent):
     customer_id: CustomerId
     rep_id: RepId
     follow_up_id: FollowUpId
+
+
+@attrs.frozen
+class FollowUpDue(DomainEvent):
+    """A follow-up plan (跟进计划) is due: remind its rep (sent once, by the reminder sweep)."""
+
+    topic: ClassVar[str] = "customer.follow_up_due"
+    follow_up_id: FollowUpId
+    rep_id: RepId
+    customer_id: CustomerId | None
+    lead_id: LeadId | None
+    due_at: datetime = attrs.field(validator=utc)
+    plan: str = ""

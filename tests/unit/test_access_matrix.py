@@ -179,6 +179,29 @@ SERVICES: dict[str, tuple[Action, bool, Call]] = {
             p, t, name="deal", amount=Money("1000", "CNY"), close_date=date(2026, 3, 31)
         ),
     ),
+    # customer screens (issue #24)
+    "customer_360": (Action.CUSTOMER_READ, False, lambda c, p, t: c.customers.get(p, t)),
+    "edit_customer": (
+        Action.CUSTOMER_UPDATE,
+        True,
+        lambda c, p, t: c.customers.edit(p, t, address="新地址"),
+    ),
+    "add_contact": (
+        Action.CONTACT_WRITE,
+        True,
+        lambda c, p, t: c.contacts.add_contact(p, t, "王经理", phone="13700137000"),
+    ),
+    "contacts": (Action.CUSTOMER_READ, False, lambda c, p, t: c.contacts.contacts(p, t)),
+    "follow_ups_of_customer": (
+        Action.CUSTOMER_READ,
+        False,
+        lambda c, p, t: c.contacts.of_customer(p, t),
+    ),
+    "personal_data": (
+        Action.PERSONAL_DATA_EXPORT,
+        False,
+        lambda c, p, t: c.customers.personal_data(p, t),
+    ),
 }
 
 
@@ -188,7 +211,8 @@ LEAD_OF: dict[str, str] = {}
 
 #: Services that only owners and managers (in scope) may use; other roles' scopes do not help.
 OWNER_OR_MANAGER = {"explain", "update_signals", "edit_tags", "start_working",
-                    "advance_opportunity", "edit_opportunity", "create_opportunity"}  # fmt: skip
+                    "advance_opportunity", "edit_opportunity", "create_opportunity",
+                    "edit_customer", "add_contact"}  # fmt: skip
 
 
 def _has_role(principal: Principal, action: Action) -> bool:
@@ -263,6 +287,39 @@ def test_service_by_role_by_scope(service: str, who: str, target: str) -> None:
         for raw in (PHONE_EAST, PHONE_WEST):
             assert raw not in str(caught.value)
             assert raw not in str(caught.value.details)
+
+
+SCREEN_LISTS: dict[str, tuple[Action, Callable[[LeadToCash, Principal], str]]] = {
+    "list": (Action.CUSTOMER_READ, lambda c, p: repr(c.customers.list(p, limit=200).items)),
+    "search": (
+        Action.CUSTOMER_READ,
+        lambda c, p: repr([c.customers.search(p, name).items for name in ("东区", "西区")]),
+    ),
+    "export": (Action.CUSTOMER_EXPORT, lambda c, p: c.customers.export_text(p)),
+}
+
+
+@pytest.mark.parametrize(("screen", "who"), [(s, w) for s in SCREEN_LISTS for w in PRINCIPALS])
+def test_customer_lists_search_and_exports_hold_only_what_is_in_scope(
+    screen: str, who: str
+) -> None:
+    crm, _store, ids = _world()
+    principal = PRINCIPALS[who]
+    action, call = SCREEN_LISTS[screen]
+    if not _has_role(principal, action):
+        with pytest.raises(PermissionDenied):
+            call(crm, principal)
+        return
+    shown = call(crm, principal)
+    count = crm.customers.count(principal)
+    assert count == len(crm.customers.list(principal, limit=200).items)
+    for target in TARGETS:
+        visible = _in_scope(principal, target)
+        assert (ids[target] in shown) == visible, (screen, who, target)
+    # contact fields unmasked only for owners, collaborators and managers
+    for raw in (PHONE_EAST, PHONE_WEST):
+        if raw in shown:
+            assert principal.is_manager or principal.rep_id in {"rep2", "w1"}, (screen, who)
 
 
 POOL_SERVICES: dict[str, tuple[Action, Callable[[LeadToCash, Principal, ZoneId, str], Any]]] = {

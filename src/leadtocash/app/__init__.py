@@ -14,10 +14,13 @@ from leadtocash.app.billing import BillingService, ReminderReport
 from leadtocash.app.churn import ChurnReport, ChurnService
 from leadtocash.app.classification import ClassificationService
 from leadtocash.app.collision import CollisionService, CustomerImportReport, CustomerImportRow
+from leadtocash.app.contacts import ContactService, ReminderSweep
 from leadtocash.app.context import AppContext, Change
 from leadtocash.app.contracts import ContractService
+from leadtocash.app.customer_screens import Customer360, CustomerService, PersonalData, Section
 from leadtocash.app.documents import CashPolicies
 from leadtocash.app.leads import ImportReport, ImportRow, LeadService
+from leadtocash.app.listing import CustomerFilter, CustomerSort, LeadFilter, LeadSort
 from leadtocash.app.pipeline import PipelineService
 from leadtocash.app.pool import PoolService
 from leadtocash.app.quotes import ExpiryReport, ProductService, QuoteService
@@ -57,17 +60,25 @@ __all__ = [
     "ChurnService",
     "ClassificationService",
     "CollisionService",
+    "ContactService",
     "ContractService",
+    "Customer360",
+    "CustomerFilter",
     "CustomerImportReport",
     "CustomerImportRow",
+    "CustomerService",
+    "CustomerSort",
     "ExpiryReport",
     "FailedAttempt",
     "ImportReport",
     "ImportRow",
+    "LeadFilter",
     "LeadService",
+    "LeadSort",
     "LeadToCash",
     "OutboxRelay",
     "Page",
+    "PersonalData",
     "PipelineService",
     "PoolService",
     "ProductService",
@@ -77,10 +88,12 @@ __all__ = [
     "RecomputeReport",
     "RelayReport",
     "ReminderReport",
+    "ReminderSweep",
     "RenewalReport",
     "RenewalService",
     "RepService",
     "Repository",
+    "Section",
     "ServicePolicies",
     "SettingsService",
     "SlaSweepReport",
@@ -100,6 +113,8 @@ class LeadToCash:
 
     ctx: AppContext
     leads: LeadService
+    customers: CustomerService
+    contacts: ContactService
     reps: RepService
     pools: PoolService
     reclaim: ReclaimService
@@ -156,6 +171,8 @@ class LeadToCash:
         self.__attrs_init__(
             ctx=ctx,
             leads=LeadService(ctx),
+            customers=CustomerService(ctx),
+            contacts=ContactService(ctx),
             reps=RepService(ctx),
             pools=PoolService(ctx),
             reclaim=ReclaimService(ctx),

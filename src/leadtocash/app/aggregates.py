@@ -14,6 +14,11 @@ import attrs
 
 from leadtocash.aftersales import Renewal, Ticket
 from leadtocash.allocation.ledger import FairnessLedger
+from leadtocash.app.listing import (
+    customer_list_indexes,
+    follow_up_list_indexes,
+    lead_list_indexes,
+)
 from leadtocash.collision import DedupKey, email_key, name_key, phone_key, uscc_key
 from leadtocash.contracts import (
     OPEN_INVOICE_STATUSES,
@@ -148,6 +153,7 @@ def _lead_indexes(lead: Lead) -> Mapping[str, str | None]:
         "status": lead.status.value,
         "owner": lead.owner_id,
         "created": sortable_time(lead.created_at),
+        **lead_list_indexes(lead),  # the lead screens' lists, sorts and search
     }
 
 
@@ -164,13 +170,17 @@ def _customer_indexes(customer: Customer) -> Mapping[str, str | None]:
         "reclaim_due": sortable_time(due) if due else None,
         "reclaim_warn": sortable_time(warn) if warn else None,
         "reclaim_provisional": sortable_time(due) if due and customer.reclaim_provisional else None,
+        **customer_list_indexes(customer),  # the customer screens' lists, sorts and search
         "name_prefix": name_prefix(customer.name),
     }
 
 
 def _followup_indexes(follow_up: FollowUp) -> Mapping[str, str | None]:
     target = follow_up.customer_id or follow_up.lead_id
-    return {"target": grouped(str(target), sortable_time(follow_up.at))}
+    return {
+        "target": grouped(str(target), sortable_time(follow_up.at)),
+        **follow_up_list_indexes(follow_up),  # per rep, and open plans by due time
+    }
 
 
 def _opportunity_indexes(opportunity: Opportunity) -> Mapping[str, str | None]:
@@ -282,7 +292,7 @@ SPECS: tuple[AggregateSpec[Any], ...] = (
         "customer", Customer, _customer_indexes, dedup_keys=_customer_dedup, dedup_unique=True
     ),
     AggregateSpec("contact", Contact, lambda c: {"customer": c.customer_id}),
-    AggregateSpec("sales_rep", SalesRep, lambda r: {"zone": r.zone_id}),
+    AggregateSpec("sales_rep", SalesRep, lambda r: {"zone": r.zone_id, "team": r.team_id}),
     AggregateSpec("team", Team),
     AggregateSpec("zone", Zone),
     AggregateSpec("follow_up", FollowUp, _followup_indexes),

@@ -9,10 +9,12 @@ its derived reclaim schedule.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 import attrs
 
 from leadtocash.access import Action, Principal
+from leadtocash.app.contacts import check_follow_up_text, complete_plans
 from leadtocash.app.context import AppContext, Change
 from leadtocash.app.customers import CustomerWrites, rep_of
 from leadtocash.app.unit_of_work import Page, UnitOfWork
@@ -282,9 +284,16 @@ class PoolService:
         *,
         kind: FollowUpKind = FollowUpKind.CALL,
         note: str = "",
+        next_at: datetime | None = None,
+        plan: str = "",
     ) -> FollowUp:
-        """The owner logs a follow-up (跟进): it extends protection and resets "no follow-up"."""
+        """The owner logs a follow-up (跟进): it extends protection and resets "no follow-up".
+
+        ``next_at`` and ``plan`` set the next follow-up (跟进计划; the reminder sweep reminds
+        the rep when it is due); logging a follow-up completes the customer's open plans.
+        """
         rep_id = rep_of(principal)
+        check_follow_up_text(note, plan, next_at)
 
         def command(uow: UnitOfWork) -> tuple[FollowUp, list[Change]]:
             customer = uow.customers.get(customer_id)
@@ -298,7 +307,10 @@ class PoolService:
                 kind=kind,
                 customer_id=customer.id,
                 note=note,
+                next_at=next_at,
+                plan=plan,
             )
+            done = complete_plans(uow, customer.id, now)
             uow.follow_ups.add(follow_up)
             engaged = attrs.evolve(customer.signals, last_engagement_at=now)
             candidate = attrs.evolve(
@@ -309,7 +321,8 @@ class PoolService:
             )
             uow.record(FollowUpLogged(now, customer.id, rep_id, follow_up.id))
             staged = self.customers.stage(uow, customer, candidate, summarize=True)
-            return follow_up, [Change("follow_up", follow_up.id, None, follow_up), *staged.changes]
+            logged = Change("follow_up", follow_up.id, None, follow_up)
+            return follow_up, [logged, *done, *staged.changes]
 
         return self.ctx.execute(principal, Action.FOLLOW_UP_LOG, command)
 

@@ -8,6 +8,7 @@ in one transaction; leaving the block without committing discards everything.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
@@ -32,6 +33,8 @@ from leadtocash.ports.storage import (
 from leadtocash.serialization import structure, unstructure
 
 __all__ = ["Page", "Repository", "UnitOfWork", "run_with_retries"]
+
+_log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -122,6 +125,17 @@ class Repository(Generic[T]):
         items = self.get_many([ident for _, ident in hits])
         cursor = hits[-1] if len(hits) == limit and hits else None
         return Page(tuple(items), cursor)
+
+    def select(self, query: IndexQuery) -> Page[T]:
+        """One page of aggregates for a whole index query (``where`` clauses included)."""
+        hits = self._uow._session_or_raise().query(query)
+        items = self.get_many([ident for _, ident in hits])
+        cursor = hits[-1] if hits and len(hits) == query.limit else None
+        return Page(tuple(items), cursor)
+
+    def count(self, query: IndexQuery) -> int:
+        """How many records an index query selects (its cursor and limit ignored)."""
+        return self._uow._session_or_raise().count(query)
 
     def query_group(
         self, index: str, key: str, *, after: tuple[str, str] | None = None, limit: int = 100
@@ -320,8 +334,13 @@ class UnitOfWork:
         session = self._session_or_raise()
         if self.committed:
             raise RuntimeError("this unit of work was already committed")
-        session.commit(Commit(self._writes(), tuple(self._audit), self._outbox()))
+        commit = Commit(self._writes(), tuple(self._audit), self._outbox())
+        session.commit(commit)
         self.committed = True
+        _log.debug(
+            "committed %d writes, %d audit entries, %d outbox messages",
+            len(commit.writes), len(commit.audit), len(commit.outbox),
+        )  # fmt: skip
 
     def as_committed(self, value: R) -> R:
         """``value`` as the commit stored it: an aggregate saved here carries its new version.
@@ -374,7 +393,9 @@ def run_with_retries(
                 return work(uow)
         except (ConcurrencyConflict, StorageError) as exc:
             if not exc.retryable or attempt == attempts:
+                _log.debug("giving up after attempt %d of %d: %s", attempt, attempts, exc)
                 raise
+            _log.debug("attempt %d of %d failed (%s); retrying", attempt, attempts, exc.code)
             if on_conflict is not None:
                 on_conflict(attempt)
     raise AssertionError("unreachable")
