@@ -19,6 +19,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from leadtocash import (
+    Customer,
     Duration,
     FollowUpKind,
     LeadToCash,
@@ -33,7 +34,7 @@ from leadtocash import (
     ZoneId,
     verify_audit_chain,
 )
-from leadtocash.app import OutboxRelay
+from leadtocash.app import CustomerFilter, OutboxRelay
 from leadtocash.pool import TierDurations
 from leadtocash.testing import FakeClock, RecordingNotifier, SequentialIds
 from leadtocash_adapters.sqlite_store import SQLiteStore
@@ -85,6 +86,20 @@ LABELS = {
         "broken": "在第 {i} 条断裂",
     },
 }
+
+
+def my_customers(crm: LeadToCash, principal: Principal) -> list[Customer]:
+    """Every customer ``principal`` owns, read page by page through the authorized API."""
+    found: list[Customer] = []
+    cursor = None
+    while True:
+        page = crm.customers.list(
+            principal, CustomerFilter(owner=principal.rep_id), after=cursor, limit=200
+        )
+        found.extend(page.items)
+        if page.next_cursor is None:
+            return found
+        cursor = page.next_cursor
 
 
 def build(crm: LeadToCash, rng: random.Random, customers: int) -> dict[str, list[Principal]]:
@@ -178,8 +193,7 @@ def run(args: argparse.Namespace) -> int:
                         except LeadToCashError as exc:
                             refusals[exc.code] += 1
                             stats[rep]["refusals"] += 1
-                    with crm.unit_of_work() as uow:
-                        mine = uow.customers.query("owner", equals=rep, limit=500).items
+                    mine = my_customers(crm, principal)
                     for customer in mine:
                         if rng.random() < diligence[principal.rep_id] / 3:
                             crm.pools.log_follow_up(principal, customer.id, kind=FollowUpKind.CALL)
@@ -211,8 +225,7 @@ def run(args: argparse.Namespace) -> int:
         for zone, principals in reps.items():
             for principal in principals:
                 rep = str(principal.rep_id)
-                with crm.unit_of_work() as uow:
-                    owned = len(uow.customers.index_entries("owner", equals=rep, limit=1000))
+                owned = crm.customers.count(principal, CustomerFilter(owner=principal.rep_id))
                 s = stats[rep]
                 print(
                     f"{rep:<10} {zone:<5} {owned:>5}  {s['claims']:>6}  {s['follow_ups']:>10}  "
