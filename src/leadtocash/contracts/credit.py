@@ -145,8 +145,7 @@ def apply_credit(
     outstanding (``receipt.over_allocation``), another customer or currency.
     """
     if amount is None:
-        left = outstanding(invoice)
-        amount = credit.balance if credit.balance < left else left
+        amount = min(credit.balance, outstanding(invoice))
     paid = record_payment(invoice, amount, now)
     used = withdraw_credit(
         credit, invoice.customer_id, amount, CreditEntryKind.APPLICATION, invoice.id, now, actor

@@ -125,13 +125,10 @@ def build_plan(total: Money, specs: Sequence[MilestoneSpec]) -> tuple[Milestone,
                 "percent": str(sum(percents, Decimal(0))),
             },
         )
-    shares = iter(rest.split(percents) if percents and rest.amount else [])
+    shares = iter(rest.split(percents) if percents else ())  # one per percentage milestone
     plan = []
     for ident, spec in zip(ids, specs, strict=True):
-        if spec.amount is not None:
-            amount = spec.amount
-        else:
-            amount = next(shares, Money.zero(total.currency))
+        amount = spec.amount if spec.amount is not None else next(shares)
         plan.append(
             Milestone(
                 id=ident,

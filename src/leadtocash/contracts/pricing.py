@@ -105,7 +105,7 @@ def price_lines(
     after = [g - d for g, d in zip(gross, line_discounts, strict=True)]
     subtotal = sum_money(after, currency)
     quote_discount = subtotal.times(discount_rate)
-    if quote_discount.amount == 0 or not lines:
+    if quote_discount.amount == 0:  # also every quote without lines: nothing to split
         shares = [Money.zero(currency)] * len(lines)
     else:
         shares = quote_discount.split([a.minor_units for a in after])

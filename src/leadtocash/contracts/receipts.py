@@ -250,8 +250,7 @@ def allocate_oldest_first(
     for index in oldest_due_first(invoices):
         if receipt.unapplied.amount == 0:
             break
-        left = outstanding(result[index])
-        amount = left if left < receipt.unapplied else receipt.unapplied
+        amount = min(outstanding(result[index]), receipt.unapplied)
         receipt, result[index] = allocate(receipt, result[index], amount, now, actor)
     receipt, credit = surplus_to_credit(receipt, credit, now, actor)
     return receipt, tuple(result), credit

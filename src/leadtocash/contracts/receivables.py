@@ -92,11 +92,9 @@ def aging(invoices: Sequence[Invoice], on: date, currency: str) -> Aging:
     """Age the outstanding of ``invoices`` (all in ``currency``) on ``on``."""
     _same_currency(invoices, currency)
     sums = {bucket: Money.zero(currency) for bucket in AgingBucket}
-    for invoice in invoices:
-        left = outstanding(invoice)
-        if left.amount:
-            bucket = aging_bucket(days_overdue(invoice, on))
-            sums[bucket] = sums[bucket] + left
+    for invoice in invoices:  # a settled invoice adds zero (and is never overdue)
+        bucket = aging_bucket(days_overdue(invoice, on))
+        sums[bucket] = sums[bucket] + outstanding(invoice)
     total = sum_money((outstanding(i) for i in invoices), currency)
     return Aging(on, currency, tuple(sums.items()), total)
 
@@ -191,7 +189,7 @@ def collection_forecast(
         covered = roll_up(contract, invoices).collected
         plan = sorted(payment_plan(contract), key=lambda m: (m.due_date or date.max, m.id))
         for milestone in plan:
-            take = milestone.amount if milestone.amount < covered else covered
+            take = min(milestone.amount, covered)
             covered = covered - take
             rest = milestone.amount - take
             if rest.amount == 0:

@@ -35,6 +35,7 @@ from leadtocash.contracts import (
     edit_contract,
     fully_delivered_on,
     payment_plan,
+    plan_problems,
     propose_amendment,
     record_delivery,
     reject_amendment,
@@ -273,3 +274,164 @@ def test_contract_construction_checks_its_invariants() -> None:
     with pytest.raises(ValidationError):
         Contract(ContractId("c"), CUSTOMER, AUTHOR, "t", "CNY", (line,), NOW,
                  plan=(Milestone("M1", "m", cny("9.99"), due_date=date(2024, 1, 1)),))  # fmt: skip
+
+
+# -- payment plans: every refusal coded, every boundary pinned (docs/mutation.md) --------------
+
+APRIL = date(2024, 4, 1)
+
+
+def _codes(error: ValidationError) -> list[tuple[str, str]]:
+    return [(e.path, e.code) for e in error.errors]
+
+
+def test_plan_ids_default_to_m1_m2_and_explicit_ids_must_differ() -> None:
+    plan = build_plan(
+        cny("10.00"),
+        [
+            MilestoneSpec("a", percent=Decimal(50), due_date=APRIL, id="DEP"),
+            MilestoneSpec("b", percent=Decimal(50), due_date=APRIL),
+        ],
+    )
+    assert [m.id for m in plan] == ["DEP", "M2"]
+    with pytest.raises(ValidationError) as caught:
+        build_plan(
+            cny("10.00"),
+            [
+                MilestoneSpec("a", percent=Decimal(50), due_date=APRIL, id="M2"),
+                MilestoneSpec("b", percent=Decimal(50), due_date=APRIL),
+            ],
+        )
+    assert _codes(caught.value) == [("plan", "contract.duplicate_milestone")]
+    with pytest.raises(ValidationError) as caught:
+        build_plan(cny("10.00"), [])
+    assert _codes(caught.value) == [("plan", "contract.plan_mismatch")]
+
+
+def test_plan_milestones_carry_their_specs() -> None:
+    (first, second) = build_plan(
+        cny("10.00"),
+        [
+            MilestoneSpec("预付", amount=cny("3.00"), due_date=APRIL),
+            MilestoneSpec("验收", percent=Decimal(100), basis=MilestoneBasis.FULL_DELIVERY,
+                          days_after_delivery=15),
+        ],
+    )  # fmt: skip
+    assert first == Milestone("M1", "预付", cny("3.00"), MilestoneBasis.DATE, APRIL, 0, None)
+    assert second == Milestone(
+        "M2", "验收", cny("7.00"), MilestoneBasis.FULL_DELIVERY, None, 15, Decimal(100)
+    )
+
+
+def test_fixed_amounts_may_make_up_the_whole_total_but_not_more() -> None:
+    # fixed alone, exactly the total
+    plan = build_plan(cny("10.00"), [MilestoneSpec("all", amount=cny("10.00"), due_date=APRIL)])
+    assert [m.amount for m in plan] == [cny("10.00")]
+    # fixed = total and percentages for the (zero) rest: zero milestones, still a plan
+    plan = build_plan(
+        cny("10.00"),
+        [
+            MilestoneSpec("all", amount=cny("10.00"), due_date=APRIL),
+            MilestoneSpec("rest", percent=Decimal(100), due_date=APRIL),
+        ],
+    )
+    assert [m.amount for m in plan] == [cny("10.00"), cny("0")]
+    # zero-amount milestones are allowed, negative ones are not
+    plan = build_plan(
+        cny("10.00"),
+        [
+            MilestoneSpec("free", amount=cny("0"), due_date=APRIL),
+            MilestoneSpec("all", amount=cny("10.00"), due_date=APRIL),
+        ],
+    )
+    assert [m.amount for m in plan] == [cny("0"), cny("10.00")]
+    with pytest.raises(ValidationError) as negative:
+        MilestoneSpec("neg", amount=cny("-0.01"), due_date=APRIL)
+    assert _codes(negative.value) == [("amount", "field.negative")]
+    # one fen too much
+    with pytest.raises(RuleViolation) as caught:
+        build_plan(
+            cny("10.00"),
+            [
+                MilestoneSpec("a", amount=cny("6.00"), due_date=APRIL),
+                MilestoneSpec("b", amount=cny("4.01"), due_date=APRIL),
+                MilestoneSpec("c", percent=Decimal(100), due_date=APRIL),
+            ],
+        )
+    assert caught.value.code == "contract.plan_mismatch"
+    assert caught.value.details == {"total": "10.00 CNY", "fixed": "10.01 CNY", "percent": "100"}
+
+
+def test_percentages_must_add_up_to_exactly_100() -> None:
+    for parts in ([Decimal(50), Decimal("49.99")], [Decimal(50), Decimal("50.01")]):
+        specs = [MilestoneSpec(f"m{i}", percent=p, due_date=APRIL) for i, p in enumerate(parts)]
+        with pytest.raises(RuleViolation) as caught:
+            build_plan(cny("10.00"), specs)
+        assert caught.value.code == "contract.plan_mismatch"
+        assert caught.value.details == {
+            "total": "10.00 CNY",
+            "fixed": "0.00 CNY",
+            "percent": str(sum(parts)),
+        }
+    # fixed amounts short of the total with no percentage to take the rest
+    with pytest.raises(RuleViolation) as caught:
+        build_plan(cny("10.00"), [MilestoneSpec("a", amount=cny("9.99"), due_date=APRIL)])
+    assert caught.value.details == {"total": "10.00 CNY", "fixed": "9.99 CNY", "percent": "0"}
+
+
+def test_percent_bounds_and_spec_shape() -> None:
+    for ok in (Decimal(0), Decimal(100)):
+        assert MilestoneSpec("m", percent=ok, due_date=APRIL).percent == ok
+    for bad in (Decimal("-0.01"), Decimal("100.01"), 50):
+        with pytest.raises(ValidationError) as caught:
+            MilestoneSpec("m", percent=bad, due_date=APRIL)  # type: ignore[arg-type]
+        assert _codes(caught.value) == [("percent", "contracts.rate_range")]
+    for both_or_none in ({"percent": Decimal(1), "amount": cny("1")}, {}):
+        with pytest.raises(ValidationError) as caught:
+            MilestoneSpec("m", due_date=APRIL, **both_or_none)  # type: ignore[arg-type]
+        assert _codes(caught.value) == [("percent", "contract.milestone_amount")]
+    with pytest.raises(ValidationError) as caught:
+        MilestoneSpec("m", percent=Decimal(1))
+    assert _codes(caught.value) == [("due_date", "field.required")]
+    with pytest.raises(ValidationError) as caught:
+        MilestoneSpec("m", percent=Decimal(1), basis=MilestoneBasis.FIRST_DELIVERY,
+                      due_date=APRIL)  # fmt: skip
+    assert _codes(caught.value) == [("due_date", "contract.milestone_due")]
+    # a stored delivery milestone gets its date on acceptance: a date is allowed there
+    dated = Milestone("M1", "m", cny("1"), MilestoneBasis.FIRST_DELIVERY, APRIL)
+    assert dated.due_date == APRIL
+    with pytest.raises(ValidationError) as caught:
+        Milestone("M1", "m", cny("1"))
+    assert _codes(caught.value) == [("due_date", "field.required")]
+
+
+def test_a_fixed_amount_in_another_currency_is_refused_with_its_index() -> None:
+    with pytest.raises(RuleViolation) as caught:
+        build_plan(
+            cny("10.00"),
+            [
+                MilestoneSpec("a", amount=cny("5.00"), due_date=APRIL),
+                MilestoneSpec("b", amount=Money("5.00", "USD"), due_date=APRIL),
+            ],
+        )
+    assert caught.value.code == "contracts.currency_mismatch"
+    assert caught.value.details == {"what": "plan[1].amount", "expected": "CNY", "found": "USD"}
+
+
+def test_plan_problems_name_every_problem() -> None:
+    ok = (Milestone("M1", "a", cny("4.00"), due_date=APRIL),
+          Milestone("M2", "b", cny("6.00"), due_date=APRIL))  # fmt: skip
+    assert plan_problems(ok, cny("10.00")) == []
+    assert plan_problems((), cny("0")) == []
+
+    def codes(plan: tuple[Milestone, ...], total: Money) -> list[tuple[str, str]]:
+        return [(p.path, p.code) for p in plan_problems(plan, total)]
+
+    assert codes(ok, cny("10.01")) == [("plan", "contract.plan_mismatch")]
+    assert codes((ok[0], ok[0], ok[1]), cny("14.00")) == [("plan", "contract.duplicate_milestone")]
+    assert codes(ok, Money("10.00", "USD")) == [("plan", "contracts.currency_mismatch")]
+    negative = (ok[0], attrs.evolve(ok[1], amount=cny("-1.00")), ok[1])
+    assert codes(negative, cny("9.00")) == [
+        ("plan", "contract.duplicate_milestone"),
+        ("plan", "field.negative"),
+    ]

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from fractions import Fraction
 
 import attrs
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from contract_fixtures import (
     ALICE_AS_MANAGER,
@@ -32,6 +35,7 @@ from leadtocash.contracts import (
     expire_quote,
     is_quote_expired,
     needs_approval,
+    price_lines,
     quote_expires_at,
     reject_quote,
     revise_quote,
@@ -223,3 +227,140 @@ def test_revisions_supersede_the_previous_one() -> None:
     with pytest.raises(InvalidTransition):
         revise_quote(accept_quote(send_quote(new, POLICY, NOW, AUTHOR), NOW, "c"), QuoteId("x"),
                      NOW, AUTHOR)  # fmt: skip
+
+
+# -- pricing pinned formula by formula (mutation testing, docs/mutation.md) --------------------
+
+
+@attrs.frozen
+class _Line:
+    """The least a line needs to be priced (pricing reads it through ``PriceableLine``)."""
+
+    quantity: Decimal
+    unit_price: Money
+    tax_rate: Decimal = Decimal(0)
+    discount_rate: Decimal = Decimal(0)
+
+
+def _half_even(value: Fraction) -> int:
+    """``value`` (in fen) rounded half-even to a whole fen."""
+    floor = value.numerator // value.denominator
+    rest = value - floor
+    return floor + (rest > Fraction(1, 2) or (rest == Fraction(1, 2) and floor % 2 == 1))
+
+
+_lines = st.lists(
+    st.builds(
+        _Line,
+        st.integers(1, 50_000).map(lambda n: Decimal(n).scaleb(-2)),  # 0.01 … 500.00 units
+        st.integers(0, 2_000_000).map(lambda f: Money.from_minor_units(f, "CNY")),
+        st.sampled_from([Decimal("0.13"), Decimal("0.09"), Decimal("0.06"), Decimal(0)]),
+        st.integers(0, 400).map(lambda n: Decimal(n).scaleb(-3)),
+    ),
+    min_size=1,
+    max_size=6,
+)
+
+
+@given(_lines, st.integers(0, 400).map(lambda n: Decimal(n).scaleb(-3)), st.booleans())
+def test_every_figure_follows_the_documented_formula_to_the_fen(
+    lines: list[_Line], discount: Decimal, inclusive: bool
+) -> None:
+    price = price_lines(lines, "CNY", tax_inclusive=inclusive, discount_rate=discount)
+    gross = [_half_even(Fraction(ln.quantity) * ln.unit_price.minor_units) for ln in lines]
+    rates = [Fraction(ln.discount_rate) for ln in lines]
+    line_discounts = [_half_even(g * r) for g, r in zip(gross, rates, strict=True)]
+    after = [g - d for g, d in zip(gross, line_discounts, strict=True)]
+    quote_discount = _half_even(sum(after) * Fraction(discount))
+    # the share of each line is Money.split's largest remainder over the discounted amounts
+    shares = (
+        [m.minor_units for m in Money.from_minor_units(quote_discount, "CNY").split(after)]
+        if quote_discount
+        else [0] * len(lines)
+    )
+    assert sum(shares) == quote_discount
+    for ln, p, g, d, a, share in zip(
+        lines, price.lines, gross, line_discounts, after, shares, strict=True
+    ):
+        amount, rate = a - share, Fraction(ln.tax_rate)
+        if inclusive:  # 含税: tax = total − total / (1 + rate)
+            tax = _half_even(amount - amount / (1 + rate))
+            net, total = amount - tax, amount
+        else:  # tax = net × rate
+            tax = _half_even(amount * rate)
+            net, total = amount, amount + tax
+        figures = (p.gross, p.line_discount, p.quote_discount, p.net, p.tax, p.total)
+        assert [m.minor_units for m in figures] == [g, d, share, net, tax, total]
+        assert p.discount.minor_units == d + share
+    assert price.gross.minor_units == sum(gross)
+    assert price.discount.minor_units == sum(line_discounts) + quote_discount
+    assert price.net.minor_units == sum(p.net.minor_units for p in price.lines)
+    assert price.tax.minor_units == sum(p.tax.minor_units for p in price.lines)
+    assert price.total.minor_units == sum(p.total.minor_units for p in price.lines)
+    expected = Decimal(0) if not sum(gross) else price.discount.amount / price.gross.amount
+    assert price.effective_discount == expected
+
+
+def test_tax_formulas_at_their_boundaries() -> None:
+    # inclusive 1.13 at 13%: 1.13 − 1.13/1.13 = 0.13 exactly; exclusive 1.00 × 13% = 0.13
+    assert tax_of(Money("1.13", "CNY"), Decimal("0.13"), inclusive=True) == Money("0.13", "CNY")
+    assert tax_of(Money("1.00", "CNY"), Decimal("0.13"), inclusive=False) == Money("0.13", "CNY")
+    # half-even on the fen: 0.50 × 9% = 0.045 → 0.04 (4 is even); 1.50 × 9% = 0.135 → 0.14
+    assert tax_of(Money("0.50", "CNY"), Decimal("0.09"), inclusive=False) == Money("0.04", "CNY")
+    assert tax_of(Money("1.50", "CNY"), Decimal("0.09"), inclusive=False) == Money("0.14", "CNY")
+    # a zero rate taxes nothing either way; the currency is the amount's
+    for inclusive in (True, False):
+        assert tax_of(Money("99", "USD"), Decimal(0), inclusive=inclusive) == Money("0", "USD")
+
+
+def test_price_lines_defaults_are_tax_inclusive_and_no_quote_discount() -> None:
+    lines = [_Line(Decimal(1), Money("113.00", "CNY"), Decimal("0.13"))]
+    price = price_lines(lines, "CNY")
+    assert price == price_lines(lines, "CNY", tax_inclusive=True, discount_rate=Decimal(0))
+    assert (price.total, price.tax, price.net) == (
+        Money("113.00", "CNY"),
+        Money("13.00", "CNY"),
+        Money("100.00", "CNY"),
+    )
+    assert price.discount == Money("0", "CNY") and price.effective_discount == 0
+
+
+def test_free_lines_and_empty_quotes_price_to_zero() -> None:
+    # nothing to discount: no split over zero weights, every figure zero
+    free = [_Line(Decimal(2), Money("0", "CNY")), _Line(Decimal(1), Money("0", "CNY"))]
+    price = price_lines(free, "CNY", discount_rate=Decimal("0.5"))
+    assert all(m == Money("0", "CNY") for m in (price.gross, price.discount, price.total))
+    assert [p.quote_discount for p in price.lines] == [Money("0", "CNY")] * 2
+    assert price.effective_discount == Decimal(0)
+    empty = price_lines([], "CNY", discount_rate=Decimal("0.5"))
+    assert (empty.lines, empty.total, empty.tax) == ((), Money("0", "CNY"), Money("0", "CNY"))
+
+
+def test_quote_discount_shares_tie_to_the_earlier_line() -> None:
+    # 3 equal lines of 1.00, 1% of 3.00 = 0.03 → 1 fen each; 2% of 1.50 = 0.03 on 0.50 × 3
+    # → split 3 fen over 50:50:50 exactly. 0.01 over three equal lines: the first line gets it
+    lines = [_Line(Decimal(1), Money("0.50", "CNY")) for _ in range(3)]
+    price = price_lines(lines, "CNY", discount_rate=Decimal("0.02"))  # 1.50 × 2% = 0.03
+    assert [p.quote_discount.minor_units for p in price.lines] == [1, 1, 1]
+    price = price_lines(lines, "CNY", discount_rate=Decimal("0.01"))  # 0.015 → 0.02 (half-even)
+    assert [p.quote_discount.minor_units for p in price.lines] == [1, 1, 0]
+    # shares follow the amounts after the line discounts (not the gross)
+    lines = [
+        _Line(Decimal(1), Money("100.00", "CNY"), discount_rate=Decimal("0.5")),  # 50.00 left
+        _Line(Decimal(1), Money("50.00", "CNY")),  # 50.00
+    ]
+    price = price_lines(lines, "CNY", discount_rate=Decimal("0.1"))  # 10.00, 5.00 each
+    assert [p.quote_discount for p in price.lines] == [Money("5.00", "CNY")] * 2
+
+
+def test_a_line_in_another_currency_is_refused_with_its_index() -> None:
+    lines = [_Line(Decimal(1), Money("1", "CNY")), _Line(Decimal(1), Money("1", "USD"))]
+    with pytest.raises(RuleViolation) as caught:
+        price_lines(lines, "CNY")
+    assert caught.value.code == "contracts.currency_mismatch"
+    assert caught.value.details == {
+        "what": "lines[1].unit_price",
+        "expected": "CNY",
+        "found": "USD",
+        "line": 1,
+    }
