@@ -6,6 +6,8 @@
     .venv/bin/python scripts/mutation.py src/leadtocash/pool/reclaim.py --max-children 4
     .venv/bin/python scripts/mutation.py src/leadtocash/allocation/engine.py  # the engine only
     .venv/bin/python scripts/mutation.py --incremental         # reuse mutants/ (see below)
+    .venv/bin/python scripts/mutation.py src/leadtocash/contracts/pricing.py --tests \
+        tests/unit/contracts tests/properties/test_contracts_properties.py  # modules first
 
 Only the modules named (default: the four below) have their mutants run and reported; the other
 configured modules are rewritten in mutants/ as usual but none of their mutants is tested.
@@ -129,6 +131,11 @@ def main() -> None:
         "invalidates mutmut's cached results)",
     )
     options = parser.parse_args()
+    # ``--tests`` takes every following argument: modules written after it would silently
+    # become tests (and the default modules would run instead).
+    stray = [t for t in options.tests if Path(t).parts[:1] == ("src",)]
+    if stray:
+        parser.error(f"--tests takes test paths; name the modules before it: {' '.join(stray)}")
     modules = [_module_path(m) for m in options.modules or DEFAULT_MODULES]
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]
     configured = [m for m in config.get("only_mutate", []) if m not in modules]

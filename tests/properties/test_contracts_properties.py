@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
@@ -47,6 +48,7 @@ from leadtocash.contracts import (
     confirm_receipt,
     contract_from_quote,
     delivered_quantities,
+    deposit_credit,
     draft_invoice,
     draft_quote,
     draft_red_invoice,
@@ -64,9 +66,10 @@ from leadtocash.contracts import (
     send_quote,
     sign_contract,
     submit_contract,
+    withdraw_credit,
 )
 from leadtocash.contracts.credit import CreditEntryKind
-from leadtocash.errors import LeadToCashError
+from leadtocash.errors import LeadToCashError, RuleViolation
 from leadtocash.model import CustomerId
 from leadtocash.money import Money
 
@@ -123,6 +126,37 @@ def test_plans_sum_exactly_and_each_milestone_is_within_one_fen(
     assert sum(fen(m.amount) for m in plan) == total_fen
     for milestone, p in zip(plan, parts, strict=True):
         assert abs(Decimal(fen(milestone.amount)) - Decimal(total_fen) * p / 100) < 1
+
+
+@given(st.lists(st.tuples(st.booleans(), st.integers(1, 10_000)), max_size=30))
+def test_credit_is_never_negative_and_is_the_sum_of_its_entries(
+    moves: list[tuple[bool, int]],
+) -> None:
+    credit = open_credit(CUSTOMER, "CNY")
+    balance = 0
+    for deposit, units in moves:
+        amount = Money.from_minor_units(units, "CNY")
+        if deposit:
+            credit = deposit_credit(credit, CUSTOMER, amount, "r", NOW, "f")
+            balance += units
+        elif units > balance:
+            with pytest.raises(RuleViolation) as refused:
+                withdraw_credit(credit, CUSTOMER, amount, CreditEntryKind.REVERSAL, "r", NOW, "f")
+            assert refused.value.code == "credit.insufficient"
+        else:
+            credit = withdraw_credit(credit, CUSTOMER, amount, CreditEntryKind.REVERSAL, "r", NOW,
+                                     "f")  # fmt: skip
+            balance -= units
+        assert fen(credit.balance) == balance == sum(fen(e.amount) for e in credit.entries) >= 0
+
+
+def _bucket_by_days(days: int) -> AgingBucket:
+    """The aging buckets written as day ranges: (…, 0], [1, 30], [31, 60], [61, 90], [91, …)."""
+    for bucket, last in ((AgingBucket.NOT_DUE, 0), (AgingBucket.DAYS_0_30, 30),
+                         (AgingBucket.DAYS_31_60, 60), (AgingBucket.DAYS_61_90, 90)):  # fmt: skip
+        if days <= last:
+            return bucket
+    return AgingBucket.DAYS_90_PLUS
 
 
 POLICY = ApprovalPolicy()
@@ -325,6 +359,14 @@ class ContractToCash(RuleBasedStateMachine):
         assert sum(fen(m) for _, m in report.buckets) == fen(report.total)
         assert fen(report.total) == sum(fen(outstanding(i)) for i in invoices)
         assert {b for b, _ in report.buckets} == set(AgingBucket)
+        expected = dict.fromkeys(AgingBucket, 0)
+        for invoice in invoices:
+            left = fen(outstanding(invoice))
+            if left and invoice.due_date is not None:
+                expected[_bucket_by_days((self.today - invoice.due_date).days)] += left
+            else:
+                expected[AgingBucket.NOT_DUE] += left
+        assert {b: fen(m) for b, m in report.buckets} == expected
 
     @invariant()
     def plan_and_rollup_follow_the_documents(self) -> None:
