@@ -2,7 +2,12 @@
 
 The public API is what this module (and ``leadtocash.ports``, ``leadtocash.app``,
 ``leadtocash.testing``) export in ``__all__``; everything else is internal.
+
+Logging goes to ``logging.getLogger("leadtocash…")`` (a ``NullHandler`` is installed): commits,
+conflicts and retries at DEBUG, sweeps and the outbox relay at INFO.
 """
+
+import logging
 
 from leadtocash.access import Action, Principal, Role
 from leadtocash.app import AppContext, LeadToCash, Page
@@ -31,11 +36,15 @@ from leadtocash.errors import (
     FieldError,
     InvalidTransition,
     LeadToCashError,
+    MissingExtra,
     NotFound,
     PermissionDenied,
     RuleViolation,
     StorageError,
     StorageUnavailable,
+    StoreNotReady,
+    StoreUnreachable,
+    StoreURLError,
     ValidationError,
 )
 from leadtocash.i18n import describe_error, label, message
@@ -68,7 +77,10 @@ from leadtocash.ports import Store
 from leadtocash.scopes import CollaboratorAccess
 from leadtocash.serialization import structure, unstructure
 from leadtocash.settings import OrganisationSettings
+from leadtocash.stores import connect
 from leadtocash.system import RandomIds, SystemClock
+
+logging.getLogger("leadtocash").addHandler(logging.NullHandler())
 
 __version__ = "0.1.0"
 
@@ -106,6 +118,7 @@ __all__ = [
     "LeadStatus",
     "LeadToCash",
     "LeadToCashError",
+    "MissingExtra",
     "Money",
     "NotFound",
     "Opportunity",
@@ -126,6 +139,9 @@ __all__ = [
     "StorageError",
     "StorageUnavailable",
     "Store",
+    "StoreNotReady",
+    "StoreURLError",
+    "StoreUnreachable",
     "SystemClock",
     "TagRules",
     "Team",
@@ -137,6 +153,7 @@ __all__ = [
     "Zone",
     "ZoneId",
     "__version__",
+    "connect",
     "describe_error",
     "label",
     "message",

@@ -18,11 +18,15 @@ __all__ = [
     "FieldError",
     "InvalidTransition",
     "LeadToCashError",
+    "MissingExtra",
     "NotFound",
     "PermissionDenied",
     "RuleViolation",
     "StorageError",
     "StorageUnavailable",
+    "StoreNotReady",
+    "StoreURLError",
+    "StoreUnreachable",
     "ValidationError",
 ]
 
@@ -164,3 +168,38 @@ class StorageUnavailable(StorageError):
 
     code = "storage.unavailable"
     retryable = True
+
+
+class StoreURLError(StorageError):
+    """A store URL that names no store: unknown scheme (``store.unknown_scheme``), bad form."""
+
+    code = "store.invalid_url"
+
+
+class StoreUnreachable(StorageUnavailable):
+    """The store named by a URL cannot be reached (server down, directory missing)."""
+
+    code = "store.unreachable"
+
+
+class StoreNotReady(StorageError):
+    """The store exists but has no schema (or an older one): run ``leadtocash migrate URL``."""
+
+    code = "store.no_schema"
+
+
+class MissingExtra(LeadToCashError, ImportError):
+    """An optional part needs an extra that is not installed; ``details["extra"]`` names it.
+
+    Also an :class:`ImportError`, so ``from … import`` of a guarded name fails the usual way.
+    """
+
+    code = "store.missing_extra"
+
+    def __init__(self, extra: str, *, needed_for: str, module: str | None = None) -> None:
+        super().__init__(
+            f"{needed_for} needs the {extra!r} extra: pip install 'leadtocash[{extra}]'"
+            + (f" (module {module!r} is missing)" if module else ""),
+            details={"extra": extra, "needed_for": needed_for, "module": module},
+        )
+        self.extra = extra

@@ -14,6 +14,7 @@ indexed range over open invoices' due dates, whose cost grows with what is due.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from datetime import date, timedelta
 
@@ -82,6 +83,8 @@ from leadtocash.model import CustomerId
 from leadtocash.money import Money
 
 __all__ = ["BillingService", "ReminderReport"]
+
+_log = logging.getLogger(__name__)
 
 
 @attrs.frozen
@@ -466,6 +469,12 @@ class BillingService:
                 closed.append(invoice_id)
             else:
                 sent.append((invoice_id, kind.value))
+        _log.info(
+            "payment reminders: %d sent, %d closed, %d skipped",
+            len(sent),
+            len(closed),
+            len(skipped),
+        )
         return ReminderReport(tuple(sent), tuple(closed), tuple(skipped))
 
     def _remind_one(

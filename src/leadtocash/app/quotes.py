@@ -11,6 +11,7 @@ range). Every command is authorized, atomic and audits each quote or product it 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -51,6 +52,8 @@ from leadtocash.money import Money
 from leadtocash.pipeline.opportunity import OpportunityId
 
 __all__ = ["ExpiryReport", "ProductService", "QuoteService"]
+
+_log = logging.getLogger(__name__)
 
 
 def _products_of(uow: UnitOfWork, lines: Sequence[LineInput]) -> dict[ProductId, Product]:
@@ -370,6 +373,7 @@ class QuoteService:
             except ConcurrencyConflict:
                 done = False
             (expired if done else skipped).append(quote_id)
+        _log.info("quote expiry: %d expired, %d skipped", len(expired), len(skipped))
         return ExpiryReport(tuple(expired), tuple(skipped))
 
     # -- reads ------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ rules recomputes the schedule of every owned customer of the pool in pages.
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 import attrs
@@ -26,6 +27,8 @@ from leadtocash.pool.reclaim import ScheduleRecompute
 from leadtocash.pool.rules import Pool, PoolRules
 
 __all__ = ["UNSET", "ReclaimService", "RecomputeReport", "SweepReport"]
+
+_log = logging.getLogger(__name__)
 
 _TICK = timedelta(microseconds=1)
 
@@ -104,6 +107,10 @@ class ReclaimService:
                 reclaimed.append(customer_id)
             else:
                 skipped.append((customer_id, outcome))
+        _log.info(
+            "reclaim sweep: %d reclaimed, %d warned, %d skipped",
+            len(reclaimed), len(warned), len(skipped),
+        )  # fmt: skip
         return SweepReport(tuple(reclaimed), tuple(warned), tuple(skipped))
 
     def _warn_one(self, principal: Principal, customer_id: str) -> bool:

@@ -167,7 +167,14 @@ class OutboxRelay:
             if self.max_failures_per_round is not None and (
                 len(failures) >= self.max_failures_per_round
             ):
-                return RelayReport(tuple(delivered), tuple(failures), deferred=len(due) - index - 1)
+                report = RelayReport(tuple(delivered), tuple(failures), len(due) - index - 1)
+                _log.info(
+                    "outbox relay round: %d delivered, %d failed, %d deferred",
+                    len(delivered), len(failures), report.deferred,
+                )  # fmt: skip
+                return report
+        if due:
+            _log.info("outbox relay round: %d delivered, %d failed", len(delivered), len(failures))
         return RelayReport(tuple(delivered), tuple(failures))
 
     def drain(self, max_rounds: int = 100) -> RelayReport:

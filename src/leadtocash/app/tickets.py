@@ -15,6 +15,7 @@ customer write path. Every command is authorized, atomic and audits each aggrega
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -61,6 +62,8 @@ from leadtocash.errors import ConcurrencyConflict, NotFound, RuleViolation
 from leadtocash.model import Contact, ContactId, RepId, TeamId
 
 __all__ = ["SlaSweepReport", "TicketService"]
+
+_log = logging.getLogger(__name__)
 
 _TICK = timedelta(microseconds=1)
 _Step = Callable[[Ticket, datetime], Ticket]
@@ -356,6 +359,10 @@ class TicketService:
                 moved.append(ticket_id)
             for kind, target in events:
                 (breached if kind == "breached" else warned).append((ticket_id, target))
+        _log.info(
+            "SLA sweep: %d warned, %d breached, %d moved, %d skipped",
+            len(warned), len(breached), len(moved), len(skipped),
+        )  # fmt: skip
         return SlaSweepReport(tuple(warned), tuple(breached), tuple(moved), tuple(skipped))
 
     def _sweep_one(self, principal: Principal, ticket_id: str) -> list[tuple[str, str]] | None:

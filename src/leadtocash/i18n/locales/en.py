@@ -19,6 +19,11 @@ MESSAGES: dict[str, str | dict[str, str]] = {
     ),
     "storage.duplicate_key": "This {kind:@record} already exists ({key}); nothing was saved.",
     "storage.unavailable": "Storage is temporarily unavailable; please retry.",
+    "store.invalid_url": "This is not a store URL (e.g. sqlite:///crm.db, postgresql://…, memory://).",
+    "store.unknown_scheme": "Unknown store URL scheme {scheme}: use sqlite, postgresql or memory.",
+    "store.missing_extra": "This needs the {extra} extra: pip install 'leadtocash[{extra}]'.",
+    "store.unreachable": "The store cannot be reached; nothing was written.",
+    "store.no_schema": "The store has no schema yet: run leadtocash migrate first.",
     "notify.delivery_failed": "The notification could not be delivered; it will be retried.",
     # -- errors: calendars and durations -----------------------------------------------------
     "calendar.out_of_range": (

@@ -17,6 +17,11 @@ MESSAGES: dict[str, str] = {
     "storage.concurrency_conflict": "该记录已被他人同时修改，未保存任何内容，请重试。",
     "storage.duplicate_key": "该{kind:@record}已存在（{key}），未保存任何内容。",
     "storage.unavailable": "存储暂时不可用，请稍后重试。",
+    "store.invalid_url": "这不是存储地址（例如 sqlite:///crm.db、postgresql://…、memory://）。",
+    "store.unknown_scheme": "未知的存储地址协议 {scheme}：请使用 sqlite、postgresql 或 memory。",
+    "store.missing_extra": "需要安装 {extra} 扩展：pip install 'leadtocash[{extra}]'。",
+    "store.unreachable": "无法连接存储，未写入任何内容。",
+    "store.no_schema": "存储尚未建表：请先运行 leadtocash migrate。",
     "notify.delivery_failed": "通知发送失败，系统将自动重试。",
     # -- 错误：日历与时长 ---------------------------------------------------------------------
     "calendar.out_of_range": (

@@ -21,6 +21,11 @@ MESSAGES: dict[str, str] = {
     "storage.concurrency_conflict": "該記錄已被他人同時修改，未儲存任何內容，請重試。",
     "storage.duplicate_key": "該{kind:@record}已存在（{key}），未儲存任何內容。",
     "storage.unavailable": "儲存暫時不可用，請稍後重試。",
+    "store.invalid_url": "這不是儲存位址（例如 sqlite:///crm.db、postgresql://…、memory://）。",
+    "store.unknown_scheme": "未知的儲存位址協定 {scheme}：請使用 sqlite、postgresql 或 memory。",
+    "store.missing_extra": "需要安裝 {extra} 擴充：pip install 'leadtocash[{extra}]'。",
+    "store.unreachable": "無法連線儲存，未寫入任何內容。",
+    "store.no_schema": "儲存尚未建立資料表：請先執行 leadtocash migrate。",
     "notify.delivery_failed": "通知傳送失敗，系統將自動重試。",
     # -- 錯誤：日曆與時長 ---------------------------------------------------------------------
     "calendar.out_of_range": (
