@@ -197,8 +197,10 @@ def collection_forecast(
             due = milestone.due_date
             month = None if due is None else f"{max(due, on):%Y-%m}"
             sums[month] = sums.get(month, Money.zero(currency)) + rest
-    ordered = sorted(sums.items(), key=lambda kv: (kv[0] is None, kv[0] or ""))
-    return tuple(ForecastEntry(month, amount) for month, amount in ordered)
+    months: list[str | None] = sorted(m for m in sums if m is not None)
+    if None in sums:
+        months.append(None)
+    return tuple(ForecastEntry(month, sums[month]) for month in months)
 
 
 def _owner(contract: Contract) -> RepId | None:

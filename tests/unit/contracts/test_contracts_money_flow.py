@@ -3,6 +3,7 @@ every aggregate round-trips through leadtocash.serialization."""
 
 from __future__ import annotations
 
+import decimal
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -614,6 +615,11 @@ def test_receipt_transitions_name_what_is_allowed() -> None:
     credit = open_credit(CUSTOMER, "CNY")
     _, gone, _, _ = reverse_receipt(registered, ReversalId("v"), (), credit, "x", NOW, "f")
     with pytest.raises(InvalidTransition) as caught:
+        reverse_receipt(gone, ReversalId("v-2"), (), credit, "again", NOW, "f")
+    assert caught.value.details == {
+        "entity": "receipt", "state": "reversed", "trigger": "reverse", "allowed": [],
+    }  # fmt: skip
+    with pytest.raises(InvalidTransition) as caught:
         surplus_to_credit(gone, credit, NOW, "f")
     assert caught.value.allowed == ()
 
@@ -641,6 +647,12 @@ def test_oldest_due_first_orders_by_due_date_then_issue_date_then_id() -> None:
     credit = open_credit(CUSTOMER, "CNY")
     receipt, result, after = allocate_oldest_first(confirmed("20.00"), invoices, credit, LATER, "g")
     assert [a.invoice_id for a in receipt.allocations] == ["y", "z"]
+    assert receipt.allocations[0] == Allocation(InvoiceId("y"), cny("10.00"), LATER, "g")
+    assert result[3].updated_at == LATER
+    registered = register_receipt(ReceiptId("n"), CUSTOMER, cny("1"), DAY, "B", "p", NOW, "f")
+    with pytest.raises(InvalidTransition) as caught:
+        allocate_oldest_first(registered, invoices, credit, NOW, "f")
+    assert (caught.value.trigger, caught.value.state) == ("allocate", "registered")
     assert [i.outstanding for i in result] == [cny("10.00"), cny("10.00"), cny("0"), cny("0")]
     assert result[0] is invoices[0] and after is credit and receipt.credited == cny("0")
     # one fen more goes to credit, dated and signed by who allocated
@@ -779,6 +791,11 @@ def test_aging_puts_each_outstanding_amount_in_the_bucket_of_its_days_overdue() 
     assert [b for b, _ in report.buckets] == list(AgingBucket)
     assert (report.on, report.currency, report.total) == (on, "CNY", cny("28.00"))
     assert aging(invoices, on, "CNY").amount(AgingBucket.DAYS_90_PLUS) == cny("8.00")
+    # one fen outstanding is still overdue (and still the oldest to pay)
+    fen_left = record_payment(invoices[-1], cny("7.99"), NOW)
+    assert is_overdue(fen_left, on) and days_overdue(fen_left, on) == 91
+    assert aging([fen_left], on, "CNY").amount(AgingBucket.DAYS_90_PLUS) == cny("0.01")
+    assert oldest_due_first([invoices[0], fen_left]) == [1, 0]
     dollars = attrs.evolve(
         invoices[0],
         id=InvoiceId("u"),
@@ -797,6 +814,8 @@ def test_dso_is_receivables_over_credit_sales_times_days_rounded_half_even() -> 
     assert dso(cny("10.00"), cny("40.00"), 30) == Decimal("7.50")
     assert dso(cny("40.00"), cny("10.00"), 30) == Decimal("120.00")
     assert dso(cny("10.00"), cny("0"), 30) is None
+    with decimal.localcontext(rounding=decimal.ROUND_HALF_UP):  # whatever the caller's context
+        assert dso(cny("1.00"), cny("8.00"), 1) == Decimal("0.12")
 
 
 def test_dso_counts_sales_issued_in_the_period_both_ends_included() -> None:
@@ -869,6 +888,21 @@ def test_forecast_pays_milestones_in_due_order_and_moves_overdue_ones_to_today()
     # contracts no longer active expect nothing; another currency is refused
     done = terminate_contract(contract, "x", NOW, "f")
     assert collection_forecast([done], [inv], on, "CNY") == ()
+    # several contracts: skipped ones skipped, months ascending whatever the contract order
+    plan = [
+        MilestoneSpec("a", percent=Decimal(90), due_date=date(2024, 2, 1)),
+        MilestoneSpec("b", percent=Decimal(10), basis="full_delivery"),  # type: ignore[arg-type]
+    ]
+    early = contract_from_quote(accepted_quote(), ContractId("c-2"), NOW, AUTHOR, plan=plan)
+    early = sign_contract(
+        approve_contract(submit_contract(early, NOW, AUTHOR), ApprovalPolicy(), MANAGER, "ok",
+                         NOW), NOW, NOW, AUTHOR,
+    )  # fmt: skip
+    both = collection_forecast([done, contract, early], [inv], date(2024, 1, 1), "CNY")
+    assert [(e.month, e.amount) for e in both] == [
+        ("2024-02", cny("4048.20")), ("2024-03", cny("2249.00")), ("2024-04", cny("2249.00")),
+        (None, cny("449.80")),
+    ]  # fmt: skip
     error = refused(
         "contracts.currency_mismatch", lambda: collection_forecast([contract], [], on, "USD")
     )
@@ -1143,6 +1177,7 @@ def test_invoice_refusals_carry_their_details() -> None:
         ]
     voided = void_invoice(more, "typo", NOW, "f")
     assert (voided.reason, voided.history[-1].reason) == ("typo", "typo")
+    assert (voided.history[-1].actor, voided.history[-1].trigger) == ("f", "void")
 
 
 def test_payments_up_to_exactly_the_outstanding_and_undone_up_to_what_was_paid() -> None:
@@ -1223,7 +1258,16 @@ def test_red_invoices_document_what_they_negate() -> None:
         lambda: draft_red_invoice(inv, InvoiceId("r"), "x", NOW, "f", amount=cny("1000.01")),
     )
     assert error.details == {"id": "i-1", "outstanding": "1000.00 CNY", "requested": "1000.01 CNY"}
+    draft = draft_invoice(InvoiceId("d"), contract, InvoiceKind.SPECIAL, cny("1"), NOW, "f")
+    error = refused("invoice.not_issued", lambda: draft_red_invoice(draft, InvoiceId("r"), "x",
+                                                                    NOW, "f"))  # fmt: skip
+    assert error.details == {"id": "d", "status": "draft", "action": "be credited"}
+    error = refused("invoice.not_issued",
+                    lambda: issue_red_invoice(attrs.evolve(red, original_id=InvoiceId("d")), draft,
+                                              contract, DAY, NOW, "f"))  # fmt: skip
+    assert error.details == {"id": "d", "status": "draft", "action": "be credited"}
     red, credited, counted = issue_red_invoice(red, inv, contract, DAY, later, "g", number="R-1")
+    assert (red.history[-1].actor, red.history[-1].trigger) == ("g", "issue")
     assert (red.status, red.number, red.issued_on, red.updated_at) == (
         InvoiceStatus.ISSUED,
         "R-1",
