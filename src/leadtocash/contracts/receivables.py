@@ -197,9 +197,8 @@ def collection_forecast(
             due = milestone.due_date
             month = None if due is None else f"{max(due, on):%Y-%m}"
             sums[month] = sums.get(month, Money.zero(currency)) + rest
-    months: list[str | None] = sorted(m for m in sums if m is not None)
-    if None in sums:
-        months.append(None)
+    dated = sorted(m for m in sums if m is not None)
+    months: list[str | None] = [*dated, None] if None in sums else [*dated]
     return tuple(ForecastEntry(month, sums[month]) for month in months)
 
 
