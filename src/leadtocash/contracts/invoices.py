@@ -276,10 +276,11 @@ def draft_invoice(
             code="invoice.unknown_milestone",
             details={"contract_id": contract.id, "milestone_id": milestone_id},
         )
-    if tax is None:
-        total = contract.total
-        share = amount.amount / total.amount if total.amount else 0
+    if tax is None and contract.total.amount:
+        share = amount.amount / contract.total.amount
         tax = Money(contract_tax(contract).amount * share, amount.currency)
+    elif tax is None:  # a contract of zero total: nothing to take a share of
+        tax = Money.zero(amount.currency)
     return Invoice(
         id=invoice_id,
         contract_id=contract.id,
@@ -333,9 +334,7 @@ def issue_invoice(
         raise currency_mismatch("amount", contract.currency, invoice.currency, id=invoice.id)
     _ceiling(contract, invoice.amount, policy)
     if due_date is None and invoice.milestone_id is not None:
-        plan = {m.id: m for m in payment_plan(contract)}
-        milestone = plan.get(invoice.milestone_id)
-        due_date = milestone.due_date if milestone is not None else None
+        due_date = {m.id: m.due_date for m in payment_plan(contract)}.get(invoice.milestone_id)
     if due_date is None:
         due_date = issued_on + timedelta(days=policy.payment_days)
     issued = step(

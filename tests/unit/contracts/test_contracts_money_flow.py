@@ -32,16 +32,20 @@ from leadtocash.contracts import (
     InvoiceKind,
     InvoicePolicy,
     InvoiceStatus,
+    LineInput,
     Milestone,
     MilestoneSpec,
     Product,
     Quote,
+    QuoteId,
+    QuotePolicy,
     Receipt,
     ReceiptId,
     ReceiptReversal,
     ReceiptStatus,
     ReversalId,
     accept_delivery,
+    accept_quote,
     aging,
     aging_bucket,
     allocate,
@@ -56,6 +60,7 @@ from leadtocash.contracts import (
     days_sales_outstanding,
     deposit_credit,
     draft_invoice,
+    draft_quote,
     draft_red_invoice,
     dso,
     is_overdue,
@@ -70,6 +75,7 @@ from leadtocash.contracts import (
     register_receipt,
     reverse_receipt,
     roll_up,
+    send_quote,
     sign_contract,
     submit_contract,
     surplus_to_credit,
@@ -574,6 +580,7 @@ def test_allocation_up_to_exactly_the_unapplied_amount() -> None:
     inv, contract = issued(contract, "i-1", "100.00")
     receipt = confirmed("60.00")
     receipt, inv = allocate(receipt, inv, cny("40.00"), LATER, "g")
+    assert inv.updated_at == LATER
     assert receipt.allocations == (Allocation(InvoiceId("i-1"), cny("40.00"), LATER, "g"),)
     assert (receipt.unapplied, receipt.updated_at, inv.outstanding) == (
         cny("20.00"),
@@ -594,6 +601,15 @@ def test_allocation_up_to_exactly_the_unapplied_amount() -> None:
         "receipt.customer_mismatch", lambda: allocate(stranger, inv, cny("1"), NOW, "f"), stranger
     )
     assert error.details == {"customer_id": "someone-else", "given": CUSTOMER}
+    dollars = confirm_receipt(
+        register_receipt(ReceiptId("u"), CUSTOMER, Money("10", "USD"), DAY, "B", "p", NOW, "f"),
+        NOW,
+        "f",
+    )
+    error = refused(
+        "contracts.currency_mismatch", lambda: allocate(dollars, inv, cny("1"), NOW, "f"), dollars
+    )
+    assert error.details == {"what": "invoice i-1", "expected": "USD", "found": "CNY", "id": "u"}
 
 
 def test_receipt_transitions_name_what_is_allowed() -> None:
@@ -601,7 +617,15 @@ def test_receipt_transitions_name_what_is_allowed() -> None:
     assert registered.status is ReceiptStatus.REGISTERED and registered.confirmed_at is None
     with pytest.raises(InvalidTransition) as caught:
         allocate(registered, issued(signed(), "i-1", "1.00")[0], cny("1"), NOW, "f")
-    assert caught.value.allowed == ("confirm", "reverse")
+    assert caught.value.details == {
+        "entity": "receipt", "state": "registered", "trigger": "allocate",
+        "allowed": ["confirm", "reverse"],
+    }  # fmt: skip
+    with pytest.raises(InvalidTransition) as caught:
+        surplus_to_credit(registered, open_credit(CUSTOMER, "CNY"), NOW, "f")
+    assert (caught.value.trigger, caught.value.state) == ("allocate", "registered")
+    assert register_receipt(ReceiptId("r"), CUSTOMER, cny("1"), DAY, "B", "p", NOW, "f",
+                            contract_id=ContractId("c-1")).contract_id == "c-1"  # fmt: skip
     confirmed_one = confirm_receipt(registered, LATER, "boss")
     assert (confirmed_one.status, confirmed_one.confirmed_at, confirmed_one.confirmed_by) == (
         ReceiptStatus.CONFIRMED,
@@ -611,7 +635,10 @@ def test_receipt_transitions_name_what_is_allowed() -> None:
     assert confirmed_one.updated_at == LATER
     with pytest.raises(InvalidTransition) as caught:
         confirm_receipt(confirmed_one, NOW, "f")
-    assert caught.value.allowed == ("allocate", "reverse")
+    assert caught.value.details == {
+        "entity": "receipt", "state": "confirmed", "trigger": "confirm",
+        "allowed": ["allocate", "reverse"],
+    }  # fmt: skip
     credit = open_credit(CUSTOMER, "CNY")
     _, gone, _, _ = reverse_receipt(registered, ReversalId("v"), (), credit, "x", NOW, "f")
     with pytest.raises(InvalidTransition) as caught:
@@ -659,6 +686,7 @@ def test_oldest_due_first_orders_by_due_date_then_issue_date_then_id() -> None:
     receipt, result, after = allocate_oldest_first(confirmed("40.01"), invoices, credit, LATER, "g")
     assert [a.invoice_id for a in receipt.allocations] == ["y", "z", "a", "b"]
     assert after.entries == (CreditEntry(CreditEntryKind.DEPOSIT, cny("0.01"), "r-1", LATER, "g"),)
+    assert after.balance == cny("0.01")
     assert (receipt.credited, receipt.unapplied, receipt.updated_at) == (
         cny("0.01"),
         cny("0"),
@@ -1072,10 +1100,11 @@ def test_issuing_records_number_date_history_and_the_contracts_invoiced_sum() ->
         InvoiceKind.ORDINARY,
         CUSTOMER,
     )
-    assert [(h.stage_from, h.stage_to, h.trigger) for h in draft.history] == [
-        (None, "draft", "create")
+    assert [(h.stage_from, h.stage_to, h.trigger, h.actor) for h in draft.history] == [
+        (None, "draft", "create", "f")
     ]
     inv, counted = issue_invoice(draft, contract, POLICY, DAY, later, "g", number="NO-1")
+    assert (inv.history[-1].trigger, inv.history[-1].actor) == ("issue", "g")
     assert (inv.number, inv.issued_on, inv.status, inv.updated_at) == (
         "NO-1",
         DAY,
@@ -1098,6 +1127,20 @@ def test_the_default_tax_is_the_contracts_tax_share() -> None:
         InvoiceId("i"), contract, InvoiceKind.SPECIAL, cny("1"), NOW, "f", tax=cny("0.10")
     )
     assert given.tax == cny("0.10")
+    # a contract of zero total has no tax to share (and nothing can be issued against it)
+    free = draft_quote(QuoteId("q-0"), CUSTOMER, AUTHOR, "CNY",
+                       [LineInput(Decimal(1), description="赠品", unit_price=cny("0"),
+                                  tax_rate=Decimal("0.13"))], {}, NOW)  # fmt: skip
+    free = accept_quote(send_quote(free, QuotePolicy(), NOW, AUTHOR), NOW, "customer")
+    plan = [MilestoneSpec("all", percent=Decimal(100), due_date=date(2024, 4, 1))]
+    zero = contract_from_quote(free, ContractId("c-0"), NOW, AUTHOR, plan=plan)
+    zero = sign_contract(
+        approve_contract(submit_contract(zero, NOW, AUTHOR), ApprovalPolicy(), MANAGER, "ok",
+                         NOW), NOW, NOW, AUTHOR,
+    )  # fmt: skip
+    assert zero.total == cny("0")
+    nothing = draft_invoice(InvoiceId("i"), zero, InvoiceKind.SPECIAL, cny("1"), NOW, "f")
+    assert nothing.tax == cny("0")
 
 
 def test_invoice_refusals_carry_their_details() -> None:
@@ -1171,6 +1214,12 @@ def test_invoice_refusals_carry_their_details() -> None:
         ),
     )
     assert error.details["action"] == "invoice"
+    error = refused(
+        "contract.not_active",
+        lambda: draft_invoice(InvoiceId("i"), terminate_contract(contract, "x", NOW, "f"),
+                              InvoiceKind.SPECIAL, cny("1"), NOW, "f"),
+    )  # fmt: skip
+    assert error.details == {"id": "c-1", "status": "terminated", "action": "invoice"}
     for blank in ("", " "):
         assert _field_codes(lambda b=blank: void_invoice(more, b, NOW, "f")) == [
             ("reason", "field.required")
@@ -1202,7 +1251,19 @@ def test_payments_up_to_exactly_the_outstanding_and_undone_up_to_what_was_paid()
     error = refused(
         "contracts.currency_mismatch", lambda: record_payment(part, Money("1", "USD"), NOW)
     )
-    assert error.details["id"] == "i-1"
+    assert error.details == {"what": "amount", "expected": "CNY", "found": "USD", "id": "i-1"}
+    # statuses follow the amounts to the fen
+    assert record_payment(inv, cny("0.50"), NOW).status is InvoiceStatus.PARTLY_PAID
+    assert record_payment(inv, cny("9.50"), NOW).status is InvoiceStatus.PARTLY_PAID
+    assert record_payment(inv, cny("9.99"), NOW).outstanding == cny("0.01")
+    red = draft_red_invoice(inv, InvoiceId("r"), "x", NOW, "f", amount=cny("9.50"))
+    _, credited, _ = issue_red_invoice(red, inv, signed(), DAY, NOW, "f")
+    assert credited.status is InvoiceStatus.ISSUED  # 0.50 left, nothing paid
+    assert record_payment(credited, cny("0.50"), NOW).status is InvoiceStatus.PAID
+    red = draft_red_invoice(credited, InvoiceId("r2"), "x", NOW, "f")
+    assert issue_red_invoice(red, credited, signed(), DAY, NOW, "f")[1].status is (
+        InvoiceStatus.CREDITED
+    )
     paid = record_payment(part, cny("6.00"), NOW)
     assert paid.status is InvoiceStatus.PAID and paid.outstanding == cny("0")
     assert _field_codes(lambda: undo_payment(paid, cny("10.01"), NOW)) == [
@@ -1219,7 +1280,9 @@ def test_payments_up_to_exactly_the_outstanding_and_undone_up_to_what_was_paid()
 
 def test_red_invoices_document_what_they_negate() -> None:
     contract = signed()
-    inv, contract = issued(contract, "i-1", "1000.00", number="B-1")
+    draft = draft_invoice(InvoiceId("i-1"), contract, InvoiceKind.SPECIAL, cny("1000.00"), NOW,
+                          "f", milestone_id="M1")  # fmt: skip
+    inv, contract = issue_invoice(draft, contract, POLICY, DAY, NOW, "f", number="B-1")
     later = datetime(2024, 3, 7, 2, 0, tzinfo=UTC)
     red = draft_red_invoice(inv, InvoiceId("r-1"), "折让", later, "g", amount=cny("250.00"))
     # tax in proportion: 108.55 × 250 / 1000 = 27.1375 → 27.14 (the full tax when it is all)
@@ -1237,7 +1300,10 @@ def test_red_invoices_document_what_they_negate() -> None:
         later,
         "g",
     )
-    assert [(h.stage_to, h.trigger, h.reason) for h in red.history] == [("draft", "create", "折让")]
+    assert [(h.stage_to, h.trigger, h.reason, h.actor) for h in red.history] == [
+        ("draft", "create", "折让", "g")
+    ]
+    assert red.milestone_id == inv.milestone_id == "M1"
     whole = draft_red_invoice(inv, InvoiceId("r-2"), "x", NOW, "f")
     assert (whole.amount, whole.tax) == (cny("-1000.00"), cny("-108.55"))
     for nothing in (cny("0"), cny("-1")):
@@ -1252,7 +1318,7 @@ def test_red_invoices_document_what_they_negate() -> None:
         "contracts.currency_mismatch",
         lambda: draft_red_invoice(inv, InvoiceId("r"), "x", NOW, "f", amount=Money("1", "USD")),
     )
-    assert error.details["id"] == "r"
+    assert error.details == {"what": "amount", "expected": "CNY", "found": "USD", "id": "r"}
     error = refused(
         "invoice.red_exceeds_outstanding",
         lambda: draft_red_invoice(inv, InvoiceId("r"), "x", NOW, "f", amount=cny("1000.01")),
