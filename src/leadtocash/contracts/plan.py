@@ -122,12 +122,13 @@ def build_plan(total: Money, specs: Sequence[MilestoneSpec]) -> tuple[Milestone,
             details={
                 "total": str(total),
                 "fixed": str(sum_money(fixed, total.currency)),
-                "percent": str(sum(percents, Decimal(0))),
+                "percent": str(sum(percents)),
             },
         )
     shares = iter(rest.split(percents) if percents else ())  # one per percentage milestone
     plan = []
-    for ident, spec in zip(ids, specs, strict=True):
+    for index, spec in enumerate(specs):  # ids has one entry per spec
+        ident = ids[index]
         amount = spec.amount if spec.amount is not None else next(shares)
         plan.append(
             Milestone(

@@ -100,18 +100,21 @@ def price_lines(
             raise currency_mismatch(
                 f"lines[{index}].unit_price", currency, line.unit_price.currency, line=index
             )
-    gross = [Money(line.quantity * line.unit_price.amount, currency) for line in lines]
-    line_discounts = [g.times(line.discount_rate) for g, line in zip(gross, lines, strict=True)]
-    after = [g - d for g, d in zip(gross, line_discounts, strict=True)]
-    subtotal = sum_money(after, currency)
-    quote_discount = subtotal.times(discount_rate)
+    steps = []  # per line: gross, line discount, what is left after it
+    for line in lines:
+        gross = Money(line.quantity * line.unit_price.amount, currency)
+        discount = gross.times(line.discount_rate)
+        steps.append((gross, discount, gross - discount))
+    quote_discount = sum_money((left for _, _, left in steps), currency).times(discount_rate)
     if quote_discount.amount == 0:  # also every quote without lines: nothing to split
-        shares = [Money.zero(currency)] * len(lines)
+        shares = [Money.zero(currency)] * len(steps)
     else:
-        shares = quote_discount.split([a.minor_units for a in after])
+        shares = quote_discount.split([left.minor_units for _, _, left in steps])
     priced = []
-    for line, g, d, a, share in zip(lines, gross, line_discounts, after, shares, strict=True):
-        amount = a - share
+    for index, line in enumerate(lines):  # by index: the lists have one entry per line
+        g, d, left = steps[index]
+        share = shares[index]
+        amount = left - share
         tax = tax_of(amount, line.tax_rate, inclusive=tax_inclusive)
         if tax_inclusive:
             net, total = amount - tax, amount
@@ -120,7 +123,7 @@ def price_lines(
         priced.append(PricedLine(g, d, share, net, tax, total))
     return QuotePrice(
         lines=tuple(priced),
-        gross=sum_money(gross, currency),
+        gross=sum_money((p.gross for p in priced), currency),
         discount=sum_money((p.discount for p in priced), currency),
         net=sum_money((p.net for p in priced), currency),
         tax=sum_money((p.tax for p in priced), currency),

@@ -282,6 +282,8 @@ APRIL = date(2024, 4, 1)
 
 
 def _codes(error: ValidationError) -> list[tuple[str, str]]:
+    """The paths and codes of a refusal, which must also say why in words (any wording)."""
+    assert all(isinstance(e.message, str) and e.message.strip() for e in error.errors)
     return [(e.path, e.code) for e in error.errors]
 
 
@@ -358,7 +360,7 @@ def test_fixed_amounts_may_make_up_the_whole_total_but_not_more() -> None:
                 MilestoneSpec("c", percent=Decimal(100), due_date=APRIL),
             ],
         )
-    assert caught.value.code == "contract.plan_mismatch"
+    assert caught.value.code == "contract.plan_mismatch" and caught.value.message.strip()
     assert caught.value.details == {"total": "10.00 CNY", "fixed": "10.01 CNY", "percent": "100"}
 
 
@@ -367,7 +369,7 @@ def test_percentages_must_add_up_to_exactly_100() -> None:
         specs = [MilestoneSpec(f"m{i}", percent=p, due_date=APRIL) for i, p in enumerate(parts)]
         with pytest.raises(RuleViolation) as caught:
             build_plan(cny("10.00"), specs)
-        assert caught.value.code == "contract.plan_mismatch"
+        assert caught.value.code == "contract.plan_mismatch" and caught.value.message.strip()
         assert caught.value.details == {
             "total": "10.00 CNY",
             "fixed": "0.00 CNY",
@@ -425,7 +427,9 @@ def test_plan_problems_name_every_problem() -> None:
     assert plan_problems((), cny("0")) == []
 
     def codes(plan: tuple[Milestone, ...], total: Money) -> list[tuple[str, str]]:
-        return [(p.path, p.code) for p in plan_problems(plan, total)]
+        problems = plan_problems(plan, total)
+        assert all(isinstance(p.message, str) and p.message.strip() for p in problems)
+        return [(p.path, p.code) for p in problems]
 
     assert codes(ok, cny("10.01")) == [("plan", "contract.plan_mismatch")]
     assert codes((ok[0], ok[0], ok[1]), cny("14.00")) == [("plan", "contract.duplicate_milestone")]

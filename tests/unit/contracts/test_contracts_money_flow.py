@@ -6,7 +6,7 @@ from __future__ import annotations
 import decimal
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 import pytest
@@ -122,6 +122,17 @@ def confirmed(amount: str, ident: str = "r-1", customer: str = CUSTOMER) -> Rece
     return confirm_receipt(receipt, NOW, "finance")
 
 
+E = TypeVar("E", bound=LeadToCashError)
+
+
+def explained(error: E) -> E:
+    """Check that a refusal says why in words (the wording itself is not pinned)."""
+    assert isinstance(error.message, str) and error.message.strip()
+    for field in getattr(error, "errors", ()):
+        assert isinstance(field.message, str) and field.message.strip()
+    return error
+
+
 def refused(code: str, call: Any, *inputs: object) -> LeadToCashError:
     """Run ``call``, expect ``code``, and check that no input changed."""
     before = [attrs.evolve(x) if attrs.has(type(x)) else x for x in inputs]  # type: ignore[misc]
@@ -129,7 +140,7 @@ def refused(code: str, call: Any, *inputs: object) -> LeadToCashError:
         call()
     assert caught.value.code == code, caught.value
     assert list(inputs) == before
-    return caught.value
+    return explained(caught.value)
 
 
 def test_invoicing_never_exceeds_the_contract_or_the_delivered_value() -> None:
@@ -468,7 +479,7 @@ def test_credit_deposits_are_positive_and_for_its_own_customer_and_currency() ->
     for amount in (cny("0"), cny("-1.00")):
         with pytest.raises(ValidationError) as caught:
             deposit_credit(credit, CUSTOMER, amount, "r", NOW, "f")
-        assert [(e.path, e.code) for e in caught.value.errors] == [
+        assert [(e.path, e.code) for e in explained(caught.value).errors] == [
             ("amount", "invoice.amount_positive")
         ]
     error = refused(
@@ -499,11 +510,13 @@ def test_a_ledger_can_never_be_built_negative_or_mixed() -> None:
     assert CustomerCredit(ident, CUSTOMER, "CNY", (deposit, use)).balance == cny("0")
     with pytest.raises(ValidationError) as caught:
         CustomerCredit(ident, CUSTOMER, "CNY", (deposit, use, use))
-    assert [(e.path, e.code) for e in caught.value.errors] == [("entries", "credit.insufficient")]
+    assert [(e.path, e.code) for e in explained(caught.value).errors] == [
+        ("entries", "credit.insufficient")
+    ]
     dollars = CreditEntry(CreditEntryKind.DEPOSIT, Money("1", "USD"), "r", NOW, "f")
     with pytest.raises(ValidationError) as caught:
         CustomerCredit(ident, CUSTOMER, "CNY", (deposit, dollars))
-    assert [(e.path, e.code) for e in caught.value.errors] == [
+    assert [(e.path, e.code) for e in explained(caught.value).errors] == [
         ("entries", "contracts.currency_mismatch")
     ]
 
@@ -556,7 +569,7 @@ def test_a_receipt_never_holds_more_than_it_received() -> None:
     def codes(**kw: Any) -> list[tuple[str, str]]:
         with pytest.raises(ValidationError) as caught:
             receipt(**kw)
-        return [(e.path, e.code) for e in caught.value.errors]
+        return [(e.path, e.code) for e in explained(caught.value).errors]
 
     def part(amount: str) -> Allocation:
         return Allocation(InvoiceId("i"), cny(amount), NOW, "f")
@@ -754,7 +767,9 @@ def test_a_reversal_documents_what_it_undid() -> None:
     for blank in ("", "  "):
         with pytest.raises(ValidationError) as caught:
             reverse_receipt(exact, ReversalId("v"), (inv4,), credit3, blank, NOW, "f")
-        assert [(e.path, e.code) for e in caught.value.errors] == [("reason", "field.required")]
+        assert [(e.path, e.code) for e in explained(caught.value).errors] == [
+            ("reason", "field.required")
+        ]
     error = refused(
         "receipt.invoice_missing",
         lambda: reverse_receipt(receipt, ReversalId("v"), (), credit, "x", NOW, "f"),
@@ -993,7 +1008,7 @@ def test_performance_by_cash_counts_the_period_both_ends_included() -> None:
 def _field_codes(call: Any) -> list[tuple[str, str]]:
     with pytest.raises(ValidationError) as caught:
         call()
-    return [(e.path, e.code) for e in caught.value.errors]
+    return [(e.path, e.code) for e in explained(caught.value).errors]
 
 
 def _with(invoice: Invoice, name: str, value: Money) -> Invoice:
