@@ -99,6 +99,7 @@ def generate_book(
     by_key: dict[str, int] = {}
     pinyin: list[bool] = []
     han_brands: list[str] = []
+    spelled_keys: set[str] = set()
     while len(companies) < size:
         brand = rng.choice(han_brands) if han_brands and rng.random() < SIBLING_SHARE else None
         company = generate_company(rng, brand=brand)
@@ -112,6 +113,10 @@ def generate_book(
             name = format_name(rng, company)
         else:
             name = company.registered_name
+        spelled = normalize_company_name(name)
+        if spelled in spelled_keys:  # two companies with one pinyin: keep the book unique
+            continue
+        spelled_keys.add(spelled)
         by_key[key] = len(companies)
         companies.append(company)
         records.append(record_of(rng, company, name))

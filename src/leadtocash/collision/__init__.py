@@ -28,6 +28,7 @@ from leadtocash.collision.checker import (
     RecordRef,
     RecordView,
     check_duplicates,
+    fuzzy_score,
     hits_by_record,
     raise_if_blocked,
 )
@@ -42,6 +43,7 @@ from leadtocash.collision.keys import (
     lead_keys,
     name_key,
     phone_key,
+    stored_keys,
     uscc_key,
 )
 from leadtocash.collision.merge import (
@@ -96,6 +98,7 @@ __all__ = [
     "customer_keys",
     "dedup_keys",
     "email_key",
+    "fuzzy_score",
     "hits_by_record",
     "key_texts",
     "lead_keys",
@@ -111,6 +114,7 @@ __all__ = [
     "raise_if_blocked",
     "retarget_contact",
     "retarget_follow_up",
+    "stored_keys",
     "strip_region",
     "to_simplified",
     "to_traditional",

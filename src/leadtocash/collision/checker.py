@@ -15,13 +15,14 @@ from typing import Any
 
 import attrs
 
-from leadtocash.collision.keys import DedupKey, KeyKind, customer_keys, lead_keys
+from leadtocash.collision.keys import DedupKey, KeyKind, stored_keys
 from leadtocash.collision.normalize import (
     mask_name,
     name_similarity,
     typo_similarity,
     variant_similarity,
 )
+from leadtocash.collision.regions import strip_region
 from leadtocash.errors import RuleViolation, ValidationError
 from leadtocash.fields import DEFAULT_REGION
 from leadtocash.model import Customer, Lead
@@ -41,6 +42,7 @@ __all__ = [
     "RecordRef",
     "RecordView",
     "check_duplicates",
+    "fuzzy_score",
     "hits_by_record",
     "raise_if_blocked",
 ]
@@ -177,7 +179,7 @@ class ExistingRecord:
             str(lead.id),
             lead.company_name,
             lead.owner_id,
-            lead_keys(lead, region=region),
+            stored_keys(lead.company_name, (lead.phone,), (lead.email,), lead.uscc, region=region),
         )
 
     @classmethod
@@ -188,8 +190,9 @@ class ExistingRecord:
             str(customer.id),
             customer.name,
             customer.owner_id,
-            customer_keys(customer, region=region),
-        )
+            stored_keys(customer.name, customer.phones, customer.emails, customer.uscc,
+                        region=region),
+        )  # fmt: skip
 
 
 @attrs.frozen
@@ -315,8 +318,8 @@ def check_duplicates(
     * Each exact key shared with a record is one hit with the policy's outcome for that kind
       (``allow`` hits are listed but neither block nor warn).
     * A record with no exact name hit whose normalized name scores at least the policy's
-      ``fuzzy_threshold`` against the candidate's (the higher of ``name_similarity`` and
-      ``typo_similarity``) gives one ``fuzzy`` hit that only warns.
+      ``fuzzy_threshold`` against the candidate's (``fuzzy_score``) gives one ``fuzzy`` hit
+      that only warns.
     * Otherwise, with the optional extras installed (opencc, pypinyin) and ``policy.variants``,
       a traditional/simplified, homophone or pinyin-vs-Latin spelling of the candidate's name
       (see ``variant_similarity``) gives one ``variant`` hit that only warns.
@@ -358,7 +361,7 @@ def _match(
     if candidate_name is None or other is None or other == candidate_name:
         return found
     if policy.fuzzy_threshold is not None:
-        score = max(name_similarity(candidate_name, other), typo_similarity(candidate_name, other))
+        score = fuzzy_score(candidate_name, other)
         if score >= policy.fuzzy_threshold:
             found.append((MatchKind.FUZZY, Outcome.WARN, None, score))
             return found
@@ -367,6 +370,27 @@ def _match(
         if variant is not None:
             found.append((MatchKind.VARIANT, Outcome.WARN, None, variant))
     return found
+
+
+def _score(a: str, b: str) -> float:
+    return max(name_similarity(a, b), typo_similarity(a, b))
+
+
+def fuzzy_score(a: str, b: str) -> float:
+    """The fuzzy score of two *normalized* names: the higher of ``name_similarity`` and
+    ``typo_similarity``, taken on the whole names and on the names without a leading region,
+    and the lower of the two kept.
+
+    The region and the industry make up most of a Chinese name, so on whole names
+    ``南京市网新生物科技`` and ``南京市豪新生物科技`` score 89 although their brands differ;
+    without the region they score 83. ``深圳市宏达贸易`` and ``北京市宏达贸易`` agree without the
+    region but score 71 whole. A typo in the brand keeps both scores up (one edit apart).
+    """
+    whole = _score(a, b)
+    core_a, core_b = strip_region(a), strip_region(b)
+    if (core_a, core_b) == (a, b):
+        return whole
+    return min(whole, _score(core_a, core_b))
 
 
 def raise_if_blocked(report: CollisionReport) -> CollisionReport:

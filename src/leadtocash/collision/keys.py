@@ -31,6 +31,7 @@ __all__ = [
     "lead_keys",
     "name_key",
     "phone_key",
+    "stored_keys",
     "uscc_key",
 ]
 
@@ -183,6 +184,44 @@ def customer_keys(customer: Customer, *, region: str = DEFAULT_REGION) -> frozen
         uscc=customer.uscc,
         region=region,
     )
+
+
+_E164_DIGITS = frozenset("0123456789")
+
+
+def stored_keys(
+    name: str | None,
+    phones: Iterable[str | None],
+    emails: Iterable[str | None],
+    uscc: str | None,
+    *,
+    region: str = DEFAULT_REGION,
+) -> frozenset[DedupKey]:
+    """The keys of a *stored* record, whose fields were validated and canonicalized on the way
+    in: an E.164 phone (``+8613800138000``) is taken as it is instead of being parsed again
+    (the slow part of a check against many candidates); a value that fails is left out."""
+    keys: set[DedupKey] = set()
+    for raw, build in (
+        (name, name_key),
+        (uscc, uscc_key),
+        *((email, email_key) for email in emails),
+    ):
+        if raw:
+            try:
+                keys.add(build(raw))
+            except ValidationError:
+                continue
+    for phone in phones:
+        if not phone:
+            continue
+        if phone.startswith("+") and len(phone) > 8 and set(phone[1:]) <= _E164_DIGITS:
+            keys.add(DedupKey(KeyKind.PHONE, phone))
+            continue
+        try:
+            keys.add(phone_key(phone, region=region))
+        except ValidationError:
+            continue
+    return frozenset(keys)
 
 
 def dedup_keys(record: Lead | Customer, *, region: str = DEFAULT_REGION) -> frozenset[DedupKey]:
