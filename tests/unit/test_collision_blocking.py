@@ -95,3 +95,28 @@ def test_chinese_extensions_are_dropped(raw: str) -> None:
 def test_email_key_ignores_case_and_plus_tags() -> None:
     assert email_key(" Sales+CRM@Example.COM ").value == "sales@example.com"
     assert email_key("+tag@example.com").value == "+tag@example.com"
+
+
+def test_fuzzy_score_needs_the_brand_to_agree_not_just_city_and_industry() -> None:
+    from leadtocash.collision import fuzzy_score
+
+    def score(a: str, b: str) -> float:
+        return fuzzy_score(normalize_company_name(a), normalize_company_name(b))
+
+    assert score("南京市网新生物科技有限公司", "南京市豪新生物科技有限公司") < 88
+    assert score("深圳市宏达贸易有限公司", "北京市宏达贸易有限公司") < 88
+    assert score("华为技术有限公司", "华为技术有限公司北京分公司") >= 88
+    assert (
+        score("深圳市腾讯计算机系统有限公司", "深圳市腾讯计算系统有限公司") >= 88
+    )  # a dropped character
+
+
+def test_stored_keys_take_canonical_phones_as_they_are_and_skip_bad_values() -> None:
+    from leadtocash.collision import KeyKind, stored_keys
+
+    keys = stored_keys("华为技术有限公司", ("+8613800138000", "garbage"), ("A+x@B.com",), "bad")
+    assert {(k.kind, k.value) for k in keys} == {
+        (KeyKind.NAME, "华为技术"),
+        (KeyKind.PHONE, "+8613800138000"),
+        (KeyKind.EMAIL, "a@b.com"),
+    }
