@@ -723,6 +723,17 @@ def test_surplus_of_nothing_changes_nothing() -> None:
     assert surplus_to_credit(receipt, credit, LATER, "g") == (receipt, credit)
 
 
+def test_a_surplus_under_one_yuan_is_credited_and_reversed_to_the_fen() -> None:
+    contract = signed()
+    inv, contract = issued(contract, "i-1", "10.00")
+    receipt, paid = allocate(confirmed("10.50"), inv, cny("10.00"), NOW, "f")
+    receipt, credit = surplus_to_credit(receipt, open_credit(CUSTOMER, "CNY"), LATER, "g")
+    assert (receipt.credited, receipt.updated_at, credit.balance) == (cny("0.50"), LATER,
+                                                                      cny("0.50"))  # fmt: skip
+    _, _, _, after = reverse_receipt(receipt, ReversalId("v"), (paid,), credit, "x", NOW, "f")
+    assert after.balance == cny("0") and after.entries[-1].amount == cny("-0.50")
+
+
 def test_a_reversal_documents_what_it_undid() -> None:
     contract = signed()
     inv, contract = issued(contract, "i-1", "10.00")
