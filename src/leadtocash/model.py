@@ -234,7 +234,12 @@ class Contact:
 
 @attrs.frozen
 class FollowUp:
-    """A follow-up record (跟进记录): who contacted whom, when, how and what was said."""
+    """A follow-up record (跟进记录): who contacted whom, when, how and what was said.
+
+    ``next_at`` and ``plan`` are the follow-up plan (跟进计划): when to follow up next and
+    what to do then. The plan is open until the next follow-up on the same record is logged
+    (``plan_done_at``); ``reminded_at`` says its due reminder went out.
+    """
 
     id: FollowUpId
     rep_id: RepId
@@ -243,6 +248,11 @@ class FollowUp:
     customer_id: CustomerId | None = None
     lead_id: LeadId | None = None
     note: str = ""
+    next_at: datetime | None = attrs.field(default=None, validator=utc)
+    plan: str = ""
+    plan_done_at: datetime | None = attrs.field(default=None, validator=utc)
+    reminded_at: datetime | None = attrs.field(default=None, validator=utc)
+    updated_at: datetime | None = attrs.field(default=None, validator=utc)
     version: int = 0
 
     def __attrs_post_init__(self) -> None:
