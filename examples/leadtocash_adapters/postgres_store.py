@@ -57,6 +57,8 @@ from leadtocash import (
 )
 from leadtocash.ports import (
     Commit,
+    Erasure,
+    ErasureReport,
     IndexFilter,
     IndexQuery,
     OutboxMessage,
@@ -64,6 +66,8 @@ from leadtocash.ports import (
     StoredRecord,
     StrandTip,
     make_digest,
+    restore_personal,
+    scrub_payload,
     strand_of,
 )
 
@@ -72,7 +76,7 @@ __all__ = ["SCHEMA_VERSION", "PostgresSession", "PostgresStore"]
 _Connection = psycopg.Connection[TupleRow]
 
 #: The schema version this adapter creates and expects.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # One tuple of DDL statements per schema version; ``create_schema`` applies the missing ones.
 # ``{s}`` is the quoted schema name. Every statement is idempotent on its own as well.
@@ -183,6 +187,10 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             root text NOT NULL,
             prev_hash text NOT NULL,
             hash text NOT NULL)""",
+        "{commit_function}",
+    ),
+    (  # version 6: the erasable part of an audit entry (personal values and their salts)
+        """ALTER TABLE {s}.audit_log ADD COLUMN IF NOT EXISTS personal json""",
         "{commit_function}",
     ),
 )
@@ -328,7 +336,7 @@ BEGIN
         FOR a IN SELECT * FROM ROWS FROM (jsonb_to_recordset(doc->'audit') AS (id text,
             at timestamptz, actor_id text, action text, target_kind text, target_id text,
             before text, after text, reason text, override boolean, strand integer,
-            content text)) WITH ORDINALITY AS x ORDER BY x.ordinality
+            content text, personal text)) WITH ORDINALITY AS x ORDER BY x.ordinality
         LOOP
             WITH head AS (
                 UPDATE {s}.audit_strands h SET seq = h.seq + 1, prev_hash = h.hash,
@@ -339,10 +347,12 @@ BEGIN
                 RETURNING h.seq, h.prev_hash, h.hash
             )
             INSERT INTO {s}.audit_log (seq, id, at, actor_id, action, target_kind, target_id,
-                before, after, reason, override, prev_hash, hash, strand, strand_seq, format)
+                before, after, reason, override, prev_hash, hash, strand, strand_seq, format,
+                personal)
             SELECT nextval('{s}.audit_log_seq'), a.id, a.at, a.actor_id, a.action,
                 a.target_kind, a.target_id, a.before::json, a.after::json, a.reason,
-                a.override, head.prev_hash, head.hash, a.strand, head.seq, 2
+                a.override, head.prev_hash, head.hash, a.strand, head.seq, 2,
+                a.personal::json
             FROM head;
         END LOOP;
     END IF;
@@ -444,7 +454,15 @@ class _Statements:
         self.index_table = q("{s}.index_entries")
         self.commit = q("SELECT {s}.ltc_commit(%s::jsonb)")
         audit_columns = """seq, id, at, actor_id, action, target_kind, target_id, before,
-            after, reason, override, prev_hash, hash, strand, strand_seq, format"""
+            after, reason, override, prev_hash, hash, strand, strand_seq, format, personal"""
+        self.erase_audit = q(
+            """UPDATE {s}.audit_log SET personal = NULL WHERE strand = %s
+            AND target_kind = %s AND target_id = %s AND personal IS NOT NULL"""
+        )
+        self.outbox_payloads = q(
+            "SELECT id, payload FROM {s}.outbox WHERE id > %s ORDER BY id LIMIT 500 FOR UPDATE"
+        )
+        self.outbox_scrub = q("UPDATE {s}.outbox SET payload = %s::json WHERE id = %s")
         self.audit_log = q(
             f"""SELECT {audit_columns}
             FROM {{s}}.audit_log WHERE seq > %s ORDER BY seq LIMIT %s"""
@@ -900,6 +918,28 @@ class PostgresStore:
             )
         return digest
 
+    def erase_personal(self, erasure: Erasure) -> ErasureReport:
+        """Drop the erasable part of the subjects' audit entries (each found on its strand,
+        through the strand index) and scrub outbox payloads, in one transaction. The old row
+        versions stay in the table files until VACUUM reclaims them (docs/audit.md)."""
+        entries = messages = 0
+        with self._connection("erasing personal data") as conn, conn.transaction():
+            for kind, ident in sorted(set(erasure.subjects)):
+                strand = strand_of(f"{kind}:{ident}", self._strands)
+                entries += conn.execute(self._sql.erase_audit, (strand, kind, ident)).rowcount
+            after = ""
+            while erasure.values:
+                rows = conn.execute(self._sql.outbox_payloads, (after,)).fetchall()
+                for ident, payload in rows:
+                    scrubbed = scrub_payload(payload, erasure.values)
+                    if scrubbed is not payload:
+                        conn.execute(self._sql.outbox_scrub, (_dumps(scrubbed), ident))
+                        messages += 1
+                if len(rows) < 500:
+                    break
+                after = rows[-1][0]
+        return ErasureReport(entries, messages)
+
     def outbox_due(self, now: datetime, *, limit: int = 100) -> list[OutboxMessage]:
         """Undelivered messages whose next attempt is due at ``now``, oldest first."""
         if limit <= 0:
@@ -1133,6 +1173,7 @@ def _checked_write_doc(write: RecordWrite) -> dict[str, Any]:
 
 
 def _audit_entry(r: Sequence[Any]) -> AuditEntry:
+    before, after, salts = restore_personal(r[7], r[8], r[16])
     return AuditEntry(
         id=r[1],
         at=r[2].astimezone(UTC),
@@ -1140,8 +1181,8 @@ def _audit_entry(r: Sequence[Any]) -> AuditEntry:
         action=r[4],
         target_kind=r[5],
         target_id=r[6],
-        before=r[7],
-        after=r[8],
+        before=before,
+        after=after,
         reason=r[9],
         override=r[10],
         seq=int(r[0]),
@@ -1150,6 +1191,7 @@ def _audit_entry(r: Sequence[Any]) -> AuditEntry:
         strand=int(r[13]),
         strand_seq=int(r[14]),
         format=int(r[15]),
+        personal=salts,
     )
 
 
@@ -1188,10 +1230,11 @@ def _outbox_doc(message: OutboxMessage) -> dict[str, Any]:
 
 def _audit_doc(entry: AuditEntry, strands: int) -> dict[str, Any]:
     try:  # the canonical bytes serve twice: the content hash and the stored snapshots
-        text, before_json, after_json = entry.canonical_content()
+        text, before_json, after_json, personal = entry.stored_parts()
         content = hashlib.sha256(text).hexdigest()
         before = None if before_json is None else before_json.decode("utf-8")
         after = None if after_json is None else after_json.decode("utf-8")
+        erasable = None if personal is None else _dumps(personal)
     except (TypeError, ValueError) as exc:
         raise StorageError(f"audit entry {entry.id!r} is not JSON-serializable: {exc}") from exc
     return {
@@ -1207,6 +1250,7 @@ def _audit_doc(entry: AuditEntry, strands: int) -> dict[str, Any]:
         "override": entry.override,
         "strand": strand_of(entry.stream_id, strands),
         "content": content,
+        "personal": erasable,
     }
 
 

@@ -62,6 +62,8 @@ from leadtocash import (
 )
 from leadtocash.ports import (
     Commit,
+    Erasure,
+    ErasureReport,
     IndexFilter,
     IndexQuery,
     OutboxMessage,
@@ -69,6 +71,8 @@ from leadtocash.ports import (
     StoredRecord,
     StrandTip,
     make_digest,
+    restore_personal,
+    scrub_payload,
     seal_entries,
     strand_of,
 )
@@ -76,7 +80,7 @@ from leadtocash.ports import (
 __all__ = ["SCHEMA_VERSION", "SQLiteSession", "SQLiteStore", "connect"]
 
 #: The schema version this adapter writes; :meth:`SQLiteStore.create_schema` migrates to it.
-SCHEMA_VERSION: Final = 3
+SCHEMA_VERSION: Final = 4
 
 _SYNCHRONOUS: Final = frozenset({"OFF", "NORMAL", "FULL", "EXTRA"})
 _JOURNAL_MODES: Final = frozenset({"WAL", "DELETE", "TRUNCATE", "PERSIST"})
@@ -181,6 +185,9 @@ _MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {
             strands   INTEGER NOT NULL CHECK (strands >= 1)
         )""",
     ),
+    # Version 4: the erasable part of an audit entry (personal values and their salts; the
+    # snapshots hold the stand-ins its hash covers). Erasure sets it to NULL.
+    4: ("ALTER TABLE audit ADD COLUMN personal TEXT",),
 }
 
 _SCHEMA_TABLE: Final = """CREATE TABLE IF NOT EXISTS schema_version (
@@ -212,11 +219,17 @@ _STRAND_HEAD: Final = (
 )
 _AUDIT_COLUMNS: Final = (
     "seq, id, at, actor_id, action, target_kind, target_id, before, after, reason, override, "
-    "prev_hash, hash, strand, strand_seq, format"
+    "prev_hash, hash, strand, strand_seq, format, personal"
 )
 _INSERT_AUDIT: Final = (
-    f"INSERT INTO audit ({_AUDIT_COLUMNS.removeprefix('seq, ')}) VALUES ({', '.join('?' * 15)})"
+    f"INSERT INTO audit ({_AUDIT_COLUMNS.removeprefix('seq, ')}) VALUES ({', '.join('?' * 16)})"
 )
+_ERASE_AUDIT: Final = (
+    "UPDATE audit SET personal = NULL WHERE strand = ? AND target_kind = ? AND target_id = ? "
+    "AND personal IS NOT NULL"
+)
+_OUTBOX_PAYLOADS: Final = "SELECT id, payload FROM outbox WHERE id > ? ORDER BY id LIMIT 500"
+_OUTBOX_SCRUB: Final = "UPDATE outbox SET payload = ? WHERE id = ?"
 _READ_AUDIT: Final = f"SELECT {_AUDIT_COLUMNS} FROM audit WHERE seq > ? ORDER BY seq LIMIT ?"
 _READ_STRAND: Final = (
     f"SELECT {_AUDIT_COLUMNS} FROM audit WHERE strand = ? AND strand_seq > ? "
@@ -297,9 +310,12 @@ def _parse_time(text: str | None) -> datetime | None:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
-def _audit_row(entry: AuditEntry, before: bytes | None, after: bytes | None) -> tuple[object, ...]:
+def _audit_row(
+    entry: AuditEntry, before: bytes | None, after: bytes | None, personal: object
+) -> tuple[object, ...]:
     """A sealed entry's audit columns, ``seq`` left to SQLite (the next rowid); ``before`` and
-    ``after`` are the snapshots' canonical JSON, already rendered for the content hash."""
+    ``after`` are the snapshots' canonical JSON, already rendered for the content hash (with
+    stand-ins for personal values), ``personal`` the erasable part (values and salts)."""
     return (
         entry.id,
         entry.at.isoformat(),  # exactly the text the hash covers
@@ -316,10 +332,16 @@ def _audit_row(entry: AuditEntry, before: bytes | None, after: bytes | None) -> 
         entry.strand,
         entry.strand_seq,
         entry.format,
+        None if personal is None else _dumps(personal),
     )
 
 
 def _audit_entry(row: Sequence[Any]) -> AuditEntry:
+    before, after, salts = restore_personal(
+        None if row[7] is None else json.loads(row[7]),
+        None if row[8] is None else json.loads(row[8]),
+        None if row[16] is None else json.loads(row[16]),
+    )
     return AuditEntry(
         id=row[1],
         at=datetime.fromisoformat(row[2]),
@@ -327,8 +349,8 @@ def _audit_entry(row: Sequence[Any]) -> AuditEntry:
         action=row[4],
         target_kind=row[5],
         target_id=row[6],
-        before=None if row[7] is None else json.loads(row[7]),
-        after=None if row[8] is None else json.loads(row[8]),
+        before=before,
+        after=after,
         reason=row[9],
         override=bool(row[10]),
         seq=row[0],
@@ -337,6 +359,7 @@ def _audit_entry(row: Sequence[Any]) -> AuditEntry:
         strand=row[13],
         strand_seq=row[14],
         format=row[15],
+        personal=salts,
     )
 
 
@@ -410,6 +433,8 @@ def connect(
                 details={"path": os.fspath(path)},
             )
         conn.execute(f"PRAGMA synchronous = {sync}")
+        # Freed space is overwritten with zeros: an erased value leaves no copy in the file.
+        conn.execute("PRAGMA secure_delete = ON")
         return conn
     except sqlite3.Error as exc:
         if conn is not None:
@@ -769,6 +794,35 @@ class SQLiteStore:
             )
         return digest
 
+    def erase_personal(self, erasure: Erasure) -> ErasureReport:
+        """Drop the erasable part of the subjects' audit entries (each found on its strand,
+        through the strand index) and scrub outbox payloads, in one write transaction; then
+        checkpoint the WAL, so no copy of the erased pages is left in it (the connections
+        run with ``secure_delete``, so freed space is zeroed in the database file)."""
+        entries = messages = 0
+        with self.raw_connection() as conn:
+            with self._writing(conn, "erasure"):
+                for kind, ident in sorted(set(erasure.subjects)):
+                    strand = strand_of(f"{kind}:{ident}", self._strands)
+                    entries += conn.execute(_ERASE_AUDIT, (strand, kind, ident)).rowcount
+                after = ""
+                while erasure.values:
+                    rows = conn.execute(_OUTBOX_PAYLOADS, (after,)).fetchall()
+                    for ident, text in rows:
+                        payload = json.loads(text)
+                        scrubbed = scrub_payload(payload, erasure.values)
+                        if scrubbed is not payload:
+                            conn.execute(_OUTBOX_SCRUB, (_dumps(scrubbed), ident))
+                            messages += 1
+                    if len(rows) < 500:
+                        break
+                    after = rows[-1][0]
+            try:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            except sqlite3.Error as exc:
+                raise _translate(exc, "erasure checkpoint") from exc
+        return ErasureReport(entries, messages)
+
     def outbox_due(self, now: datetime, *, limit: int = 100) -> list[OutboxMessage]:
         """Undelivered messages due at ``now``, oldest first."""
         if limit <= 0:
@@ -845,10 +899,10 @@ class SQLiteStore:
         strands = self._strands
         audit = list(commit.audit)
         try:  # the canonical bytes serve twice: the content hash and the stored snapshots
-            canonical = [entry.canonical_content() for entry in audit]
+            canonical = [entry.stored_parts() for entry in audit]
         except (TypeError, ValueError) as exc:
             raise StorageError(f"an audit entry cannot be hashed: {exc}") from exc
-        contents = [hashlib.sha256(text).hexdigest() for text, _, _ in canonical]
+        contents = [hashlib.sha256(parts[0]).hexdigest() for parts in canonical]
         touched = sorted({strand_of(entry.stream_id, strands) for entry in audit})
         with self._writing(conn, "commit"):
             for write, text in zip(writes, texts, strict=True):
@@ -888,8 +942,10 @@ class SQLiteStore:
                 conn.executemany(
                     _INSERT_AUDIT,
                     [
-                        _audit_row(entry, before, after)
-                        for entry, (_, before, after) in zip(sealed, canonical, strict=True)
+                        _audit_row(entry, before, after, personal)
+                        for entry, (_, before, after, personal) in zip(
+                            sealed, canonical, strict=True
+                        )
                     ],
                 )
             if outbox:

@@ -42,6 +42,7 @@ import rfc8785
 from leadtocash.model import utc
 
 __all__ = [
+    "COMMITMENT_KEY",
     "DEFAULT_STRANDS",
     "GENESIS_HASH",
     "LEGACY_FORMAT",
@@ -53,12 +54,16 @@ __all__ = [
     "InclusionProof",
     "StrandTip",
     "canonical_json",
+    "commitment",
     "entry_hash",
+    "erase_personal",
     "link_hash",
     "make_digest",
     "merkle_path",
     "merkle_root",
+    "new_salts",
     "prove_inclusion",
+    "restore_personal",
     "seal_entries",
     "strand_of",
     "tips_of",
@@ -141,6 +146,94 @@ def canonical_json(value: Any) -> bytes:
     return rfc8785.dumps(_normalized(value))
 
 
+# -- personal data: salted commitments ----------------------------------------------------
+#: The key of the stand-in an entry's content hash covers instead of a personal value:
+#: ``{"$commitment": hex}``; an erased value is stored as exactly this stand-in.
+COMMITMENT_KEY: Final = "$commitment"
+_SALT_BYTES: Final = 16
+
+
+def new_salts(fields: Iterable[str], entropy: Callable[[int], bytes]) -> dict[str, str]:
+    """A fresh salt (128 bits, hex) for each personal field of an audit entry.
+
+    ``entropy(n)`` returns n random bytes: the OS CSPRNG in production (``os.urandom``, the
+    application context's default); a predictable salt would let anyone holding an erased
+    value's commitment guess the value back by trying every phone number.
+    """
+    names = list(fields)
+    raw = entropy(_SALT_BYTES * len(names))
+    return {
+        name: raw[n * _SALT_BYTES : (n + 1) * _SALT_BYTES].hex() for n, name in enumerate(names)
+    }
+
+
+def commitment(salt: str, value: Any) -> str:
+    """SHA-256 of the salt's bytes followed by the RFC 8785 bytes of ``value`` (hex)."""
+    encoded = _json_string(value).encode("utf-8") if type(value) is str else canonical_json(value)
+    return hashlib.sha256(bytes.fromhex(salt) + encoded).hexdigest()
+
+
+def _is_stand_in(value: object) -> bool:
+    return type(value) is dict and len(value) == 1 and COMMITMENT_KEY in value
+
+
+def _committed(
+    snapshot: Mapping[str, Any] | None, salts: Mapping[str, str], done: dict[str, tuple[Any, Any]]
+) -> Mapping[str, Any] | None:
+    """``snapshot`` with each salted, non-empty personal value replaced by its stand-in.
+
+    ``done`` remembers each field's last value and stand-in, so an unchanged value in
+    ``before`` and ``after`` is hashed once.
+    """
+    if snapshot is None:
+        return None
+    out: dict[str, Any] | None = None
+    for name, salt in salts.items():
+        value = snapshot.get(name)
+        if not value or _is_stand_in(value):
+            continue  # nothing personal (None, "", []), or erased already
+        seen = done.get(name)
+        if seen is not None and seen[0] == value:
+            stand_in = seen[1]
+        else:
+            stand_in = {COMMITMENT_KEY: commitment(salt, value)}
+            done[name] = (value, stand_in)
+        if out is None:
+            out = dict(snapshot)
+        out[name] = stand_in
+    return snapshot if out is None else out
+
+
+def _personal_values(
+    snapshot: Mapping[str, Any] | None, committed: Mapping[str, Any] | None, fields: Iterable[str]
+) -> dict[str, Any]:
+    """The values of ``snapshot`` that ``committed`` holds stand-ins for."""
+    if snapshot is None or committed is None or committed is snapshot:
+        return {}
+    return {k: snapshot[k] for k in fields if k in snapshot and committed[k] is not snapshot[k]}
+
+
+def restore_personal(
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any] | None,
+    personal: Mapping[str, Any] | None,
+) -> tuple[Mapping[str, Any] | None, Mapping[str, Any] | None, Mapping[str, str] | None]:
+    """Snapshots as stored (stand-ins in place of personal values) and the stored erasable
+    part (:meth:`AuditEntry.personal_record`) back into the entry's ``before``, ``after``
+    and ``personal`` salts. Without a part (none, or erased), the stand-ins stay."""
+    if not personal:
+        return before, after, None
+
+    def put(snapshot: Mapping[str, Any] | None, values: Any) -> Mapping[str, Any] | None:
+        return snapshot if snapshot is None or not values else {**snapshot, **values}
+
+    return (
+        put(before, personal.get("before")),
+        put(after, personal.get("after")),
+        dict(personal["salts"]),
+    )
+
+
 def strand_of(stream_id: str, strands: int) -> int:
     """The strand (0 … ``strands`` − 1) of a stream id: stable across processes and engines."""
     if strands < 1:
@@ -189,6 +282,11 @@ class AuditEntry:
     strand: int = 0
     strand_seq: int = 0
     format: int = STRAND_FORMAT
+    #: Salts of the personal fields of ``before`` / ``after`` (field name -> hex), or None.
+    #: The content hash then covers ``{"$commitment": SHA-256(salt ‖ RFC 8785 value)}``
+    #: instead of each non-empty value of those fields, so erasing a value (and its salt)
+    #: leaves the hash intact (:func:`erase_personal`).
+    personal: Mapping[str, str] | None = None
 
     @property
     def stream_id(self) -> str:
@@ -215,10 +313,24 @@ class AuditEntry:
 
         Built from the snapshots' canonical bytes (the other members are a fixed set of
         ASCII keys, strings and a boolean), so a store can keep those bytes as the
-        snapshots' stored JSON instead of encoding them once more.
+        snapshots' stored JSON instead of encoding them once more. With personal fields the
+        snapshots are those of :meth:`committed_snapshots` (stand-ins for the values).
         """
-        before = None if self.before is None else canonical_json(self.before)
-        after = None if self.after is None else canonical_json(self.after)
+        return self._canonical(*self.committed_snapshots())
+
+    def stored_parts(self) -> tuple[bytes, bytes | None, bytes | None, dict[str, Any] | None]:
+        """:meth:`canonical_content` and :meth:`personal_record`, commitments computed once:
+        what a store hashes and keeps (the snapshots' bytes, then the erasable part)."""
+        if not self.personal:
+            return (*self._canonical(self.before, self.after), None)
+        before, after = self.committed_snapshots()
+        return (*self._canonical(before, after), self._record(before, after))
+
+    def _canonical(
+        self, snap_before: Mapping[str, Any] | None, snap_after: Mapping[str, Any] | None
+    ) -> tuple[bytes, bytes | None, bytes | None]:
+        before = None if snap_before is None else canonical_json(snap_before)
+        after = None if snap_after is None else canonical_json(snap_after)
         reason = "null" if self.reason is None else _json_string(self.reason)
         head = (
             f'{{"action":{_json_string(self.action)},"actor_id":{_json_string(self.actor_id)},'
@@ -241,6 +353,37 @@ class AuditEntry:
         )
         return text, before, after
 
+    def committed_snapshots(self) -> tuple[Mapping[str, Any] | None, Mapping[str, Any] | None]:
+        """``before`` and ``after`` as hashed (and stored): personal values as stand-ins."""
+        if not self.personal:
+            return self.before, self.after
+        done: dict[str, tuple[Any, Any]] = {}
+        return (
+            _committed(self.before, self.personal, done),
+            _committed(self.after, self.personal, done),
+        )
+
+    def personal_record(self) -> dict[str, Any] | None:
+        """The erasable part of the stored entry: the salts and the personal values the
+        stored snapshots hold stand-ins for (None when there are none)."""
+        if not self.personal:
+            return None
+        return self._record(*self.committed_snapshots())
+
+    def _record(
+        self, before: Mapping[str, Any] | None, after: Mapping[str, Any] | None
+    ) -> dict[str, Any]:
+        fields = self.personal or {}
+        record: dict[str, Any] = {"salts": dict(fields)}
+        for side, snapshot, committed in (
+            ("before", self.before, before),
+            ("after", self.after, after),
+        ):
+            values = _personal_values(snapshot, committed, fields)
+            if values:
+                record[side] = values
+        return record
+
     def content_hash(self) -> str:
         """SHA-256 of the RFC 8785 canonical content (computed before any lock is taken)."""
         return hashlib.sha256(self.canonical_content()[0]).hexdigest()
@@ -249,6 +392,18 @@ class AuditEntry:
         """The legacy chain's canonical text (``format == LEGACY_FORMAT`` entries only)."""
         body = {**self.content(), "seq": self.strand_seq, "prev_hash": self.prev_hash}
         return _LEGACY_JSON(body)
+
+
+def erase_personal(entry: AuditEntry) -> AuditEntry:
+    """``entry`` with every personal value replaced by its stand-in and the salts dropped.
+
+    Its content hash, and so its chain hash, is unchanged: the strands still verify, and a
+    changed stand-in is still found (its hash no longer matches).
+    """
+    if not entry.personal:
+        return entry
+    before, after = entry.committed_snapshots()
+    return attrs.evolve(entry, before=before, after=after, personal=None)
 
 
 def entry_hash(entry: AuditEntry) -> str:

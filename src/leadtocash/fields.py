@@ -22,6 +22,7 @@ __all__ = [
     "DEFAULT_REGION",
     "MAX_LENGTHS",
     "NAME_MAX",
+    "PERSONAL_FIELDS",
     "TEXT_MAX",
     "TITLE_MAX",
     "collect_field",
@@ -52,6 +53,15 @@ MAX_LENGTHS: Mapping[str, int] = {
     "note": TEXT_MAX,
     "plan": TEXT_MAX,
     "reason": TEXT_MAX,
+}
+
+#: The fields of each aggregate kind that hold a natural person's data (PIPL / GDPR): what
+#: is masked for those who may not see contact fields, committed to by salted hashes in
+#: audit entries, and erased on request. A customer's name is its company's, not personal.
+PERSONAL_FIELDS: Mapping[str, tuple[str, ...]] = {
+    "customer": ("phones", "emails", "address"),
+    "contact": ("name", "phone", "email"),
+    "lead": ("contact_name", "phone", "email"),
 }
 
 _USCC_ALPHABET = frozenset("0123456789ABCDEFGHJKLMNPQRTUWXY")

@@ -42,7 +42,7 @@ def test_version_one_is_migrated_in_place(tmp_path: Path) -> None:
         SQLiteStore.open(path)
     store = SQLiteStore.open(path, create_schema=True)
     try:
-        assert store.schema_version() == sqlite_store.SCHEMA_VERSION == 3
+        assert store.schema_version() == sqlite_store.SCHEMA_VERSION == 4
         session = store.session()
         old = session.load("thing", "old")
         assert old is not None
@@ -56,7 +56,7 @@ def test_version_one_is_migrated_in_place(tmp_path: Path) -> None:
     finally:
         store.close()
     again = SQLiteStore.open(path, create_schema=True)  # idempotent
-    assert again.schema_version() == 3
+    assert again.schema_version() == 4
     again.close()
 
 

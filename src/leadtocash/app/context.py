@@ -6,6 +6,7 @@ a unit of work, writes the audit entry, commits, and retries storage conflicts a
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -13,11 +14,13 @@ import attrs
 
 from leadtocash.access import Action, Principal, RolePolicy
 from leadtocash.app.unit_of_work import UnitOfWork, run_with_retries
-from leadtocash.audit import AuditEntry
+from leadtocash.audit import AuditEntry, new_salts
 from leadtocash.classification import RequiredFields, TagRules, TierRules
 from leadtocash.collision import CollisionPolicy
 from leadtocash.durations import WorkingCalendar
+from leadtocash.fields import PERSONAL_FIELDS
 from leadtocash.intake import IntakeRules
+from leadtocash.model import Contact, Customer, Lead
 from leadtocash.ports.clock import Clock, IdSource
 from leadtocash.ports.storage import Store
 from leadtocash.scopes import DataScope, ScopePolicy, ScopeTarget
@@ -26,6 +29,24 @@ from leadtocash.settings import OrganisationSettings
 __all__ = ["AppContext", "Change", "SettingsCell"]
 
 R = TypeVar("R")
+
+#: Snapshot types whose personal fields audit entries commit to (salted hashes) instead.
+_PERSONAL: dict[type, tuple[str, ...]] = {
+    Customer: PERSONAL_FIELDS["customer"],
+    Contact: PERSONAL_FIELDS["contact"],
+    Lead: PERSONAL_FIELDS["lead"],
+}
+
+
+def _salts(
+    fields: tuple[str, ...],
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    entropy: Callable[[int], bytes],
+) -> dict[str, str] | None:
+    """Fresh salts for the personal fields that hold a value in either snapshot, or None."""
+    present = [f for f in fields if (before and before.get(f)) or (after and after.get(f))]
+    return new_salts(present, entropy) if present else None
 
 
 @attrs.frozen
@@ -65,6 +86,9 @@ class AppContext:
     #: The organisation's settings in force (stored ones, loaded by the facade); every
     #: service reads the rules below from here, so one update reaches every path.
     cell: SettingsCell = attrs.field(factory=lambda: SettingsCell(OrganisationSettings()))
+    #: Random bytes for the salts of personal fields in audit entries (docs/audit.md,
+    #: "Erasure"): the OS CSPRNG. Never a predictable source outside tests.
+    entropy: Callable[[int], bytes] = os.urandom
 
     @property
     def settings(self) -> OrganisationSettings:
@@ -149,6 +173,11 @@ class AppContext:
             result, changes = command(uow)
             now = self.clock.now()
             for change in changes:
+                before = None if change.before is None else uow.plain(change.before)
+                after = None if change.after is None else uow.plain(change.after)
+                fields = _PERSONAL.get(
+                    type(change.after if change.before is None else change.before)
+                )
                 uow.audit(
                     AuditEntry(
                         id=self.ids.new_id("audit"),
@@ -157,10 +186,13 @@ class AppContext:
                         action=action.value,
                         target_kind=change.target_kind,
                         target_id=change.target_id,
-                        before=None if change.before is None else uow.plain(change.before),
-                        after=None if change.after is None else uow.plain(change.after),
+                        before=before,
+                        after=after,
                         reason=change.reason,
                         override=change.override,
+                        personal=None
+                        if fields is None
+                        else _salts(fields, before, after, self.entropy),
                     )
                 )
             uow.commit()

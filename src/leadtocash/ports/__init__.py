@@ -10,8 +10,10 @@ from leadtocash.audit import (
     StrandTip,
     canonical_json,
     entry_hash,
+    erase_personal,
     link_hash,
     make_digest,
+    restore_personal,
     seal_entries,
     strand_of,
     tips_of,
@@ -20,7 +22,10 @@ from leadtocash.ports.auth import Authenticator
 from leadtocash.ports.clock import Clock, IdSource
 from leadtocash.ports.notify import DeliveryFailed, Notification, Notifier
 from leadtocash.ports.storage import (
+    ERASED,
     Commit,
+    Erasure,
+    ErasureReport,
     IndexFilter,
     IndexQuery,
     OutboxMessage,
@@ -28,9 +33,11 @@ from leadtocash.ports.storage import (
     Store,
     StoredRecord,
     StoreSession,
+    scrub_payload,
 )
 
 __all__ = [
+    "ERASED",
     "GENESIS_HASH",
     "LEGACY_FORMAT",
     "STRAND_FORMAT",
@@ -38,6 +45,8 @@ __all__ = [
     "Clock",
     "Commit",
     "DeliveryFailed",
+    "Erasure",
+    "ErasureReport",
     "IdSource",
     "IndexFilter",
     "IndexQuery",
@@ -51,8 +60,11 @@ __all__ = [
     "StrandTip",
     "canonical_json",
     "entry_hash",
+    "erase_personal",
     "link_hash",
     "make_digest",
+    "restore_personal",
+    "scrub_payload",
     "seal_entries",
     "strand_of",
     "tips_of",

@@ -35,6 +35,12 @@ stored by every adapter without adapter changes:
 * **Digests.** :meth:`Store.seal_digest` seals the tips of all strands, as one consistent
   cut of committed entries, into an :class:`~leadtocash.audit.AuditDigest` chained onto the
   previous one; a store may also seal one every N commits.
+* **Erasure.** :meth:`Store.erase_personal` removes one person's data (PIPL / GDPR) from
+  the audit log and the outbox: each audit entry about one of the :class:`Erasure`'s
+  subjects loses its erasable part (personal values and salts; the stand-ins its hash
+  covers stay, so the strands still verify), and each outbox payload string holding one of
+  its values has the value replaced by :data:`ERASED`. Records, indexes and keys are
+  erased by rewriting the aggregates through an ordinary commit.
 * **Errors.** Driver errors are translated into the :class:`~leadtocash.errors.StorageError`
   family with ``raise ... from exc``.
 
@@ -53,7 +59,10 @@ from leadtocash.audit import AuditDigest, AuditEntry
 from leadtocash.model import utc
 
 __all__ = [
+    "ERASED",
     "Commit",
+    "Erasure",
+    "ErasureReport",
     "IndexFilter",
     "IndexQuery",
     "OutboxMessage",
@@ -61,7 +70,11 @@ __all__ = [
     "Store",
     "StoreSession",
     "StoredRecord",
+    "scrub_payload",
 ]
+
+#: What replaces an erased value in an outbox payload (and in erased aggregates' fields).
+ERASED = "[erased]"
 
 
 @attrs.frozen
@@ -191,6 +204,60 @@ class Commit:
     outbox: Sequence[OutboxMessage] = ()
 
 
+def _pairs(pairs: Sequence[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    return tuple((str(kind), str(ident)) for kind, ident in pairs)
+
+
+def _texts(values: Sequence[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(v for v in values if v))
+
+
+@attrs.frozen
+class Erasure:
+    """One person's data to erase from the audit log and the outbox.
+
+    ``subjects`` are the ``(target_kind, target_id)`` of the aggregates that held it: every
+    audit entry about one of them loses its erasable part (personal values and their salts,
+    :meth:`~leadtocash.audit.AuditEntry.personal_record`). ``values`` are the person's
+    values (phones, e-mails, name...): every string of an outbox payload holding one has it
+    replaced by :data:`ERASED`.
+    """
+
+    subjects: tuple[tuple[str, str], ...] = attrs.field(converter=_pairs)
+    values: tuple[str, ...] = attrs.field(default=(), converter=_texts)
+
+
+@attrs.frozen
+class ErasureReport:
+    """What :meth:`Store.erase_personal` changed: audit entries and outbox messages."""
+
+    audit_entries: int
+    outbox_messages: int
+
+
+def scrub_payload(payload: Any, values: Sequence[str]) -> Any:
+    """``payload`` with every occurrence of ``values`` in its strings replaced by ERASED.
+
+    Returns the very object given when nothing matched (callers compare with ``is``).
+    """
+    if isinstance(payload, str):
+        text = payload
+        for value in values:
+            if value in text:
+                text = text.replace(value, ERASED)
+        return payload if text == payload else text
+    if isinstance(payload, Mapping):
+        items = {k: scrub_payload(v, values) for k, v in payload.items()}
+        changed = any(items[k] is not v for k, v in payload.items())
+        return items if changed else payload
+    if isinstance(payload, list | tuple):
+        scrubbed = [scrub_payload(v, values) for v in payload]
+        return (
+            scrubbed if any(a is not b for a, b in zip(scrubbed, payload, strict=True)) else payload
+        )
+    return payload
+
+
 class StoreSession(Protocol):
     """One transaction's view of the store; reads see committed data only."""
 
@@ -261,6 +328,11 @@ class Store(Protocol):
 
     def seal_digest(self) -> AuditDigest:
         """Seal the current tips of all strands into a new digest (on demand) and return it."""
+        ...
+
+    def erase_personal(self, erasure: Erasure) -> ErasureReport:
+        """Erase one person's data from the audit log and the outbox (see :class:`Erasure`);
+        idempotent. Audit entries keep their hashes: the strands still verify."""
         ...
 
     def outbox_due(self, now: datetime, *, limit: int = 100) -> list[OutboxMessage]:

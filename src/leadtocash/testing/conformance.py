@@ -30,6 +30,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from leadtocash.app.auditing import verify_store_audit
 from leadtocash.app.unit_of_work import UnitOfWork
 from leadtocash.audit import (
+    COMMITMENT_KEY,
     AuditEntry,
     prove_inclusion,
     strand_of,
@@ -40,7 +41,9 @@ from leadtocash.audit import (
 from leadtocash.errors import ConcurrencyConflict, DuplicateKey, NotFound, StorageError
 from leadtocash.model import Customer
 from leadtocash.ports.storage import (
+    ERASED,
     Commit,
+    Erasure,
     IndexFilter,
     IndexQuery,
     OutboxMessage,
@@ -88,6 +91,27 @@ def _audit(n: int, target: str = "x") -> AuditEntry:
         before={"n": n - 1},
         after={"n": n, "名": "华为"},
         reason="conformance",
+    )
+
+
+#: A person's data in the erasure tests, and fixed salts (the same hashes on every store).
+_PHONE, _EMAIL, _NAME = "+8613912345678", "wang.fang@example.cn", "王芳"
+_SALTS = {"name": "11" * 16, "phone": "22" * 16, "email": "33" * 16}
+
+
+def _personal(n: int, target: str, *, phone: str = _PHONE) -> AuditEntry:
+    person = {"name": _NAME, "phone": phone, "email": _EMAIL, "title": "经理", "n": n}
+    return AuditEntry(
+        id=f"audit-{target}-{n}",
+        at=T0 + timedelta(seconds=n),
+        actor_id="tester",
+        action="contact.change",
+        target_kind="contact",
+        target_id=target,
+        before=None if n == 1 else {**person, "n": n - 1, "email": None},
+        after=person,
+        reason="conformance",
+        personal=_SALTS,
     )
 
 
@@ -611,6 +635,53 @@ class StoreConformance:
         report = verify_audit(log, [forged], strands=store.audit_strands)
         assert [(f.digest, f.strand) for f in report.faults] == [(1, None)]
         assert verify_audit(log, [digest], strands=store.audit_strands).ok
+
+    def test_personal_values_round_trip_and_erase_without_breaking_the_strands(
+        self, store: Store
+    ) -> None:
+        written = [
+            _personal(1, "c1"),
+            _personal(2, "c1"),
+            _personal(1, "c2", phone="+8613700000000"),
+        ]
+        reminder = attrs.evolve(_message("m1"), payload={"plan": f"call {_NAME} on {_PHONE}"})
+        self.commit(store, _write("a"), audit=tuple(written[:2]), outbox=(reminder,))
+        self.commit(store, _write("b"), audit=(written[2],), outbox=(_message("m2"),))
+        digest = store.seal_digest()
+        log = store.audit_log()
+        reference = InMemoryStore(strands=store.audit_strands)
+        self.commit(reference, _write("a"), audit=tuple(written[:2]), outbox=(reminder,))
+        self.commit(reference, _write("b"), audit=(written[2],))
+        assert [e.hash for e in log] == [e.hash for e in reference.audit_log()]
+        for entry, sent in zip(log, written, strict=True):  # read back exactly as written
+            assert (entry.before, entry.after, entry.personal) == (
+                sent.before, sent.after, sent.personal,
+            )  # fmt: skip
+        report = store.erase_personal(Erasure([("contact", "c1")], values=[_PHONE, _NAME]))
+        assert (report.audit_entries, report.outbox_messages) == (2, 1)
+        erased = store.audit_log()
+        assert [e.hash for e in erased] == [e.hash for e in log]
+        for entry in erased[:2]:
+            assert entry.personal is None
+            assert entry.after is not None
+            assert set(entry.after["phone"]) == {COMMITMENT_KEY}
+            assert entry.after["title"] == "经理"  # not personal: kept
+            text = repr((entry.before, entry.after))
+            assert all(value not in text for value in (_PHONE, _NAME, _EMAIL))
+        assert erased[2] == log[2]  # another person's entry is untouched
+        verified = verify_store_audit(store)
+        assert verified.ok, verified.faults
+        messages = {m.id: m.payload for m in store.outbox_due(T0 + timedelta(days=1))}
+        assert messages["m1"] == {"plan": f"call {ERASED} on {ERASED}"}
+        assert messages["m2"] == _message("m2").payload
+        again = store.erase_personal(Erasure([("contact", "c1")], values=[_PHONE, _NAME]))
+        assert (again.audit_entries, again.outbox_messages) == (0, 0)
+        # The commitment an erased entry keeps is still covered by its hash.
+        first = erased[0]
+        assert first.after is not None
+        forged = attrs.evolve(first, after={**first.after, "phone": {COMMITMENT_KEY: "0" * 64}})
+        fault = verify_audit([forged, *erased[1:]], [digest], strands=store.audit_strands)
+        assert [f.entry_id for f in fault.faults] == [first.id]
 
     def test_outbox_delivery_bookkeeping(self, store: Store) -> None:
         self.commit(store, _write("a"), outbox=(_message("m1"), _message("m2", T0 + timedelta(1))))

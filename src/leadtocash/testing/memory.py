@@ -19,12 +19,22 @@ from leadtocash.audit import (
     DEFAULT_STRANDS,
     AuditDigest,
     AuditEntry,
+    erase_personal,
     make_digest,
     seal_entries,
+    strand_of,
     tips_of,
 )
 from leadtocash.errors import ConcurrencyConflict, DuplicateKey, NotFound, StorageError
-from leadtocash.ports.storage import Commit, IndexQuery, OutboxMessage, StoredRecord
+from leadtocash.ports.storage import (
+    Commit,
+    Erasure,
+    ErasureReport,
+    IndexQuery,
+    OutboxMessage,
+    StoredRecord,
+    scrub_payload,
+)
 
 __all__ = ["InMemoryStore"]
 
@@ -224,6 +234,26 @@ class InMemoryStore:
             digest = make_digest(tips_of(self._heads, self._strands), previous=previous)
             self._digests.append(digest)
             return digest
+
+    def erase_personal(self, erasure: Erasure) -> ErasureReport:
+        """Drop the erasable part of the subjects' audit entries; scrub outbox payloads."""
+        subjects = set(erasure.subjects)
+        entries = messages = 0
+        with self._lock:
+            for strand in sorted({strand_of(f"{k}:{i}", self._strands) for k, i in subjects}):
+                chain = self._by_strand.get(strand, [])
+                for n, entry in enumerate(chain):
+                    if entry.personal and (entry.target_kind, entry.target_id) in subjects:
+                        erased = erase_personal(entry)
+                        chain[n] = erased
+                        self._audit[entry.seq - 1] = erased
+                        entries += 1
+            for message in list(self._outbox.values()) if erasure.values else ():
+                payload = scrub_payload(message.payload, erasure.values)
+                if payload is not message.payload:
+                    self._outbox[message.id] = attrs.evolve(message, payload=payload)
+                    messages += 1
+        return ErasureReport(entries, messages)
 
     def outbox_due(self, now: datetime, *, limit: int = 100) -> list[OutboxMessage]:
         """Undelivered messages due at ``now``, oldest first."""
