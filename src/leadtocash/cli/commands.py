@@ -335,3 +335,9 @@ def import_customers(url: str, file: Path, pool_id: str | None, timezone: str) -
             out.print(f"  row {row.index + 1}: {error.path} [{error.code}] {error.message}")
     if duplicates or rejected:
         raise SystemExit(FINDINGS)
+
+
+from leadtocash.cli.simulate import replay_command, simulate_command  # noqa: E402
+
+cli.add_command(simulate_command)
+cli.add_command(replay_command)
