@@ -19,8 +19,10 @@ codes use CLDR's digits (2 unless CLDR says otherwise).
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Mapping, Sequence
-from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from fractions import Fraction
 from types import MappingProxyType
 
 import attrs
@@ -260,9 +262,11 @@ class Money:
         total = self.minor_units
         sign = -1 if total < 0 else 1
         magnitude = abs(total)
-        weight_sum = sum(ws)
-        exact = [Decimal(magnitude) * w / weight_sum for w in ws]
-        floors = [int(e.to_integral_value(rounding=ROUND_FLOOR)) for e in exact]
+        # Exact shares as fractions: Decimal division rounds at 28 digits, which made equal
+        # remainders of shares of different size compare unequal (and broke the tie order).
+        weight_sum = sum((Fraction(w) for w in ws), Fraction(0))
+        exact = [magnitude * Fraction(w) / weight_sum for w in ws]
+        floors = [math.floor(e) for e in exact]
         short = magnitude - sum(floors)
         order = sorted(range(len(ws)), key=lambda i: (-(exact[i] - floors[i]), i))
         for i in order[:short]:

@@ -91,3 +91,18 @@ def test_sums_stay_on_the_minor_unit_on_the_fast_path_and_past_it() -> None:
     assert Money.zero("JPY") is Money.zero("JPY") and Money.zero("JPY").amount == 0
     with pytest.raises(ValidationError):
         Money.zero("XYZ")
+
+
+def test_equal_remainders_go_to_the_earlier_part_whatever_the_weights() -> None:
+    # 20 fen in 4:1:1 is 13⅓ + 3⅓ + 3⅓: three equal remainders, so the one fen left goes
+    # to the first part. Shares computed in Decimal (28 digits) made the remainder of the
+    # larger share look smaller and gave 0.13/0.04/0.03.
+    assert Money("0.20", "CNY").split([4, 1, 1]) == [
+        Money("0.14", "CNY"), Money("0.03", "CNY"), Money("0.03", "CNY")
+    ]  # fmt: skip
+    assert Money("-0.20", "CNY").split([1, 4, 1]) == [
+        Money("-0.04", "CNY"), Money("-0.13", "CNY"), Money("-0.03", "CNY")
+    ]  # fmt: skip
+    assert Money("1", "JPY").split([Decimal("0.3"), Decimal("0.3"), Decimal("0.3")]) == [
+        Money("1", "JPY"), Money("0", "JPY"), Money("0", "JPY")
+    ]  # fmt: skip

@@ -122,6 +122,8 @@ def withdraw_credit(
 ) -> CustomerCredit:
     """The ledger with ``amount`` (> 0) taken out; above the balance: ``credit.insufficient``."""
     _check(credit, customer_id, amount)
+    if amount.amount <= 0:  # a negative withdrawal would create credit out of nothing
+        raise ValidationError.single("amount", "invoice.amount_positive", "must be > 0")
     if amount > credit.balance:
         raise RuleViolation(
             f"credit {credit.id} holds {credit.balance}; cannot take {amount}",

@@ -472,6 +472,11 @@ def test_credit_entries_are_signed_and_can_be_used_down_to_exactly_zero() -> Non
         credit, CUSTOMER, cny("6.00"), CreditEntryKind.REVERSAL, "x", NOW, "f"
     )
     assert drained.balance == cny("0") and len(drained.entries) == 3
+    for amount in (cny("0"), cny("-1.00")):  # a negative withdrawal would create credit
+        with pytest.raises(ValidationError) as caught:
+            withdraw_credit(credit, CUSTOMER, amount, CreditEntryKind.REVERSAL, "x", NOW, "f")
+        found = [(e.path, e.code) for e in caught.value.errors]
+        assert found == [("amount", "invoice.amount_positive")]
 
 
 def test_credit_deposits_are_positive_and_for_its_own_customer_and_currency() -> None:
