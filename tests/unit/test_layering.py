@@ -19,7 +19,7 @@ import leadtocash
 
 ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "src" / "leadtocash"
-NOT_DOMAIN = {"ports", "app", "testing", "serialization", "system", "cli", "stores"}
+NOT_DOMAIN = {"ports", "app", "testing", "serialization", "system", "cli", "stores", "simulation"}
 
 
 def _config() -> dict[str, Any]:
