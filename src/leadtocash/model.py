@@ -154,6 +154,9 @@ class Lead:
     disqualify_reason: str | None = None
     updated_at: datetime | None = attrs.field(default=None, validator=utc)
     version: int = 0
+    #: The record this lead duplicates, as ``"customer:<id>"`` or ``"lead:<id>"``: set at
+    #: capture when an exact key the collision policy blocks on is already held (查重).
+    duplicate_of: str | None = None
 
 
 class CollaboratorAccess(enum.StrEnum):

@@ -1,4 +1,4 @@
-"""Names and free text have documented maximum lengths, enforced with ValidationError."""
+"""Names and free text have documented maximum lengths; a rejected capture takes no id."""
 
 from __future__ import annotations
 
@@ -24,3 +24,14 @@ def test_a_ten_thousand_character_company_name_is_refused() -> None:
     with pytest.raises(ValidationError) as lead_caught:
         world.crm.leads.capture(rep_principal(1), payload)
     assert [e.path for e in lead_caught.value.errors] == ["company_name"]
+
+
+def test_a_rejected_capture_consumes_no_id() -> None:
+    world = make_world()
+    rep = rep_principal(1)
+    ids = world.crm.ctx.ids
+    before = ids.new_id("probe")
+    with pytest.raises(ValidationError):
+        world.crm.leads.capture(rep, {"channel": "web_form", "company_name": ""})
+    after = ids.new_id("probe")
+    assert int(after.rsplit("-", 1)[-1]) == int(before.rsplit("-", 1)[-1]) + 1

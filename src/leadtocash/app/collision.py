@@ -17,7 +17,8 @@ import attrs
 from leadtocash.access import Action, Principal
 from leadtocash.app.context import AppContext, Change
 from leadtocash.app.customers import CustomerWrites
-from leadtocash.app.dedup import collision_report
+from leadtocash.app.dedup import DuplicatesReport, collision_report, find_duplicates
+from leadtocash.app.imports import ImportCommitReport, ImportPlan, ImportService
 from leadtocash.app.unit_of_work import UnitOfWork
 from leadtocash.collision import (
     CollisionReport,
@@ -75,6 +76,12 @@ class CollisionService:
     customers: CustomerWrites = attrs.field(
         init=False, default=attrs.Factory(lambda self: CustomerWrites(self.ctx), takes_self=True)
     )
+    _imports: ImportService = attrs.field(
+        init=False,
+        default=attrs.Factory(
+            lambda self: ImportService(self.ctx, self.customers), takes_self=True
+        ),
+    )
 
     # -- checking -------------------------------------------------------------------------------
     def check_customer(
@@ -109,6 +116,53 @@ class CollisionService:
             return collision_report(uow, self.ctx.collision, principal, keys, exclude=[me])
 
         return self.ctx.read(principal, Action.CUSTOMER_READ, query)
+
+    def find_duplicates(
+        self, principal: Principal, *, after: tuple[str, str] | None = None, limit: int = 500
+    ) -> DuplicatesReport:
+        """查重: one page of the book (``limit`` customers from ``after``) checked the way a new
+        record is; colliding records grouped with a merge or link suggestion. Follow
+        ``next_cursor`` until it is None to cover the whole book."""
+        policy = self.ctx.collision
+        return self.ctx.read(
+            principal,
+            Action.CUSTOMER_READ,
+            lambda uow: find_duplicates(uow, policy, principal, after=after, limit=limit),
+        )
+
+    # -- import files (dry run, then batched resumable commit) ----------------------------------
+    def plan_import(
+        self,
+        principal: Principal,
+        data: bytes,
+        *,
+        filename: str | None = None,
+        encoding: str | None = None,
+        mapping: Mapping[str, str | None] | None = None,
+        sheet: str | None = None,
+    ) -> ImportPlan:
+        """Dry run of a customer file (CSV in UTF-8/GB18030, or .xlsx): every row ok, rejected
+        (each bad field named) or a duplicate; nothing is written. See ``app.imports``."""
+        return self._imports.plan(
+            principal, data, filename=filename, encoding=encoding, mapping=mapping, sheet=sheet
+        )
+
+    def commit_import(
+        self,
+        principal: Principal,
+        plan: ImportPlan,
+        *,
+        import_id: str,
+        pool_id: PoolId | None,
+        batch_size: int = 500,
+        strict: bool = True,
+    ) -> ImportCommitReport:
+        """Write a planned import in atomic batches; call again with the same ``import_id`` to
+        resume after a failure (written batches are skipped)."""
+        return self._imports.commit(
+            principal, plan, import_id=import_id, pool_id=pool_id, batch_size=batch_size,
+            strict=strict,
+        )  # fmt: skip
 
     # -- guarded creation -----------------------------------------------------------------------
     def create_customer(

@@ -8,11 +8,23 @@ import attrs
 
 from leadtocash.access import Action, Principal
 from leadtocash.app.context import AppContext, Change
+from leadtocash.app.customer_screens import UNCHANGED, exact_key, read_scope
+from leadtocash.app.dedup import collision_report
+from leadtocash.app.listing import (
+    DEFAULT_PAGE,
+    LeadFilter,
+    LeadSort,
+    lead_query,
+    lead_search_queries,
+    page_limit,
+)
 from leadtocash.app.unit_of_work import Page, UnitOfWork
+from leadtocash.collision import Outcome, lead_keys
 from leadtocash.errors import FieldError, ValidationError
 from leadtocash.events import LeadCaptured
 from leadtocash.intake import lead_from_payload
 from leadtocash.model import Channel, Lead, LeadId
+from leadtocash.ports.storage import Clause
 from leadtocash.scopes import lead_target
 
 __all__ = ["ImportReport", "ImportRow", "LeadService"]
@@ -63,26 +75,48 @@ class LeadService:
         channel: Channel | None = None,
         path_prefix: str = "",
     ) -> Lead:
-        """Validate a channel payload and store a new lead (audited, with a LeadCaptured event)."""
+        """Validate a channel payload and store a new lead (audited, with a LeadCaptured event).
+
+        The lead is checked against open leads and customers like a new customer is; when a
+        key the policy blocks on is already held, the lead is still stored, with
+        ``duplicate_of`` naming that record (``"customer:<id>"`` / ``"lead:<id>"``).
+        """
         self.ctx.policy.check(principal, Action.LEAD_CAPTURE)
-        lead_id = LeadId(self.ctx.ids.new_id("lead"))
         now = self.ctx.clock.now()
-        lead = lead_from_payload(
+        checked = lead_from_payload(
             payload,
-            lead_id=lead_id,
+            lead_id=LeadId("unassigned"),
             now=now,
             channel=channel,
             rules=self.ctx.intake,
             path_prefix=path_prefix,
         )
+        # The id is taken only once the payload is valid: a rejected capture consumes none.
+        lead = attrs.evolve(checked, id=LeadId(self.ctx.ids.new_id("lead")))
 
         def command(uow: UnitOfWork) -> tuple[Lead, list[Change]]:
-            uow.leads.add(lead)
-            uow.record(LeadCaptured(now, lead.id, lead.channel, lead.company_name))
-            return lead, [Change("lead", lead.id, None, lead)]
+            linked = self._linked(uow, principal, lead)
+            uow.leads.add(linked)
+            uow.record(LeadCaptured(now, linked.id, linked.channel, linked.company_name))
+            return linked, [Change("lead", linked.id, None, linked)]
 
         stored = self.ctx.execute(principal, Action.LEAD_CAPTURE, command)
         return stored
+
+    def _linked(self, uow: UnitOfWork, principal: Principal, lead: Lead) -> Lead:
+        """``lead`` linked to the record it duplicates (a blocking hit among open leads and
+        customers, under the organisation's collision policy); stored either way, never
+        dropped. Warnings (phone, e-mail, similar names) do not link."""
+        try:
+            keys = lead_keys(lead)
+        except ValidationError:  # the payload was validated; a key that still fails is absent
+            return lead
+        report = collision_report(uow, self.ctx.collision, principal, keys)
+        blocking = report.records(Outcome.BLOCK)
+        if not blocking:
+            return lead
+        first = blocking[0]
+        return attrs.evolve(lead, duplicate_of=f"{first.kind.value}:{first.id}")
 
     def import_rows(
         self,
@@ -133,5 +167,112 @@ class LeadService:
                 lead for lead in page.items if self.ctx.in_scope(uow, principal, lead_target(lead))
             )
             return Page(visible, page.next_cursor)
+
+        return self.ctx.read(principal, Action.LEAD_READ, query)
+
+    # -- screens: edit, list, count, search (issue #24) ----------------------------------------
+    def edit(
+        self,
+        principal: Principal,
+        lead_id: str,
+        *,
+        company_name: str = UNCHANGED,
+        contact_name: str | None = UNCHANGED,
+        phone: str | None = UNCHANGED,
+        email: str | None = UNCHANGED,
+        uscc: str | None = UNCHANGED,
+        zone_id: str | None = UNCHANGED,
+        campaign: str | None = UNCHANGED,
+        note: str | None = UNCHANGED,
+    ) -> Lead:
+        """Edit a lead's fields (its owner, or a manager in scope; unowned leads by anyone in
+        scope); validated like a capture, audited as ``lead.update``."""
+        given = {
+            key: value
+            for key, value in (
+                ("company_name", company_name), ("contact_name", contact_name),
+                ("phone", phone), ("email", email), ("uscc", uscc), ("zone_id", zone_id),
+                ("campaign", campaign), ("note", note),
+            )
+            if value is not UNCHANGED
+        }  # fmt: skip
+
+        def command(uow: UnitOfWork) -> tuple[Lead, list[Change]]:
+            before = uow.leads.get(lead_id)
+            self.ctx.guard(uow, principal, lead_target(before), write=True)
+            payload = {
+                "company_name": before.company_name, "contact_name": before.contact_name,
+                "phone": before.phone, "email": before.email, "uscc": before.uscc,
+                "zone_id": before.zone_id, "campaign": before.campaign, "note": before.note,
+                **given,
+            }  # fmt: skip
+            rules = attrs.evolve(self.ctx.intake, reject_unknown_fields=False, required={})
+            checked = lead_from_payload(
+                {k: v for k, v in payload.items() if v is not None},
+                lead_id=before.id, now=before.created_at, channel=before.channel, rules=rules,
+            )  # fmt: skip
+            fields = {k: getattr(checked, k) for k in payload}
+            after = attrs.evolve(before, **fields)
+            if after == before:
+                return before, []
+            after = attrs.evolve(after, updated_at=self.ctx.clock.now())
+            uow.leads.save(after)
+            return after, [Change("lead", after.id, before, after)]
+
+        return self.ctx.execute(principal, Action.LEAD_UPDATE, command)
+
+    def _scope(self, uow: UnitOfWork, principal: Principal) -> Clause | None:
+        return read_scope(
+            self.ctx, uow, principal, collaborators=False, unowned_index="unowned_zone"
+        )
+
+    def list(
+        self,
+        principal: Principal,
+        filters: LeadFilter | None = None,
+        *,
+        sort: LeadSort = LeadSort.CREATED,
+        after: tuple[str, str] | None = None,
+        limit: int = DEFAULT_PAGE,
+    ) -> Page[Lead]:
+        """One page of the leads the caller may see, filtered and sorted (keyset paging)."""
+        size = page_limit(limit)
+        wanted = filters or LeadFilter()
+
+        def query(uow: UnitOfWork) -> Page[Lead]:
+            base = lead_query(wanted, sort, self._scope(uow, principal))
+            return uow.leads.select(attrs.evolve(base, after=after, limit=size))
+
+        return self.ctx.read(principal, Action.LEAD_READ, query)
+
+    def count(self, principal: Principal, filters: LeadFilter | None = None) -> int:
+        """How many leads :meth:`list` pages through with ``filters``."""
+        wanted = filters or LeadFilter()
+
+        def query(uow: UnitOfWork) -> int:
+            base = lead_query(wanted, LeadSort.CREATED, self._scope(uow, principal))
+            return uow.leads.count(base)
+
+        return self.ctx.read(principal, Action.LEAD_READ, query)
+
+    def search(
+        self, principal: Principal, text: str, *, limit: int = DEFAULT_PAGE
+    ) -> tuple[Lead, ...]:
+        """Leads the caller may see by phone, e-mail or USCC (exact normalized key) or by a
+        prefix of the company name or its pinyin (up to ``limit``)."""
+        size = page_limit(limit)
+
+        def query(uow: UnitOfWork) -> tuple[Lead, ...]:
+            key = exact_key(text)
+            if key is not None:
+                found = uow.leads.get_many(uow.leads.find_ids_by_key(key, limit=size))
+                return tuple(
+                    lead for lead in found if self.ctx.in_scope(uow, principal, lead_target(lead))
+                )
+            hits: dict[str, Lead] = {}
+            for search in lead_search_queries(text, self._scope(uow, principal)):
+                for lead in uow.leads.select(attrs.evolve(search, limit=size)).items:
+                    hits.setdefault(lead.id, lead)
+            return tuple(hits.values())[:size]
 
         return self.ctx.read(principal, Action.LEAD_READ, query)

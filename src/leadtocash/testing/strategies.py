@@ -247,6 +247,10 @@ def leads() -> st.SearchStrategy[Lead]:
         campaign=st.none() | names,
         note=st.none() | names,
         updated_at=st.none() | utc_datetimes(),
+        duplicate_of=st.none()
+        | st.sampled_from(["customer:", "lead:"]).flatmap(
+            lambda kind: idents.map(lambda ident: kind + ident)
+        ),
     )
 
 
