@@ -88,6 +88,7 @@ class Action(enum.StrEnum):
     CASH_SWEEP = "cash.sweep"
     CUSTOMER_EXPORT = "customer.export"
     PERSONAL_DATA_EXPORT = "privacy.export"
+    PRIVACY_ERASE = "privacy.erase"
     CONTACT_WRITE = "contact.write"
     LEAD_UPDATE = "lead.update"
     FOLLOW_UP_SWEEP = "follow_up.sweep"
@@ -185,6 +186,7 @@ DEFAULT_PERMISSIONS: Mapping[Action, frozenset[Role]] = {
     # by whoever works the customer; the follow-up plan reminders run as the system.
     Action.CUSTOMER_EXPORT: _MANAGERS,
     Action.PERSONAL_DATA_EXPORT: frozenset({Role.ADMIN}),
+    Action.PRIVACY_ERASE: frozenset({Role.ADMIN}),
     Action.CONTACT_WRITE: _SALES,
     Action.LEAD_UPDATE: _SALES,
     Action.FOLLOW_UP_SWEEP: frozenset({Role.ADMIN, Role.SYSTEM}),

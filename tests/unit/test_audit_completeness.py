@@ -1024,6 +1024,14 @@ def _contact(w: World) -> str:
     return w.crm.contacts.add_contact(REP1, _owned(w), "王经理", phone="13900139000").id
 
 
+def _erasable(w: World) -> str:
+    """An owned customer with contact fields and a contact (erase_person rewrites both)."""
+    cid = _owned(w)
+    w.crm.customers.edit(REP1, cid, phones=["13900139001"], address="深圳")
+    w.crm.contacts.add_contact(REP1, cid, "王经理", phone="13900139000")
+    return cid
+
+
 def _planned_follow_up(w: World) -> str:
     due = w.clock.now() + timedelta(days=1)
     return w.crm.pools.log_follow_up(REP1, _owned(w), next_at=due, plan="回访").id
@@ -1057,6 +1065,9 @@ SCREEN_COMMANDS: dict[str, Scenario] = {
         lambda f: lambda: w.crm.contacts.edit_follow_up(REP1, f, note="改")
     )(_planned_follow_up(w)),
     "contacts.remind_due": _remind_due,
+    "customers.erase_person": lambda w: (
+        lambda cid: lambda: w.crm.customers.erase_person(ADMIN, customer_id=cid, reason="PIPL")
+    )(_erasable(w)),
     "leads.edit": lambda w: (lambda lid: lambda: w.crm.leads.edit(MANAGER, lid, note="改"))(
         _lead(w)
     ),

@@ -19,6 +19,7 @@ from leadtocash.app.context import AppContext, Change
 from leadtocash.app.contracts import ContractService
 from leadtocash.app.customer_screens import Customer360, CustomerService, PersonalData, Section
 from leadtocash.app.documents import CashPolicies
+from leadtocash.app.erasure import ErasureResult
 from leadtocash.app.leads import ImportReport, ImportRow, LeadService
 from leadtocash.app.listing import CustomerFilter, CustomerSort, LeadFilter, LeadSort
 from leadtocash.app.pipeline import PipelineService
@@ -68,6 +69,7 @@ __all__ = [
     "CustomerImportRow",
     "CustomerService",
     "CustomerSort",
+    "ErasureResult",
     "ExpiryReport",
     "FailedAttempt",
     "ImportReport",

@@ -22,6 +22,7 @@ from leadtocash.access import Action, Principal
 from leadtocash.app.context import AppContext, Change
 from leadtocash.app.customers import CustomerWrites
 from leadtocash.app.dedup import collision_report
+from leadtocash.app.erasure import ErasureResult, erase_person
 from leadtocash.app.listing import (
     DEFAULT_PAGE,
     CustomerFilter,
@@ -471,6 +472,24 @@ class CustomerService:
 
         self.ctx.execute(principal, Action.PERSONAL_DATA_EXPORT, audit)
         return data
+
+    def erase_person(
+        self,
+        principal: Principal,
+        *,
+        customer_id: str | None = None,
+        contact_id: str | None = None,
+        reason: str,
+    ) -> ErasureResult:
+        """Erase a person's data on request (PIPL / GDPR; ``privacy.erase``, admins): a
+        customer's phones, e-mails and address and all its contacts (``customer_id``), or one
+        contact (``contact_id``), and the leads holding their phones or e-mails: aggregates
+        rewritten, keys gone, audit entries and outbox scrubbed, one tombstone entry each
+        (:func:`leadtocash.app.erasure.erase_person`)."""
+        return erase_person(
+            self.ctx, self.customers, principal,
+            customer_id=customer_id, contact_id=contact_id, reason=reason,
+        )  # fmt: skip
 
     # -- edits -----------------------------------------------------------------------------------
     def edit(

@@ -1,0 +1,176 @@
+"""Erasing a person's data on request (PIPL 个人信息保护法 art. 47, GDPR art. 17).
+
+:func:`erase_person` finds what is stored about one person — a customer's contact fields and
+its contacts, or one contact — and the leads and archived merge losers that hold the same
+data, then:
+
+1. asks the store to drop the erasable part of their audit entries and scrub the outbox
+   (:meth:`~leadtocash.ports.storage.Store.erase_personal`: the salted commitments the
+   hashes cover stay, so the strands still verify; docs/decisions/0006-erasure.md);
+2. rewrites the aggregates without the personal fields (customers through the customer
+   write path, so tier, schedule and books follow; dedup, lookup and index keys follow from
+   the erased fields) and writes one tombstone audit entry per rewritten aggregate: who,
+   when, why and which fields — never the values;
+3. scrubs once more, for entries written between the first read and the rewrite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import attrs
+
+from leadtocash.access import Action, Principal
+from leadtocash.app.context import AppContext, Change
+from leadtocash.app.customers import CustomerWrites
+from leadtocash.app.unit_of_work import UnitOfWork
+from leadtocash.collision import email_key, phone_key
+from leadtocash.errors import FieldError, ValidationError
+from leadtocash.fields import PERSONAL_FIELDS, length_errors
+from leadtocash.model import Contact, Customer, Lead
+from leadtocash.ports.storage import ERASED, Erasure
+
+__all__ = ["ErasureResult", "erase_person"]
+
+_PAGE = 1000
+
+
+@attrs.frozen
+class ErasureResult:
+    """What :func:`erase_person` erased: the aggregates rewritten (``(kind, id)``), and how
+    many audit entries and outbox messages lost the person's values."""
+
+    subjects: tuple[tuple[str, str], ...]
+    audit_entries: int
+    outbox_messages: int
+
+
+@attrs.frozen
+class _Found:
+    customers: tuple[Customer, ...]
+    contacts: tuple[Contact, ...]
+    leads: tuple[Lead, ...]
+
+    def subjects(self) -> tuple[tuple[str, str], ...]:
+        return (
+            *(("customer", str(c.id)) for c in self.customers),
+            *(("contact", str(c.id)) for c in self.contacts),
+            *(("lead", str(lead.id)) for lead in self.leads),
+        )
+
+    def values(self) -> tuple[str, ...]:
+        found: list[str | None] = []
+        for customer in self.customers:
+            found += [*customer.phones, *customer.emails, customer.address]
+        for contact in self.contacts:
+            found += [contact.name, contact.phone, contact.email]
+        for lead in self.leads:
+            found += [lead.contact_name, lead.phone, lead.email]
+        return tuple(dict.fromkeys(v for v in found if v and v != ERASED))
+
+
+def _find(
+    uow: UnitOfWork, customer_id: str | None, contact_id: str | None
+) -> tuple[Customer, _Found]:
+    """The customer in question and everything holding the person's data."""
+    if contact_id is not None:
+        contact = uow.contacts.get(contact_id)
+        customer = uow.customers.get(contact.customer_id)
+        customers: list[Customer] = []
+        contacts = [contact]
+        phones = [contact.phone] if contact.phone else []
+        emails = [contact.email] if contact.email else []
+    else:
+        assert customer_id is not None
+        customer = uow.customers.get(customer_id)
+        losers = uow.customers.query("merged_into", equals=customer.id, limit=_PAGE).items
+        customers = [customer, *losers]
+        contacts = []
+        for holder in customers:
+            contacts += uow.contacts.query("customer", equals=holder.id, limit=_PAGE).items
+        phones = [p for c in customers for p in c.phones] + [c.phone for c in contacts if c.phone]
+        emails = [e for c in customers for e in c.emails] + [c.email for c in contacts if c.email]
+    keys = [phone_key(p).text for p in phones] + [email_key(e).text for e in emails]
+    lead_ids = sorted({ident for key in keys for ident in uow.leads.find_ids_by_key(key)})
+    leads = uow.leads.get_many(lead_ids)
+    return customer, _Found(tuple(customers), tuple(contacts), tuple(leads))
+
+
+def erase_person(
+    ctx: AppContext,
+    writes: CustomerWrites,
+    principal: Principal,
+    *,
+    customer_id: str | None = None,
+    contact_id: str | None = None,
+    reason: str,
+) -> ErasureResult:
+    """Erase one person's data everywhere it is stored (see the module docstring).
+
+    ``customer_id``: the customer's phones, e-mails and address, and all its contacts;
+    ``contact_id``: that contact's name, phone and e-mail. Either way, the leads holding one
+    of those phones or e-mails lose their contact name, phone and e-mail too. ``privacy.erase``
+    (admins), within the caller's data scope. The customer's (company) name stays.
+    """
+    errors: list[FieldError] = []
+    if customer_id is None and contact_id is None:
+        errors.append(
+            FieldError("customer_id", "field.required", "give a customer id or a contact id")
+        )
+    elif customer_id is not None and contact_id is not None:
+        errors.append(
+            FieldError("contact_id", "field.type", "give a customer id or a contact id, not both")
+        )
+    if not reason or not reason.strip():
+        errors.append(FieldError("reason", "field.required", "an erasure needs a reason"))
+    errors += length_errors({"reason": reason})
+    if errors:
+        raise ValidationError(errors)
+
+    def read(uow: UnitOfWork) -> _Found:
+        customer, found = _find(uow, customer_id, contact_id)
+        writes.guard(uow, principal, customer, write=True)
+        return found
+
+    found = ctx.read(principal, Action.PRIVACY_ERASE, read)
+    erasure = Erasure(found.subjects(), found.values())
+    first = ctx.store.erase_personal(erasure)
+
+    def command(uow: UnitOfWork) -> tuple[tuple[tuple[str, str], ...], list[Change]]:
+        customer, now_found = _find(uow, customer_id, contact_id)
+        writes.guard(uow, principal, customer, write=True)
+        changes: list[Change] = []
+        for before in now_found.customers:
+            after = attrs.evolve(before, phones=(), emails=(), address=None)
+            if after != before:
+                staged = writes.stage(uow, before, after, reason=reason)
+                if staged.changes:
+                    changes.append(_tombstone("customer", before.id, before, reason))
+        for contact in now_found.contacts:
+            after_contact = attrs.evolve(contact, name=ERASED, phone=None, email=None)
+            if after_contact != contact:
+                uow.contacts.save(after_contact)
+                changes.append(_tombstone("contact", contact.id, contact, reason))
+        for lead in now_found.leads:
+            after_lead = attrs.evolve(lead, contact_name=None, phone=None, email=None)
+            if after_lead != lead:
+                uow.leads.save(after_lead)
+                changes.append(_tombstone("lead", lead.id, lead, reason))
+        return now_found.subjects(), changes
+
+    subjects = ctx.execute(principal, Action.PRIVACY_ERASE, command)
+    everything = Erasure(tuple(dict.fromkeys((*erasure.subjects, *subjects))), erasure.values)
+    second = ctx.store.erase_personal(everything)
+    return ErasureResult(
+        everything.subjects,
+        first.audit_entries + second.audit_entries,
+        first.outbox_messages + second.outbox_messages,
+    )
+
+
+def _tombstone(kind: str, ident: str, before: object, reason: str) -> Change:
+    """The audit change of an erasure: which fields were erased — never their values."""
+    fields: Sequence[str] = [
+        name for name in PERSONAL_FIELDS[kind] if getattr(before, name, None) not in (None, "", ())
+    ]
+    return Change(kind, ident, None, {"erased": list(fields)}, reason=reason)
