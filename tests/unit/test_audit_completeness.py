@@ -1082,6 +1082,9 @@ SCREEN_READS: dict[str, Scenario] = {
         lambda w, _: w.crm.customers.export_csv(MANAGER, io.StringIO())
     ),
     "customers.export_text": _screen_read(lambda w, _: w.crm.customers.export_text(MANAGER)),
+    "customers.export_xlsx": _screen_read(
+        lambda w, _: w.crm.customers.export_xlsx(MANAGER, io.BytesIO())
+    ),
     "customers.personal_data": _screen_read(
         lambda w, cid: w.crm.customers.personal_data(ADMIN, cid)
     ),

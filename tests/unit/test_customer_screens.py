@@ -282,6 +282,22 @@ def test_csv_export_has_a_header_and_one_row_per_customer(world: World) -> None:
     assert rows == 3 and len(table) == 4 and table[0][:2] == ["id", "name"]
 
 
+def test_xlsx_export_holds_the_csv_rows_with_the_same_masking(world: World) -> None:
+    openpyxl = pytest.importorskip("openpyxl")
+    crm, only_rep1 = world.crm, CustomerFilter(owner=RepId("rep1"))
+    text = io.StringIO()
+    crm.customers.export_csv(MANAGER, text, only_rep1)
+    binary = io.BytesIO()
+    assert crm.customers.export_xlsx(MANAGER, binary, only_rep1) == 3
+    sheet = openpyxl.load_workbook(io.BytesIO(binary.getvalue()), read_only=True).active
+    cells = [
+        ["" if v is None else str(v) for v in row] for row in sheet.iter_rows(values_only=True)
+    ]
+    assert cells == list(csv.reader(io.StringIO(text.getvalue())))
+    with pytest.raises(PermissionDenied):
+        crm.customers.export_xlsx(rep_principal(2), io.BytesIO())
+
+
 def test_leads_are_edited_listed_counted_and_searched_in_scope(world: World) -> None:
     from leadtocash.app import LeadFilter, LeadSort
     from leadtocash.model import LeadStatus
