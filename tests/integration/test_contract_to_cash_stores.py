@@ -8,17 +8,13 @@ pool. Every store gives the same figures, and its audit entries verify.
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
-from psycopg import sql
 
 from leadtocash import LeadToCash, PoolId, Principal, RepId, Role, SalesRep, ZoneId
 from leadtocash.contracts import (
@@ -35,6 +31,7 @@ from leadtocash.ports import Store
 from leadtocash.testing import FakeClock, InMemoryStore, SequentialIds
 from leadtocash_adapters.postgres_store import PostgresStore
 from leadtocash_adapters.sqlite_store import SQLiteStore
+from pg_schemas import private_store
 
 ADMIN = Principal("admin", roles=frozenset({Role.ADMIN}))
 SYSTEM = Principal("sweeper", roles=frozenset({Role.SYSTEM}))
@@ -160,14 +157,8 @@ def test_the_flow_on_sqlite_matches_the_reference(
 
 @pytest.fixture
 def pg_store(pg_dsn: str) -> Iterator[PostgresStore]:
-    schema = f"ltc_cash_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    store = PostgresStore.connect(pg_dsn, schema=schema, create_schema=True, min_size=1)
-    try:
+    with private_store(pg_dsn, "ltc_cash") as (store, _schema):
         yield store
-    finally:
-        store.close()
-        with psycopg.connect(pg_dsn, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
 @pytest.mark.postgres

@@ -10,8 +10,6 @@ afterwards is still found.
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +27,7 @@ from leadtocash.ports import Store
 from leadtocash.testing import FakeClock, InMemoryStore, SequentialIds
 from leadtocash_adapters.postgres_store import PostgresStore
 from leadtocash_adapters.sqlite_store import SQLiteStore
+from pg_schemas import private_store
 
 ADMIN = Principal("admin", roles=frozenset({Role.ADMIN}))
 REP = Principal("user1", roles=frozenset({Role.REP}), rep_id=RepId("rep1"), zone_id=ZoneId("east"))
@@ -120,14 +119,8 @@ def test_erasure_on_sqlite_leaves_no_byte_in_the_files(tmp_path: Path) -> None:
 
 @pytest.fixture
 def pg_store(pg_dsn: str) -> Iterator[tuple[PostgresStore, str]]:
-    schema = f"ltc_erase_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    store = PostgresStore.connect(pg_dsn, schema=schema, create_schema=True, min_size=1)
-    try:
+    with private_store(pg_dsn, "ltc_erase") as (store, schema):
         yield store, schema
-    finally:
-        store.close()
-        with psycopg.connect(pg_dsn, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
 @pytest.mark.postgres

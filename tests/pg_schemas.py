@@ -1,0 +1,27 @@
+"""A PostgreSQL store in a private, throwaway schema: what the integration tests share."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+from psycopg import sql
+
+from leadtocash_adapters.postgres_store import PostgresStore
+
+
+@contextmanager
+def private_store(dsn: str, prefix: str) -> Iterator[tuple[PostgresStore, str]]:
+    """A fresh store in schema ``<prefix>_<pid>_<random>``, and the schema's name; the schema
+    is dropped afterwards (so concurrent runs never share tables)."""
+    schema = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    store = PostgresStore.connect(dsn, schema=schema, create_schema=True, min_size=1)
+    try:
+        yield store, schema
+    finally:
+        store.close()
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
