@@ -6,6 +6,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -14,11 +15,13 @@ from leadtocash_adapters.postgres_store import PostgresStore
 
 
 @contextmanager
-def private_store(dsn: str, prefix: str) -> Iterator[tuple[PostgresStore, str]]:
+def private_store(dsn: str, prefix: str, **options: Any) -> Iterator[tuple[PostgresStore, str]]:
     """A fresh store in schema ``<prefix>_<pid>_<random>``, and the schema's name; the schema
-    is dropped afterwards (so concurrent runs never share tables)."""
+    is dropped afterwards (so concurrent runs never share tables). ``options`` go to
+    :meth:`PostgresStore.connect` (default pool ``min_size=1``)."""
     schema = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    store = PostgresStore.connect(dsn, schema=schema, create_schema=True, min_size=1)
+    options.setdefault("min_size", 1)
+    store = PostgresStore.connect(dsn, schema=schema, create_schema=True, **options)
     try:
         yield store, schema
     finally:

@@ -4,22 +4,18 @@ are each found and named (strand, entry); an untouched log verifies."""
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import attrs
-import psycopg
 import pytest
-from psycopg import sql
 
 from leadtocash import AuditEntry, AuditReport, verify_store_audit
 from leadtocash.ports import Commit, Store, make_digest, seal_entries
-from leadtocash_adapters.postgres_store import PostgresStore
 from leadtocash_adapters.sqlite_store import SQLiteStore
+from pg_schemas import private_store
 
 STRANDS = 4
 T0 = datetime(2026, 1, 5, 1, 0, tzinfo=UTC)
@@ -47,21 +43,15 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
             store.close()
         return
     dsn: str = request.getfixturevalue("pg_dsn")
-    schema = f"ltc_tamper_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    pg = PostgresStore.connect(dsn, schema=schema, create_schema=True, strands=STRANDS)
+    with private_store(dsn, "ltc_tamper", strands=STRANDS) as (pg, schema):
 
-    def run_pg(text: str, params: tuple[Any, ...] = ()) -> list[Any]:
-        text = text.format(audit=f'"{schema}".audit_log', digests=f'"{schema}".audit_digests')
-        with pg.raw_connection() as conn:
-            cursor = conn.execute(text, params)
-            return cursor.fetchall() if cursor.description else []
+        def run_pg(text: str, params: tuple[Any, ...] = ()) -> list[Any]:
+            text = text.format(audit=f'"{schema}".audit_log', digests=f'"{schema}".audit_digests')
+            with pg.raw_connection() as conn:
+                cursor = conn.execute(text, params)
+                return cursor.fetchall() if cursor.description else []
 
-    try:
         yield Engine(pg, run_pg)
-    finally:
-        pg.close()
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
 
 
 def _fill(store: Store) -> int:
