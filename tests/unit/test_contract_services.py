@@ -479,6 +479,11 @@ def test_reads_keep_to_the_data_scope() -> None:
         inv = crm.billing.draft_invoice(FINANCE, contract.id, InvoiceKind.ORDINARY, cny("10.00"))
         crm.billing.issue_invoice(FINANCE, inv.id, due_date=date(2026, 1, 1))
     assert len(crm.billing.overdue(FINANCE).items) == 2
+    on = date(2026, 3, 1)  # both invoices 59 days overdue: one customer's aging holds one
+    assert crm.receivables.aging(FINANCE, on, "CNY").total == cny("20.00")
+    for customer in (cid, other):
+        one = crm.receivables.aging(FINANCE, on, "CNY", customer_id=customer)
+        assert one.amount(AgingBucket.DAYS_31_60) == one.total == cny("10.00")
     assert [i.customer_id for i in crm.billing.overdue(REP1).items] == [cid]
     assert crm.billing.invoices(REP1, customer_id=cid).items[0].customer_id == cid
     assert len(crm.billing.invoices(FINANCE, contract_id=theirs.id).items) == 1

@@ -19,7 +19,7 @@ from typing import Any, Literal
 import attrs
 
 from leadtocash.access import Action, Principal
-from leadtocash.app.aggregates import sortable_time
+from leadtocash.app.aggregates import group_bounds, sortable_time
 from leadtocash.app.context import AppContext
 from leadtocash.app.documents import all_pages, in_scope
 from leadtocash.app.unit_of_work import UnitOfWork
@@ -65,7 +65,12 @@ class ReceivablesService:
     def _open_invoices(
         self, uow: UnitOfWork, principal: Principal, currency: str, customer_id: str | None
     ) -> list[Invoice]:
-        found = all_pages(uow.repository(Invoice), "open_due")
+        repo = uow.repository(Invoice)
+        if customer_id is None:
+            found = all_pages(repo, "open_due")
+        else:  # one customer's open invoices only, through the per-customer index
+            at_least, below = group_bounds(customer_id)
+            found = all_pages(repo, "open_customer", at_least=at_least, below=below)
         mine = [
             i
             for i in found
@@ -79,7 +84,8 @@ class ReceivablesService:
     ) -> Aging:
         """Outstanding receivables per bucket (not due, 1–30, 31–60, 61–90, 90+) on ``on``.
 
-        Reads only open invoices (the ``open_due`` index); optionally one customer's.
+        Reads only open invoices (the ``open_due`` index); for one customer, only theirs
+        (the ``open_customer`` index).
         """
 
         def query(uow: UnitOfWork) -> Aging:
