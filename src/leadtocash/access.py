@@ -84,6 +84,7 @@ class Action(enum.StrEnum):
     RECEIPT_ALLOCATE = "receipt.allocate"
     RECEIPT_REVERSE = "receipt.reverse"
     RECEIPT_READ = "receipt.read"
+    CREDIT_REFUND = "credit.refund"
     RECEIVABLES_READ = "receivables.read"
     CASH_SWEEP = "cash.sweep"
     CUSTOMER_EXPORT = "customer.export"
@@ -178,6 +179,7 @@ DEFAULT_PERMISSIONS: Mapping[Action, frozenset[Role]] = {
     Action.RECEIPT_CONFIRM: frozenset({Role.FINANCE}),
     Action.RECEIPT_ALLOCATE: frozenset({Role.FINANCE}),
     Action.RECEIPT_REVERSE: frozenset({Role.FINANCE}),
+    Action.CREDIT_REFUND: frozenset({Role.FINANCE}),
     Action.RECEIPT_READ: _SALES | {Role.FINANCE},
     Action.RECEIVABLES_READ: _MANAGERS | {Role.FINANCE, Role.SYSTEM},
     Action.CASH_SWEEP: frozenset({Role.ADMIN, Role.SYSTEM}),

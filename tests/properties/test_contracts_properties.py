@@ -35,12 +35,14 @@ from leadtocash.contracts import (
     Receipt,
     ReceiptId,
     ReceiptStatus,
+    RefundId,
     ReversalId,
     accept_delivery,
     accept_quote,
     aging,
     allocate,
     allocate_oldest_first,
+    applied_to,
     apply_credit,
     approve_contract,
     build_plan,
@@ -60,7 +62,9 @@ from leadtocash.contracts import (
     payment_plan,
     price_lines,
     record_delivery,
+    refund_credit,
     register_receipt,
+    release_credit,
     reverse_receipt,
     roll_up,
     send_quote,
@@ -173,6 +177,7 @@ class ContractToCash(RuleBasedStateMachine):
         self.invoices: dict[InvoiceId, Invoice] = {}
         self.receipts: dict[ReceiptId, Receipt] = {}
         self.credit: CustomerCredit = open_credit(CUSTOMER, "CNY")
+        self.refunded = 0  # fen paid back to the customer
 
     def next_id(self, prefix: str) -> str:
         self.n += 1
@@ -299,6 +304,37 @@ class ContractToCash(RuleBasedStateMachine):
         self.credit, paid = apply_credit(self.credit, target, NOW, "f")
         self.invoices[paid.id] = paid
 
+    @precondition(lambda self: any(applied_to(self.credit, i).amount > 0 for i in self.invoices))
+    @rule(data=st.data(), part=st.integers(-1, 10**6))
+    def release(self, data: st.DataObject, part: int) -> None:
+        """Undo a use of credit (all of it, or ``part`` fen): refused beyond what was used."""
+        used = [i for i in self.invoices if applied_to(self.credit, i).amount > 0]
+        target = self.invoices[data.draw(st.sampled_from(used))]
+        amount = None if part < 0 else Money.from_minor_units(part, "CNY")
+        over = amount is not None and amount > applied_to(self.credit, target.id)
+
+        def act() -> None:
+            self.credit, self.invoices[target.id] = release_credit(
+                self.credit, target, NOW, "f", amount
+            )
+
+        done = self.refused(act)
+        assert done is (not over and part != 0)
+
+    @rule(fen_amount=st.integers(1, 5_000_000))
+    def refund(self, fen_amount: int) -> None:
+        """Pay credit back: refused above the balance; the ledger falls by exactly the refund."""
+        amount = Money.from_minor_units(fen_amount, "CNY")
+        over = amount > self.credit.balance
+
+        def act() -> None:
+            refund, self.credit = refund_credit(
+                self.credit, RefundId(self.next_id("f")), amount, "customer asked", NOW, "f"
+            )
+            self.refunded += fen(refund.amount)
+
+        assert self.refused(act, "credit.insufficient" if over else None) is not over
+
     @precondition(
         lambda self: any(r.status is not ReceiptStatus.REVERSED for r in self.receipts.values())
     )
@@ -344,11 +380,12 @@ class ContractToCash(RuleBasedStateMachine):
         received = sum(fen(r.amount) for r in live)
         assert all(fen(r.unapplied) == 0 for r in live)
         assert received == sum(fen(r.allocated) + fen(r.credited) for r in live)
-        applied = -sum(fen(e.amount) for e in self.credit.entries
-                       if e.kind is CreditEntryKind.APPLICATION)  # fmt: skip
+        used = (CreditEntryKind.APPLICATION, CreditEntryKind.RELEASE)
+        applied = -sum(fen(e.amount) for e in self.credit.entries if e.kind in used)
+        assert applied == sum(fen(applied_to(self.credit, i)) for i in self.invoices)
         paid = sum(fen(i.paid) for i in self.invoices.values())
         assert paid == sum(fen(r.allocated) for r in live) + applied
-        assert received == paid + fen(self.credit.balance)
+        assert received == paid + fen(self.credit.balance) + self.refunded
         reds = -sum(fen(i.amount) for i in self.issued() if i.color is InvoiceColor.RED)
         assert reds == sum(fen(i.credited) for i in self.invoices.values())
 

@@ -70,6 +70,7 @@ AUDITED: dict[str, str] = {
     "receipt": "receipt",
     "receipt_reversal": "receipt_reversal",
     "customer_credit": "customer_credit",
+    "credit_refund": "credit_refund",
     "ticket": "ticket",
     "renewal": "renewal",
 }
@@ -724,6 +725,27 @@ def _billing_reverse_receipt(w: World) -> Call:
     return lambda: w.crm.billing.reverse_receipt(FINANCE, receipt_id, "退票")
 
 
+def _credit_used(w: World) -> str:
+    """200.00 of credit left by a receipt, then used on a second invoice; its id."""
+    _allocated(w)
+    contract_id = w.crm.contracts.for_customer(ADMIN, w.customers[0]).items[0].id
+    second = w.crm.billing.draft_invoice(FINANCE, contract_id, InvoiceKind.ORDINARY, CNY_1000)
+    w.crm.billing.issue_invoice(FINANCE, second.id)
+    w.crm.billing.apply_credit(FINANCE, second.id)
+    return second.id
+
+
+def _billing_release_credit(w: World) -> Call:
+    invoice_id = _credit_used(w)
+    return lambda: w.crm.billing.release_credit(FINANCE, invoice_id)
+
+
+def _billing_refund_credit(w: World) -> Call:
+    _allocated(w)  # leaves 200.00 of credit
+    amount = Money("150.00", "CNY")
+    return lambda: w.crm.billing.refund_credit(FINANCE, w.customers[0], amount, "客户退款")
+
+
 def _billing_due_reminders(w: World) -> Call:
     _issued_invoice(w)  # due in 30 days
     w.clock.advance(timedelta(days=27))
@@ -766,6 +788,8 @@ CASH_COMMANDS: dict[str, Scenario] = {
     "billing.confirm_receipt": _billing_confirm_receipt,
     "billing.allocate_receipt": _billing_allocate_receipt,
     "billing.apply_credit": _billing_apply_credit,
+    "billing.release_credit": _billing_release_credit,
+    "billing.refund_credit": _billing_refund_credit,
     "billing.reverse_receipt": _billing_reverse_receipt,
     "billing.due_reminders": _billing_due_reminders,
 }
@@ -810,6 +834,7 @@ CASH_READS: dict[str, Scenario] = {
     "billing.get_receipt": _cash_read(lambda w, _, r: w.crm.billing.get_receipt(REP1, r)),
     "billing.receipts": _cash_read(lambda w, *_: w.crm.billing.receipts(REP1, w.customers[0])),
     "billing.credit": _cash_read(lambda w, *_: w.crm.billing.credit(REP1, w.customers[0], "CNY")),
+    "billing.refunds": _cash_read(lambda w, *_: w.crm.billing.refunds(REP1, w.customers[0])),
     "receivables.aging": _cash_read(lambda w, *_: w.crm.receivables.aging(FINANCE, CLOSE, "CNY")),
     "receivables.dso": _cash_read(
         lambda w, *_: w.crm.receivables.dso(FINANCE, TODAY, CLOSE, "CNY")

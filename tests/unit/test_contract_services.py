@@ -270,6 +270,63 @@ def test_a_reversal_restores_outstanding_and_takes_its_credit_back() -> None:
     )
 
 
+def test_used_credit_is_released_before_its_receipt_is_reversed_and_credit_is_refunded() -> None:
+    world, cid, other = cash_world()
+    crm = world.crm
+    contract = signed_contract(world, cid)
+    first = crm.billing.draft_invoice(FINANCE, contract.id, InvoiceKind.ORDINARY, cny("1000.00"))
+    crm.billing.issue_invoice(FINANCE, first.id)
+    receipt = crm.billing.register_receipt(
+        FINANCE, cid, cny("1500.00"), date(2026, 1, 6), "B1", "甲"
+    )
+    crm.billing.confirm_receipt(FINANCE, receipt.id)
+    crm.billing.allocate_receipt(FINANCE, receipt.id)  # 1000.00 paid, 500.00 left as credit
+    second = crm.billing.draft_invoice(FINANCE, contract.id, InvoiceKind.ORDINARY, cny("300.00"))
+    crm.billing.issue_invoice(FINANCE, second.id)
+    crm.billing.apply_credit(FINANCE, second.id)  # 300.00 of the credit used
+    assert crm.billing.credit(FINANCE, cid, "CNY").balance == cny("200.00")
+    _refused(world, "receipt.credit_used", crm.billing.reverse_receipt, FINANCE, receipt.id, "x")
+
+    # undo part of the use, then the rest: the invoice is outstanding again, the ledger whole
+    _refused(world, "credit.not_applied", crm.billing.release_credit, FINANCE, second.id,
+             amount=cny("300.01"))  # fmt: skip
+    _refused(world, "credit.not_applied", crm.billing.release_credit, FINANCE, first.id)
+    _refused(world, "auth.permission_denied", crm.billing.release_credit, REP1, second.id)
+    part = crm.billing.release_credit(FINANCE, second.id, amount=cny("100.00"))
+    assert part.outstanding == cny("100.00")
+    assert crm.billing.release_credit(FINANCE, second.id).outstanding == cny("300.00")
+    assert crm.billing.credit(FINANCE, cid, "CNY").balance == cny("500.00")
+    _refused(world, "credit.not_applied", crm.billing.release_credit, FINANCE, second.id)
+    reversal = crm.billing.reverse_receipt(FINANCE, receipt.id, "退票")
+    assert reversal.credit_reversed == cny("500.00")
+    assert crm.billing.get_invoice(FINANCE, first.id).outstanding == cny("1000.00")
+
+    # credit paid back (退款): a document per refund, the ledger down by exactly its amount
+    more = crm.billing.register_receipt(FINANCE, cid, cny("800.00"), date(2026, 1, 8), "B2", "甲")
+    crm.billing.confirm_receipt(FINANCE, more.id)
+    crm.billing.allocate_receipt(FINANCE, more.id, {})  # nothing allocated: all credit
+    assert crm.billing.credit(FINANCE, cid, "CNY").balance == cny("800.00")
+    _refused(world, "credit.insufficient", crm.billing.refund_credit, FINANCE, cid,
+             cny("800.01"), "退款")  # fmt: skip
+    _refused(world, "validation.invalid", crm.billing.refund_credit, FINANCE, cid,
+             cny("1.00"), " ")  # fmt: skip
+    _refused(world, "auth.permission_denied", crm.billing.refund_credit, REP1, cid,
+             cny("1.00"), "退款")  # fmt: skip
+    refund = crm.billing.refund_credit(
+        FINANCE, cid, cny("500.00"), "合同终止退款", method="bank", reference="TX-9"
+    )
+    assert (refund.customer_id, refund.amount, refund.by) == (cid, cny("500.00"), "fred")
+    assert crm.billing.credit(FINANCE, cid, "CNY").balance == cny("300.00")
+    crm.billing.refund_credit(FINANCE, cid, cny("300.00"), "余款退回")
+    assert crm.billing.credit(FINANCE, cid, "CNY").balance == cny("0")
+    listed = crm.billing.refunds(REP1, cid).items
+    assert [r.amount for r in listed] == [cny("500.00"), cny("300.00")]
+    _refused(world, "auth.out_of_scope", crm.billing.refunds, REP1, other)
+    kinds = {e.target_kind for e in world.store.audit_log(limit=1_000_000)}
+    assert "credit_refund" in kinds
+    assert _topics(world).count("credit.refunded") == 2
+
+
 def test_every_refusal_is_typed_coded_and_changes_nothing() -> None:
     world, cid, other = cash_world()
     crm = world.crm

@@ -25,6 +25,7 @@ from leadtocash.contracts import (
     Contract,
     ContractStatus,
     CreditEntryKind,
+    CreditRefund,
     CustomerCredit,
     Invoice,
     InvoiceColor,
@@ -326,6 +327,11 @@ SPECS: tuple[AggregateSpec[Any], ...] = (
         },
     ),
     AggregateSpec("customer_credit", CustomerCredit, _credit_indexes),
+    AggregateSpec(
+        "credit_refund",
+        CreditRefund,
+        lambda r: {"customer": grouped(r.customer_id, sortable_time(r.at))},
+    ),
     AggregateSpec(
         "due_reminders",
         DueReminders,

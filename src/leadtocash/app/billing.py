@@ -35,6 +35,7 @@ from leadtocash.app.unit_of_work import Page, UnitOfWork
 from leadtocash.contracts import (
     Contract,
     ContractId,
+    CreditRefund,
     CustomerCredit,
     Invoice,
     InvoiceId,
@@ -43,6 +44,7 @@ from leadtocash.contracts import (
     ReceiptId,
     ReceiptReversal,
     ReceiptStatus,
+    RefundId,
     ReversalId,
     allocate,
     apply_credit,
@@ -56,12 +58,15 @@ from leadtocash.contracts import (
     oldest_due_first,
     open_credit,
     outstanding,
+    refund_credit,
     register_receipt,
+    release_credit,
     reverse_receipt,
     void_invoice,
 )
 from leadtocash.contracts import surplus_to_credit as move_surplus
 from leadtocash.contracts.events import (
+    CreditRefunded,
     InvoiceDueSoon,
     InvoiceIssued,
     InvoiceOverdue,
@@ -410,6 +415,75 @@ class BillingService:
             return paid, changes + self._save_credit(uow, ledger, used)
 
         return self.ctx.execute(principal, Action.RECEIPT_ALLOCATE, command)
+
+    def release_credit(
+        self, principal: Principal, invoice_id: str, *, amount: Money | None = None
+    ) -> Invoice:
+        """Undo a use of customer credit on an invoice (default: all of it): the invoice is
+        outstanding again and the ledger holds the money again, e.g. before reversing the
+        receipt that left the credit. More than credit pays on it is ``credit.not_applied``."""
+
+        def command(uow: UnitOfWork) -> tuple[Invoice, list[Change]]:
+            invoices = uow.repository(Invoice)
+            invoice = invoices.get(invoice_id)
+            self._guard(uow, principal, "invoice", invoice.id, invoice.customer_id)
+            ledger = self._ledger(uow, invoice.customer_id, invoice.currency)
+            credit = ledger or open_credit(invoice.customer_id, invoice.currency)
+            freed, unpaid = release_credit(
+                credit, invoice, self.ctx.clock.now(), principal.user_id, amount
+            )
+            invoices.save(unpaid)
+            changes = [Change("invoice", unpaid.id, invoice, unpaid, "customer credit released")]
+            return unpaid, changes + self._save_credit(uow, ledger, freed)
+
+        return self.ctx.execute(principal, Action.RECEIPT_ALLOCATE, command)
+
+    def refund_credit(
+        self,
+        principal: Principal,
+        customer_id: str,
+        amount: Money,
+        reason: str,
+        *,
+        method: str | None = None,
+        reference: str | None = None,
+    ) -> CreditRefund:
+        """Pay customer credit back (退款) with a refund document (``credit.refunded``); the
+        ledger falls by exactly ``amount``. More than the balance is ``credit.insufficient``."""
+
+        def command(uow: UnitOfWork) -> tuple[CreditRefund, list[Change]]:
+            self._guard(uow, principal, "customer_credit", customer_id, customer_id)
+            ledger = self._ledger(uow, customer_id, amount.currency)
+            credit = ledger or open_credit(CustomerId(customer_id), amount.currency)
+            refund, after = refund_credit(
+                credit, RefundId(self.ctx.ids.new_id("refund")), amount, reason,
+                self.ctx.clock.now(), principal.user_id, method=method, reference=reference,
+            )  # fmt: skip
+            uow.repository(CreditRefund).add(refund)
+            uow.record(CreditRefunded(refund.at, refund.id, refund.customer_id, refund.amount))
+            changes = [Change("credit_refund", refund.id, None, refund, reason)]
+            return refund, changes + self._save_credit(uow, ledger, after)
+
+        return self.ctx.execute(principal, Action.CREDIT_REFUND, command)
+
+    def refunds(
+        self,
+        principal: Principal,
+        customer_id: str,
+        *,
+        after: tuple[str, str] | None = None,
+        limit: int = 100,
+    ) -> Page[CreditRefund]:
+        """One page of a customer's credit refunds, oldest first."""
+        size = page_limit(limit)
+
+        def query(uow: UnitOfWork) -> Page[CreditRefund]:
+            self._guard(uow, principal, "customer_credit", customer_id, customer_id, write=False)
+            return uow.repository(CreditRefund).query_group(
+                "customer", customer_id, after=after, limit=size
+            )
+
+        return self.ctx.read(principal, Action.RECEIPT_READ, query)
 
     def reverse_receipt(
         self, principal: Principal, receipt_id: str, reason: str

@@ -1,9 +1,11 @@
 """Customer credit (预收/余款): a ledger per customer and currency, never negative.
 
 What a receipt leaves after allocation is deposited here and can later pay invoices. Every
-movement is an entry (deposit +, application −, reversal −); the balance is their sum and may
-never drop below zero. The ledger's id is derived from customer and currency
-(:func:`credit_id`), so there is exactly one per pair.
+movement is an entry (deposit +, application −, release +, reversal −, refund −); the balance
+is their sum and may never drop below zero. A use can be undone (:func:`release_credit`: the
+invoice is outstanding again, the money back in the ledger) and credit can be paid back to
+the customer (:func:`refund_credit`, 退款) with its own document. The ledger's id is derived
+from customer and currency (:func:`credit_id`), so there is exactly one per pair.
 """
 
 from __future__ import annotations
@@ -14,21 +16,25 @@ from datetime import datetime
 import attrs
 
 from leadtocash.contracts.checks import check_currency, currency_mismatch, sum_money
-from leadtocash.contracts.ids import CreditId
-from leadtocash.contracts.invoices import Invoice, outstanding, record_payment
+from leadtocash.contracts.ids import CreditId, RefundId
+from leadtocash.contracts.invoices import Invoice, outstanding, record_payment, undo_payment
 from leadtocash.errors import FieldError, RuleViolation, ValidationError
 from leadtocash.model import CustomerId
 from leadtocash.money import Money
-from leadtocash.validators import utc
+from leadtocash.validators import non_blank, utc
 
 __all__ = [
     "CreditEntry",
     "CreditEntryKind",
+    "CreditRefund",
     "CustomerCredit",
+    "applied_to",
     "apply_credit",
     "credit_id",
     "deposit_credit",
     "open_credit",
+    "refund_credit",
+    "release_credit",
     "withdraw_credit",
 ]
 
@@ -38,7 +44,9 @@ class CreditEntryKind(enum.StrEnum):
 
     DEPOSIT = "deposit"
     APPLICATION = "application"
+    RELEASE = "release"
     REVERSAL = "reversal"
+    REFUND = "refund"
 
 
 @attrs.frozen
@@ -153,3 +161,90 @@ def apply_credit(
         credit, invoice.customer_id, amount, CreditEntryKind.APPLICATION, invoice.id, now, actor
     )
     return used, paid
+
+
+def applied_to(credit: CustomerCredit, invoice_id: str) -> Money:
+    """How much of this ledger currently pays ``invoice_id``: its uses less their releases."""
+    moves = (
+        e.amount
+        for e in credit.entries
+        if e.source_id == invoice_id
+        and e.kind in (CreditEntryKind.APPLICATION, CreditEntryKind.RELEASE)
+    )
+    return -sum_money(moves, credit.currency)
+
+
+def release_credit(
+    credit: CustomerCredit,
+    invoice: Invoice,
+    now: datetime,
+    actor: str,
+    amount: Money | None = None,
+) -> tuple[CustomerCredit, Invoice]:
+    """Undo a use of credit on an invoice: ``(ledger, invoice)``; default all of it.
+
+    The invoice is outstanding again by ``amount`` and the ledger holds it again. Refused:
+    more than credit pays on that invoice (``credit.not_applied``), another customer or
+    currency, a non-positive amount.
+    """
+    _check(credit, invoice.customer_id, Money(0, invoice.currency))
+    applied = applied_to(credit, invoice.id)
+    if amount is None:
+        amount = applied
+    else:
+        _check(credit, invoice.customer_id, amount)
+        if amount.amount <= 0:
+            raise ValidationError.single("amount", "invoice.amount_positive", "must be > 0")
+    if amount.amount == 0 or amount > applied:
+        raise RuleViolation(
+            f"credit {credit.id} pays {applied} of invoice {invoice.id}; cannot release {amount}",
+            code="credit.not_applied",
+            details={"id": credit.id, "invoice_id": invoice.id, "applied": str(applied)},
+        )
+    entry = CreditEntry(CreditEntryKind.RELEASE, amount, invoice.id, now, actor)
+    return attrs.evolve(credit, entries=(*credit.entries, entry)), undo_payment(
+        invoice, amount, now
+    )
+
+
+@attrs.frozen
+class CreditRefund:
+    """The document paying customer credit back (退款): how much, why, how, when, by whom."""
+
+    id: RefundId
+    customer_id: CustomerId
+    amount: Money
+    reason: str = attrs.field(validator=non_blank)
+    at: datetime = attrs.field(validator=utc)
+    by: str = attrs.field(validator=non_blank)
+    method: str | None = None
+    reference: str | None = None
+    version: int = 0
+
+
+def refund_credit(
+    credit: CustomerCredit,
+    refund_id: RefundId,
+    amount: Money,
+    reason: str,
+    now: datetime,
+    actor: str,
+    *,
+    method: str | None = None,
+    reference: str | None = None,
+) -> tuple[CreditRefund, CustomerCredit]:
+    """Pay ``amount`` of a customer's credit back: ``(refund document, ledger)``.
+
+    Refused: a blank reason, a non-positive amount, more than the balance
+    (``credit.insufficient``), another currency. No cent is created or lost: the ledger
+    falls by exactly the refund.
+    """
+    if not reason.strip():
+        raise ValidationError.single("reason", "field.required", "a reason is required")
+    after = withdraw_credit(
+        credit, credit.customer_id, amount, CreditEntryKind.REFUND, refund_id, now, actor
+    )
+    refund = CreditRefund(
+        refund_id, credit.customer_id, amount, reason, now, actor, method, reference
+    )
+    return refund, after

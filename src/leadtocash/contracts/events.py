@@ -11,7 +11,7 @@ from typing import ClassVar
 
 import attrs
 
-from leadtocash.contracts.ids import ContractId, InvoiceId, QuoteId, ReceiptId
+from leadtocash.contracts.ids import ContractId, InvoiceId, QuoteId, ReceiptId, RefundId
 from leadtocash.events import DomainEvent
 from leadtocash.model import CustomerId, RepId
 from leadtocash.money import Money
@@ -21,6 +21,7 @@ __all__ = [
     "ContractCompleted",
     "ContractSigned",
     "ContractTerminated",
+    "CreditRefunded",
     "InvoiceDueSoon",
     "InvoiceIssued",
     "InvoiceOverdue",
@@ -131,3 +132,13 @@ class ReceiptConfirmed(DomainEvent):
     customer_id: CustomerId
     amount: Money
     received_on: date
+
+
+@attrs.frozen
+class CreditRefunded(DomainEvent):
+    """Customer credit was paid back (退款): money left the company."""
+
+    topic: ClassVar[str] = "credit.refunded"
+    refund_id: RefundId
+    customer_id: CustomerId
+    amount: Money

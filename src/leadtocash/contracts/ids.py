@@ -13,6 +13,7 @@ __all__ = [
     "ProductId",
     "QuoteId",
     "ReceiptId",
+    "RefundId",
     "ReversalId",
 ]
 
@@ -25,3 +26,4 @@ InvoiceId = NewType("InvoiceId", str)
 ReceiptId = NewType("ReceiptId", str)
 ReversalId = NewType("ReversalId", str)
 CreditId = NewType("CreditId", str)
+RefundId = NewType("RefundId", str)

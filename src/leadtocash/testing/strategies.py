@@ -24,6 +24,7 @@ from leadtocash.contracts import (
     Contract,
     ContractId,
     CreditEntryKind,
+    CreditRefund,
     CustomerCredit,
     DeliveryId,
     Invoice,
@@ -40,6 +41,7 @@ from leadtocash.contracts import (
     Receipt,
     ReceiptId,
     ReceiptReversal,
+    RefundId,
     ReversalId,
     accept_delivery,
     accept_quote,
@@ -102,6 +104,7 @@ __all__ = [
     "audit_entries",
     "contacts",
     "contracts",
+    "credit_refunds",
     "currencies",
     "customer_credits",
     "customers",
@@ -692,6 +695,21 @@ def customer_credits() -> st.SearchStrategy[CustomerCredit]:
     return st.builds(build, idents, _C2C_CURRENCIES, moves)
 
 
+def credit_refunds() -> st.SearchStrategy[CreditRefund]:
+    """Refund documents paying customer credit back (with or without method and reference)."""
+    return st.builds(
+        CreditRefund,
+        id=idents.map(RefundId),
+        customer_id=idents.map(CustomerId),
+        amount=st.integers(1, 10**8).map(lambda u: Money.from_minor_units(u, "CNY")),
+        reason=names,
+        at=utc_datetimes(),
+        by=names,
+        method=st.none() | st.sampled_from(["bank", "alipay", "现金"]),
+        reference=st.none() | idents,
+    )
+
+
 def due_reminders() -> st.SearchStrategy[DueReminders]:
     """Payment reminder schedules, pending or done."""
     sent = st.builds(SentReminder, st.sampled_from(ReminderKind), utc_datetimes(), st.booleans())
@@ -730,6 +748,7 @@ AGGREGATE_STRATEGIES: dict[type[Any], Callable[[], st.SearchStrategy[Any]]] = {
     Receipt: receipts,
     ReceiptReversal: receipt_reversals,
     CustomerCredit: customer_credits,
+    CreditRefund: credit_refunds,
     DueReminders: due_reminders,
     Ticket: tickets,
     Renewal: renewals,

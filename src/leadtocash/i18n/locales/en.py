@@ -517,6 +517,9 @@ MESSAGES: dict[str, str | dict[str, str]] = {
         "Receipt {id} left {credited} as credit but only {balance} is unused; undo the use first."
     ),
     "credit.insufficient": "The customer credit holds {balance}; {requested} cannot be used.",
+    "credit.not_applied": (
+        "Customer credit pays {applied} of invoice {invoice_id}; no more can be released."
+    ),
     "label.invoice_kind.ordinary": "ordinary VAT invoice",
     "label.invoice_kind.special": "special VAT invoice",
     "label.invoice_color.blue": "blue",
@@ -532,6 +535,8 @@ MESSAGES: dict[str, str | dict[str, str]] = {
     "label.credit_entry_kind.deposit": "deposit",
     "label.credit_entry_kind.application": "used on an invoice",
     "label.credit_entry_kind.reversal": "reversed",
+    "label.credit_entry_kind.release": "released from an invoice",
+    "label.credit_entry_kind.refund": "refunded",
     "label.receipt_status.registered": "registered",
     "label.receipt_status.confirmed": "confirmed",
     "label.receipt_status.reversed": "reversed",
@@ -561,6 +566,7 @@ MESSAGES: dict[str, str | dict[str, str]] = {
     "receipt.confirmed": (
         "Receipt {receipt_id} of {amount} from customer {customer_id} was confirmed"
     ),
+    "credit.refunded": "Refund {refund_id}: {amount} of credit paid back to customer {customer_id}",
     "label.reminder_kind.due_soon": "before the due date",
     "label.reminder_kind.overdue": "overdue",
     "label.record.product": "Product",
@@ -570,6 +576,7 @@ MESSAGES: dict[str, str | dict[str, str]] = {
     "label.record.receipt": "Receipt",
     "label.record.receipt_reversal": "Receipt reversal",
     "label.record.customer_credit": "Customer credit",
+    "label.record.credit_refund": "Credit refund",
     "label.record.due_reminders": "Payment reminders",
     "label.action.product.manage": "manage the price list",
     "label.action.product.read": "view the price list",
@@ -587,6 +594,7 @@ MESSAGES: dict[str, str | dict[str, str]] = {
     "label.action.receipt.confirm": "confirm receipts",
     "label.action.receipt.allocate": "allocate receipts and customer credit",
     "label.action.receipt.reverse": "reverse receipts",
+    "label.action.credit.refund": "refund customer credit",
     "label.action.receipt.read": "view receipts and customer credit",
     "label.action.receivables.read": "view receivables (aging, DSO, forecast, performance)",
     "label.action.cash.sweep": "run quote expiry and payment reminders",
