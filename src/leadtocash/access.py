@@ -98,6 +98,8 @@ class Action(enum.StrEnum):
     TICKET_READ = "ticket.read"
     CSAT_READ = "csat.read"
     SERVICE_SWEEP = "service.sweep"
+    ORG_MANAGE = "org.manage"
+    ORG_READ = "org.read"
 
 
 @attrs.frozen
@@ -200,6 +202,11 @@ DEFAULT_PERMISSIONS: Mapping[Action, frozenset[Role]] = {
     Action.TICKET_READ: _SALES | {Role.SERVICE},
     Action.CSAT_READ: _MANAGERS | {Role.SERVICE, Role.SYSTEM},
     Action.SERVICE_SWEEP: frozenset({Role.ADMIN, Role.SYSTEM}),
+    # Organisation (组织架构): zones and teams are set up by admins; reps (join, leave, leave
+    # of absence, weight, skills, caps, team leads) by admins and zone managers of their zone;
+    # everyone may read the directory.
+    Action.ORG_MANAGE: frozenset({Role.ADMIN}),
+    Action.ORG_READ: _SALES | {Role.FINANCE, Role.SERVICE},
 }
 
 

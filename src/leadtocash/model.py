@@ -10,12 +10,13 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 from typing import NewType
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
 from leadtocash.errors import ValidationError
 from leadtocash.signals import DemandSignals
-from leadtocash.validators import non_blank, non_negative, utc
+from leadtocash.validators import non_blank, non_negative, optional_non_negative, utc
 
 __all__ = [
     "Channel",
@@ -39,7 +40,9 @@ __all__ = [
     "Tier",
     "Zone",
     "ZoneId",
+    "iana_timezone",
     "non_blank",
+    "stricter_limit",
     "utc",
 ]
 
@@ -96,13 +99,29 @@ class FollowUpKind(enum.StrEnum):
     OTHER = "other"
 
 
+def iana_timezone(_inst: object, attribute: attrs.Attribute[str], value: str) -> None:
+    """attrs validator: an IANA time zone name the standard library knows (``Asia/Shanghai``)."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise ValidationError.single(
+            attribute.name, "zone.unknown_timezone", f"{value!r} is not an IANA time zone name"
+        ) from None
+
+
+def stricter_limit(*limits: int | None) -> int | None:
+    """The smallest limit that is on (``None`` and 0 mean off), or ``None`` when all are off."""
+    on = [limit for limit in limits if limit]
+    return min(on) if on else None
+
+
 @attrs.frozen
 class Zone:
     """A sales zone (战区); ``timezone`` is the IANA name used at day edges."""
 
     id: ZoneId
     name: str = attrs.field(validator=non_blank)
-    timezone: str = "Asia/Shanghai"
+    timezone: str = attrs.field(default="Asia/Shanghai", validator=iana_timezone)
     version: int = 0
 
 
@@ -131,6 +150,17 @@ class SalesRep:
     active: bool = True
     on_leave: bool = False
     version: int = 0
+    #: The most customers the rep may claim (领取) from one pool per organisation day; the
+    #: pool's own limit applies too and the stricter wins. ``None`` or 0: no limit of its own.
+    daily_claim_limit: int | None = attrs.field(default=None, validator=optional_non_negative)
+    #: The most records fair allocation and batch distribution give the rep from one pool per
+    #: organisation day (with the pool's limit, the stricter wins). ``None`` or 0: no cap.
+    daily_allocation_cap: int | None = attrs.field(default=None, validator=optional_non_negative)
+
+    @property
+    def available(self) -> bool:
+        """Active and not on leave: may be given new work."""
+        return self.active and not self.on_leave
 
 
 @attrs.frozen

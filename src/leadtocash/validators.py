@@ -12,7 +12,7 @@ import attrs
 
 from leadtocash.errors import ValidationError
 
-__all__ = ["non_blank", "non_negative", "utc"]
+__all__ = ["non_blank", "non_negative", "optional_non_negative", "utc"]
 
 
 def utc(_inst: object, attribute: attrs.Attribute[datetime], value: datetime | None) -> None:
@@ -36,4 +36,12 @@ def non_blank(_inst: object, attribute: attrs.Attribute[str], value: str) -> Non
 def non_negative(_inst: object, attribute: attrs.Attribute[int], value: int) -> None:
     """attrs validator: a count or weight may not be negative."""
     if value < 0:
+        raise ValidationError.single(attribute.name, "field.negative", "must be >= 0")
+
+
+def optional_non_negative(
+    _inst: object, attribute: attrs.Attribute[int | None], value: int | None
+) -> None:
+    """attrs validator: an optional cap or limit (``None`` = off) may not be negative."""
+    if value is not None and value < 0:
         raise ValidationError.single(attribute.name, "field.negative", "must be >= 0")

@@ -390,6 +390,54 @@ def test_opportunity_lists_hold_only_what_is_in_scope(who: str, target: str) -> 
     assert [o.id for o in listed] == expected
 
 
+ORG_SERVICES: dict[str, tuple[Action, Callable[[LeadToCash, Principal, ZoneId], Any]]] = {
+    "create_team": (
+        Action.ORG_MANAGE,
+        lambda c, p, z: c.org.create_team(p, f"new-{z}", "New", z),
+    ),
+    "rename_zone": (Action.ORG_MANAGE, lambda c, p, z: c.org.rename_zone(p, z, "Renamed")),
+    "join": (Action.REP_MANAGE, lambda c, p, z: c.org.join(p, f"new-{z}", "New", zone_id=z)),
+    "set_weight": (
+        Action.REP_MANAGE,
+        lambda c, p, z: c.org.set_weight(p, "rep1" if z == EAST else "w1", 5),
+    ),
+    "go_on_leave": (
+        Action.REP_MANAGE,
+        lambda c, p, z: c.org.go_on_leave(p, "rep1" if z == EAST else "w1"),
+    ),
+    "get_rep": (Action.ORG_READ, lambda c, p, z: c.org.get_rep(p, "rep1" if z == EAST else "w1")),
+    "zone_reps": (Action.ORG_READ, lambda c, p, z: c.org.zone_reps(p, z)),
+}
+
+
+def _org_expected(service: str, principal: Principal, zone: ZoneId) -> bool:
+    action, _ = ORG_SERVICES[service]
+    if not _has_role(principal, action):
+        return False
+    if action is not Action.REP_MANAGE:
+        return True  # zones and teams are admins' (no scope), the directory is everyone's
+    return _scope(principal) is DataScope.ALL or principal.zone_id == zone
+
+
+@pytest.mark.parametrize(
+    ("service", "who", "zone"),
+    [(s, w, z) for s in ORG_SERVICES for w in PRINCIPALS for z in (EAST, WEST)],
+)
+def test_org_service_by_role_by_zone(service: str, who: str, zone: ZoneId) -> None:
+    crm, store, _ids = _world()
+    for z in (EAST, WEST):
+        crm.org.create_zone(ADMIN, z, f"{z} zone")
+    principal, call = PRINCIPALS[who], ORG_SERVICES[service][1]
+    before = (dict(store._rows), len(store._audit), dict(store._outbox))
+    if _org_expected(service, principal, zone):
+        assert call(crm, principal, zone) is not None
+    else:
+        with pytest.raises(PermissionDenied) as caught:
+            call(crm, principal, zone)
+        assert caught.value.code in {"auth.permission_denied", "auth.out_of_scope"}
+        assert (dict(store._rows), len(store._audit), dict(store._outbox)) == before
+
+
 def test_the_documented_matrix_is_generated_from_the_policy() -> None:
     result = subprocess.run(
         [sys.executable, "scripts/permission_matrix.py", "--check"],

@@ -1122,6 +1122,75 @@ SCREEN_READS: dict[str, Scenario] = {
 }
 
 
+# -- organisation admin (issue #27) -------------------------------------------------------------
+def _org(w: World) -> World:
+    """Zones east and west, team t1 in east with rep1 as a member."""
+    w.crm.org.create_zone(ADMIN, "east", "华东")
+    w.crm.org.create_zone(ADMIN, "west", "西部")
+    w.crm.org.create_team(ADMIN, "t1", "East 1", "east")
+    w.crm.org.move_rep(ADMIN, "rep1", zone_id="east", team_id="t1")
+    return w
+
+
+def _org_leave(w: World) -> Call:
+    _org(w)
+    _owned(w)
+    _lead(w)  # rep1's open lead
+    return lambda: w.crm.org.leave(ADMIN, "rep1", "resigned", handover_to="rep2")
+
+
+def _org_return(w: World) -> Call:
+    _org(w).crm.org.go_on_leave(ADMIN, "rep1")
+    return lambda: w.crm.org.return_from_leave(ADMIN, "rep1")
+
+
+def _org_set_team_lead(w: World) -> Call:
+    _org(w)
+    return lambda: w.crm.org.set_team_lead(ADMIN, "t1", "rep1")
+
+
+def _org_call(call: Callable[[World], object]) -> Scenario:
+    def scenario(w: World) -> Call:
+        _org(w)
+        return lambda: call(w)
+
+    return scenario
+
+
+ORG_COMMANDS: dict[str, Scenario] = {
+    "org.create_zone": lambda w: lambda: w.crm.org.create_zone(ADMIN, "north", "华北"),
+    "org.rename_zone": _org_call(lambda w: w.crm.org.rename_zone(ADMIN, "east", "East")),
+    "org.set_zone_timezone": _org_call(
+        lambda w: w.crm.org.set_zone_timezone(ADMIN, "east", "Asia/Hong_Kong")
+    ),
+    "org.create_team": _org_call(lambda w: w.crm.org.create_team(ADMIN, "t2", "W", "west")),
+    "org.rename_team": _org_call(lambda w: w.crm.org.rename_team(ADMIN, "t1", "East One")),
+    "org.move_team": _org_call(lambda w: w.crm.org.move_team(ADMIN, "t1", "west")),
+    "org.set_team_lead": _org_set_team_lead,
+    "org.join": _org_call(lambda w: w.crm.org.join(ADMIN, "rep9", "Rep 9", team_id="t1")),
+    "org.move_rep": _org_call(
+        lambda w: w.crm.org.move_rep(ADMIN, "rep1", zone_id="west", team_id=None)
+    ),
+    "org.go_on_leave": _org_call(lambda w: w.crm.org.go_on_leave(ADMIN, "rep1", "annual")),
+    "org.return_from_leave": _org_return,
+    "org.set_weight": _org_call(lambda w: w.crm.org.set_weight(ADMIN, "rep1", 3, "senior")),
+    "org.set_skills": _org_call(lambda w: w.crm.org.set_skills(ADMIN, "rep1", ["erp"])),
+    "org.set_daily_caps": _org_call(
+        lambda w: w.crm.org.set_daily_caps(
+            ADMIN, "rep1", daily_claim_limit=5, daily_allocation_cap=10
+        )
+    ),
+    "org.leave": _org_leave,
+}
+
+ORG_READS: dict[str, Scenario] = {
+    "org.get_zone": _org_call(lambda w: w.crm.org.get_zone(REP1, "east")),
+    "org.get_team": _org_call(lambda w: w.crm.org.get_team(REP1, "t1")),
+    "org.get_rep": _org_call(lambda w: w.crm.org.get_rep(REP1, "rep1")),
+    "org.members": _org_call(lambda w: w.crm.org.members(REP1, "t1")),
+    "org.zone_reps": _org_call(lambda w: w.crm.org.zone_reps(REP1, "east")),
+}
+
 #: One scenario per state-changing public method, by ``service.method``.
 COMMANDS: dict[str, Scenario] = {
     "leads.capture": _leads_capture,
@@ -1166,6 +1235,7 @@ COMMANDS: dict[str, Scenario] = {
     **CASH_COMMANDS,
     **SERVICE_COMMANDS,
     **SCREEN_COMMANDS,
+    **ORG_COMMANDS,
 }
 
 #: Scenarios (of COMMANDS or NO_OPS) that audit wrongly today, found by this test, with what
@@ -1205,6 +1275,9 @@ NO_OPS: dict[str, Scenario] = {
     "pools.set_collaborator(remove absent)": _remove_a_collaborator_who_is_not_one,
     "reclaim.sweep(nothing due)": _sweep_with_nothing_due,
     "reps.update(same values)": _update_a_rep_to_what_it_is,
+    "org.return_from_leave(not on leave)": _org_call(
+        lambda w: w.crm.org.return_from_leave(ADMIN, "rep1")
+    ),
     **SERVICE_NO_OPS,
 }
 
@@ -1283,6 +1356,7 @@ READS: dict[str, Scenario] = {
     **CASH_READS,
     **SERVICE_READS,
     **SCREEN_READS,
+    **ORG_READS,
 }
 
 

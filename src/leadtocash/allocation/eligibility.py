@@ -10,7 +10,8 @@ from collections.abc import Iterable, Mapping
 
 import attrs
 
-from leadtocash.model import Lead, RepId, SalesRep, ZoneId
+from leadtocash.model import Lead, RepId, SalesRep, ZoneId, stricter_limit
+from leadtocash.validators import optional_non_negative
 
 __all__ = ["LeadProfile", "Reason", "RepEligibility", "RepState", "check_eligibility"]
 
@@ -60,18 +61,12 @@ class LeadProfile:
         return cls(lead.id, lead.zone_id, frozenset(skills), fields)
 
 
-def _optional_non_negative(
-    _inst: object, attribute: attrs.Attribute[int | None], value: int | None
-) -> None:
-    if value is not None and value < 0:
-        raise ValueError(f"{attribute.name} must be >= 0")
-
-
 @attrs.frozen
 class RepState:
     """A rep as allocation sees them now: weight, territory, skills, availability and counters.
 
-    ``capacity`` caps ``owned`` and ``daily_cap`` caps ``today``; ``None`` means no cap.
+    ``capacity`` caps ``owned`` and ``daily_cap`` caps ``today``; ``None`` means no cap. A
+    negative cap is a ValidationError naming the field (``field.negative``).
     """
 
     rep_id: RepId
@@ -82,9 +77,9 @@ class RepState:
     active: bool = True
     on_leave: bool = False
     owned: int = 0
-    capacity: int | None = attrs.field(default=None, validator=_optional_non_negative)
+    capacity: int | None = attrs.field(default=None, validator=optional_non_negative)
     today: int = 0
-    daily_cap: int | None = attrs.field(default=None, validator=_optional_non_negative)
+    daily_cap: int | None = attrs.field(default=None, validator=optional_non_negative)
     open_leads: int = 0
 
     @classmethod
@@ -99,7 +94,11 @@ class RepState:
         daily_cap: int | None = None,
         open_leads: int = 0,
     ) -> RepState:
-        """State of a core-model rep with the pool's counters and caps."""
+        """State of a core-model rep with the pool's counters and caps.
+
+        ``daily_cap`` is the pool's; the rep's own ``daily_allocation_cap`` applies as well
+        and the stricter of the two wins (0 or ``None``: off).
+        """
         return cls(
             rep.id,
             rep.weight,
@@ -111,7 +110,7 @@ class RepState:
             owned,
             capacity,
             today,
-            daily_cap,
+            stricter_limit(daily_cap, rep.daily_allocation_cap),
             open_leads,
         )
 

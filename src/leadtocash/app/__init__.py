@@ -22,6 +22,7 @@ from leadtocash.app.documents import CashPolicies
 from leadtocash.app.erasure import ErasureResult
 from leadtocash.app.leads import ImportReport, ImportRow, LeadService
 from leadtocash.app.listing import CustomerFilter, CustomerSort, LeadFilter, LeadSort
+from leadtocash.app.org import OrgService
 from leadtocash.app.pipeline import PipelineService
 from leadtocash.app.pool import PoolService
 from leadtocash.app.quotes import ExpiryReport, ProductService, QuoteService
@@ -78,6 +79,7 @@ __all__ = [
     "LeadService",
     "LeadSort",
     "LeadToCash",
+    "OrgService",
     "OutboxRelay",
     "Page",
     "PersonalData",
@@ -118,6 +120,7 @@ class LeadToCash:
     customers: CustomerService
     contacts: ContactService
     reps: RepService
+    org: OrgService
     pools: PoolService
     reclaim: ReclaimService
     pipeline: PipelineService
@@ -176,6 +179,7 @@ class LeadToCash:
             customers=CustomerService(ctx),
             contacts=ContactService(ctx),
             reps=RepService(ctx),
+            org=OrgService(ctx),
             pools=PoolService(ctx),
             reclaim=ReclaimService(ctx),
             pipeline=PipelineService(ctx),

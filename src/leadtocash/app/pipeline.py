@@ -18,6 +18,7 @@ import attrs
 from leadtocash.access import Action, Principal
 from leadtocash.app.context import AppContext, Change
 from leadtocash.app.customers import CustomerWrites
+from leadtocash.app.org import named_rep
 from leadtocash.app.unit_of_work import UnitOfWork
 from leadtocash.collision import (
     CollisionHit,
@@ -339,6 +340,7 @@ class PipelineService:
         pool_id: PoolId | None = None,
         flow: str = DEFAULT_FLOW.name,
         contact_title: str | None = None,
+        rep_id: str | None = None,
     ) -> ConversionResult:
         """Qualified lead → customer (or the existing one dedup finds) + contact + opportunity.
 
@@ -347,22 +349,22 @@ class PipelineService:
         pool) the conversion is refused with ``collision.duplicate`` naming it, masked unless
         the caller is a manager. A new customer is owned by the lead's owner (or the caller),
         inside ``pool_id`` when given (capacity checked).
+
+        ``rep_id`` names who the conversion is for: a manager (zone or team scope) converts an
+        unowned lead, or hands an owned one over, to an available rep inside their scope; a
+        rep may name only themself.
         """
         stage_flow = self.flow(flow)
 
         def command(uow: UnitOfWork) -> tuple[ConversionResult, list[Change]]:
             lead = uow.leads.get(lead_id)
             self._may_act(uow, principal, lead_target(lead), f"lead {lead.id}", unowned_ok=True)
+            owner = self._converting_for(uow, principal, lead, rep_id)
             now = self.ctx.clock.now()
             converted, change = apply_lead_trigger(
                 lead, LeadTrigger.CONVERT, at=now, actor=principal.user_id,
                 rules=self.lead_rules,
             )  # fmt: skip
-            owner = lead.owner_id or principal.rep_id
-            if owner is None:
-                raise ValidationError.single(
-                    "owner_id", "field.required", "the lead has no owner to convert for"
-                )
             existing, warnings = self._existing_customer(uow, principal, lead, owner)
             customer = existing or self._new_customer(uow, lead, owner, pool_id)
             contact, contact_changes = self._contact_for(uow, customer.id, lead, contact_title)
@@ -391,6 +393,26 @@ class PipelineService:
             ]
 
         return self.ctx.execute(principal, Action.LEAD_CONVERT, command)
+
+    def _converting_for(
+        self, uow: UnitOfWork, principal: Principal, lead: Lead, rep_id: str | None
+    ) -> RepId:
+        """Who a conversion is for: the named rep (checked), else the lead's owner or the
+        caller's rep."""
+        if rep_id is None:
+            owner = lead.owner_id or principal.rep_id
+            if owner is None:
+                raise ValidationError.single(
+                    "rep_id", "field.required", "the lead has no owner: name the rep to convert for"
+                )
+            return owner
+        if not principal.is_manager and rep_id != principal.rep_id:
+            raise PermissionDenied(
+                f"{principal.user_id} may convert only for themself",
+                code="pipeline.not_owner",
+                details={"target": f"lead {lead.id}", "user_id": principal.user_id},
+            )
+        return named_rep(self.ctx, uow, principal, rep_id).id
 
     def _existing_customer(
         self, uow: UnitOfWork, principal: Principal, lead: Lead, owner: RepId

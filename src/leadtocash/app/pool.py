@@ -45,7 +45,9 @@ from leadtocash.pool.book import (
 )
 from leadtocash.pool.ownership import (
     OwnershipFacts,
+    check_available_rep,
     check_owned,
+    check_pool_zone,
     check_unowned,
     decide_assign,
     decide_claim,
@@ -139,6 +141,7 @@ class PoolService:
             uow.preload(
                 (Customer, customer_id),
                 (RepBook, rep_id),
+                (SalesRep, rep_id),
                 (Pool, guess),
                 (DailyClaims, None if guess is None else daily_claims_id(guess, rep_id, day)),
             )
@@ -153,7 +156,18 @@ class PoolService:
                     counter_id, pool.id, rep_id, day
                 )
             facts = self._facts(uow, rep_id)
-            claim = decide_claim(customer, rep_id, principal.zone_id, pool, counter, facts)
+            # The organisation model says where the rep works now and their own daily limit
+            # (a rep it does not know yet: the principal's zone); a rep who left may not
+            # claim, and the principal's zone (from authentication) must fit the pool too.
+            rep = uow.reps.find(rep_id)
+            zone = principal.zone_id if rep is None else rep.zone_id
+            limit = None
+            if rep is not None:
+                if not rep.active:
+                    check_available_rep(rep)
+                check_pool_zone(pool, rep_id, principal.zone_id)
+                limit = rep.daily_claim_limit
+            claim = decide_claim(customer, rep_id, zone, pool, counter, facts, rep_limit=limit)
             uow.repository(DailyClaims).save(claim.counter)
             return self.customers.move(
                 uow, principal, customer, claim.customer, OwnershipAction.CLAIM

@@ -1,4 +1,9 @@
-"""Sales-rep use cases: register reps, change availability and weight."""
+"""Sales-rep use cases: register reps, change availability and weight.
+
+The record-level path (imports, tests, set-ups that reference zones made later); the
+organisation admin API is ``OrgService`` (``crm.org``), which checks references. Both stage
+their changes through the same functions of ``leadtocash.app.org``.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import attrs
 
 from leadtocash.access import Action, Principal
 from leadtocash.app.context import AppContext, Change
+from leadtocash.app.org import stage_new_rep, stage_rep_change
 from leadtocash.app.unit_of_work import UnitOfWork
 from leadtocash.model import RepId, SalesRep
 
@@ -19,11 +25,10 @@ class RepService:
     ctx: AppContext
 
     def register(self, principal: Principal, rep: SalesRep) -> SalesRep:
-        """Store a new rep (its version must be 0)."""
+        """Store a new rep as given (its version must be 0; ``org.duplicate_id`` if taken)."""
 
         def command(uow: UnitOfWork) -> tuple[SalesRep, list[Change]]:
-            uow.reps.add(rep)
-            return rep, [Change("sales_rep", rep.id, None, rep)]
+            return rep, stage_new_rep(uow, rep)
 
         return self.ctx.execute(principal, Action.REP_MANAGE, command)
 
@@ -47,10 +52,8 @@ class RepService:
                 on_leave=rep.on_leave if on_leave is None else on_leave,
                 weight=rep.weight if weight is None else weight,
             )
-            if after == rep:
-                return rep, []  # nothing to change: nothing written, nothing audited
-            uow.reps.save(after)
-            return after, [Change("sales_rep", rep.id, rep, after, reason)]
+            # nothing to change: nothing written, nothing audited
+            return after, stage_rep_change(uow, rep, after, reason)
 
         return self.ctx.execute(principal, Action.REP_MANAGE, command)
 

@@ -15,7 +15,7 @@ import attrs
 
 from leadtocash.durations import Duration, WorkingCalendar, deadline, is_provisional, local_day
 from leadtocash.errors import RuleViolation, ValidationError
-from leadtocash.model import Customer, PoolId, RepId, SalesRep, Tier, ZoneId
+from leadtocash.model import Customer, PoolId, RepId, SalesRep, Tier, ZoneId, stricter_limit
 from leadtocash.pool.book import DailyClaims, RepBook
 from leadtocash.pool.rules import Pool, PoolRules
 
@@ -23,6 +23,7 @@ __all__ = [
     "ClaimDecision",
     "OwnershipFacts",
     "check_active_rep",
+    "check_available_rep",
     "check_capacity",
     "check_claim",
     "check_in_pool",
@@ -110,12 +111,21 @@ def check_pool_zone(pool: Pool | None, rep_id: RepId, rep_zone: ZoneId | None) -
     )
 
 
-def check_active_rep(rep: SalesRep, pool: Pool | None) -> None:
-    """Refuse an inactive rep, or a rep of another zone than ``pool``'s."""
+def check_available_rep(rep: SalesRep) -> None:
+    """Refuse a rep who may not be given work: inactive (left) or on leave."""
     if not rep.active:
         raise RuleViolation(
             f"rep {rep.id} is not active", code="pool.rep_inactive", details={"rep_id": rep.id}
         )
+    if rep.on_leave:
+        raise RuleViolation(
+            f"rep {rep.id} is on leave", code="pool.rep_on_leave", details={"rep_id": rep.id}
+        )
+
+
+def check_active_rep(rep: SalesRep, pool: Pool | None) -> None:
+    """Refuse an inactive rep, a rep on leave, or a rep of another zone than ``pool``'s."""
+    check_available_rep(rep)
     check_pool_zone(pool, rep.id, rep.zone_id)
 
 
@@ -224,13 +234,16 @@ def decide_claim(
     pool: Pool | None,
     counter: DailyClaims | None,
     facts: OwnershipFacts,
+    *,
+    rep_limit: int | None = None,
 ) -> ClaimDecision:
     """The whole claim (领取) decision: unowned, in a pool of the rep's zone, then every rule
     of :func:`check_claim`; refused by the first rule that fails.
 
     ``pool`` is the customer's pool and ``counter`` the rep's claims from it today (the
     caller loads both once the customer is known to sit unowned in a pool); the counter, not
-    ``facts``, says how many claims the rep made today.
+    ``facts``, says how many claims the rep made today. ``rep_limit`` is the rep's own daily
+    claim limit (``SalesRep.daily_claim_limit``): the stricter of it and the pool's applies.
     """
     check_unowned(customer)
     in_pool = check_in_pool(customer)
@@ -238,7 +251,11 @@ def decide_claim(
         raise ValueError(f"decide_claim needs pool {in_pool} and the rep's counter from it")
     check_pool_zone(pool, rep_id, rep_zone)
     today = attrs.evolve(facts, claims_today=counter.count, claims_today_by_tier=counter.by_tier)
-    check_claim(customer, rep_id, pool.rules, today)
+    rules = pool.rules
+    limit = stricter_limit(rules.daily_claim_limit, rep_limit)
+    if limit != rules.daily_claim_limit:
+        rules = attrs.evolve(rules, daily_claim_limit=limit)
+    check_claim(customer, rep_id, rules, today)
     return ClaimDecision(taken_by(customer, rep_id, facts.now), counter.counted(customer))
 
 

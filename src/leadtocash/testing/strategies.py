@@ -228,6 +228,8 @@ def reps() -> st.SearchStrategy[SalesRep]:
         skills=st.frozensets(idents, max_size=3),
         active=st.booleans(),
         on_leave=st.booleans(),
+        daily_claim_limit=st.none() | st.integers(0, 50),
+        daily_allocation_cap=st.none() | st.integers(0, 50),
     )
 
 

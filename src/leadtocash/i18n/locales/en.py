@@ -67,6 +67,19 @@ MESSAGES: dict[str, str | dict[str, str]] = {
         "Daily claim limit reached ({count}/{limit}); it resets at {resets_at}."
     ),
     "pool.rep_inactive": "Sales rep {rep_id} is not active.",
+    "pool.rep_on_leave": "Sales rep {rep_id} is on leave.",
+    "zone.unknown_timezone": "Not an IANA time zone name (e.g. Asia/Shanghai).",
+    "org.duplicate_id": "This id is already used.",
+    "org.unknown_zone": "No such zone.",
+    "org.unknown_team": "No such team.",
+    "org.unknown_rep": "No such sales rep.",
+    "org.team_not_in_zone": "The team is not in this zone.",
+    "org.lead_not_in_team": "A team lead must be a member of the team.",
+    "org.handover_to_self": "A rep cannot hand over to themself.",
+    "org.rep_has_book": (
+        "Sales rep {rep_id} still owns {customers} customers and {leads} open "
+        "leads; name a rep to hand them over to."
+    ),
     "pool.zone_mismatch": "Zone mismatch: the rep is in {rep_zone}, the pool in {pool_zone}.",
     "pool.not_owner": "You do not own customer {customer_id}.",
     "pool.not_a_rep": "{user_id} is not a sales rep.",
@@ -297,6 +310,8 @@ MESSAGES: dict[str, str | dict[str, str]] = {
     "label.action.pool.sweep": "run the reclaim sweep",
     "label.action.pool.override": "override pool rules",
     "label.action.rep.manage": "manage sales reps",
+    "label.action.org.manage": "set up zones and teams",
+    "label.action.org.read": "read the organisation",
     "label.duration_unit.calendar_days": "calendar days",
     "label.duration_unit.working_days": "working days",
     "label.duration_unit.hours": "hours",
