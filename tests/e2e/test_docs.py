@@ -124,7 +124,9 @@ def test_python_blocks_of_the_page_run_in_order(page: Path, tmp_path: Path) -> N
     ]
     for block in blocks(page):
         if block.title is not None and block.skip is None:
-            (tmp_path / block.title).write_text(block.code, "utf-8")
+            target = tmp_path / block.title
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(_expand_snippets(block.code), "utf-8")
     (tmp_path / "blocks.json").write_text(json.dumps(items), "utf-8")
     (tmp_path / "run_blocks.py").write_text(RUNNER, "utf-8")
     env = dict(os.environ)
@@ -270,3 +272,24 @@ def test_the_shell_check_catches_a_wrong_subcommand_option_extra_and_file() -> N
         "no file scripts/missing.sh",
         "no module leadtocash.nowhere",
     ]
+
+
+def test_the_site_hook_lists_every_service_of_the_facade() -> None:
+    """mkdocs.yml's hook expands the API reference's marker into one section per service."""
+    spec = importlib.util.spec_from_file_location("mkdocs_hooks", ROOT / "scripts/mkdocs_hooks.py")
+    assert spec is not None and spec.loader is not None
+    hooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hooks)
+    from leadtocash import LeadToCash
+
+    services = dict(hooks.facade_services())
+    assert services["leads"] == "leadtocash.app.LeadService"
+    assert services["pools"] == "leadtocash.app.PoolService"
+    assert set(services) == set(LeadToCash.__annotations__) - {"ctx"}
+    for attribute, path in services.items():
+        assert path.rsplit(".", 1)[1] == LeadToCash.__annotations__[attribute]
+    page = (ROOT / "docs/reference/facade.md").read_text("utf-8")
+    expanded = hooks.on_page_markdown(page)
+    assert hooks.MARKER not in expanded
+    assert "### `crm.billing`\n\n::: leadtocash.app.BillingService" in expanded
+    assert hooks.on_page_markdown("# other page\n") == "# other page\n"
