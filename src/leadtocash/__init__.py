@@ -74,6 +74,7 @@ from leadtocash.money import Money
 from leadtocash.pipeline import Opportunity, OpportunityId
 from leadtocash.pool import Pool, PoolRules
 from leadtocash.ports import Store
+from leadtocash.recycle import BinKind, RecycleRules
 from leadtocash.scopes import CollaboratorAccess
 from leadtocash.serialization import structure, unstructure
 from leadtocash.settings import OrganisationSettings
@@ -94,6 +95,7 @@ __all__ = [
     "AuditFault",
     "AuditReport",
     "AuthenticationFailed",
+    "BinKind",
     "CalendarOutOfRange",
     "Channel",
     "ChinaStatutoryCalendar",
@@ -131,6 +133,7 @@ __all__ = [
     "PoolRules",
     "Principal",
     "RandomIds",
+    "RecycleRules",
     "RepId",
     "RequiredFields",
     "Role",

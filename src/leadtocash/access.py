@@ -98,6 +98,10 @@ class Action(enum.StrEnum):
     TICKET_READ = "ticket.read"
     CSAT_READ = "csat.read"
     SERVICE_SWEEP = "service.sweep"
+    RECYCLE_DELETE = "recycle.delete"
+    RECYCLE_RESTORE = "recycle.restore"
+    RECYCLE_READ = "recycle.read"
+    RECYCLE_PURGE = "recycle.purge"
     ORG_MANAGE = "org.manage"
     ORG_READ = "org.read"
 
@@ -202,6 +206,14 @@ DEFAULT_PERMISSIONS: Mapping[Action, frozenset[Role]] = {
     Action.TICKET_READ: _SALES | {Role.SERVICE},
     Action.CSAT_READ: _MANAGERS | {Role.SERVICE, Role.SYSTEM},
     Action.SERVICE_SWEEP: frozenset({Role.ADMIN, Role.SYSTEM}),
+    # Recycle bin (回收站): whoever works a record deletes and restores it (owners their own
+    # leads, opportunities and unsigned contracts; customers only managers, in scope); the
+    # bin lists what the caller's scope reaches; purging (the retention sweep) is the admin's
+    # and the system's.
+    Action.RECYCLE_DELETE: _MANAGERS | {Role.REP},
+    Action.RECYCLE_RESTORE: _MANAGERS | {Role.REP},
+    Action.RECYCLE_READ: _MANAGERS | {Role.REP},
+    Action.RECYCLE_PURGE: frozenset({Role.ADMIN, Role.SYSTEM}),
     # Organisation (组织架构): zones and teams are set up by admins; reps (join, leave, leave
     # of absence, weight, skills, caps, team leads) by admins and zone managers of their zone;
     # everyone may read the directory.

@@ -26,6 +26,7 @@ __all__ = [
     "ContactId",
     "Customer",
     "CustomerId",
+    "Deletion",
     "FollowUp",
     "FollowUpId",
     "FollowUpKind",
@@ -116,6 +117,23 @@ def stricter_limit(*limits: int | None) -> int | None:
 
 
 @attrs.frozen
+class Deletion:
+    """A soft delete (回收站): who moved the record to the recycle bin, when, why, until when.
+
+    ``purge_due_at`` is when the purge sweep may scrub it (None: kept until restored);
+    ``purged_at`` marks the tombstone left by the purge; ``with_customer`` names the customer
+    whose deletion took this record along (restoring that customer brings it back).
+    """
+
+    at: datetime = attrs.field(validator=utc)
+    by: str = attrs.field(validator=non_blank)
+    reason: str = attrs.field(validator=non_blank)
+    purge_due_at: datetime | None = attrs.field(default=None, validator=utc)
+    purged_at: datetime | None = attrs.field(default=None, validator=utc)
+    with_customer: CustomerId | None = None
+
+
+@attrs.frozen
 class Zone:
     """A sales zone (战区); ``timezone`` is the IANA name used at day edges."""
 
@@ -187,6 +205,8 @@ class Lead:
     #: The record this lead duplicates, as ``"customer:<id>"`` or ``"lead:<id>"``: set at
     #: capture when an exact key the collision policy blocks on is already held (查重).
     duplicate_of: str | None = None
+    #: Set while the lead is in the recycle bin (回收站); see :class:`Deletion`.
+    deleted: Deletion | None = None
 
 
 class CollaboratorAccess(enum.StrEnum):
@@ -248,6 +268,8 @@ class Customer:
     signals: DemandSignals = attrs.field(factory=DemandSignals)
     merged_into: CustomerId | None = None
     collaborators: tuple[Collaborator, ...] = ()
+    #: Set while the customer is in the recycle bin (回收站); see :class:`Deletion`.
+    deleted: Deletion | None = None
     version: int = 0
 
 

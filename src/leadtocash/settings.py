@@ -15,6 +15,7 @@ import attrs
 from leadtocash.classification import RequiredFields, TagRules, TierRules
 from leadtocash.collision import DEFAULT_POLICY, CollisionPolicy
 from leadtocash.intake import IntakeRules
+from leadtocash.recycle import RecycleRules
 from leadtocash.validators import utc
 
 __all__ = ["SETTINGS_ID", "OrganisationSettings"]
@@ -33,5 +34,7 @@ class OrganisationSettings:
     required_fields: RequiredFields = attrs.field(factory=RequiredFields)
     intake: IntakeRules = attrs.field(factory=IntakeRules)
     collision: CollisionPolicy = DEFAULT_POLICY
+    #: How long deleted records stay restorable in the recycle bin (回收站).
+    recycle: RecycleRules = attrs.field(factory=RecycleRules)
     updated_at: datetime | None = attrs.field(default=None, validator=utc)
     version: int = 0

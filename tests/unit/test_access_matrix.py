@@ -202,6 +202,17 @@ SERVICES: dict[str, tuple[Action, bool, Call]] = {
         False,
         lambda c, p, t: c.customers.personal_data(p, t),
     ),
+    # recycle bin (issue #27): owners delete their own leads and deals, managers in scope
+    "delete_lead": (
+        Action.RECYCLE_DELETE,
+        True,
+        lambda c, p, t: c.recycle_bin.delete(p, "lead", LEAD_OF[t], "duplicate"),
+    ),
+    "delete_opportunity": (
+        Action.RECYCLE_DELETE,
+        True,
+        lambda c, p, t: c.recycle_bin.delete(p, "opportunity", OPPORTUNITY_OF[t], "duplicate"),
+    ),
 }
 
 
@@ -212,7 +223,8 @@ LEAD_OF: dict[str, str] = {}
 #: Services that only owners and managers (in scope) may use; other roles' scopes do not help.
 OWNER_OR_MANAGER = {"explain", "update_signals", "edit_tags", "start_working",
                     "advance_opportunity", "edit_opportunity", "create_opportunity",
-                    "edit_customer", "add_contact"}  # fmt: skip
+                    "edit_customer", "add_contact", "delete_lead",
+                    "delete_opportunity"}  # fmt: skip
 
 
 def _has_role(principal: Principal, action: Action) -> bool:
@@ -282,6 +294,7 @@ def test_service_by_role_by_scope(service: str, who: str, target: str) -> None:
             "pool.not_owner",
             "pool.not_a_rep",
             "pipeline.not_owner",
+            "recycle.not_owner",
         }
         assert (dict(store._rows), len(store._audit), dict(store._outbox)) == before
         for raw in (PHONE_EAST, PHONE_WEST):

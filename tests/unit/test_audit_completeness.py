@@ -1191,9 +1191,70 @@ ORG_READS: dict[str, Scenario] = {
     "org.zone_reps": _org_call(lambda w: w.crm.org.zone_reps(REP1, "east")),
 }
 
+
+# -- recycle bin (回收站) ----------------------------------------------------------------------
+def _binned_customer(w: World) -> str:
+    """An owned customer with a lost deal and a contact, deleted by a manager."""
+    deal = _opportunity(w)  # on customer 0, owned by rep1
+    cid = w.customers[0]
+    w.crm.pipeline.lose(REP1, deal, "price")
+    w.crm.contacts.add_contact(REP1, cid, "李总", phone="13700137000")
+    w.crm.recycle_bin.delete(MANAGER, "customer", cid, "test data")
+    return cid
+
+
+def _recycle_delete(w: World) -> Call:
+    deal = _opportunity(w)  # on customer 0, owned by rep1
+    cid = w.customers[0]
+    w.crm.pipeline.lose(REP1, deal, "price")
+    return lambda: w.crm.recycle_bin.delete(MANAGER, "customer", cid, "test data")
+
+
+def _recycle_restore(w: World) -> Call:
+    cid = _binned_customer(w)
+    w.crm.pools.claim(REP1, w.customers[1])
+    w.crm.reclaim.update_rules(ADMIN, w.pool_id, PoolRules(capacity=1), "tight")
+    return lambda: w.crm.recycle_bin.restore(MANAGER, "customer", cid)  # back to the pool
+
+
+def _recycle_purge(w: World) -> Call:
+    _binned_customer(w)
+    w.clock.advance(timedelta(days=31))
+    return lambda: w.crm.recycle_bin.purge_due(SYSTEM)
+
+
+def _recycle_purge_early(w: World) -> Call:
+    _binned_customer(w)
+    return lambda: w.crm.recycle_bin.purge_due(SYSTEM)
+
+
+RECYCLE_COMMANDS: dict[str, Scenario] = {
+    "recycle_bin.delete": _recycle_delete,
+    "recycle_bin.restore": _recycle_restore,
+    "recycle_bin.purge_due": _recycle_purge,
+}
+
+
+def _recycle_list(w: World) -> Call:
+    _binned_customer(w)
+    return lambda: w.crm.recycle_bin.list(MANAGER, "customer")
+
+
+def _recycle_get(w: World) -> Call:
+    cid = _binned_customer(w)
+    return lambda: w.crm.recycle_bin.get(MANAGER, "customer", cid)
+
+
+RECYCLE_READS: dict[str, Scenario] = {
+    "recycle_bin.list": _recycle_list,
+    "recycle_bin.get": _recycle_get,
+}
+
+
 #: One scenario per state-changing public method, by ``service.method``.
 COMMANDS: dict[str, Scenario] = {
     "leads.capture": _leads_capture,
+    **RECYCLE_COMMANDS,
     "settings.update": _settings_update,
     "leads.import_rows": _leads_import_rows,
     "reps.register": _reps_register,
@@ -1275,6 +1336,7 @@ NO_OPS: dict[str, Scenario] = {
     "pools.set_collaborator(remove absent)": _remove_a_collaborator_who_is_not_one,
     "reclaim.sweep(nothing due)": _sweep_with_nothing_due,
     "reps.update(same values)": _update_a_rep_to_what_it_is,
+    "recycle_bin.purge_due(nothing due)": _recycle_purge_early,
     "org.return_from_leave(not on leave)": _org_call(
         lambda w: w.crm.org.return_from_leave(ADMIN, "rep1")
     ),
@@ -1330,6 +1392,7 @@ def _restage_without_commit(w: World) -> Call:
 #: with a scenario; running one must write nothing.
 READS: dict[str, Scenario] = {
     "leads.get": _read_lead,
+    **RECYCLE_READS,
     "settings.get": _plain_read(lambda w: w.crm.settings.get(REP1)),
     "settings.reload": _plain_read(lambda w: w.crm.settings.reload(REP1)),
     "leads.by_status": _plain_read(lambda w: w.crm.leads.by_status(ADMIN, "new")),

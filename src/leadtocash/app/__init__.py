@@ -28,6 +28,7 @@ from leadtocash.app.pool import PoolService
 from leadtocash.app.quotes import ExpiryReport, ProductService, QuoteService
 from leadtocash.app.receivables import ReceivablesService
 from leadtocash.app.reclaim import UNSET, ReclaimService, RecomputeReport, SweepReport
+from leadtocash.app.recycle_bin import BinEntry, PurgeReport, RecycleBinService, Restored
 from leadtocash.app.relay import Backoff, FailedAttempt, OutboxRelay, RelayReport
 from leadtocash.app.renewals import RenewalReport, RenewalService
 from leadtocash.app.reps import RepService
@@ -56,6 +57,7 @@ __all__ = [
     "AppContext",
     "Backoff",
     "BillingService",
+    "BinEntry",
     "CashPolicies",
     "Change",
     "ChurnReport",
@@ -86,10 +88,12 @@ __all__ = [
     "PipelineService",
     "PoolService",
     "ProductService",
+    "PurgeReport",
     "QuoteService",
     "ReceivablesService",
     "ReclaimService",
     "RecomputeReport",
+    "RecycleBinService",
     "RelayReport",
     "ReminderReport",
     "ReminderSweep",
@@ -97,6 +101,7 @@ __all__ = [
     "RenewalService",
     "RepService",
     "Repository",
+    "Restored",
     "Section",
     "ServicePolicies",
     "SettingsService",
@@ -136,6 +141,7 @@ class LeadToCash:
     tickets: TicketService
     churn: ChurnService
     renewals: RenewalService
+    recycle_bin: RecycleBinService
 
     def __init__(
         self,
@@ -195,6 +201,7 @@ class LeadToCash:
             tickets=TicketService(ctx, service or ServicePolicies()),
             churn=ChurnService(ctx, service or ServicePolicies()),
             renewals=RenewalService(ctx, service or ServicePolicies()),
+            recycle_bin=RecycleBinService(ctx),
         )
 
     def unit_of_work(self) -> UnitOfWork:

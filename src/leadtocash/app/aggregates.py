@@ -38,7 +38,7 @@ from leadtocash.contracts import (
 )
 from leadtocash.contracts.reminders import DueReminders
 from leadtocash.errors import ValidationError
-from leadtocash.model import Contact, Customer, FollowUp, Lead, SalesRep, Team, Zone
+from leadtocash.model import Contact, Customer, Deletion, FollowUp, Lead, SalesRep, Team, Zone
 from leadtocash.pipeline.opportunity import Opportunity
 from leadtocash.pool.book import DailyClaims, OwnershipChange, RepBook
 from leadtocash.pool.reclaim import ScheduleRecompute
@@ -48,6 +48,7 @@ from leadtocash.settings import OrganisationSettings
 __all__ = [
     "SPECS",
     "AggregateSpec",
+    "bin_indexes",
     "group_bounds",
     "grouped",
     "name_prefix",
@@ -99,6 +100,8 @@ class AggregateSpec(Generic[T]):
 
     ``dedup_keys`` feed anti-collision: every one is stored as a lookup key, and when
     ``dedup_unique`` is set, those the collision policy blocks on are also unique keys.
+    ``hidden`` says which stored records repositories do not hand out (records in the
+    recycle bin: ``get`` raises NotFound; only the bin reads them).
     """
 
     kind: str
@@ -107,6 +110,7 @@ class AggregateSpec(Generic[T]):
     unique_keys: Callable[[T], frozenset[str]] = _no_keys
     dedup_keys: Callable[[T], frozenset[DedupKey]] = _no_dedup
     dedup_unique: bool = False
+    hidden: Callable[[T], bool] | None = None
 
 
 def _tolerant_keys(
@@ -129,9 +133,26 @@ def _tolerant_keys(
     return frozenset(keys)
 
 
+def bin_indexes(deleted: Deletion) -> Mapping[str, str | None]:
+    """The only indexes of a record in the recycle bin: by deletion time, purge due time,
+    the customer it was deleted with; a purged tombstone only by its purge time."""
+    if deleted.purged_at is not None:
+        return {"purged": sortable_time(deleted.purged_at)}
+    due = deleted.purge_due_at
+    return {
+        "deleted": sortable_time(deleted.at),
+        "purge_due": sortable_time(due) if due else None,
+        "deleted_with": deleted.with_customer,
+    }
+
+
+def _is_deleted(record: Any) -> bool:
+    return record.deleted is not None
+
+
 def _customer_dedup(customer: Customer) -> frozenset[DedupKey]:
-    if customer.merged_into is not None:  # an archived merge loser gives its keys up
-        return frozenset()
+    if customer.merged_into is not None or customer.deleted is not None:
+        return frozenset()  # an archived merge loser or a deleted customer gives its keys up
     return _tolerant_keys(customer.name, customer.phones, customer.emails, customer.uscc)
 
 
@@ -144,12 +165,16 @@ def name_prefix(name: str) -> str | None:
 
 
 def _lead_dedup(lead: Lead) -> frozenset[DedupKey]:
+    if lead.deleted is not None:
+        return frozenset()
     phones = (lead.phone,) if lead.phone else ()
     emails = (lead.email,) if lead.email else ()
     return _tolerant_keys(lead.company_name, phones, emails, lead.uscc)
 
 
 def _lead_indexes(lead: Lead) -> Mapping[str, str | None]:
+    if lead.deleted is not None:
+        return bin_indexes(lead.deleted)
     return {
         "status": lead.status.value,
         "owner": lead.owner_id,
@@ -159,6 +184,8 @@ def _lead_indexes(lead: Lead) -> Mapping[str, str | None]:
 
 
 def _customer_indexes(customer: Customer) -> Mapping[str, str | None]:
+    if customer.deleted is not None:
+        return bin_indexes(customer.deleted)
     if customer.merged_into is not None:
         return {"merged_into": customer.merged_into}
     owned = customer.owner_id is not None
@@ -185,6 +212,8 @@ def _followup_indexes(follow_up: FollowUp) -> Mapping[str, str | None]:
 
 
 def _opportunity_indexes(opportunity: Opportunity) -> Mapping[str, str | None]:
+    if opportunity.deleted is not None:
+        return bin_indexes(opportunity.deleted)
     is_open = opportunity.closed_at is None
     return {
         "owner": opportunity.owner_id,
@@ -219,6 +248,8 @@ def _quote_indexes(quote: Quote) -> Mapping[str, str | None]:
 
 
 def _contract_indexes(contract: Contract) -> Mapping[str, str | None]:
+    if contract.deleted is not None:
+        return bin_indexes(contract.deleted)
     active = contract.status is ContractStatus.ACTIVE
     signed = contract.signed_at or contract.created_at
     renews = contract.ends_on is not None and contract.status in _RENEWING
@@ -288,9 +319,14 @@ def _ticket_indexes(ticket: Ticket) -> Mapping[str, str | None]:
 
 
 SPECS: tuple[AggregateSpec[Any], ...] = (
-    AggregateSpec("lead", Lead, _lead_indexes, dedup_keys=_lead_dedup),
+    AggregateSpec("lead", Lead, _lead_indexes, dedup_keys=_lead_dedup, hidden=_is_deleted),
     AggregateSpec(
-        "customer", Customer, _customer_indexes, dedup_keys=_customer_dedup, dedup_unique=True
+        "customer",
+        Customer,
+        _customer_indexes,
+        dedup_keys=_customer_dedup,
+        dedup_unique=True,
+        hidden=_is_deleted,
     ),
     AggregateSpec("contact", Contact, lambda c: {"customer": c.customer_id}),
     AggregateSpec("sales_rep", SalesRep, lambda r: {"zone": r.zone_id, "team": r.team_id}),
@@ -306,7 +342,7 @@ SPECS: tuple[AggregateSpec[Any], ...] = (
         OwnershipChange,
         lambda c: {"customer": grouped(c.customer_id, sortable_time(c.at), c.id)},
     ),
-    AggregateSpec("opportunity", Opportunity, _opportunity_indexes),
+    AggregateSpec("opportunity", Opportunity, _opportunity_indexes, hidden=_is_deleted),
     AggregateSpec("organisation_settings", OrganisationSettings),
     AggregateSpec(
         "schedule_recompute",
@@ -315,7 +351,7 @@ SPECS: tuple[AggregateSpec[Any], ...] = (
     ),
     AggregateSpec("product", Product, _product_indexes),
     AggregateSpec("quote", Quote, _quote_indexes),
-    AggregateSpec("contract", Contract, _contract_indexes),
+    AggregateSpec("contract", Contract, _contract_indexes, hidden=_is_deleted),
     AggregateSpec("invoice", Invoice, _invoice_indexes),
     AggregateSpec("receipt", Receipt, _receipt_indexes),
     AggregateSpec(

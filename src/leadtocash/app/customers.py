@@ -86,7 +86,7 @@ _NOT_FACTS = frozenset(
         "owner_id", "owner_since", "previous_owner_id", "pool_id", "pool_entered_at",
         "pool_cycles", "follow_ups_since_claim", "reclaim_due_at", "reclaim_rule", "warn_at",
         "warned_due_at", "reclaim_provisional", "locked", "collaborators", "updated_at",
-        "version",
+        "version", "deleted",
     }
 )  # fmt: skip
 _FACTS = tuple(f.name for f in attrs.fields(Customer) if f.name not in _NOT_FACTS)
@@ -269,11 +269,14 @@ class CustomerWrites:
         return self.rescheduled(customer, self.rules_of(uow, customer.pool_id))
 
     def _rebook(self, uow: UnitOfWork, before: Customer | None, after: Customer) -> None:
-        """Keep rep books in step with a customer change (owner, won or locked changed)."""
+        """Keep rep books in step with a customer change (owner, won or locked changed).
+
+        A customer in the recycle bin counts in no book (deleting it frees the room).
+        """
         books: dict[RepId, RepBook] = {}
-        if before is not None and before.owner_id is not None:
+        if before is not None and before.owner_id is not None and before.deleted is None:
             books[before.owner_id] = self.book(uow, before.owner_id).adjust(before, -1)
-        if after.owner_id is not None:
+        if after.owner_id is not None and after.deleted is None:
             current = books.get(after.owner_id) or self.book(uow, after.owner_id)
             books[after.owner_id] = current.adjust(after, +1)
         for book in books.values():

@@ -19,6 +19,7 @@ from leadtocash.collision import CollisionPolicy
 from leadtocash.errors import FieldError, ValidationError
 from leadtocash.intake import IntakeRules
 from leadtocash.pool.ownership import require_reason
+from leadtocash.recycle import RecycleRules
 from leadtocash.settings import SETTINGS_ID, OrganisationSettings
 
 __all__ = ["SettingsService", "given_settings", "settings_in_force", "stored_settings"]
@@ -80,6 +81,7 @@ class SettingsService:
         required_fields: RequiredFields | None = None,
         intake: IntakeRules | None = None,
         collision: CollisionPolicy | None = None,
+        recycle: RecycleRules | None = None,
     ) -> OrganisationSettings:
         """Change some of the settings (admin); in force for this process at once."""
         why = require_reason(reason)
@@ -89,6 +91,7 @@ class SettingsService:
             required_fields=required_fields,
             intake=intake,
             collision=collision,
+            recycle=recycle,
         )
 
         def command(uow: UnitOfWork) -> tuple[OrganisationSettings, list[Change]]:

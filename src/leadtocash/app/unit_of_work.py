@@ -67,7 +67,16 @@ class Repository(Generic[T]):
         return aggregate
 
     def find(self, ident: str) -> T | None:
-        """The aggregate with ``ident`` or None (staged changes and earlier reads first)."""
+        """The aggregate with ``ident`` or None (staged changes and earlier reads first).
+
+        A record the spec hides (in the recycle bin) is None here; see :meth:`find_any`.
+        """
+        found = self.find_any(ident)
+        hidden = self.spec.hidden
+        return None if found is None or (hidden is not None and hidden(found)) else found
+
+    def find_any(self, ident: str) -> T | None:
+        """The aggregate with ``ident`` or None, hidden ones (in the recycle bin) included."""
         key = (self.spec.kind, ident)
         known = self._uow._known(key)
         if known is not None:
@@ -84,15 +93,19 @@ class Repository(Generic[T]):
             raise NotFound(self.spec.kind, ident)
         return found
 
-    def get_many(self, idents: list[str]) -> list[T]:
-        """The aggregates that exist among ``idents``, in the order given (staged ones first)."""
+    def get_many(self, idents: list[str], *, include_hidden: bool = False) -> list[T]:
+        """The aggregates that exist among ``idents``, in the order given (staged ones first).
+
+        Records the spec hides (in the recycle bin) are left out unless ``include_hidden``.
+        """
         kind = self.spec.kind
         missing = [i for i in idents if self._uow._known((kind, i)) is None]
         if missing:
             for record in self._uow._session_or_raise().load_many(kind, missing).values():
                 self._from_record(record)
         found = [self._uow._known((kind, i)) for i in idents]
-        return [aggregate for aggregate in found if aggregate is not None]
+        hidden = None if include_hidden else self.spec.hidden
+        return [a for a in found if a is not None and (hidden is None or not hidden(a))]
 
     def find_unique(self, key: str) -> T | None:
         """The aggregate holding unique (dedup) ``key``, or None."""
@@ -117,12 +130,13 @@ class Repository(Generic[T]):
         below: str | None = None,
         after: tuple[str, str] | None = None,
         limit: int = 100,
+        include_hidden: bool = False,
     ) -> Page[T]:
         """One page of aggregates from named ``index`` in (value, id) order."""
         hits = self.index_entries(
             index, equals=equals, at_least=at_least, below=below, after=after, limit=limit
         )
-        items = self.get_many([ident for _, ident in hits])
+        items = self.get_many([ident for _, ident in hits], include_hidden=include_hidden)
         cursor = hits[-1] if len(hits) == limit and hits else None
         return Page(tuple(items), cursor)
 

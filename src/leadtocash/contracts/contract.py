@@ -40,7 +40,7 @@ from leadtocash.contracts.plan import plan_problems as _plan_problems
 from leadtocash.contracts.pricing import tax_of
 from leadtocash.contracts.quotes import Quote, QuoteStatus
 from leadtocash.errors import FieldError, RuleViolation, ValidationError
-from leadtocash.model import CustomerId, RepId
+from leadtocash.model import CustomerId, Deletion, RepId
 from leadtocash.money import Money
 from leadtocash.pipeline.machine import Edge, StageChange, StateTable
 from leadtocash.pipeline.opportunity import Opportunity, OpportunityId
@@ -219,6 +219,8 @@ class Contract:
     reason: str | None = None
     history: tuple[StageChange, ...] = ()
     updated_at: datetime | None = attrs.field(default=None, validator=utc)
+    #: Set while the (unsigned) contract is in the recycle bin (回收站).
+    deleted: Deletion | None = None
     version: int = 0
 
     def __attrs_post_init__(self) -> None:

@@ -15,7 +15,7 @@ from typing import Any, NewType
 import attrs
 
 from leadtocash.errors import ValidationError
-from leadtocash.model import ContactId, CustomerId, LeadId, RepId, non_blank, utc
+from leadtocash.model import ContactId, CustomerId, Deletion, LeadId, RepId, non_blank, utc
 from leadtocash.money import Money
 from leadtocash.pipeline.machine import StageChange
 
@@ -54,6 +54,8 @@ class Opportunity:
     custom: Mapping[str, str] = attrs.field(factory=dict, converter=_custom)
     closed_at: datetime | None = attrs.field(default=None, validator=utc)
     updated_at: datetime | None = attrs.field(default=None, validator=utc)
+    #: Set while the opportunity is in the recycle bin (回收站).
+    deleted: Deletion | None = None
     version: int = 0
 
     @property

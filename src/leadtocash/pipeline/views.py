@@ -53,7 +53,7 @@ class OpportunityView:
         fields = {
             f.name: getattr(opportunity, f.name)
             for f in attrs.fields(Opportunity)
-            if f.name != "amount"
+            if f.name not in ("amount", "deleted")  # views show live opportunities only
         }
         amount = opportunity.amount if show_amount else None
         return cls(amount=amount, amount_hidden=not show_amount, **fields)

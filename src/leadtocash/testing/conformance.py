@@ -822,8 +822,8 @@ class StoreConformance:
             with UnitOfWork(store, ids) as uow:
                 uow.repository(type(fresh)).add(fresh)
                 uow.commit()
-            with UnitOfWork(store, ids) as uow:
-                loaded = uow.repository(type(fresh)).get(fresh.id)
+            with UnitOfWork(store, ids) as uow:  # records in the recycle bin included
+                loaded = uow.repository(type(fresh)).find_any(fresh.id)
             assert loaded == attrs.evolve(fresh, version=1)
 
         check()

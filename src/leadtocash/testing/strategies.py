@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import attrs
 from hypothesis import strategies as st
 from stdnum.cn import uscc as stdnum_uscc
 
@@ -70,6 +71,7 @@ from leadtocash.model import (
     ContactId,
     Customer,
     CustomerId,
+    Deletion,
     FollowUp,
     FollowUpId,
     FollowUpKind,
@@ -109,6 +111,7 @@ __all__ = [
     "customer_credits",
     "customers",
     "daily_claims",
+    "deletions",
     "demand_signals",
     "due_reminders",
     "durations",
@@ -233,6 +236,19 @@ def reps() -> st.SearchStrategy[SalesRep]:
     )
 
 
+def deletions() -> st.SearchStrategy[Deletion]:
+    """Recycle-bin deletions: restorable (with or without a purge date), cascaded, purged."""
+    return st.builds(
+        Deletion,
+        at=utc_datetimes(),
+        by=idents,
+        reason=names,
+        purge_due_at=st.none() | utc_datetimes(),
+        purged_at=st.none() | utc_datetimes(),
+        with_customer=st.none() | idents.map(CustomerId),
+    )
+
+
 def leads() -> st.SearchStrategy[Lead]:
     """Leads in any status."""
     return st.builds(
@@ -252,6 +268,7 @@ def leads() -> st.SearchStrategy[Lead]:
         campaign=st.none() | names,
         note=st.none() | names,
         updated_at=st.none() | utc_datetimes(),
+        deleted=st.none() | deletions(),
         duplicate_of=st.none()
         | st.sampled_from(["customer:", "lead:"]).flatmap(
             lambda kind: idents.map(lambda ident: kind + ident)
@@ -294,6 +311,7 @@ def customers() -> st.SearchStrategy[Customer]:
         last_follow_up_at=st.none() | utc_datetimes(),
         updated_at=st.none() | utc_datetimes(),
         signals=demand_signals(),
+        deleted=st.none() | deletions(),
     )
 
 
@@ -497,6 +515,7 @@ def opportunities() -> st.SearchStrategy[Opportunity]:
         lead_id=st.none() | idents.map(LeadId),
         next_step=st.none() | names,
         custom=st.dictionaries(idents, st.text(max_size=10), max_size=3),
+        deleted=st.none() | deletions(),
         closed_at=st.none() | utc_datetimes(),
         updated_at=st.none() | utc_datetimes(),
     )
@@ -613,7 +632,12 @@ def _contract(draw: st.DrawFn) -> Contract:
 
 def contracts() -> st.SearchStrategy[Contract]:
     """Contracts from accepted quotes, drafted through signed and (partly) delivered."""
-    return _contract()
+    return st.builds(_binned_unless_signed, _contract(), st.none() | deletions())
+
+
+def _binned_unless_signed(contract: Contract, deletion: Deletion | None) -> Contract:
+    """Only contracts never signed go to the recycle bin."""
+    return contract if contract.signed else attrs.evolve(contract, deleted=deletion)
 
 
 @st.composite

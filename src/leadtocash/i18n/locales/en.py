@@ -696,6 +696,36 @@ MESSAGES: dict[str, str | dict[str, str]] = {
     "label.action.ticket.read": "view tickets",
     "label.action.csat.read": "view satisfaction (CSAT) reports",
     "label.action.service.sweep": "run the SLA, churn and renewal sweeps",
+    # -- recycle bin (回收站) -------------------------------------------------------------------
+    "label.action.recycle.delete": "delete a record to the recycle bin",
+    "label.action.recycle.restore": "restore a record from the recycle bin",
+    "label.action.recycle.read": "see the recycle bin",
+    "label.action.recycle.purge": "purge the recycle bin after the retention period",
+    "label.bin_kind.lead": "lead",
+    "label.bin_kind.customer": "customer",
+    "label.bin_kind.opportunity": "opportunity",
+    "label.bin_kind.contract": "contract",
+    "recycle.unknown_kind": "Only leads, customers, opportunities and contracts can be deleted.",
+    "recycle.already_deleted": "{kind:@bin_kind} {id} is already in the recycle bin.",
+    "recycle.lead_converted": "Lead {id} was converted; it cannot be deleted.",
+    "recycle.contract_signed": (
+        "Contract {id} was signed; signed contracts are legal records and cannot be deleted."
+    ),
+    "recycle.has_dependents": (
+        "{kind:@bin_kind} {id} still has open deals, signed contracts or unpaid invoices."
+    ),
+    "recycle.not_deleted": "{kind:@bin_kind} {id} is not in the recycle bin.",
+    "recycle.already_purged": (
+        "{kind:@bin_kind} {id} was purged from the recycle bin and cannot be restored."
+    ),
+    "recycle.customer_deleted": (
+        "The customer {customer_id} is in the recycle bin; restore the customer first."
+    ),
+    "recycle.managers_only": "Only managers may delete or restore customers.",
+    "recycle.not_owner": "You do not own {kind:@bin_kind} {id}.",
+    "recycle.deleted": "{kind:@bin_kind} {record_id} was moved to the recycle bin: {reason}",
+    "recycle.restored": "{kind:@bin_kind} {record_id} was restored from the recycle bin",
+    "recycle.purged": "{kind:@bin_kind} {record_id} was purged from the recycle bin",
     # the simulator's report (leadtocash simulate / replay)
     "sim.file_unreadable": "The file cannot be read as UTF-8 text in the expected format.",
     "sim.stream_empty": "The lead stream has no leads.",
