@@ -24,12 +24,12 @@ from leadtocash.app.customers import CustomerWrites
 from leadtocash.app.unit_of_work import UnitOfWork
 from leadtocash.durations import local_day
 from leadtocash.errors import ValidationError
-from leadtocash.model import Customer, PoolId, RepId, SalesRep
+from leadtocash.model import Customer, PoolId, RepId, SalesRep, ZoneId
 from leadtocash.pool.book import DailyClaims, OwnershipAction, daily_claims_id
 from leadtocash.pool.ownership import check_in_pool, check_unowned, taken_by
 from leadtocash.pool.rules import Pool
 
-__all__ = ["AllocationReport", "AllocationService"]
+__all__ = ["AllocationReport", "AllocationService", "candidate_reps", "settle"]
 
 #: Runs one pure allocation: ledger, leads and rep states in, result out.
 Allocator = Callable[[FairnessLedger, list[LeadProfile], list[RepState]], AllocationResult]
@@ -51,6 +51,36 @@ class AllocationReport:
         return counts
 
 
+def candidate_reps(
+    uow: UnitOfWork, zone_id: ZoneId | None, rep_ids: Sequence[RepId] | None
+) -> list[SalesRep]:
+    """The reps named by ``rep_ids``, else every rep of the pool's zone (a pool without a zone
+    needs them named: ValidationError on ``rep_ids``)."""
+    if rep_ids is not None:
+        return [uow.reps.get(rep_id) for rep_id in rep_ids]
+    if zone_id is None:
+        raise ValidationError.single(
+            "rep_ids", "field.required", "pools without a zone need explicit rep_ids"
+        )
+    return list(uow.reps.query("zone", equals=zone_id, limit=10_000).items)
+
+
+def settle(
+    uow: UnitOfWork, ledger: FairnessLedger, result: AllocationResult, reason: str
+) -> tuple[AllocationReport, Change]:
+    """Save ``result``'s ledger over the loaded ``ledger`` (keeping its version, so concurrent
+    allocations on one pool conflict) and report what was assigned and refused; the ledger's
+    audit change. Shared by customer and lead pools."""
+    new_ledger = attrs.evolve(result.ledger, version=ledger.version)
+    uow.repository(FairnessLedger).save(new_ledger)
+    report = AllocationReport(
+        tuple(o for o in result.outcomes() if isinstance(o, Assignment)),
+        tuple(o for o in result.outcomes() if isinstance(o, Refusal)),
+        new_ledger,
+    )
+    return report, Change("fairness_ledger", new_ledger.id, ledger, new_ledger, reason)
+
+
 @attrs.frozen
 class AllocationService:
     """Allocates pool customers to reps fairly and explainably."""
@@ -61,13 +91,7 @@ class AllocationService:
     )
 
     def _reps(self, uow: UnitOfWork, pool: Pool, rep_ids: Sequence[RepId] | None) -> list[SalesRep]:
-        if rep_ids is not None:
-            return [uow.reps.get(rep_id) for rep_id in rep_ids]
-        if pool.zone_id is None:
-            raise ValidationError.single(
-                "rep_ids", "field.required", "pools without a zone need explicit rep_ids"
-            )
-        return list(uow.reps.query("zone", equals=pool.zone_id, limit=10_000).items)
+        return candidate_reps(uow, pool.zone_id, rep_ids)
 
     def _state(self, uow: UnitOfWork, pool: Pool, rep: SalesRep) -> RepState:
         rules = pool.rules
@@ -133,15 +157,8 @@ class AllocationService:
                     counter_id, pool.id, outcome.rep_id, day
                 )
                 counters.save(counter.counted(before))
-            new_ledger = attrs.evolve(result.ledger, version=ledger.version)
-            ledgers.save(new_ledger)
-            changes.append(Change("fairness_ledger", pool_id, ledger, new_ledger, reason))
-            report = AllocationReport(
-                tuple(o for o in result.outcomes() if isinstance(o, Assignment)),
-                tuple(o for o in result.outcomes() if isinstance(o, Refusal)),
-                new_ledger,
-            )
-            return report, changes
+            report, settled = settle(uow, ledger, result, reason)
+            return report, [*changes, settled]
 
         return self.ctx.execute(principal, Action.POOL_ASSIGN, command)
 

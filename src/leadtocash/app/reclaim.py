@@ -9,7 +9,9 @@ rules recomputes the schedule of every owned customer of the pool in pages.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable
 from datetime import timedelta
+from typing import Any
 
 import attrs
 
@@ -26,7 +28,7 @@ from leadtocash.pool.ownership import require_reason, returned_to_pool
 from leadtocash.pool.reclaim import ScheduleRecompute
 from leadtocash.pool.rules import Pool, PoolRules
 
-__all__ = ["UNSET", "ReclaimService", "RecomputeReport", "SweepReport"]
+__all__ = ["UNSET", "ReclaimService", "RecomputeReport", "SweepReport", "due_ids", "run_sweep"]
 
 _log = logging.getLogger(__name__)
 
@@ -49,6 +51,56 @@ class SweepReport:
     reclaimed: tuple[str, ...] = ()
     warned: tuple[str, ...] = ()
     skipped: tuple[tuple[str, str], ...] = ()
+
+
+def due_ids(
+    ctx: AppContext, kind: type[Any], index: str, batch: int, *, due_only: bool = True
+) -> list[str]:
+    """Ids of ``kind`` in its time ``index`` due by now (every id when not ``due_only``),
+    read in pages of ``batch`` (the index, never a scan)."""
+    below = sortable_time(ctx.clock.now() + _TICK) if due_only else None
+    ids: list[str] = []
+    cursor: tuple[str, str] | None = None
+    with ctx.unit_of_work() as uow:
+        while True:
+            hits = uow.repository(kind).index_entries(index, below=below, after=cursor, limit=batch)
+            ids.extend(ident for _, ident in hits)
+            if len(hits) < batch:
+                return ids
+            cursor = hits[-1]
+
+
+def run_sweep(
+    warn_ids: Iterable[str],
+    reclaim_ids: Iterable[str],
+    warn_one: Callable[[str], bool],
+    reclaim_one: Callable[[str], str],
+    what: str,
+) -> SweepReport:
+    """Warn each of ``warn_ids`` then reclaim each of ``reclaim_ids``, one unit of work each;
+    a conflict skips the record (the next sweep sees it again). Shared by customers and leads.
+    """
+    warned, reclaimed, skipped = [], [], []
+    for ident in warn_ids:
+        try:
+            if warn_one(ident):
+                warned.append(ident)
+        except ConcurrencyConflict:
+            skipped.append((ident, "conflict"))
+    for ident in reclaim_ids:
+        try:
+            outcome = reclaim_one(ident)
+        except ConcurrencyConflict:
+            outcome = "conflict"
+        if outcome == "reclaimed":
+            reclaimed.append(ident)
+        else:
+            skipped.append((ident, outcome))
+    _log.info(
+        "%s sweep: %d reclaimed, %d warned, %d skipped",
+        what, len(reclaimed), len(warned), len(skipped),
+    )  # fmt: skip
+    return SweepReport(tuple(reclaimed), tuple(warned), tuple(skipped))
 
 
 @attrs.frozen
@@ -75,43 +127,20 @@ class ReclaimService:
     )
 
     def _due_ids(self, index: str, batch: int, *, due_only: bool = True) -> list[str]:
-        """Ids in ``index`` due by now (every id when not ``due_only``), read in pages."""
-        below = sortable_time(self.ctx.clock.now() + _TICK) if due_only else None
-        ids: list[str] = []
-        cursor: tuple[str, str] | None = None
-        with self.ctx.unit_of_work() as uow:
-            while True:
-                hits = uow.customers.index_entries(index, below=below, after=cursor, limit=batch)
-                ids.extend(ident for _, ident in hits)
-                if len(hits) < batch:
-                    return ids
-                cursor = hits[-1]
+        """Customer ids in ``index`` due by now (every id when not ``due_only``)."""
+        return due_ids(self.ctx, Customer, index, batch, due_only=due_only)
 
     def sweep(self, principal: Principal, *, batch: int = 500) -> SweepReport:
         """Warn owners whose customers are close to reclaim, then reclaim every due customer."""
         self.ctx.policy.check(principal, Action.POOL_SWEEP)
         self.resume_recomputes(principal, page=batch)  # due dates first follow the rules
-        warned, reclaimed, skipped = [], [], []
-        for customer_id in self._due_ids("reclaim_warn", batch):
-            try:
-                if self._warn_one(principal, customer_id):
-                    warned.append(customer_id)
-            except ConcurrencyConflict:
-                skipped.append((customer_id, "conflict"))
-        for customer_id in self._due_ids("reclaim_due", batch):
-            try:
-                outcome = self._reclaim_one(principal, customer_id)
-            except ConcurrencyConflict:
-                outcome = "conflict"
-            if outcome == "reclaimed":
-                reclaimed.append(customer_id)
-            else:
-                skipped.append((customer_id, outcome))
-        _log.info(
-            "reclaim sweep: %d reclaimed, %d warned, %d skipped",
-            len(reclaimed), len(warned), len(skipped),
-        )  # fmt: skip
-        return SweepReport(tuple(reclaimed), tuple(warned), tuple(skipped))
+        return run_sweep(
+            self._due_ids("reclaim_warn", batch),
+            self._due_ids("reclaim_due", batch),
+            lambda customer_id: self._warn_one(principal, customer_id),
+            lambda customer_id: self._reclaim_one(principal, customer_id),
+            "reclaim",
+        )
 
     def _warn_one(self, principal: Principal, customer_id: str) -> bool:
         def command(uow: UnitOfWork) -> tuple[bool, list[Change]]:

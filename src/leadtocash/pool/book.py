@@ -9,12 +9,20 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from datetime import date, datetime
+from typing import Protocol
 
 import attrs
 
 from leadtocash.model import Customer, CustomerId, PoolId, RepId, Tier, utc
 
-__all__ = ["DailyClaims", "OwnershipAction", "OwnershipChange", "RepBook", "daily_claims_id"]
+__all__ = [
+    "DailyClaims",
+    "OwnershipAction",
+    "OwnershipChange",
+    "RepBook",
+    "Tiered",
+    "daily_claims_id",
+]
 
 
 @attrs.frozen
@@ -50,6 +58,15 @@ class RepBook:
         )
 
 
+class Tiered(Protocol):
+    """A claimed record as the day counter sees it: its tier (customers and leads have one)."""
+
+    @property
+    def tier(self) -> Tier:
+        """The record's tier (A–E)."""
+        ...
+
+
 def daily_claims_id(pool_id: PoolId, rep_id: RepId, day: date) -> str:
     """Id of the counter of ``rep_id``'s claims from ``pool_id`` on local ``day``."""
     return f"{pool_id}|{rep_id}|{day.isoformat()}"
@@ -67,8 +84,8 @@ class DailyClaims:
     by_tier: Mapping[Tier, int] = attrs.field(factory=dict)
     version: int = 0
 
-    def counted(self, customer: Customer) -> DailyClaims:
-        """This counter after one more claim of ``customer`` (overall and for its tier)."""
+    def counted(self, customer: Tiered) -> DailyClaims:
+        """This counter after one more claim of ``customer`` or a lead (overall and its tier)."""
         by_tier = dict(self.by_tier)
         by_tier[customer.tier] = by_tier.get(customer.tier, 0) + 1
         return attrs.evolve(self, count=self.count + 1, by_tier=by_tier)

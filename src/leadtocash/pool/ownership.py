@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 import attrs
@@ -22,10 +23,14 @@ from leadtocash.pool.rules import Pool, PoolRules
 __all__ = [
     "ClaimDecision",
     "OwnershipFacts",
+    "PoolRecord",
+    "PoolZone",
     "check_active_rep",
     "check_available_rep",
     "check_capacity",
     "check_claim",
+    "check_cooldowns",
+    "check_daily_limit",
     "check_in_pool",
     "check_owned",
     "check_pool_zone",
@@ -35,10 +40,73 @@ __all__ = [
     "decide_release",
     "decide_transfer",
     "next_local_midnight",
+    "refuse_capacity",
     "require_reason",
     "returned_to_pool",
     "taken_by",
 ]
+
+
+class PoolRecord(Protocol):
+    """What the ownership checks read of a pooled record (a customer or a lead)."""
+
+    @property
+    def id(self) -> str:
+        """The record's id."""
+        ...
+
+    @property
+    def owner_id(self) -> RepId | None:
+        """Its owner, or None while it sits in a pool."""
+        ...
+
+    @property
+    def pool_id(self) -> PoolId | None:
+        """The pool it belongs to."""
+        ...
+
+    @property
+    def pool_entered_at(self) -> datetime | None:
+        """When it last entered its pool."""
+        ...
+
+    @property
+    def previous_owner_id(self) -> RepId | None:
+        """Who owned it before it went back to the pool."""
+        ...
+
+
+class PoolZone(Protocol):
+    """What the zone check reads of a pool (a customer pool or a lead pool)."""
+
+    @property
+    def id(self) -> PoolId:
+        """The pool's id."""
+        ...
+
+    @property
+    def zone_id(self) -> ZoneId | None:
+        """The pool's zone (None: any zone)."""
+        ...
+
+
+class _Moment(Protocol):
+    @property
+    def now(self) -> datetime: ...
+
+    @property
+    def timezone(self) -> str: ...
+
+    @property
+    def calendar(self) -> WorkingCalendar | None: ...
+
+
+#: Error-code prefix per record kind: customers refuse with ``pool.*``, leads ``lead_pool.*``.
+_PREFIX = {"customer": "pool", "lead": "lead_pool"}
+
+
+def _code(kind: str, name: str) -> str:
+    return f"{_PREFIX[kind]}.{name}"
 
 
 @attrs.frozen
@@ -67,40 +135,42 @@ def require_reason(reason: str | None) -> str:
     return reason.strip()
 
 
-def check_unowned(customer: Customer) -> None:
-    """Refuse when the customer already has an owner (no double ownership)."""
+def check_unowned(customer: PoolRecord, *, kind: str = "customer") -> None:
+    """Refuse when the customer (or lead: ``kind``) already has an owner (no double ownership)."""
     if customer.owner_id is not None:
         raise RuleViolation(
-            f"customer {customer.id} is already owned",
-            code="pool.already_owned",
-            details={"customer_id": customer.id},
+            f"{kind} {customer.id} is already owned",
+            code=_code(kind, "already_owned"),
+            details={f"{kind}_id": customer.id},
         )
 
 
-def check_owned(customer: Customer) -> RepId:
-    """The owner; refuse when the customer sits in the pool."""
+def check_owned(customer: PoolRecord, *, kind: str = "customer") -> RepId:
+    """The owner; refuse when the customer (or lead: ``kind``) sits in the pool."""
     if customer.owner_id is None:
         raise RuleViolation(
-            f"customer {customer.id} is in the pool, not owned",
-            code="pool.not_owned",
-            details={"customer_id": customer.id},
+            f"{kind} {customer.id} is in the pool, not owned",
+            code=_code(kind, "not_owned"),
+            details={f"{kind}_id": customer.id},
         )
     return customer.owner_id
 
 
-def check_in_pool(customer: Customer, pool_id: PoolId | None = None) -> PoolId:
-    """The customer's pool; refuse when it is in none (or not in ``pool_id`` when given)."""
+def check_in_pool(
+    customer: PoolRecord, pool_id: PoolId | None = None, *, kind: str = "customer"
+) -> PoolId:
+    """The record's pool; refuse when it is in none (or not in ``pool_id`` when given)."""
     if customer.pool_id is not None and pool_id in (None, customer.pool_id):
         return customer.pool_id
-    details: dict[str, str] = {"customer_id": customer.id}
-    message = f"customer {customer.id} is in no pool"
+    details: dict[str, str] = {f"{kind}_id": customer.id}
+    message = f"{kind} {customer.id} is in no pool"
     if pool_id is not None:
         details["pool_id"] = pool_id
-        message = f"customer {customer.id} is not in pool {pool_id}"
-    raise RuleViolation(message, code="pool.not_in_pool", details=details)
+        message = f"{kind} {customer.id} is not in pool {pool_id}"
+    raise RuleViolation(message, code=_code(kind, "not_in_pool"), details=details)
 
 
-def check_pool_zone(pool: Pool | None, rep_id: RepId, rep_zone: ZoneId | None) -> None:
+def check_pool_zone(pool: PoolZone | None, rep_id: RepId, rep_zone: ZoneId | None) -> None:
     """Refuse a rep of another zone than a zone's pool (a rep of no zone may serve any)."""
     if pool is None or pool.zone_id is None or rep_zone in (None, pool.zone_id):
         return
@@ -123,14 +193,14 @@ def check_available_rep(rep: SalesRep) -> None:
         )
 
 
-def check_active_rep(rep: SalesRep, pool: Pool | None) -> None:
+def check_active_rep(rep: SalesRep, pool: PoolZone | None) -> None:
     """Refuse an inactive rep, a rep on leave, or a rep of another zone than ``pool``'s."""
     check_available_rep(rep)
     check_pool_zone(pool, rep.id, rep.zone_id)
 
 
 def _cooldown_end(
-    start: datetime | None, cooldown: Duration | None, facts: OwnershipFacts
+    start: datetime | None, cooldown: Duration | None, facts: _Moment
 ) -> tuple[datetime, bool] | None:
     """When a cooldown ends (None when over or off), and whether that rests on provisional days."""
     if start is None or cooldown is None or cooldown.off:
@@ -160,47 +230,70 @@ def check_capacity(rules: PoolRules, facts: OwnershipFacts, *, override: bool = 
         exclude_won=rules.capacity_excludes_won, exclude_locked=rules.capacity_excludes_locked
     )
     assert rules.capacity is not None
-    if counted >= rules.capacity:
+    refuse_capacity(facts.book.id, rules.capacity, counted)
+
+
+def refuse_capacity(rep_id: RepId, capacity: int, counted: int, *, kind: str = "customer") -> None:
+    """Refuse when ``counted`` records (customers, or open leads) already fill ``capacity``."""
+    if counted >= capacity:
+        noun = "customers" if kind == "customer" else "open leads"
         raise RuleViolation(
-            f"rep {facts.book.id} owns {counted} of {rules.capacity} allowed customers",
-            code="pool.capacity_reached",
-            details={"rep_id": facts.book.id, "capacity": rules.capacity, "counted": counted},
+            f"rep {rep_id} owns {counted} of {capacity} allowed {noun}",
+            code=_code(kind, "capacity_reached"),
+            details={"rep_id": rep_id, "capacity": capacity, "counted": counted},
+        )
+
+
+def check_cooldowns(
+    record: PoolRecord,
+    rep_id: RepId,
+    new_in_pool: Duration | None,
+    reclaim: Duration | None,
+    facts: _Moment,
+    *,
+    kind: str = "customer",
+) -> None:
+    """Refuse a record that just entered its pool, or a previous owner still cooling down."""
+    key = f"{kind}_id"
+    ends = _cooldown_end(record.pool_entered_at, new_in_pool, facts)
+    if ends is not None:
+        raise RuleViolation(
+            f"{kind} {record.id} just entered the pool; claimable from {ends[0].isoformat()}",
+            code=_code(kind, "new_in_pool_cooldown"),
+            details=_cooldown_details(ends, **{key: record.id}),
+        )
+    if record.previous_owner_id == rep_id:
+        ends = _cooldown_end(record.pool_entered_at, reclaim, facts)
+        if ends is not None:
+            raise RuleViolation(
+                f"rep {rep_id} gave {kind} {record.id} up; may claim again from "
+                f"{ends[0].isoformat()}",
+                code=_code(kind, "reclaim_cooldown"),
+                details=_cooldown_details(ends, **{key: record.id}, rep_id=rep_id),
+            )
+
+
+def check_daily_limit(rep_id: RepId, limit: int | None, count: int, facts: _Moment) -> None:
+    """Refuse a rep who made ``limit`` claims today (``None``/0: no limit); says when it resets."""
+    if limit and count >= limit:
+        resets = next_local_midnight(facts.now, facts.timezone)
+        raise RuleViolation(
+            f"rep {rep_id} reached the daily claim limit of {limit}",
+            code="pool.daily_limit_reached",
+            details={
+                "rep_id": rep_id,
+                "limit": limit,
+                "count": count,
+                "resets_at": resets.isoformat(),
+            },
         )
 
 
 def check_claim(customer: Customer, rep_id: RepId, rules: PoolRules, facts: OwnershipFacts) -> None:
     """Every rule a rep's own claim (领取) must pass, in the order a rep would want to hear."""
     check_unowned(customer)
-    ends = _cooldown_end(customer.pool_entered_at, rules.new_in_pool_cooldown, facts)
-    if ends is not None:
-        raise RuleViolation(
-            f"customer {customer.id} just entered the pool; claimable from {ends[0].isoformat()}",
-            code="pool.new_in_pool_cooldown",
-            details=_cooldown_details(ends, customer_id=customer.id),
-        )
-    if customer.previous_owner_id == rep_id:
-        ends = _cooldown_end(customer.pool_entered_at, rules.reclaim_cooldown, facts)
-        if ends is not None:
-            raise RuleViolation(
-                f"rep {rep_id} gave customer {customer.id} up; may claim again from "
-                f"{ends[0].isoformat()}",
-                code="pool.reclaim_cooldown",
-                details=_cooldown_details(ends, customer_id=customer.id, rep_id=rep_id),
-            )
-    if rules.daily_limit_on:
-        assert rules.daily_claim_limit is not None
-        if facts.claims_today >= rules.daily_claim_limit:
-            resets = next_local_midnight(facts.now, facts.timezone)
-            raise RuleViolation(
-                f"rep {rep_id} reached the daily claim limit of {rules.daily_claim_limit}",
-                code="pool.daily_limit_reached",
-                details={
-                    "rep_id": rep_id,
-                    "limit": rules.daily_claim_limit,
-                    "count": facts.claims_today,
-                    "resets_at": resets.isoformat(),
-                },
-            )
+    check_cooldowns(customer, rep_id, rules.new_in_pool_cooldown, rules.reclaim_cooldown, facts)
+    check_daily_limit(rep_id, rules.daily_claim_limit, facts.claims_today, facts)
     tier_limit = rules.tier_claim_limits.get(customer.tier, 0)
     tier_count = facts.claims_today_by_tier.get(customer.tier, 0)
     if tier_limit and tier_count >= tier_limit:

@@ -8,6 +8,7 @@ the sweep is an indexed range query whose cost grows with what is due, not with 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import attrs
@@ -21,6 +22,7 @@ __all__ = [
     "ScheduleRecompute",
     "exemption",
     "reclaim_schedule",
+    "schedule_from",
     "with_schedule",
 ]
 
@@ -119,14 +121,10 @@ def reclaim_schedule(
     since = customer.owner_since
     if customer.owner_id is None or since is None or exemption(customer, rules) is not None:
         return ReclaimSchedule()
-    candidates: list[tuple[datetime, str]] = []
-    spans: list[tuple[datetime, Duration]] = []
+    clocks: list[tuple[str, datetime, Duration | None]] = []
 
     def add(rule: str, start: datetime, duration: Duration | None) -> None:
-        if duration is not None and not duration.off:
-            at = deadline(start, duration, timezone=timezone, calendar=calendar)
-            candidates.append((at, rule))
-            spans.append((start, duration))
+        clocks.append((rule, start, duration))
 
     if not (rules.exempt_won and customer.won):  # a won customer: only its contracts count
         add("protection", since, _protection(customer, rules))
@@ -140,6 +138,29 @@ def reclaim_schedule(
     ended = customer.last_contract_end_at
     if ended is not None:
         add("after_contract_end", max(since, ended), _after_contract_end(customer, rules))
+    return schedule_from(since, clocks, rules.warn_before, timezone=timezone, calendar=calendar)
+
+
+def schedule_from(
+    since: datetime,
+    clocks: Sequence[tuple[str, datetime, Duration | None]],
+    warn: Duration | None,
+    *,
+    timezone: str,
+    calendar: WorkingCalendar | None = None,
+) -> ReclaimSchedule:
+    """The earliest of the ``(rule, start, duration)`` clocks of a record owned ``since``,
+    with its warning ``warn`` before (never before ``since``); off clocks are skipped.
+
+    Customers and leads share it: each states its own clocks.
+    """
+    candidates: list[tuple[datetime, str]] = []
+    spans: list[tuple[datetime, Duration]] = []
+    for rule, start, duration in clocks:
+        if duration is not None and not duration.off:
+            at = deadline(start, duration, timezone=timezone, calendar=calendar)
+            candidates.append((at, rule))
+            spans.append((start, duration))
     if not candidates:
         return ReclaimSchedule()
     due, rule = min(candidates)
@@ -150,7 +171,6 @@ def reclaim_schedule(
         is_provisional(calendar, start, due, timezone=timezone, unit=duration.unit)
         for start, duration in spans
     )
-    warn = rules.warn_before
     warn_at = None
     if warn is not None and not warn.off:
         warn_at = max(since, earlier(due, warn, timezone=timezone, calendar=calendar))
