@@ -167,8 +167,9 @@ DEFAULT_PERMISSIONS: Mapping[Action, frozenset[Role]] = {
     Action.AMOUNT_READ: _SALES | {Role.FINANCE},
     # Contract to cash: reps work their own customers' quotes and contracts (data scopes),
     # approvals by managers (narrowed further by the configured approver roles), finance
-    # issues invoices and registers, confirms, allocates and reverses receipts. Everyone who
-    # reads a quote, contract, invoice or receipt holds amount.read, so nothing is masked.
+    # issues invoices and registers, confirms, allocates and reverses receipts. These are
+    # money documents: working on one also needs the customer's amounts (amount.read; reps
+    # only on customers they own), so a collaborator is refused (app.documents).
     Action.PRODUCT_MANAGE: frozenset({Role.ADMIN, Role.ZONE_MANAGER}),
     Action.PRODUCT_READ: _SALES | {Role.FINANCE},
     Action.QUOTE_WRITE: _SALES,

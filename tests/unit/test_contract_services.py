@@ -16,7 +16,17 @@ from typing import Any
 import pytest
 
 from contract_fixtures import PRODUCTS, cash_world, signed_contract
-from leadtocash import LeadToCash, PermissionDenied, Principal, Role, RuleViolation
+from leadtocash import (
+    Action,
+    CollaboratorAccess,
+    LeadToCash,
+    PermissionDenied,
+    Principal,
+    RepId,
+    Role,
+    RuleViolation,
+)
+from leadtocash.access import DEFAULT_PERMISSIONS, RolePolicy
 from leadtocash.app import CashPolicies
 from leadtocash.contracts import (
     AgingBucket,
@@ -553,6 +563,41 @@ def test_reads_keep_to_the_data_scope() -> None:
     _refused(world, "validation.invalid", crm.billing.invoices, REP1)
     with pytest.raises((InvalidTransition, ValidationError, RuleViolation, PermissionDenied)):
         crm.receivables.performance(FINANCE, date(2026, 2, 1), date(2026, 1, 1), "CNY")
+
+
+def test_money_documents_need_the_right_to_the_customers_amounts() -> None:
+    """A collaborator works the customer, not its money: quotes, contracts, invoices and
+    receipts are refused to them (and left out of lists), though the customer is in scope."""
+    world, cid, _ = cash_world()
+    crm = world.crm
+    contract = signed_contract(world, cid)
+    inv = crm.billing.draft_invoice(FINANCE, contract.id, InvoiceKind.ORDINARY, cny("10.00"))
+    crm.billing.issue_invoice(FINANCE, inv.id, due_date=date(2026, 1, 1))
+    crm.pools.set_collaborator(MANAGER, cid, RepId("rep2"), CollaboratorAccess.WRITE, "协同")
+    assert crm.pools.get_customer(REP2, cid).id == cid  # the customer itself is theirs to see
+    lines = [LineInput(Decimal(1), ProductId("SRV-1"))]
+    for call, args in (
+        (crm.contracts.get, (contract.id,)),
+        (crm.contracts.for_customer, (cid,)),
+        (crm.contracts.roll_up, (contract.id,)),
+        (crm.billing.get_invoice, (inv.id,)),
+        (crm.billing.invoices, ()),
+        (crm.billing.receipts, (cid,)),
+        (crm.billing.credit, (cid, "CNY")),
+        (crm.quotes.draft, (cid, "CNY", lines)),
+    ):
+        kwargs = {"customer_id": cid} if call == crm.billing.invoices else {}
+        error = _refused(world, "auth.permission_denied", call, REP2, *args, **kwargs)
+        assert error.details["action"] == "amount.read"
+    assert crm.billing.overdue(REP2).items == ()
+    assert [i.id for i in crm.billing.overdue(REP1).items] == [inv.id]
+
+    # an organisation that takes amount.read from reps hides the documents from owners too
+    no_money = dict(DEFAULT_PERMISSIONS)
+    no_money[Action.AMOUNT_READ] = frozenset({Role.FINANCE})
+    strict = LeadToCash(world.store, world.clock, crm.ctx.ids, policy=RolePolicy(no_money))
+    _refused(world, "auth.permission_denied", strict.contracts.get, REP1, contract.id)
+    assert strict.contracts.get(FINANCE, contract.id).id == contract.id
 
 
 def test_the_facade_keeps_its_policies() -> None:

@@ -3,7 +3,9 @@
 Quotes, contracts, invoices and receipts belong to a customer; who may read or change one is
 decided by that customer's data scope (its owner, zone and collaborators), so a rep works the
 documents of the customers they own and a zone manager those of the zone, and the documents
-follow a customer when it changes hands. Nothing here calls a service.
+follow a customer when it changes hands. Money documents also need the right to see the
+customer's amounts (``amount.read``; reps only on customers they own, so a collaborator
+follows the customer, not its money). Nothing here calls a service.
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ from typing import Any, TypeVar
 
 import attrs
 
-from leadtocash.access import Principal
+from leadtocash.access import Action, Principal
 from leadtocash.app.context import AppContext
 from leadtocash.app.unit_of_work import Repository, UnitOfWork
 from leadtocash.contracts import ApprovalPolicy, InvoicePolicy, QuotePolicy
 from leadtocash.contracts.reminders import ReminderPolicy
-from leadtocash.errors import ValidationError
+from leadtocash.errors import PermissionDenied, ValidationError
 from leadtocash.model import Customer
+from leadtocash.pool.visibility import can_see_amounts
 from leadtocash.scopes import ScopeTarget
 
 __all__ = [
@@ -73,13 +76,21 @@ def guard_document(
     customer_id: str,
     *,
     write: bool,
+    money: bool = True,
 ) -> Customer:
-    """The document's customer, after checking the principal's data scope on it.
+    """The document's customer, after checking the principal's data scope on it and, for a
+    ``money`` document (quote, contract, invoice, receipt, credit), the right to its amounts.
 
-    PermissionDenied ``auth.out_of_scope`` outside the scope; NotFound without the customer.
+    PermissionDenied ``auth.out_of_scope`` outside the scope, ``auth.permission_denied``
+    (action ``amount.read``) without the amounts; NotFound without the customer.
     """
     customer = uow.customers.get(customer_id)
     ctx.guard(uow, principal, document_target(kind, ident, customer), write=write)
+    if money and not can_see_amounts(principal, customer.owner_id, ctx.policy):
+        raise PermissionDenied(
+            f"{principal.user_id} may not see the amounts of {kind} {ident}",
+            details={"action": Action.AMOUNT_READ.value, "kind": kind, "id": ident},
+        )
     return customer
 
 
@@ -92,14 +103,17 @@ def in_scope(
     customer_of: Callable[[T], str],
     ident_of: Callable[[T], str],
 ) -> list[T]:
-    """The documents whose customer lies in the principal's read scope (one customer read)."""
+    """The money documents whose customer lies in the principal's read scope and whose
+    amounts the principal may see (one customer read)."""
     found = list(documents)
     customers = {c.id: c for c in uow.customers.get_many(sorted({customer_of(d) for d in found}))}
     kept = []
     for document in found:
         customer = customers.get(customer_of(document))  # type: ignore[call-overload]
-        if customer is not None and ctx.in_scope(
-            uow, principal, document_target(kind, ident_of(document), customer)
+        if (
+            customer is not None
+            and ctx.in_scope(uow, principal, document_target(kind, ident_of(document), customer))
+            and can_see_amounts(principal, customer.owner_id, ctx.policy)
         ):
             kept.append(document)
     return kept

@@ -161,9 +161,8 @@ class RenewalService:
         size = page_limit(limit)
 
         def query(uow: UnitOfWork) -> Page[Renewal]:
-            guard_document(
-                self.ctx, uow, principal, "renewal", customer_id, customer_id, write=False
-            )
+            guard_document(self.ctx, uow, principal, "renewal", customer_id, customer_id,
+                           write=False, money=False)  # fmt: skip
             return uow.repository(Renewal).query_group("customer", customer_id, after=after,
                                                        limit=size)  # fmt: skip
 

@@ -149,9 +149,8 @@ class TicketService:
 
         def command(uow: UnitOfWork) -> tuple[Ticket, list[Change]]:
             ident = TicketId(self.ctx.ids.new_id("ticket"))
-            customer = guard_document(
-                self.ctx, uow, principal, "ticket", ident, customer_id, write=True
-            )
+            customer = guard_document(self.ctx, uow, principal, "ticket", ident, customer_id,
+                                      write=True, money=False)  # fmt: skip
             contact = uow.contacts.get(contact_id)
             if contact.customer_id != customer.id:
                 raise RuleViolation(
@@ -426,9 +425,8 @@ class TicketService:
         size = page_limit(limit)
 
         def query(uow: UnitOfWork) -> Page[Ticket]:
-            guard_document(
-                self.ctx, uow, principal, "ticket", customer_id, customer_id, write=False
-            )
+            guard_document(self.ctx, uow, principal, "ticket", customer_id, customer_id,
+                           write=False, money=False)  # fmt: skip
             return uow.repository(Ticket).query_group("customer", customer_id, after=after,
                                                       limit=size)  # fmt: skip
 
