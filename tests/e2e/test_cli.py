@@ -99,7 +99,7 @@ def test_sweep_runs_every_step_and_summarises(tmp_path: Path) -> None:
     claim_once(url)
     result = run("sweep", url)
     assert result.exit_code == 0, result.output
-    for step in ("reclaim", "payment reminders", "quote expiry", "SLA"):
+    for step in ("reclaim", "payment reminders", "quote expiry", "SLA", "recycle bin purge"):
         assert step in result.output
 
 

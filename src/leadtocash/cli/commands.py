@@ -108,7 +108,8 @@ def migrate(url: str) -> None:
 @click.option("--batch", default=500, show_default=True, help="Items read per index page.")
 @click.option("--timezone", default="Asia/Shanghai", show_default=True, help="Day edges.")
 def sweep(url: str, batch: int, timezone: str) -> None:
-    """Run what is due now: reclaim (warnings first), payment reminders, quote expiry, SLA.
+    """Run what is due now: reclaim (warnings first), payment reminders, quote expiry, SLA,
+    the recycle bin's purge.
 
     Each item is its own unit of work; items skipped (changed meanwhile) are due again at the
     next sweep. Run it from cron or a scheduler every few minutes.
@@ -120,6 +121,7 @@ def sweep(url: str, batch: int, timezone: str) -> None:
             ("payment reminders", lambda: _reminders(crm, batch)),
             ("quote expiry", lambda: _expiry(crm, batch)),
             ("SLA", lambda: _sla(crm, batch)),
+            ("recycle bin purge", lambda: _purge(crm, batch)),
         ]
         rows: list[tuple[str, str, int]] = []
         with Progress(
@@ -164,6 +166,11 @@ def _sla(crm: LeadToCash, batch: int) -> tuple[str, int]:
     report = crm.tickets.sweep_sla(_SYSTEM, batch=batch)
     done = f"{len(report.warned)} warned, {len(report.breached)} breached"
     return done, len(report.skipped)
+
+
+def _purge(crm: LeadToCash, batch: int) -> tuple[str, int]:
+    report = crm.recycle_bin.purge_due(_SYSTEM, limit=batch)
+    return f"{len(report.purged)} purged", 0
 
 
 def _notifier(
