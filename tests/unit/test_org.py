@@ -423,3 +423,21 @@ def test_a_rep_converts_an_unowned_lead_only_for_themself() -> None:
              rep_id="rep2")  # fmt: skip
     result = convert(REP1, lead_id, amount=CNY, close_date=CLOSE, rep_id="rep1")
     assert result.customer.owner_id == "rep1"
+
+
+# -- data scopes read the organisation model ---------------------------------------------------
+def test_a_team_leads_scope_follows_the_team_the_organisation_gives_them() -> None:
+    world = _org(customers=1)
+    org = world.crm.org
+    lead = Principal("tl", roles=frozenset({Role.TEAM_LEAD}), rep_id=RepId("rep1"), zone_id=EAST)
+    org.move_rep(ADMIN, "rep1", zone_id=None, team_id="t1")
+    org.move_rep(ADMIN, "rep3", zone_id=None, team_id="t1")
+    customer_id = world.customers[0]
+    world.crm.pools.claim(rep_principal(3), customer_id)
+    # the token names no team; the organisation model puts rep1 in t1 with rep3
+    assert world.crm.pools.get_customer(lead, customer_id).owner_id == "rep3"
+    assert [c.id for c in world.crm.customers.list(lead).items] == [customer_id]
+    org.move_rep(ADMIN, "rep1", zone_id=None, team_id="t2")  # moved to the west team
+    with pytest.raises(PermissionDenied):
+        world.crm.pools.get_customer(lead, customer_id)
+    assert world.crm.customers.list(lead).items == ()

@@ -130,15 +130,35 @@ class AppContext:
         """Check ``target`` is inside the principal's data scope; returns the reason.
 
         Raises PermissionDenied ``auth.out_of_scope`` otherwise. The owner's team is looked up
-        only when a team scope needs it.
+        only when a team scope needs it; the principal's zone and team are the organisation
+        model's (:meth:`positioned`).
         """
+        principal = self.positioned(uow, principal)
         return self.scopes.check(principal, self._resolved(uow, principal, target), write=write)
 
     def in_scope(
         self, uow: UnitOfWork, principal: Principal, target: ScopeTarget, *, write: bool = False
     ) -> bool:
         """Whether ``target`` is inside the principal's data scope (for filtering lists)."""
+        principal = self.positioned(uow, principal)
         return self.scopes.allows(principal, self._resolved(uow, principal, target), write=write)
+
+    def positioned(self, uow: UnitOfWork, principal: Principal) -> Principal:
+        """``principal`` placed where the organisation model (``crm.org``) says its rep works.
+
+        The stored rep's zone and team win over what authentication said, so a rep moved to
+        another zone or team is scoped there at once; a principal without a registered rep,
+        or a rep without a zone or team, keeps the authenticator's.
+        """
+        if principal.rep_id is None:
+            return principal
+        rep = uow.reps.find(principal.rep_id)
+        if rep is None:
+            return principal
+        zone, team = rep.zone_id or principal.zone_id, rep.team_id or principal.team_id
+        if (zone, team) == (principal.zone_id, principal.team_id):
+            return principal
+        return attrs.evolve(principal, zone_id=zone, team_id=team)
 
     def _resolved(self, uow: UnitOfWork, principal: Principal, target: ScopeTarget) -> ScopeTarget:
         """``target`` with its owner's team filled in, when a team scope needs it."""

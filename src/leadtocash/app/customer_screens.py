@@ -612,6 +612,7 @@ def read_scope(
     unowned_index: str = "pool_zone",
 ) -> Clause | None:
     """The ``where`` clause of the records ``principal`` may read (None: everything)."""
+    principal = ctx.positioned(uow, principal)
     team = ctx.scopes.scope_of(principal) is DataScope.TEAM
     reps = team_reps(uow, principal.team_id) if team else ()
     return scope_clause(
