@@ -2,26 +2,37 @@
 
 ``<!-- facade:services -->`` on a page becomes one mkdocstrings section per service attribute
 of :class:`leadtocash.LeadToCash` (``crm.leads`` → ``LeadService`` …), read from the facade's
-annotations at build time, so the API reference lists every service without being edited.
+source at build time (the source mkdocstrings documents), so the API reference lists every
+service without being edited.
 """
 
 from __future__ import annotations
 
-import inspect
+import ast
+from pathlib import Path
 from typing import Any
 
 MARKER = "<!-- facade:services -->"
+APP = Path(__file__).resolve().parents[1] / "src" / "leadtocash" / "app" / "__init__.py"
 
 
-def facade_services() -> list[tuple[str, str]]:
+def facade_services(source: Path = APP) -> list[tuple[str, str]]:
     """``(attribute, dotted class path)`` of each service of the facade, in declaration order."""
-    import leadtocash.app as app
-
-    found = []
-    for attribute, annotation in inspect.get_annotations(app.LeadToCash).items():
-        name = annotation if isinstance(annotation, str) else annotation.__name__
-        if attribute != "ctx" and name.endswith("Service") and hasattr(app, name):
-            found.append((attribute, f"leadtocash.app.{name}"))
+    tree = ast.parse(source.read_text("utf-8"))
+    exported: set[str] = set()
+    found: list[tuple[str, str]] = []
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets
+        ):
+            exported = set(ast.literal_eval(node.value))
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name == "LeadToCash":
+            for item in node.body:
+                if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
+                    name = ast.unparse(item.annotation).strip("'\"")
+                    if name.endswith("Service") and name in exported:
+                        found.append((item.target.id, f"leadtocash.app.{name}"))
     return found
 
 
