@@ -21,6 +21,7 @@ from leadtocash.collision import (
     check_duplicates,
     choose_survivor,
     customer_keys,
+    pick_candidates,
     query_blocks,
 )
 from leadtocash.errors import ValidationError
@@ -36,9 +37,12 @@ __all__ = [
 ]
 
 _CANDIDATES = 200
-#: At most this many records per blocking key: a key held by more names is not specific
+#: At most this many record ids per blocking key: a key held by more names is not specific
 #: enough to find a near-duplicate by (the ids past it are not read).
-_PER_BLOCK = 32
+_PER_BLOCK = 16
+#: At most this many records fetched for the fuzzy comparison (``pick_candidates`` chooses
+#: them, specific keys first), so a check's cost does not grow with the book.
+_FUZZY_BUDGET = 48
 
 #: Lead statuses a new record is checked against (converted and disqualified leads are not).
 OPEN_LEAD_STATUSES = frozenset({LeadStatus.NEW, LeadStatus.WORKING, LeadStatus.QUALIFIED})
@@ -55,31 +59,47 @@ def existing_records(
 
     Exact keys come from storage's lookup keys; fuzzy candidates (unless ``fuzzy`` is off) are
     the records holding one of the candidate name's blocking keys (``query_blocks``: a bounded
-    lookup per key, never a scan of the book).
+    lookup per key, never a scan of the book), at most ``_FUZZY_BUDGET`` of them chosen by
+    ``pick_candidates``. A record found only by its blocking keys is compared by name (its
+    contact data shares no key with the candidate, or the exact lookup would have found it).
     """
     keys = frozenset(keys)
-    texts = [key.text for key in sorted(keys)]
-    blocks: list[str] = []
+    customer_ids: dict[str, None] = {}
+    lead_ids: dict[str, None] = {}
+    for text in [key.text for key in sorted(keys)]:
+        customer_ids.update(dict.fromkeys(uow.customers.find_ids_by_key(text, limit=limit)))
+        lead_ids.update(dict.fromkeys(uow.leads.find_ids_by_key(text, limit=limit)))
+    found: dict[str, list[tuple[RecordKind, str]]] = {}
     if fuzzy:
         for key in keys:
             if key.kind is KeyKind.NAME and key.value:
-                blocks = sorted(query_blocks(key.value))
-    customer_ids: dict[str, None] = {}
-    lead_ids: dict[str, None] = {}
-    for text, cap in [*((t, limit) for t in texts), *((b, _PER_BLOCK) for b in blocks)]:
-        customer_ids.update(dict.fromkeys(uow.customers.find_ids_by_key(text, limit=cap)))
-        lead_ids.update(dict.fromkeys(uow.leads.find_ids_by_key(text, limit=cap)))
-    found: list[ExistingRecord] = [
-        ExistingRecord.from_customer(customer)
-        for customer in uow.customers.get_many(list(customer_ids))
+                for block in sorted(query_blocks(key.value)):
+                    holders = [
+                        (RecordKind.CUSTOMER, ident)
+                        for ident in uow.customers.find_ids_by_key(block, limit=_PER_BLOCK)
+                        if ident not in customer_ids
+                    ]
+                    holders.extend(
+                        (RecordKind.LEAD, ident)
+                        for ident in uow.leads.find_ids_by_key(block, limit=_PER_BLOCK)
+                        if ident not in lead_ids
+                    )
+                    if holders:
+                        found[block] = holders
+    picked = pick_candidates(found, _FUZZY_BUDGET)
+    by_name = {ident for kind, ident in picked if kind is RecordKind.CUSTOMER}
+    leads_by_name = {ident for kind, ident in picked if kind is RecordKind.LEAD}
+    records: list[ExistingRecord] = [
+        ExistingRecord.from_customer(customer, name_only=customer.id in by_name)
+        for customer in uow.customers.get_many([*customer_ids, *sorted(by_name)])
         if customer.merged_into is None
     ]
-    found.extend(
-        ExistingRecord.from_lead(lead)
-        for lead in uow.leads.get_many(list(lead_ids))
+    records.extend(
+        ExistingRecord.from_lead(lead, name_only=lead.id in leads_by_name)
+        for lead in uow.leads.get_many([*lead_ids, *sorted(leads_by_name)])
         if lead.status in OPEN_LEAD_STATUSES
     )
-    return found
+    return records
 
 
 def collision_report(

@@ -10,6 +10,7 @@ from leadtocash.collision.blocking import (
     BLOCK_PREFIX,
     blocking_keys,
     name_blocks,
+    pick_candidates,
     query_blocks,
     strip_region,
 )
@@ -67,6 +68,7 @@ from leadtocash.collision.normalize import (
     to_traditional,
     variant_similarity,
 )
+from leadtocash.collision.parts import INDUSTRY_WORDS, NameParts, name_parts
 
 __all__ = [
     "BLOCK_PREFIX",
@@ -75,6 +77,7 @@ __all__ = [
     "DEFAULT_POLICY",
     "DUPLICATE_CODE",
     "ENGLISH_LEGAL_SUFFIXES",
+    "INDUSTRY_WORDS",
     "MASK",
     "MERGE_CONFLICT_CODE",
     "CollisionHit",
@@ -86,6 +89,7 @@ __all__ = [
     "MatchKind",
     "MergeMove",
     "MergePlan",
+    "NameParts",
     "Outcome",
     "RecordKind",
     "RecordRef",
@@ -105,9 +109,11 @@ __all__ = [
     "mask_name",
     "name_blocks",
     "name_key",
+    "name_parts",
     "name_similarity",
     "normalize_company_name",
     "phone_key",
+    "pick_candidates",
     "pinyin_syllables",
     "plan_merge",
     "query_blocks",

@@ -31,7 +31,8 @@ characters (after the region) are not found.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from typing import TypeVar
 
 from leadtocash.collision.keys import DedupKey, KeyKind
 from leadtocash.collision.normalize import (
@@ -49,9 +50,12 @@ __all__ = [
     "REGION_PREFIXES",
     "blocking_keys",
     "name_blocks",
+    "pick_candidates",
     "query_blocks",
     "strip_region",
 ]
+
+_T = TypeVar("_T", bound=Hashable)
 
 #: The prefix of a blocking key's storage text.
 BLOCK_PREFIX = "blk:"
@@ -111,3 +115,23 @@ def query_blocks(normalized: str) -> frozenset[str]:
         if spelling:
             keys |= name_blocks(normalize_company_name(spelling))
     return frozenset(keys)
+
+
+def pick_candidates(found: Mapping[str, Sequence[_T]], budget: int) -> list[_T]:
+    """At most ``budget`` of the records found by blocking keys, the most likely ones first.
+
+    ``found`` maps each looked-up key to the records holding it (as storage returned them,
+    perhaps cut at a limit). A record's weight is the sum over its keys of one over the number
+    of records found for that key: a key held by one record is worth one, a key shared by a
+    whole family of names (``?达贸易`` for every brand ending in 达) little. So the records of
+    the few specific keys are read first, and a frequent key cannot crowd them out; the cost
+    of a fuzzy check stays bounded however large the book is. Ties go by first appearance.
+    """
+    weight: dict[_T, float] = {}
+    for holders in found.values():
+        share = 1.0 / len(holders) if holders else 0.0
+        for holder in holders:
+            weight[holder] = weight.get(holder, 0.0) + share
+    order = {holder: index for index, holder in enumerate(weight)}
+    ranked = sorted(weight, key=lambda holder: (-weight[holder], order[holder]))
+    return ranked[: max(budget, 0)]

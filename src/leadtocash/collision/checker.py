@@ -22,6 +22,7 @@ from leadtocash.collision.normalize import (
     typo_similarity,
     variant_similarity,
 )
+from leadtocash.collision.parts import name_parts
 from leadtocash.collision.regions import strip_region
 from leadtocash.errors import RuleViolation, ValidationError
 from leadtocash.fields import DEFAULT_REGION
@@ -50,7 +51,7 @@ __all__ = [
 #: What a hidden owner id is shown as.
 MASK = "***"
 
-#: Default rapidfuzz ``WRatio`` score (0–100) from which similar names warn.
+#: Default ``fuzzy_score`` (0–100) from which similar names warn.
 DEFAULT_FUZZY_THRESHOLD = 88.0
 
 #: The stable error code of a blocked creation/claim/conversion.
@@ -103,7 +104,7 @@ class CollisionPolicy:
     * ``phone=warn`` and ``email=warn`` — switchboards, agencies, shared mailboxes and people who
       change jobs make contact data shared across legitimately different companies, so they only
       warn.
-    * Fuzzy similarity (``fuzzy_threshold``, rapidfuzz WRatio on normalized names, ``None``
+    * Fuzzy similarity (``fuzzy_threshold``, ``fuzzy_score`` of the normalized names, ``None``
       disables it) and transliteration variants (``variants``, needs the opencc/pypinyin extras)
       **only ever warn** — never block — whatever the policy says for exact keys.
     """
@@ -172,8 +173,14 @@ class ExistingRecord:
         return None
 
     @classmethod
-    def from_lead(cls, lead: Lead, *, region: str = DEFAULT_REGION) -> ExistingRecord:
-        """The checker's view of a stored lead."""
+    def from_lead(
+        cls, lead: Lead, *, region: str = DEFAULT_REGION, name_only: bool = False
+    ) -> ExistingRecord:
+        """The checker's view of a stored lead (``name_only``: its name key alone, for a
+        record fetched only to compare names with)."""
+        if name_only:
+            return cls(RecordKind.LEAD, str(lead.id), lead.company_name, lead.owner_id,
+                       stored_keys(lead.company_name, (), (), None))  # fmt: skip
         return cls(
             RecordKind.LEAD,
             str(lead.id),
@@ -183,8 +190,14 @@ class ExistingRecord:
         )
 
     @classmethod
-    def from_customer(cls, customer: Customer, *, region: str = DEFAULT_REGION) -> ExistingRecord:
-        """The checker's view of a stored customer."""
+    def from_customer(
+        cls, customer: Customer, *, region: str = DEFAULT_REGION, name_only: bool = False
+    ) -> ExistingRecord:
+        """The checker's view of a stored customer (``name_only``: its name key alone, for a
+        record fetched only to compare names with: parsing its contact data is the slow part)."""
+        if name_only:
+            return cls(RecordKind.CUSTOMER, str(customer.id), customer.name, customer.owner_id,
+                       stored_keys(customer.name, (), (), None))  # fmt: skip
         return cls(
             RecordKind.CUSTOMER,
             str(customer.id),
@@ -376,21 +389,39 @@ def _score(a: str, b: str) -> float:
     return max(name_similarity(a, b), typo_similarity(a, b))
 
 
-def fuzzy_score(a: str, b: str) -> float:
-    """The fuzzy score of two *normalized* names: the higher of ``name_similarity`` and
-    ``typo_similarity``, taken on the whole names and on the names without a leading region,
-    and the lower of the two kept.
-
-    The region and the industry make up most of a Chinese name, so on whole names
-    ``南京市网新生物科技`` and ``南京市豪新生物科技`` score 89 although their brands differ;
-    without the region they score 83. ``深圳市宏达贸易`` and ``北京市宏达贸易`` agree without the
-    region but score 71 whole. A typo in the brand keeps both scores up (one edit apart).
-    """
+def _whole_score(a: str, b: str) -> float:
     whole = _score(a, b)
     core_a, core_b = strip_region(a), strip_region(b)
     if (core_a, core_b) == (a, b):
         return whole
     return min(whole, _score(core_a, core_b))
+
+
+def fuzzy_score(a: str, b: str) -> float:
+    """The fuzzy score (0–100) of two *normalized* names: how alike their distinctive parts are.
+
+    The region and the industry make up most of a Chinese name, so whole names of two
+    companies of one city and trade look alike (``南京市网新生物科技`` and ``南京市豪新生物科技``
+    score 89 by WRatio) and names of one brand in two trades too (``腾讯科技``, ``腾讯音乐``).
+    So the names are cut into region, brand (字号), industry and the rest (``name_parts``):
+
+    * same brand and industry (they differ by region or by what follows: a bracketed region,
+      a branch 分公司): the higher of ``name_similarity`` and ``typo_similarity``, on the whole
+      names and on the names without a leading region, the lower of the two kept — so a parent
+      and its branch score 90, ``深圳市宏达贸易`` and ``北京市宏达贸易`` 71;
+    * brand or industry differ: ``typo_similarity`` of the names without the region (90 when
+      one edit apart, a typo; else 0), capped by the whole-name score;
+    * a name without a known industry word (``name_parts`` is None): the whole-name score.
+    """
+    parts_a, parts_b = name_parts(a), name_parts(b)
+    if (
+        parts_a is None
+        or parts_b is None
+        or (parts_a.brand, parts_a.trade) == (parts_b.brand, parts_b.trade)
+    ):
+        return _whole_score(a, b)
+    typo = typo_similarity(strip_region(a), strip_region(b))
+    return min(_whole_score(a, b), typo) if typo else 0.0
 
 
 def raise_if_blocked(report: CollisionReport) -> CollisionReport:

@@ -416,6 +416,48 @@ def pinyin_syllables(text: str) -> tuple[str, ...] | None:
     return None if convert is None else tuple(convert(to_simplified(text) or text))
 
 
+def _all_han(text: str) -> bool:
+    return _classes(text) == "h" * len(text)
+
+
+@lru_cache(maxsize=65536)
+def _char_variants(x: str, y: str) -> bool:
+    """Whether two Han characters may be one character's spellings: the same after
+    traditional → simplified, or sharing a reading (any reading of a polyphone)."""
+    sx, sy = to_simplified(x), to_simplified(y)
+    if sx is not None and sx == sy:
+        return True
+    readings = _readings_module()
+    if readings is None:
+        return False
+    return bool(readings(sx or x) & readings(sy or y))
+
+
+@lru_cache(maxsize=1)
+def _readings_module() -> Callable[[str], frozenset[str]] | None:
+    try:
+        pinyin = importlib.import_module("pypinyin").pinyin
+        normal = importlib.import_module("pypinyin").Style.NORMAL
+    except ImportError:
+        return None
+
+    def readings(ch: str) -> frozenset[str]:
+        return frozenset(str(r) for r in pinyin(ch, style=normal, heteronym=True)[0])
+
+    return readings
+
+
+def _may_be_variants(a: str, b: str) -> bool:
+    """A cheap necessary test before converting whole names: two all-Han names can only be
+    traditional/simplified or homophone spellings of each other when they have one length
+    and every character that differs is a variant of the other one (``_char_variants``)."""
+    if not (_all_han(a) and _all_han(b)):
+        return True  # mixed or Latin: the full comparison decides
+    if len(a) != len(b):
+        return False
+    return all(x == y or _char_variants(x, y) for x, y in zip(a, b, strict=True))
+
+
 def variant_similarity(a: str, b: str) -> float | None:
     """A score when two *normalized* names are spelling variants of each other, else None.
 
@@ -428,6 +470,8 @@ def variant_similarity(a: str, b: str) -> float | None:
     name a region and the regions differ. Variants only warn.
     """
     if a == b or not (_has_han(a) or _has_han(b)):
+        return None
+    if not _may_be_variants(a, b):
         return None
     sa, sb = to_simplified(a), to_simplified(b)
     if sa is not None and sb is not None and sa == sb:

@@ -7,6 +7,9 @@ look at the brand rather than at the city every company in it shares.
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
+
 __all__ = [
     "LATIN_REGIONS",
     "REGION_ENDINGS",
@@ -55,22 +58,21 @@ def _is_latin(name: str) -> bool:
     return name[:1].isascii()
 
 
+def _alternation(words: tuple[str, ...]) -> str:
+    return "|".join(re.escape(word) for word in words)
+
+
+# Alternatives are tried in order, longest first, as a loop over the tuples would.
+_HAN_REGION = re.compile(f"(?:{_alternation(REGION_PREFIXES)})(?:{_alternation(REGION_ENDINGS)})?")
+_LATIN_REGION = re.compile(f"(?:{_alternation(LATIN_REGIONS)})")
+
+
 def _strip_one(name: str) -> str:
-    if _is_latin(name):
-        for region in LATIN_REGIONS:
-            if name.startswith(region):
-                return name[len(region) :]
-        return name
-    for region in REGION_PREFIXES:
-        if name.startswith(region):
-            rest = name[len(region) :]
-            for ending in REGION_ENDINGS:
-                if rest.startswith(ending):
-                    return rest[len(ending) :]
-            return rest
-    return name
+    found = (_LATIN_REGION if _is_latin(name) else _HAN_REGION).match(name)
+    return name if found is None else name[found.end() :]
 
 
+@lru_cache(maxsize=65536)
 def strip_region(normalized: str) -> str:
     """``normalized`` without its leading regions, if at least 2 Han or 6 Latin characters
     remain (``北京银行`` stays whole)."""
