@@ -293,3 +293,11 @@ def test_the_site_hook_lists_every_service_of_the_facade() -> None:
     assert hooks.MARKER not in expanded
     assert "### `crm.billing`\n\n::: leadtocash.app.BillingService" in expanded
     assert hooks.on_page_markdown("# other page\n") == "# other page\n"
+
+
+def test_every_leadtocash_subcommand_is_in_the_cli_page() -> None:
+    """docs/cli.md's command table has a row for each subcommand of ``leadtocash --help``."""
+    page = (ROOT / "docs" / "cli.md").read_text("utf-8")
+    rows = {row.split("`")[1].split()[0] for row in page.splitlines() if row.startswith("| `")}
+    missing = sorted(set(_cli()) - rows)
+    assert not missing, f"subcommands without a row in docs/cli.md: {missing}"
