@@ -1232,6 +1232,9 @@ RECYCLE_COMMANDS: dict[str, Scenario] = {
     "recycle_bin.delete": _recycle_delete,
     "recycle_bin.restore": _recycle_restore,
     "recycle_bin.purge_due": _recycle_purge,
+    "recycle_bin.purge": lambda w: (
+        lambda cid: lambda: w.crm.recycle_bin.purge(ADMIN, "customer", cid, "PIPL request")
+    )(_binned_customer(w)),
 }
 
 

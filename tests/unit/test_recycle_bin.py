@@ -23,13 +23,14 @@ from leadtocash import (
     PermissionDenied,
     Principal,
     RecycleRules,
+    RepId,
     Role,
     RuleViolation,
     ValidationError,
     ZoneId,
 )
 from leadtocash.contracts import LineInput, ProductId
-from leadtocash.model import Customer, Lead
+from leadtocash.model import ContactId, Customer, Lead
 from leadtocash.pool.book import RepBook
 from leadtocash.pool.rules import PoolRules
 from pool_fixtures import ADMIN, MANAGER, SYSTEM, World, make_world, rep_principal
@@ -65,7 +66,7 @@ def _owned(world: World, n: int = 0, rep: Principal = REP1) -> str:
 
 def _opportunity(world: World, cid: str) -> str:
     deal = world.crm.pipeline.create_opportunity(
-        REP1, cid, name="ERP", amount=CNY, close_date=CLOSE
+        REP1, cid, name="ERP", amount=CNY, close_date=CLOSE, contact_id=ContactId("k1")
     )
     return deal.id
 
@@ -393,3 +394,69 @@ def test_every_change_is_audited_and_announced() -> None:
     ]
     topics = [m.topic for m in world.store._outbox.values()]
     assert topics.count("recycle.deleted") == 1 and topics.count("recycle.restored") == 1
+
+
+def test_an_admin_purges_one_record_now_for_an_erasure_request() -> None:
+    world = make_world()
+    crm = world.crm
+    lead_id = _lead(world)
+    crm.recycle_bin.delete(REP1, "lead", lead_id, "spam")
+    with pytest.raises(PermissionDenied):
+        crm.recycle_bin.purge(REP1, "lead", lead_id, "PIPL request")
+    with pytest.raises(ValidationError):
+        crm.recycle_bin.purge(ADMIN, "lead", lead_id, " ")
+    report = crm.recycle_bin.purge(ADMIN, "lead", lead_id, "PIPL request 2026-31")
+    assert report.purged == (("lead", lead_id),)
+    assert "13900139001" not in repr(world.store._rows)
+    tombstone = world.store.audit_log(after_seq=0, limit=10_000)[-1]
+    assert (tombstone.action, tombstone.reason, tombstone.before) == (
+        "recycle.purge",
+        "PIPL request 2026-31",
+        None,
+    )
+    with pytest.raises(RuleViolation) as caught:
+        crm.recycle_bin.purge(ADMIN, "lead", lead_id, "again")
+    assert caught.value.code == "recycle.already_purged"
+
+
+def test_a_restored_customer_goes_to_the_pool_when_its_owner_left() -> None:
+    world = make_world(customers=1)
+    crm = world.crm
+    cid = _owned(world)
+    crm.recycle_bin.delete(MANAGER, "customer", cid, "test data")
+    crm.reps.update(ADMIN, RepId("rep1"), active=False)
+    restored = crm.recycle_bin.restore(MANAGER, "customer", cid)
+    assert (restored.owner_id, restored.to_pool) == (None, True)
+    history = crm.pools.history(ADMIN, cid)
+    assert history[-1].action.value == "release" and history[-1].from_rep == "rep1"
+
+
+def test_a_deal_a_contract_names_stays_and_a_deal_deleted_alone_stays_in_the_bin() -> None:
+    world, cid, _ = cash_world()
+    crm = world.crm
+    named = _opportunity(world, cid)
+    for _ in range(3):
+        crm.pipeline.advance(REP1, named)
+    crm.pipeline.win(REP1, named)
+    contract = crm.contracts.from_opportunity(REP1, named)
+    with pytest.raises(RuleViolation) as caught:
+        crm.recycle_bin.delete(REP1, "opportunity", named, "duplicate")
+    assert caught.value.code == "recycle.has_dependents"
+    alone = _opportunity(world, cid)
+    crm.recycle_bin.delete(REP1, "opportunity", alone, "duplicate")
+    crm.recycle_bin.delete(MANAGER, "customer", cid, "test data")  # the draft goes along
+    restored = crm.recycle_bin.restore(MANAGER, "customer", cid)
+    assert set(restored.with_records) == {("opportunity", named), ("contract", contract.id)}
+    assert {e.id for e in crm.recycle_bin.list(REP1, "opportunity").items} == {alone}
+
+
+def test_records_deleted_with_a_customer_are_purged_with_it() -> None:
+    world = make_world(customers=1)
+    crm = world.crm
+    cid = _owned(world)
+    deal = _opportunity(world, cid)
+    crm.pipeline.lose(REP1, deal, "no_budget")
+    crm.recycle_bin.delete(MANAGER, "customer", cid, "test data")
+    world.clock.advance(timedelta(days=31))
+    report = crm.recycle_bin.purge_due(SYSTEM)
+    assert set(report.purged) == {("customer", cid), ("opportunity", deal)}

@@ -49,6 +49,7 @@ from leadtocash.pool.ownership import (
     OwnershipFacts,
     check_active_rep,
     check_capacity,
+    require_reason,
     returned_to_pool,
 )
 from leadtocash.pool.rules import Pool
@@ -78,6 +79,7 @@ _TYPES: Mapping[BinKind, type[Any]] = {
     BinKind.CONTRACT: Contract,
 }
 _PAGE = 500
+_SWEEP_REASON = "recycle bin: retention period over"
 
 
 @attrs.frozen
@@ -190,10 +192,8 @@ class RecycleBinService:
         """Managers act within their data scope; reps on what they own; customers: managers."""
         customer = record if kind is BinKind.CUSTOMER else self._customer_of(uow, record)
         if principal.is_manager:
-            if kind in (BinKind.CONTRACT, BinKind.OPPORTUNITY) and customer is not None:
+            if kind is BinKind.CONTRACT and customer is not None:
                 target = document_target(kind.value, record.id, customer)
-                if kind is BinKind.OPPORTUNITY:
-                    target = self._target(kind, record, customer)
             else:
                 target = self._target(kind, record, customer)
             self.ctx.guard(uow, principal, target, write=True)
@@ -567,30 +567,61 @@ class RecycleBinService:
         done: list[tuple[str, str]] = []
         audit = outbox = 0
         for kind, ident in due:
-            result = self._purge_one(principal, kind, ident, now)
+            result = self._purge_one(principal, kind, ident, now, _SWEEP_REASON)
             if result is None:
                 continue
-            subjects, values = result
-            report = self.ctx.store.erase_personal(Erasure(subjects, values))
+            report = self.ctx.store.erase_personal(Erasure(*result))
             done.append((kind.value, ident))
             audit += report.audit_entries
             outbox += report.outbox_messages
         return PurgeReport(tuple(done), audit, outbox)
 
+    def purge(
+        self, principal: Principal, kind: BinKind | str, record_id: str, reason: str
+    ) -> PurgeReport:
+        """Purge one record of the bin now, before its retention period ends (``recycle.purge``).
+
+        For an erasure request (PIPL / GDPR) about a deleted record, or test data. The same
+        scrub and tombstone as the sweep, with ``reason`` in its audit entry; refused with
+        ``recycle.not_deleted`` or ``recycle.already_purged``.
+        """
+        bin_kind = _kind(kind)
+        why = require_reason(reason)
+        self.ctx.policy.check(principal, Action.RECYCLE_PURGE)
+        result = self._purge_one(
+            principal, bin_kind, record_id, self.ctx.clock.now(), why, due_only=False
+        )
+        assert result is not None  # a forced purge raises instead
+        report = self.ctx.store.erase_personal(Erasure(*result))
+        return PurgeReport(
+            ((bin_kind.value, record_id),), report.audit_entries, report.outbox_messages
+        )
+
     def _purge_one(
-        self, principal: Principal, kind: BinKind, ident: str, now: datetime
+        self,
+        principal: Principal,
+        kind: BinKind,
+        ident: str,
+        now: datetime,
+        reason: str,
+        *,
+        due_only: bool = True,
     ) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]] | None:
         def command(
             uow: UnitOfWork,
         ) -> tuple[tuple[tuple[tuple[str, str], ...], tuple[str, ...]] | None, list[Change]]:
             record = self._repo(uow, kind).find_any(ident)
+            if not due_only:
+                if record is None:
+                    raise NotFound(kind.value, ident)
+                check_restorable(kind, ident, record.deleted)
+                self._check(uow, principal, kind, record)
             deletion = None if record is None else record.deleted
             if (
                 record is None
                 or deletion is None
-                or deletion.purge_due_at is None
-                or deletion.purge_due_at > now
                 or deletion.purged_at is not None
+                or (due_only and (deletion.purge_due_at is None or deletion.purge_due_at > now))
             ):
                 return None, []  # restored or purged meanwhile
             tomb = purged(deletion, now)
@@ -600,14 +631,14 @@ class RecycleBinService:
             if kind is BinKind.CUSTOMER:
                 values += [*record.phones, *record.emails, record.address or ""]
                 after = attrs.evolve(record, phones=(), emails=(), address=None, deleted=tomb)
-                self.writes.stage(uow, record, after, reason=deletion.reason, classify=False)
+                self.writes.stage(uow, record, after, reason=reason, classify=False)
                 for contact in all_pages(uow.contacts, "customer", equals=ident):
                     values += [contact.name, contact.phone or "", contact.email or ""]
                     erased = attrs.evolve(contact, name=ERASED, phone=None, email=None)
                     if erased != contact:
                         uow.contacts.save(erased)
                         subjects.append(("contact", contact.id))
-                        changes.append(_tombstone("contact", contact.id, contact))
+                        changes.append(_tombstone("contact", contact.id, contact, reason))
             elif kind is BinKind.LEAD:
                 values += [record.contact_name or "", record.phone or "", record.email or ""]
                 after = attrs.evolve(
@@ -617,7 +648,7 @@ class RecycleBinService:
             else:
                 after = attrs.evolve(record, deleted=tomb)
                 self._repo(uow, kind).save(after)
-            changes.insert(0, _tombstone(kind.value, ident, record))
+            changes.insert(0, _tombstone(kind.value, ident, record, reason))
             uow.record(RecordPurged(now, kind.value, ident))
             return (tuple(subjects), tuple(v for v in values if v)), changes
 
@@ -640,11 +671,11 @@ def _all_hidden(repo: Repository[Any], index: str, value: str) -> list[Any]:
         cursor = page.next_cursor
 
 
-def _tombstone(kind: str, ident: str, before: Any) -> Change:
+def _tombstone(kind: str, ident: str, before: Any, reason: str) -> Change:
     """The audit change of a purge: which personal fields were scrubbed, never their values."""
     fields = [
         name
         for name in PERSONAL_FIELDS.get(kind, ())
         if getattr(before, name, None) not in (None, "", ())
     ]
-    return Change(kind, ident, None, {"purged": True, "erased": fields}, reason="recycle bin purge")
+    return Change(kind, ident, None, {"purged": True, "erased": fields}, reason=reason)
