@@ -64,6 +64,8 @@ def mermaid(table: StateTable, *, title: str, labels: Mapping[str, str] | None =
     )
     text: str = canvas.get_graph().draw(None)  # type: ignore[attr-defined]
     del graph
+    # transitions writes the bare title as front matter; mermaid reads YAML (``title: …``).
+    text = text.replace(f"---\n{title}\n---", f"---\ntitle: {title}\n---", 1)
     for state, label in (labels or {}).items():
         text = text.replace(f'state "{state}" as {state}', f'state "{label} {state}" as {state}')
     return "\n".join(line.rstrip() for line in text.strip().splitlines())
