@@ -39,7 +39,7 @@ def test_the_diagrams_page_draws_every_transition_of_each_machine(name: str) -> 
     page = (ROOT / "docs" / "diagrams.md").read_text("utf-8")
     block = page.split(f"<!-- generated:{name} -->\n")[1].split(f"<!-- /generated:{name} -->")[0]
     table: StateTable = TABLES[name]
-    assert block.startswith("```mermaid\n") and "stateDiagram-v2" in block
+    assert block.startswith("```mermaid\n---\ntitle: ") and "stateDiagram-v2" in block
     for edge in table.edges:
         assert f"{edge.source} --> {edge.dest}: {edge.trigger}" in block
     assert f"[*] --> {table.initial}" in block
