@@ -460,3 +460,34 @@ def test_records_deleted_with_a_customer_are_purged_with_it() -> None:
     world.clock.advance(timedelta(days=31))
     report = crm.recycle_bin.purge_due(SYSTEM)
     assert set(report.purged) == {("customer", cid), ("opportunity", deal)}
+
+
+def test_restoring_a_lead_whose_key_a_newer_customer_took_is_refused_naming_it() -> None:
+    world = make_world()
+    crm = world.crm
+    lead_id = _lead(world)
+    crm.recycle_bin.delete(REP1, "lead", lead_id, "mistake")
+    world.clock.advance(timedelta(hours=1))
+    customer = crm.pools.add_customer(ADMIN, "星辰科技有限公司", pool_id=world.pool_id)
+    with pytest.raises(RuleViolation) as caught:
+        crm.recycle_bin.restore(MANAGER, "lead", lead_id)
+    assert {"kind": "customer", "id": customer.id} in caught.value.details["records"]
+
+
+def test_the_bin_lists_what_the_caller_may_restore() -> None:
+    world = make_world()
+    crm = world.crm
+    mine, theirs = _lead(world, REP1, "甲公司"), _lead(world, REP2, "乙公司")
+    crm.recycle_bin.delete(REP1, "lead", mine, "spam")
+    crm.recycle_bin.delete(REP2, "lead", theirs, "spam")
+    assert [e.id for e in crm.recycle_bin.list(REP1, "lead").items] == [mine]
+    assert {e.id for e in crm.recycle_bin.list(MANAGER, "lead").items} == {mine, theirs}
+    with pytest.raises(PermissionDenied):
+        crm.recycle_bin.get(REP1, "lead", theirs)
+    with pytest.raises(PermissionDenied):
+        crm.recycle_bin.restore(REP1, "lead", theirs)
+    with pytest.raises(NotFound):  # not in the bin
+        crm.recycle_bin.get(ADMIN, "lead", "lead-nope")
+    page = crm.recycle_bin.list(MANAGER, "lead", limit=1)
+    rest = crm.recycle_bin.list(MANAGER, "lead", after=page.next_cursor, limit=1)
+    assert {page.items[0].id, rest.items[0].id} == {mine, theirs}
