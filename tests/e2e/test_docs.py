@@ -8,8 +8,8 @@
   written to that folder under NAME before the page's python blocks run, and not executed.
 * Shell blocks (bash, sh, console, shell): every ``leadtocash`` subcommand and option named
   exists, every extra named in ``pip install '…[extra]'`` is declared in pyproject.toml, every
-  repository file named (scripts/, examples/, tests/, benchmarks/) exists, and every
-  ``python -m MODULE`` is importable.
+  repository file named (under scripts/, examples/, tests/, benchmarks/, docs/, src/) exists,
+  and every ``python -m MODULE`` is importable.
 
 A block that cannot run (a server, a secret, a web framework's request object) is preceded by
 ``<!-- docs: skip REASON -->``; the reason is required, and skips are meant to stay rare.
