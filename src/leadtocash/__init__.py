@@ -72,7 +72,7 @@ from leadtocash.model import (
 )
 from leadtocash.money import Money
 from leadtocash.pipeline import Opportunity, OpportunityId
-from leadtocash.pool import Pool, PoolRules
+from leadtocash.pool import BrowseQuota, Pool, PoolMembers, PoolRules
 from leadtocash.ports import Store
 from leadtocash.recycle import BinKind, RecycleRules
 from leadtocash.scopes import CollaboratorAccess
@@ -96,6 +96,7 @@ __all__ = [
     "AuditReport",
     "AuthenticationFailed",
     "BinKind",
+    "BrowseQuota",
     "CalendarOutOfRange",
     "Channel",
     "ChinaStatutoryCalendar",
@@ -130,6 +131,7 @@ __all__ = [
     "PermissionDenied",
     "Pool",
     "PoolId",
+    "PoolMembers",
     "PoolRules",
     "Principal",
     "RandomIds",

@@ -56,6 +56,7 @@ class Action(enum.StrEnum):
     POOL_LOCK = "pool.lock"
     POOL_SWEEP = "pool.sweep"
     POOL_OVERRIDE = "pool.override"
+    POOL_BROWSE = "pool.browse"
     REP_MANAGE = "rep.manage"
     CUSTOMER_CLASSIFY = "customer.classify"
     CLASSIFICATION_REPORT = "classification.report"
@@ -152,6 +153,9 @@ DEFAULT_PERMISSIONS: Mapping[Action, frozenset[Role]] = {
     Action.POOL_LOCK: _MANAGERS,
     Action.POOL_SWEEP: frozenset({Role.ADMIN, Role.SYSTEM}),
     Action.POOL_OVERRIDE: frozenset({Role.ADMIN, Role.ZONE_MANAGER}),
+    # Opening a pool customer unmasked: reps within the pool's daily browsing quota
+    # (managers see contact fields anyway and are not counted).
+    Action.POOL_BROWSE: frozenset({Role.REP, Role.TEAM_LEAD, Role.ZONE_MANAGER}),
     Action.REP_MANAGE: frozenset({Role.ADMIN, Role.ZONE_MANAGER}),
     Action.CUSTOMER_CLASSIFY: _SALES,
     Action.CLASSIFICATION_REPORT: _MANAGERS | {Role.SYSTEM},

@@ -19,11 +19,13 @@ import pytest
 
 from leadtocash import (
     Action,
+    BrowseQuota,
     CollaboratorAccess,
     LeadToCash,
     Money,
     PermissionDenied,
     PoolId,
+    PoolMembers,
     PoolRules,
     Principal,
     RepId,
@@ -76,7 +78,7 @@ def _world() -> tuple[LeadToCash, InMemoryStore, dict[str, str]]:
     crm = LeadToCash(store, FakeClock(), SequentialIds())
     for zone in (EAST, WEST):
         crm.pools.create_pool(ADMIN, f"{zone} pool", zone_id=zone, pool_id=PoolId(zone),
-                              rules=PoolRules())  # fmt: skip
+                              rules=PoolRules(browse_quota=BrowseQuota(default=5)))  # fmt: skip
     roster = [("tl", EAST, TEAM_A), ("rep1", EAST, TEAM_A), ("rep2", EAST, TEAM_A),
               ("rep3", EAST, TEAM_B), ("w1", WEST, None)]  # fmt: skip
     for rep, zone, team in roster:
@@ -345,6 +347,13 @@ POOL_SERVICES: dict[str, tuple[Action, Callable[[LeadToCash, Principal, ZoneId, 
         lambda c, p, z, _: c.reclaim.update_rules(p, PoolId(z), PoolRules(capacity=50), "tune"),
     ),
     "list_pool": (Action.CUSTOMER_READ, lambda c, p, z, _: c.pools.list_pool(p, PoolId(z))),
+    "open_customer": (Action.POOL_BROWSE, lambda c, p, z, cid: c.pools.open_customer(p, cid)),
+    "set_members": (
+        Action.POOL_MANAGE,
+        lambda c, p, z, _: c.pools.set_members(
+            p, PoolId(z), PoolMembers(zones=frozenset({z})), "x"
+        ),
+    ),
     "allocate": (
         Action.POOL_ASSIGN,
         lambda c, p, z, cid: c.allocation.allocate(p, PoolId(z), [cid], seed=7),
@@ -365,7 +374,8 @@ def _pool_expected(service: str, principal: Principal, zone: ZoneId) -> bool:
     scope = _scope(principal)
     if scope is DataScope.ALL:
         return True
-    write = service != "list_pool"  # everyone sees their zone's pool; team leads up act on it
+    write = service not in ("list_pool", "open_customer")  # everyone sees their zone's pool;
+    # team leads up act on it
     if write and scope.rank < DataScope.TEAM.rank:
         return False
     return principal.zone_id == zone
@@ -388,6 +398,14 @@ def test_pool_service_by_role_by_zone(service: str, who: str, zone: ZoneId) -> N
             call(crm, principal, zone, ids[f"{zone}:pool_customer"])
         assert caught.value.code in {"auth.permission_denied", "auth.out_of_scope"}
         assert (dict(store._rows), len(store._audit), dict(store._outbox)) == before
+
+
+@pytest.mark.parametrize("who", list(PRINCIPALS))
+def test_pool_lists_hold_the_pools_in_scope(who: str) -> None:
+    crm, _store, _ids = _world()
+    principal = PRINCIPALS[who]
+    expected = [PoolId(z) for z in (EAST, WEST) if _pool_expected("list_pool", principal, z)]
+    assert [p.id for p in crm.pools.list_pools(principal)] == expected
 
 
 @pytest.mark.parametrize(("who", "target"), [(w, t) for w in PRINCIPALS for t in TARGETS])

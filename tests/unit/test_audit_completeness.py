@@ -34,7 +34,8 @@ from leadtocash.contracts import (
 )
 from leadtocash.durations import Duration
 from leadtocash.model import CollaboratorAccess, Contact, ContactId, CustomerId, Team, TeamId
-from leadtocash.pool.rules import PoolRules, TierDurations
+from leadtocash.pool.membership import PoolMembers
+from leadtocash.pool.rules import BrowseQuota, PoolRules, TierDurations
 from leadtocash.testing import InMemoryStore
 from pool_fixtures import ADMIN, MANAGER, START, SYSTEM, World, make_world, rep_principal
 
@@ -61,6 +62,7 @@ AUDITED: dict[str, str] = {
     "zone": "zone",
     "follow_up": "follow_up",
     "pool": "pool",
+    "daily_browses": "daily_browses",
     "opportunity": "opportunity",
     "organisation_settings": "organisation_settings",
     "product": "product",
@@ -255,6 +257,23 @@ def _pools_set_collaborator(w: World) -> Call:
     cid = _owned(w)
     access = CollaboratorAccess.WRITE
     return lambda: w.crm.pools.set_collaborator(MANAGER, cid, RepId("rep2"), access, "joint bid")
+
+
+def _pools_set_members(w: World) -> Call:
+    members = PoolMembers(zones=frozenset({ZoneId("east")}))
+    return lambda: w.crm.pools.set_members(ADMIN, w.pool_id, members, "east only")
+
+
+def _pools_open_customer(w: World) -> Call:
+    rules = PoolRules(browse_quota=BrowseQuota(default=3))
+    w.crm.reclaim.update_rules(ADMIN, w.pool_id, rules, "reps may look before they claim")
+    return lambda: w.crm.pools.open_customer(REP1, w.customers[0])
+
+
+def _set_the_same_members(w: World) -> Call:
+    members = PoolMembers(reps=frozenset({RepId("rep1")}))
+    w.crm.pools.set_members(ADMIN, w.pool_id, members, "rep1 only")
+    return lambda: w.crm.pools.set_members(ADMIN, w.pool_id, members, "rep1 only, again")
 
 
 # -- reclaim -----------------------------------------------------------------------------------
@@ -1271,6 +1290,8 @@ COMMANDS: dict[str, Scenario] = {
     "pools.set_lock": _pools_set_lock,
     "pools.log_follow_up": _pools_log_follow_up,
     "pools.set_collaborator": _pools_set_collaborator,
+    "pools.set_members": _pools_set_members,
+    "pools.open_customer": _pools_open_customer,
     "reclaim.sweep": _reclaim_sweep,
     "reclaim.update_rules": _reclaim_update_rules,
     "reclaim.resume_recomputes": _reclaim_resume_recomputes,
@@ -1335,6 +1356,7 @@ def _update_a_rep_to_what_it_is(w: World) -> Call:
 
 NO_OPS: dict[str, Scenario] = {
     "pools.set_lock(already locked)": _lock_a_locked_customer,
+    "pools.set_members(unchanged)": _set_the_same_members,
     "classification.reclassify(nothing moves)": _reclassify_with_nothing_to_move,
     "pools.set_collaborator(remove absent)": _remove_a_collaborator_who_is_not_one,
     "reclaim.sweep(nothing due)": _sweep_with_nothing_due,
@@ -1402,6 +1424,7 @@ READS: dict[str, Scenario] = {
     "reps.get": _plain_read(lambda w: w.crm.reps.get(ADMIN, "rep1")),
     "pools.get_customer": _plain_read(lambda w: w.crm.pools.get_customer(REP1, w.customers[0])),
     "pools.list_pool": _plain_read(lambda w: w.crm.pools.list_pool(REP1, w.pool_id)),
+    "pools.list_pools": _plain_read(lambda w: w.crm.pools.list_pools(REP1)),
     "pools.history": _read_history,
     "pipeline.flow": _plain_read(lambda w: w.crm.pipeline.flow("default")),
     "pipeline.get_opportunity": _read_opportunity,

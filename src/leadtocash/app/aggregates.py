@@ -41,6 +41,7 @@ from leadtocash.errors import ValidationError
 from leadtocash.model import Contact, Customer, Deletion, FollowUp, Lead, SalesRep, Team, Zone
 from leadtocash.pipeline.opportunity import Opportunity
 from leadtocash.pool.book import DailyClaims, OwnershipChange, RepBook
+from leadtocash.pool.browsing import DailyBrowses
 from leadtocash.pool.reclaim import ScheduleRecompute
 from leadtocash.pool.rules import Pool
 from leadtocash.settings import OrganisationSettings
@@ -333,10 +334,11 @@ SPECS: tuple[AggregateSpec[Any], ...] = (
     AggregateSpec("team", Team),
     AggregateSpec("zone", Zone),
     AggregateSpec("follow_up", FollowUp, _followup_indexes),
-    AggregateSpec("pool", Pool),
+    AggregateSpec("pool", Pool, lambda p: {"name": grouped(p.name, p.id)}),
     AggregateSpec("fairness_ledger", FairnessLedger),
     AggregateSpec("rep_book", RepBook),
     AggregateSpec("daily_claims", DailyClaims),
+    AggregateSpec("daily_browses", DailyBrowses),
     AggregateSpec(
         "ownership_change",
         OwnershipChange,

@@ -1,5 +1,8 @@
 """Public-pool use cases: claim, assign, release, transfer, lock, follow-up, reads.
 
+Pool membership (成员范围) decides who sees a pool and claims from it; a rep opens pool
+customers unmasked within the pool's daily browsing quota (:meth:`PoolService.open_customer`).
+
 Every operation runs through ``AppContext.execute``: authorized, atomic, audited with actor and
 reason, retried on storage conflicts. Counters (rep books, daily claims) are aggregates saved
 in the same commit, so limits hold under any interleaving. Every customer change recomputes
@@ -43,9 +46,12 @@ from leadtocash.pool.book import (
     RepBook,
     daily_claims_id,
 )
+from leadtocash.pool.browsing import DailyBrowses, browse_counter_id, decide_browse
+from leadtocash.pool.membership import Member, PoolMembers, check_member, sees_pool
 from leadtocash.pool.ownership import (
     OwnershipFacts,
     check_available_rep,
+    check_in_pool,
     check_owned,
     check_pool_zone,
     check_unowned,
@@ -56,6 +62,8 @@ from leadtocash.pool.ownership import (
     require_reason,
 )
 from leadtocash.pool.rules import Pool, PoolRules
+from leadtocash.pool.visibility import can_see_contact
+from leadtocash.scopes import ScopeTarget
 
 __all__ = ["PoolService"]
 
@@ -93,20 +101,39 @@ class PoolService:
         product_line: str | None = None,
         rules: PoolRules | None = None,
         pool_id: PoolId | None = None,
+        members: PoolMembers | None = None,
     ) -> Pool:
-        """Create a pool with its rules."""
+        """Create a pool with its rules and members (default: everyone)."""
         pool = Pool(
             id=pool_id or PoolId(self.ctx.ids.new_id("pool")),
             name=name,
             zone_id=zone_id,
             product_line=product_line,
             rules=rules or PoolRules(),
+            members=members or PoolMembers(),
         )
 
         def command(uow: UnitOfWork) -> tuple[Pool, list[Change]]:
             self.customers.guard_pool(uow, principal, pool, write=True)
             uow.repository(Pool).add(pool)
             return pool, [Change("pool", pool.id, None, pool)]
+
+        return self.ctx.execute(principal, Action.POOL_MANAGE, command)
+
+    def set_members(
+        self, principal: Principal, pool_id: PoolId, members: PoolMembers, reason: str
+    ) -> Pool:
+        """Set who may see and claim from a pool (成员范围; empty = everyone); reason required."""
+        why = require_reason(reason)
+
+        def command(uow: UnitOfWork) -> tuple[Pool, list[Change]]:
+            pool = uow.repository(Pool).get(pool_id)
+            self.customers.guard_pool(uow, principal, pool, write=True)
+            if pool.members == members:
+                return pool, []
+            after = attrs.evolve(pool, members=members)
+            uow.repository(Pool).save(after)
+            return after, [Change("pool", pool.id, pool, after, reason=why)]
 
         return self.ctx.execute(principal, Action.POOL_MANAGE, command)
 
@@ -167,7 +194,10 @@ class PoolService:
                     check_available_rep(rep)
                 check_pool_zone(pool, rep_id, principal.zone_id)
                 limit = rep.daily_claim_limit
-            claim = decide_claim(customer, rep_id, zone, pool, counter, facts, rep_limit=limit)
+            claim = decide_claim(
+                customer, rep_id, zone, pool, counter, facts, rep_limit=limit,
+                member=attrs.evolve(Member.of(principal), zone_id=zone),
+            )  # fmt: skip
             uow.repository(DailyClaims).save(claim.counter)
             return self.customers.move(
                 uow, principal, customer, claim.customer, OwnershipAction.CLAIM
@@ -371,7 +401,7 @@ class PoolService:
 
         def query(uow: UnitOfWork) -> Customer:
             customer = uow.customers.get(customer_id)
-            self.customers.guard(uow, principal, customer, write=False)
+            self._guard_member(uow, principal, customer)
             return customer
 
         return self.customers.visible(
@@ -386,12 +416,14 @@ class PoolService:
         after: tuple[str, str] | None = None,
         limit: int = 50,
     ) -> Page[Customer]:
-        """One page of the unowned customers in a pool (masked), by id."""
+        """One page of the unowned customers in a pool (masked), by id; members only
+        (managers by their data scope): others get PermissionDenied ``pool.not_member``."""
 
         def query(uow: UnitOfWork) -> Page[Customer]:
-            self.customers.guard_pool(
-                uow, principal, uow.repository(Pool).get(pool_id), write=False
-            )
+            pool = uow.repository(Pool).get(pool_id)
+            self.customers.guard_pool(uow, principal, pool, write=False)
+            if not principal.is_manager:
+                check_member(pool.id, pool.members, Member.of(principal))
             return uow.customers.query("pool", equals=pool_id, after=after, limit=limit)
 
         page = self.ctx.read(principal, Action.CUSTOMER_READ, query)
@@ -399,6 +431,80 @@ class PoolService:
             tuple(self.customers.visible(c, principal) for c in page.items),
             page.next_cursor,
         )
+
+    def list_pools(self, principal: Principal) -> list[Pool]:
+        """The pools the caller sees, by name: managers those in their data scope, everyone
+        else the pools in scope whose membership admits them."""
+
+        def query(uow: UnitOfWork) -> list[Pool]:
+            repo, found = uow.repository(Pool), []
+            cursor: tuple[str, str] | None = None
+            while True:
+                page = repo.query("name", at_least="", after=cursor, limit=200)
+                found += [
+                    p for p in page.items
+                    if sees_pool(p.members, principal)
+                    and self.ctx.in_scope(uow, principal, _pool_target(p))
+                ]  # fmt: skip
+                if page.next_cursor is None:
+                    return found
+                cursor = page.next_cursor
+
+        return self.ctx.read(principal, Action.CUSTOMER_READ, query)
+
+    def _guard_member(self, uow: UnitOfWork, principal: Principal, customer: Customer) -> str:
+        """Scope check on one customer; a caller who reaches an unowned pool customer only
+        through the pool must be a member of it (``pool.not_member``)."""
+        reason = self.customers.guard(uow, principal, customer, write=False)
+        if reason == "pool" and customer.pool_id is not None and not principal.is_manager:
+            pool = uow.repository(Pool).get(customer.pool_id)
+            check_member(pool.id, pool.members, Member.of(principal))
+        return reason
+
+    def open_customer(self, principal: Principal, customer_id: str) -> Customer:
+        """Open one customer with its contact fields (phones, e-mails, address) unmasked.
+
+        A pool customer is opened by a member of its pool within the pool's daily browsing
+        quota (``rules.browse_quota``, per team, zone or role; counted per organisation day,
+        once per customer a day); past it, RuleViolation ``pool.browse_quota_exceeded`` and
+        nothing is counted. Owners, collaborators and managers are never counted. Every
+        unmasked open is audited (a disclosure entry; a counted one also audits the counter).
+        """
+
+        def command(uow: UnitOfWork) -> tuple[Customer, list[Change]]:
+            customer = uow.customers.get(customer_id)
+            self._guard_member(uow, principal, customer)
+            changes: list[Change] = []
+            if not can_see_contact(customer, principal):
+                rep_id = rep_of(principal)
+                check_unowned(customer)
+                pool_id = check_in_pool(customer)
+                now = self.ctx.clock.now()
+                day = local_day(now, self.ctx.timezone)
+                counter_id = browse_counter_id(pool_id, rep_id, day)
+                uow.preload((Pool, pool_id), (DailyBrowses, counter_id))
+                pool = uow.repository(Pool).get(pool_id)
+                counter = uow.repository(DailyBrowses).find(counter_id) or DailyBrowses(
+                    counter_id, pool_id, rep_id, day
+                )
+                after = decide_browse(
+                    customer, Member.of(principal), pool, counter,
+                    now=now, timezone=self.ctx.timezone,
+                )  # fmt: skip
+                if after != counter:
+                    uow.repository(DailyBrowses).save(after)
+                    before = None if counter.version == 0 else counter
+                    changes.append(Change("daily_browses", after.id, before, after))
+            revealed = _reveals(customer)
+            if revealed:
+                via = "pools.open_customer"
+                record = {"via": via, "customers": {customer.id: revealed}}
+                changes.append(Change("disclosure", principal.user_id, None, record, reason=via))
+            return customer, changes
+
+        raw = self.ctx.execute(principal, Action.POOL_BROWSE, command)
+        shown = self.customers.visible(raw, principal)  # the budget stays hidden when it is
+        return attrs.evolve(shown, phones=raw.phones, emails=raw.emails, address=raw.address)
 
     def history(self, principal: Principal, customer_id: str) -> list[OwnershipChange]:
         """The customer's ownership history, oldest first."""
@@ -416,3 +522,14 @@ class PoolService:
                 cursor = page.next_cursor
 
         return self.ctx.read(principal, Action.CUSTOMER_READ, query)
+
+
+def _pool_target(pool: Pool) -> ScopeTarget:
+    return ScopeTarget("pool", pool.id, zone=pool.zone_id, in_pool=True)
+
+
+def _reveals(customer: Customer) -> list[str]:
+    """The contact fields of ``customer`` that hold a value (what an unmasked open shows)."""
+    fields = (("phones", customer.phones), ("emails", customer.emails),
+              ("address", customer.address))  # fmt: skip
+    return [name for name, value in fields if value]

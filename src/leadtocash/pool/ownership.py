@@ -18,6 +18,7 @@ from leadtocash.durations import Duration, WorkingCalendar, deadline, is_provisi
 from leadtocash.errors import RuleViolation, ValidationError
 from leadtocash.model import Customer, PoolId, RepId, SalesRep, Tier, ZoneId, stricter_limit
 from leadtocash.pool.book import DailyClaims, RepBook
+from leadtocash.pool.membership import Member, check_member
 from leadtocash.pool.rules import Pool, PoolRules
 
 __all__ = [
@@ -329,20 +330,27 @@ def decide_claim(
     facts: OwnershipFacts,
     *,
     rep_limit: int | None = None,
+    member: Member | None = None,
 ) -> ClaimDecision:
-    """The whole claim (领取) decision: unowned, in a pool of the rep's zone, then every rule
-    of :func:`check_claim`; refused by the first rule that fails.
+    """The whole claim (领取) decision: unowned, in a pool of the rep's zone that the rep is a
+    member of, then every rule of :func:`check_claim`; refused by the first rule that fails.
 
     ``pool`` is the customer's pool and ``counter`` the rep's claims from it today (the
     caller loads both once the customer is known to sit unowned in a pool); the counter, not
     ``facts``, says how many claims the rep made today. ``rep_limit`` is the rep's own daily
     claim limit (``SalesRep.daily_claim_limit``): the stricter of it and the pool's applies.
+    ``member`` is who claims (team and roles, for the pool's membership); without it the rep
+    counts with its id and zone only.
     """
     check_unowned(customer)
     in_pool = check_in_pool(customer)
     if pool is None or pool.id != in_pool or counter is None:
         raise ValueError(f"decide_claim needs pool {in_pool} and the rep's counter from it")
     check_pool_zone(pool, rep_id, rep_zone)
+    who = member or Member(rep_id, rep_zone)
+    if who.rep_id != rep_id:
+        raise ValueError(f"decide_claim: member {who.rep_id} is not the claiming rep {rep_id}")
+    check_member(pool.id, pool.members, who)
     today = attrs.evolve(facts, claims_today=counter.count, claims_today_by_tier=counter.by_tier)
     rules = pool.rules
     limit = stricter_limit(rules.daily_claim_limit, rep_limit)

@@ -1,6 +1,7 @@
 """Pool rule sets (PoolRules) and the Pool aggregate.
 
-Every number is configurable and ``0``/``None`` means "off" explicitly. Durations carry their
+Every number is configurable and ``0``/``None`` means "off" explicitly (for the browsing
+quota, which grants rather than limits, ``0`` means none is granted). Durations carry their
 unit (calendar days, working days, hours); per-tier values fall back to a default.
 """
 
@@ -10,11 +11,13 @@ from collections.abc import Mapping
 
 import attrs
 
+from leadtocash.access import Role
 from leadtocash.durations import Duration
 from leadtocash.errors import FieldError, ValidationError
-from leadtocash.model import PoolId, Tier, ZoneId, non_blank
+from leadtocash.model import PoolId, TeamId, Tier, ZoneId, non_blank
+from leadtocash.pool.membership import Member, PoolMembers
 
-__all__ = ["Pool", "PoolRules", "TierDurations"]
+__all__ = ["BrowseQuota", "Pool", "PoolRules", "TierDurations"]
 
 
 def _limit(_inst: object, attribute: attrs.Attribute[int | None], value: int | None) -> None:
@@ -33,6 +36,45 @@ class TierDurations:
         """The duration for ``tier`` (None or 0 = rule off for that tier)."""
         found = self.by_tier.get(tier, self.default)
         return None if found is None or found.off else found
+
+
+def _count_errors(path: str, value: object) -> list[FieldError]:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return [FieldError(path, "pool.rule_invalid", "must be a whole number >= 0")]
+    return []
+
+
+@attrs.frozen
+class BrowseQuota:
+    """Pool customers a rep may open unmasked per local day: by team, else zone, else role.
+
+    The most specific entry that matches the rep applies (its team's, else its zone's, else
+    the largest of its roles'), else ``default``. ``0`` allows none — the default, so a pool
+    without a quota keeps contact fields masked until a customer is claimed.
+    """
+
+    default: int = 0
+    by_role: Mapping[Role, int] = attrs.field(factory=dict)
+    by_zone: Mapping[ZoneId, int] = attrs.field(factory=dict)
+    by_team: Mapping[TeamId, int] = attrs.field(factory=dict)
+
+    def __attrs_post_init__(self) -> None:
+        errors = _count_errors("browse_quota.default", self.default)
+        for name, table in (("by_role", self.by_role), ("by_zone", self.by_zone),
+                            ("by_team", self.by_team)):  # fmt: skip
+            for key, value in table.items():
+                errors += _count_errors(f"browse_quota.{name}[{key}]", value)
+        if errors:
+            raise ValidationError(errors)
+
+    def allowance(self, member: Member) -> int:
+        """How many customers ``member`` may open unmasked per day."""
+        if member.team_id is not None and member.team_id in self.by_team:
+            return self.by_team[member.team_id]
+        if member.zone_id is not None and member.zone_id in self.by_zone:
+            return self.by_zone[member.zone_id]
+        by_role = [self.by_role[r] for r in member.roles if r in self.by_role]
+        return max(by_role) if by_role else self.default
 
 
 @attrs.frozen
@@ -56,6 +98,8 @@ class PoolRules:
       ended with none active — even a won customer (the won exemption yields to it).
     * ``warn_before``: notify the owner this long before reclaim.
     * ``release_to``: pool receiving released/reclaimed customers (None = this pool).
+    * ``browse_quota``: pool customers a rep may open unmasked per local day
+      (:mod:`leadtocash.pool.browsing`); the default allows none.
     """
 
     daily_claim_limit: int | None = attrs.field(default=None, validator=_limit)
@@ -78,6 +122,7 @@ class PoolRules:
     exempt_won: bool = True
     warn_before: Duration | None = None
     release_to: PoolId | None = None
+    browse_quota: BrowseQuota = attrs.field(factory=BrowseQuota)
 
     def __attrs_post_init__(self) -> None:
         errors = []
@@ -118,11 +163,13 @@ class PoolRules:
 
 @attrs.frozen
 class Pool:
-    """A public pool (公海池) of one zone or product line, with its rules."""
+    """A public pool (公海池) of one zone or product line, with its rules and its members
+    (:mod:`leadtocash.pool.membership`: who may see it and claim from it; default everyone)."""
 
     id: PoolId
     name: str = attrs.field(validator=non_blank)
     zone_id: ZoneId | None = None
     product_line: str | None = None
     rules: PoolRules = attrs.field(factory=PoolRules)
+    members: PoolMembers = attrs.field(factory=PoolMembers)
     version: int = 0

@@ -92,8 +92,10 @@ from leadtocash.pipeline.flows import DEFAULT_FLOW
 from leadtocash.pipeline.machine import StageChange
 from leadtocash.pipeline.opportunity import Opportunity, OpportunityId
 from leadtocash.pool.book import DailyClaims, OwnershipAction, OwnershipChange, RepBook
+from leadtocash.pool.browsing import DailyBrowses
+from leadtocash.pool.membership import PoolMembers
 from leadtocash.pool.reclaim import ScheduleRecompute
-from leadtocash.pool.rules import Pool, PoolRules, TierDurations
+from leadtocash.pool.rules import BrowseQuota, Pool, PoolRules, TierDurations
 from leadtocash.settings import OrganisationSettings
 from leadtocash.signals import DemandSignals, RiskLevel
 from leadtocash.testing.aftersales_strategies import renewals, tickets
@@ -104,12 +106,14 @@ __all__ = [
     "T_EPOCH",
     "aggregates",
     "audit_entries",
+    "browse_quotas",
     "contacts",
     "contracts",
     "credit_refunds",
     "currencies",
     "customer_credits",
     "customers",
+    "daily_browses",
     "daily_claims",
     "deletions",
     "demand_signals",
@@ -127,6 +131,7 @@ __all__ = [
     "organisation_settings",
     "ownership_changes",
     "phones",
+    "pool_members",
     "pool_rules",
     "pools",
     "products",
@@ -404,6 +409,30 @@ def pool_rules() -> st.SearchStrategy[PoolRules]:
         exempt_from_stage=st.none() | st.integers(0, 5),
         warn_before=st.none() | durations(),
         release_to=st.none() | idents.map(PoolId),
+        browse_quota=browse_quotas(),
+    )
+
+
+def browse_quotas() -> st.SearchStrategy[BrowseQuota]:
+    """Pool browsing quotas (per role, zone and team, with a default)."""
+    counts = st.integers(0, 50)
+    return st.builds(
+        BrowseQuota,
+        default=counts,
+        by_role=st.dictionaries(st.sampled_from(Role), counts, max_size=2),
+        by_zone=st.dictionaries(idents.map(ZoneId), counts, max_size=2),
+        by_team=st.dictionaries(idents.map(TeamId), counts, max_size=2),
+    )
+
+
+def pool_members() -> st.SearchStrategy[PoolMembers]:
+    """Pool memberships: zones, teams, roles and named reps (often empty: everyone)."""
+    return st.builds(
+        PoolMembers,
+        zones=st.frozensets(st.sampled_from([ZoneId("east"), ZoneId("west")]), max_size=2),
+        teams=st.frozensets(st.sampled_from([TeamId("t1"), TeamId("t2")]), max_size=2),
+        roles=st.frozensets(st.sampled_from(Role), max_size=2),
+        reps=st.frozensets(st.sampled_from([RepId("rep1"), RepId("rep2")]), max_size=2),
     )
 
 
@@ -416,6 +445,19 @@ def pools() -> st.SearchStrategy[Pool]:
         zone_id=st.none() | idents.map(ZoneId),
         product_line=st.none() | names,
         rules=pool_rules(),
+        members=pool_members(),
+    )
+
+
+def daily_browses() -> st.SearchStrategy[DailyBrowses]:
+    """Daily browsing counters (the customers one rep opened from one pool on one day)."""
+    return st.builds(
+        DailyBrowses,
+        id=idents,
+        pool_id=idents.map(PoolId),
+        rep_id=idents.map(RepId),
+        day=st.dates(),
+        opened=st.lists(idents.map(CustomerId), max_size=5, unique=True).map(tuple),
     )
 
 
@@ -762,6 +804,7 @@ AGGREGATE_STRATEGIES: dict[type[Any], Callable[[], st.SearchStrategy[Any]]] = {
     Pool: pools,
     RepBook: rep_books,
     DailyClaims: daily_claims,
+    DailyBrowses: daily_browses,
     OwnershipChange: ownership_changes,
     Opportunity: opportunities,
     FairnessLedger: fairness_ledgers,

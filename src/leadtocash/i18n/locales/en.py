@@ -397,6 +397,12 @@ MESSAGES: dict[str, str | dict[str, str]] = {
         "Daily limit for tier {tier} reached: {count} of {limit} claimed today; "
         "resets at {resets_at}."
     ),
+    "pool.not_member": "{rep_id} is not a member of pool {pool_id}.",
+    "pool.browse_quota_exceeded": (
+        "Daily browsing quota of pool {pool_id} used up: {count} of {limit} customers opened "
+        "today; it resets at {resets_at}."
+    ),
+    "label.action.pool.browse": "open pool customers unmasked",
     # -- i18n: run-time catalogs (register_catalog) -------------------------------------------
     "i18n.unknown_locale": "Unknown locale: CLDR has no data (plural rules) for it.",
     "i18n.bad_message": "A message must be a non-empty text or plural forms with 'other'.",

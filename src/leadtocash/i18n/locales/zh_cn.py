@@ -357,6 +357,12 @@ MESSAGES: dict[str, str] = {
     "pool.tier_claim_limit_reached": (
         "今日 {tier} 级客户领取已达上限：已领取 {count} 个，上限 {limit} 个；{resets_at} 重置。"
     ),
+    "pool.not_member": "{rep_id} 不在公海池 {pool_id} 的成员范围内。",
+    "pool.browse_quota_exceeded": (
+        "公海池 {pool_id} 今日查看次数已用完：已查看 {count} 个，上限 {limit} 个；"
+        "{resets_at} 重置。"
+    ),
+    "label.action.pool.browse": "查看公海客户联系方式",
     # -- 多语言：运行时注册的文本目录（register_catalog） ---------------------------------------
     "i18n.unknown_locale": "未知的语言区域：CLDR 中没有它的数据（复数规则）。",
     "i18n.bad_message": "文本须为非空字符串，或包含 other 形式的复数文本。",

@@ -361,6 +361,12 @@ MESSAGES: dict[str, str] = {
     "pool.tier_claim_limit_reached": (
         "今日 {tier} 級客戶領取已達上限：已領取 {count} 個，上限 {limit} 個；{resets_at} 重置。"
     ),
+    "pool.not_member": "{rep_id} 不在公海池 {pool_id} 的成員範圍內。",
+    "pool.browse_quota_exceeded": (
+        "公海池 {pool_id} 今日查看次數已用完：已查看 {count} 個，上限 {limit} 個；"
+        "{resets_at} 重置。"
+    ),
+    "label.action.pool.browse": "查看公海客戶聯絡方式",
     # -- 多語言：執行時註冊的文字目錄（register_catalog） ---------------------------------------
     "i18n.unknown_locale": "未知的語言區域：CLDR 中沒有它的資料（複數規則）。",
     "i18n.bad_message": "文字須為非空字串，或包含 other 形式的複數文字。",

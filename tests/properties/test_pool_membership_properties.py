@@ -1,0 +1,101 @@
+"""Pool membership as a property: a claim is granted exactly when the pool admits the claimer."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from leadtocash import PermissionDenied, PoolId, RepId, Role, RuleViolation, TeamId, ZoneId
+from leadtocash.model import Customer, CustomerId
+from leadtocash.pool.book import DailyClaims, RepBook
+from leadtocash.pool.browsing import DailyBrowses, decide_browse
+from leadtocash.pool.membership import Member, PoolMembers
+from leadtocash.pool.ownership import OwnershipFacts, decide_claim
+from leadtocash.pool.rules import BrowseQuota, Pool, PoolRules
+from leadtocash.testing.strategies import T_EPOCH, pool_members
+
+TZ = "Asia/Shanghai"
+ZONES = [ZoneId("east"), ZoneId("west")]
+
+members_of = st.builds(
+    Member,
+    rep_id=st.sampled_from([RepId("rep1"), RepId("rep2"), RepId("rep3")]),
+    zone_id=st.none() | st.sampled_from(ZONES),
+    team_id=st.none() | st.sampled_from([TeamId("t1"), TeamId("t2"), TeamId("t3")]),
+    roles=st.frozensets(st.sampled_from(Role), max_size=3),
+)
+
+
+def _customer(pool_id: PoolId) -> Customer:
+    return Customer(
+        id=CustomerId("c1"), name="客户", created_at=T_EPOCH, updated_at=T_EPOCH,
+        pool_id=pool_id, pool_entered_at=T_EPOCH,
+    )  # fmt: skip
+
+
+def _zone_rule(pool_zone: ZoneId | None, member: Member) -> bool:
+    return pool_zone is None or member.zone_id in (None, pool_zone)
+
+
+@given(members=pool_members(), member=members_of, pool_zone=st.none() | st.sampled_from(ZONES))
+def test_a_claim_succeeds_only_if_the_claimer_is_admitted(
+    members: PoolMembers, member: Member, pool_zone: ZoneId | None
+) -> None:
+    assert member.rep_id is not None
+    pool = Pool(PoolId("p"), "P", zone_id=pool_zone, rules=PoolRules(), members=members)
+    counter = DailyClaims("p|r|d", pool.id, member.rep_id, T_EPOCH.date())
+    facts = OwnershipFacts(now=T_EPOCH, timezone=TZ, book=RepBook(member.rep_id))
+    customer = _customer(pool.id)
+    if not (members.admits(member) and _zone_rule(pool_zone, member)):
+        with pytest.raises((PermissionDenied, RuleViolation)) as refused:
+            decide_claim(
+                customer, member.rep_id, member.zone_id, pool, counter, facts, member=member
+            )
+        zone_first = "pool.zone_mismatch" if not _zone_rule(pool_zone, member) else None
+        assert refused.value.code == (zone_first or "pool.not_member")
+        return
+    claim = decide_claim(
+        customer, member.rep_id, member.zone_id, pool, counter, facts, member=member
+    )
+    assert claim.customer.owner_id == member.rep_id
+
+
+@given(members=pool_members(), member=members_of)
+def test_everyone_listed_in_any_dimension_is_admitted_and_an_empty_list_admits_all(
+    members: PoolMembers, member: Member
+) -> None:
+    listed = (
+        member.zone_id in members.zones
+        or member.team_id in members.teams
+        or bool(member.roles & members.roles)
+        or member.rep_id in members.reps
+    )
+    assert members.admits(member) == (members.everyone or listed)
+
+
+@given(
+    members=pool_members(),
+    member=members_of,
+    allowance=st.integers(0, 3),
+    opened=st.integers(0, 4),
+)
+def test_an_open_is_granted_only_to_members_within_the_allowance(
+    members: PoolMembers, member: Member, allowance: int, opened: int
+) -> None:
+    assert member.rep_id is not None
+    rules = PoolRules(browse_quota=BrowseQuota(default=allowance))
+    pool = Pool(PoolId("p"), "P", rules=rules, members=members)
+    seen = tuple(CustomerId(f"seen{n}") for n in range(opened))
+    counter = DailyBrowses("id", pool.id, member.rep_id, T_EPOCH.date(), opened=seen)
+    customer = _customer(pool.id)
+    if not members.admits(member) or opened >= allowance:
+        with pytest.raises((PermissionDenied, RuleViolation)) as refused:
+            decide_browse(customer, member, pool, counter, now=T_EPOCH, timezone=TZ)
+        admitted = members.admits(member)
+        assert refused.value.code == (
+            "pool.browse_quota_exceeded" if admitted else "pool.not_member"
+        )
+        return
+    after = decide_browse(customer, member, pool, counter, now=T_EPOCH, timezone=TZ)
+    assert after.count == opened + 1 and after.opened[-1] == customer.id
