@@ -283,6 +283,7 @@ def test_leaving_hands_the_book_over_in_one_audited_commit() -> None:
     seq = len(world.store.audit_log())
     org.leave(ADMIN, "rep1", "again")  # already gone: nothing to do
     assert len(world.store.audit_log()) == seq
+    _refused(world, "pool.rep_inactive", org.go_on_leave, ADMIN, "rep1")
     # a rep who left may not claim, nor be assigned to
     _refused(world, "pool.rep_inactive", world.crm.pools.claim, REP1, world.customers[1])
     _refused(world, "pool.rep_inactive", world.crm.pools.assign, ADMIN, world.customers[1],
@@ -441,3 +442,32 @@ def test_a_team_leads_scope_follows_the_team_the_organisation_gives_them() -> No
     with pytest.raises(PermissionDenied):
         world.crm.pools.get_customer(lead, customer_id)
     assert world.crm.customers.list(lead).items == ()
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    caps=st.lists(st.none() | st.integers(0, 3), min_size=3, max_size=3),
+    on_leave=st.lists(st.booleans(), min_size=3, max_size=3),
+    batches=st.lists(st.integers(1, 4), min_size=1, max_size=3),
+)
+def test_a_days_allocations_through_the_service_respect_each_reps_cap_and_leave(
+    caps: list[int | None], on_leave: list[bool], batches: list[int]
+) -> None:
+    world = make_world(customers=sum(batches))
+    for n, (cap, away) in enumerate(zip(caps, on_leave, strict=True), start=1):
+        world.crm.org.set_daily_caps(
+            ADMIN, f"rep{n}", daily_claim_limit=None, daily_allocation_cap=cap
+        )
+        if away:
+            world.crm.org.go_on_leave(ADMIN, f"rep{n}")
+    given_to: dict[str, int] = {}
+    start = 0
+    for seed, size in enumerate(batches):
+        batch = world.customers[start : start + size]
+        start += size
+        report = world.crm.allocation.allocate(MANAGER, world.pool_id, batch, seed=seed)
+        for rep_id, count in report.counts().items():
+            given_to[rep_id] = given_to.get(rep_id, 0) + count
+    for n, (cap, away) in enumerate(zip(caps, on_leave, strict=True), start=1):
+        got = given_to.get(f"rep{n}", 0)
+        assert got == 0 if away else (not cap or got <= cap)

@@ -343,8 +343,16 @@ class OrgService:
         return [Change("team", team.id, team, after, f"lead {rep.id} left the team")]
 
     def go_on_leave(self, principal: Principal, rep_id: str, reason: str | None = None) -> SalesRep:
-        """A rep goes on leave (休假): keeps their book, gets no new allocations or assignments."""
-        return self._change_rep(principal, rep_id, lambda r: attrs.evolve(r, on_leave=True), reason)
+        """A rep goes on leave (休假): keeps their book, gets no new allocations or assignments.
+
+        A rep who left cannot go on leave (``pool.rep_inactive``)."""
+
+        def edit(rep: SalesRep) -> SalesRep:
+            if not rep.active:
+                check_available_rep(rep)
+            return attrs.evolve(rep, on_leave=True)
+
+        return self._change_rep(principal, rep_id, edit, reason)
 
     def return_from_leave(self, principal: Principal, rep_id: str) -> SalesRep:
         """A rep is back from leave and may be given work again."""
