@@ -201,6 +201,8 @@ def test_non_members_do_not_see_the_pool_nor_its_customers() -> None:
     details = _refused(world, "pool.not_member", world.crm.pools.list_pool, REP1, world.pool_id)
     assert details == {"pool_id": "east", "rep_id": "rep1"}
     _refused(world, "pool.not_member", world.crm.pools.get_customer, REP1, world.customers[0])
+    _refused(world, "pool.not_member", world.crm.customers.get, REP1, world.customers[0])  # 360
+    assert world.crm.customers.get(rep_principal(2), world.customers[0]).customer.owner_id is None
     assert len(world.crm.pools.list_pool(rep_principal(2), world.pool_id).items) == 3
     assert len(world.crm.pools.list_pool(MANAGER, world.pool_id).items) == 3  # scope, not members
     assert world.crm.pools.get_customer(MANAGER, world.customers[0]).id == world.customers[0]

@@ -255,7 +255,7 @@ class CustomerService:
 
         def query(uow: UnitOfWork) -> Customer360:
             customer = uow.customers.get(customer_id)
-            self.customers.guard(uow, principal, customer, write=False)
+            self.customers.guard_member(uow, principal, customer)  # pool members only
             raw[customer.id] = customer
             return self._view(uow, principal, customer)
 

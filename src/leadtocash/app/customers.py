@@ -49,6 +49,7 @@ from leadtocash.model import (
     ZoneId,
 )
 from leadtocash.pool.book import OwnershipAction, OwnershipChange, RepBook
+from leadtocash.pool.membership import Member, check_member
 from leadtocash.pool.reclaim import with_schedule
 from leadtocash.pool.rules import Pool, PoolRules
 from leadtocash.pool.visibility import visible_customer
@@ -128,6 +129,15 @@ class CustomerWrites:
     ) -> str:
         """Data-scope check on one customer (PermissionDenied ``auth.out_of_scope``)."""
         return self.ctx.guard(uow, principal, customer_target(customer), write=write)
+
+    def guard_member(self, uow: UnitOfWork, principal: Principal, customer: Customer) -> str:
+        """Read-scope check on one customer; a caller who reaches an unowned pool customer only
+        through its pool must be a member of that pool (PermissionDenied ``pool.not_member``)."""
+        reason = self.guard(uow, principal, customer, write=False)
+        if reason == "pool" and customer.pool_id is not None and not principal.is_manager:
+            pool = uow.repository(Pool).get(customer.pool_id)
+            check_member(pool.id, pool.members, Member.of(principal))
+        return reason
 
     def guard_pool(self, uow: UnitOfWork, principal: Principal, pool: Pool, *, write: bool) -> str:
         """Data-scope check on a pool (its zone)."""

@@ -401,7 +401,7 @@ class PoolService:
 
         def query(uow: UnitOfWork) -> Customer:
             customer = uow.customers.get(customer_id)
-            self._guard_member(uow, principal, customer)
+            self.customers.guard_member(uow, principal, customer)
             return customer
 
         return self.customers.visible(
@@ -452,15 +452,6 @@ class PoolService:
 
         return self.ctx.read(principal, Action.CUSTOMER_READ, query)
 
-    def _guard_member(self, uow: UnitOfWork, principal: Principal, customer: Customer) -> str:
-        """Scope check on one customer; a caller who reaches an unowned pool customer only
-        through the pool must be a member of it (``pool.not_member``)."""
-        reason = self.customers.guard(uow, principal, customer, write=False)
-        if reason == "pool" and customer.pool_id is not None and not principal.is_manager:
-            pool = uow.repository(Pool).get(customer.pool_id)
-            check_member(pool.id, pool.members, Member.of(principal))
-        return reason
-
     def open_customer(self, principal: Principal, customer_id: str) -> Customer:
         """Open one customer with its contact fields (phones, e-mails, address) unmasked.
 
@@ -473,7 +464,7 @@ class PoolService:
 
         def command(uow: UnitOfWork) -> tuple[Customer, list[Change]]:
             customer = uow.customers.get(customer_id)
-            self._guard_member(uow, principal, customer)
+            self.customers.guard_member(uow, principal, customer)
             changes: list[Change] = []
             if not can_see_contact(customer, principal):
                 rep_id = rep_of(principal)
