@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import attrs
 
 from leadtocash.access import Action, Principal, RolePolicy
+from leadtocash.app.cache import AggregateCache
 from leadtocash.app.unit_of_work import UnitOfWork, run_with_retries
 from leadtocash.audit import AuditEntry, new_salts
 from leadtocash.classification import RequiredFields, TagRules, TierRules
@@ -89,6 +90,9 @@ class AppContext:
     #: Random bytes for the salts of personal fields in audit entries (docs/audit.md,
     #: "Erasure"): the OS CSPRNG. Never a predictable source outside tests.
     entropy: Callable[[int], bytes] = os.urandom
+    #: Aggregates kept between this process's units of work, reused while their stored
+    #: version and document are unchanged (app/cache.py): reads skip most cattrs work.
+    cache: AggregateCache = attrs.field(factory=AggregateCache)
 
     @property
     def settings(self) -> OrganisationSettings:
@@ -122,7 +126,7 @@ class AppContext:
 
     def unit_of_work(self) -> UnitOfWork:
         """A fresh unit of work on this context's store."""
-        return UnitOfWork(self.store, self.ids, collision=self.collision)
+        return UnitOfWork(self.store, self.ids, collision=self.collision, cache=self.cache)
 
     def guard(
         self, uow: UnitOfWork, principal: Principal, target: ScopeTarget, *, write: bool

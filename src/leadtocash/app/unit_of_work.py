@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeVar
 import attrs
 
 from leadtocash.app.aggregates import AggregateSpec, group_bounds, spec_for
+from leadtocash.app.cache import AggregateCache, with_version
 from leadtocash.audit import AuditEntry
 from leadtocash.collision import DEFAULT_POLICY, CollisionPolicy, blocking_keys, key_texts
 from leadtocash.errors import ConcurrencyConflict, NotFound, StorageError
@@ -60,10 +61,15 @@ class Repository(Generic[T]):
         self.spec = spec
 
     def _from_record(self, record: StoredRecord) -> T:
-        data = dict(record.data)
-        data["version"] = record.version
-        aggregate = structure(data, self.spec.type)
-        self._uow._loaded[(self.spec.kind, record.id)] = aggregate
+        kind, cache = self.spec.kind, self._uow._cache
+        aggregate = None if cache is None else cache.get(kind, record)
+        if aggregate is None:
+            data = dict(record.data)
+            data["version"] = record.version
+            aggregate = structure(data, self.spec.type)
+            if cache is not None:
+                cache.put(kind, record.id, record.version, record.data, aggregate)
+        self._uow._loaded[(kind, record.id)] = aggregate
         return aggregate
 
     def find(self, ident: str) -> T | None:
@@ -190,9 +196,16 @@ class UnitOfWork:
     """An atomic change set: repositories, staged events and audit entries, commit/rollback."""
 
     def __init__(
-        self, store: Store, ids: IdSource, *, collision: CollisionPolicy = DEFAULT_POLICY
+        self,
+        store: Store,
+        ids: IdSource,
+        *,
+        collision: CollisionPolicy = DEFAULT_POLICY,
+        cache: AggregateCache | None = None,
     ) -> None:
         self._store = store
+        # Aggregates kept between units of work (app/cache.py); None structures every read.
+        self._cache = cache
         self._ids = ids
         self._collision = collision
         self._session: StoreSession | None = None
@@ -351,6 +364,10 @@ class UnitOfWork:
         commit = Commit(self._writes(), tuple(self._audit), self._outbox())
         session.commit(commit)
         self.committed = True
+        if self._cache is not None:  # the next command reads these without structuring them
+            for write in commit.writes:
+                aggregate = self._staged[(write.kind, write.id)]
+                self._cache.put(write.kind, write.id, write.new_version, write.data, aggregate)
         _log.debug(
             "committed %d writes, %d audit entries, %d outbox messages",
             len(commit.writes), len(commit.audit), len(commit.outbox),
@@ -371,7 +388,7 @@ class UnitOfWork:
         staged = self._staged.get((spec.kind, str(value.id)))  # type: ignore[attr-defined]
         if staged is None or staged != value:
             return value
-        return attrs.evolve(value, version=_version_of(staged) + 1)  # type: ignore[misc]
+        return with_version(value, _version_of(staged) + 1)  # type: ignore[no-any-return]
 
     def rollback(self) -> None:
         """Discard staged changes and release the session (idempotent)."""
