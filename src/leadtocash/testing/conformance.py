@@ -548,6 +548,43 @@ class StoreConformance:
         self.commit(store, _write("a", 2, indexes={}))
         assert self.query(store, IndexQuery("thing", "pool")) == []
 
+    def test_what_an_update_keeps_changes_and_drops_reads_back_exactly(self, store: Store) -> None:
+        # Adapters may touch only the rows an update changes; every row must still be right.
+        self.commit(
+            store,
+            _write(
+                "a",
+                indexes={"zone": "east", "owner": "rep1", "tier": "B"},
+                keys=frozenset({"k1", "k2"}),
+                lookups=frozenset({"l1", "l2"}),
+            ),
+            _write("b", indexes={"zone": "east"}),
+        )
+        self.commit(
+            store,
+            _write(
+                "a",
+                1,
+                indexes={"zone": "east", "owner": "rep2", "tier": None, "name": "x"},
+                keys=frozenset({"k1", "k3"}),
+                lookups=frozenset({"l1", "l3"}),
+            ),
+            _write("b", 1, indexes={"zone": "east"}, keys=frozenset({"k2"})),
+        )
+        assert self.query(store, IndexQuery("thing", "zone")) == [("east", "a"), ("east", "b")]
+        assert self.query(store, IndexQuery("thing", "owner")) == [("rep2", "a")]
+        assert self.query(store, IndexQuery("thing", "tier")) == []
+        assert self.query(store, IndexQuery("thing", "name")) == [("x", "a")]
+        session = store.session()
+        try:
+            found = {k: session.find_unique("thing", k) for k in ("k1", "k2", "k3")}
+            assert found == {"k1": "a", "k2": "b", "k3": "a"}
+            assert [session.find_by_key("thing", k) for k in ("l1", "l2", "l3")] == [
+                ["a"], [], ["a"],
+            ]  # fmt: skip
+        finally:
+            session.close()
+
     # -- audit chain and outbox -----------------------------------------------------------------
     def test_audit_entries_are_sealed_on_their_strands(self, store: Store) -> None:
         self.commit(store, _write("a"), audit=(_audit(1), _audit(2)))
