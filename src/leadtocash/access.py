@@ -93,6 +93,7 @@ class Action(enum.StrEnum):
     PRIVACY_ERASE = "privacy.erase"
     CONTACT_WRITE = "contact.write"
     LEAD_UPDATE = "lead.update"
+    LEAD_RESCORE = "lead.rescore"
     FOLLOW_UP_SWEEP = "follow_up.sweep"
     TICKET_WRITE = "ticket.write"
     TICKET_ASSIGN = "ticket.assign"
@@ -202,6 +203,9 @@ DEFAULT_PERMISSIONS: Mapping[Action, frozenset[Role]] = {
     Action.PRIVACY_ERASE: frozenset({Role.ADMIN}),
     Action.CONTACT_WRITE: _SALES,
     Action.LEAD_UPDATE: _SALES,
+    # Rescoring every lead (after a score rule change, or the periodic refresh) is a batch
+    # job: the admin's and the system's. Each lead's own changes rescore it as they happen.
+    Action.LEAD_RESCORE: frozenset({Role.ADMIN, Role.SYSTEM}),
     Action.FOLLOW_UP_SWEEP: frozenset({Role.ADMIN, Role.SYSTEM}),
     # After-sales: service agents and reps open and work tickets (of their customers, or
     # assigned to them or their team: data scopes); service, managers and the system assign;

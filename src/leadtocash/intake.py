@@ -28,8 +28,10 @@ __all__ = ["LEAD_FIELDS", "IntakeRules", "lead_from_payload"]
 #: Every key a lead payload may carry.
 LEAD_FIELDS = frozenset(
     {"channel", "company_name", "contact_name", "phone", "email", "uscc", "zone_id", "campaign",
-     "note"}
+     "note", "industry", "employees"}
 )  # fmt: skip
+#: Payload keys holding a number (the others hold text).
+_NUMBERS = frozenset({"employees"})
 
 _MAX_LEN = 500
 
@@ -77,6 +79,21 @@ def _text(
     return value or None
 
 
+def _count(
+    payload: Mapping[str, object], key: str, prefix: str, errors: list[FieldError]
+) -> int | None:
+    """A whole number >= 0 given as a number or as digits (``"120"``), or None."""
+    value = payload.get(key)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    errors.append(FieldError(prefix + key, "field.type", "expected a whole number >= 0"))
+    return None
+
+
 def lead_from_payload(
     payload: Mapping[str, object],
     *,
@@ -114,7 +131,10 @@ def lead_from_payload(
                     FieldError(p + "channel", "channel.unknown", f"unknown channel; use {allowed}")
                 )
 
-    text = {key: _text(payload, key, p, errors) for key in sorted(LEAD_FIELDS - {"channel"})}
+    text = {
+        key: _text(payload, key, p, errors) for key in sorted(LEAD_FIELDS - {"channel"} - _NUMBERS)
+    }
+    employees = _count(payload, "employees", p, errors)
     phone = collect_field(
         errors,
         lambda raw, path: parse_phone(raw, path=path, region=rules.phone_region),
@@ -133,7 +153,10 @@ def lead_from_payload(
     if resolved is not None:
         required |= rules.required.get(resolved, frozenset()) - {"channel"}
     errors += required_errors(
-        sorted(required), lambda key: text[key] is not None, prefix=p, reported=reported
+        sorted(required),
+        lambda key: (employees if key in _NUMBERS else text[key]) is not None,
+        prefix=p,
+        reported=reported,
     )
     reported = {e.path for e in errors}
     unreachable = text["phone"] is None and text["email"] is None
@@ -159,4 +182,6 @@ def lead_from_payload(
         zone_id=ZoneId(zone) if zone else None,
         campaign=text["campaign"],
         note=text["note"],
+        industry=text["industry"],
+        employees=employees,
     )

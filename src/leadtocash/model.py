@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import attrs
 
 from leadtocash.errors import ValidationError
+from leadtocash.scoring import LeadScore
 from leadtocash.signals import DemandSignals
 from leadtocash.validators import non_blank, non_negative, optional_non_negative, utc
 
@@ -200,6 +201,13 @@ class Lead:
     campaign: str | None = None
     note: str | None = None
     disqualify_reason: str | None = None
+    #: What the lead score's fit rules read besides the pool's product line (industry, size
+    #: in employees) and the score itself (线索评分), recomputed on every change of the lead.
+    industry: str | None = None
+    employees: int | None = attrs.field(
+        default=None, validator=attrs.validators.optional(non_negative)
+    )
+    score: LeadScore | None = None
     updated_at: datetime | None = attrs.field(default=None, validator=utc)
     version: int = 0
     #: The record this lead duplicates, as ``"customer:<id>"`` or ``"lead:<id>"``: set at

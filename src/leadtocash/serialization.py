@@ -22,7 +22,7 @@ import cattrs
 from cattrs.errors import AttributeValidationNote, IterableValidationNote
 from cattrs.preconf.json import make_converter
 
-from leadtocash.classification import RequiredFields, TagRules, TierRules
+from leadtocash.classification import RequiredFields, ScoreRules, TagRules, TierRules
 from leadtocash.errors import FieldError, ValidationError
 from leadtocash.money import Money
 
@@ -68,7 +68,7 @@ def _make() -> cattrs.Converter:
     # Rule tables travel in their documented config form (they hold unions and classes), with
     # each rule's conditions as [fact, spec] pairs: stores may reorder JSON object keys
     # (PostgreSQL's jsonb does), and condition order is what explanations list.
-    for table in (TierRules, TagRules):
+    for table in (TierRules, TagRules, ScoreRules):
         conv.register_unstructure_hook(table, lambda v: _map_rules(v.to_config(), _as_pairs))
         conv.register_structure_hook(
             table, lambda v, cls: cls.from_config(_map_rules(v, _as_mapping))

@@ -1,9 +1,9 @@
 """The organisation's configurable rules as data (组织配置): one versioned, audited aggregate.
 
-Tier rules, system-tag rules, required fields, intake rules and the collision policy are not
-constructor arguments that silently fall back to defaults: they are stored, changed through
-an audited command (who changed what, before → after), and every path of the application
-reads the same copy. Pool rules are stored on each pool.
+Tier rules, system-tag rules, lead score rules, required fields, intake rules and the
+collision policy are not constructor arguments that silently fall back to defaults: they are
+stored, changed through an audited command (who changed what, before → after), and every
+path of the application reads the same copy. Pool rules are stored on each pool.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from datetime import datetime
 
 import attrs
 
-from leadtocash.classification import RequiredFields, TagRules, TierRules
+from leadtocash.classification import RequiredFields, ScoreRules, TagRules, TierRules
 from leadtocash.collision import DEFAULT_POLICY, CollisionPolicy
 from leadtocash.intake import IntakeRules
 from leadtocash.recycle import RecycleRules
@@ -31,6 +31,8 @@ class OrganisationSettings:
     id: str = SETTINGS_ID
     tier_rules: TierRules = attrs.field(factory=TierRules)
     tag_rules: TagRules = attrs.field(factory=TagRules)
+    #: The lead score rules (线索评分规则); changing them rescores every lead in pages.
+    lead_score: ScoreRules = attrs.field(factory=ScoreRules)
     required_fields: RequiredFields = attrs.field(factory=RequiredFields)
     intake: IntakeRules = attrs.field(factory=IntakeRules)
     collision: CollisionPolicy = DEFAULT_POLICY

@@ -159,6 +159,11 @@ SERVICES: dict[str, tuple[Action, bool, Call]] = {
         ),
     ),
     "get_lead": (Action.LEAD_READ, False, lambda c, p, t: c.leads.get(p, LEAD_OF[t])),
+    "explain_lead_score": (
+        Action.LEAD_READ,
+        False,
+        lambda c, p, t: c.lead_scores.explain(p, LEAD_OF[t]),
+    ),
     "start_working": (
         Action.LEAD_TRANSITION,
         True,
@@ -406,6 +411,21 @@ def test_pool_lists_hold_the_pools_in_scope(who: str) -> None:
     principal = PRINCIPALS[who]
     expected = [PoolId(z) for z in (EAST, WEST) if _pool_expected("list_pool", principal, z)]
     assert [p.id for p in crm.pools.list_pools(principal)] == expected
+
+
+@pytest.mark.parametrize("who", list(PRINCIPALS))
+def test_rescoring_every_lead_is_for_admins_and_the_system(who: str) -> None:
+    crm, store, _ids = _world()
+    principal = PRINCIPALS[who]
+    before = (dict(store._rows), len(store._audit), dict(store._outbox))
+    if _has_role(principal, Action.LEAD_RESCORE):
+        report = crm.lead_scores.recompute(principal, reason="periodic refresh")
+        assert report.finished
+    else:
+        with pytest.raises(PermissionDenied) as caught:
+            crm.lead_scores.recompute(principal, reason="periodic refresh")
+        assert caught.value.code == "auth.permission_denied"
+        assert (dict(store._rows), len(store._audit), dict(store._outbox)) == before
 
 
 @pytest.mark.parametrize(("who", "target"), [(w, t) for w in PRINCIPALS for t in TARGETS])

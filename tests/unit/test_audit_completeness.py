@@ -86,6 +86,8 @@ AUDITED: dict[str, str] = {
 #:   assignments (allocation does write one entry for it, which is allowed);
 #: - ``schedule_recompute``: progress of the recomputation an audited rule change asked for;
 #:   every customer schedule it moves is audited on its own;
+#: - ``lead_rescore``: progress of the lead rescore a score rule change asked for; every lead
+#:   score it moves is audited on its own;
 #: - ``due_reminders``: an invoice's payment-reminder schedule, created by the audited issue
 #:   (the reminder sweep audits each reminder it sends on it).
 DERIVED = frozenset(
@@ -95,6 +97,7 @@ DERIVED = frozenset(
         "ownership_change",
         "fairness_ledger",
         "schedule_recompute",
+        "lead_rescore",
         "due_reminders",
     }
 )
@@ -1273,6 +1276,24 @@ RECYCLE_READS: dict[str, Scenario] = {
 }
 
 
+# -- lead scores (issue #27) -------------------------------------------------------------------
+def _lead_scores_recompute(w: World) -> Call:
+    """A lead stored before scores existed (no score): a fresh rescore run scores it."""
+    lead_id = _lead(w)
+    with w.crm.unit_of_work() as uow:
+        uow.leads.save(attrs.evolve(uow.leads.get(lead_id), score=None))
+        uow.commit()
+    return lambda: w.crm.lead_scores.recompute(ADMIN, reason="first scores")
+
+
+SCORE_COMMANDS: dict[str, Scenario] = {"lead_scores.recompute": _lead_scores_recompute}
+SCORE_READS: dict[str, Scenario] = {
+    "lead_scores.explain": lambda w: (lambda lid: lambda: w.crm.lead_scores.explain(REP1, lid))(
+        _lead(w)
+    ),
+}
+
+
 #: One scenario per state-changing public method, by ``service.method``.
 COMMANDS: dict[str, Scenario] = {
     "leads.capture": _leads_capture,
@@ -1320,6 +1341,7 @@ COMMANDS: dict[str, Scenario] = {
     **CASH_COMMANDS,
     **SERVICE_COMMANDS,
     **SCREEN_COMMANDS,
+    **SCORE_COMMANDS,
     **ORG_COMMANDS,
 }
 
@@ -1445,6 +1467,7 @@ READS: dict[str, Scenario] = {
     **CASH_READS,
     **SERVICE_READS,
     **SCREEN_READS,
+    **SCORE_READS,
     **ORG_READS,
 }
 

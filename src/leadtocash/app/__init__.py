@@ -20,6 +20,7 @@ from leadtocash.app.contracts import ContractService
 from leadtocash.app.customer_screens import Customer360, CustomerService, PersonalData, Section
 from leadtocash.app.documents import CashPolicies
 from leadtocash.app.erasure import ErasureResult
+from leadtocash.app.lead_scores import LeadScoreService, RescoreReport, ScoreExplanation
 from leadtocash.app.leads import ImportReport, ImportRow, LeadService
 from leadtocash.app.listing import CustomerFilter, CustomerSort, LeadFilter, LeadSort
 from leadtocash.app.org import OrgService
@@ -78,6 +79,7 @@ __all__ = [
     "ImportReport",
     "ImportRow",
     "LeadFilter",
+    "LeadScoreService",
     "LeadService",
     "LeadSort",
     "LeadToCash",
@@ -101,7 +103,9 @@ __all__ = [
     "RenewalService",
     "RepService",
     "Repository",
+    "RescoreReport",
     "Restored",
+    "ScoreExplanation",
     "Section",
     "ServicePolicies",
     "SettingsService",
@@ -131,6 +135,7 @@ class LeadToCash:
     pipeline: PipelineService
     collisions: CollisionService
     classification: ClassificationService
+    lead_scores: LeadScoreService
     allocation: AllocationService
     settings: SettingsService
     products: ProductService
@@ -191,6 +196,7 @@ class LeadToCash:
             pipeline=PipelineService(ctx),
             collisions=CollisionService(ctx),
             classification=ClassificationService(ctx),
+            lead_scores=LeadScoreService(ctx),
             allocation=AllocationService(ctx),
             settings=SettingsService(ctx),
             products=ProductService(ctx),

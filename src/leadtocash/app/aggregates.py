@@ -19,6 +19,7 @@ from leadtocash.app.listing import (
     follow_up_list_indexes,
     lead_list_indexes,
 )
+from leadtocash.classification import LeadRescore
 from leadtocash.collision import DedupKey, email_key, name_key, phone_key, uscc_key
 from leadtocash.contracts import (
     OPEN_INVOICE_STATUSES,
@@ -349,6 +350,11 @@ SPECS: tuple[AggregateSpec[Any], ...] = (
     AggregateSpec(
         "schedule_recompute",
         ScheduleRecompute,
+        lambda job: {"pending": None if job.done else sortable_time(job.requested_at)},
+    ),
+    AggregateSpec(
+        "lead_rescore",
+        LeadRescore,
         lambda job: {"pending": None if job.done else sortable_time(job.requested_at)},
     ),
     AggregateSpec("product", Product, _product_indexes),

@@ -10,6 +10,7 @@ from leadtocash.access import Action, Principal
 from leadtocash.app.context import AppContext, Change
 from leadtocash.app.customer_screens import UNCHANGED, exact_key, read_scope
 from leadtocash.app.dedup import collision_report
+from leadtocash.app.lead_scores import LeadScoring
 from leadtocash.app.listing import (
     DEFAULT_PAGE,
     LeadFilter,
@@ -66,6 +67,9 @@ class LeadService:
     """Capture, import and read leads."""
 
     ctx: AppContext
+    scoring: LeadScoring = attrs.field(
+        init=False, default=attrs.Factory(lambda self: LeadScoring(self.ctx), takes_self=True)
+    )
 
     def capture(
         self,
@@ -95,7 +99,7 @@ class LeadService:
         lead = attrs.evolve(checked, id=LeadId(self.ctx.ids.new_id("lead")))
 
         def command(uow: UnitOfWork) -> tuple[Lead, list[Change]]:
-            linked = self._linked(uow, principal, lead)
+            linked = self.scoring.scored(uow, self._linked(uow, principal, lead))
             uow.leads.add(linked)
             uow.record(LeadCaptured(now, linked.id, linked.channel, linked.company_name))
             return linked, [Change("lead", linked.id, None, linked)]
@@ -184,15 +188,18 @@ class LeadService:
         zone_id: str | None = UNCHANGED,
         campaign: str | None = UNCHANGED,
         note: str | None = UNCHANGED,
+        industry: str | None = UNCHANGED,
+        employees: int | None = UNCHANGED,
     ) -> Lead:
         """Edit a lead's fields (its owner, or a manager in scope; unowned leads by anyone in
-        scope); validated like a capture, audited as ``lead.update``."""
+        scope); validated like a capture, audited as ``lead.update``; the score follows."""
         given = {
             key: value
             for key, value in (
                 ("company_name", company_name), ("contact_name", contact_name),
                 ("phone", phone), ("email", email), ("uscc", uscc), ("zone_id", zone_id),
-                ("campaign", campaign), ("note", note),
+                ("campaign", campaign), ("note", note), ("industry", industry),
+                ("employees", employees),
             )
             if value is not UNCHANGED
         }  # fmt: skip
@@ -204,6 +211,7 @@ class LeadService:
                 "company_name": before.company_name, "contact_name": before.contact_name,
                 "phone": before.phone, "email": before.email, "uscc": before.uscc,
                 "zone_id": before.zone_id, "campaign": before.campaign, "note": before.note,
+                "industry": before.industry, "employees": before.employees,
                 **given,
             }  # fmt: skip
             rules = attrs.evolve(self.ctx.intake, reject_unknown_fields=False, required={})
@@ -216,6 +224,7 @@ class LeadService:
             if after == before:
                 return before, []
             after = attrs.evolve(after, updated_at=self.ctx.clock.now())
+            after = self.scoring.scored(uow, after)
             uow.leads.save(after)
             return after, [Change("lead", after.id, before, after)]
 

@@ -37,6 +37,7 @@ from leadtocash.model import (
 )
 from leadtocash.ports.storage import Clause, IndexFilter, IndexQuery
 from leadtocash.scopes import DataScope, ScopePolicy
+from leadtocash.scoring import MAX_SCORE, LeadScore
 
 __all__ = [
     "DEFAULT_PAGE",
@@ -55,6 +56,7 @@ __all__ = [
     "pinyin_value",
     "recent_value",
     "scope_clause",
+    "score_value",
     "time_value",
 ]
 
@@ -154,6 +156,15 @@ def customer_list_indexes(customer: Customer) -> dict[str, str | None]:
     return found
 
 
+#: The ``score`` index value of a lead without a score (after every scored lead).
+UNSCORED = "999"
+
+
+def score_value(score: LeadScore | None) -> str:
+    """Index text of a lead score, best first (100 → ``"000"``); unscored leads sort last."""
+    return UNSCORED if score is None else f"{MAX_SCORE - score.total:03d}"
+
+
 def lead_list_indexes(lead: Lead) -> dict[str, str | None]:
     """The indexes the lead screens read (besides ``status``, ``owner`` and ``created``)."""
     name = name_value(lead.company_name)
@@ -164,6 +175,7 @@ def lead_list_indexes(lead: Lead) -> dict[str, str | None]:
         "zone": lead.zone_id or "",
         "channel": lead.channel.value,
         "unowned_zone": (lead.zone_id or "") if lead.owner_id is None else None,
+        "score": score_value(lead.score),
     }
 
 
@@ -332,11 +344,16 @@ class LeadSort(enum.StrEnum):
     CREATED = "created"
     RECENT = "recent"
     NAME = "name"
+    SCORE = "score"  # best lead score first (线索评分), unscored leads last
 
 
 @attrs.frozen
 class LeadFilter:
-    """Filters of a lead list (all optional; every one given must hold)."""
+    """Filters of a lead list (all optional; every one given must hold).
+
+    ``min_score`` keeps leads whose stored score is at least that (0-100; unscored leads
+    never match).
+    """
 
     status: LeadStatus | None = None
     owner: RepId | None = None
@@ -344,11 +361,26 @@ class LeadFilter:
     channel: Channel | None = None
     created_from: datetime | None = None
     created_until: datetime | None = None
+    min_score: int | None = None
+
+
+def _score_bounds(min_score: int | None) -> tuple[str | None, str | None]:
+    """``(at_least, below)`` on the ``score`` index for scores of at least ``min_score``."""
+    if min_score is None:
+        return None, None
+    if isinstance(min_score, bool) or not isinstance(min_score, int):
+        raise ValidationError.single("min_score", "field.type", "expected a whole number")
+    if not 0 <= min_score <= MAX_SCORE:
+        raise ValidationError.single(
+            "min_score", "field.out_of_range", f"a score is 0 to {MAX_SCORE}"
+        )
+    return "000", f"{MAX_SCORE - min_score + 1:03d}"
 
 
 def lead_query(filters: LeadFilter, sort: LeadSort, scope: Clause | None) -> IndexQuery:
     """The index query of a lead list (no cursor, no limit yet)."""
     created = _time_range(filters.created_from, filters.created_until)
+    scores = _score_bounds(filters.min_score)
     conditions: dict[str, IndexFilter | None] = {
         "status": None
         if filters.status is None
@@ -359,11 +391,15 @@ def lead_query(filters: LeadFilter, sort: LeadSort, scope: Clause | None) -> Ind
         if filters.channel is None
         else IndexFilter("channel", equals=filters.channel.value),
         "created": _range_filter("created", created),
+        "score": _range_filter("score", scores),
     }
     at_least, below = (None, None)
     if sort is LeadSort.CREATED:
         at_least, below = created
         conditions["created"] = None
+    elif sort is LeadSort.SCORE:
+        at_least, below = scores
+        conditions["score"] = None
     return IndexQuery(
         "lead", sort.value, at_least=at_least, below=below, where=_where([scope], conditions)
     )

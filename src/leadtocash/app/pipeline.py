@@ -18,6 +18,7 @@ import attrs
 from leadtocash.access import Action, Principal
 from leadtocash.app.context import AppContext, Change
 from leadtocash.app.customers import CustomerWrites
+from leadtocash.app.lead_scores import LeadScoring
 from leadtocash.app.org import named_rep
 from leadtocash.app.unit_of_work import UnitOfWork
 from leadtocash.collision import (
@@ -75,6 +76,9 @@ class PipelineService:
     lead_rules: LeadRules = DEFAULT_LEAD_RULES
     customers: CustomerWrites = attrs.field(
         init=False, default=attrs.Factory(lambda self: CustomerWrites(self.ctx), takes_self=True)
+    )
+    scoring: LeadScoring = attrs.field(
+        init=False, default=attrs.Factory(lambda self: LeadScoring(self.ctx), takes_self=True)
     )
 
     # -- shared steps ---------------------------------------------------------------------------
@@ -167,6 +171,7 @@ class PipelineService:
                 lead, trigger, at=now, actor=principal.user_id, reason=reason,
                 rules=self.lead_rules,
             )  # fmt: skip
+            after = self.scoring.scored(uow, after)  # the score follows the status
             uow.leads.save(after)
             uow.record(lead_status_changed(lead.id, change))
             return after, [Change("lead", lead.id, lead, after, change.reason)]
@@ -379,6 +384,7 @@ class PipelineService:
             final = uow.customers.get(customer.id)
             if existing is None:  # audit the new customer as created, in its final form
                 customer_changes = [Change("customer", customer.id, None, final, "lead converted")]
+            converted = self.scoring.scored(uow, converted)
             uow.leads.save(converted)
             uow.record(lead_status_changed(lead.id, change))
             contact_id = contact.id if contact else None

@@ -13,8 +13,9 @@ import attrs
 
 from leadtocash.access import Action, Principal
 from leadtocash.app.context import AppContext, Change
+from leadtocash.app.lead_scores import LeadScoring
 from leadtocash.app.unit_of_work import UnitOfWork
-from leadtocash.classification import RequiredFields, TagRules, TierRules
+from leadtocash.classification import RequiredFields, ScoreRules, TagRules, TierRules
 from leadtocash.collision import CollisionPolicy
 from leadtocash.errors import FieldError, ValidationError
 from leadtocash.intake import IntakeRules
@@ -78,16 +79,22 @@ class SettingsService:
         *,
         tier_rules: TierRules | None = None,
         tag_rules: TagRules | None = None,
+        lead_score: ScoreRules | None = None,
         required_fields: RequiredFields | None = None,
         intake: IntakeRules | None = None,
         collision: CollisionPolicy | None = None,
         recycle: RecycleRules | None = None,
     ) -> OrganisationSettings:
-        """Change some of the settings (admin); in force for this process at once."""
+        """Change some of the settings (admin); in force for this process at once.
+
+        New ``lead_score`` rules store a pending lead rescore in the same commit, then rescore
+        every lead page by page (``crm.lead_scores.recompute`` finishes a stopped run).
+        """
         why = require_reason(reason)
         changes = given_settings(
             tier_rules=tier_rules,
             tag_rules=tag_rules,
+            lead_score=lead_score,
             required_fields=required_fields,
             intake=intake,
             collision=collision,
@@ -101,6 +108,8 @@ class SettingsService:
             if stored is not None and after == stored:
                 return stored, []
             after = attrs.evolve(after, updated_at=self.ctx.clock.now())
+            if after.lead_score != base.lead_score:
+                LeadScoring(self.ctx).request(uow, why, after.lead_score)
             repo = uow.repository(OrganisationSettings)
             if stored is None:
                 repo.add(after)  # the first change stores the settings (version 0 until now)
@@ -108,7 +117,10 @@ class SettingsService:
                 repo.save(after)
             return after, [Change("organisation_settings", SETTINGS_ID, stored, after, why)]
 
+        before = self.ctx.settings.lead_score
         self.ctx.cell.current = self.ctx.execute(principal, Action.SETTINGS_MANAGE, command)
+        if self.ctx.settings.lead_score != before:
+            LeadScoring(self.ctx).run(principal, Action.SETTINGS_MANAGE)
         return self.ctx.settings
 
     def reload(self, principal: Principal) -> OrganisationSettings:

@@ -3,7 +3,8 @@
 Tiers A–E come from an ordered, validated rule table over named facts (demand signals and
 information completeness); ``classify`` explains which rule fired and what is missing for the
 next tier. The validator guarantees monotonicity: adding information or confirming a demand
-signal never lowers the tier (docs/classification.md).
+signal never lowers the tier (docs/classification.md). The lead score (线索评分) reuses the
+same conditions over lead facts: ``ScoreRules`` and ``score_lead``.
 """
 
 from leadtocash.classification.conditions import (
@@ -32,6 +33,25 @@ from leadtocash.classification.facts import (
     FactValue,
     facts_of,
 )
+from leadtocash.classification.lead_facts import (
+    DEFAULT_LEAD_COMPLETENESS_FIELDS,
+    LEAD_FACTS,
+    MEETING_KINDS,
+    Engagement,
+    LeadFacts,
+    lead_facts,
+)
+from leadtocash.classification.lead_score import (
+    MAX_RULE_POINTS,
+    RESCORE_ID,
+    LeadRescore,
+    ScoreRule,
+    ScoreRules,
+    default_score_rules,
+    same_score,
+    score_facts,
+    score_lead,
+)
 from leadtocash.classification.paths import completeness, is_filled
 from leadtocash.classification.report import NONE_KEY, TierDistribution, tier_distribution
 from leadtocash.classification.required import (
@@ -52,25 +72,35 @@ from leadtocash.signals import DemandSignals, RiskLevel
 
 __all__ = [
     "DEFAULT_COMPLETENESS_FIELDS",
+    "DEFAULT_LEAD_COMPLETENESS_FIELDS",
     "FACTS",
     "INFORMATION_FIELDS",
+    "LEAD_FACTS",
+    "MAX_RULE_POINTS",
+    "MEETING_KINDS",
     "MONOTONE_OPERATORS",
     "NONE_KEY",
+    "RESCORE_ID",
     "TIERS",
     "Classification",
     "Condition",
     "ConditionCheck",
     "ConditionValue",
     "DemandSignals",
+    "Engagement",
     "FactSpec",
     "FactType",
     "FactValue",
     "Facts",
     "FieldRequirements",
+    "LeadFacts",
+    "LeadRescore",
     "Operator",
     "Reclassification",
     "RequiredFields",
     "RiskLevel",
+    "ScoreRule",
+    "ScoreRules",
     "TagRule",
     "TagRules",
     "TierChanged",
@@ -83,11 +113,16 @@ __all__ = [
     "completeness",
     "default_requirements",
     "default_rules",
+    "default_score_rules",
     "default_tag_rules",
     "facts_of",
     "implies",
     "implies_all",
     "is_filled",
+    "lead_facts",
+    "same_score",
+    "score_facts",
+    "score_lead",
     "tier_distribution",
     "tier_rank",
 ]

@@ -1,7 +1,9 @@
 """Conditions over named facts: evaluation, implication, validation and plain-data config.
 
 A condition is data, ``Condition("expected_close", Operator.WITHIN_DAYS, 30)``, evaluated
-against :class:`~leadtocash.classification.facts.Facts` computed for a given ``now``.
+against :class:`~leadtocash.classification.facts.Facts` computed for a given ``now``. The
+facts a condition may name come from the facts it is evaluated on (``specs()``): customer
+facts for tiers and tags, lead facts for the lead score (``classification.lead_score``).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 
 import attrs
 
-from leadtocash.classification.facts import FACTS, Facts, FactSpec, FactValue
+from leadtocash.classification.facts import FACTS, FactSource, FactSpec, FactValue
 from leadtocash.errors import ValidationError
 from leadtocash.money import Money
 from leadtocash.signals import RiskLevel
@@ -50,10 +52,12 @@ class Operator(enum.StrEnum):
     AT_MOST = "at_most"
     WITHIN_DAYS = "within_days"
     OLDER_THAN_DAYS = "older_than_days"
+    ONE_OF = "one_of"
 
 
-#: What a condition compares with: a count, an amount, a risk level, a number of days, nothing.
-ConditionValue = int | Money | RiskLevel | None
+#: What a condition compares with: a count, an amount, a risk level, a number of days, the
+#: texts a text fact may equal (``one_of``), nothing.
+ConditionValue = int | Money | RiskLevel | tuple[str, ...] | None
 
 _NO_VALUE = frozenset({Operator.IS_TRUE, Operator.IS_FALSE, Operator.PRESENT, Operator.ABSENT})
 _DAYS = frozenset({Operator.WITHIN_DAYS, Operator.OLDER_THAN_DAYS})
@@ -68,6 +72,7 @@ _OPERATORS: Mapping[str, frozenset[Operator]] = {
     "instant": frozenset(
         {Operator.PRESENT, Operator.ABSENT, Operator.WITHIN_DAYS, Operator.OLDER_THAN_DAYS}
     ),
+    "text": frozenset({Operator.PRESENT, Operator.ABSENT, Operator.ONE_OF}),
 }
 
 #: Operators that stay true when a fact improves, by polarity (True = positive fact). Only
@@ -86,9 +91,9 @@ class Condition:
     op: Operator
     value: ConditionValue = None
 
-    def holds(self, facts: Facts) -> bool:
+    def holds(self, facts: FactSource) -> bool:
         """True when the condition is met by ``facts`` (unknown facts never meet a bound)."""
-        if self.fact not in FACTS:
+        if self.fact not in facts.specs():
             raise ValidationError.single(self.fact, UNKNOWN_FIELD_CODE, "unknown fact")
         actual = facts.value(self.fact)
         op = self.op
@@ -102,14 +107,17 @@ class Condition:
             return actual is None
         if op in _DAYS:
             return _days_hold(op, actual, _int(self.value), facts)
+        if op is Operator.ONE_OF:
+            return isinstance(actual, str) and actual.casefold() in _texts(self.value)
         order = _compare(actual, self.value)
         if order is None:
             return False
         return order >= 0 if op is Operator.AT_LEAST else order <= 0
 
-    def describe(self) -> str:
-        """A short English phrase for the condition ("expected close within 30 days")."""
-        label = FACTS[self.fact].label if self.fact in FACTS else self.fact
+    def describe(self, specs: Mapping[str, FactSpec] = FACTS) -> str:
+        """A short English phrase for the condition ("expected close within 30 days");
+        ``specs`` gives the facts' labels (customer facts unless told)."""
+        label = specs[self.fact].label if self.fact in specs else self.fact
         shown = _show(self.value)
         return {
             Operator.IS_TRUE: label,
@@ -120,6 +128,7 @@ class Condition:
             Operator.AT_MOST: f"{label} at most {shown}",
             Operator.WITHIN_DAYS: f"{label} within {shown} days",
             Operator.OLDER_THAN_DAYS: f"{label} older than {shown} days",
+            Operator.ONE_OF: f"{label} one of {shown}",
         }.get(self.op, f"{label} {self.op} {shown}")
 
 
@@ -132,15 +141,15 @@ class ConditionCheck:
     actual: FactValue
 
     @classmethod
-    def of(cls, condition: Condition, facts: Facts) -> ConditionCheck:
+    def of(cls, condition: Condition, facts: FactSource) -> ConditionCheck:
         """Check ``condition`` against ``facts``."""
         return cls(condition, condition.holds(facts), facts.value(condition.fact))
 
-    def describe(self) -> str:
+    def describe(self, specs: Mapping[str, FactSpec] = FACTS) -> str:
         """English: the condition, and the value seen when it was not met."""
         if self.met:
-            return self.condition.describe()
-        return f"{self.condition.describe()} (now: {_show(self.actual)})"
+            return self.condition.describe(specs)
+        return f"{self.condition.describe(specs)} (now: {_show(self.actual)})"
 
 
 def _is_int(value: object) -> bool:
@@ -151,7 +160,14 @@ def _int(value: ConditionValue) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
-def _days_hold(op: Operator, actual: FactValue, days: int, facts: Facts) -> bool:
+def _texts(value: ConditionValue) -> frozenset[str]:
+    """The texts of a ``one_of`` value, case-folded (comparison ignores case)."""
+    if not isinstance(value, tuple):
+        return frozenset()
+    return frozenset(v.casefold() for v in value if isinstance(v, str))
+
+
+def _days_hold(op: Operator, actual: FactValue, days: int, facts: FactSource) -> bool:
     """Dates look ahead (close within N days from today); instants look back from now."""
     if isinstance(actual, datetime):
         cutoff = facts.now - timedelta(days=days)
@@ -163,7 +179,7 @@ def _days_hold(op: Operator, actual: FactValue, days: int, facts: Facts) -> bool
     return False
 
 
-def _compare(actual: FactValue, bound: ConditionValue) -> int | None:
+def _compare(actual: FactValue | ConditionValue, bound: ConditionValue) -> int | None:
     """-1/0/1 comparing ``actual`` with ``bound``; None when they cannot be compared."""
     left: Decimal | int
     right: Decimal | int
@@ -187,6 +203,8 @@ def _show(value: object) -> str:
         return "yes" if value else "no"
     if isinstance(value, datetime):
         return value.isoformat(timespec="minutes")
+    if isinstance(value, tuple):
+        return ", ".join(str(v) for v in value)
     return str(value)
 
 
@@ -201,6 +219,8 @@ def implies(stronger: Condition, weaker: Condition) -> bool:
     if a is b:
         if a in _NO_VALUE:
             return True
+        if a is Operator.ONE_OF:
+            return _texts(stronger.value) <= _texts(weaker.value)
         order = _compare(stronger.value, weaker.value)
         if a is Operator.AT_LEAST:
             return order is not None and order >= 0
@@ -228,6 +248,13 @@ def _value_problem(spec: FactSpec, condition: Condition) -> str | None:
     if op in _DAYS:
         ok = _is_int(value) and _int(value) >= 0
         return None if ok else f"{op} needs a whole number of days >= 0"
+    if op is Operator.ONE_OF:
+        ok = (
+            isinstance(value, tuple)
+            and bool(value)
+            and all(isinstance(v, str) and v.strip() for v in value)
+        )
+        return None if ok else f"{op} needs a non-empty list of non-blank texts"
     if spec.type == "money":
         if not isinstance(value, Money) or value.amount < 0:
             return f"{op} needs an amount of money >= 0"
@@ -241,16 +268,19 @@ def _value_problem(spec: FactSpec, condition: Condition) -> str | None:
     return None
 
 
-def condition_problems(condition: Condition, *, monotone: bool) -> list[tuple[str, str]]:
+def condition_problems(
+    condition: Condition, *, monotone: bool, specs: Mapping[str, FactSpec] = FACTS
+) -> list[tuple[str, str]]:
     """``(code, message)`` for everything wrong with ``condition`` (empty when it is valid).
 
-    ``monotone`` also rejects operators that can turn false when a fact improves (tier rules).
+    ``monotone`` also rejects operators that can turn false when a fact improves (tier rules);
+    ``specs`` are the facts it may name (customer facts unless told).
     """
     if not isinstance(condition, Condition):
         return [(RULE_INVALID_CODE, f"expected a Condition, got {type(condition).__name__}")]
-    spec = FACTS.get(condition.fact)
+    spec = specs.get(condition.fact)
     if spec is None:
-        known = ", ".join(sorted(FACTS))
+        known = ", ".join(sorted(specs))
         return [(UNKNOWN_FIELD_CODE, f"unknown fact {condition.fact!r} (known: {known})")]
     if not isinstance(condition.op, Operator):
         return [(RULE_INVALID_CODE, f"unknown operator {condition.op!r}")]
@@ -267,7 +297,7 @@ def condition_problems(condition: Condition, *, monotone: bool) -> list[tuple[st
         return [
             (
                 NOT_MONOTONE_CODE,
-                f"{condition.describe()!r} can turn false when {condition.fact} improves "
+                f"{condition.describe(specs)!r} can turn false when {condition.fact} improves "
                 f"({better}), so adding information could lower the tier",
             )
         ]
@@ -288,10 +318,16 @@ def _parse_money(raw: object) -> Money:
     raise ValueError(f"{raw!r} is not an amount like '100000 CNY'")
 
 
-def _parse_value(fact: str, op: Operator, raw: object) -> ConditionValue:
-    spec = FACTS.get(fact)
+def _parse_value(
+    fact: str, op: Operator, raw: object, specs: Mapping[str, FactSpec]
+) -> ConditionValue:
+    spec = specs.get(fact)
     if op in _NO_VALUE or spec is None:
         return None if raw is None or raw is True else _raw(raw)
+    if op is Operator.ONE_OF:
+        if isinstance(raw, str):
+            return (raw,)
+        return tuple(raw) if isinstance(raw, list | tuple) else _raw(raw)
     if op in _DAYS or spec.type == "count":
         return _raw(raw)
     if spec.type == "money":
@@ -304,8 +340,13 @@ def _raw(raw: object) -> ConditionValue:
     return raw  # type: ignore[return-value]
 
 
-def condition_from_config(fact: str, spec: object, *, where: str) -> Condition:
-    """Read ``fact: "is_true"`` or ``fact: {"at_least": 50}``; errors name ``where.fact``."""
+def condition_from_config(
+    fact: str, spec: object, *, where: str, specs: Mapping[str, FactSpec] = FACTS
+) -> Condition:
+    """Read ``fact: "is_true"`` or ``fact: {"at_least": 50}``; errors name ``where.fact``.
+
+    ``specs`` are the facts the condition may name (customer facts unless told).
+    """
     path = f"{where}.{fact}"
     if isinstance(spec, Mapping) and len(spec) > 1:
         message = f"{fact}: one operator per fact (two bounds on one fact overlap)"
@@ -316,7 +357,7 @@ def condition_from_config(fact: str, spec: object, *, where: str) -> Condition:
         if isinstance(spec, Mapping) and len(spec) == 1:
             ((op_name, raw),) = spec.items()
             op = Operator(op_name)
-            return Condition(fact, op, _parse_value(fact, op, raw))
+            return Condition(fact, op, _parse_value(fact, op, raw, specs))
         raise ValueError(f"expected an operator name or {{operator: value}}, got {spec!r}")
     except ValidationError as exc:
         raise ValidationError.single(path, RULE_INVALID_CODE, f"{fact}: {exc.message}") from exc
@@ -329,5 +370,7 @@ def condition_to_config(condition: Condition) -> Any:
     if condition.value is None:
         return condition.op.value
     value = condition.value
+    if isinstance(value, tuple):
+        return {condition.op.value: list(value)}
     shown: object = str(value) if isinstance(value, Money | RiskLevel) else value
     return {condition.op.value: shown}

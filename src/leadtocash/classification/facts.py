@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from types import MappingProxyType
-from typing import Literal
+from typing import Literal, Protocol
 
 import attrs
 
@@ -25,6 +25,7 @@ __all__ = [
     "DEFAULT_COMPLETENESS_FIELDS",
     "FACTS",
     "INFORMATION_FIELDS",
+    "FactSource",
     "FactSpec",
     "FactType",
     "FactValue",
@@ -33,9 +34,9 @@ __all__ = [
 ]
 
 #: The value kinds a fact can have.
-FactType = Literal["flag", "count", "money", "level", "date", "instant"]
+FactType = Literal["flag", "count", "money", "level", "date", "instant", "text"]
 #: What a fact holds (None = not known).
-FactValue = bool | int | Money | RiskLevel | date | datetime | None
+FactValue = bool | int | Money | RiskLevel | date | datetime | str | None
 
 
 @attrs.frozen
@@ -129,6 +130,28 @@ class Facts:
         """The value of the named fact (see :data:`FACTS`)."""
         found: FactValue = getattr(self, fact)
         return found
+
+    def specs(self) -> Mapping[str, FactSpec]:
+        """The facts these are (:data:`FACTS`, the customer facts)."""
+        return FACTS
+
+
+class FactSource(Protocol):
+    """What conditions are evaluated on: named facts at one instant, and their specs."""
+
+    @property
+    def now(self) -> datetime:
+        """The instant the facts were read at."""
+
+    @property
+    def today(self) -> date:
+        """The organisation's calendar day at ``now``."""
+
+    def value(self, fact: str) -> FactValue:
+        """The value of the named fact."""
+
+    def specs(self) -> Mapping[str, FactSpec]:
+        """Every fact these facts can name."""
 
 
 def _latest(*instants: datetime | None) -> datetime | None:

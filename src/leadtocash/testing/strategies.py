@@ -16,7 +16,7 @@ from leadtocash.aftersales import Renewal, Ticket
 from leadtocash.allocation.ledger import FairnessLedger
 from leadtocash.allocation.run import allocate
 from leadtocash.audit import AuditEntry
-from leadtocash.classification import TierRules
+from leadtocash.classification import RESCORE_ID, LeadRescore, ScoreRules, TierRules
 from leadtocash.collision import DEFAULT_POLICY, CollisionPolicy, Outcome
 from leadtocash.contracts import (
     VAT_RATES,
@@ -96,6 +96,7 @@ from leadtocash.pool.browsing import DailyBrowses
 from leadtocash.pool.membership import PoolMembers
 from leadtocash.pool.reclaim import ScheduleRecompute
 from leadtocash.pool.rules import BrowseQuota, Pool, PoolRules, TierDurations
+from leadtocash.scoring import MAX_SCORE, ComponentScore, LeadScore, ScoreComponent, ScoredRule
 from leadtocash.settings import OrganisationSettings
 from leadtocash.signals import DemandSignals, RiskLevel
 from leadtocash.testing.aftersales_strategies import renewals, tickets
@@ -124,6 +125,8 @@ __all__ = [
     "idents",
     "invoices",
     "lead_payloads",
+    "lead_rescores",
+    "lead_scores",
     "leads",
     "money",
     "names",
@@ -272,12 +275,53 @@ def leads() -> st.SearchStrategy[Lead]:
         tier=st.sampled_from(Tier),
         campaign=st.none() | names,
         note=st.none() | names,
+        industry=st.none() | names,
+        employees=st.none() | st.integers(0, 10**6),
+        score=st.none() | lead_scores(),
         updated_at=st.none() | utc_datetimes(),
         deleted=st.none() | deletions(),
         duplicate_of=st.none()
         | st.sampled_from(["customer:", "lead:"]).flatmap(
             lambda kind: idents.map(lambda ident: kind + ident)
         ),
+    )
+
+
+def lead_scores() -> st.SearchStrategy[LeadScore]:
+    """Stored lead scores: fired rules, their per-component sums, the clamped total."""
+
+    def build(fired: list[ScoredRule], version: str, at: datetime) -> LeadScore:
+        raw = sum(r.points for r in fired)
+        components = tuple(
+            ComponentScore(c, sum(r.points for r in fired if r.component is c))
+            for c in ScoreComponent
+        )
+        total = max(0, min(MAX_SCORE, raw))
+        return LeadScore(total, raw, components, tuple(fired), version, at)
+
+    rule = st.builds(
+        ScoredRule,
+        rule=idents,
+        component=st.sampled_from(ScoreComponent),
+        points=st.integers(-100, 100).filter(bool),
+        reason=st.just("") | names,
+    )
+    versions = st.text("0123456789abcdef", min_size=12, max_size=12)
+    return st.builds(build, st.lists(rule, max_size=6), versions, utc_datetimes())
+
+
+def lead_rescores() -> st.SearchStrategy[LeadRescore]:
+    """Pending or finished rescores of every lead after the score rules changed."""
+    return st.builds(
+        LeadRescore,
+        id=st.just(RESCORE_ID),
+        requested_at=utc_datetimes(),
+        reason=names,
+        rules_version=st.just(ScoreRules().version),
+        after=st.none() | st.tuples(idents, idents),
+        done=st.booleans(),
+        pages=st.integers(0, 10**6),
+        changed=st.integers(0, 10**6),
     )
 
 
@@ -524,6 +568,7 @@ def organisation_settings() -> st.SearchStrategy[OrganisationSettings]:
     return st.builds(
         OrganisationSettings,
         tier_rules=st.sampled_from([TierRules(), custom]),
+        lead_score=st.sampled_from([ScoreRules(), ScoreRules(rules=ScoreRules().rules[:3])]),
         collision=st.sampled_from([DEFAULT_POLICY, CollisionPolicy(uscc=Outcome.WARN)]),
         updated_at=st.none() | utc_datetimes(),
     )
@@ -809,6 +854,7 @@ AGGREGATE_STRATEGIES: dict[type[Any], Callable[[], st.SearchStrategy[Any]]] = {
     Opportunity: opportunities,
     FairnessLedger: fairness_ledgers,
     ScheduleRecompute: schedule_recomputes,
+    LeadRescore: lead_rescores,
     OrganisationSettings: organisation_settings,
     Product: products,
     Quote: quotes,

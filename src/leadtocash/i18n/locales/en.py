@@ -392,6 +392,11 @@ MESSAGES: dict[str, str | dict[str, str]] = {
     "label.operator.at_most": "at most",
     "label.operator.within_days": "within N days",
     "label.operator.older_than_days": "older than N days",
+    "label.operator.one_of": "one of",
+    "label.score_component.source": "Source quality",
+    "label.score_component.completeness": "Completeness",
+    "label.score_component.engagement": "Engagement",
+    "label.score_component.fit": "Fit",
     "label.action.customer.collaborators": "manage collaborators",
     "pool.tier_claim_limit_reached": (
         "Daily limit for tier {tier} reached: {count} of {limit} claimed today; "
@@ -624,6 +629,7 @@ MESSAGES: dict[str, str | dict[str, str]] = {
     "label.action.privacy.erase": "erase a person's data (PIPL / GDPR erasure request)",
     "label.action.contact.write": "add and edit contacts",
     "label.action.lead.update": "edit leads",
+    "label.action.lead.rescore": "rescore every lead",
     "label.action.follow_up.sweep": "run the follow-up plan reminders",
     "label.customer_sort.created": "oldest first",
     "label.customer_sort.recent": "recently changed first",
@@ -632,6 +638,7 @@ MESSAGES: dict[str, str | dict[str, str]] = {
     "label.lead_sort.created": "oldest first",
     "label.lead_sort.recent": "recently changed first",
     "label.lead_sort.name": "by company name",
+    "label.lead_sort.score": "best lead score first",
     "follow_up.not_author": "You did not log follow-up {follow_up_id}.",
     "customer.follow_up_due": "Follow-up plan {follow_up_id} of {rep_id} is due",
     # aftersales

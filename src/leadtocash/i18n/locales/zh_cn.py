@@ -353,6 +353,11 @@ MESSAGES: dict[str, str] = {
     "label.operator.at_most": "不超过",
     "label.operator.within_days": "N天内",
     "label.operator.older_than_days": "超过N天",
+    "label.operator.one_of": "属于其一",
+    "label.score_component.source": "来源质量",
+    "label.score_component.completeness": "信息完整度",
+    "label.score_component.engagement": "互动",
+    "label.score_component.fit": "匹配度",
     "label.action.customer.collaborators": "管理协同跟进人",
     "pool.tier_claim_limit_reached": (
         "今日 {tier} 级客户领取已达上限：已领取 {count} 个，上限 {limit} 个；{resets_at} 重置。"
@@ -548,6 +553,7 @@ MESSAGES: dict[str, str] = {
     "label.action.privacy.erase": "删除个人信息（个人信息保护法删除请求）",
     "label.action.contact.write": "新增和编辑联系人",
     "label.action.lead.update": "编辑线索",
+    "label.action.lead.rescore": "重算全部线索评分",
     "label.action.follow_up.sweep": "执行跟进计划提醒巡检",
     "label.customer_sort.created": "按创建时间",
     "label.customer_sort.recent": "最近更新优先",
@@ -556,6 +562,7 @@ MESSAGES: dict[str, str] = {
     "label.lead_sort.created": "按创建时间",
     "label.lead_sort.recent": "最近更新优先",
     "label.lead_sort.name": "按公司名称",
+    "label.lead_sort.score": "评分高者优先",
     "follow_up.not_author": "跟进记录 {follow_up_id} 不是您录入的。",
     "customer.follow_up_due": "{rep_id} 的跟进计划 {follow_up_id} 已到期",
     # aftersales

@@ -357,6 +357,11 @@ MESSAGES: dict[str, str] = {
     "label.operator.at_most": "不超過",
     "label.operator.within_days": "N天內",
     "label.operator.older_than_days": "超過N天",
+    "label.operator.one_of": "屬於其一",
+    "label.score_component.source": "來源品質",
+    "label.score_component.completeness": "資訊完整度",
+    "label.score_component.engagement": "互動",
+    "label.score_component.fit": "匹配度",
     "label.action.customer.collaborators": "管理協同跟進人",
     "pool.tier_claim_limit_reached": (
         "今日 {tier} 級客戶領取已達上限：已領取 {count} 個，上限 {limit} 個；{resets_at} 重置。"
@@ -552,6 +557,7 @@ MESSAGES: dict[str, str] = {
     "label.action.privacy.erase": "刪除個人資料（個人資料刪除請求）",
     "label.action.contact.write": "新增和編輯聯絡人",
     "label.action.lead.update": "編輯線索",
+    "label.action.lead.rescore": "重算全部線索評分",
     "label.action.follow_up.sweep": "執行跟進計畫提醒巡檢",
     "label.customer_sort.created": "按建立時間",
     "label.customer_sort.recent": "最近更新優先",
@@ -560,6 +566,7 @@ MESSAGES: dict[str, str] = {
     "label.lead_sort.created": "按建立時間",
     "label.lead_sort.recent": "最近更新優先",
     "label.lead_sort.name": "按公司名稱",
+    "label.lead_sort.score": "評分高者優先",
     "follow_up.not_author": "跟進紀錄 {follow_up_id} 不是您錄入的。",
     "customer.follow_up_due": "{rep_id} 的跟進計畫 {follow_up_id} 已到期",
     # aftersales
