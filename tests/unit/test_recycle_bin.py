@@ -491,3 +491,26 @@ def test_the_bin_lists_what_the_caller_may_restore() -> None:
     page = crm.recycle_bin.list(MANAGER, "lead", limit=1)
     rest = crm.recycle_bin.list(MANAGER, "lead", after=page.next_cursor, limit=1)
     assert {page.items[0].id, rest.items[0].id} == {mine, theirs}
+
+
+def test_a_customer_comes_back_beside_its_own_lead_but_not_into_a_newer_one() -> None:
+    world = make_world()
+    crm = world.crm
+    lead_id = _lead(world)
+    crm.pipeline.start_working(REP1, lead_id)
+    crm.pipeline.qualify(REP1, lead_id)
+    converted = crm.pipeline.convert(
+        REP1, lead_id, amount=CNY, close_date=CLOSE, pool_id=world.pool_id
+    )
+    cid = converted.customer.id
+    crm.pipeline.lose(REP1, converted.opportunity.id, "no_budget")
+    crm.recycle_bin.delete(MANAGER, "customer", cid, "test data")
+    assert crm.recycle_bin.restore(MANAGER, "customer", cid).id == cid  # its lead stays
+    crm.recycle_bin.delete(MANAGER, "customer", cid, "test data")
+    world.clock.advance(timedelta(hours=1))
+    newer = crm.leads.capture(
+        ADMIN, {"channel": "call", "company_name": "星辰科技有限公司", "email": "n@example.com"}
+    )
+    with pytest.raises(RuleViolation) as caught:
+        crm.recycle_bin.restore(MANAGER, "customer", cid)
+    assert caught.value.code == "collision.duplicate" and newer.id in str(caught.value.details)

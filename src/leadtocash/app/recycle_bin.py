@@ -26,7 +26,10 @@ from leadtocash.app.documents import all_pages, document_target
 from leadtocash.app.listing import DEFAULT_PAGE, page_limit
 from leadtocash.app.unit_of_work import Page, Repository, UnitOfWork
 from leadtocash.collision import (
+    CollisionReport,
     Outcome,
+    RecordKind,
+    RecordRef,
     candidate_keys,
     key_texts,
     raise_if_blocked,
@@ -451,7 +454,12 @@ class RecycleBinService:
         live = attrs.evolve(customer, deleted=None)
         keys = candidate_keys(name=live.name, phones=live.phones, emails=live.emails,
                               uscc=live.uscc)  # fmt: skip
-        raise_if_blocked(collision_report(uow, self.ctx.collision, principal, keys))
+        deleted_at = customer.deleted.at if customer.deleted else now
+        report = collision_report(uow, self.ctx.collision, principal, keys)
+        older = self._leads_older_than(uow, report, deleted_at)
+        if older:  # leads it lived with (its own converted lead, its duplicates) do not block
+            report = collision_report(uow, self.ctx.collision, principal, keys, exclude=older)
+        raise_if_blocked(report)
         to_pool = live.owner_id is not None and live.pool_id is not None
         if to_pool and live.owner_id is not None:
             to_pool = not self._has_room(uow, live)
@@ -481,6 +489,14 @@ class RecycleBinService:
                 along.append((kind.value, record.id))
         restored = Restored(BinKind.CUSTOMER, customer.id, after.owner_id, to_pool, tuple(along))
         return restored, changes
+
+    def _leads_older_than(
+        self, uow: UnitOfWork, report: CollisionReport, moment: datetime
+    ) -> list[RecordRef]:
+        """The blocking leads of ``report`` captured before ``moment``."""
+        ids = sorted({h.record.id for h in report.blocking if h.record.kind is RecordKind.LEAD})
+        older = [lead for lead in uow.leads.get_many(ids) if lead.created_at <= moment]
+        return [RecordRef(RecordKind.LEAD, lead.id) for lead in older]
 
     def _has_room(self, uow: UnitOfWork, customer: Customer) -> bool:
         """Whether the customer's owner is still active and has room in its book."""
