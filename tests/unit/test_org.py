@@ -200,6 +200,9 @@ def test_a_duplicate_rep_id_and_an_out_of_zone_manager_are_refused() -> None:
     _refused(world, "auth.out_of_scope", world.crm.org.join, MANAGER, "w9", "x", zone_id=WEST)
     _refused(world, "auth.out_of_scope", world.crm.org.set_weight, WEST_MANAGER, "rep1", 2)
     _refused(world, "auth.permission_denied", world.crm.org.join, REP1, "r9", "x")
+    # a zone-less rep would serve every zone: only admins place one
+    _refused(world, "auth.out_of_scope", world.crm.org.join, MANAGER, "r9", "x")
+    assert world.crm.org.join(ADMIN, "r9", "x", skills="erp").skills == {"erp"}
 
 
 def test_weight_skills_caps_leave_and_return_are_audited() -> None:

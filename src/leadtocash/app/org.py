@@ -24,7 +24,7 @@ from leadtocash.access import Action, Principal
 from leadtocash.app.context import AppContext, Change
 from leadtocash.app.customers import CustomerWrites
 from leadtocash.app.unit_of_work import UnitOfWork
-from leadtocash.errors import NotFound, RuleViolation, ValidationError
+from leadtocash.errors import NotFound, PermissionDenied, RuleViolation, ValidationError
 from leadtocash.model import (
     Customer,
     Lead,
@@ -38,7 +38,7 @@ from leadtocash.model import (
 )
 from leadtocash.pool.book import OwnershipAction
 from leadtocash.pool.ownership import check_available_rep, require_reason, taken_by
-from leadtocash.scopes import ScopeTarget
+from leadtocash.scopes import DataScope, ScopeTarget
 
 __all__ = ["OrgService", "named_rep", "stage_new_rep", "stage_rep_change"]
 
@@ -92,6 +92,8 @@ def named_rep(
 
 
 def _skills(skills: Iterable[str]) -> frozenset[str]:
+    if isinstance(skills, str):
+        skills = [skills]  # one skill, not its letters
     cleaned = set()
     for n, skill in enumerate(skills):
         if not isinstance(skill, str) or not skill.strip():
@@ -152,7 +154,14 @@ class OrgService:
 
     def _guard_zone(self, uow: UnitOfWork, principal: Principal, kind: str, ident: str,
                     zone_id: ZoneId | None) -> None:  # fmt: skip
-        """Zone managers act on reps and teams of their own zone only."""
+        """Zone managers act on reps and teams of their own zone only (not on zone-less ones,
+        who would serve every zone); admins on all."""
+        if zone_id is None and self.ctx.scopes.scope_of(principal) is not DataScope.ALL:
+            raise PermissionDenied(
+                f"{kind} {ident} has no zone: only an organisation-wide scope may manage it",
+                code="auth.out_of_scope",
+                details={"kind": kind, "id": ident, "user_id": principal.user_id, "write": True},
+            )
         self.ctx.guard(uow, principal, ScopeTarget(kind, ident, zone=zone_id), write=True)
 
     def _rep(self, uow: UnitOfWork, principal: Principal, rep_id: str) -> SalesRep:
