@@ -227,3 +227,16 @@ def test_unscored_leads_sort_last() -> None:
     page = crm.leads.list(ADMIN, sort=LeadSort.SCORE)
     assert [lead.id for lead in page.items] == [new.id, old.id]
     assert crm.leads.count(ADMIN, LeadFilter(min_score=0)) == 1
+
+
+def test_erasing_a_person_rescores_the_leads_that_held_their_phone() -> None:
+    crm, _, _ = _crm()
+    lead = _capture(crm, 1, contact_name="李四")
+    assert lead.score is not None and lead.score.points(ScoreComponent.COMPLETENESS) == 10
+    customer, _warnings = crm.collisions.create_customer(
+        ADMIN, "远航贸易", pool_id=None, phones=["13900139001"]
+    )
+    crm.customers.erase_person(ADMIN, customer_id=customer.id, reason="PIPL request")
+    erased = _stored(crm, lead.id)
+    assert (erased.phone, erased.contact_name) == (None, None)
+    assert erased.score is not None and erased.score.points(ScoreComponent.COMPLETENESS) == 0

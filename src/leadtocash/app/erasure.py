@@ -23,6 +23,7 @@ import attrs
 from leadtocash.access import Action, Principal
 from leadtocash.app.context import AppContext, Change
 from leadtocash.app.customers import CustomerWrites
+from leadtocash.app.lead_scores import LeadScoring
 from leadtocash.app.unit_of_work import UnitOfWork
 from leadtocash.collision import email_key, phone_key
 from leadtocash.errors import FieldError, ValidationError
@@ -154,6 +155,7 @@ def erase_person(
         for lead in now_found.leads:
             after_lead = attrs.evolve(lead, contact_name=None, phone=None, email=None)
             if after_lead != lead:
+                after_lead = LeadScoring(ctx).scored(uow, after_lead)  # fields gone: rescored
                 uow.leads.save(after_lead)
                 changes.append(_tombstone("lead", lead.id, lead, reason))
         return now_found.subjects(), changes
