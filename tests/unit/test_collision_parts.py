@@ -87,3 +87,31 @@ def test_pick_candidates_reads_specific_keys_first_and_stays_in_budget() -> None
     assert picked == ["c99", "c3", "c98"]
     assert pick_candidates(found, 0) == []
     assert sorted(pick_candidates(found, 100)) == sorted({*found["blk:达贸易"], "c99", "c98"})
+
+
+@pytest.mark.parametrize(
+    ("han", "latin", "warns"),
+    [
+        ("华为技术有限公司", "Huawei Technologies Co., Ltd.", True),  # an English translation
+        ("坚俊电力工程有限公司青岛分公司", "Jianjun Dianligongcheng Qingdao Branch Ltd", True),
+        ("深圳市腾讯科技有限公司", "Shenzhen Tengxun Keji Co., Ltd.", True),
+        ("丰城环保科技有限公司", "Fengcheng Guangdiankeji Co., Ltd.", False),  # another trade
+    ],
+)
+def test_a_pinyin_name_warns_for_the_same_trade_only(han: str, latin: str, warns: bool) -> None:
+    pytest.importorskip("pypinyin")
+    from leadtocash.collision import variant_similarity
+
+    found = variant_similarity(normalize_company_name(han), normalize_company_name(latin))
+    assert (found is not None) is warns
+
+
+def test_all_han_names_are_variants_only_character_by_character() -> None:
+    pytest.importorskip("opencc")
+    pytest.importorskip("pypinyin")
+    from leadtocash.collision import variant_similarity
+
+    assert variant_similarity("騰訊科技", "腾讯科技") == 100.0
+    assert variant_similarity("华为技术", "华维技术") == 100.0  # 为/维 share the reading wei
+    assert variant_similarity("腾讯科技", "腾讯科技深圳") is None  # another length
+    assert variant_similarity("腾讯科技", "腾飞科技") is None  # 讯/飞: no shared reading
