@@ -35,6 +35,7 @@ from leadtocash.allocation.eligibility import LeadProfile, RepState
 from leadtocash.allocation.ledger import FairnessLedger
 from leadtocash.allocation.run import allocate
 from leadtocash.errors import NotFound
+from leadtocash.model import Contact, ContactId
 from leadtocash.pool.rules import PoolRules
 from pool_fixtures import ADMIN, MANAGER, START, World, make_world, rep_principal
 
@@ -474,3 +475,21 @@ def test_a_days_allocations_through_the_service_respect_each_reps_cap_and_leave(
     for n, (cap, away) in enumerate(zip(caps, on_leave, strict=True), start=1):
         got = given_to.get(f"rep{n}", 0)
         assert got == 0 if away else (not cap or got <= cap)
+
+
+def test_a_team_lead_works_the_tickets_of_the_team_the_organisation_gives_them() -> None:
+    world = _org(customers=1)
+    customer_id = world.customers[0]
+    world.crm.pools.claim(REP1, customer_id)
+    with world.crm.unit_of_work() as uow:
+        uow.contacts.add(Contact(ContactId("k1"), customer_id, "王经理"))
+        uow.commit()
+    ticket = world.crm.tickets.open(
+        REP1, customer_id, "k1", subject="打印机无法连接", category="hardware", channel="phone",
+        priority="P3", team_id="t2",
+    )  # fmt: skip
+    lead = Principal("wl", roles=frozenset({Role.TEAM_LEAD}), rep_id=RepId("rep3"), zone_id=EAST)
+    with pytest.raises(PermissionDenied):
+        world.crm.tickets.get(lead, ticket.id)
+    world.crm.org.move_rep(ADMIN, "rep3", zone_id=None, team_id="t2")  # now in the west team
+    assert world.crm.tickets.get(lead, ticket.id).id == ticket.id

@@ -100,7 +100,9 @@ def guard_ticket(
     """The ticket's customer, after checking the principal may read or work the ticket.
 
     PermissionDenied ``auth.out_of_scope`` outside the scope; NotFound without the customer.
+    The principal's team is the organisation model's (``AppContext.positioned``).
     """
+    principal = ctx.positioned(uow, principal)
     customer = uow.customers.get(ticket.customer_id)
     if not _works_on(ctx, principal, ticket):
         ctx.guard(uow, principal, document_target("ticket", ticket.id, customer), write=write)
@@ -111,6 +113,7 @@ def ticket_in_scope(
     ctx: AppContext, uow: UnitOfWork, principal: Principal, tickets: Iterable[Ticket]
 ) -> list[Ticket]:
     """The tickets the principal may read (one read of their customers)."""
+    principal = ctx.positioned(uow, principal)
     found = list(tickets)
     ids = sorted({t.customer_id for t in found})
     customers = {c.id: c for c in uow.customers.get_many(list(ids))}
