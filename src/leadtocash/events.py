@@ -19,6 +19,8 @@ __all__ = [
     "FollowUpDue",
     "FollowUpLogged",
     "LeadCaptured",
+    "LeadOwnershipChanged",
+    "LeadReclaimWarning",
     "OwnershipChanged",
     "ReclaimWarning",
     "event_types",
@@ -75,6 +77,32 @@ class OwnershipChanged(DomainEvent):
     to_rep: RepId | None
     pool_id: PoolId | None
     reason: str | None = None
+
+
+@attrs.frozen
+class LeadOwnershipChanged(DomainEvent):
+    """A pooled lead changed hands: claim, assign, release or reclaim (线索池)."""
+
+    topic: ClassVar[str] = "lead_pool.ownership_changed"
+    lead_id: LeadId
+    action: str
+    from_rep: RepId | None
+    to_rep: RepId | None
+    pool_id: PoolId | None
+    reason: str | None = None
+
+
+@attrs.frozen
+class LeadReclaimWarning(DomainEvent):
+    """The owner is warned that a lead will go back to its pool at ``due_at``."""
+
+    topic: ClassVar[str] = "lead_pool.reclaim_warning"
+    lead_id: LeadId
+    rep_id: RepId
+    due_at: datetime
+    rule: str
+    #: The deadline rests on an unpublished calendar year and may still move.
+    provisional: bool = False
 
 
 @attrs.frozen

@@ -196,6 +196,25 @@ class Lead:
     uscc: str | None = None
     zone_id: ZoneId | None = None
     owner_id: RepId | None = None
+    #: Lead pool (线索池) bookkeeping, kept by the lead-pool commands: the pool the lead
+    #: belongs to, its product line (routing), when the owner took it, who had it before, when
+    #: it last entered the pool and how often. ``last_follow_up_at`` and ``status_changed_at``
+    #: are the "worked" facts the reclaim rules read; ``reclaim_due_at``, ``reclaim_rule``,
+    #: ``warn_at``, ``warned_due_at`` and ``reclaim_provisional`` are derived from them and
+    #: the pool's rules (never set them by hand).
+    pool_id: PoolId | None = None
+    product_line: str | None = None
+    owner_since: datetime | None = attrs.field(default=None, validator=utc)
+    previous_owner_id: RepId | None = None
+    pool_entered_at: datetime | None = attrs.field(default=None, validator=utc)
+    pool_cycles: int = 0
+    last_follow_up_at: datetime | None = attrs.field(default=None, validator=utc)
+    status_changed_at: datetime | None = attrs.field(default=None, validator=utc)
+    reclaim_due_at: datetime | None = attrs.field(default=None, validator=utc)
+    reclaim_rule: str | None = None
+    warn_at: datetime | None = attrs.field(default=None, validator=utc)
+    warned_due_at: datetime | None = attrs.field(default=None, validator=utc)
+    reclaim_provisional: bool = False
     status: LeadStatus = LeadStatus.NEW
     tier: Tier = Tier.D
     campaign: str | None = None

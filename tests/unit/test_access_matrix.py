@@ -35,6 +35,7 @@ from leadtocash import (
     ZoneId,
 )
 from leadtocash.access import DEFAULT_PERMISSIONS
+from leadtocash.pool.leads import LeadPoolRules
 from leadtocash.scopes import (
     DEFAULT_ROLE_SCOPES,
     Collaborator,
@@ -643,3 +644,81 @@ def test_collaborators_read_or_write_only_as_granted() -> None:
     assert policy.reason(rep3, target, write=True) is None  # read access does not write
     writer = _target(collaborators=(Collaborator(RepId("rep3"), CollaboratorAccess.WRITE),))
     assert policy.check(rep3, writer, write=True) == "collaborator:write"
+
+
+# -- lead pools (线索池): the customer pool's actions, over lead pools ---------------------------
+def _lead_pool_world() -> tuple[LeadToCash, InMemoryStore, dict[ZoneId, str]]:
+    crm, store, _ids = _world()
+    waiting: dict[ZoneId, str] = {}
+    for zone in (EAST, WEST):
+        crm.lead_pools.create_pool(
+            ADMIN, f"{zone} leads", zone_id=zone, pool_id=PoolId(f"l-{zone}")
+        )
+        payload = {"channel": "call", "company_name": f"{zone} 待分配线索", "zone_id": zone,
+                   "email": f"waiting-{zone}@example.com"}  # fmt: skip
+        lead = crm.leads.capture(ADMIN, payload)
+        crm.lead_pools.add_lead(ADMIN, lead.id, PoolId(f"l-{zone}"))
+        waiting[zone] = lead.id
+    return crm, store, waiting
+
+
+def _rep_of(zone: ZoneId) -> RepId:
+    return RepId("rep1" if zone == EAST else "w1")
+
+
+_LeadPoolCall = Callable[[LeadToCash, Principal, ZoneId, str], Any]
+LEAD_POOL_SERVICES: dict[str, tuple[Action, _LeadPoolCall]] = {
+    "assign": (
+        Action.POOL_ASSIGN,
+        lambda c, p, z, lid: c.lead_pools.assign(p, lid, _rep_of(z)),
+    ),
+    "update_rules": (
+        Action.POOL_MANAGE,
+        lambda c, p, z, _: c.lead_pools.update_rules(
+            p, PoolId(f"l-{z}"), LeadPoolRules(capacity=50), "tune"
+        ),
+    ),
+    "list_pool": (Action.LEAD_READ, lambda c, p, z, _: c.lead_pools.list_pool(p, PoolId(f"l-{z}"))),
+    "allocate": (
+        Action.POOL_ASSIGN,
+        lambda c, p, z, lid: c.lead_pools.allocate(p, PoolId(f"l-{z}"), [lid], seed=7),
+    ),
+    "distribute": (
+        Action.POOL_ASSIGN,
+        lambda c, p, z, lid: c.lead_pools.distribute(
+            p, PoolId(f"l-{z}"), [lid], [_rep_of(z)], seed=7
+        ),
+    ),
+    "sweep": (Action.POOL_SWEEP, lambda c, p, z, _: c.lead_pools.sweep(p)),
+}
+
+
+def _lead_pool_expected(service: str, principal: Principal, zone: ZoneId) -> bool:
+    action, _ = LEAD_POOL_SERVICES[service]
+    if not _has_role(principal, action):
+        return False
+    scope = _scope(principal)
+    if scope is DataScope.ALL or service == "sweep":
+        return True
+    if service != "list_pool" and scope.rank < DataScope.TEAM.rank:
+        return False  # everyone sees their zone's lead pool; team leads up act on it
+    return principal.zone_id == zone
+
+
+@pytest.mark.parametrize(
+    ("service", "who", "zone"),
+    [(s, w, z) for s in LEAD_POOL_SERVICES for w in PRINCIPALS for z in (EAST, WEST)],
+)
+def test_lead_pool_service_by_role_by_zone(service: str, who: str, zone: ZoneId) -> None:
+    crm, store, waiting = _lead_pool_world()
+    principal, call = PRINCIPALS[who], LEAD_POOL_SERVICES[service][1]
+    before = (dict(store._rows), len(store._audit), dict(store._outbox))
+    if _lead_pool_expected(service, principal, zone):
+        result = call(crm, principal, zone, waiting[zone])
+        if service in ("allocate", "distribute"):
+            assert len(result.assignments) == 1  # it really allocated
+    else:
+        with pytest.raises(PermissionDenied) as caught:
+            call(crm, principal, zone, waiting[zone])
+        assert caught.value.code in {"auth.permission_denied", "auth.out_of_scope"}
+        assert (dict(store._rows), len(store._audit), dict(store._outbox)) == before

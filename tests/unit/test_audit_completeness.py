@@ -34,6 +34,7 @@ from leadtocash.contracts import (
 )
 from leadtocash.durations import Duration
 from leadtocash.model import CollaboratorAccess, Contact, ContactId, CustomerId, Team, TeamId
+from leadtocash.pool.leads import LeadPool, LeadPoolRules
 from leadtocash.pool.membership import PoolMembers
 from leadtocash.pool.rules import BrowseQuota, PoolRules, TierDurations
 from leadtocash.testing import InMemoryStore
@@ -62,6 +63,7 @@ AUDITED: dict[str, str] = {
     "zone": "zone",
     "follow_up": "follow_up",
     "pool": "pool",
+    "lead_pool": "lead_pool",
     "daily_browses": "daily_browses",
     "opportunity": "opportunity",
     "organisation_settings": "organisation_settings",
@@ -81,6 +83,7 @@ AUDITED: dict[str, str] = {
 #: at most one per write, but not required):
 #: - ``rep_book``: the owner's counts, recomputed from the customer change that is audited;
 #: - ``daily_claims``: today's claim counter, a consequence of the audited claim/assignment;
+#: - ``lead_book``: a rep's lead-ownership counter, saved with every audited lead move to them;
 #: - ``ownership_change``: the history line is itself the audit-like record of the move;
 #: - ``fairness_ledger``: entitlement and received counts, derived from the audited
 #:   assignments (allocation does write one entry for it, which is allowed);
@@ -94,6 +97,7 @@ DERIVED = frozenset(
     {
         "rep_book",
         "daily_claims",
+        "lead_book",
         "ownership_change",
         "fairness_ledger",
         "schedule_recompute",
@@ -446,6 +450,111 @@ def _allocation_allocate(w: World) -> Call:
 def _allocation_distribute(w: World) -> Call:
     reps = [RepId("rep1"), RepId("rep2")]
     return lambda: w.crm.allocation.distribute(MANAGER, w.pool_id, w.customers, reps, seed=7)
+
+
+# -- lead pools (线索池) ------------------------------------------------------------------------
+LEAD_POOL = PoolId("leads")
+LEAD_RULES = LeadPoolRules(no_follow_up=Duration.days(3), warn_before=Duration.days(1))
+
+
+def _lead_pool(w: World) -> PoolId:
+    rules = LEAD_RULES
+    return w.crm.lead_pools.create_pool(ADMIN, "Leads", zone_id=ZoneId("east"), rules=rules,
+                                        pool_id=LEAD_POOL).id  # fmt: skip
+
+
+def _pool_lead(w: World, n: int = 1, *, rep: int | None = None) -> str:
+    """Lead ``n`` in the lead pool (created on first use), claimed by rep ``rep`` if given."""
+    with w.crm.unit_of_work() as uow:
+        missing = uow.repository(LeadPool).find(LEAD_POOL) is None
+    if missing:
+        _lead_pool(w)
+    payload = {"channel": "web_form", "company_name": f"线索{n}科技有限公司",
+               "email": f"lead{n}@example.com"}  # fmt: skip
+    lead_id = w.crm.leads.capture(ADMIN, payload).id
+    w.crm.lead_pools.add_lead(ADMIN, lead_id, LEAD_POOL)
+    if rep is not None:
+        w.crm.lead_pools.claim(rep_principal(rep), lead_id)
+    return lead_id
+
+
+def _lead_pools_update_rules(w: World) -> Call:
+    _pool_lead(w, 1, rep=1)
+    _pool_lead(w, 2, rep=2)
+    stricter = LeadPoolRules(no_follow_up=Duration.days(2))
+    return lambda: w.crm.lead_pools.update_rules(ADMIN, LEAD_POOL, stricter, "faster", page=1)
+
+
+def _lead_pools_add_lead(w: World) -> Call:
+    _lead_pool(w)
+    lead_id = w.crm.leads.capture(
+        ADMIN, {"channel": "call", "company_name": "来电公司", "phone": "13900139009"}
+    ).id
+    return lambda: w.crm.lead_pools.add_lead(ADMIN, lead_id, LEAD_POOL)
+
+
+def _lead_pools_sweep(w: World) -> Call:
+    _pool_lead(w, 1, rep=1)
+    w.clock.advance(timedelta(days=1))
+    _pool_lead(w, 2, rep=2)
+    w.clock.advance(timedelta(days=2, hours=1))  # lead 1: due; lead 2: warned
+    return lambda: w.crm.lead_pools.sweep(SYSTEM)
+
+
+def _lead_pools_claim(w: World) -> Call:
+    lead_id = _pool_lead(w)
+    return lambda: w.crm.lead_pools.claim(REP1, lead_id)
+
+
+def _lead_pools_assign(w: World) -> Call:
+    lead_id = _pool_lead(w)
+    return lambda: w.crm.lead_pools.assign(MANAGER, lead_id, RepId("rep2"), reason="fits")
+
+
+def _lead_pools_release(w: World) -> Call:
+    lead_id = _pool_lead(w, rep=1)
+    return lambda: w.crm.lead_pools.release(REP1, lead_id, "not a fit")
+
+
+def _lead_pools_log_follow_up(w: World) -> Call:
+    lead_id = _pool_lead(w, rep=1)
+    return lambda: w.crm.lead_pools.log_follow_up(REP1, lead_id, note="called")
+
+
+def _lead_pools_allocate(w: World) -> Call:
+    ids = [_pool_lead(w, 1), _pool_lead(w, 2)]
+    return lambda: w.crm.lead_pools.allocate(MANAGER, LEAD_POOL, ids, seed=7)
+
+
+def _lead_pools_distribute(w: World) -> Call:
+    ids, reps = [_pool_lead(w, n) for n in (1, 2, 3)], [RepId("rep1"), RepId("rep2")]
+    return lambda: w.crm.lead_pools.distribute(MANAGER, LEAD_POOL, ids, reps, seed=7)
+
+
+def _lead_pools_read(read: Callable[[World], object]) -> Scenario:
+    def scenario(w: World) -> Call:
+        _pool_lead(w)
+        return lambda: read(w)
+
+    return scenario
+
+
+LEAD_POOL_COMMANDS: dict[str, Scenario] = {
+    "lead_pools.create_pool": lambda w: lambda: _lead_pool(w),
+    "lead_pools.update_rules": _lead_pools_update_rules,
+    "lead_pools.add_lead": _lead_pools_add_lead,
+    "lead_pools.claim": _lead_pools_claim,
+    "lead_pools.assign": _lead_pools_assign,
+    "lead_pools.release": _lead_pools_release,
+    "lead_pools.log_follow_up": _lead_pools_log_follow_up,
+    "lead_pools.allocate": _lead_pools_allocate,
+    "lead_pools.distribute": _lead_pools_distribute,
+    "lead_pools.sweep": _lead_pools_sweep,
+}
+LEAD_POOL_READS: dict[str, Scenario] = {
+    "lead_pools.get_pool": _lead_pools_read(lambda w: w.crm.lead_pools.get_pool(REP1, LEAD_POOL)),
+    "lead_pools.list_pool": _lead_pools_read(lambda w: w.crm.lead_pools.list_pool(REP1, LEAD_POOL)),
+}
 
 
 def _settings_update(w: World) -> Call:
@@ -1338,6 +1447,7 @@ COMMANDS: dict[str, Scenario] = {
     "classification.edit_tags": _classification_edit_tags,
     "allocation.allocate": _allocation_allocate,
     "allocation.distribute": _allocation_distribute,
+    **LEAD_POOL_COMMANDS,
     **CASH_COMMANDS,
     **SERVICE_COMMANDS,
     **SCREEN_COMMANDS,
@@ -1464,6 +1574,7 @@ READS: dict[str, Scenario] = {
     "classification.explain": _explain,
     "classification.distribution": _plain_read(lambda w: w.crm.classification.distribution(ADMIN)),
     "classification.restage": _restage_without_commit,
+    **LEAD_POOL_READS,
     **CASH_READS,
     **SERVICE_READS,
     **SCREEN_READS,

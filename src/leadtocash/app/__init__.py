@@ -20,6 +20,7 @@ from leadtocash.app.contracts import ContractService
 from leadtocash.app.customer_screens import Customer360, CustomerService, PersonalData, Section
 from leadtocash.app.documents import CashPolicies
 from leadtocash.app.erasure import ErasureResult
+from leadtocash.app.lead_pools import LeadPoolService
 from leadtocash.app.lead_scores import LeadScoreService, RescoreReport, ScoreExplanation
 from leadtocash.app.leads import ImportReport, ImportRow, LeadService
 from leadtocash.app.listing import CustomerFilter, CustomerSort, LeadFilter, LeadSort
@@ -79,6 +80,7 @@ __all__ = [
     "ImportReport",
     "ImportRow",
     "LeadFilter",
+    "LeadPoolService",
     "LeadScoreService",
     "LeadService",
     "LeadSort",
@@ -131,6 +133,7 @@ class LeadToCash:
     reps: RepService
     org: OrgService
     pools: PoolService
+    lead_pools: LeadPoolService
     reclaim: ReclaimService
     pipeline: PipelineService
     collisions: CollisionService
@@ -192,6 +195,7 @@ class LeadToCash:
             reps=RepService(ctx),
             org=OrgService(ctx),
             pools=PoolService(ctx),
+            lead_pools=LeadPoolService(ctx),
             reclaim=ReclaimService(ctx),
             pipeline=PipelineService(ctx),
             collisions=CollisionService(ctx),

@@ -43,6 +43,7 @@ from leadtocash.model import Contact, Customer, Deletion, FollowUp, Lead, SalesR
 from leadtocash.pipeline.opportunity import Opportunity
 from leadtocash.pool.book import DailyClaims, OwnershipChange, RepBook
 from leadtocash.pool.browsing import DailyBrowses
+from leadtocash.pool.leads import OPEN_LEAD_STATUSES, LeadBook, LeadPool
 from leadtocash.pool.reclaim import ScheduleRecompute
 from leadtocash.pool.rules import Pool
 from leadtocash.settings import OrganisationSettings
@@ -174,6 +175,23 @@ def _lead_dedup(lead: Lead) -> frozenset[DedupKey]:
     return _tolerant_keys(lead.company_name, phones, emails, lead.uscc)
 
 
+def _lead_pool_indexes(lead: Lead) -> Mapping[str, str | None]:
+    """The lead pools' indexes: unowned leads per pool, owned ones per pool and per rep (open
+    only), and the reclaim sweep's due and warning instants (set only while they apply)."""
+    if lead.status not in OPEN_LEAD_STATUSES:
+        return {}
+    owned = lead.owner_id is not None
+    due = lead.reclaim_due_at if owned else None
+    warn = lead.warn_at if owned and lead.warned_due_at != due else None
+    return {
+        "lead_pool": None if owned else lead.pool_id,
+        "owned_lead_pool": lead.pool_id if owned else None,
+        "open_owner": lead.owner_id,
+        "reclaim_due": sortable_time(due) if due else None,
+        "reclaim_warn": sortable_time(warn) if warn else None,
+    }
+
+
 def _lead_indexes(lead: Lead) -> Mapping[str, str | None]:
     if lead.deleted is not None:
         return bin_indexes(lead.deleted)
@@ -181,6 +199,7 @@ def _lead_indexes(lead: Lead) -> Mapping[str, str | None]:
         "status": lead.status.value,
         "owner": lead.owner_id,
         "created": sortable_time(lead.created_at),
+        **_lead_pool_indexes(lead),
         **lead_list_indexes(lead),  # the lead screens' lists, sorts and search
     }
 
@@ -339,6 +358,8 @@ SPECS: tuple[AggregateSpec[Any], ...] = (
     AggregateSpec("fairness_ledger", FairnessLedger),
     AggregateSpec("rep_book", RepBook),
     AggregateSpec("daily_claims", DailyClaims),
+    AggregateSpec("lead_pool", LeadPool),
+    AggregateSpec("lead_book", LeadBook),
     AggregateSpec("daily_browses", DailyBrowses),
     AggregateSpec(
         "ownership_change",

@@ -19,6 +19,7 @@ from leadtocash.access import Action, Principal
 from leadtocash.app.context import AppContext, Change
 from leadtocash.app.customers import CustomerWrites
 from leadtocash.app.lead_scores import LeadScoring
+from leadtocash.app.lead_writes import LeadPoolWrites
 from leadtocash.app.org import named_rep
 from leadtocash.app.unit_of_work import UnitOfWork
 from leadtocash.collision import (
@@ -172,7 +173,7 @@ class PipelineService:
                 rules=self.lead_rules,
             )  # fmt: skip
             after = self.scoring.scored(uow, after)  # the score follows the status
-            uow.leads.save(after)
+            after = LeadPoolWrites(self.ctx).progressed(uow, lead, after)  # reclaim clock
             uow.record(lead_status_changed(lead.id, change))
             return after, [Change("lead", lead.id, lead, after, change.reason)]
 

@@ -93,6 +93,7 @@ from leadtocash.pipeline.machine import StageChange
 from leadtocash.pipeline.opportunity import Opportunity, OpportunityId
 from leadtocash.pool.book import DailyClaims, OwnershipAction, OwnershipChange, RepBook
 from leadtocash.pool.browsing import DailyBrowses
+from leadtocash.pool.leads import LeadBook, LeadPool, LeadPoolRules
 from leadtocash.pool.membership import PoolMembers
 from leadtocash.pool.reclaim import ScheduleRecompute
 from leadtocash.pool.rules import BrowseQuota, Pool, PoolRules, TierDurations
@@ -124,7 +125,10 @@ __all__ = [
     "follow_ups",
     "idents",
     "invoices",
+    "lead_books",
     "lead_payloads",
+    "lead_pool_rules",
+    "lead_pools",
     "lead_rescores",
     "lead_scores",
     "leads",
@@ -272,6 +276,19 @@ def leads() -> st.SearchStrategy[Lead]:
         zone_id=st.none() | idents.map(ZoneId),
         owner_id=st.none() | idents.map(RepId),
         status=st.sampled_from(LeadStatus),
+        pool_id=st.none() | idents.map(PoolId),
+        product_line=st.none() | names,
+        owner_since=st.none() | utc_datetimes(),
+        previous_owner_id=st.none() | idents.map(RepId),
+        pool_entered_at=st.none() | utc_datetimes(),
+        pool_cycles=st.integers(0, 5),
+        last_follow_up_at=st.none() | utc_datetimes(),
+        status_changed_at=st.none() | utc_datetimes(),
+        reclaim_due_at=st.none() | utc_datetimes(),
+        reclaim_rule=st.none() | st.sampled_from(["no_follow_up", "no_progress"]),
+        warn_at=st.none() | utc_datetimes(),
+        warned_due_at=st.none() | utc_datetimes(),
+        reclaim_provisional=st.booleans(),
         tier=st.sampled_from(Tier),
         campaign=st.none() | names,
         note=st.none() | names,
@@ -503,6 +520,38 @@ def daily_browses() -> st.SearchStrategy[DailyBrowses]:
         day=st.dates(),
         opened=st.lists(idents.map(CustomerId), max_size=5, unique=True).map(tuple),
     )
+
+
+def lead_pool_rules() -> st.SearchStrategy[LeadPoolRules]:
+    """Lead pool rule sets with every rule randomly on or off."""
+    return st.builds(
+        LeadPoolRules,
+        daily_claim_limit=st.none() | st.integers(0, 20),
+        capacity=st.none() | st.integers(0, 50),
+        reclaim_cooldown=st.none() | durations(),
+        new_in_pool_cooldown=st.none() | durations(),
+        no_follow_up=st.none() | durations(),
+        no_progress=st.none() | durations(),
+        warn_before=st.none() | durations(),
+        release_to=st.none() | idents.map(PoolId),
+    )
+
+
+def lead_pools() -> st.SearchStrategy[LeadPool]:
+    """Lead pools (线索池) with random rules."""
+    return st.builds(
+        LeadPool,
+        id=idents.map(PoolId),
+        name=names,
+        zone_id=st.none() | idents.map(ZoneId),
+        product_line=st.none() | names,
+        rules=lead_pool_rules(),
+    )
+
+
+def lead_books() -> st.SearchStrategy[LeadBook]:
+    """Reps' lead-ownership counters."""
+    return st.builds(LeadBook, id=idents.map(RepId), gains=st.integers(0, 1000))
 
 
 def rep_books() -> st.SearchStrategy[RepBook]:
@@ -849,6 +898,8 @@ AGGREGATE_STRATEGIES: dict[type[Any], Callable[[], st.SearchStrategy[Any]]] = {
     Pool: pools,
     RepBook: rep_books,
     DailyClaims: daily_claims,
+    LeadPool: lead_pools,
+    LeadBook: lead_books,
     DailyBrowses: daily_browses,
     OwnershipChange: ownership_changes,
     Opportunity: opportunities,

@@ -87,6 +87,21 @@ MESSAGES: dict[str, str | dict[str, str]] = {
     "pool.customer_locked": "Customer {customer_id} is locked; unlock it first.",
     "pool.same_owner": "Customer {customer_id} already belongs to this rep.",
     "pool.rule_invalid": "Invalid pool rule.",
+    # -- errors: lead pools (线索池) ----------------------------------------------------------
+    "lead_pool.already_owned": "Lead {lead_id} already has an owner.",
+    "lead_pool.not_owned": "Lead {lead_id} is in the pool, not owned by anyone.",
+    "lead_pool.not_in_pool": "Lead {lead_id} is in no lead pool.",
+    "lead_pool.capacity_reached": (
+        "Capacity reached: {rep_id} holds {counted} of {capacity} allowed open leads."
+    ),
+    "lead_pool.new_in_pool_cooldown": (
+        "Lead {lead_id} has just entered the pool; it can be claimed from {until}."
+    ),
+    "lead_pool.reclaim_cooldown": (
+        "You gave lead {lead_id} up recently; you can claim it again from {until}."
+    ),
+    "lead_pool.lead_closed": "Lead {lead_id} is {status:@lead_status}; only open leads move.",
+    "lead_pool.not_owner": "You do not own lead {lead_id}.",
     # -- errors: allocation ------------------------------------------------------------------
     "allocation.duplicate_rep": "A sales rep is listed twice.",
     "allocation.exact_infeasible": "The reps' caps cannot absorb this batch.",
@@ -182,6 +197,12 @@ MESSAGES: dict[str, str | dict[str, str]] = {
         "Customer {customer_id} goes back to the pool at {due_at} ({rule:@reclaim_rule}) "
         "unless followed up"
     ),
+    "lead_pool.ownership_changed": (
+        "Lead {lead_id}: {action:@ownership_action} ({from_rep} → {to_rep})"
+    ),
+    "lead_pool.reclaim_warning": (
+        "Lead {lead_id} goes back to its pool at {due_at} ({rule:@reclaim_rule}) unless worked"
+    ),
     "customer.follow_up_logged": "{rep_id} followed up customer {customer_id}",
     "lead.status_changed": "Lead {lead_id}: {status_from:@lead_status} → {status_to:@lead_status}",
     "lead.converted": "Lead {lead_id} converted into customer {customer_id}",
@@ -242,6 +263,7 @@ MESSAGES: dict[str, str | dict[str, str]] = {
     "label.reclaim_rule.no_new_opportunity": "no new opportunity",
     "label.reclaim_rule.not_won": "not won in time",
     "label.reclaim_rule.after_contract_end": "after the contract ended",
+    "label.reclaim_rule.no_progress": "no status progress",
     "label.exemption.locked": "locked",
     "label.exemption.won": "won",
     "label.exemption.active_contract": "active contract",

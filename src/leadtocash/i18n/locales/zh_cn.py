@@ -69,6 +69,17 @@ MESSAGES: dict[str, str] = {
     "pool.customer_locked": "客户 {customer_id} 已锁定，请先解锁。",
     "pool.same_owner": "客户 {customer_id} 已归属该销售。",
     "pool.rule_invalid": "公海规则设置有误。",
+    # -- 错误：线索池 ---------------------------------------------------------------------------
+    "lead_pool.already_owned": "线索 {lead_id} 已有负责人。",
+    "lead_pool.not_owned": "线索 {lead_id} 在线索池中，尚无负责人。",
+    "lead_pool.not_in_pool": "线索 {lead_id} 不属于任何线索池。",
+    "lead_pool.capacity_reached": (
+        "线索库容已满：{rep_id} 已持有 {counted} 条未结线索，上限 {capacity} 条。"
+    ),
+    "lead_pool.new_in_pool_cooldown": "线索 {lead_id} 刚进入线索池，{until} 起可领取。",
+    "lead_pool.reclaim_cooldown": "您近期退回或被回收了线索 {lead_id}，{until} 起才能再次领取。",
+    "lead_pool.lead_closed": "线索 {lead_id} 已{status:@lead_status}，只有未结线索可以流转。",
+    "lead_pool.not_owner": "您不是线索 {lead_id} 的负责人。",
     # -- 错误：分配 ---------------------------------------------------------------------------
     "allocation.duplicate_rep": "同一销售被重复列出。",
     "allocation.exact_infeasible": "各销售的上限无法容纳这批线索。",
@@ -161,6 +172,12 @@ MESSAGES: dict[str, str] = {
     "pool.reclaim_warning": (
         "客户 {customer_id} 将于 {due_at} 被回收到公海（{rule:@reclaim_rule}），请及时跟进"
     ),
+    "lead_pool.ownership_changed": (
+        "线索 {lead_id}：{action:@ownership_action}（{from_rep} → {to_rep}）"
+    ),
+    "lead_pool.reclaim_warning": (
+        "线索 {lead_id} 将于 {due_at} 被回收到线索池（{rule:@reclaim_rule}），请及时跟进"
+    ),
     "customer.follow_up_logged": "{rep_id} 跟进了客户 {customer_id}",
     "lead.status_changed": "线索 {lead_id}：{status_from:@lead_status} → {status_to:@lead_status}",
     "lead.converted": "线索 {lead_id} 已转化为客户 {customer_id}",
@@ -205,6 +222,7 @@ MESSAGES: dict[str, str] = {
     "label.reclaim_rule.no_new_opportunity": "无新商机",
     "label.reclaim_rule.not_won": "未按期成交",
     "label.reclaim_rule.after_contract_end": "合同到期未续约",
+    "label.reclaim_rule.no_progress": "状态无推进",
     "label.exemption.locked": "已锁定",
     "label.exemption.won": "已成交",
     "label.exemption.active_contract": "有生效合同",

@@ -73,6 +73,17 @@ MESSAGES: dict[str, str] = {
     "pool.customer_locked": "客戶 {customer_id} 已鎖定，請先解鎖。",
     "pool.same_owner": "客戶 {customer_id} 已歸屬該銷售。",
     "pool.rule_invalid": "公海規則設定有誤。",
+    # -- 錯誤：線索池 ---------------------------------------------------------------------------
+    "lead_pool.already_owned": "線索 {lead_id} 已有負責人。",
+    "lead_pool.not_owned": "線索 {lead_id} 在線索池中，尚無負責人。",
+    "lead_pool.not_in_pool": "線索 {lead_id} 不屬於任何線索池。",
+    "lead_pool.capacity_reached": (
+        "線索容量已滿：{rep_id} 已持有 {counted} 條未結線索，上限 {capacity} 條。"
+    ),
+    "lead_pool.new_in_pool_cooldown": "線索 {lead_id} 剛進入線索池，{until} 起可領取。",
+    "lead_pool.reclaim_cooldown": "您近期退回或被回收了線索 {lead_id}，{until} 起才能再次領取。",
+    "lead_pool.lead_closed": "線索 {lead_id} 已{status:@lead_status}，只有未結線索可以流轉。",
+    "lead_pool.not_owner": "您不是線索 {lead_id} 的負責人。",
     # -- 錯誤：分配 ---------------------------------------------------------------------------
     "allocation.duplicate_rep": "同一銷售被重複列出。",
     "allocation.exact_infeasible": "各銷售的上限無法容納這批線索。",
@@ -165,6 +176,12 @@ MESSAGES: dict[str, str] = {
     "pool.reclaim_warning": (
         "客戶 {customer_id} 將於 {due_at} 被回收到公海（{rule:@reclaim_rule}），請及時跟進"
     ),
+    "lead_pool.ownership_changed": (
+        "線索 {lead_id}：{action:@ownership_action}（{from_rep} → {to_rep}）"
+    ),
+    "lead_pool.reclaim_warning": (
+        "線索 {lead_id} 將於 {due_at} 被回收到線索池（{rule:@reclaim_rule}），請及時跟進"
+    ),
     "customer.follow_up_logged": "{rep_id} 跟進了客戶 {customer_id}",
     "lead.status_changed": "線索 {lead_id}：{status_from:@lead_status} → {status_to:@lead_status}",
     "lead.converted": "線索 {lead_id} 已轉化為客戶 {customer_id}",
@@ -209,6 +226,7 @@ MESSAGES: dict[str, str] = {
     "label.reclaim_rule.no_new_opportunity": "無新商機",
     "label.reclaim_rule.not_won": "未按期成交",
     "label.reclaim_rule.after_contract_end": "合約到期未續約",
+    "label.reclaim_rule.no_progress": "狀態無推進",
     "label.exemption.locked": "已鎖定",
     "label.exemption.won": "已成交",
     "label.exemption.active_contract": "有生效合約",

@@ -1,0 +1,472 @@
+"""Lead pools (线索池): claim, assign, release, follow-up, fair distribution, routing, sweep.
+
+The customer pool's pattern for leads: every command runs through ``AppContext.execute``
+(authorized, atomic, audited, retried on conflicts), and every lead change goes through one
+write path (``LeadPoolWrites``) that reschedules the lead's reclaim, saves it and, for moves,
+writes the outbox event. Counters are aggregates saved in the same commit (the rep's daily
+claims from a pool, the rep's ``LeadBook``), so limits and capacity hold under any
+interleaving. The sweep reads only what is due (indexed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import attrs
+
+from leadtocash.access import Action, Principal
+from leadtocash.allocation.eligibility import LeadProfile, RepState
+from leadtocash.allocation.ledger import FairnessLedger
+from leadtocash.allocation.outcome import AllocationResult, Assignment
+from leadtocash.allocation.policies import AllocationPolicy, FairPolicy
+from leadtocash.allocation.routing import Routing
+from leadtocash.allocation.run import allocate, distribute_batch
+from leadtocash.app.allocation import AllocationReport, candidate_reps, settle
+from leadtocash.app.context import AppContext, Change
+from leadtocash.app.customers import rep_of
+from leadtocash.app.lead_writes import LeadPoolWrites, lead_ledger_id
+from leadtocash.app.reclaim import SweepReport, due_ids, run_sweep
+from leadtocash.app.unit_of_work import Page, UnitOfWork
+from leadtocash.durations import local_day
+from leadtocash.errors import NotFound
+from leadtocash.events import LeadReclaimWarning
+from leadtocash.model import (
+    FollowUp,
+    FollowUpId,
+    FollowUpKind,
+    Lead,
+    PoolId,
+    RepId,
+    SalesRep,
+    ZoneId,
+)
+from leadtocash.pool.book import DailyClaims, OwnershipAction
+from leadtocash.pool.leads import (
+    LeadPool,
+    LeadPoolRules,
+    decide_lead_assign,
+    decide_lead_claim,
+    decide_lead_release,
+    lead_claims_id,
+    lead_returned,
+    lead_taken_by,
+)
+from leadtocash.pool.ownership import (
+    check_available_rep,
+    check_in_pool,
+    check_owned,
+    check_unowned,
+    require_reason,
+)
+
+__all__ = ["LeadPoolService"]
+
+#: Runs one pure allocation: ledger, profiles and rep states in, result out.
+_Allocator = Callable[[FairnessLedger, list[LeadProfile], list[RepState]], AllocationResult]
+
+
+@attrs.frozen
+class LeadPoolService:
+    """Lead pools (线索池) and the leads in them: ownership, distribution and reclaim."""
+
+    ctx: AppContext
+    #: The lead write path shared with the pipeline (status progress reschedules reclaim).
+    leads: LeadPoolWrites = attrs.field(
+        init=False, default=attrs.Factory(lambda self: LeadPoolWrites(self.ctx), takes_self=True)
+    )
+
+    # -- pools ----------------------------------------------------------------------------------
+    def create_pool(
+        self,
+        principal: Principal,
+        name: str,
+        *,
+        zone_id: ZoneId | None = None,
+        product_line: str | None = None,
+        rules: LeadPoolRules | None = None,
+        pool_id: PoolId | None = None,
+    ) -> LeadPool:
+        """Create a lead pool of a zone or product line, with its rules."""
+        pool = LeadPool(
+            id=pool_id or PoolId(self.ctx.ids.new_id("lead_pool")),
+            name=name,
+            zone_id=zone_id,
+            product_line=product_line,
+            rules=rules or LeadPoolRules(),
+        )
+
+        def command(uow: UnitOfWork) -> tuple[LeadPool, list[Change]]:
+            self.leads.guard_pool(uow, principal, pool, write=True)
+            uow.repository(LeadPool).add(pool)
+            return pool, [Change("lead_pool", pool.id, None, pool)]
+
+        return self.ctx.execute(principal, Action.POOL_MANAGE, command)
+
+    def update_rules(
+        self,
+        principal: Principal,
+        pool_id: PoolId,
+        rules: LeadPoolRules,
+        reason: str,
+        *,
+        page: int = 500,
+    ) -> int:
+        """Replace a lead pool's rules, then recompute its owned leads' schedules page by page
+        (each page its own commit); returns how many schedules changed."""
+        why = require_reason(reason)
+
+        def command(uow: UnitOfWork) -> tuple[LeadPool, list[Change]]:
+            pool = self.leads.pool(uow, pool_id)
+            self.leads.guard_pool(uow, principal, pool, write=True)
+            after = attrs.evolve(pool, rules=rules)
+            uow.repository(LeadPool).save(after)
+            return after, [Change("lead_pool", pool.id, pool, after, why)]
+
+        self.ctx.execute(principal, Action.POOL_MANAGE, command)
+        changed = 0
+        cursor: tuple[str, str] | None = None
+        while True:
+
+            def recompute(
+                uow: UnitOfWork, after: tuple[str, str] | None = cursor
+            ) -> tuple[tuple[int, tuple[str, str] | None], list[Change]]:
+                found = uow.leads.query("owned_lead_pool", equals=pool_id, after=after, limit=page)
+                note = f"lead pool rules changed ({why}): reclaim schedule recomputed"
+                changes: list[Change] = []
+                for lead in found.items:
+                    changes += self.leads.stage(uow, lead, lead, reason=note)[1]
+                return (len(changes), found.next_cursor), changes
+
+            count, cursor = self.ctx.execute(principal, Action.POOL_MANAGE, recompute)
+            changed += count
+            if cursor is None:
+                return changed
+
+    def add_lead(
+        self, principal: Principal, lead_id: str, pool_id: PoolId, *, reason: str | None = None
+    ) -> Lead:
+        """Put an unowned open lead into a lead pool (its zone and product line fill the
+        lead's when it has none); a lead already in another pool moves."""
+
+        def command(uow: UnitOfWork) -> tuple[Lead, list[Change]]:
+            lead = uow.leads.get(lead_id)
+            check_unowned(lead, kind="lead")
+            pool = self.leads.pool(uow, pool_id)
+            self.leads.guard(uow, principal, lead, write=True)
+            self.leads.guard_pool(uow, principal, pool, write=True)
+            now = self.ctx.clock.now()
+            candidate = attrs.evolve(
+                lead,
+                pool_id=pool.id,
+                pool_entered_at=now if lead.pool_id != pool.id else lead.pool_entered_at,
+                zone_id=lead.zone_id or pool.zone_id,
+                product_line=lead.product_line or pool.product_line,
+            )
+            return self.leads.stage(uow, lead, candidate, reason=reason or "added to lead pool")
+
+        return self.ctx.execute(principal, Action.POOL_ASSIGN, command)
+
+    def get_pool(self, principal: Principal, pool_id: PoolId) -> LeadPool:
+        """One lead pool with its rules."""
+
+        def query(uow: UnitOfWork) -> LeadPool:
+            pool = self.leads.pool(uow, pool_id)
+            self.leads.guard_pool(uow, principal, pool, write=False)
+            return pool
+
+        return self.ctx.read(principal, Action.LEAD_READ, query)
+
+    def list_pool(
+        self,
+        principal: Principal,
+        pool_id: PoolId,
+        *,
+        after: tuple[str, str] | None = None,
+        limit: int = 50,
+    ) -> Page[Lead]:
+        """One page of the unowned open leads in a lead pool, by id."""
+
+        def query(uow: UnitOfWork) -> Page[Lead]:
+            self.leads.guard_pool(uow, principal, self.leads.pool(uow, pool_id), write=False)
+            return uow.leads.query("lead_pool", equals=pool_id, after=after, limit=limit)
+
+        return self.ctx.read(principal, Action.LEAD_READ, query)
+
+    # -- ownership ------------------------------------------------------------------------------
+    def claim(self, principal: Principal, lead_id: str) -> Lead:
+        """A rep claims (领取) an open lead from its pool for themself."""
+        rep_id = rep_of(principal)
+
+        def command(uow: UnitOfWork) -> tuple[Lead, list[Change]]:
+            lead = uow.leads.get(lead_id)
+            pool, counter = None, None
+            if lead.pool_id is not None and lead.owner_id is None:
+                pool = self.leads.pool(uow, lead.pool_id)
+                day = local_day(self.ctx.clock.now(), self.ctx.timezone)
+                counter_id = lead_claims_id(pool.id, rep_id, day)
+                counter = uow.repository(DailyClaims).find(counter_id) or DailyClaims(
+                    counter_id, pool.id, rep_id, day
+                )
+            facts = self.leads.facts(uow, rep_id)
+            rep = uow.reps.find(rep_id)  # the organisation's rep: active? its own daily limit
+            if rep is not None and not rep.active:
+                check_available_rep(rep)
+            limit = rep.daily_claim_limit if rep is not None else None
+            claim = decide_lead_claim(
+                lead, rep_id, principal.zone_id, pool, counter, facts, rep_limit=limit
+            )
+            uow.repository(DailyClaims).save(claim.counter)
+            return self.leads.move(uow, principal, lead, claim.lead, OwnershipAction.CLAIM)
+
+        return self.ctx.execute(principal, Action.POOL_CLAIM, command)
+
+    def assign(
+        self,
+        principal: Principal,
+        lead_id: str,
+        rep_id: RepId,
+        *,
+        reason: str | None = None,
+        override: bool = False,
+    ) -> Lead:
+        """A manager assigns (分配) an unowned open lead to an active rep not on leave, both
+        inside the manager's scope; ``override`` (permissioned, reason required) skips the
+        capacity."""
+        if override:
+            self.ctx.policy.check(principal, Action.POOL_OVERRIDE)
+            require_reason(reason)
+
+        def command(uow: UnitOfWork) -> tuple[Lead, list[Change]]:
+            lead = uow.leads.get(lead_id)
+            check_unowned(lead, kind="lead")
+            self.leads.guard(uow, principal, lead, write=True)
+            rep = uow.reps.find(rep_id)
+            if rep is None:
+                raise NotFound("sales_rep", rep_id)
+            self.leads.guard_rep(uow, principal, rep)
+            pool = self.leads.pool(uow, lead.pool_id) if lead.pool_id else None
+            facts = self.leads.facts(uow, rep.id)
+            after = decide_lead_assign(lead, rep, pool, facts, override=override)
+            return self.leads.move(
+                uow, principal, lead, after, OwnershipAction.ASSIGN, reason=reason,
+                override=override,
+            )  # fmt: skip
+
+        return self.ctx.execute(principal, Action.POOL_ASSIGN, command)
+
+    def release(self, principal: Principal, lead_id: str, reason: str) -> Lead:
+        """The owner (or a manager) releases (退回) a lead to its pool; reason required."""
+        why = require_reason(reason)
+
+        def command(uow: UnitOfWork) -> tuple[Lead, list[Change]]:
+            lead = uow.leads.get(lead_id)
+            check_owned(lead, kind="lead")
+            self.leads.owner_or_manager(uow, principal, lead)
+            rules = self.leads.rules_of(uow, lead.pool_id)
+            after = decide_lead_release(lead, rules, self.ctx.clock.now())
+            return self.leads.move(uow, principal, lead, after, OwnershipAction.RELEASE, reason=why)
+
+        return self.ctx.execute(principal, Action.POOL_RELEASE, command)
+
+    def log_follow_up(
+        self,
+        principal: Principal,
+        lead_id: str,
+        *,
+        kind: FollowUpKind = FollowUpKind.CALL,
+        note: str = "",
+    ) -> FollowUp:
+        """The owner logs a follow-up (跟进) on a lead: it restarts the "no follow-up" clock."""
+        rep_id = rep_of(principal)
+
+        def command(uow: UnitOfWork) -> tuple[FollowUp, list[Change]]:
+            lead = uow.leads.get(lead_id)
+            check_owned(lead, kind="lead")
+            self.leads.owner_or_manager(uow, principal, lead)
+            now = self.ctx.clock.now()
+            follow_up = FollowUp(
+                id=FollowUpId(self.ctx.ids.new_id("follow_up")), rep_id=rep_id, at=now,
+                kind=kind, lead_id=lead.id, note=note,
+            )  # fmt: skip
+            uow.follow_ups.add(follow_up)
+            _, changes = self.leads.stage(uow, lead, attrs.evolve(lead, last_follow_up_at=now))
+            return follow_up, [Change("follow_up", follow_up.id, None, follow_up), *changes]
+
+        return self.ctx.execute(principal, Action.FOLLOW_UP_LOG, command)
+
+    # -- fair allocation ------------------------------------------------------------------------
+    def _state(self, uow: UnitOfWork, pool: LeadPool, rep: SalesRep) -> RepState:
+        rules = pool.rules
+        day = local_day(self.ctx.clock.now(), self.ctx.timezone)
+        today = uow.repository(DailyClaims).find(lead_claims_id(pool.id, rep.id, day))
+        return RepState.from_rep(
+            rep,
+            zones=(pool.zone_id,) if pool.zone_id and rep.zone_id == pool.zone_id else (),
+            owned=self.leads.open_leads(uow, rep.id),
+            capacity=rules.capacity or None,
+            today=today.count if today else 0,
+            daily_cap=rules.daily_claim_limit or None,
+        )
+
+    def _run(
+        self,
+        principal: Principal,
+        pool_id: PoolId,
+        lead_ids: Sequence[str],
+        rep_ids: Sequence[RepId] | None,
+        routing: Routing | None,
+        allocate_fn: Callable[[Sequence[RepId]], _Allocator],
+        reason: str,
+    ) -> AllocationReport:
+        def command(uow: UnitOfWork) -> tuple[AllocationReport, list[Change]]:
+            pool = self.leads.pool(uow, pool_id)
+            self.leads.guard_pool(uow, principal, pool, write=True)  # managers: their zone
+            ledger_id = lead_ledger_id(pool.id)
+            ledger = uow.repository(FairnessLedger).find(ledger_id) or FairnessLedger(ledger_id)
+            reps = [
+                self._state(uow, pool, rep) for rep in candidate_reps(uow, pool.zone_id, rep_ids)
+            ]
+            leads: dict[str, Lead] = {}
+            profiles = []
+            for lead_id in lead_ids:
+                lead = uow.leads.get(lead_id)
+                check_unowned(lead, kind="lead")
+                check_in_pool(lead, pool.id, kind="lead")
+                leads[lead.id] = lead
+                extra = {"product_line": lead.product_line} if lead.product_line else None
+                profile = LeadProfile.from_lead(lead, extra=extra)
+                profiles.append(routing.profile(profile) if routing else profile)
+            result = allocate_fn([rep.rep_id for rep in reps])(ledger, profiles, reps)
+            changes: list[Change] = []
+            now = self.ctx.clock.now()
+            day = local_day(now, self.ctx.timezone)
+            counters = uow.repository(DailyClaims)
+            for outcome in result.outcomes():
+                if not isinstance(outcome, Assignment):
+                    continue
+                before = leads[outcome.lead_id]
+                why = f"{reason}: {outcome.explanation.text()}"
+                _, audit = self.leads.move(
+                    uow, principal, before, lead_taken_by(before, outcome.rep_id, now),
+                    OwnershipAction.ASSIGN, reason=why,
+                )  # fmt: skip
+                changes.extend(audit)
+                counter_id = lead_claims_id(pool.id, outcome.rep_id, day)
+                counter = counters.find(counter_id) or DailyClaims(
+                    counter_id, pool.id, outcome.rep_id, day
+                )
+                counters.save(counter.counted(before))
+            report, settled = settle(uow, ledger, result, reason)
+            return report, [*changes, settled]
+
+        return self.ctx.execute(principal, Action.POOL_ASSIGN, command)
+
+    def allocate(
+        self,
+        principal: Principal,
+        pool_id: PoolId,
+        lead_ids: Sequence[str],
+        *,
+        seed: int,
+        rep_ids: Sequence[RepId] | None = None,
+        routing: Routing | None = None,
+        policy: AllocationPolicy | None = None,
+    ) -> AllocationReport:
+        """Give each pool lead to the eligible rep the policy picks (fair by default); with
+        ``routing``, its first matching row decides the eligible reps (channel, zone, product
+        line, skills) and every explanation names the row."""
+        chosen = policy or FairPolicy()
+
+        def make(everyone: Sequence[RepId]) -> _Allocator:
+            used = routing.policy(everyone, then=chosen) if routing else chosen
+
+            def run(
+                ledger: FairnessLedger, leads: list[LeadProfile], reps: list[RepState]
+            ) -> AllocationResult:
+                return allocate(ledger, leads, reps, seed=seed, policy=used)
+
+            return run
+
+        why = f"allocated ({chosen})" + (" with routing" if routing else "")
+        return self._run(principal, pool_id, lead_ids, rep_ids, routing, make, why)
+
+    def distribute(
+        self,
+        principal: Principal,
+        pool_id: PoolId,
+        lead_ids: Sequence[str],
+        rep_ids: Sequence[RepId],
+        *,
+        seed: int,
+    ) -> AllocationReport:
+        """批量分配: split the selected pool leads over the selected reps (counts within 1,
+        the remainder carried across batches by the pool's ledger)."""
+
+        def make(_everyone: Sequence[RepId]) -> _Allocator:
+            def run(
+                ledger: FairnessLedger, leads: list[LeadProfile], reps: list[RepState]
+            ) -> AllocationResult:
+                return distribute_batch(ledger, leads, reps, seed=seed)
+
+            return run
+
+        return self._run(principal, pool_id, lead_ids, rep_ids, None, make, "distributed")
+
+    # -- reclaim sweep --------------------------------------------------------------------------
+    def sweep(self, principal: Principal, *, batch: int = 500) -> SweepReport:
+        """Warn owners of leads close to reclaim, then send every due lead back to its pool.
+
+        Reads only the due entries of two indexes; each lead is re-checked under its current
+        version and reclaimed in its own unit of work.
+        """
+        self.ctx.policy.check(principal, Action.POOL_SWEEP)
+        return run_sweep(
+            due_ids(self.ctx, Lead, "reclaim_warn", batch),
+            due_ids(self.ctx, Lead, "reclaim_due", batch),
+            lambda lead_id: self._warn_one(principal, lead_id),
+            lambda lead_id: self._reclaim_one(principal, lead_id),
+            "lead pool",
+        )
+
+    def _warn_one(self, principal: Principal, lead_id: str) -> bool:
+        def command(uow: UnitOfWork) -> tuple[bool, list[Change]]:
+            lead = uow.leads.get(lead_id)
+            now = self.ctx.clock.now()
+            due, warn = lead.reclaim_due_at, lead.warn_at
+            if lead.owner_id is None or due is None or warn is None or warn > now:
+                return False, []
+            if lead.warned_due_at == due:
+                return False, []
+            after = attrs.evolve(lead, warned_due_at=due)
+            uow.leads.save(after)  # only the sweep's own mark moves: no schedule change
+            uow.record(
+                LeadReclaimWarning(
+                    now, lead.id, lead.owner_id, due, lead.reclaim_rule or "",
+                    lead.reclaim_provisional,
+                )
+            )  # fmt: skip
+            return True, [Change("lead", lead.id, lead, after, "reclaim warning")]
+
+        return self.ctx.execute(principal, Action.POOL_SWEEP, command)
+
+    def _reclaim_one(self, principal: Principal, lead_id: str) -> str:
+        def command(uow: UnitOfWork) -> tuple[str, list[Change]]:
+            stored = uow.leads.get(lead_id)
+            lead = self.leads.scheduled(uow, stored)
+            now = self.ctx.clock.now()
+            if lead.owner_id is None:
+                return "not_owned", []
+            due = lead.reclaim_due_at
+            if due is None or due > now:  # the stored schedule was stale: fix it
+                why = "reclaim schedule recomputed"
+                return "not_due", self.leads.stage(uow, stored, lead, reason=why)[1]
+            target = self.leads.rules_of(uow, lead.pool_id).release_to or lead.pool_id
+            assert target is not None  # owned leads with a schedule come from a pool
+            after = lead_returned(lead, target, now)
+            reason = f"reclaimed: {lead.reclaim_rule}"
+            _, changes = self.leads.move(
+                uow, principal, stored, after, OwnershipAction.RECLAIM, reason=reason
+            )
+            return "reclaimed", changes
+
+        return self.ctx.execute(principal, Action.POOL_SWEEP, command)
