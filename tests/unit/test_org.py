@@ -36,6 +36,7 @@ from leadtocash.allocation.ledger import FairnessLedger
 from leadtocash.allocation.run import allocate
 from leadtocash.errors import NotFound
 from leadtocash.model import Contact, ContactId
+from leadtocash.pool.leads import LeadBook
 from leadtocash.pool.rules import PoolRules
 from pool_fixtures import ADMIN, MANAGER, START, World, make_world, rep_principal
 
@@ -278,6 +279,9 @@ def test_leaving_hands_the_book_over_in_one_audited_commit() -> None:
     assert not gone.active
     assert world.crm.pools.get_customer(ADMIN, world.customers[0]).owner_id == "rep2"
     assert world.crm.leads.get(ADMIN, lead_id).owner_id == "rep2"
+    with world.crm.unit_of_work() as uow:  # through the lead write path: rep2's book counts it
+        book = uow.repository(LeadBook).find("rep2")
+        assert book is not None and book.gains == 1
     assert org.get_team(ADMIN, "t1").lead_rep_id is None
     targets = {(e.target_kind, e.target_id) for e in world.store.audit_log()[seq:]}
     assert targets == {("customer", world.customers[0]), ("lead", lead_id),

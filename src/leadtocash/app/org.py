@@ -9,8 +9,9 @@ field and changes nothing.
 A rep who leaves (离职) is deactivated, never deleted (history and audit keep naming them).
 While they still own customers or open leads, leaving is refused with ``org.rep_has_book``
 and the counts, unless ``handover_to`` names an available rep (离职交接): then every customer
-is transferred (转移) through the customer write path and every open lead re-owned, in the same
-commit as the deactivation.
+is transferred (转移) through the customer write path and every open lead through the lead
+write path (reclaim schedule, lead book, ownership event), in the same commit as the
+deactivation.
 """
 
 from __future__ import annotations
@@ -23,12 +24,12 @@ import attrs
 from leadtocash.access import Action, Principal
 from leadtocash.app.context import AppContext, Change
 from leadtocash.app.customers import CustomerWrites
+from leadtocash.app.lead_writes import LeadPoolWrites
 from leadtocash.app.unit_of_work import UnitOfWork
 from leadtocash.errors import NotFound, PermissionDenied, RuleViolation, ValidationError
 from leadtocash.model import (
     Customer,
     Lead,
-    LeadStatus,
     RepId,
     SalesRep,
     Team,
@@ -37,13 +38,12 @@ from leadtocash.model import (
     ZoneId,
 )
 from leadtocash.pool.book import OwnershipAction
+from leadtocash.pool.leads import lead_taken_by
 from leadtocash.pool.ownership import check_available_rep, require_reason, taken_by
 from leadtocash.scopes import DataScope, ScopeTarget
 
 __all__ = ["OrgService", "named_rep", "stage_new_rep", "stage_rep_change"]
 
-#: Lead statuses a leaving rep hands over (converted and disqualified leads keep their owner).
-_OPEN_LEADS = frozenset({LeadStatus.NEW, LeadStatus.WORKING, LeadStatus.QUALIFIED})
 _PAGE = 500
 T = TypeVar("T")
 
@@ -121,6 +121,9 @@ class OrgService:
     ctx: AppContext
     customers: CustomerWrites = attrs.field(
         init=False, default=attrs.Factory(lambda self: CustomerWrites(self.ctx), takes_self=True)
+    )
+    leads: LeadPoolWrites = attrs.field(
+        init=False, default=attrs.Factory(lambda self: LeadPoolWrites(self.ctx), takes_self=True)
     )
 
     # -- shared checks --------------------------------------------------------------------------
@@ -415,9 +418,8 @@ class OrgService:
             if not rep.active:
                 return rep, []
             customers = _all(uow, Customer, "owner", rep.id)
-            leads = [
-                lead for lead in _all(uow, Lead, "owner", rep.id) if lead.status in _OPEN_LEADS
-            ]
+            # open leads only (new, working, qualified): closed ones keep their owner
+            leads = _all(uow, Lead, "open_owner", rep.id)
             changes: list[Change] = []
             if (customers or leads) and handover_to is None:
                 raise RuleViolation(
@@ -463,10 +465,12 @@ class OrgService:
                 OwnershipAction.TRANSFER, reason=reason,
             )  # fmt: skip
             changes += audit
-        for lead in leads:
-            moved = attrs.evolve(lead, owner_id=to.id, updated_at=now)
-            uow.leads.save(moved)
-            changes.append(Change("lead", lead.id, lead, moved, reason))
+        for lead in leads:  # through the lead write path: schedule, score, lead book, event
+            _, audit = self.leads.move(
+                uow, principal, lead, lead_taken_by(lead, to.id, now),
+                OwnershipAction.TRANSFER, reason=reason,
+            )  # fmt: skip
+            changes += audit
         return changes
 
     # -- reads ----------------------------------------------------------------------------------
