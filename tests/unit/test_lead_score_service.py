@@ -240,3 +240,18 @@ def test_erasing_a_person_rescores_the_leads_that_held_their_phone() -> None:
     erased = _stored(crm, lead.id)
     assert (erased.phone, erased.contact_name) == (None, None)
     assert erased.score is not None and erased.score.points(ScoreComponent.COMPLETENESS) == 0
+
+
+def test_a_follow_up_logged_on_a_pooled_lead_rescores_its_engagement() -> None:
+    crm, store, _ = _crm()
+    crm.reps.register(ADMIN, SalesRep(id=RepId("rep1"), name="Rep"))
+    pool = crm.lead_pools.create_pool(ADMIN, "线索池", product_line="ERP")
+    lead = _capture(crm, 1)
+    crm.lead_pools.add_lead(ADMIN, lead.id, pool.id)
+    claimed = crm.lead_pools.claim(REP, lead.id)
+    assert claimed.score == _stored(crm, lead.id).score  # nothing the score reads moved
+    crm.lead_pools.log_follow_up(REP, lead.id, kind=FollowUpKind.MEETING)
+    after = _stored(crm, lead.id)
+    assert after.score is not None
+    assert after.score.points(ScoreComponent.ENGAGEMENT) == 20  # a follow-up, a meeting, recent
+    assert [a for a, _ in _lead_entries(store, lead.id)][-1] == "customer.follow_up"

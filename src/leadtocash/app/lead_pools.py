@@ -289,7 +289,9 @@ class LeadPoolService:
                 kind=kind, lead_id=lead.id, note=note,
             )  # fmt: skip
             uow.follow_ups.add(follow_up)
-            _, changes = self.leads.stage(uow, lead, attrs.evolve(lead, last_follow_up_at=now))
+            _, changes = self.leads.stage(
+                uow, lead, attrs.evolve(lead, last_follow_up_at=now), follow_ups=(follow_up,)
+            )
             return follow_up, [Change("follow_up", follow_up.id, None, follow_up), *changes]
 
         return self.ctx.execute(principal, Action.FOLLOW_UP_LOG, command)

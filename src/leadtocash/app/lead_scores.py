@@ -134,6 +134,20 @@ class LeadScoring:
         """``lead`` with its score recomputed (call it on every lead about to be saved)."""
         return attrs.evolve(lead, score=score_facts(self.facts(uow, lead, extra), self.rules))
 
+    def rescored(
+        self,
+        uow: UnitOfWork,
+        before: Lead | None,
+        lead: Lead,
+        extra: tuple[FollowUp, ...] = (),
+    ) -> Lead:
+        """``lead`` rescored, keeping ``before``'s stored score when it says the same (so a
+        write path can still tell an unchanged lead by equality)."""
+        after = self.scored(uow, lead, extra)
+        if before is not None and same_score(before.score, after.score):
+            return attrs.evolve(after, score=before.score)
+        return after
+
     def request(self, uow: UnitOfWork, reason: str, rules: ScoreRules | None = None) -> LeadRescore:
         """Stage a rescore of every lead under ``rules`` (default: those in force) in ``uow``,
         restarting a pending one."""

@@ -9,10 +9,11 @@ import attrs
 
 from leadtocash.access import Principal
 from leadtocash.app.context import AppContext, Change
+from leadtocash.app.lead_scores import LeadScoring
 from leadtocash.app.unit_of_work import UnitOfWork
 from leadtocash.errors import NotFound, PermissionDenied
 from leadtocash.events import LeadOwnershipChanged
-from leadtocash.model import Lead, PoolId, RepId, SalesRep
+from leadtocash.model import FollowUp, Lead, PoolId, RepId, SalesRep
 from leadtocash.pool.book import OwnershipAction
 from leadtocash.pool.leads import LeadBook, LeadFacts, LeadPool, LeadPoolRules, lead_with_schedule
 from leadtocash.ports.storage import IndexQuery
@@ -71,9 +72,13 @@ class LeadPoolWrites:
         *,
         reason: str | None = None,
         override: bool = False,
+        follow_ups: tuple[FollowUp, ...] = (),
     ) -> tuple[Lead, list[Change]]:
-        """Reschedule and save ``candidate``; its audit change (none when nothing changed)."""
-        after = self.scheduled(uow, candidate)
+        """Reschedule, rescore and save ``candidate``; its audit change (none when nothing
+        changed). ``follow_ups`` staged in this unit of work count for the lead score."""
+        after = LeadScoring(self.ctx).rescored(
+            uow, before, self.scheduled(uow, candidate), follow_ups
+        )
         if after == before:
             return before, []
         now = self.ctx.clock.now()

@@ -155,6 +155,5 @@ def lead_facts(
         region=lead.zone_id,
         industry=_text(lead.industry),
         employees=lead.employees,
-        # the lead pool's routing field (issue #27), read tolerantly until it exists
-        product_line=_text(getattr(lead, "product_line", None)),
+        product_line=_text(lead.product_line),
     )
