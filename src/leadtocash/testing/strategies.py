@@ -97,6 +97,7 @@ from leadtocash.pool.leads import LeadBook, LeadPool, LeadPoolRules
 from leadtocash.pool.membership import PoolMembers
 from leadtocash.pool.reclaim import ScheduleRecompute
 from leadtocash.pool.rules import BrowseQuota, Pool, PoolRules, TierDurations
+from leadtocash.recycle import RecycleRules
 from leadtocash.scoring import MAX_SCORE, ComponentScore, LeadScore, ScoreComponent, ScoredRule
 from leadtocash.settings import OrganisationSettings
 from leadtocash.signals import DemandSignals, RiskLevel
@@ -619,6 +620,7 @@ def organisation_settings() -> st.SearchStrategy[OrganisationSettings]:
         tier_rules=st.sampled_from([TierRules(), custom]),
         lead_score=st.sampled_from([ScoreRules(), ScoreRules(rules=ScoreRules().rules[:3])]),
         collision=st.sampled_from([DEFAULT_POLICY, CollisionPolicy(uscc=Outcome.WARN)]),
+        recycle=st.builds(RecycleRules, st.none() | st.integers(0, 3650)),
         updated_at=st.none() | utc_datetimes(),
     )
 
