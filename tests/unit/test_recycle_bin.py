@@ -32,6 +32,7 @@ from leadtocash import (
 from leadtocash.contracts import LineInput, ProductId
 from leadtocash.model import ContactId, Customer, Lead
 from leadtocash.pool.book import RepBook
+from leadtocash.pool.leads import LeadPoolRules
 from leadtocash.pool.rules import PoolRules
 from pool_fixtures import ADMIN, MANAGER, SYSTEM, World, make_world, rep_principal
 
@@ -514,3 +515,23 @@ def test_a_customer_comes_back_beside_its_own_lead_but_not_into_a_newer_one() ->
     with pytest.raises(RuleViolation) as caught:
         crm.recycle_bin.restore(MANAGER, "customer", cid)
     assert caught.value.code == "collision.duplicate" and newer.id in str(caught.value.details)
+
+
+def test_a_pooled_lead_comes_back_to_its_lead_pool_when_its_owner_is_full() -> None:
+    world = make_world()
+    crm = world.crm
+    pool = crm.lead_pools.create_pool(
+        ADMIN, "线索池", zone_id=ZoneId("east"), rules=LeadPoolRules(capacity=1)
+    )
+    first, second = (
+        crm.leads.capture(ADMIN, {"channel": "call", "company_name": name, "email": mail}).id
+        for name, mail in (("甲公司", "a@example.com"), ("乙公司", "b@example.com"))
+    )
+    for lead_id in (first, second):
+        crm.lead_pools.add_lead(ADMIN, lead_id, pool.id)
+    crm.lead_pools.claim(REP1, first)
+    crm.recycle_bin.delete(REP1, "lead", first, "wrong company")
+    crm.lead_pools.claim(REP1, second)  # the room the deletion freed
+    restored = crm.recycle_bin.restore(REP1, "lead", first)
+    assert (restored.owner_id, restored.to_pool) == (None, True)
+    assert [lead.id for lead in crm.lead_pools.list_pool(REP2, pool.id).items] == [first]

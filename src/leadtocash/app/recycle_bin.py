@@ -23,6 +23,7 @@ from leadtocash.app.context import AppContext, Change
 from leadtocash.app.customers import CustomerWrites
 from leadtocash.app.dedup import collision_report
 from leadtocash.app.documents import all_pages, document_target
+from leadtocash.app.lead_writes import LeadPoolWrites
 from leadtocash.app.listing import DEFAULT_PAGE, page_limit
 from leadtocash.app.unit_of_work import Page, Repository, UnitOfWork
 from leadtocash.collision import (
@@ -48,6 +49,7 @@ from leadtocash.pipeline import operations as ops
 from leadtocash.pipeline.flows import DEFAULT_FLOW, StageFlow
 from leadtocash.pipeline.opportunity import Opportunity
 from leadtocash.pool.book import OwnershipAction
+from leadtocash.pool.leads import OPEN_LEAD_STATUSES, LeadBook, lead_returned
 from leadtocash.pool.ownership import (
     OwnershipFacts,
     check_active_rep,
@@ -396,15 +398,15 @@ class RecycleBinService:
         now = self.ctx.clock.now()
         if kind is BinKind.LEAD:
             self._check_lead_keys(uow, principal, record)
-        else:
-            parent = uow.customers.find_any(record.customer_id)
-            if parent is not None and parent.deleted is not None:
-                raise RuleViolation(
-                    f"customer {parent.id} of {kind.value} {record.id} is in the recycle bin; "
-                    "restore the customer first",
-                    code="recycle.customer_deleted",
-                    details={"kind": kind.value, "id": record.id, "customer_id": parent.id},
-                )
+            return self._restore_lead(uow, principal, record, why)
+        parent = uow.customers.find_any(record.customer_id)
+        if parent is not None and parent.deleted is not None:
+            raise RuleViolation(
+                f"customer {parent.id} of {kind.value} {record.id} is in the recycle bin; "
+                "restore the customer first",
+                code="recycle.customer_deleted",
+                details={"kind": kind.value, "id": record.id, "customer_id": parent.id},
+            )
         after = attrs.evolve(record, deleted=None)
         self._repo(uow, kind).save(after)
         changes = [Change(kind.value, record.id, record, after, why)]
@@ -412,6 +414,40 @@ class RecycleBinService:
         if kind is BinKind.OPPORTUNITY and after.closed_at is None:
             changes += self._refresh_open_stage(uow, after.customer_id, why, restored=after)
         return Restored(kind, record.id, _owner(after)), changes
+
+    def _restore_lead(
+        self, uow: UnitOfWork, principal: Principal, lead: Lead, why: str
+    ) -> tuple[Restored, list[Change]]:
+        """Through the lead write path: rescheduled, rescored; a pooled open lead whose owner
+        left or is at the pool's capacity goes back to its lead pool."""
+        writes = LeadPoolWrites(self.ctx)
+        live = attrs.evolve(lead, deleted=None)
+        owner, pool_id = live.owner_id, live.pool_id
+        counted = owner is not None and live.status in OPEN_LEAD_STATUSES
+        to_pool = counted and pool_id is not None and not self._lead_room(uow, writes, live)
+        if to_pool and pool_id is not None:
+            back = lead_returned(live, pool_id, self.ctx.clock.now())
+            after, changes = writes.move(
+                uow, principal, lead, back, OwnershipAction.RELEASE,
+                reason=f"{why}; owner {owner} has no room, back to the lead pool",
+            )  # fmt: skip
+        else:
+            after, changes = writes.stage(uow, lead, live, reason=why)
+            if counted and owner is not None:  # a gain for the owner, like a claim
+                books = uow.repository(LeadBook)
+                books.save((books.find(owner) or LeadBook(owner)).gained())
+        now = self.ctx.clock.now()
+        uow.record(RecordRestored(now, "lead", lead.id, principal.user_id, after.owner_id))
+        return Restored(BinKind.LEAD, lead.id, after.owner_id, to_pool), changes
+
+    def _lead_room(self, uow: UnitOfWork, writes: LeadPoolWrites, lead: Lead) -> bool:
+        """Whether the lead's owner is still active and under its lead pool's capacity."""
+        assert lead.owner_id is not None
+        rep = uow.reps.find(lead.owner_id)
+        if rep is None or not rep.active:
+            return False
+        capacity = writes.rules_of(uow, lead.pool_id).capacity
+        return not capacity or writes.open_leads(uow, rep.id) < capacity
 
     def _check_lead_keys(self, uow: UnitOfWork, principal: Principal, lead: Lead) -> None:
         """A lead's blocking keys held by a lead or customer created since its deletion."""
