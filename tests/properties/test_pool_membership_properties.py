@@ -1,4 +1,5 @@
-"""Pool membership as a property: a claim is granted exactly when the pool admits the claimer."""
+"""Pool membership as a property: a claim (of a customer or a lead) is granted exactly when the
+pool admits the claimer."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from leadtocash import PermissionDenied, PoolId, RepId, Role, RuleViolation, TeamId, ZoneId
-from leadtocash.model import Customer, CustomerId
+from leadtocash.model import Channel, Customer, CustomerId, Lead, LeadId
 from leadtocash.pool.book import DailyClaims, RepBook
 from leadtocash.pool.browsing import DailyBrowses, decide_browse
+from leadtocash.pool.leads import LeadFacts, LeadPool, decide_lead_claim
 from leadtocash.pool.membership import Member, PoolMembers
 from leadtocash.pool.ownership import OwnershipFacts, decide_claim
 from leadtocash.pool.rules import BrowseQuota, Pool, PoolRules
@@ -59,6 +61,29 @@ def test_a_claim_succeeds_only_if_the_claimer_is_admitted(
         customer, member.rep_id, member.zone_id, pool, counter, facts, member=member
     )
     assert claim.customer.owner_id == member.rep_id
+
+
+@given(members=pool_members(), member=members_of, pool_zone=st.none() | st.sampled_from(ZONES))
+def test_a_lead_claim_succeeds_only_if_the_claimer_is_admitted(
+    members: PoolMembers, member: Member, pool_zone: ZoneId | None
+) -> None:
+    assert member.rep_id is not None
+    pool = LeadPool(PoolId("p"), "P", zone_id=pool_zone, members=members)
+    lead = Lead(
+        id=LeadId("l1"), channel=Channel.WEB_FORM, company_name="公司", created_at=T_EPOCH,
+        pool_id=pool.id, pool_entered_at=T_EPOCH,
+    )  # fmt: skip
+    counter = DailyClaims("c", pool.id, member.rep_id, T_EPOCH.date())
+    facts = LeadFacts(now=T_EPOCH, timezone=TZ)
+    rep, zone = member.rep_id, member.zone_id
+    if not (members.admits(member) and _zone_rule(pool_zone, member)):
+        with pytest.raises((PermissionDenied, RuleViolation)) as refused:
+            decide_lead_claim(lead, rep, zone, pool, counter, facts, member=member)
+        zone_first = "pool.zone_mismatch" if not _zone_rule(pool_zone, member) else None
+        assert refused.value.code == (zone_first or "pool.not_member")
+        return
+    claim = decide_lead_claim(lead, rep, zone, pool, counter, facts, member=member)
+    assert claim.lead.owner_id == rep
 
 
 @given(members=pool_members(), member=members_of)

@@ -679,6 +679,12 @@ LEAD_POOL_SERVICES: dict[str, tuple[Action, _LeadPoolCall]] = {
         ),
     ),
     "list_pool": (Action.LEAD_READ, lambda c, p, z, _: c.lead_pools.list_pool(p, PoolId(f"l-{z}"))),
+    "set_members": (
+        Action.POOL_MANAGE,
+        lambda c, p, z, _: c.lead_pools.set_members(
+            p, PoolId(f"l-{z}"), PoolMembers(zones=frozenset({z})), "x"
+        ),
+    ),
     "allocate": (
         Action.POOL_ASSIGN,
         lambda c, p, z, lid: c.lead_pools.allocate(p, PoolId(f"l-{z}"), [lid], seed=7),
@@ -703,6 +709,20 @@ def _lead_pool_expected(service: str, principal: Principal, zone: ZoneId) -> boo
     if service != "list_pool" and scope.rank < DataScope.TEAM.rank:
         return False  # everyone sees their zone's lead pool; team leads up act on it
     return principal.zone_id == zone
+
+
+@pytest.mark.parametrize("who", list(PRINCIPALS))
+def test_lead_pool_lists_hold_the_lead_pools_in_scope(who: str) -> None:
+    crm, _store, _waiting = _lead_pool_world()
+    principal = PRINCIPALS[who]
+    if not _has_role(principal, Action.LEAD_READ):
+        with pytest.raises(PermissionDenied):
+            crm.lead_pools.list_pools(principal)
+        return
+    expected = [
+        PoolId(f"l-{z}") for z in (EAST, WEST) if _lead_pool_expected("list_pool", principal, z)
+    ]
+    assert [p.id for p in crm.lead_pools.list_pools(principal)] == expected
 
 
 @pytest.mark.parametrize(

@@ -531,6 +531,11 @@ def _lead_pools_distribute(w: World) -> Call:
     return lambda: w.crm.lead_pools.distribute(MANAGER, LEAD_POOL, ids, reps, seed=7)
 
 
+def _lead_pools_set_members(w: World) -> Call:
+    pool_id, members = _lead_pool(w), PoolMembers(zones=frozenset({ZoneId("east")}))
+    return lambda: w.crm.lead_pools.set_members(ADMIN, pool_id, members, "east only")
+
+
 def _lead_pools_read(read: Callable[[World], object]) -> Scenario:
     def scenario(w: World) -> Call:
         _pool_lead(w)
@@ -542,6 +547,7 @@ def _lead_pools_read(read: Callable[[World], object]) -> Scenario:
 LEAD_POOL_COMMANDS: dict[str, Scenario] = {
     "lead_pools.create_pool": lambda w: lambda: _lead_pool(w),
     "lead_pools.update_rules": _lead_pools_update_rules,
+    "lead_pools.set_members": _lead_pools_set_members,
     "lead_pools.add_lead": _lead_pools_add_lead,
     "lead_pools.claim": _lead_pools_claim,
     "lead_pools.assign": _lead_pools_assign,
@@ -554,6 +560,7 @@ LEAD_POOL_COMMANDS: dict[str, Scenario] = {
 LEAD_POOL_READS: dict[str, Scenario] = {
     "lead_pools.get_pool": _lead_pools_read(lambda w: w.crm.lead_pools.get_pool(REP1, LEAD_POOL)),
     "lead_pools.list_pool": _lead_pools_read(lambda w: w.crm.lead_pools.list_pool(REP1, LEAD_POOL)),
+    "lead_pools.list_pools": _lead_pools_read(lambda w: w.crm.lead_pools.list_pools(REP1)),
 }
 
 

@@ -358,7 +358,7 @@ SPECS: tuple[AggregateSpec[Any], ...] = (
     AggregateSpec("fairness_ledger", FairnessLedger),
     AggregateSpec("rep_book", RepBook),
     AggregateSpec("daily_claims", DailyClaims),
-    AggregateSpec("lead_pool", LeadPool),
+    AggregateSpec("lead_pool", LeadPool, lambda p: {"name": grouped(p.name, p.id)}),
     AggregateSpec("lead_book", LeadBook),
     AggregateSpec("daily_browses", DailyBrowses),
     AggregateSpec(

@@ -5,7 +5,8 @@ The customer pool's pattern for leads: every command runs through ``AppContext.e
 write path (``LeadPoolWrites``) that reschedules the lead's reclaim, saves it and, for moves,
 writes the outbox event. Counters are aggregates saved in the same commit (the rep's daily
 claims from a pool, the rep's ``LeadBook``), so limits and capacity hold under any
-interleaving. The sweep reads only what is due (indexed).
+interleaving. The sweep reads only what is due (indexed). Pool membership (成员范围) decides
+who sees a lead pool and claims from it, as for customer pools.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from leadtocash.pool.leads import (
     lead_returned,
     lead_taken_by,
 )
+from leadtocash.pool.membership import Member, PoolMembers, check_member, sees_pool
 from leadtocash.pool.ownership import (
     check_available_rep,
     check_in_pool,
@@ -58,6 +60,7 @@ from leadtocash.pool.ownership import (
     check_unowned,
     require_reason,
 )
+from leadtocash.scopes import ScopeTarget
 
 __all__ = ["LeadPoolService"]
 
@@ -85,20 +88,41 @@ class LeadPoolService:
         product_line: str | None = None,
         rules: LeadPoolRules | None = None,
         pool_id: PoolId | None = None,
+        members: PoolMembers | None = None,
     ) -> LeadPool:
-        """Create a lead pool of a zone or product line, with its rules."""
+        """Create a lead pool of a zone or product line, with its rules and members (default:
+        everyone)."""
         pool = LeadPool(
             id=pool_id or PoolId(self.ctx.ids.new_id("lead_pool")),
             name=name,
             zone_id=zone_id,
             product_line=product_line,
             rules=rules or LeadPoolRules(),
+            members=members or PoolMembers(),
         )
 
         def command(uow: UnitOfWork) -> tuple[LeadPool, list[Change]]:
             self.leads.guard_pool(uow, principal, pool, write=True)
             uow.repository(LeadPool).add(pool)
             return pool, [Change("lead_pool", pool.id, None, pool)]
+
+        return self.ctx.execute(principal, Action.POOL_MANAGE, command)
+
+    def set_members(
+        self, principal: Principal, pool_id: PoolId, members: PoolMembers, reason: str
+    ) -> LeadPool:
+        """Set who may see and claim from a lead pool (成员范围; empty = everyone); reason
+        required."""
+        why = require_reason(reason)
+
+        def command(uow: UnitOfWork) -> tuple[LeadPool, list[Change]]:
+            pool = self.leads.pool(uow, pool_id)
+            self.leads.guard_pool(uow, principal, pool, write=True)
+            if pool.members == members:
+                return pool, []
+            after = attrs.evolve(pool, members=members)
+            uow.repository(LeadPool).save(after)
+            return after, [Change("lead_pool", pool.id, pool, after, why)]
 
         return self.ctx.execute(principal, Action.POOL_MANAGE, command)
 
@@ -166,12 +190,18 @@ class LeadPoolService:
 
         return self.ctx.execute(principal, Action.POOL_ASSIGN, command)
 
+    def _guard_member(self, uow: UnitOfWork, principal: Principal, pool: LeadPool) -> None:
+        """Read-scope check on a lead pool; non-managers must be members (``pool.not_member``)."""
+        self.leads.guard_pool(uow, principal, pool, write=False)
+        if not principal.is_manager:
+            check_member(pool.id, pool.members, Member.of(principal))
+
     def get_pool(self, principal: Principal, pool_id: PoolId) -> LeadPool:
-        """One lead pool with its rules."""
+        """One lead pool with its rules (members only; managers by their data scope)."""
 
         def query(uow: UnitOfWork) -> LeadPool:
             pool = self.leads.pool(uow, pool_id)
-            self.leads.guard_pool(uow, principal, pool, write=False)
+            self._guard_member(uow, principal, pool)
             return pool
 
         return self.ctx.read(principal, Action.LEAD_READ, query)
@@ -184,11 +214,33 @@ class LeadPoolService:
         after: tuple[str, str] | None = None,
         limit: int = 50,
     ) -> Page[Lead]:
-        """One page of the unowned open leads in a lead pool, by id."""
+        """One page of the unowned open leads in a lead pool, by id; members only (managers
+        by their data scope): others get PermissionDenied ``pool.not_member``."""
 
         def query(uow: UnitOfWork) -> Page[Lead]:
-            self.leads.guard_pool(uow, principal, self.leads.pool(uow, pool_id), write=False)
+            self._guard_member(uow, principal, self.leads.pool(uow, pool_id))
             return uow.leads.query("lead_pool", equals=pool_id, after=after, limit=limit)
+
+        return self.ctx.read(principal, Action.LEAD_READ, query)
+
+    def list_pools(self, principal: Principal) -> list[LeadPool]:
+        """The lead pools the caller sees, by name: managers those in their data scope,
+        everyone else the pools in scope whose membership admits them."""
+
+        def query(uow: UnitOfWork) -> list[LeadPool]:
+            repo, found = uow.repository(LeadPool), []
+            cursor: tuple[str, str] | None = None
+            while True:
+                page = repo.query("name", at_least="", after=cursor, limit=200)
+                for pool in page.items:
+                    target = ScopeTarget("lead_pool", pool.id, zone=pool.zone_id, in_pool=True)
+                    if sees_pool(pool.members, principal) and self.ctx.in_scope(
+                        uow, principal, target
+                    ):
+                        found.append(pool)
+                if page.next_cursor is None:
+                    return found
+                cursor = page.next_cursor
 
         return self.ctx.read(principal, Action.LEAD_READ, query)
 
@@ -213,8 +265,9 @@ class LeadPoolService:
                 check_available_rep(rep)
             limit = rep.daily_claim_limit if rep is not None else None
             claim = decide_lead_claim(
-                lead, rep_id, principal.zone_id, pool, counter, facts, rep_limit=limit
-            )
+                lead, rep_id, principal.zone_id, pool, counter, facts, rep_limit=limit,
+                member=Member.of(principal),
+            )  # fmt: skip
             uow.repository(DailyClaims).save(claim.counter)
             return self.leads.move(uow, principal, lead, claim.lead, OwnershipAction.CLAIM)
 

@@ -29,6 +29,7 @@ from leadtocash.model import (
     stricter_limit,
 )
 from leadtocash.pool.book import DailyClaims
+from leadtocash.pool.membership import Member, PoolMembers, check_member, claimer
 from leadtocash.pool.ownership import (
     check_active_rep,
     check_cooldowns,
@@ -97,13 +98,15 @@ class LeadPoolRules:
 
 @attrs.frozen
 class LeadPool:
-    """A lead pool (线索池) of one zone or product line, with its rules."""
+    """A lead pool (线索池) of one zone or product line, with its rules and its members
+    (:mod:`leadtocash.pool.membership`: who may see it and claim from it; default everyone)."""
 
     id: PoolId
     name: str = attrs.field(validator=non_blank)
     zone_id: ZoneId | None = None
     product_line: str | None = None
     rules: LeadPoolRules = attrs.field(factory=LeadPoolRules)
+    members: PoolMembers = attrs.field(factory=PoolMembers)
     version: int = 0
 
 
@@ -171,13 +174,15 @@ def decide_lead_claim(
     facts: LeadFacts,
     *,
     rep_limit: int | None = None,
+    member: Member | None = None,
 ) -> LeadClaim:
     """The whole lead claim (领取) decision, refused by the first rule that fails: open,
     unowned, in a pool of the rep's zone, past its cooldowns, under the daily limit and
     capacity. ``pool`` is the lead's pool and ``counter`` the rep's claims from it today;
     ``rep_limit`` is the rep's own daily claim limit (the stricter of it and the pool's wins).
-
-    One function on purpose: pool membership adds its check here.
+    ``member`` is who claims (team and roles, for the pool's membership: a non-member is
+    refused with PermissionDenied ``pool.not_member`` right after the zone rule); without it
+    the rep counts with its id and zone only.
     """
     _check_open(lead)
     check_unowned(lead, kind="lead")
@@ -185,6 +190,7 @@ def decide_lead_claim(
     if pool is None or pool.id != in_pool or counter is None:
         raise ValueError(f"decide_lead_claim needs pool {in_pool} and the rep's counter from it")
     check_pool_zone(pool, rep_id, rep_zone)
+    check_member(pool.id, pool.members, claimer(rep_id, rep_zone, member))
     rules = pool.rules
     check_cooldowns(
         lead, rep_id, rules.new_in_pool_cooldown, rules.reclaim_cooldown, facts, kind="lead"

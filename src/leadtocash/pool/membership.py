@@ -1,6 +1,8 @@
 """Pool membership (成员范围): who may see a pool and claim from it.
 
-A pool's :class:`PoolMembers` lists zones, teams, roles and named reps; a caller is a member
+Customer pools (:class:`~leadtocash.pool.rules.Pool`) and lead pools
+(:class:`~leadtocash.pool.leads.LeadPool`) carry the same value and the same check. A pool's
+:class:`PoolMembers` lists zones, teams, roles and named reps; a caller is a member
 when any one of them matches (empty lists: everyone is a member, the behaviour before
 membership existed). Membership only narrows: a zone's pool still refuses reps of other zones
 (``pool.zone_mismatch``, :func:`leadtocash.pool.ownership.check_pool_zone`), and membership
@@ -19,7 +21,7 @@ from leadtocash.access import Principal, Role
 from leadtocash.errors import PermissionDenied
 from leadtocash.model import PoolId, RepId, TeamId, ZoneId
 
-__all__ = ["Member", "PoolMembers", "check_member", "sees_pool"]
+__all__ = ["Member", "PoolMembers", "check_member", "claimer", "sees_pool"]
 
 
 @attrs.frozen
@@ -72,6 +74,15 @@ def check_member(pool_id: PoolId, members: PoolMembers, member: Member) -> None:
         code="pool.not_member",
         details={"pool_id": pool_id, "rep_id": member.rep_id},
     )
+
+
+def claimer(rep_id: RepId, rep_zone: ZoneId | None, member: Member | None) -> Member:
+    """Who claims: ``member`` (which must be rep ``rep_id``), else the rep with its zone only
+    (then team and role memberships do not admit it)."""
+    who = member or Member(rep_id, rep_zone)
+    if who.rep_id != rep_id:
+        raise ValueError(f"the claiming member {who.rep_id} is not the claiming rep {rep_id}")
+    return who
 
 
 def sees_pool(members: PoolMembers, principal: Principal) -> bool:

@@ -18,7 +18,7 @@ from leadtocash.durations import Duration, WorkingCalendar, deadline, is_provisi
 from leadtocash.errors import RuleViolation, ValidationError
 from leadtocash.model import Customer, PoolId, RepId, SalesRep, Tier, ZoneId, stricter_limit
 from leadtocash.pool.book import DailyClaims, RepBook
-from leadtocash.pool.membership import Member, check_member
+from leadtocash.pool.membership import Member, check_member, claimer
 from leadtocash.pool.rules import Pool, PoolRules
 
 __all__ = [
@@ -347,10 +347,7 @@ def decide_claim(
     if pool is None or pool.id != in_pool or counter is None:
         raise ValueError(f"decide_claim needs pool {in_pool} and the rep's counter from it")
     check_pool_zone(pool, rep_id, rep_zone)
-    who = member or Member(rep_id, rep_zone)
-    if who.rep_id != rep_id:
-        raise ValueError(f"decide_claim: member {who.rep_id} is not the claiming rep {rep_id}")
-    check_member(pool.id, pool.members, who)
+    check_member(pool.id, pool.members, claimer(rep_id, rep_zone, member))
     today = attrs.evolve(facts, claims_today=counter.count, claims_today_by_tier=counter.by_tier)
     rules = pool.rules
     limit = stricter_limit(rules.daily_claim_limit, rep_limit)

@@ -547,6 +547,7 @@ def lead_pools() -> st.SearchStrategy[LeadPool]:
         zone_id=st.none() | idents.map(ZoneId),
         product_line=st.none() | names,
         rules=lead_pool_rules(),
+        members=pool_members(),
     )
 
 
