@@ -66,9 +66,9 @@ from leadtocash.collision.normalize import (
     pinyin_syllables,
     to_simplified,
     to_traditional,
-    variant_similarity,
 )
 from leadtocash.collision.parts import INDUSTRY_WORDS, NameParts, name_parts
+from leadtocash.collision.variants import variant_similarity
 
 __all__ = [
     "BLOCK_PREFIX",

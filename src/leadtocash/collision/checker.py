@@ -20,10 +20,10 @@ from leadtocash.collision.normalize import (
     mask_name,
     name_similarity,
     typo_similarity,
-    variant_similarity,
 )
 from leadtocash.collision.parts import name_parts
 from leadtocash.collision.regions import strip_region
+from leadtocash.collision.variants import variant_similarity
 from leadtocash.errors import RuleViolation, ValidationError
 from leadtocash.fields import DEFAULT_REGION
 from leadtocash.model import Customer, Lead

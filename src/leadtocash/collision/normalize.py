@@ -45,16 +45,14 @@ with pinyin, for warnings only.
 
 from __future__ import annotations
 
-import importlib
 import re
 import unicodedata
-from collections.abc import Callable
 from functools import lru_cache
 
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
 
-from leadtocash.collision.regions import strip_region, without_region_ending
+from leadtocash.collision.scripts import pinyin_syllables, to_simplified, to_traditional
 
 __all__ = [
     "CHINESE_LEGAL_FORMS",
@@ -66,7 +64,6 @@ __all__ = [
     "to_simplified",
     "to_traditional",
     "typo_similarity",
-    "variant_similarity",
 ]
 
 #: Chinese (and Japanese) legal forms removed wherever they occur in a Han run, longest first.
@@ -356,145 +353,5 @@ def typo_similarity(a: str, b: str) -> float:
     return TYPO_SCORE
 
 
-# --- optional extras: traditional → simplified (opencc) and pinyin (pypinyin) -------------
-
-_Converter = Callable[[str], str]
-_MIN_PINYIN_PREFIX = 6
-
-
-@lru_cache(maxsize=2)
-def _opencc_converter(direction: str = "t2s") -> _Converter | None:
-    try:
-        opencc = importlib.import_module("opencc")
-    except ImportError:
-        return None
-    for config in (direction, f"{direction}.json"):  # builds name their configs differently
-        try:
-            converter = opencc.OpenCC(config)
-        except Exception:
-            continue
-        convert: _Converter = converter.convert
-        return convert
-    return None
-
-
-@lru_cache(maxsize=1)
-def _pinyin_module() -> Callable[[str], list[str]] | None:
-    try:
-        lazy_pinyin = importlib.import_module("pypinyin").lazy_pinyin
-    except ImportError:
-        return None
-
-    def syllables(text: str) -> list[str]:
-        return [str(s) for s in lazy_pinyin(text)]
-
-    return syllables
-
-
 def _has_han(text: str) -> bool:
     return "h" in _classes(text)
-
-
-@lru_cache(maxsize=65536)
-def to_simplified(text: str) -> str | None:
-    """``text`` in simplified Chinese via ``opencc``; None when opencc is not installed."""
-    convert = _opencc_converter()
-    return None if convert is None else convert(text)
-
-
-@lru_cache(maxsize=65536)
-def to_traditional(text: str) -> str | None:
-    """``text`` in traditional Chinese via ``opencc``; None when opencc is not installed."""
-    convert = _opencc_converter("s2t")
-    return None if convert is None else convert(text)
-
-
-@lru_cache(maxsize=65536)
-def pinyin_syllables(text: str) -> tuple[str, ...] | None:
-    """Toneless pinyin syllables of ``text`` (other runs kept whole); None without pypinyin."""
-    convert = _pinyin_module()
-    return None if convert is None else tuple(convert(to_simplified(text) or text))
-
-
-def _all_han(text: str) -> bool:
-    return _classes(text) == "h" * len(text)
-
-
-@lru_cache(maxsize=65536)
-def _char_variants(x: str, y: str) -> bool:
-    """Whether two Han characters may be one character's spellings: the same after
-    traditional → simplified, or sharing a reading (any reading of a polyphone)."""
-    sx, sy = to_simplified(x), to_simplified(y)
-    if sx is not None and sx == sy:
-        return True
-    readings = _readings_module()
-    if readings is None:
-        return False
-    return bool(readings(sx or x) & readings(sy or y))
-
-
-@lru_cache(maxsize=1)
-def _readings_module() -> Callable[[str], frozenset[str]] | None:
-    try:
-        pinyin = importlib.import_module("pypinyin").pinyin
-        normal = importlib.import_module("pypinyin").Style.NORMAL
-    except ImportError:
-        return None
-
-    def readings(ch: str) -> frozenset[str]:
-        return frozenset(str(r) for r in pinyin(ch, style=normal, heteronym=True)[0])
-
-    return readings
-
-
-def _may_be_variants(a: str, b: str) -> bool:
-    """A cheap necessary test before converting whole names: two all-Han names can only be
-    traditional/simplified or homophone spellings of each other when they have one length
-    and every character that differs is a variant of the other one (``_char_variants``)."""
-    if not (_all_han(a) and _all_han(b)):
-        return True  # mixed or Latin: the full comparison decides
-    if len(a) != len(b):
-        return False
-    return all(x == y or _char_variants(x, y) for x, y in zip(a, b, strict=True))
-
-
-def variant_similarity(a: str, b: str) -> float | None:
-    """A score when two *normalized* names are spelling variants of each other, else None.
-
-    Needs the optional extras (``opencc`` for traditional → simplified, ``pypinyin``); without
-    them it always returns None. Variants are: equal after traditional → simplified (100);
-    equal pinyin (homophones, 100); or, for a Han name against a Latin one, the pinyin of the
-    Han name's first two or more syllables (at least six letters) starting the Latin name
-    (``华为技术`` vs ``huaweitechnologies``; scored by WRatio on the pinyin), both without a
-    leading region (``深圳市宏达贸易`` vs ``Shenzhen Hongda Trading``), and refused when both
-    name a region and the regions differ. Variants only warn.
-    """
-    if a == b or not (_has_han(a) or _has_han(b)):
-        return None
-    if not _may_be_variants(a, b):
-        return None
-    sa, sb = to_simplified(a), to_simplified(b)
-    if sa is not None and sb is not None and sa == sb:
-        return 100.0
-    pa, pb = pinyin_syllables(a), pinyin_syllables(b)
-    if pa is None or pb is None:
-        return None
-    ja, jb = "".join(pa), "".join(pb)
-    if ja == jb:
-        return 100.0
-    if _has_han(a) == _has_han(b):
-        return None
-    han_name, latin_name = (a, b) if _has_han(a) else (b, a)
-    han_core, latin_core = strip_region(han_name), strip_region(latin_name)
-    han_region = han_name[: len(han_name) - len(han_core)]
-    latin_region = latin_name[: len(latin_name) - len(latin_core)]
-    if han_region and latin_region:  # 深圳市宏达 is not "Beijing Hongda"
-        region = pinyin_syllables(without_region_ending(han_region)) or ()
-        if "".join(region) != latin_region:
-            return None
-    han = pinyin_syllables(han_core) or ()
-    for count in range(len(han), 1, -1):
-        prefix = "".join(han[:count])
-        if len(prefix) >= _MIN_PINYIN_PREFIX and latin_core.startswith(prefix):
-            return name_similarity("".join(han), latin_core)
-    return None
