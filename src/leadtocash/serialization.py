@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import attrs
 import cattrs
 from cattrs.errors import AttributeValidationNote, IterableValidationNote
+from cattrs.gen import make_hetero_tuple_unstructure_fn
 from cattrs.preconf.json import make_converter
 
 from leadtocash.classification import RequiredFields, ScoreRules, TagRules, TierRules
@@ -82,7 +83,17 @@ def _make() -> cattrs.Converter:
         lambda t: getattr(t, "__origin__", None) is frozenset,
         lambda v: sorted(conv.unstructure(x) for x in v),
     )
+    # Fixed-length tuples (cursors such as (index value, id)) become JSON arrays like every
+    # other sequence, so a document reads back equal to what was written.
+    conv.register_unstructure_hook_factory(
+        _is_fixed_tuple, lambda t: make_hetero_tuple_unstructure_fn(t, conv, unstructure_to=list)
+    )
     return conv
+
+
+def _is_fixed_tuple(t: Any) -> bool:
+    args: tuple[Any, ...] = getattr(t, "__args__", ())
+    return getattr(t, "__origin__", None) is tuple and bool(args) and args[-1] is not Ellipsis
 
 
 #: The shared converter; adapters use it through :func:`structure` / :func:`unstructure`.
