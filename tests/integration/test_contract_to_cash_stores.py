@@ -8,13 +8,9 @@ pool. Every store gives the same figures, and its audit entries verify.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from leadtocash import LeadToCash, PoolId, Principal, RepId, Role, SalesRep, ZoneId
 from leadtocash.contracts import (
@@ -28,10 +24,8 @@ from leadtocash.durations import Duration
 from leadtocash.money import Money
 from leadtocash.pool.rules import PoolRules, TierDurations
 from leadtocash.ports import Store
-from leadtocash.testing import FakeClock, InMemoryStore, SequentialIds
-from leadtocash_adapters.postgres_store import PostgresStore
-from leadtocash_adapters.sqlite_store import SQLiteStore
-from pg_schemas import private_store
+from leadtocash.testing import FakeClock, SequentialIds
+from store_flows import same_on_every_store
 
 ADMIN = Principal("admin", roles=frozenset({Role.ADMIN}))
 SYSTEM = Principal("sweeper", roles=frozenset({Role.SYSTEM}))
@@ -141,28 +135,9 @@ def _check(figures: dict[str, Any]) -> None:
     assert figures["reclaimed"] is True
 
 
-@pytest.fixture(scope="module")
-def reference() -> dict[str, Any]:
-    figures = _flow(InMemoryStore())
-    _check(figures)
-    return figures
-
-
-def test_the_flow_on_sqlite_matches_the_reference(
-    tmp_path: Path, reference: dict[str, Any]
-) -> None:
-    with SQLiteStore.open(tmp_path / "cash.db", create_schema=True) as store:
-        assert _flow(store) == reference
-
-
-@pytest.fixture
-def pg_store(pg_dsn: str) -> Iterator[PostgresStore]:
-    with private_store(pg_dsn, "ltc_cash") as (store, _schema):
-        yield store
-
-
-@pytest.mark.postgres
-def test_the_flow_on_postgres_matches_the_reference(
-    pg_store: PostgresStore, reference: dict[str, Any]
-) -> None:
-    assert _flow(pg_store) == reference
+(
+    reference,
+    test_the_flow_on_sqlite_matches_the_reference,
+    pg_store,
+    test_the_flow_on_postgres_matches_the_reference,
+) = same_on_every_store(_flow, _check, "cash")

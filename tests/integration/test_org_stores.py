@@ -8,12 +8,8 @@ org model back as written, and its audit entries verify.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from leadtocash import (
     Channel,
@@ -31,10 +27,8 @@ from leadtocash import (
 )
 from leadtocash.app.auditing import verify_store_audit
 from leadtocash.ports import Store
-from leadtocash.testing import FakeClock, InMemoryStore, SequentialIds
-from leadtocash_adapters.postgres_store import PostgresStore
-from leadtocash_adapters.sqlite_store import SQLiteStore
-from pg_schemas import private_store
+from leadtocash.testing import FakeClock, SequentialIds
+from store_flows import same_on_every_store
 
 ADMIN = Principal("admin", roles=frozenset({Role.ADMIN}))
 MANAGER = Principal("mia", roles=frozenset({Role.ZONE_MANAGER}), zone_id=ZoneId("east"))
@@ -107,28 +101,9 @@ def _check(figures: dict[str, Any]) -> None:
     assert figures["audit_ok"]
 
 
-@pytest.fixture(scope="module")
-def reference() -> dict[str, Any]:
-    figures = _flow(InMemoryStore())
-    _check(figures)
-    return figures
-
-
-def test_the_org_flow_on_sqlite_matches_the_reference(
-    tmp_path: Path, reference: dict[str, Any]
-) -> None:
-    with SQLiteStore.open(tmp_path / "org.db", create_schema=True) as store:
-        assert _flow(store) == reference
-
-
-@pytest.fixture
-def pg_store(pg_dsn: str) -> Iterator[PostgresStore]:
-    with private_store(pg_dsn, "ltc_org") as (store, _schema):
-        yield store
-
-
-@pytest.mark.postgres
-def test_the_org_flow_on_postgres_matches_the_reference(
-    pg_store: PostgresStore, reference: dict[str, Any]
-) -> None:
-    assert _flow(pg_store) == reference
+(
+    reference,
+    test_the_org_flow_on_sqlite_matches_the_reference,
+    pg_store,
+    test_the_org_flow_on_postgres_matches_the_reference,
+) = same_on_every_store(_flow, _check, "org")
