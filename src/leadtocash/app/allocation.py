@@ -9,7 +9,9 @@ drifting. Refused customers (nobody eligible) stay in the pool and come back wit
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date
+from typing import TypeVar
 
 import attrs
 
@@ -25,7 +27,7 @@ from leadtocash.app.unit_of_work import UnitOfWork
 from leadtocash.durations import local_day
 from leadtocash.errors import ValidationError
 from leadtocash.model import Customer, PoolId, RepId, SalesRep, ZoneId
-from leadtocash.pool.book import DailyClaims, OwnershipAction, daily_claims_id
+from leadtocash.pool.book import DailyClaims, OwnershipAction, Tiered, daily_claims_id
 from leadtocash.pool.ownership import check_in_pool, check_unowned, taken_by
 from leadtocash.pool.rules import Pool
 
@@ -79,6 +81,35 @@ def settle(
         new_ledger,
     )
     return report, Change("fairness_ledger", new_ledger.id, ledger, new_ledger, reason)
+
+
+R = TypeVar("R", bound=Tiered)
+
+
+def hand_over(
+    uow: UnitOfWork,
+    result: AllocationResult,
+    records: Mapping[str, R],
+    give: Callable[[R, RepId, str], list[Change]],
+    counter_id: Callable[[PoolId, RepId, date], str],
+    pool_id: PoolId,
+    day: date,
+    reason: str,
+) -> list[Change]:
+    """Give each assigned record to its rep through ``give`` (the record's write path: record,
+    rep, reason with the explanation -> audit changes) and count it on the rep's daily counter
+    of ``pool_id`` for ``day``. Shared by customer and lead pools."""
+    changes: list[Change] = []
+    counters = uow.repository(DailyClaims)
+    for outcome in result.outcomes():
+        if not isinstance(outcome, Assignment):
+            continue
+        before = records[outcome.lead_id]
+        changes.extend(give(before, outcome.rep_id, f"{reason}: {outcome.explanation.text()}"))
+        ident = counter_id(pool_id, outcome.rep_id, day)
+        counter = counters.find(ident) or DailyClaims(ident, pool_id, outcome.rep_id, day)
+        counters.save(counter.counted(before))
+    return changes
 
 
 @attrs.frozen
@@ -138,25 +169,18 @@ class AllocationService:
                     )
                 )
             result: AllocationResult = allocate_fn(ledger, leads, reps)
-            changes: list[Change] = []
             now = self.ctx.clock.now()
-            day = local_day(now, self.ctx.timezone)
-            counters = uow.repository(DailyClaims)
-            for outcome in result.outcomes():
-                if not isinstance(outcome, Assignment):
-                    continue
-                before = customers[outcome.lead_id]
-                why = f"{reason}: {outcome.explanation.text()}"
-                _, audit = self.customers.move(
-                    uow, principal, before, taken_by(before, outcome.rep_id, now),
-                    OwnershipAction.ASSIGN, reason=why,
-                )  # fmt: skip
-                changes.extend(audit)
-                counter_id = daily_claims_id(pool.id, outcome.rep_id, day)
-                counter = counters.find(counter_id) or DailyClaims(
-                    counter_id, pool.id, outcome.rep_id, day
-                )
-                counters.save(counter.counted(before))
+
+            def give(before: Customer, rep_id: RepId, why: str) -> list[Change]:
+                taken = taken_by(before, rep_id, now)
+                return self.customers.move(
+                    uow, principal, before, taken, OwnershipAction.ASSIGN, reason=why
+                )[1]
+
+            changes = hand_over(
+                uow, result, customers, give, daily_claims_id, pool.id,
+                local_day(now, self.ctx.timezone), reason,
+            )  # fmt: skip
             report, settled = settle(uow, ledger, result, reason)
             return report, [*changes, settled]
 

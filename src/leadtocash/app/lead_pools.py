@@ -18,11 +18,11 @@ import attrs
 from leadtocash.access import Action, Principal
 from leadtocash.allocation.eligibility import LeadProfile, RepState
 from leadtocash.allocation.ledger import FairnessLedger
-from leadtocash.allocation.outcome import AllocationResult, Assignment
+from leadtocash.allocation.outcome import AllocationResult
 from leadtocash.allocation.policies import AllocationPolicy, FairPolicy
 from leadtocash.allocation.routing import Routing
 from leadtocash.allocation.run import allocate, distribute_batch
-from leadtocash.app.allocation import AllocationReport, candidate_reps, settle
+from leadtocash.app.allocation import AllocationReport, candidate_reps, hand_over, settle
 from leadtocash.app.context import AppContext, Change
 from leadtocash.app.customers import rep_of
 from leadtocash.app.lead_writes import LeadPoolWrites, lead_ledger_id
@@ -392,25 +392,18 @@ class LeadPoolService:
                 profile = LeadProfile.from_lead(lead, extra=extra)
                 profiles.append(routing.profile(profile) if routing else profile)
             result = allocate_fn([rep.rep_id for rep in reps])(ledger, profiles, reps)
-            changes: list[Change] = []
             now = self.ctx.clock.now()
-            day = local_day(now, self.ctx.timezone)
-            counters = uow.repository(DailyClaims)
-            for outcome in result.outcomes():
-                if not isinstance(outcome, Assignment):
-                    continue
-                before = leads[outcome.lead_id]
-                why = f"{reason}: {outcome.explanation.text()}"
-                _, audit = self.leads.move(
-                    uow, principal, before, lead_taken_by(before, outcome.rep_id, now),
-                    OwnershipAction.ASSIGN, reason=why,
-                )  # fmt: skip
-                changes.extend(audit)
-                counter_id = lead_claims_id(pool.id, outcome.rep_id, day)
-                counter = counters.find(counter_id) or DailyClaims(
-                    counter_id, pool.id, outcome.rep_id, day
-                )
-                counters.save(counter.counted(before))
+
+            def give(before: Lead, rep_id: RepId, why: str) -> list[Change]:
+                taken = lead_taken_by(before, rep_id, now)
+                return self.leads.move(
+                    uow, principal, before, taken, OwnershipAction.ASSIGN, reason=why
+                )[1]
+
+            changes = hand_over(
+                uow, result, leads, give, lead_claims_id, pool.id,
+                local_day(now, self.ctx.timezone), reason,
+            )  # fmt: skip
             report, settled = settle(uow, ledger, result, reason)
             return report, [*changes, settled]
 
