@@ -11,7 +11,7 @@ from leadtocash import PermissionDenied, PoolId, RepId, Role, RuleViolation, Tea
 from leadtocash.model import Channel, Customer, CustomerId, Lead, LeadId
 from leadtocash.pool.book import DailyClaims, RepBook
 from leadtocash.pool.browsing import DailyBrowses, decide_browse
-from leadtocash.pool.leads import LeadFacts, LeadPool, decide_lead_claim
+from leadtocash.pool.leads import LeadOwnershipFacts, LeadPool, decide_lead_claim
 from leadtocash.pool.membership import Member, PoolMembers
 from leadtocash.pool.ownership import OwnershipFacts, decide_claim
 from leadtocash.pool.rules import BrowseQuota, Pool, PoolRules
@@ -74,7 +74,7 @@ def test_a_lead_claim_succeeds_only_if_the_claimer_is_admitted(
         pool_id=pool.id, pool_entered_at=T_EPOCH,
     )  # fmt: skip
     counter = DailyClaims("c", pool.id, member.rep_id, T_EPOCH.date())
-    facts = LeadFacts(now=T_EPOCH, timezone=TZ)
+    facts = LeadOwnershipFacts(now=T_EPOCH, timezone=TZ)
     rep, zone = member.rep_id, member.zone_id
     if not (members.admits(member) and _zone_rule(pool_zone, member)):
         with pytest.raises((PermissionDenied, RuleViolation)) as refused:

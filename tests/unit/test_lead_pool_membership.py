@@ -21,7 +21,7 @@ from leadtocash import (
 from leadtocash.errors import LeadToCashError
 from leadtocash.model import Channel, Lead, LeadId
 from leadtocash.pool.book import DailyClaims
-from leadtocash.pool.leads import LeadFacts, LeadPool, decide_lead_claim
+from leadtocash.pool.leads import LeadOwnershipFacts, LeadPool, decide_lead_claim
 from leadtocash.pool.membership import Member
 from leadtocash.testing import FakeClock, InMemoryStore, SequentialIds
 from pool_fixtures import ADMIN, MANAGER, START, rep_principal
@@ -98,7 +98,7 @@ def test_the_lead_claim_decision_refuses_a_non_member_after_the_zone_rule() -> N
         pool_id=POOL, pool_entered_at=START,
     )  # fmt: skip
     counter = DailyClaims("c", POOL, RepId("rep1"), START.date())
-    facts = LeadFacts(now=START, timezone="Asia/Shanghai")
+    facts = LeadOwnershipFacts(now=START, timezone="Asia/Shanghai")
     with pytest.raises(LeadToCashError) as zone:
         decide_lead_claim(lead, RepId("rep1"), WEST, pool, counter, facts)
     assert zone.value.code == "pool.zone_mismatch"

@@ -15,7 +15,13 @@ from leadtocash.errors import NotFound, PermissionDenied
 from leadtocash.events import LeadOwnershipChanged
 from leadtocash.model import FollowUp, Lead, PoolId, RepId, SalesRep
 from leadtocash.pool.book import OwnershipAction
-from leadtocash.pool.leads import LeadBook, LeadFacts, LeadPool, LeadPoolRules, lead_with_schedule
+from leadtocash.pool.leads import (
+    LeadBook,
+    LeadOwnershipFacts,
+    LeadPool,
+    LeadPoolRules,
+    lead_with_schedule,
+)
 from leadtocash.ports.storage import IndexQuery
 from leadtocash.scopes import ScopeTarget, lead_target
 
@@ -48,9 +54,9 @@ class LeadPoolWrites:
         """How many open leads the rep holds (an indexed count)."""
         return uow.leads.count(IndexQuery("lead", "open_owner", equals=rep_id))
 
-    def facts(self, uow: UnitOfWork, rep_id: RepId) -> LeadFacts:
+    def facts(self, uow: UnitOfWork, rep_id: RepId) -> LeadOwnershipFacts:
         """Time, calendar and the rep's open leads, as the lead rules read them."""
-        return LeadFacts(
+        return LeadOwnershipFacts(
             now=self.ctx.clock.now(),
             timezone=self.ctx.timezone,
             open_leads=self.open_leads(uow, rep_id),

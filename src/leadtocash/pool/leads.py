@@ -46,7 +46,7 @@ __all__ = [
     "OPEN_LEAD_STATUSES",
     "LeadBook",
     "LeadClaim",
-    "LeadFacts",
+    "LeadOwnershipFacts",
     "LeadPool",
     "LeadPoolRules",
     "decide_lead_assign",
@@ -129,7 +129,7 @@ class LeadBook:
 
 
 @attrs.frozen
-class LeadFacts:
+class LeadOwnershipFacts:
     """What the lead rules need besides the lead: time, calendar and the rep's open leads."""
 
     now: datetime
@@ -160,7 +160,7 @@ def _check_open(lead: Lead) -> None:
         )
 
 
-def _check_capacity(rules: LeadPoolRules, rep_id: RepId, facts: LeadFacts) -> None:
+def _check_capacity(rules: LeadPoolRules, rep_id: RepId, facts: LeadOwnershipFacts) -> None:
     if rules.capacity:
         refuse_capacity(rep_id, rules.capacity, facts.open_leads, kind="lead")
 
@@ -171,7 +171,7 @@ def decide_lead_claim(
     rep_zone: ZoneId | None,
     pool: LeadPool | None,
     counter: DailyClaims | None,
-    facts: LeadFacts,
+    facts: LeadOwnershipFacts,
     *,
     rep_limit: int | None = None,
     member: Member | None = None,
@@ -205,7 +205,7 @@ def decide_lead_assign(
     lead: Lead,
     rep: SalesRep,
     pool: LeadPool | None,
-    facts: LeadFacts,
+    facts: LeadOwnershipFacts,
     *,
     override: bool = False,
 ) -> Lead:
