@@ -23,6 +23,7 @@ from leadtocash.model import (
     Customer,
     Lead,
     RepId,
+    SalesRep,
     TeamId,
     ZoneId,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "customer_target",
     "lead_target",
     "permission_matrix_markdown",
+    "rep_target",
 ]
 
 
@@ -153,6 +155,14 @@ def lead_target(lead: Lead) -> ScopeTarget:
     """The scope facts of a lead; unowned leads are open to their zone like a pool."""
     return ScopeTarget(
         "lead", lead.id, owner_rep=lead.owner_id, zone=lead.zone_id, in_pool=lead.owner_id is None
+    )
+
+
+def rep_target(rep: SalesRep) -> ScopeTarget:
+    """The scope facts of a rep (whose work or follow-ups a manager reads or assigns to): a
+    zone manager reaches the reps of their zone, a team lead those of their team."""
+    return ScopeTarget(
+        "sales_rep", rep.id, owner_rep=rep.id, owner_team=rep.team_id, zone=rep.zone_id
     )
 
 

@@ -23,7 +23,7 @@ from leadtocash.errors import FieldError, PermissionDenied, ValidationError
 from leadtocash.events import FollowUpDue
 from leadtocash.fields import length_errors, parse_email, parse_phone
 from leadtocash.model import Contact, ContactId, FollowUp, FollowUpKind, RepId
-from leadtocash.scopes import ScopeTarget, customer_target
+from leadtocash.scopes import customer_target, rep_target
 
 __all__ = ["ContactService", "ReminderSweep", "check_follow_up_text", "complete_plans"]
 
@@ -236,9 +236,7 @@ class ContactService:
                         code="auth.out_of_scope",
                         details={"kind": "sales_rep", "id": rep_id},
                     )
-                target = ScopeTarget("sales_rep", rep.id, owner_rep=rep.id,
-                                     owner_team=rep.team_id, zone=rep.zone_id)  # fmt: skip
-                self.ctx.guard(uow, principal, target, write=False)
+                self.ctx.guard(uow, principal, rep_target(rep), write=False)
             page = uow.follow_ups.query_group("rep", rep_id, after=after, limit=size)
             # a follow-up on a customer the caller may no longer read is left out
             shown = tuple(f for f in page.items if self._readable(uow, principal, f))

@@ -23,7 +23,7 @@ from leadtocash.pool.leads import (
     lead_with_schedule,
 )
 from leadtocash.ports.storage import IndexQuery
-from leadtocash.scopes import ScopeTarget, lead_target
+from leadtocash.scopes import ScopeTarget, lead_target, rep_target
 
 __all__ = ["LeadPoolWrites", "lead_ledger_id"]
 
@@ -142,10 +142,7 @@ class LeadPoolWrites:
 
     def guard_rep(self, uow: UnitOfWork, principal: Principal, rep: SalesRep) -> None:
         """Refuse giving work to a rep outside the assigner's data scope (their zone or team)."""
-        target = ScopeTarget(
-            "sales_rep", rep.id, owner_rep=rep.id, owner_team=rep.team_id, zone=rep.zone_id
-        )
-        self.ctx.guard(uow, principal, target, write=True)
+        self.ctx.guard(uow, principal, rep_target(rep), write=True)
 
     def owner_or_manager(self, uow: UnitOfWork, principal: Principal, lead: Lead) -> None:
         """Managers within their scope, and the owner."""

@@ -40,7 +40,7 @@ from leadtocash.model import (
 from leadtocash.pool.book import OwnershipAction
 from leadtocash.pool.leads import lead_taken_by
 from leadtocash.pool.ownership import check_available_rep, require_reason, taken_by
-from leadtocash.scopes import DataScope, ScopeTarget
+from leadtocash.scopes import DataScope, ScopeTarget, rep_target
 
 __all__ = ["OrgService", "named_rep", "stage_new_rep", "stage_rep_change"]
 
@@ -84,10 +84,7 @@ def named_rep(
         raise ValidationError.single(field, "org.unknown_rep", f"no rep {rep_id!r}")
     check_available_rep(rep)
     if rep.id != principal.rep_id:
-        target = ScopeTarget(
-            "sales_rep", rep.id, owner_rep=rep.id, owner_team=rep.team_id, zone=rep.zone_id
-        )
-        ctx.guard(uow, principal, target, write=True)
+        ctx.guard(uow, principal, rep_target(rep), write=True)
     return rep
 
 
