@@ -9,7 +9,7 @@ facts for tiers and tags, lead facts for the lead score (``classification.lead_s
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -26,12 +26,15 @@ __all__ = [
     "Condition",
     "ConditionCheck",
     "ConditionValue",
+    "ConditionalRow",
     "Operator",
+    "as_tuple",
     "condition_from_config",
     "condition_problems",
     "condition_to_config",
     "implies",
     "implies_all",
+    "rule_path",
 ]
 
 #: Error codes of rule configuration problems.
@@ -150,6 +153,32 @@ class ConditionCheck:
         if self.met:
             return self.condition.describe(specs)
         return f"{self.condition.describe(specs)} (now: {_show(self.actual)})"
+
+
+class ConditionalRow:
+    """A rule-table row (a tier rule, a score rule): it applies when every condition in
+    ``when`` holds, and explains itself condition by condition."""
+
+    __slots__ = ()
+    when: tuple[Condition, ...]
+
+    def check(self, facts: FactSource) -> tuple[ConditionCheck, ...]:
+        """Each condition with whether ``facts`` meet it."""
+        return tuple(ConditionCheck.of(c, facts) for c in self.when)
+
+    def matches(self, facts: FactSource) -> bool:
+        """True when every condition holds (a row without conditions always applies)."""
+        return all(c.holds(facts) for c in self.when)
+
+
+def as_tuple(value: Iterable[Any]) -> tuple[Any, ...]:
+    """attrs converter: any iterable as a tuple (rule tables keep their order)."""
+    return tuple(value)
+
+
+def rule_path(index: int, name: object) -> str:
+    """Where a rule's errors point: ``rules.<name>`` when it is named, else ``rules[<i>]``."""
+    return f"rules.{name}" if isinstance(name, str) and name.strip() else f"rules[{index}]"
 
 
 def _is_int(value: object) -> bool:

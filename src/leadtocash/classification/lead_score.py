@@ -30,11 +30,13 @@ from leadtocash.classification.conditions import (
     RULE_INVALID_CODE,
     UNKNOWN_FIELD_CODE,
     Condition,
-    ConditionCheck,
+    ConditionalRow,
     Operator,
+    as_tuple,
     condition_from_config,
     condition_problems,
     condition_to_config,
+    rule_path,
 )
 from leadtocash.classification.lead_facts import (
     DEFAULT_LEAD_COMPLETENESS_FIELDS,
@@ -76,35 +78,19 @@ _FALLING: Mapping[bool, frozenset[Operator]] = {
 _MONOTONE_DEFAULT = frozenset({ScoreComponent.COMPLETENESS, ScoreComponent.ENGAGEMENT})
 
 
-def _conditions(value: Iterable[Condition]) -> tuple[Condition, ...]:
-    return tuple(value)
-
-
 @attrs.frozen
-class ScoreRule:
+class ScoreRule(ConditionalRow):
     """One row: when every condition holds, ``points`` go to ``component``."""
 
     name: str
     component: ScoreComponent
     points: int
-    when: tuple[Condition, ...] = attrs.field(default=(), converter=_conditions)
+    when: tuple[Condition, ...] = attrs.field(default=(), converter=as_tuple)
     description: str = ""
-
-    def check(self, facts: LeadFacts) -> tuple[ConditionCheck, ...]:
-        """Each condition with whether ``facts`` meet it."""
-        return tuple(ConditionCheck.of(c, facts) for c in self.when)
-
-    def matches(self, facts: LeadFacts) -> bool:
-        """True when every condition holds (a rule without conditions always fires)."""
-        return all(c.holds(facts) for c in self.when)
 
     def reason(self) -> str:
         """English: what the rule tests ("channel one of referral; phone known")."""
         return "; ".join(c.describe(LEAD_FACTS) for c in self.when) or "every lead"
-
-
-def _where(index: int, name: object) -> str:
-    return f"rules.{name}" if isinstance(name, str) and name.strip() else f"rules[{index}]"
 
 
 def _monotone_problem(rule: ScoreRule, condition: Condition) -> str | None:
@@ -129,7 +115,7 @@ def _rule_errors(
     errors: list[FieldError] = []
     names: set[str] = set()
     for index, rule in enumerate(rules):
-        where = _where(index, getattr(rule, "name", None))
+        where = rule_path(index, getattr(rule, "name", None))
         if not isinstance(rule, ScoreRule):
             errors.append(FieldError(where, RULE_INVALID_CODE, "expected a ScoreRule"))
             continue
@@ -220,10 +206,6 @@ def default_score_rules() -> tuple[ScoreRule, ...]:
     )
 
 
-def _sequence(value: Iterable[Any]) -> tuple[Any, ...]:
-    return tuple(value)
-
-
 def _components(value: Iterable[Any]) -> frozenset[ScoreComponent]:
     return frozenset(value)
 
@@ -236,12 +218,12 @@ class ScoreRules:
     ``version`` fingerprints the table (the same rules give the same version anywhere).
     """
 
-    rules: tuple[ScoreRule, ...] = attrs.field(factory=default_score_rules, converter=_sequence)
+    rules: tuple[ScoreRule, ...] = attrs.field(factory=default_score_rules, converter=as_tuple)
     monotone: frozenset[ScoreComponent] = attrs.field(
         default=_MONOTONE_DEFAULT, converter=_components
     )
     completeness_fields: tuple[str, ...] = attrs.field(
-        default=DEFAULT_LEAD_COMPLETENESS_FIELDS, converter=_sequence
+        default=DEFAULT_LEAD_COMPLETENESS_FIELDS, converter=as_tuple
     )
 
     def __attrs_post_init__(self) -> None:
@@ -338,7 +320,7 @@ def _rule_from_config(index: int, raw: object, errors: list[FieldError]) -> Scor
     if not isinstance(raw, Mapping):
         errors.append(FieldError(f"rules[{index}]", RULE_INVALID_CODE, "expected a mapping"))
         return None
-    where = _where(index, raw.get("name"))
+    where = rule_path(index, raw.get("name"))
     name = raw.get("name")
     label = f"rule {name!r}" if isinstance(name, str) else f"rule {index}"
     for key in sorted(set(raw) - {"name", "component", "points", "when", "description"}):

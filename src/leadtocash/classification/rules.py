@@ -19,13 +19,15 @@ from leadtocash.classification.conditions import (
     RULE_INVALID_CODE,
     UNKNOWN_FIELD_CODE,
     Condition,
-    ConditionCheck,
+    ConditionalRow,
     Operator,
+    as_tuple,
     condition_from_config,
     condition_problems,
     condition_to_config,
     implies,
     implies_all,
+    rule_path,
 )
 from leadtocash.classification.facts import DEFAULT_COMPLETENESS_FIELDS, INFORMATION_FIELDS, Facts
 from leadtocash.classification.paths import path_error
@@ -52,37 +54,21 @@ def better_tier(tier: Tier) -> Tier | None:
     return TIERS[rank - 1] if rank else None
 
 
-def _conditions(value: Iterable[Condition]) -> tuple[Condition, ...]:
-    return tuple(value)
-
-
 @attrs.frozen
-class TierRule:
+class TierRule(ConditionalRow):
     """One row of the table: when every condition holds, the customer gets ``tier``."""
 
     name: str
     tier: Tier
-    when: tuple[Condition, ...] = attrs.field(default=(), converter=_conditions)
+    when: tuple[Condition, ...] = attrs.field(default=(), converter=as_tuple)
     description: str = ""
-
-    def check(self, facts: Facts) -> tuple[ConditionCheck, ...]:
-        """Each condition with whether ``facts`` meet it."""
-        return tuple(ConditionCheck.of(c, facts) for c in self.when)
-
-    def matches(self, facts: Facts) -> bool:
-        """True when every condition holds (a rule without conditions always matches)."""
-        return all(c.holds(facts) for c in self.when)
-
-
-def _where(index: int, name: object) -> str:
-    return f"rules.{name}" if isinstance(name, str) and name.strip() else f"rules[{index}]"
 
 
 def _rule_errors(rules: Sequence[TierRule]) -> list[FieldError]:
     errors: list[FieldError] = []
     names: set[str] = set()
     for index, rule in enumerate(rules):
-        where = _where(index, getattr(rule, "name", None))
+        where = rule_path(index, getattr(rule, "name", None))
         if not isinstance(rule, TierRule):
             errors.append(FieldError(where, RULE_INVALID_CODE, "expected a TierRule"))
             continue
@@ -227,10 +213,6 @@ def default_rules() -> tuple[TierRule, ...]:
     )
 
 
-def _sequence(value: Iterable[Any]) -> tuple[Any, ...]:
-    return tuple(value)
-
-
 @attrs.frozen
 class TierRules:
     """The validated, ordered tier rule table and what its completeness score counts.
@@ -239,9 +221,9 @@ class TierRules:
     the rule, so a table that exists is a table that is safe to use.
     """
 
-    rules: tuple[TierRule, ...] = attrs.field(factory=default_rules, converter=_sequence)
+    rules: tuple[TierRule, ...] = attrs.field(factory=default_rules, converter=as_tuple)
     completeness_fields: tuple[str, ...] = attrs.field(
-        default=DEFAULT_COMPLETENESS_FIELDS, converter=_sequence
+        default=DEFAULT_COMPLETENESS_FIELDS, converter=as_tuple
     )
 
     def __attrs_post_init__(self) -> None:
@@ -314,7 +296,7 @@ def _rule_from_config(index: int, raw: object, errors: list[FieldError]) -> Tier
     if not isinstance(raw, Mapping):
         errors.append(FieldError(f"rules[{index}]", RULE_INVALID_CODE, "expected a mapping"))
         return None
-    where = _where(index, raw.get("name"))
+    where = rule_path(index, raw.get("name"))
     unknown = sorted(set(raw) - {"name", "tier", "when", "description"})
     for key in unknown:
         errors.append(FieldError(f"{where}.{key}", UNKNOWN_FIELD_CODE, f"unknown key {key!r}"))
