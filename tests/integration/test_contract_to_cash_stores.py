@@ -98,12 +98,15 @@ def _flow(store: Store) -> dict[str, Any]:
     crm.billing.confirm_receipt(FINANCE, r3.id)
     crm.billing.allocate_receipt(FINANCE, r3.id)
     crm.billing.reverse_receipt(FINANCE, r3.id, "退回")
+    crm.billing.refund_credit(FINANCE, cid, cny("102.00"), "多付退回", method="bank")  # 退款
+    refunds = [r.amount for r in crm.billing.refunds(FINANCE, cid).items]
     credit = crm.billing.credit(FINANCE, cid, "CNY").balance
     clock.advance(timedelta(days=30))
     on = clock.now().date()
     figures = {
         "reminders": [kind for _, kind in reminders.sent],
         "credit": credit,
+        "refunds": refunds,
         "overdue": [i.id for i in crm.billing.overdue(FINANCE, on).items],
         "aging": crm.receivables.aging(FINANCE, on, "CNY").total,
         "dso": crm.receivables.dso(FINANCE, date(2026, 3, 1), date(2026, 3, 31), "CNY"),
@@ -124,7 +127,8 @@ def _flow(store: Store) -> dict[str, Any]:
 
 def _check(figures: dict[str, Any]) -> None:
     assert figures["reminders"] == ["due_soon"]
-    assert figures["credit"] == cny("502.00")
+    assert figures["credit"] == cny("400.00")  # 502.00 left, 102.00 refunded
+    assert figures["refunds"] == [cny("102.00")]
     assert figures["overdue"] == []
     assert figures["aging"] == cny("0")
     summary = figures["roll_up"]
