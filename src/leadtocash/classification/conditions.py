@@ -9,7 +9,7 @@ facts for tiers and tags, lead facts for the lead score (``classification.lead_s
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -17,7 +17,7 @@ from typing import Any
 import attrs
 
 from leadtocash.classification.facts import FACTS, FactSource, FactSpec, FactValue
-from leadtocash.errors import ValidationError
+from leadtocash.errors import FieldError, ValidationError
 from leadtocash.money import Money
 from leadtocash.signals import RiskLevel
 
@@ -34,7 +34,9 @@ __all__ = [
     "condition_to_config",
     "implies",
     "implies_all",
+    "name_errors",
     "rule_path",
+    "when_errors",
 ]
 
 #: Error codes of rule configuration problems.
@@ -179,6 +181,43 @@ def as_tuple(value: Iterable[Any]) -> tuple[Any, ...]:
 def rule_path(index: int, name: object) -> str:
     """Where a rule's errors point: ``rules.<name>`` when it is named, else ``rules[<i>]``."""
     return f"rules.{name}" if isinstance(name, str) and name.strip() else f"rules[{index}]"
+
+
+def name_errors(name: object, index: int, where: str, names: set[str]) -> list[FieldError]:
+    """A rule's name must be given and unique in its table (``names`` collects them)."""
+    if not isinstance(name, str) or not name.strip():
+        return [FieldError(where, RULE_INVALID_CODE, f"rule {index} needs a name")]
+    if name in names:
+        return [FieldError(where, RULE_INVALID_CODE, f"rule {name!r} is defined twice")]
+    names.add(name)
+    return []
+
+
+def when_errors(
+    row: ConditionalRow,
+    where: str,
+    *,
+    monotone: bool,
+    specs: Mapping[str, FactSpec] = FACTS,
+    also: Callable[[str, Condition], list[FieldError]] | None = None,
+) -> list[FieldError]:
+    """Each condition of a row valid against ``specs`` and at most one per fact (a table's
+    own check of each valid condition, ``also``, at its path)."""
+    errors: list[FieldError] = []
+    label = f"rule {getattr(row, 'name', None)!r}"
+    seen: set[str] = set()
+    for condition in row.when:
+        fact = getattr(condition, "fact", "?")
+        path = f"{where}.when.{fact}"
+        problems = condition_problems(condition, monotone=monotone, specs=specs)
+        errors += [FieldError(path, code, f"{label}: {message}") for code, message in problems]
+        if fact in seen:
+            message = f"{label}: two conditions on {fact} overlap; keep one bound per fact"
+            errors.append(FieldError(path, OVERLAP_CODE, message))
+        seen.add(fact)
+        if not problems and also is not None:
+            errors += also(path, condition)
+    return errors
 
 
 def _is_int(value: object) -> bool:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -26,7 +26,6 @@ import attrs
 from leadtocash.classification.conditions import (
     MONOTONE_OPERATORS,
     NOT_MONOTONE_CODE,
-    OVERLAP_CODE,
     RULE_INVALID_CODE,
     UNKNOWN_FIELD_CODE,
     Condition,
@@ -34,9 +33,10 @@ from leadtocash.classification.conditions import (
     Operator,
     as_tuple,
     condition_from_config,
-    condition_problems,
     condition_to_config,
+    name_errors,
     rule_path,
+    when_errors,
 )
 from leadtocash.classification.lead_facts import (
     DEFAULT_LEAD_COMPLETENESS_FIELDS,
@@ -109,6 +109,20 @@ def _monotone_problem(rule: ScoreRule, condition: Condition) -> str | None:
     return None
 
 
+def _monotone_check(rule: ScoreRule, label: str) -> Callable[[str, Condition], list[FieldError]]:
+    """The check of a monotone component's valid conditions (no points taken on improvement)."""
+
+    def check(path: str, condition: Condition) -> list[FieldError]:
+        if not isinstance(rule.points, int):
+            return []
+        problem = _monotone_problem(rule, condition)
+        return (
+            [] if problem is None else [FieldError(path, NOT_MONOTONE_CODE, f"{label}: {problem}")]
+        )
+
+    return check
+
+
 def _rule_errors(
     rules: Sequence[ScoreRule], monotone: frozenset[ScoreComponent]
 ) -> list[FieldError]:
@@ -120,12 +134,7 @@ def _rule_errors(
             errors.append(FieldError(where, RULE_INVALID_CODE, "expected a ScoreRule"))
             continue
         label = f"rule {rule.name!r}"
-        if not isinstance(rule.name, str) or not rule.name.strip():
-            errors.append(FieldError(where, RULE_INVALID_CODE, f"rule {index} needs a name"))
-        elif rule.name in names:
-            errors.append(FieldError(where, RULE_INVALID_CODE, f"{label} is defined twice"))
-        else:
-            names.add(rule.name)
+        errors += name_errors(rule.name, index, where, names)
         if not isinstance(rule.component, ScoreComponent):
             message = f"{label}: component must be one of {', '.join(ScoreComponent)}"
             errors.append(FieldError(f"{where}.component", RULE_INVALID_CODE, message))
@@ -139,21 +148,10 @@ def _rule_errors(
                 f"and not 0, got {points}"
             )
             errors.append(FieldError(f"{where}.points", OUT_OF_RANGE_CODE, message))
-        seen: set[str] = set()
-        for condition in rule.when:
-            fact = getattr(condition, "fact", "?")
-            path = f"{where}.when.{fact}"
-            problems = condition_problems(condition, monotone=False, specs=LEAD_FACTS)
-            errors += [FieldError(path, code, f"{label}: {message}") for code, message in problems]
-            if fact in seen:
-                message = f"{label}: two conditions on {fact} overlap; keep one bound per fact"
-                errors.append(FieldError(path, OVERLAP_CODE, message))
-            seen.add(fact)
-            if problems or rule.component not in monotone or not isinstance(points, int):
-                continue
-            problem = _monotone_problem(rule, condition)
-            if problem is not None:
-                errors.append(FieldError(path, NOT_MONOTONE_CODE, f"{label}: {problem}"))
+        errors += when_errors(
+            rule, where, monotone=False, specs=LEAD_FACTS,
+            also=_monotone_check(rule, label) if rule.component in monotone else None,
+        )  # fmt: skip
     return errors
 
 

@@ -23,11 +23,12 @@ from leadtocash.classification.conditions import (
     Operator,
     as_tuple,
     condition_from_config,
-    condition_problems,
     condition_to_config,
     implies,
     implies_all,
+    name_errors,
     rule_path,
+    when_errors,
 )
 from leadtocash.classification.facts import DEFAULT_COMPLETENESS_FIELDS, INFORMATION_FIELDS, Facts
 from leadtocash.classification.paths import path_error
@@ -72,25 +73,11 @@ def _rule_errors(rules: Sequence[TierRule]) -> list[FieldError]:
         if not isinstance(rule, TierRule):
             errors.append(FieldError(where, RULE_INVALID_CODE, "expected a TierRule"))
             continue
-        label = f"rule {rule.name!r}"
-        if not isinstance(rule.name, str) or not rule.name.strip():
-            errors.append(FieldError(where, RULE_INVALID_CODE, f"rule {index} needs a name"))
-        elif rule.name in names:
-            errors.append(FieldError(where, RULE_INVALID_CODE, f"{label} is defined twice"))
-        else:
-            names.add(rule.name)
+        errors += name_errors(rule.name, index, where, names)
         if not isinstance(rule.tier, Tier):
-            errors.append(FieldError(f"{where}.tier", RULE_INVALID_CODE, f"{label}: no tier"))
-        seen: set[str] = set()
-        for condition in rule.when:
-            fact = getattr(condition, "fact", "?")
-            path = f"{where}.when.{fact}"
-            for code, message in condition_problems(condition, monotone=True):
-                errors.append(FieldError(path, code, f"{label}: {message}"))
-            if fact in seen:
-                message = f"{label}: two conditions on {fact} overlap; keep one bound per fact"
-                errors.append(FieldError(path, OVERLAP_CODE, message))
-            seen.add(fact)
+            message = f"rule {rule.name!r}: no tier"
+            errors.append(FieldError(f"{where}.tier", RULE_INVALID_CODE, message))
+        errors += when_errors(rule, where, monotone=True)
     return errors
 
 
