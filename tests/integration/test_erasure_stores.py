@@ -15,9 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import attrs
-import psycopg
 import pytest
-from psycopg import sql
 
 from leadtocash import LeadToCash, PoolId, Principal, RepId, Role, SalesRep, ZoneId
 from leadtocash.app.auditing import verify_store_audit
@@ -28,6 +26,7 @@ from leadtocash.testing import FakeClock, InMemoryStore, SequentialIds
 from leadtocash_adapters.postgres_store import PostgresStore
 from leadtocash_adapters.sqlite_store import SQLiteStore
 from pg_schemas import private_store
+from store_dumps import postgres_text, sqlite_bytes
 
 ADMIN = Principal("admin", roles=frozenset({Role.ADMIN}))
 REP = Principal("user1", roles=frozenset({Role.REP}), rep_id=RepId("rep1"), zone_id=ZoneId("east"))
@@ -109,12 +108,8 @@ def test_erasure_on_the_in_memory_store() -> None:
 def test_erasure_on_sqlite_leaves_no_byte_in_the_files(tmp_path: Path) -> None:
     path = tmp_path / "erase.db"
 
-    def dump() -> bytes:
-        files = [path, Path(f"{path}-wal")]
-        return b"".join(f.read_bytes() for f in files if f.exists())
-
     with SQLiteStore.open(path, create_schema=True) as store:
-        _check(store, dump)
+        _check(store, lambda: sqlite_bytes(path))
 
 
 @pytest.fixture
@@ -129,24 +124,7 @@ def test_erasure_on_postgres_leaves_no_value_in_any_table(
 ) -> None:
     store, schema = pg_store
 
-    def dump() -> bytes:
-        with psycopg.connect(pg_dsn, autocommit=True) as conn:
-            tables = [
-                row[0]
-                for row in conn.execute(
-                    "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
-                    (schema,),
-                )
-            ]
-            texts = []
-            for table in tables:
-                query = sql.SQL("SELECT t::text FROM {}.{} t").format(
-                    sql.Identifier(schema), sql.Identifier(table)
-                )
-                texts += [row[0] for row in conn.execute(query)]
-        return "\n".join(texts).encode()
-
-    _check(store, dump)
+    _check(store, lambda: postgres_text(pg_dsn, schema))
 
 
 def test_erasing_one_contact_keeps_the_customer_and_other_contacts() -> None:

@@ -14,9 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import attrs
-import psycopg
 import pytest
-from psycopg import sql
 
 from leadtocash import LeadToCash, PoolId, Principal, RepId, Role, RuleViolation, ZoneId
 from leadtocash.app.auditing import verify_store_audit
@@ -26,6 +24,7 @@ from leadtocash.testing import FakeClock, InMemoryStore, SequentialIds
 from leadtocash_adapters.postgres_store import PostgresStore
 from leadtocash_adapters.sqlite_store import SQLiteStore
 from pg_schemas import private_store
+from store_dumps import postgres_text, sqlite_bytes
 
 ADMIN = Principal("admin", roles=frozenset({Role.ADMIN}))
 SYSTEM = Principal("sweeper", roles=frozenset({Role.SYSTEM}))
@@ -90,12 +89,8 @@ def test_recycle_bin_on_the_in_memory_store() -> None:
 def test_recycle_bin_on_sqlite(tmp_path: Path) -> None:
     path = tmp_path / "bin.db"
 
-    def dump() -> bytes:
-        files = [path, Path(f"{path}-wal")]
-        return b"".join(f.read_bytes() for f in files if f.exists())
-
     with SQLiteStore.open(path, create_schema=True) as store:
-        _check(store, dump)
+        _check(store, lambda: sqlite_bytes(path))
 
 
 @pytest.fixture
@@ -108,21 +103,4 @@ def pg_store(pg_dsn: str) -> Iterator[tuple[PostgresStore, str]]:
 def test_recycle_bin_on_postgres(pg_store: tuple[PostgresStore, str], pg_dsn: str) -> None:
     store, schema = pg_store
 
-    def dump() -> bytes:
-        with psycopg.connect(pg_dsn, autocommit=True) as conn:
-            tables = [
-                row[0]
-                for row in conn.execute(
-                    "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
-                    (schema,),
-                )
-            ]
-            texts = []
-            for table in tables:
-                query = sql.SQL("SELECT t::text FROM {}.{} t").format(
-                    sql.Identifier(schema), sql.Identifier(table)
-                )
-                texts += [row[0] for row in conn.execute(query)]
-        return "\n".join(texts).encode()
-
-    _check(store, dump)
+    _check(store, lambda: postgres_text(pg_dsn, schema))
