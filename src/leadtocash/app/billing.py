@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from datetime import date, timedelta
+from typing import TypeVar
 
 import attrs
 
@@ -105,6 +106,9 @@ def _credit_change(before: CustomerCredit | None, after: CustomerCredit) -> list
     if before is not None and before == after:
         return []
     return [Change("customer_credit", after.id, before, after)]
+
+
+D = TypeVar("D")
 
 
 @attrs.frozen
@@ -475,15 +479,8 @@ class BillingService:
         limit: int = 100,
     ) -> Page[CreditRefund]:
         """One page of a customer's credit refunds, oldest first."""
-        size = page_limit(limit)
-
-        def query(uow: UnitOfWork) -> Page[CreditRefund]:
-            self._guard(uow, principal, "customer_credit", customer_id, customer_id, write=False)
-            return uow.repository(CreditRefund).query_group(
-                "customer", customer_id, after=after, limit=size
-            )
-
-        return self.ctx.read(principal, Action.RECEIPT_READ, query)
+        return self._customer_page(principal, CreditRefund, "customer_credit", customer_id,
+                                   after, limit)  # fmt: skip
 
     def reverse_receipt(
         self, principal: Principal, receipt_id: str, reason: str
@@ -664,11 +661,23 @@ class BillingService:
         limit: int = 100,
     ) -> Page[Receipt]:
         """One page of a customer's receipts by date received."""
+        return self._customer_page(principal, Receipt, "receipt", customer_id, after, limit)
+
+    def _customer_page(
+        self,
+        principal: Principal,
+        document: type[D],
+        kind: str,
+        customer_id: str,
+        after: tuple[str, str] | None,
+        limit: int,
+    ) -> Page[D]:
+        """One page of a customer's documents of one type, in their ``customer`` index order."""
         size = page_limit(limit)
 
-        def query(uow: UnitOfWork) -> Page[Receipt]:
-            self._guard(uow, principal, "receipt", customer_id, customer_id, write=False)
-            return uow.repository(Receipt).query_group(
+        def query(uow: UnitOfWork) -> Page[D]:
+            self._guard(uow, principal, kind, customer_id, customer_id, write=False)
+            return uow.repository(document).query_group(
                 "customer", customer_id, after=after, limit=size
             )
 
