@@ -4,10 +4,20 @@ pool admits the claimer."""
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from leadtocash import PermissionDenied, PoolId, RepId, Role, RuleViolation, TeamId, ZoneId
+from leadtocash import (
+    LeadToCash,
+    PermissionDenied,
+    PoolId,
+    Principal,
+    RepId,
+    Role,
+    RuleViolation,
+    TeamId,
+    ZoneId,
+)
 from leadtocash.model import Channel, Customer, CustomerId, Lead, LeadId
 from leadtocash.pool.book import DailyClaims, RepBook
 from leadtocash.pool.browsing import DailyBrowses, decide_browse
@@ -16,6 +26,7 @@ from leadtocash.pool.membership import Member, PoolMembers
 from leadtocash.pool.ownership import OwnershipFacts, decide_claim
 from leadtocash.pool.rules import BrowseQuota, Pool, PoolRules
 from leadtocash.testing.strategies import T_EPOCH, pool_members
+from pool_fixtures import ADMIN, make_world
 
 TZ = "Asia/Shanghai"
 ZONES = [ZoneId("east"), ZoneId("west")]
@@ -124,3 +135,60 @@ def test_an_open_is_granted_only_to_members_within_the_allowance(
         return
     after = decide_browse(customer, member, pool, counter, now=T_EPOCH, timezone=TZ)
     assert after.count == opened + 1 and after.opened[-1] == customer.id
+
+
+# -- customer lists agree with single reads -----------------------------------------------------
+def _listed(crm: LeadToCash, principal: Principal) -> set[str]:
+    found: set[str] = set()
+    cursor = None
+    while True:
+        page = crm.customers.list(principal, after=cursor, limit=2)
+        found |= {c.id for c in page.items}
+        if page.next_cursor is None:
+            return found
+        cursor = page.next_cursor
+
+
+def _opens(crm: LeadToCash, principal: Principal, customer_id: str) -> bool:
+    try:
+        crm.customers.get(principal, customer_id)
+    except PermissionDenied:
+        return False
+    return True
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    east=pool_members(),
+    line=pool_members(),
+    member=members_of,
+    role=st.sampled_from([Role.REP, Role.TEAM_LEAD, Role.ZONE_MANAGER]),
+)
+def test_customer_lists_search_and_count_show_exactly_what_a_single_read_opens(
+    east: PoolMembers, line: PoolMembers, member: Member, role: Role
+) -> None:
+    """Pool customers reached only through their pool are listed, searched and counted for
+    the pool's members alone — the same customers the 360 view opens."""
+    world = make_world(customers=2)
+    crm = world.crm
+    crm.pools.create_pool(ADMIN, "Product line", pool_id=PoolId("line"))  # no zone
+    crm.pools.create_pool(ADMIN, "West", zone_id=ZoneId("west"), pool_id=PoolId("west"))
+    ids = list(world.customers)
+    ids += [
+        crm.pools.add_customer(ADMIN, f"线客户{n}", pool_id=PoolId("line"), zone_id=zone).id
+        for n, zone in enumerate([None, ZoneId("east"), ZoneId("west")])
+    ]
+    ids.append(crm.pools.add_customer(ADMIN, "西客户", pool_id=PoolId("west")).id)
+    ids.append(crm.pools.add_customer(ADMIN, "客户自有", pool_id=None, zone_id=ZoneId("east")).id)
+    crm.pools.set_members(ADMIN, world.pool_id, east, "who works the east pool")
+    crm.pools.set_members(ADMIN, PoolId("line"), line, "who works the product line")
+    assert member.rep_id is not None
+    principal = Principal(
+        f"u-{member.rep_id}", roles=frozenset({role, *member.roles}), rep_id=member.rep_id,
+        zone_id=member.zone_id, team_id=member.team_id,
+    )  # fmt: skip
+    opened = {i for i in ids if _opens(crm, principal, i)}
+    assert _listed(crm, principal) == opened
+    assert crm.customers.count(principal) == len(opened)
+    searched = {c.id for c in crm.customers.search(principal, "线客户").items}
+    assert searched == {i for i in opened if i in ids[2:5]}

@@ -238,3 +238,28 @@ def test_setting_members_is_audited_needs_a_reason_and_a_pool_manager() -> None:
     count = len(world.store.audit_log())
     world.crm.pools.set_members(ADMIN, world.pool_id, members, "again")  # no change, no entry
     assert len(world.store.audit_log()) == count
+
+
+def test_customer_lists_search_and_count_show_pool_customers_to_members_only() -> None:
+    world = _world_with(PoolMembers(zones=frozenset({EAST})), zone=None)  # pool "line"
+    mine = world.crm.pools.add_customer(ADMIN, "线客户自有", pool_id=PoolId("line")).id
+    world.crm.pools.assign(ADMIN, mine, RepId("rep9"), reason="the west rep's own")
+    line = {*world.customers, mine}
+    west_rep = _principal(9, zone=WEST)
+    for principal, expected in [(west_rep, {mine}), (REP1, set(world.customers))]:
+        listed = {c.id for c in world.crm.customers.list(principal).items}
+        assert listed & line == expected
+        assert world.crm.customers.count(principal) == len(listed)
+        assert {c.id for c in world.crm.customers.search(principal, "线客户").items} == expected
+
+
+def test_membership_follows_the_organisation_model_not_the_login() -> None:
+    """rep1 works in the east (``crm.org``): logging in as west does not make it a west member."""
+    world = _world_with(PoolMembers(zones=frozenset({WEST})), zone=None)
+    rep1_as_west = _principal(1, zone=WEST)
+    _refused(world, "pool.not_member", world.crm.customers.get, rep1_as_west, world.customers[0])
+    line = set(world.customers)
+    assert not {c.id for c in world.crm.customers.list(rep1_as_west).items} & line
+    assert "line" not in [p.id for p in world.crm.pools.list_pools(rep1_as_west)]
+    west_rep = _principal(9, zone=WEST)  # registered in the west
+    assert {c.id for c in world.crm.customers.list(west_rep).items} & line == line

@@ -22,6 +22,7 @@ from leadtocash.durations import WorkingCalendar
 from leadtocash.fields import PERSONAL_FIELDS
 from leadtocash.intake import IntakeRules
 from leadtocash.model import Contact, Customer, Lead
+from leadtocash.pool.membership import Member
 from leadtocash.ports.clock import Clock, IdSource
 from leadtocash.ports.storage import Store
 from leadtocash.scopes import DataScope, ScopePolicy, ScopeTarget
@@ -146,6 +147,11 @@ class AppContext:
         """Whether ``target`` is inside the principal's data scope (for filtering lists)."""
         principal = self.positioned(uow, principal)
         return self.scopes.allows(principal, self._resolved(uow, principal, target), write=write)
+
+    def member(self, uow: UnitOfWork, principal: Principal) -> Member:
+        """``principal`` as a pool member, placed where the organisation model says (so pool
+        membership by zone or team follows a rep who moved, like the data scope does)."""
+        return Member.of(self.positioned(uow, principal))
 
     def positioned(self, uow: UnitOfWork, principal: Principal) -> Principal:
         """``principal`` placed where the organisation model (``crm.org``) says its rep works.

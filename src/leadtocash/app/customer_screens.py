@@ -21,18 +21,19 @@ import attrs
 
 from leadtocash.access import Action, Principal
 from leadtocash.app.context import AppContext, Change
-from leadtocash.app.customers import CustomerWrites
+from leadtocash.app.customers import CustomerWrites, all_pools
 from leadtocash.app.dedup import collision_report
 from leadtocash.app.erasure import ErasureResult, erase_person
 from leadtocash.app.listing import (
     DEFAULT_PAGE,
     CustomerFilter,
     CustomerSort,
+    Scope,
     customer_query,
     name_search_queries,
     name_value,
     page_limit,
-    scope_clause,
+    scope_clauses,
 )
 from leadtocash.app.unit_of_work import Page, UnitOfWork
 from leadtocash.classification import Classification, classify
@@ -54,12 +55,14 @@ from leadtocash.errors import (
     ValidationError,
 )
 from leadtocash.fields import collect_field, length_errors, parse_email, parse_phone, parse_uscc
-from leadtocash.model import Contact, Customer, FollowUp, RepId, SalesRep, TeamId
+from leadtocash.model import Contact, Customer, FollowUp, PoolId, RepId, SalesRep, TeamId
 from leadtocash.pipeline.opportunity import Opportunity
 from leadtocash.pipeline.views import OpportunityView, visible_opportunity
 from leadtocash.pool.book import OwnershipChange
+from leadtocash.pool.membership import Member
+from leadtocash.pool.rules import Pool
 from leadtocash.pool.visibility import can_see_amounts, can_see_contact, mask_email, mask_phone
-from leadtocash.ports.storage import Clause, IndexQuery
+from leadtocash.ports.storage import IndexQuery
 from leadtocash.scopes import DataScope, customer_target
 
 __all__ = [
@@ -188,8 +191,8 @@ class CustomerService:
     def _team_reps(self, uow: UnitOfWork, team_id: TeamId | None) -> tuple[RepId, ...]:
         return team_reps(uow, team_id)
 
-    def _scope(self, uow: UnitOfWork, principal: Principal) -> Clause | None:
-        return read_scope(self.ctx, uow, principal)
+    def _scope(self, uow: UnitOfWork, principal: Principal) -> Scope:
+        return read_scope(self.ctx, uow, principal, members_only=True)
 
     def _query(
         self, uow: UnitOfWork, principal: Principal, filters: CustomerFilter, sort: CustomerSort
@@ -610,15 +613,32 @@ def read_scope(
     *,
     collaborators: bool = True,
     unowned_index: str = "pool_zone",
-) -> Clause | None:
-    """The ``where`` clause of the records ``principal`` may read (None: everything)."""
+    members_only: bool = False,
+) -> Scope:
+    """The ``where`` clauses of the records ``principal`` may read (None: everything).
+
+    ``members_only``: unowned customers reached only through their pool must be in a pool
+    whose membership admits the principal, as :meth:`CustomerWrites.guard_member` requires
+    of a single read (managers reach pools by their data scope alone)."""
     principal = ctx.positioned(uow, principal)
     team = ctx.scopes.scope_of(principal) is DataScope.TEAM
     reps = team_reps(uow, principal.team_id) if team else ()
-    return scope_clause(
+    pools = admitted_pools(all_pools(uow), principal) if members_only else None
+    return scope_clauses(
         ctx.scopes, principal, team_reps=reps, collaborators=collaborators,
-        unowned_index=unowned_index,
+        unowned_index=unowned_index, pools=pools,
     )  # fmt: skip
+
+
+def admitted_pools(pools: Sequence[Pool], principal: Principal) -> tuple[PoolId, ...] | None:
+    """Those of ``pools`` whose membership admits ``principal`` (already positioned); None
+    when that restricts nothing (a manager, or every pool open to everyone)."""
+    if principal.is_manager:
+        return None
+    member = Member.of(principal)
+    if all(pool.members.admits(member) for pool in pools):
+        return None
+    return tuple(pool.id for pool in pools if pool.members.admits(member))
 
 
 def _phone(raw: str, path: str) -> str:

@@ -49,7 +49,7 @@ from leadtocash.model import (
     ZoneId,
 )
 from leadtocash.pool.book import OwnershipAction, OwnershipChange, RepBook
-from leadtocash.pool.membership import Member, check_member
+from leadtocash.pool.membership import check_member
 from leadtocash.pool.reclaim import with_schedule
 from leadtocash.pool.rules import Pool, PoolRules
 from leadtocash.pool.visibility import visible_customer
@@ -79,6 +79,18 @@ def rep_of(principal: Principal) -> RepId:
             details={"user_id": principal.user_id},
         )
     return principal.rep_id
+
+
+def all_pools(uow: UnitOfWork) -> list[Pool]:
+    """Every customer pool of the organisation, by name (an organisation has tens, not more)."""
+    repo, found = uow.repository(Pool), list[Pool]()
+    cursor: tuple[str, str] | None = None
+    while True:
+        page = repo.query("name", at_least="", after=cursor, limit=200)
+        found += page.items
+        if page.next_cursor is None:
+            return found
+        cursor = page.next_cursor
 
 
 #: Customer fields that are bookkeeping, not facts the tier and tag rules read.
@@ -136,7 +148,7 @@ class CustomerWrites:
         reason = self.guard(uow, principal, customer, write=False)
         if reason == "pool" and customer.pool_id is not None and not principal.is_manager:
             pool = uow.repository(Pool).get(customer.pool_id)
-            check_member(pool.id, pool.members, Member.of(principal))
+            check_member(pool.id, pool.members, self.ctx.member(uow, principal))
         return reason
 
     def guard_pool(self, uow: UnitOfWork, principal: Principal, pool: Pool, *, write: bool) -> str:

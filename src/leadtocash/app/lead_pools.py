@@ -52,7 +52,7 @@ from leadtocash.pool.leads import (
     lead_returned,
     lead_taken_by,
 )
-from leadtocash.pool.membership import Member, PoolMembers, check_member, sees_pool
+from leadtocash.pool.membership import PoolMembers, check_member, sees_pool
 from leadtocash.pool.ownership import (
     check_available_rep,
     check_in_pool,
@@ -194,7 +194,7 @@ class LeadPoolService:
         """Read-scope check on a lead pool; non-managers must be members (``pool.not_member``)."""
         self.leads.guard_pool(uow, principal, pool, write=False)
         if not principal.is_manager:
-            check_member(pool.id, pool.members, Member.of(principal))
+            check_member(pool.id, pool.members, self.ctx.member(uow, principal))
 
     def get_pool(self, principal: Principal, pool_id: PoolId) -> LeadPool:
         """One lead pool with its rules (members only; managers by their data scope)."""
@@ -229,12 +229,13 @@ class LeadPoolService:
 
         def query(uow: UnitOfWork) -> list[LeadPool]:
             repo, found = uow.repository(LeadPool), []
+            positioned = self.ctx.positioned(uow, principal)
             cursor: tuple[str, str] | None = None
             while True:
                 page = repo.query("name", at_least="", after=cursor, limit=200)
                 for pool in page.items:
                     target = ScopeTarget("lead_pool", pool.id, zone=pool.zone_id, in_pool=True)
-                    if sees_pool(pool.members, principal) and self.ctx.in_scope(
+                    if sees_pool(pool.members, positioned) and self.ctx.in_scope(
                         uow, principal, target
                     ):
                         found.append(pool)
@@ -266,7 +267,7 @@ class LeadPoolService:
             limit = rep.daily_claim_limit if rep is not None else None
             claim = decide_lead_claim(
                 lead, rep_id, principal.zone_id, pool, counter, facts, rep_limit=limit,
-                member=Member.of(principal),
+                member=self.ctx.member(uow, principal),
             )  # fmt: skip
             uow.repository(DailyClaims).save(claim.counter)
             return self.leads.move(uow, principal, lead, claim.lead, OwnershipAction.CLAIM)

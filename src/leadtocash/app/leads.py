@@ -15,6 +15,7 @@ from leadtocash.app.listing import (
     DEFAULT_PAGE,
     LeadFilter,
     LeadSort,
+    Scope,
     lead_query,
     lead_search_queries,
     page_limit,
@@ -25,7 +26,6 @@ from leadtocash.errors import FieldError, ValidationError
 from leadtocash.events import LeadCaptured
 from leadtocash.intake import lead_from_payload
 from leadtocash.model import Channel, Lead, LeadId
-from leadtocash.ports.storage import Clause
 from leadtocash.scopes import lead_target
 
 __all__ = ["ImportReport", "ImportRow", "LeadService"]
@@ -230,7 +230,7 @@ class LeadService:
 
         return self.ctx.execute(principal, Action.LEAD_UPDATE, command)
 
-    def _scope(self, uow: UnitOfWork, principal: Principal) -> Clause | None:
+    def _scope(self, uow: UnitOfWork, principal: Principal) -> Scope:
         return read_scope(
             self.ctx, uow, principal, collaborators=False, unowned_index="unowned_zone"
         )

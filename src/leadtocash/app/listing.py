@@ -3,9 +3,9 @@
 Lists are keyset-paged index queries (:class:`~leadtocash.ports.storage.IndexQuery`): a
 *driving* index gives the order (its value, then the id) and the cursor; ``where`` clauses on
 other indexes of the same record narrow it, and :meth:`StoreSession.count` counts the very
-same selection, so a list and its count always agree. The caller's data scope is one more
-clause (:func:`scope_clause`), built from the same rules as :mod:`leadtocash.scopes`, so a
-list never holds a record the caller could not open.
+same selection, so a list and its count always agree. The caller's data scope is one or two
+more clauses (:func:`scope_clauses`), built from the same rules as :mod:`leadtocash.scopes`
+and pool membership, so a list never holds a record the caller could not open.
 
 The index values below are added to the aggregates' indexes in
 :mod:`leadtocash.app.aggregates`; this module imports nothing from it.
@@ -46,6 +46,7 @@ __all__ = [
     "CustomerSort",
     "LeadFilter",
     "LeadSort",
+    "Scope",
     "customer_list_indexes",
     "customer_query",
     "follow_up_list_indexes",
@@ -55,7 +56,7 @@ __all__ = [
     "page_limit",
     "pinyin_value",
     "recent_value",
-    "scope_clause",
+    "scope_clauses",
     "score_value",
     "time_value",
 ]
@@ -192,24 +193,32 @@ def follow_up_list_indexes(follow_up: FollowUp) -> dict[str, str | None]:
 
 
 # -- data scope --------------------------------------------------------------------------------
-def scope_clause(
+#: The data-scope ``where`` clauses of a list: every clause must hold; None admits everything.
+Scope = tuple[Clause, ...] | None
+
+
+def scope_clauses(
     scopes: ScopePolicy,
     principal: Principal,
     *,
     team_reps: Sequence[RepId] = (),
     collaborators: bool = True,
     unowned_index: str = "pool_zone",
-) -> Clause | None:
-    """The ``where`` clause admitting exactly the records ``principal`` may read (None: all).
+    pools: Sequence[PoolId] | None = None,
+) -> Scope:
+    """The ``where`` clauses admitting exactly the records ``principal`` may read (None: all).
 
     Mirrors :meth:`ScopePolicy.reason` for reads: own records, the zone's (and zone-less)
     records for a zone scope, records owned by ``team_reps`` (the principal's team) for a
     team scope, collaborations, and unowned records waiting in a pool of the principal's
-    zone (or of none). No scope at all admits nothing (an empty clause).
+    zone (or of none). No scope at all admits nothing (an empty clause). ``pools``, when
+    given, are the pools whose membership admits the principal: an unowned record read only
+    through its pool must then also be in one of them (a second clause, the same
+    alternatives with ``pool ∈ pools`` instead of the zone test — so both must hold).
     """
     scope = scopes.scope_of(principal)
     if scope is None:
-        return ()
+        return ((),)
     if scope is DataScope.ALL:
         return None
     zones = (principal.zone_id, "") if principal.zone_id else ("",)
@@ -222,14 +231,14 @@ def scope_clause(
         alternatives.append(IndexFilter("zone", one_of=zones))
     if scope is DataScope.TEAM and principal.team_id is not None and team_reps:
         alternatives.append(IndexFilter("owner", one_of=tuple(team_reps)))
-    alternatives.append(IndexFilter(unowned_index, one_of=zones))
-    return tuple(alternatives)
+    by_zone = (*alternatives, IndexFilter(unowned_index, one_of=zones))
+    if pools is None:
+        return (by_zone,)
+    return by_zone, (*alternatives, IndexFilter("pool", one_of=tuple(pools)))
 
 
-def _where(
-    clauses: Sequence[Clause | None], filters: Mapping[str, IndexFilter | None]
-) -> tuple[Clause, ...]:
-    found = [clause for clause in clauses if clause is not None]
+def _where(scope: Scope, filters: Mapping[str, IndexFilter | None]) -> tuple[Clause, ...]:
+    found = list(scope or ())
     found += [(f,) for f in filters.values() if f is not None]
     return tuple(found)
 
@@ -283,7 +292,7 @@ def _range_filter(index: str, bounds: tuple[str | None, str | None]) -> IndexFil
 def customer_query(
     filters: CustomerFilter,
     sort: CustomerSort,
-    scope: Clause | None,
+    scope: Scope,
     *,
     team_reps: Sequence[RepId] = (),
 ) -> IndexQuery:
@@ -320,17 +329,17 @@ def customer_query(
         below = due[1]
         conditions["due"] = None
     return IndexQuery(
-        "customer", index, at_least=at_least, below=below, where=_where([scope], conditions)
+        "customer", index, at_least=at_least, below=below, where=_where(scope, conditions)
     )
 
 
-def name_search_queries(text: str, scope: Clause | None) -> list[IndexQuery]:
+def name_search_queries(text: str, scope: Scope) -> list[IndexQuery]:
     """Prefix queries on the normalized name, then (for Latin text) on the pinyin of Han names."""
     normalized = normalize_company_name(text)
     if not normalized:
         return []
     at_least, below = _prefix_bounds(normalized)
-    where = () if scope is None else (scope,)
+    where = scope or ()
     found = [IndexQuery("customer", "name", at_least=at_least, below=below, where=where)]
     if normalized.isascii():
         found.append(IndexQuery("customer", "pinyin", at_least=at_least, below=below, where=where))
@@ -377,7 +386,7 @@ def _score_bounds(min_score: int | None) -> tuple[str | None, str | None]:
     return "000", f"{MAX_SCORE - min_score + 1:03d}"
 
 
-def lead_query(filters: LeadFilter, sort: LeadSort, scope: Clause | None) -> IndexQuery:
+def lead_query(filters: LeadFilter, sort: LeadSort, scope: Scope) -> IndexQuery:
     """The index query of a lead list (no cursor, no limit yet)."""
     created = _time_range(filters.created_from, filters.created_until)
     scores = _score_bounds(filters.min_score)
@@ -401,10 +410,10 @@ def lead_query(filters: LeadFilter, sort: LeadSort, scope: Clause | None) -> Ind
         at_least, below = scores
         conditions["score"] = None
     return IndexQuery(
-        "lead", sort.value, at_least=at_least, below=below, where=_where([scope], conditions)
+        "lead", sort.value, at_least=at_least, below=below, where=_where(scope, conditions)
     )
 
 
-def lead_search_queries(text: str, scope: Clause | None) -> list[IndexQuery]:
+def lead_search_queries(text: str, scope: Scope) -> list[IndexQuery]:
     """Prefix queries on a lead's normalized company name, then on its pinyin."""
     return [attrs.evolve(query, kind="lead") for query in name_search_queries(text, scope)]

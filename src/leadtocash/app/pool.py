@@ -19,7 +19,7 @@ import attrs
 from leadtocash.access import Action, Principal
 from leadtocash.app.contacts import check_follow_up_text, complete_plans
 from leadtocash.app.context import AppContext, Change
-from leadtocash.app.customers import CustomerWrites, rep_of
+from leadtocash.app.customers import CustomerWrites, all_pools, rep_of
 from leadtocash.app.unit_of_work import Page, UnitOfWork
 from leadtocash.durations import local_day
 from leadtocash.events import (
@@ -423,7 +423,7 @@ class PoolService:
             pool = uow.repository(Pool).get(pool_id)
             self.customers.guard_pool(uow, principal, pool, write=False)
             if not principal.is_manager:
-                check_member(pool.id, pool.members, Member.of(principal))
+                check_member(pool.id, pool.members, self.ctx.member(uow, principal))
             return uow.customers.query("pool", equals=pool_id, after=after, limit=limit)
 
         page = self.ctx.read(principal, Action.CUSTOMER_READ, query)
@@ -437,18 +437,11 @@ class PoolService:
         else the pools in scope whose membership admits them."""
 
         def query(uow: UnitOfWork) -> list[Pool]:
-            repo, found = uow.repository(Pool), []
-            cursor: tuple[str, str] | None = None
-            while True:
-                page = repo.query("name", at_least="", after=cursor, limit=200)
-                found += [
-                    p for p in page.items
-                    if sees_pool(p.members, principal)
-                    and self.ctx.in_scope(uow, principal, _pool_target(p))
-                ]  # fmt: skip
-                if page.next_cursor is None:
-                    return found
-                cursor = page.next_cursor
+            return [
+                p for p in all_pools(uow)
+                if sees_pool(p.members, self.ctx.positioned(uow, principal))
+                and self.ctx.in_scope(uow, principal, _pool_target(p))
+            ]  # fmt: skip
 
         return self.ctx.read(principal, Action.CUSTOMER_READ, query)
 
@@ -479,7 +472,7 @@ class PoolService:
                     counter_id, pool_id, rep_id, day
                 )
                 after = decide_browse(
-                    customer, Member.of(principal), pool, counter,
+                    customer, self.ctx.member(uow, principal), pool, counter,
                     now=now, timezone=self.ctx.timezone,
                 )  # fmt: skip
                 if after != counter:
