@@ -32,7 +32,7 @@ import hashlib
 import json
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from typing import Any
@@ -441,6 +441,11 @@ class _Statements:
             JOIN unnest(%s::text[], %s::text[]) AS w(kind, id)
                 ON r.kind = w.kind AND r.id = w.id"""
         )
+        self.scan = q(
+            """SELECT id, version, data, exact FROM {s}.records
+            WHERE kind = %(kind)s AND (%(after)s::text IS NULL OR id > %(after)s::text)
+            ORDER BY id LIMIT %(limit)s"""
+        )
         self.find_unique = q("SELECT id FROM {s}.unique_keys WHERE kind = %s AND key = %s")
         self.find_by_key = q(
             "SELECT id FROM {s}.lookup_keys WHERE kind = %s AND key = %s ORDER BY id LIMIT %s"
@@ -736,7 +741,9 @@ class PostgresStore:
             raise StorageError("store is closed")
         return PostgresSession(self)
 
-    def _read(self, doing: str, query: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    def _read(
+        self, doing: str, query: str, params: Sequence[Any] | Mapping[str, Any]
+    ) -> list[tuple[Any, ...]]:
         """Run one read-only statement; a stale pooled connection is replaced once, silently.
 
         Reads are idempotent, so a connection the server dropped while it sat in the pool
@@ -774,6 +781,13 @@ class PostgresStore:
         kinds, idents = [kind for kind, _ in wanted], [ident for _, ident in wanted]
         rows = self._read("loading records", self._sql.load_each, (kinds, idents))
         return {(row[0], row[1]): _record(*row) for row in rows}
+
+    def _scan(self, kind: str, after: str | None, limit: int) -> list[StoredRecord]:
+        if limit <= 0:
+            return []
+        params = {"kind": kind, "after": after, "limit": limit}
+        rows = self._read("scanning records", self._sql.scan, params)
+        return [_record(kind, *row) for row in rows]
 
     def _find_unique(self, kind: str, key: str) -> str | None:
         rows = self._read("looking up a unique key", self._sql.find_unique, (kind, key))
@@ -1018,6 +1032,11 @@ class PostgresSession:
         """The committed records among ``(kind, id)`` pairs, by pair (one round trip)."""
         self._check()
         return self._store._load_each(refs)
+
+    def scan(self, kind: str, *, after: str | None = None, limit: int = 100) -> list[StoredRecord]:
+        """Up to ``limit`` committed records of ``kind`` after id ``after``, by id."""
+        self._check()
+        return self._store._scan(kind, after, limit)
 
     def find_unique(self, kind: str, key: str) -> str | None:
         """The id of the record of ``kind`` holding unique ``key``, or None."""

@@ -210,6 +210,10 @@ _CURRENT_VERSION: Final = "SELECT version FROM records WHERE kind = ? AND id = ?
 _INSERT_ENTRY: Final = "INSERT INTO index_entries (kind, name, value, id) VALUES (?, ?, ?, ?)"
 _INSERT_KEY: Final = "INSERT INTO unique_keys (kind, key, id) VALUES (?, ?, ?)"
 _FIND_KEY: Final = "SELECT id FROM unique_keys WHERE kind = ? AND key = ?"
+#: Records of a kind by id after a cursor (``?3`` true: from the first).
+_SCAN: Final = (
+    "SELECT id, version, data FROM records WHERE kind = ?1 AND (?3 OR id > ?2) ORDER BY id LIMIT ?4"
+)
 _INSERT_LOOKUP: Final = "INSERT INTO lookup_keys (kind, key, id) VALUES (?, ?, ?)"
 _FIND_LOOKUP: Final = "SELECT id FROM lookup_keys WHERE kind = ? AND key = ? ORDER BY id LIMIT ?"
 _DELETE_ENTRY: Final = "DELETE FROM index_entries WHERE kind = ? AND id = ? AND name = ?"
@@ -1169,6 +1173,15 @@ class SQLiteSession:
             for kind, ident, version, text in self._read(sql, params, "load"):
                 found[(kind, ident)] = StoredRecord(kind, ident, version, json.loads(text))
         return found
+
+    def scan(self, kind: str, *, after: str | None = None, limit: int = 100) -> list[StoredRecord]:
+        """Up to ``limit`` committed records of ``kind`` after id ``after``, by id."""
+        if limit <= 0:
+            return []
+        rows = self._read(_SCAN, (kind, after or "", after is None, limit), "scan")
+        return [
+            StoredRecord(kind, ident, version, json.loads(text)) for ident, version, text in rows
+        ]
 
     def find_unique(self, kind: str, key: str) -> str | None:
         """The id of the record of ``kind`` holding unique ``key``, or None."""

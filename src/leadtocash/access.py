@@ -106,6 +106,7 @@ class Action(enum.StrEnum):
     RECYCLE_PURGE = "recycle.purge"
     ORG_MANAGE = "org.manage"
     ORG_READ = "org.read"
+    STORE_REINDEX = "store.reindex"
 
 
 @attrs.frozen
@@ -228,6 +229,8 @@ DEFAULT_PERMISSIONS: Mapping[Action, frozenset[Role]] = {
     # everyone may read the directory.
     Action.ORG_MANAGE: frozenset({Role.ADMIN}),
     Action.ORG_READ: _SALES | {Role.FINANCE, Role.SERVICE},
+    # Maintenance: rewriting every record's indexes and keys after an upgrade.
+    Action.STORE_REINDEX: frozenset({Role.ADMIN, Role.SYSTEM}),
 }
 
 

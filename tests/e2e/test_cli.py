@@ -44,6 +44,7 @@ def test_migrate_is_idempotent_and_prints_the_schema_version(tmp_path: Path) -> 
         (("migrate", "crm.db"), "store.invalid_url"),
         (("sweep", "sqlite:///crm.db"), "store.no_schema"),
         (("verify-audit", "sqlite:///crm.db"), "store.no_schema"),
+        (("reindex", "sqlite:///crm.db"), "store.no_schema"),
         (("relay", "sqlite:///crm.db", "--webhook", "http://127.0.0.1:9/x", "--secret", "k"),
          "store.no_schema"),
         (("migrate", "sqlite:///no/such/dir/crm.db"), "store.unreachable"),
@@ -92,6 +93,18 @@ def test_verify_audit_exits_1_naming_the_tampered_entry(tmp_path: Path) -> None:
     bad = run("verify-audit", url)
     assert bad.exit_code == 1, bad.output
     assert "audit faults" in bad.output
+
+
+def test_reindex_rewrites_every_record_and_refuses_an_unknown_kind(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/crm.db"
+    claim_once(url)
+    result = run("reindex", url, "--batch", "1")
+    assert result.exit_code == 0, result.output
+    assert "customer" in result.output and "pool" in result.output
+    assert run("verify-audit", url).exit_code == 0
+    bad = run("reindex", url, "--kind", "customer", "--kind", "nope")
+    assert bad.exit_code == 2, bad.output
+    assert "kinds[1]" in bad.output
 
 
 def test_sweep_runs_every_step_and_summarises(tmp_path: Path) -> None:

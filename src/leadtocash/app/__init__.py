@@ -24,6 +24,7 @@ from leadtocash.app.lead_pools import LeadPoolService
 from leadtocash.app.lead_scores import LeadScoreService, RescoreReport, ScoreExplanation
 from leadtocash.app.leads import ImportReport, ImportRow, LeadService
 from leadtocash.app.listing import CustomerFilter, CustomerSort, LeadFilter, LeadSort
+from leadtocash.app.maintenance import MaintenanceService, ReindexReport
 from leadtocash.app.org import OrgService
 from leadtocash.app.pipeline import PipelineService
 from leadtocash.app.pool import PoolService
@@ -85,6 +86,7 @@ __all__ = [
     "LeadService",
     "LeadSort",
     "LeadToCash",
+    "MaintenanceService",
     "OrgService",
     "OutboxRelay",
     "Page",
@@ -98,6 +100,7 @@ __all__ = [
     "ReclaimService",
     "RecomputeReport",
     "RecycleBinService",
+    "ReindexReport",
     "RelayReport",
     "ReminderReport",
     "ReminderSweep",
@@ -150,6 +153,7 @@ class LeadToCash:
     churn: ChurnService
     renewals: RenewalService
     recycle_bin: RecycleBinService
+    maintenance: MaintenanceService
 
     def __init__(
         self,
@@ -212,6 +216,7 @@ class LeadToCash:
             churn=ChurnService(ctx, service or ServicePolicies()),
             renewals=RenewalService(ctx, service or ServicePolicies()),
             recycle_bin=RecycleBinService(ctx),
+            maintenance=MaintenanceService(ctx),
         )
 
     def unit_of_work(self) -> UnitOfWork:

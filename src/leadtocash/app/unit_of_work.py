@@ -113,6 +113,13 @@ class Repository(Generic[T]):
         hidden = None if include_hidden else self.spec.hidden
         return [a for a in found if a is not None and (hidden is None or not hidden(a))]
 
+    def scan(self, *, after: str | None = None, limit: int = 100) -> list[T]:
+        """Up to ``limit`` aggregates of this kind after id ``after``, by id — every one,
+        hidden ones (in the recycle bin) included, whatever their indexes."""
+        kind = self.spec.kind
+        records = self._uow._session_or_raise().scan(kind, after=after, limit=limit)
+        return [self._uow._known((kind, r.id)) or self._from_record(r) for r in records]
+
     def find_unique(self, key: str) -> T | None:
         """The aggregate holding unique (dedup) ``key``, or None."""
         ident = self._uow._session_or_raise().find_unique(self.spec.kind, key)

@@ -277,6 +277,14 @@ class StoreSession(Protocol):
         """
         ...
 
+    def scan(self, kind: str, *, after: str | None = None, limit: int = 100) -> list[StoredRecord]:
+        """Up to ``limit`` records of ``kind`` with ids after ``after``, in ascending id order.
+
+        Every record of the kind, whatever its indexes: what maintenance reads (a reindex
+        after an upgrade changed what the aggregates index, an export of everything).
+        """
+        ...
+
     def find_unique(self, kind: str, key: str) -> str | None:
         """The id of the record of ``kind`` that holds unique ``key``, or None."""
         ...

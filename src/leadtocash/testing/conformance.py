@@ -249,6 +249,31 @@ class StoreConformance:
         finally:
             session.close()
 
+    def test_scan_pages_every_record_of_a_kind_by_id(self, store: Store) -> None:
+        idents = ["b", "a", "é", "a-1", "Z", "aa", "中"]
+        self.commit(store, *(_write(i) for i in idents), RecordWrite("other", "a0", 0, {"o": 1}))
+        self.commit(store, _write("aa", 1, {"name": "aa2"}))
+        session = store.session()
+        try:
+            pages, cursor = [], None
+            while True:
+                page = session.scan("thing", after=cursor, limit=3)
+                pages.append(page)
+                if len(page) < 3:
+                    break
+                cursor = page[-1].id
+            found = [record for page in pages for record in page]
+            assert [r.id for r in found] == sorted(idents)  # code-point order
+            assert all(len(page) <= 3 for page in pages)
+            aa = next(r for r in found if r.id == "aa")
+            assert (aa.kind, aa.version, aa.data) == ("thing", 2, {"name": "aa2"})
+            assert [r.id for r in session.scan("other")] == ["a0"]
+            assert session.scan("thing", after="中") == []
+            assert session.scan("thing", limit=0) == []
+            assert session.scan("nothing") == []
+        finally:
+            session.close()
+
     def test_stale_version_raises_conflict_and_saves_nothing(self, store: Store) -> None:
         self.commit(store, _write("a"), _write("b"))
         self.commit(store, _write("a", 1, {"name": "a2"}))

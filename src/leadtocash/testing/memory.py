@@ -318,6 +318,18 @@ class _MemorySession:
                 found[ident] = record
         return found
 
+    def scan(self, kind: str, *, after: str | None = None, limit: int = 100) -> list[StoredRecord]:
+        """Up to ``limit`` committed records of ``kind`` after id ``after``, by id."""
+        self._check()
+        if limit <= 0:
+            return []
+        with self._store._lock:
+            idents = sorted(
+                i for k, i in self._store._rows if k == kind and (after is None or i > after)
+            )
+        found = (self._store._load(kind, ident) for ident in idents[:limit])
+        return [record for record in found if record is not None]
+
     def load_each(self, refs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], StoredRecord]:
         """Committed records among ``(kind, id)`` pairs."""
         self._check()

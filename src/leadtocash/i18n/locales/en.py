@@ -330,6 +330,7 @@ MESSAGES: dict[str, str | dict[str, str]] = {
     "label.action.pool.transfer": "transfer customers",
     "label.action.pool.lock": "lock customers",
     "label.action.pool.sweep": "run the reclaim sweep",
+    "label.action.store.reindex": "rebuild the store's indexes and keys",
     "label.action.pool.override": "override pool rules",
     "label.action.rep.manage": "manage sales reps",
     "label.action.org.manage": "set up zones and teams",

@@ -289,6 +289,7 @@ MESSAGES: dict[str, str] = {
     "label.action.pool.transfer": "转移客户",
     "label.action.pool.lock": "锁定客户",
     "label.action.pool.sweep": "执行回收巡检",
+    "label.action.store.reindex": "重建存储索引与键",
     "label.action.pool.override": "越权调整公海规则",
     "label.action.rep.manage": "管理销售人员",
     "label.action.org.manage": "设置战区与团队",

@@ -293,6 +293,7 @@ MESSAGES: dict[str, str] = {
     "label.action.pool.transfer": "轉移客戶",
     "label.action.pool.lock": "鎖定客戶",
     "label.action.pool.sweep": "執行回收巡檢",
+    "label.action.store.reindex": "重建儲存索引與鍵",
     "label.action.pool.override": "越權調整公海規則",
     "label.action.rep.manage": "管理銷售人員",
     "label.action.org.manage": "設定戰區與團隊",
