@@ -262,6 +262,27 @@ def test_due_follow_up_plans_are_reminded_once_through_the_outbox(world: World) 
     assert crm.contacts.remind_due(SYSTEM).reminded == (later.id,)
 
 
+def test_plans_of_a_customer_in_the_recycle_bin_are_closed_without_a_reminder(
+    world: World,
+) -> None:
+    crm = world.crm
+    rep1 = rep_principal(1)
+    binned, kept = world.customers[0], world.customers[1]
+    due = START + timedelta(days=2)
+    gone = crm.pools.log_follow_up(rep1, binned, note="call", next_at=due, plan="回访")
+    live = crm.pools.log_follow_up(rep1, kept, note="call", next_at=due, plan="回访")
+    crm.recycle_bin.delete(MANAGER, "customer", binned, "duplicate entry")
+    world.clock.advance(timedelta(days=3))
+    outbox = len(world.store._outbox)
+    sweep = crm.contacts.remind_due(SYSTEM)
+    assert (sweep.reminded, sweep.skipped) == ((live.id,), (gone.id,))
+    assert len(world.store._outbox) == outbox + 1  # one reminder, for the live customer
+    entry = next(e for e in world.store.audit_log(limit=1000) if e.target_id == gone.id
+                 and e.reason and "recycle bin" in e.reason)  # fmt: skip
+    assert entry.action == "follow_up.sweep"
+    assert crm.contacts.remind_due(SYSTEM) == type(sweep)((), ())  # closed: not due again
+
+
 def test_a_persons_data_can_be_exported_by_an_admin(world: World) -> None:
     crm = world.crm
     cid = world.customers[0]

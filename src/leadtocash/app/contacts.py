@@ -22,7 +22,7 @@ from leadtocash.app.unit_of_work import Page, UnitOfWork
 from leadtocash.errors import FieldError, PermissionDenied, ValidationError
 from leadtocash.events import FollowUpDue
 from leadtocash.fields import length_errors, parse_email, parse_phone
-from leadtocash.model import Contact, ContactId, FollowUp, FollowUpKind, RepId
+from leadtocash.model import Contact, ContactId, Customer, FollowUp, FollowUpKind, Lead, RepId
 from leadtocash.scopes import customer_target, rep_target
 
 __all__ = ["ContactService", "ReminderSweep", "check_follow_up_text", "complete_plans"]
@@ -51,9 +51,12 @@ def complete_plans(uow: UnitOfWork, customer_id: str, now: datetime) -> list[Cha
 
 @attrs.frozen
 class ReminderSweep:
-    """What one reminder sweep did: the plans it reminded (one outbox message each)."""
+    """What one reminder sweep did: the plans it reminded (one outbox message each), and the
+    due plans it closed without a reminder because their customer or lead is in the recycle
+    bin (or gone)."""
 
     reminded: tuple[str, ...]
+    skipped: tuple[str, ...] = ()
 
 
 @attrs.frozen
@@ -257,19 +260,35 @@ class ContactService:
 
         def command(uow: UnitOfWork) -> tuple[ReminderSweep, list[Change]]:
             due = uow.follow_ups.query("plan_due", below=time_value(now), limit=limit).items
-            changes = []
+            uow.preload(
+                *((Customer, p.customer_id) for p in due), *((Lead, p.lead_id) for p in due)
+            )
+            changes, reminded, skipped = [], [], []
             for plan in due:
                 assert plan.next_at is not None  # indexed only with a due time
-                reminded = attrs.evolve(plan, reminded_at=now)
-                uow.follow_ups.save(reminded)
-                uow.record(
-                    FollowUpDue(now, plan.id, plan.rep_id, plan.customer_id, plan.lead_id,
-                                plan.next_at, plan.plan)
-                )  # fmt: skip
-                changes.append(Change("follow_up", plan.id, plan, reminded, reason="reminded"))
-            return ReminderSweep(tuple(p.id for p in due)), changes
+                after = attrs.evolve(plan, reminded_at=now)  # leaves the due index either way
+                uow.follow_ups.save(after)
+                if _target_live(uow, plan):
+                    uow.record(
+                        FollowUpDue(now, plan.id, plan.rep_id, plan.customer_id, plan.lead_id,
+                                    plan.next_at, plan.plan)
+                    )  # fmt: skip
+                    reminded.append(plan.id)
+                    changes.append(Change("follow_up", plan.id, plan, after, reason="reminded"))
+                else:
+                    skipped.append(plan.id)
+                    why = "not reminded: its record is in the recycle bin"
+                    changes.append(Change("follow_up", plan.id, plan, after, reason=why))
+            return ReminderSweep(tuple(reminded), tuple(skipped)), changes
 
         return self.ctx.execute(principal, Action.FOLLOW_UP_SWEEP, command)
+
+
+def _target_live(uow: UnitOfWork, plan: FollowUp) -> bool:
+    """Whether the plan's customer or lead exists outside the recycle bin."""
+    if plan.customer_id is not None:
+        return uow.customers.find(plan.customer_id) is not None
+    return plan.lead_id is not None and uow.leads.find(plan.lead_id) is not None
 
 
 def _contact_fields(**given: Any) -> dict[str, Any]:
