@@ -192,3 +192,63 @@ def test_customer_lists_search_and_count_show_exactly_what_a_single_read_opens(
     assert crm.customers.count(principal) == len(opened)
     searched = {c.id for c in crm.customers.search(principal, "线客户").items}
     assert searched == {i for i in opened if i in ids[2:5]}
+
+
+def _lead(crm: LeadToCash, n: int, zone: ZoneId | None, pool: PoolId | None) -> str:
+    lead = Lead(
+        id=LeadId(f"lead{n}"), channel=Channel.WEB_FORM, company_name=f"线索公司{n}",
+        created_at=T_EPOCH, zone_id=zone,
+    )  # fmt: skip
+    with crm.unit_of_work() as uow:
+        uow.leads.add(lead)
+        uow.commit()
+    if pool is not None:
+        crm.lead_pools.add_lead(ADMIN, lead.id, pool)
+    return lead.id
+
+
+def _lead_opens(crm: LeadToCash, principal: Principal, lead_id: str) -> bool:
+    try:
+        crm.leads.get(principal, lead_id)
+    except PermissionDenied:
+        return False
+    return True
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    east=pool_members(),
+    shared=pool_members(),
+    member=members_of,
+    role=st.sampled_from([Role.REP, Role.TEAM_LEAD, Role.ZONE_MANAGER]),
+)
+def test_lead_lists_search_and_count_show_exactly_what_a_single_read_opens(
+    east: PoolMembers, shared: PoolMembers, member: Member, role: Role
+) -> None:
+    """Unowned leads reached only through their lead pool are listed, searched and counted
+    for the pool's members alone — the same leads ``crm.leads.get`` opens; unowned leads in
+    no pool stay open to their zone."""
+    world = make_world()
+    crm = world.crm
+    crm.lead_pools.create_pool(ADMIN, "East leads", zone_id=ZoneId("east"), pool_id=PoolId("le"))
+    crm.lead_pools.create_pool(ADMIN, "Shared leads", pool_id=PoolId("ls"))
+    ids = [
+        _lead(crm, 1, ZoneId("east"), PoolId("le")),
+        _lead(crm, 2, None, PoolId("ls")),
+        _lead(crm, 3, ZoneId("west"), PoolId("ls")),
+        _lead(crm, 4, ZoneId("east"), None),
+        _lead(crm, 5, None, None),
+    ]
+    crm.lead_pools.set_members(ADMIN, PoolId("le"), east, "who works the east leads")
+    crm.lead_pools.set_members(ADMIN, PoolId("ls"), shared, "who works the shared leads")
+    assert member.rep_id is not None
+    principal = Principal(
+        f"u-{member.rep_id}", roles=frozenset({role, *member.roles}), rep_id=member.rep_id,
+        zone_id=member.zone_id, team_id=member.team_id,
+    )  # fmt: skip
+    opened = {i for i in ids if _lead_opens(crm, principal, i)}
+    listed = {lead.id for lead in crm.leads.list(principal, limit=100).items}
+    assert listed == opened
+    assert crm.leads.count(principal) == len(opened)
+    assert {lead.id for lead in crm.leads.search(principal, "线索公司")} == opened
+    assert {lead.id for lead in crm.leads.by_status(principal, "new").items} == opened

@@ -33,6 +33,7 @@ from leadtocash.app.listing import (
     name_search_queries,
     name_value,
     page_limit,
+    pool_member_filter,
     scope_clauses,
 )
 from leadtocash.app.unit_of_work import Page, UnitOfWork
@@ -55,15 +56,13 @@ from leadtocash.errors import (
     ValidationError,
 )
 from leadtocash.fields import collect_field, length_errors, parse_email, parse_phone, parse_uscc
-from leadtocash.model import Contact, Customer, FollowUp, PoolId, RepId, SalesRep, TeamId
+from leadtocash.model import Contact, Customer, FollowUp, RepId, SalesRep, TeamId
 from leadtocash.pipeline.opportunity import Opportunity
 from leadtocash.pipeline.views import OpportunityView, visible_opportunity
 from leadtocash.pool.book import OwnershipChange
-from leadtocash.pool.membership import Member
-from leadtocash.pool.rules import Pool
 from leadtocash.pool.visibility import can_see_amounts, can_see_contact, mask_email, mask_phone
-from leadtocash.ports.storage import IndexQuery
-from leadtocash.scopes import DataScope, customer_target
+from leadtocash.ports.storage import IndexFilter, IndexQuery
+from leadtocash.scopes import DataScope
 
 __all__ = [
     "CSV_COLUMNS",
@@ -192,7 +191,10 @@ class CustomerService:
         return team_reps(uow, team_id)
 
     def _scope(self, uow: UnitOfWork, principal: Principal) -> Scope:
-        return read_scope(self.ctx, uow, principal, members_only=True)
+        pools = all_pools(uow)
+        return read_scope(
+            self.ctx, uow, principal, members=lambda p: pool_member_filter(pools, p, "pool")
+        )
 
     def _query(
         self, uow: UnitOfWork, principal: Principal, filters: CustomerFilter, sort: CustomerSort
@@ -205,11 +207,11 @@ class CustomerService:
     def _shown(
         self, uow: UnitOfWork, principal: Principal, found: Sequence[Customer]
     ) -> list[Customer]:
-        """What a list shows: in scope (the query guarantees it; checked again) and masked."""
+        """What a list shows: readable (the query guarantees it; checked again) and masked."""
         return [
             self.customers.visible(c, principal)
             for c in found
-            if c.merged_into is None and self.ctx.in_scope(uow, principal, customer_target(c))
+            if c.merged_into is None and self.customers.readable(uow, principal, c)
         ]
 
     # -- privacy ---------------------------------------------------------------------------------
@@ -613,32 +615,20 @@ def read_scope(
     *,
     collaborators: bool = True,
     unowned_index: str = "pool_zone",
-    members_only: bool = False,
+    members: Callable[[Principal], IndexFilter | None] | None = None,
 ) -> Scope:
     """The ``where`` clauses of the records ``principal`` may read (None: everything).
 
-    ``members_only``: unowned customers reached only through their pool must be in a pool
-    whose membership admits the principal, as :meth:`CustomerWrites.guard_member` requires
-    of a single read (managers reach pools by their data scope alone)."""
+    ``members`` gives, for the principal placed where the organisation model says, the
+    membership filter of the unowned records reached only through their pool
+    (:func:`~leadtocash.app.listing.pool_member_filter`), as a single read requires."""
     principal = ctx.positioned(uow, principal)
     team = ctx.scopes.scope_of(principal) is DataScope.TEAM
     reps = team_reps(uow, principal.team_id) if team else ()
-    pools = admitted_pools(all_pools(uow), principal) if members_only else None
     return scope_clauses(
         ctx.scopes, principal, team_reps=reps, collaborators=collaborators,
-        unowned_index=unowned_index, pools=pools,
+        unowned_index=unowned_index, members=None if members is None else members(principal),
     )  # fmt: skip
-
-
-def admitted_pools(pools: Sequence[Pool], principal: Principal) -> tuple[PoolId, ...] | None:
-    """Those of ``pools`` whose membership admits ``principal`` (already positioned); None
-    when that restricts nothing (a manager, or every pool open to everyone)."""
-    if principal.is_manager:
-        return None
-    member = Member.of(principal)
-    if all(pool.members.admits(member) for pool in pools):
-        return None
-    return tuple(pool.id for pool in pools if pool.members.admits(member))
 
 
 def _phone(raw: str, path: str) -> str:

@@ -18,6 +18,7 @@ import attrs
 from leadtocash.access import Action, Principal
 from leadtocash.app.context import AppContext, Change
 from leadtocash.app.dedup import collision_report
+from leadtocash.app.documents import all_pages
 from leadtocash.app.signals import signal_provisional
 from leadtocash.app.unit_of_work import UnitOfWork
 from leadtocash.classification import Reclassification, TierChanged, apply_classification
@@ -83,14 +84,7 @@ def rep_of(principal: Principal) -> RepId:
 
 def all_pools(uow: UnitOfWork) -> list[Pool]:
     """Every customer pool of the organisation, by name (an organisation has tens, not more)."""
-    repo, found = uow.repository(Pool), list[Pool]()
-    cursor: tuple[str, str] | None = None
-    while True:
-        page = repo.query("name", at_least="", after=cursor, limit=200)
-        found += page.items
-        if page.next_cursor is None:
-            return found
-        cursor = page.next_cursor
+    return all_pages(uow.repository(Pool), "name", at_least="")
 
 
 #: Customer fields that are bookkeeping, not facts the tier and tag rules read.
@@ -150,6 +144,14 @@ class CustomerWrites:
             pool = uow.repository(Pool).get(customer.pool_id)
             check_member(pool.id, pool.members, self.ctx.member(uow, principal))
         return reason
+
+    def readable(self, uow: UnitOfWork, principal: Principal, customer: Customer) -> bool:
+        """Whether :meth:`guard_member` lets ``principal`` read ``customer`` (for lists)."""
+        try:
+            self.guard_member(uow, principal, customer)
+        except PermissionDenied:
+            return False
+        return True
 
     def guard_pool(self, uow: UnitOfWork, principal: Principal, pool: Pool, *, write: bool) -> str:
         """Data-scope check on a pool (its zone)."""

@@ -25,7 +25,7 @@ from leadtocash.allocation.run import allocate, distribute_batch
 from leadtocash.app.allocation import AllocationReport, candidate_reps, hand_over, settle
 from leadtocash.app.context import AppContext, Change
 from leadtocash.app.customers import rep_of
-from leadtocash.app.lead_writes import LeadPoolWrites, lead_ledger_id
+from leadtocash.app.lead_writes import LeadPoolWrites, all_lead_pools, lead_ledger_id
 from leadtocash.app.reclaim import SweepReport, due_ids, run_sweep
 from leadtocash.app.unit_of_work import Page, UnitOfWork
 from leadtocash.durations import local_day
@@ -228,20 +228,15 @@ class LeadPoolService:
         everyone else the pools in scope whose membership admits them."""
 
         def query(uow: UnitOfWork) -> list[LeadPool]:
-            repo, found = uow.repository(LeadPool), []
             positioned = self.ctx.positioned(uow, principal)
-            cursor: tuple[str, str] | None = None
-            while True:
-                page = repo.query("name", at_least="", after=cursor, limit=200)
-                for pool in page.items:
-                    target = ScopeTarget("lead_pool", pool.id, zone=pool.zone_id, in_pool=True)
-                    if sees_pool(pool.members, positioned) and self.ctx.in_scope(
-                        uow, principal, target
-                    ):
-                        found.append(pool)
-                if page.next_cursor is None:
-                    return found
-                cursor = page.next_cursor
+            return [
+                pool for pool in all_lead_pools(uow)
+                if sees_pool(pool.members, positioned)
+                and self.ctx.in_scope(
+                    uow, principal,
+                    ScopeTarget("lead_pool", pool.id, zone=pool.zone_id, in_pool=True),
+                )
+            ]  # fmt: skip
 
         return self.ctx.read(principal, Action.LEAD_READ, query)
 

@@ -9,6 +9,7 @@ import attrs
 
 from leadtocash.access import Principal
 from leadtocash.app.context import AppContext, Change
+from leadtocash.app.documents import all_pages
 from leadtocash.app.lead_scores import LeadScoring
 from leadtocash.app.unit_of_work import UnitOfWork
 from leadtocash.errors import NotFound, PermissionDenied
@@ -22,10 +23,11 @@ from leadtocash.pool.leads import (
     LeadPoolRules,
     lead_with_schedule,
 )
+from leadtocash.pool.membership import check_member
 from leadtocash.ports.storage import IndexQuery
 from leadtocash.scopes import ScopeTarget, lead_target, rep_target
 
-__all__ = ["LeadPoolWrites", "lead_ledger_id"]
+__all__ = ["LeadPoolWrites", "all_lead_pools", "check_lead_member", "lead_ledger_id"]
 
 
 def lead_ledger_id(pool_id: PoolId) -> PoolId:
@@ -155,3 +157,19 @@ class LeadPoolWrites:
                 code="lead_pool.not_owner",
                 details={"lead_id": lead.id, "user_id": principal.user_id},
             )
+
+
+def all_lead_pools(uow: UnitOfWork) -> list[LeadPool]:
+    """Every lead pool of the organisation, by name (an organisation has tens, not more)."""
+    return all_pages(uow.repository(LeadPool), "name", at_least="")
+
+
+def check_lead_member(ctx: AppContext, uow: UnitOfWork, principal: Principal, lead: Lead) -> None:
+    """Read check on one lead: in the data scope, and — when the caller reaches an unowned
+    lead only through its lead pool — a member of that pool (``pool.not_member``; managers
+    by their data scope alone)."""
+    reason = ctx.guard(uow, principal, lead_target(lead), write=False)
+    if reason == "pool" and lead.pool_id is not None and not principal.is_manager:
+        pool = uow.repository(LeadPool).find(lead.pool_id)
+        if pool is not None:
+            check_member(pool.id, pool.members, ctx.member(uow, principal))

@@ -11,6 +11,7 @@ from leadtocash.app.context import AppContext, Change
 from leadtocash.app.customer_screens import UNCHANGED, exact_key, read_scope
 from leadtocash.app.dedup import collision_report
 from leadtocash.app.lead_scores import LeadScoring
+from leadtocash.app.lead_writes import all_lead_pools, check_lead_member
 from leadtocash.app.listing import (
     DEFAULT_PAGE,
     LeadFilter,
@@ -19,10 +20,11 @@ from leadtocash.app.listing import (
     lead_query,
     lead_search_queries,
     page_limit,
+    pool_member_filter,
 )
 from leadtocash.app.unit_of_work import Page, UnitOfWork
 from leadtocash.collision import Outcome, lead_keys
-from leadtocash.errors import FieldError, ValidationError
+from leadtocash.errors import FieldError, PermissionDenied, ValidationError
 from leadtocash.events import LeadCaptured
 from leadtocash.intake import lead_from_payload
 from leadtocash.model import Channel, Lead, LeadId
@@ -142,11 +144,13 @@ class LeadService:
         return ImportReport(tuple(results))
 
     def get(self, principal: Principal, lead_id: str) -> Lead:
-        """The lead with ``lead_id``; NotFound when there is none, out of scope if not yours."""
+        """The lead with ``lead_id``; NotFound when there is none, ``auth.out_of_scope`` outside
+        the caller's data scope, ``pool.not_member`` for an unowned lead the caller reaches
+        only through a lead pool that does not admit them."""
 
         def query(uow: UnitOfWork) -> Lead:
             lead = uow.leads.get(lead_id)
-            self.ctx.guard(uow, principal, lead_target(lead), write=False)
+            check_lead_member(self.ctx, uow, principal, lead)  # lead-pool members only
             return lead
 
         return self.ctx.read(principal, Action.LEAD_READ, query)
@@ -167,9 +171,7 @@ class LeadService:
 
         def query(uow: UnitOfWork) -> Page[Lead]:
             page = uow.leads.query("status", equals=status, after=after, limit=limit)
-            visible = tuple(
-                lead for lead in page.items if self.ctx.in_scope(uow, principal, lead_target(lead))
-            )
+            visible = tuple(lead for lead in page.items if self._readable(uow, principal, lead))
             return Page(visible, page.next_cursor)
 
         return self.ctx.read(principal, Action.LEAD_READ, query)
@@ -231,9 +233,19 @@ class LeadService:
         return self.ctx.execute(principal, Action.LEAD_UPDATE, command)
 
     def _scope(self, uow: UnitOfWork, principal: Principal) -> Scope:
+        pools = all_lead_pools(uow)
         return read_scope(
-            self.ctx, uow, principal, collaborators=False, unowned_index="unowned_zone"
-        )
+            self.ctx, uow, principal, collaborators=False, unowned_index="unowned_zone",
+            members=lambda p: pool_member_filter(pools, p, "unowned_pool", no_pool=True),
+        )  # fmt: skip
+
+    def _readable(self, uow: UnitOfWork, principal: Principal, lead: Lead) -> bool:
+        """Whether a single read of ``lead`` would let ``principal`` see it (scope, pool)."""
+        try:
+            check_lead_member(self.ctx, uow, principal, lead)
+        except PermissionDenied:
+            return False
+        return True
 
     def list(
         self,
@@ -275,9 +287,7 @@ class LeadService:
             key = exact_key(text)
             if key is not None:
                 found = uow.leads.get_many(uow.leads.find_ids_by_key(key, limit=size))
-                return tuple(
-                    lead for lead in found if self.ctx.in_scope(uow, principal, lead_target(lead))
-                )
+                return tuple(lead for lead in found if self._readable(uow, principal, lead))
             hits: dict[str, Lead] = {}
             for search in lead_search_queries(text, self._scope(uow, principal)):
                 for lead in uow.leads.select(attrs.evolve(search, limit=size)).items:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Protocol
 
 import attrs
 
@@ -35,6 +36,7 @@ from leadtocash.model import (
     Tier,
     ZoneId,
 )
+from leadtocash.pool.membership import Member, PoolMembers
 from leadtocash.ports.storage import Clause, IndexFilter, IndexQuery
 from leadtocash.scopes import DataScope, ScopePolicy
 from leadtocash.scoring import MAX_SCORE, LeadScore
@@ -46,6 +48,7 @@ __all__ = [
     "CustomerSort",
     "LeadFilter",
     "LeadSort",
+    "MemberPool",
     "Scope",
     "customer_list_indexes",
     "customer_query",
@@ -55,6 +58,7 @@ __all__ = [
     "name_value",
     "page_limit",
     "pinyin_value",
+    "pool_member_filter",
     "recent_value",
     "scope_clauses",
     "score_value",
@@ -176,6 +180,7 @@ def lead_list_indexes(lead: Lead) -> dict[str, str | None]:
         "zone": lead.zone_id or "",
         "channel": lead.channel.value,
         "unowned_zone": (lead.zone_id or "") if lead.owner_id is None else None,
+        "unowned_pool": (lead.pool_id or "") if lead.owner_id is None else None,
         "score": score_value(lead.score),
     }
 
@@ -204,17 +209,18 @@ def scope_clauses(
     team_reps: Sequence[RepId] = (),
     collaborators: bool = True,
     unowned_index: str = "pool_zone",
-    pools: Sequence[PoolId] | None = None,
+    members: IndexFilter | None = None,
 ) -> Scope:
     """The ``where`` clauses admitting exactly the records ``principal`` may read (None: all).
 
     Mirrors :meth:`ScopePolicy.reason` for reads: own records, the zone's (and zone-less)
     records for a zone scope, records owned by ``team_reps`` (the principal's team) for a
     team scope, collaborations, and unowned records waiting in a pool of the principal's
-    zone (or of none). No scope at all admits nothing (an empty clause). ``pools``, when
-    given, are the pools whose membership admits the principal: an unowned record read only
-    through its pool must then also be in one of them (a second clause, the same
-    alternatives with ``pool ∈ pools`` instead of the zone test — so both must hold).
+    zone (or of none). No scope at all admits nothing (an empty clause). ``members``, when
+    given, selects the unowned records in pools whose membership admits the principal (see
+    :func:`pool_member_filter`): an unowned record read only through its pool must then pass
+    it too (a second clause, the same alternatives with ``members`` instead of the zone test
+    — so both must hold).
     """
     scope = scopes.scope_of(principal)
     if scope is None:
@@ -232,9 +238,39 @@ def scope_clauses(
     if scope is DataScope.TEAM and principal.team_id is not None and team_reps:
         alternatives.append(IndexFilter("owner", one_of=tuple(team_reps)))
     by_zone = (*alternatives, IndexFilter(unowned_index, one_of=zones))
-    if pools is None:
+    if members is None:
         return (by_zone,)
-    return by_zone, (*alternatives, IndexFilter("pool", one_of=tuple(pools)))
+    return by_zone, (*alternatives, members)
+
+
+class MemberPool(Protocol):
+    """What membership reads of a customer or lead pool."""
+
+    @property
+    def id(self) -> PoolId:
+        """The pool's id."""
+        ...
+
+    @property
+    def members(self) -> PoolMembers:
+        """Who belongs to the pool."""
+        ...
+
+
+def pool_member_filter(
+    pools: Sequence[MemberPool], principal: Principal, index: str, *, no_pool: bool = False
+) -> IndexFilter | None:
+    """The filter on ``index`` (the pool id of an unowned record) admitting the pools whose
+    membership admits ``principal`` (already positioned) — and records in no pool when
+    ``no_pool`` (their index value is ``""``); None when membership restricts nothing (a
+    manager, or every pool open to everyone)."""
+    if principal.is_manager:
+        return None
+    member = Member.of(principal)
+    if all(pool.members.admits(member) for pool in pools):
+        return None
+    admitted = [str(pool.id) for pool in pools if pool.members.admits(member)]
+    return IndexFilter(index, one_of=(*admitted, "") if no_pool else tuple(admitted))
 
 
 def _where(scope: Scope, filters: Mapping[str, IndexFilter | None]) -> tuple[Clause, ...]:
