@@ -62,6 +62,8 @@ PERSONAL_FIELDS: Mapping[str, tuple[str, ...]] = {
     "customer": ("phones", "emails", "address"),
     "contact": ("name", "phone", "email"),
     "lead": ("contact_name", "phone", "email"),
+    # what was said and planned: free text that often holds names and numbers
+    "follow_up": ("note", "plan"),
 }
 
 _USCC_ALPHABET = frozenset("0123456789ABCDEFGHJKLMNPQRTUWXY")

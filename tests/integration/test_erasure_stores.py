@@ -11,7 +11,7 @@ afterwards is still found.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import attrs
@@ -55,6 +55,10 @@ def _scenario(store: Store) -> tuple[LeadToCash, str]:
         REP, cid, "王芳", title="采购经理", phone="13700001111", email="wang.fang@example.cn"
     )
     crm.contacts.edit_contact(REP, contact.id, decision_maker=True)
+    crm.pools.log_follow_up(
+        REP, cid, note="王芳说周五再打 13700001111", next_at=START + timedelta(days=3),
+        plan="给王芳发报价, 抄送 wang.fang@example.cn",
+    )  # fmt: skip
     crm.leads.capture(
         ADMIN,
         {"company_name": "甲科技", "contact_name": "Wang Fang", "phone": "+86 137 0000 1111",
@@ -70,19 +74,20 @@ def _check(store: Store, dump: Callable[[], bytes]) -> None:
     before = dump()
     assert all(secret.encode() in before for secret in SECRETS)  # the scan does see them
     result = crm.customers.erase_person(ADMIN, customer_id=cid, reason="PIPL request 2026-17")
-    assert {kind for kind, _ in result.subjects} == {"customer", "contact", "lead"}
+    assert {kind for kind, _ in result.subjects} == {"customer", "contact", "lead", "follow_up"}
     assert result.audit_entries >= 6
     after = dump()
     found = [secret for secret in SECRETS if secret.encode() in after]
     assert found == []
     assert "甲科技有限公司".encode() in after  # the company's name is no personal data
+    assert "周五再打".encode() in after  # the rest of the note stays
     report = verify_store_audit(store)
     assert report.ok, report.faults
     log = store.audit_log(limit=10_000)
     tombstones = [e for e in log if e.action == "privacy.erase"]
     assert {(e.target_kind, e.reason) for e in tombstones} == {
         ("customer", "PIPL request 2026-17"), ("contact", "PIPL request 2026-17"),
-        ("lead", "PIPL request 2026-17"),
+        ("lead", "PIPL request 2026-17"), ("follow_up", "PIPL request 2026-17"),
     }  # fmt: skip
     assert all(e.actor_id == "admin" and e.before is None for e in tombstones)
     erased = next(e for e in log if e.target_kind == "customer" and e.action == "pool.claim")

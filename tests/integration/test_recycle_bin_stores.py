@@ -3,8 +3,8 @@
 On each store: a customer and a lead are deleted, leave the lists, searches and their keys (a
 new customer takes the deleted one's name), a restore into that collision is refused and
 changes nothing, the lead comes back, and after the retention period the purge sweep leaves
-tombstones that cannot be restored, with no byte of the lead's contact left and the audit
-still verifying.
+tombstones that cannot be restored, with no byte of the lead's contact or of its follow-up
+notes left and the audit still verifying.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from store_dumps import postgres_text, sqlite_bytes
 ADMIN = Principal("admin", roles=frozenset({Role.ADMIN}))
 SYSTEM = Principal("sweeper", roles=frozenset({Role.SYSTEM}))
 START = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
-SECRETS = ("13912345678", "lead.contact@example.cn", "赵六")
+SECRETS = ("13912345678", "lead.contact@example.cn", "赵六", "下周三来访")
 
 
 def _check(store: Store, dump: Callable[[], bytes]) -> None:
@@ -45,6 +45,8 @@ def _check(store: Store, dump: Callable[[], bytes]) -> None:
     with crm.unit_of_work() as uow:  # handed to a rep, as a sales lead would be
         uow.leads.save(attrs.evolve(uow.leads.get(lead.id), owner_id=RepId("rep1")))
         uow.commit()
+    rep1 = Principal("u1", roles=frozenset({Role.REP}), rep_id=RepId("rep1"))
+    crm.lead_pools.log_follow_up(rep1, lead.id, note="赵六说下周三来访")  # what was said
 
     crm.recycle_bin.delete(ADMIN, "customer", customer.id, "test data")
     crm.recycle_bin.delete(ADMIN, "lead", lead.id, "spam")

@@ -21,7 +21,7 @@ from leadtocash.collision import CollisionPolicy
 from leadtocash.durations import WorkingCalendar
 from leadtocash.fields import PERSONAL_FIELDS
 from leadtocash.intake import IntakeRules
-from leadtocash.model import Contact, Customer, Lead
+from leadtocash.model import Contact, Customer, FollowUp, Lead
 from leadtocash.pool.membership import Member
 from leadtocash.ports.clock import Clock, IdSource
 from leadtocash.ports.storage import Store
@@ -37,6 +37,7 @@ _PERSONAL: dict[type, tuple[str, ...]] = {
     Customer: PERSONAL_FIELDS["customer"],
     Contact: PERSONAL_FIELDS["contact"],
     Lead: PERSONAL_FIELDS["lead"],
+    FollowUp: PERSONAL_FIELDS["follow_up"],
 }
 
 

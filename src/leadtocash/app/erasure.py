@@ -16,13 +16,18 @@ data, then:
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Sequence
 
 import attrs
+import phonenumbers
 
 from leadtocash.access import Action, Principal
+from leadtocash.app.aggregates import group_bounds
 from leadtocash.app.context import AppContext, Change
 from leadtocash.app.customers import CustomerWrites
+from leadtocash.app.documents import all_pages
 from leadtocash.app.lead_scores import LeadScoring
 from leadtocash.app.unit_of_work import UnitOfWork
 from leadtocash.collision import email_key, phone_key
@@ -31,7 +36,7 @@ from leadtocash.fields import PERSONAL_FIELDS, length_errors
 from leadtocash.model import Contact, Customer, Lead
 from leadtocash.ports.storage import ERASED, Erasure
 
-__all__ = ["ErasureResult", "erase_person"]
+__all__ = ["ErasureResult", "erase_person", "scrub_follow_ups"]
 
 _PAGE = 1000
 
@@ -158,7 +163,16 @@ def erase_person(
                 after_lead = LeadScoring(ctx).scored(uow, after_lead)  # fields gone: rescored
                 uow.leads.save(after_lead)
                 changes.append(_tombstone("lead", lead.id, lead, reason))
-        return now_found.subjects(), changes
+        # the follow-ups of every record that held the person's data: their values go too
+        values = now_found.values()
+        holders = [str(customer.id), *(str(c.id) for c in now_found.customers)]
+        holders += [str(lead.id) for lead in now_found.leads]
+        scrubbed: list[tuple[str, str]] = []
+        for holder in dict.fromkeys(holders):
+            found, _texts, notes = scrub_follow_ups(uow, holder, values, reason)
+            scrubbed += found
+            changes += notes
+        return (*now_found.subjects(), *scrubbed), changes
 
     subjects = ctx.execute(principal, Action.PRIVACY_ERASE, command)
     everything = Erasure(tuple(dict.fromkeys((*erasure.subjects, *subjects))), erasure.values)
@@ -168,6 +182,60 @@ def erase_person(
         first.audit_entries + second.audit_entries,
         first.outbox_messages + second.outbox_messages,
     )
+
+
+def scrub_follow_ups(
+    uow: UnitOfWork, target: str, values: Sequence[str] | None, reason: str
+) -> tuple[list[tuple[str, str]], list[str], list[Change]]:
+    """Scrub the follow-ups of customer or lead ``target``: the person's ``values`` replaced
+    by ERASED in their notes and plans, or (``values`` None: the record is purged) the whole
+    note and plan. ``(subjects, texts, changes)``: the follow-ups rewritten, the texts they
+    held (for the outbox scrub) and one tombstone audit change each."""
+    subjects: list[tuple[str, str]] = []
+    texts: list[str] = []
+    changes: list[Change] = []
+    at_least, below = group_bounds(target)
+    for follow_up in all_pages(uow.follow_ups, "target", at_least=at_least, below=below):
+        note, plan = (
+            (_wiped(follow_up.note), _wiped(follow_up.plan))
+            if values is None
+            else (_scrubbed(follow_up.note, values), _scrubbed(follow_up.plan, values))
+        )
+        if (note, plan) == (follow_up.note, follow_up.plan):
+            continue
+        uow.follow_ups.save(attrs.evolve(follow_up, note=note, plan=plan))
+        subjects.append(("follow_up", str(follow_up.id)))
+        texts += [t for t in (follow_up.note, follow_up.plan) if t and values is None]
+        changes.append(_tombstone("follow_up", follow_up.id, follow_up, reason))
+    return subjects, texts, changes
+
+
+def _wiped(text: str) -> str:
+    return ERASED if text else text
+
+
+def _scrubbed(text: str, values: Sequence[str]) -> str:
+    """``text`` with every occurrence of ``values`` replaced by ERASED: letters in any case,
+    and a phone number (stored in E.164) also as typed in a note — national digits, with or
+    without the country code, spaces or dashes between the digits."""
+    if not text:
+        return text
+    return _pattern(tuple(values)).sub(ERASED, text)
+
+
+@functools.lru_cache(maxsize=64)
+def _pattern(values: tuple[str, ...]) -> re.Pattern[str]:
+    alternatives: list[str] = []
+    for value in sorted({v for v in values if v}, key=len, reverse=True):
+        alternatives.append(re.escape(value))
+        if value.startswith("+") and value[1:].isdigit():
+            number = phonenumbers.parse(value)
+            national = str(number.national_number)
+            digits = r"[\s-]?".join(national)
+            alternatives.append(rf"(?:\+?{number.country_code}[\s-]?)?{digits}")
+    if not alternatives:
+        return re.compile(r"(?!)")  # matches nothing
+    return re.compile("|".join(alternatives), re.IGNORECASE)
 
 
 def _tombstone(kind: str, ident: str, before: object, reason: str) -> Change:

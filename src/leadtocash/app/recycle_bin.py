@@ -23,6 +23,7 @@ from leadtocash.app.context import AppContext, Change
 from leadtocash.app.customers import CustomerWrites
 from leadtocash.app.dedup import collision_report
 from leadtocash.app.documents import all_pages, document_target
+from leadtocash.app.erasure import scrub_follow_ups
 from leadtocash.app.lead_writes import LeadPoolWrites
 from leadtocash.app.listing import DEFAULT_PAGE, page_limit
 from leadtocash.app.unit_of_work import Page, Repository, UnitOfWork
@@ -700,6 +701,11 @@ class RecycleBinService:
             else:
                 after = attrs.evolve(record, deleted=tomb)
                 self._repo(uow, kind).save(after)
+            if kind in (BinKind.CUSTOMER, BinKind.LEAD):  # what was said with them goes too
+                notes, texts, scrubbed = scrub_follow_ups(uow, ident, None, reason)
+                subjects += notes
+                values += texts
+                changes += scrubbed
             changes.insert(0, _tombstone(kind.value, ident, record, reason))
             uow.record(RecordPurged(now, kind.value, ident))
             return (tuple(subjects), tuple(v for v in values if v)), changes
