@@ -36,7 +36,7 @@ from leadtocash.fields import PERSONAL_FIELDS, length_errors
 from leadtocash.model import Contact, Customer, Lead
 from leadtocash.ports.storage import ERASED, Erasure
 
-__all__ = ["ErasureResult", "erase_person", "scrub_follow_ups"]
+__all__ = ["ErasureResult", "erase_person", "scrub_follow_ups", "scrub_text"]
 
 _PAGE = 1000
 
@@ -199,7 +199,7 @@ def scrub_follow_ups(
         note, plan = (
             (_wiped(follow_up.note), _wiped(follow_up.plan))
             if values is None
-            else (_scrubbed(follow_up.note, values), _scrubbed(follow_up.plan, values))
+            else (scrub_text(follow_up.note, values), scrub_text(follow_up.plan, values))
         )
         if (note, plan) == (follow_up.note, follow_up.plan):
             continue
@@ -214,7 +214,7 @@ def _wiped(text: str) -> str:
     return ERASED if text else text
 
 
-def _scrubbed(text: str, values: Sequence[str]) -> str:
+def scrub_text(text: str, values: Sequence[str]) -> str:
     """``text`` with every occurrence of ``values`` replaced by ERASED: letters in any case,
     and a phone number (stored in E.164) also as typed in a note — national digits, with or
     without the country code, spaces or dashes between the digits."""
