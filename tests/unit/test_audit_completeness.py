@@ -511,6 +511,11 @@ def _lead_pools_assign(w: World) -> Call:
     return lambda: w.crm.lead_pools.assign(MANAGER, lead_id, RepId("rep2"), reason="fits")
 
 
+def _lead_pools_transfer(w: World) -> Call:
+    lead_id = _pool_lead(w, rep=1)
+    return lambda: w.crm.lead_pools.transfer(MANAGER, lead_id, RepId("rep2"), "covering")
+
+
 def _lead_pools_release(w: World) -> Call:
     lead_id = _pool_lead(w, rep=1)
     return lambda: w.crm.lead_pools.release(REP1, lead_id, "not a fit")
@@ -551,6 +556,7 @@ LEAD_POOL_COMMANDS: dict[str, Scenario] = {
     "lead_pools.add_lead": _lead_pools_add_lead,
     "lead_pools.claim": _lead_pools_claim,
     "lead_pools.assign": _lead_pools_assign,
+    "lead_pools.transfer": _lead_pools_transfer,
     "lead_pools.release": _lead_pools_release,
     "lead_pools.log_follow_up": _lead_pools_log_follow_up,
     "lead_pools.allocate": _lead_pools_allocate,

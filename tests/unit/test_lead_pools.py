@@ -217,6 +217,41 @@ def test_assign_refusals_are_typed_and_change_nothing() -> None:
     assert lead.owner_id == "rep1" and world.store._audit[-1].override
 
 
+def test_a_manager_transfers_an_owned_lead_in_one_commit_with_a_reason() -> None:
+    world = make_world(LeadPoolRules(capacity=1), leads=3)
+    pools, first, second = world.crm.lead_pools, world.leads[0], world.leads[1]
+    pools.claim(REP1, first)
+    pools.claim(REP2, second)
+    before = _lead(world, first)
+    lead = pools.transfer(MANAGER, first, RepId("rep3"), "rep1 moves to key accounts")
+    assert (lead.owner_id, lead.pool_id, lead.pool_cycles) == ("rep3", POOL, before.pool_cycles)
+    assert lead.owner_since == world.clock.now()
+    entry = world.store._audit[-1]
+    assert (entry.action, entry.reason) == ("pool.transfer", "rep1 moves to key accounts")
+    assert "lead_pool.ownership_changed" in _topics(world)
+    with world.crm.unit_of_work() as uow:  # the receiver's gain is counted (race-free cap)
+        assert uow.repository(LeadBook).get("rep3").gains == 1
+    assert [lead.id for lead in world.crm.leads.list(REP1).items if lead.owner_id] == []
+
+
+def test_transfer_refusals_are_typed_and_change_nothing() -> None:
+    world = make_world(LeadPoolRules(capacity=1), leads=3)
+    pools, first, second = world.crm.lead_pools, world.leads[0], world.leads[1]
+    pools.claim(REP1, first)
+    pools.claim(REP2, second)
+    _refused(world, "validation.invalid", pools.transfer, MANAGER, first, RepId("rep3"), " ")
+    _refused(world, "auth.permission_denied", pools.transfer, REP1, first, RepId("rep3"), "x")
+    _refused(world, "lead_pool.same_owner", pools.transfer, MANAGER, first, RepId("rep1"), "x")
+    _refused(world, "lead_pool.capacity_reached", pools.transfer, MANAGER, first,
+             RepId("rep2"), "x")  # fmt: skip
+    _refused(world, "auth.out_of_scope", pools.transfer, MANAGER, first, RepId("repw"), "x")
+    _refused(world, "storage.not_found", pools.transfer, MANAGER, first, RepId("ghost"), "x")
+    _refused(world, "lead_pool.not_owned", pools.transfer, MANAGER, world.leads[2],
+             RepId("rep3"), "x")  # fmt: skip
+    lead = pools.transfer(MANAGER, first, RepId("rep2"), "covering", override=True)
+    assert lead.owner_id == "rep2" and world.store._audit[-1].override
+
+
 # -- release and follow-ups --------------------------------------------------------------------
 def test_release_needs_a_reason_and_the_owner_or_a_manager() -> None:
     world = make_world(leads=1)

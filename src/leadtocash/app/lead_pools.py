@@ -48,6 +48,7 @@ from leadtocash.pool.leads import (
     decide_lead_assign,
     decide_lead_claim,
     decide_lead_release,
+    decide_lead_transfer,
     lead_claims_id,
     lead_returned,
     lead_taken_by,
@@ -302,6 +303,41 @@ class LeadPoolService:
             )  # fmt: skip
 
         return self.ctx.execute(principal, Action.POOL_ASSIGN, command)
+
+    def transfer(
+        self,
+        principal: Principal,
+        lead_id: str,
+        to_rep: RepId,
+        reason: str,
+        *,
+        override: bool = False,
+    ) -> Lead:
+        """A manager moves (转移) an owned open lead to another active rep, both inside the
+        manager's scope, in one commit (no window in the pool); reason required, ``override``
+        (permissioned) skips the receiver's open-lead capacity."""
+        why = require_reason(reason)
+        if override:
+            self.ctx.policy.check(principal, Action.POOL_OVERRIDE)
+
+        def command(uow: UnitOfWork) -> tuple[Lead, list[Change]]:
+            lead = uow.leads.get(lead_id)
+            check_owned(lead, kind="lead")
+            self.leads.guard(uow, principal, lead, write=True)
+            rep = uow.reps.find(to_rep)
+            if rep is None:
+                raise NotFound("sales_rep", to_rep)
+            self.leads.guard_rep(uow, principal, rep)
+            pool = self.leads.pool(uow, lead.pool_id) if lead.pool_id else None
+            after = decide_lead_transfer(
+                lead, rep, pool, self.leads.facts(uow, rep.id), override=override
+            )
+            return self.leads.move(
+                uow, principal, lead, after, OwnershipAction.TRANSFER, reason=why,
+                override=override,
+            )  # fmt: skip
+
+        return self.ctx.execute(principal, Action.POOL_TRANSFER, command)
 
     def release(self, principal: Principal, lead_id: str, reason: str) -> Lead:
         """The owner (or a manager) releases (退回) a lead to its pool; reason required."""

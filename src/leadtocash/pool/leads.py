@@ -52,6 +52,7 @@ __all__ = [
     "decide_lead_assign",
     "decide_lead_claim",
     "decide_lead_release",
+    "decide_lead_transfer",
     "lead_claims_id",
     "lead_reclaim_schedule",
     "lead_returned",
@@ -214,6 +215,30 @@ def decide_lead_assign(
     _check_open(lead)
     check_unowned(lead, kind="lead")
     check_active_rep(rep, pool)  # active, not on leave, of the pool's zone
+    if not override:
+        _check_capacity(pool.rules if pool else LeadPoolRules(), rep.id, facts)
+    return lead_taken_by(lead, rep.id, facts.now)
+
+
+def decide_lead_transfer(
+    lead: Lead,
+    rep: SalesRep,
+    pool: LeadPool | None,
+    facts: LeadOwnershipFacts,
+    *,
+    override: bool = False,
+) -> Lead:
+    """The owned open lead moved (转移) to another active rep, not on leave, of the pool's
+    zone, with room for one more open lead (an authorized ``override`` skips the capacity)."""
+    _check_open(lead)
+    owner = check_owned(lead, kind="lead")
+    if owner == rep.id:
+        raise RuleViolation(
+            f"lead {lead.id} already belongs to {rep.id}",
+            code="lead_pool.same_owner",
+            details={"lead_id": lead.id},
+        )
+    check_active_rep(rep, pool)
     if not override:
         _check_capacity(pool.rules if pool else LeadPoolRules(), rep.id, facts)
     return lead_taken_by(lead, rep.id, facts.now)

@@ -102,6 +102,7 @@ MESSAGES: dict[str, str | dict[str, str]] = {
     ),
     "lead_pool.lead_closed": "Lead {lead_id} is {status:@lead_status}; only open leads move.",
     "lead_pool.not_owner": "You do not own lead {lead_id}.",
+    "lead_pool.same_owner": "Lead {lead_id} already belongs to this rep.",
     # -- errors: allocation ------------------------------------------------------------------
     "allocation.duplicate_rep": "A sales rep is listed twice.",
     "allocation.exact_infeasible": "The reps' caps cannot absorb this batch.",

@@ -80,6 +80,7 @@ MESSAGES: dict[str, str] = {
     "lead_pool.reclaim_cooldown": "您近期退回或被回收了线索 {lead_id}，{until} 起才能再次领取。",
     "lead_pool.lead_closed": "线索 {lead_id} 已{status:@lead_status}，只有未结线索可以流转。",
     "lead_pool.not_owner": "您不是线索 {lead_id} 的负责人。",
+    "lead_pool.same_owner": "线索 {lead_id} 已归属该销售。",
     # -- 错误：分配 ---------------------------------------------------------------------------
     "allocation.duplicate_rep": "同一销售被重复列出。",
     "allocation.exact_infeasible": "各销售的上限无法容纳这批线索。",

@@ -84,6 +84,7 @@ MESSAGES: dict[str, str] = {
     "lead_pool.reclaim_cooldown": "您近期退回或被回收了線索 {lead_id}，{until} 起才能再次領取。",
     "lead_pool.lead_closed": "線索 {lead_id} 已{status:@lead_status}，只有未結線索可以流轉。",
     "lead_pool.not_owner": "您不是線索 {lead_id} 的負責人。",
+    "lead_pool.same_owner": "線索 {lead_id} 已歸屬該銷售。",
     # -- 錯誤：分配 ---------------------------------------------------------------------------
     "allocation.duplicate_rep": "同一銷售被重複列出。",
     "allocation.exact_infeasible": "各銷售的上限無法容納這批線索。",
