@@ -7,12 +7,60 @@ those ``model`` itself imports, can use the same checks and error codes.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 import attrs
 
 from leadtocash.errors import ValidationError
 
-__all__ = ["non_blank", "non_negative", "optional_non_negative", "utc"]
+__all__ = ["non_blank", "non_negative", "optional_non_negative", "replace", "utc"]
+
+T = TypeVar("T")
+
+#: Per class: its fields by name when :func:`replace` may copy it, else None.
+_COPY_PLANS: dict[type[Any], dict[str, attrs.Attribute[Any]] | None] = {}
+
+
+def _copy_plan(cls: type[Any]) -> dict[str, attrs.Attribute[Any]] | None:
+    """The fields of ``cls`` by name when a field-by-field copy builds what its ``__init__``
+    would: a slotted attrs class whose ``__init__`` takes every field under its own name and
+    only assigns and validates it (no converter, no init hook, no cached hash)."""
+    slots = getattr(cls, "__slots__", None)
+    if not attrs.has(cls) or slots is None or "__attrs_cached_hash" in slots:
+        return None
+    if hasattr(cls, "__attrs_post_init__") or hasattr(cls, "__attrs_pre_init__"):
+        return None
+    fields = attrs.fields(cls)
+    if any(not f.init or f.converter is not None or f.alias != f.name for f in fields):
+        return None
+    return {f.name: f for f in fields}
+
+
+def replace(instance: T, **changes: Any) -> T:
+    """``attrs.evolve(instance, **changes)``, without re-running ``__init__`` on every field.
+
+    The unchanged fields are copied as they are (they were validated when ``instance`` was
+    built); the changed ones are validated as ``__init__`` would, after all are set. Classes
+    a copy could get wrong (converters, init hooks, aliases, cached hashes, dict classes)
+    and unknown field names go through ``attrs.evolve`` itself.
+    """
+    cls = type(instance)
+    try:
+        plan = _COPY_PLANS[cls]
+    except KeyError:
+        plan = _COPY_PLANS[cls] = _copy_plan(cls)
+    if plan is None or not changes.keys() <= plan.keys():
+        return attrs.evolve(instance, **changes)  # type: ignore[misc]
+    copy = object.__new__(cls)
+    for name in plan:
+        value = changes[name] if name in changes else getattr(instance, name)
+        object.__setattr__(copy, name, value)
+    if not attrs.validators.get_disabled():
+        for name, value in changes.items():
+            field = plan[name]
+            if field.validator is not None:
+                field.validator(copy, field, value)
+    return copy
 
 
 def utc(_inst: object, attribute: attrs.Attribute[datetime], value: datetime | None) -> None:

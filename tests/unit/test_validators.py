@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
+import attrs
 import pytest
 
 from leadtocash import (
@@ -16,6 +17,7 @@ from leadtocash import (
     SalesRep,
     ValidationError,
 )
+from leadtocash.validators import replace
 
 WHEN = datetime(2026, 3, 2, 9, 30)
 
@@ -72,3 +74,23 @@ def test_a_follow_up_targets_exactly_one_customer_or_lead() -> None:
         ]
     on_lead = FollowUp(id=FollowUpId("f1"), rep_id=RepId("r1"), at=at, lead_id=LeadId("l1"))
     assert (on_lead.customer_id, on_lead.lead_id) == (None, "l1")
+
+
+def test_replace_is_evolve_with_only_the_changed_fields_validated() -> None:
+    at = WHEN.replace(tzinfo=UTC)
+    customer = Customer(id=CustomerId("c1"), name="A", created_at=at, phones=("+8613800000000",))
+    changed = replace(customer, owner_id=RepId("r1"), updated_at=at, name="B")
+    assert changed == attrs.evolve(customer, owner_id=RepId("r1"), updated_at=at, name="B")
+    assert changed.phones is customer.phones and changed.version == customer.version
+    assert hash(changed) == hash(attrs.evolve(changed))
+    with pytest.raises(ValidationError) as naive:
+        replace(customer, updated_at=WHEN)
+    assert [(e.path, e.code) for e in naive.value.errors] == [("updated_at", "time.naive")]
+    with pytest.raises(ValidationError):
+        replace(customer, name=" ")
+    with pytest.raises(TypeError):  # an unknown field: attrs.evolve's own error
+        replace(customer, no_such_field=1)
+    # A class with an init hook goes through attrs.evolve (its hook runs).
+    follow_up = FollowUp(id=FollowUpId("f1"), rep_id=RepId("r1"), at=at, lead_id=LeadId("l1"))
+    with pytest.raises(ValidationError):
+        replace(follow_up, lead_id=None)

@@ -14,6 +14,7 @@ from typing import Protocol
 import attrs
 
 from leadtocash.model import Customer, CustomerId, PoolId, RepId, Tier, utc
+from leadtocash.validators import replace
 
 __all__ = [
     "DailyClaims",
@@ -49,7 +50,7 @@ class RepBook:
 
     def adjust(self, customer: Customer, delta: int) -> RepBook:
         """Add (``delta=1``) or remove (``delta=-1``) ``customer`` from the counts."""
-        return attrs.evolve(
+        return replace(
             self,
             owned=self.owned + delta,
             won=self.won + delta * customer.won,
@@ -88,7 +89,7 @@ class DailyClaims:
         """This counter after one more claim of ``customer`` or a lead (overall and its tier)."""
         by_tier = dict(self.by_tier)
         by_tier[customer.tier] = by_tier.get(customer.tier, 0) + 1
-        return attrs.evolve(self, count=self.count + 1, by_tier=by_tier)
+        return replace(self, count=self.count + 1, by_tier=by_tier)
 
 
 class OwnershipAction(enum.StrEnum):

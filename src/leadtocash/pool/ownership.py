@@ -20,6 +20,7 @@ from leadtocash.model import Customer, PoolId, RepId, SalesRep, Tier, ZoneId, st
 from leadtocash.pool.book import DailyClaims, RepBook
 from leadtocash.pool.membership import Member, check_member, claimer
 from leadtocash.pool.rules import Pool, PoolRules
+from leadtocash.validators import replace
 
 __all__ = [
     "ClaimDecision",
@@ -348,11 +349,11 @@ def decide_claim(
         raise ValueError(f"decide_claim needs pool {in_pool} and the rep's counter from it")
     check_pool_zone(pool, rep_id, rep_zone)
     check_member(pool.id, pool.members, claimer(rep_id, rep_zone, member))
-    today = attrs.evolve(facts, claims_today=counter.count, claims_today_by_tier=counter.by_tier)
+    today = replace(facts, claims_today=counter.count, claims_today_by_tier=counter.by_tier)
     rules = pool.rules
     limit = stricter_limit(rules.daily_claim_limit, rep_limit)
     if limit != rules.daily_claim_limit:
-        rules = attrs.evolve(rules, daily_claim_limit=limit)
+        rules = replace(rules, daily_claim_limit=limit)
     check_claim(customer, rep_id, rules, today)
     return ClaimDecision(taken_by(customer, rep_id, facts.now), counter.counted(customer))
 
@@ -418,7 +419,7 @@ def decide_transfer(
 
 def taken_by(customer: Customer, rep_id: RepId, now: datetime) -> Customer:
     """``customer`` as owned by ``rep_id`` from ``now`` (protection starts afresh)."""
-    return attrs.evolve(
+    return replace(
         customer,
         owner_id=rep_id,
         owner_since=now,

@@ -16,6 +16,7 @@ import attrs
 from leadtocash.durations import Duration, WorkingCalendar, deadline, earlier, is_provisional
 from leadtocash.model import Customer, PoolId
 from leadtocash.pool.rules import PoolRules
+from leadtocash.validators import replace
 
 __all__ = [
     "ReclaimSchedule",
@@ -200,7 +201,7 @@ def with_schedule(
         warned == customer.warned_due_at
     ):
         return customer  # nothing to recompute: no copy (customers are frozen)
-    return attrs.evolve(
+    return replace(
         customer,
         reclaim_due_at=schedule.due_at,
         reclaim_rule=schedule.rule,
