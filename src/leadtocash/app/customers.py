@@ -12,6 +12,7 @@ other; they share this object (and the context it reads its rules from).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import attrgetter
 
 import attrs
 
@@ -55,6 +56,7 @@ from leadtocash.pool.reclaim import with_schedule
 from leadtocash.pool.rules import Pool, PoolRules
 from leadtocash.pool.visibility import visible_customer
 from leadtocash.scopes import ScopeTarget, customer_target
+from leadtocash.validators import replace
 
 __all__ = ["CustomerWrites", "StagedCustomer", "rep_of"]
 
@@ -96,12 +98,12 @@ _NOT_FACTS = frozenset(
         "version", "deleted",
     }
 )  # fmt: skip
-_FACTS = tuple(f.name for f in attrs.fields(Customer) if f.name not in _NOT_FACTS)
+_FACTS = attrgetter(*(f.name for f in attrs.fields(Customer) if f.name not in _NOT_FACTS))
 
 
 def _facts_changed(before: Customer, after: Customer) -> bool:
     """Whether a field the classification reads differs between ``before`` and ``after``."""
-    return any(getattr(before, name) != getattr(after, name) for name in _FACTS)
+    return bool(_FACTS(before) != _FACTS(after))
 
 
 @attrs.frozen
@@ -348,7 +350,7 @@ class CustomerWrites:
             unchanged = None if result is None else attrs.evolve(result, before=before)
             return StagedCustomer(before, unchanged, ())
         if before is not None and after.updated_at != now:
-            after = attrs.evolve(after, updated_at=now)
+            after = replace(after, updated_at=now)
         if before is None:
             uow.customers.add(after)
         else:

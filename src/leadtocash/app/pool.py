@@ -182,7 +182,6 @@ class PoolService:
                 counter = uow.repository(DailyClaims).find(counter_id) or DailyClaims(
                     counter_id, pool.id, rep_id, day
                 )
-            facts = self._facts(uow, rep_id)
             # The organisation model says where the rep works now and their own daily limit
             # (a rep it does not know yet: the principal's zone); a rep who left may not
             # claim, and the principal's zone (from authentication) must fit the pool too.
@@ -194,10 +193,14 @@ class PoolService:
                     check_available_rep(rep)
                 check_pool_zone(pool, rep_id, principal.zone_id)
                 limit = rep.daily_claim_limit
+            if pool is None:  # taken, or in no pool: refused as decide_claim would, book unread
+                check_unowned(customer)
+                check_in_pool(customer)
+            member = Member(rep_id, zone, principal.team_id, principal.roles)
+            facts = self._facts(uow, rep_id)
             claim = decide_claim(
-                customer, rep_id, zone, pool, counter, facts, rep_limit=limit,
-                member=attrs.evolve(Member.of(principal), zone_id=zone),
-            )  # fmt: skip
+                customer, rep_id, zone, pool, counter, facts, rep_limit=limit, member=member
+            )
             uow.repository(DailyClaims).save(claim.counter)
             return self.customers.move(
                 uow, principal, customer, claim.customer, OwnershipAction.CLAIM

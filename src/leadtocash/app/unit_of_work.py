@@ -227,13 +227,42 @@ class UnitOfWork:
         self._plain: dict[int, tuple[Any, dict[str, Any]]] = {}
         self._repositories: dict[type[Any], Repository[Any]] = {}
         self.committed = False
-        self.leads = self.repository(Lead)
-        self.customers = self.repository(Customer)
-        self.contacts = self.repository(Contact)
-        self.reps = self.repository(SalesRep)
-        self.teams = self.repository(Team)
-        self.zones = self.repository(Zone)
-        self.follow_ups = self.repository(FollowUp)
+
+    # The repositories most commands use, made when first used (a claim needs two of them).
+    @property
+    def leads(self) -> Repository[Lead]:
+        """Leads."""
+        return self.repository(Lead)
+
+    @property
+    def customers(self) -> Repository[Customer]:
+        """Customers."""
+        return self.repository(Customer)
+
+    @property
+    def contacts(self) -> Repository[Contact]:
+        """Contacts."""
+        return self.repository(Contact)
+
+    @property
+    def reps(self) -> Repository[SalesRep]:
+        """Sales reps."""
+        return self.repository(SalesRep)
+
+    @property
+    def teams(self) -> Repository[Team]:
+        """Teams."""
+        return self.repository(Team)
+
+    @property
+    def zones(self) -> Repository[Zone]:
+        """Zones."""
+        return self.repository(Zone)
+
+    @property
+    def follow_ups(self) -> Repository[FollowUp]:
+        """Follow-up records."""
+        return self.repository(FollowUp)
 
     def repository(self, cls: type[T]) -> Repository[T]:
         """A repository for any registered aggregate type."""
