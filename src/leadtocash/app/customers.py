@@ -12,6 +12,7 @@ other; they share this object (and the context it reads its rules from).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from operator import attrgetter
 
 import attrs
@@ -318,6 +319,7 @@ class CustomerWrites:
         override: bool = False,
         summarize: bool = False,
         classify: bool | None = None,
+        now: datetime | None = None,
     ) -> StagedCustomer:
         """Stage ``candidate`` (``before`` with its new facts, or a new customer).
 
@@ -328,9 +330,10 @@ class CustomerWrites:
         facts, so claims and releases do not pay for a reclassification. The audit change's
         reason is ``reason``, followed by the classification summary when the tier or tags
         moved (or always, with ``summarize``).
-        Nothing is saved and no change is returned when nothing changed.
+        Nothing is saved and no change is returned when nothing changed. ``now`` is the
+        command's time (default: the clock's).
         """
-        now = self.ctx.clock.now()
+        now = self.ctx.clock.now() if now is None else now
         result = None
         classified = candidate
         if classify is None:
@@ -391,10 +394,15 @@ class CustomerWrites:
         *,
         reason: str | None = None,
         override: bool = False,
+        now: datetime | None = None,
     ) -> tuple[Customer, list[Change]]:
-        """Stage an ownership change: the customer (through ``stage``), history line, event."""
-        now = self.ctx.clock.now()
-        staged = self.stage(uow, before, after, reason=reason, override=override)
+        """Stage an ownership change: the customer (through ``stage``), history line, event.
+
+        ``now`` is the command's time (default: the clock's): a command that stamped ``after``
+        with it has the customer saved without another copy.
+        """
+        now = self.ctx.clock.now() if now is None else now
+        staged = self.stage(uow, before, after, reason=reason, override=override, now=now)
         after = staged.after
         change = OwnershipChange(
             id=self.ctx.ids.new_id("ownership"),

@@ -83,9 +83,9 @@ class PoolService:
     _claim_pools: dict[RepId, PoolId] = attrs.field(factory=dict, init=False, eq=False)
 
     # -- shared steps ---------------------------------------------------------------------------
-    def _facts(self, uow: UnitOfWork, rep_id: RepId) -> OwnershipFacts:
+    def _facts(self, uow: UnitOfWork, rep_id: RepId, now: datetime | None = None) -> OwnershipFacts:
         return OwnershipFacts(
-            now=self.ctx.clock.now(),
+            now=self.ctx.clock.now() if now is None else now,
             timezone=self.ctx.timezone,
             book=self.customers.book(uow, rep_id),
             calendar=self.ctx.calendar,
@@ -197,13 +197,13 @@ class PoolService:
                 check_unowned(customer)
                 check_in_pool(customer)
             member = Member(rep_id, zone, principal.team_id, principal.roles)
-            facts = self._facts(uow, rep_id)
+            facts = self._facts(uow, rep_id, now)
             claim = decide_claim(
                 customer, rep_id, zone, pool, counter, facts, rep_limit=limit, member=member
             )
             uow.repository(DailyClaims).save(claim.counter)
             return self.customers.move(
-                uow, principal, customer, claim.customer, OwnershipAction.CLAIM
+                uow, principal, customer, claim.customer, OwnershipAction.CLAIM, now=now
             )
 
         return self.customers.visible(

@@ -422,7 +422,7 @@ class UnitOfWork:
         except TypeError:  # not an aggregate
             return value
         staged = self._staged.get((spec.kind, str(value.id)))  # type: ignore[attr-defined]
-        if staged is None or staged != value:
+        if staged is None or (staged is not value and staged != value):
             return value
         return with_version(value, _version_of(staged) + 1)  # type: ignore[no-any-return]
 

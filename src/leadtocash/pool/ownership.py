@@ -352,7 +352,7 @@ def decide_claim(
     today = replace(facts, claims_today=counter.count, claims_today_by_tier=counter.by_tier)
     rules = pool.rules
     limit = stricter_limit(rules.daily_claim_limit, rep_limit)
-    if limit != rules.daily_claim_limit:
+    if limit != (rules.daily_claim_limit or None):  # None and 0 both mean no limit
         rules = replace(rules, daily_claim_limit=limit)
     check_claim(customer, rep_id, rules, today)
     return ClaimDecision(taken_by(customer, rep_id, facts.now), counter.counted(customer))
