@@ -12,10 +12,11 @@ path names the field (``budget.currency``), never a cattrs exception.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from operator import attrgetter
+from typing import Any, TypeVar, get_type_hints
 
 import attrs
 import cattrs
@@ -27,7 +28,7 @@ from leadtocash.classification import RequiredFields, ScoreRules, TagRules, Tier
 from leadtocash.errors import FieldError, ValidationError
 from leadtocash.money import Money
 
-__all__ = ["converter", "structure", "unstructure"]
+__all__ = ["converter", "structure", "unstructure", "unstructure_from"]
 
 T = TypeVar("T")
 
@@ -103,6 +104,47 @@ converter: cattrs.Converter = _make()
 def unstructure(value: object) -> Any:
     """JSON-compatible form of an aggregate, event or value."""
     return converter.unstructure(value)
+
+
+#: Classes unstructured by a hook of their own (not cattrs' field-by-field function).
+_OWN_HOOKS: frozenset[type[Any]] = frozenset({TierRules, TagRules, ScoreRules, RequiredFields})
+_Fields = tuple[Callable[[Any], tuple[Any, ...]], tuple[tuple[str, Callable[[Any], Any]], ...]]
+#: Per attrs class: a getter of its fields' values (``version`` left out), and each of those
+#: fields' name and unstructure hook.
+_FIELD_HOOKS: dict[type[Any], _Fields] = {}
+
+
+def _field_hooks(cls: type[Any]) -> _Fields:
+    found = _FIELD_HOOKS.get(cls)
+    if found is None:
+        hints = get_type_hints(cls)
+        names = [f.name for f in attrs.fields(cls) if f.name != "version"]
+        hooks = tuple((name, converter.get_unstructure_hook(hints[name])) for name in names)
+        found = _FIELD_HOOKS[cls] = (attrgetter(*names, names[0]), hooks)  # always a tuple
+    return found
+
+
+def unstructure_from(value: Any, base: Any, base_data: Mapping[str, Any]) -> dict[str, Any]:
+    """``unstructure(value)`` without its ``version`` key, built from ``base_data``, the same
+    for ``base`` (another instance of the same attrs class, such as the aggregate ``value``
+    was copied from).
+
+    Only the fields whose value is not the very object ``base`` holds are unstructured; the
+    others are taken from ``base_data``. cattrs unstructures an attrs class field by field,
+    so the result is equal to unstructuring ``value`` whole (property-tested); other values
+    are unstructured whole.
+    """
+    cls = type(value)
+    if type(base) is not cls or not attrs.has(cls) or cls in _OWN_HOOKS:
+        data: dict[str, Any] = unstructure(value)
+        data.pop("version", None)
+        return data
+    values, hooks = _field_hooks(cls)
+    data = dict(base_data)
+    for (name, hook), new, old in zip(hooks, values(value), values(base), strict=False):
+        if new is not old:
+            data[name] = hook(new)
+    return data
 
 
 def _where(exc: BaseException, path: str) -> str:

@@ -205,7 +205,7 @@ class AppContext:
             now = self.clock.now()
             for change in changes:
                 before = None if change.before is None else uow.plain(change.before)
-                after = None if change.after is None else uow.plain(change.after)
+                after = None if change.after is None else uow.plain(change.after, change.before)
                 fields = _PERSONAL.get(
                     type(change.after if change.before is None else change.before)
                 )

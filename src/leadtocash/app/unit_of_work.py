@@ -31,7 +31,7 @@ from leadtocash.ports.storage import (
     StoredRecord,
     StoreSession,
 )
-from leadtocash.serialization import structure, unstructure
+from leadtocash.serialization import structure, unstructure, unstructure_from
 
 __all__ = ["Page", "Repository", "UnitOfWork", "run_with_retries"]
 
@@ -338,20 +338,25 @@ class UnitOfWork:
         """Events staged so far (read-only view)."""
         return tuple(self._events)
 
-    def plain(self, value: Any) -> dict[str, Any]:
+    def plain(self, value: Any, base: Any = None) -> dict[str, Any]:
         """``value`` unstructured without its ``version``: what is stored and audited.
 
         Values are frozen, so each object is unstructured once per unit of work even though
-        both its record write and its audit snapshot need it. Treat the result as read-only.
+        both its record write and its audit snapshot need it. ``base``, the value ``value``
+        was made from (a change's before), has only the fields that differ unstructured
+        (``serialization.unstructure_from``). Treat the result as read-only.
         """
         cached = self._plain.get(id(value))
         if cached is not None and cached[0] is value:
             return cached[1]
-        data = unstructure(value)
-        if isinstance(data, dict):
-            data.pop("version", None)
+        if base is not None and type(base) is type(value):
+            data = unstructure_from(value, base, self.plain(base))
         else:
-            data = {"value": data}
+            data = unstructure(value)
+            if isinstance(data, dict):
+                data.pop("version", None)
+            else:
+                data = {"value": data}
         self._plain[id(value)] = (value, data)  # holding ``value`` keeps its id unique
         return data
 
