@@ -127,7 +127,7 @@ def _field_hooks(cls: type[Any]) -> _Fields:
 def unstructure_from(value: Any, base: Any, base_data: Mapping[str, Any]) -> dict[str, Any]:
     """``unstructure(value)`` without its ``version`` key, built from ``base_data``, the same
     for ``base`` (another instance of the same attrs class, such as the aggregate ``value``
-    was copied from).
+    was copied from); ``value`` is an attrs instance.
 
     Only the fields whose value is not the very object ``base`` holds are unstructured; the
     others are taken from ``base_data``. cattrs unstructures an attrs class field by field,
@@ -136,7 +136,7 @@ def unstructure_from(value: Any, base: Any, base_data: Mapping[str, Any]) -> dic
     """
     cls = type(value)
     if type(base) is not cls or not attrs.has(cls) or cls in _OWN_HOOKS:
-        data: dict[str, Any] = unstructure(value)
+        data: dict[str, Any] = unstructure(value)  # a dict: attrs classes and rule tables
         data.pop("version", None)
         return data
     values, hooks = _field_hooks(cls)

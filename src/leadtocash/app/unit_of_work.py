@@ -349,7 +349,7 @@ class UnitOfWork:
         cached = self._plain.get(id(value))
         if cached is not None and cached[0] is value:
             return cached[1]
-        if base is not None and type(base) is type(value):
+        if base is not None and type(base) is type(value) and attrs.has(type(value)):
             data = unstructure_from(value, base, self.plain(base))
         else:
             data = unstructure(value)
