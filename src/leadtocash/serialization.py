@@ -27,6 +27,7 @@ from cattrs.preconf.json import make_converter
 from leadtocash.classification import RequiredFields, ScoreRules, TagRules, TierRules
 from leadtocash.errors import FieldError, ValidationError
 from leadtocash.money import Money
+from leadtocash.signals import DemandSignals
 
 __all__ = ["converter", "structure", "unstructure", "unstructure_from"]
 
@@ -88,6 +89,15 @@ def _make() -> cattrs.Converter:
     # other sequence, so a document reads back equal to what was written.
     conv.register_unstructure_hook_factory(
         _is_fixed_tuple, lambda t: make_hetero_tuple_unstructure_fn(t, conv, unstructure_to=list)
+    )
+    # Most customers' demand signals are all "not known yet": that document structures to one
+    # shared instance (frozen, and every field immutable) instead of a new one per read.
+    unknown = DemandSignals()
+    unknown_document = conv.unstructure(unknown)
+    signals_hook = conv.get_structure_hook(DemandSignals)
+    conv.register_structure_hook(
+        DemandSignals,
+        lambda v, t: unknown if v == unknown_document else signals_hook(v, t),
     )
     return conv
 

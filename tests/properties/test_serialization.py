@@ -6,14 +6,16 @@ import json
 from typing import Any
 
 import attrs
+import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from leadtocash import AuditEntry, LeadToCashError, Money
+from leadtocash import AuditEntry, LeadToCashError, Money, ValidationError
 from leadtocash.app import SPECS
 from leadtocash.events import LeadCaptured
 from leadtocash.model import Channel, LeadId
 from leadtocash.serialization import structure, unstructure, unstructure_from
+from leadtocash.signals import DemandSignals
 from leadtocash.testing import strategies as strat
 
 
@@ -63,3 +65,15 @@ def test_unstructure_from_a_base_equals_unstructuring_whole(data: st.DataObject)
     base_data = unstructure(base)
     base_data.pop("version", None)
     assert unstructure_from(value, base, base_data) == whole
+
+
+def test_unknown_demand_signals_structure_to_one_shared_instance() -> None:
+    unknown = json.loads(json.dumps(unstructure(DemandSignals())))
+    assert structure(unknown, DemandSignals) is structure(dict(unknown), DemandSignals)
+    assert structure(unknown, DemandSignals) == DemandSignals()
+    known = {**unknown, "need_confirmed": True}
+    assert structure(known, DemandSignals) == DemandSignals(need_confirmed=True)
+    older = {k: v for k, v in unknown.items() if k != "collaborating_zones"}  # a missing key
+    assert structure(older, DemandSignals) == DemandSignals()
+    with pytest.raises(ValidationError):
+        structure({**unknown, "after_sales_risk": "bogus"}, DemandSignals)
