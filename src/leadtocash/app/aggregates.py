@@ -212,15 +212,18 @@ def _customer_indexes(customer: Customer) -> Mapping[str, str | None]:
     owned = customer.owner_id is not None
     due = customer.reclaim_due_at if owned else None
     warn = customer.warn_at if owned and customer.warned_due_at != due else None
+    due_text = sortable_time(due) if due else None
+    listed = customer_list_indexes(customer)  # the customer screens' lists, sorts and search
+    name = listed["name"]  # the normalized name: name_prefix(customer.name) is its start
     return {
         "owner": customer.owner_id,
         "pool": None if owned else customer.pool_id,
         "owned_pool": customer.pool_id if owned else None,
-        "reclaim_due": sortable_time(due) if due else None,
+        "reclaim_due": due_text,
         "reclaim_warn": sortable_time(warn) if warn else None,
-        "reclaim_provisional": sortable_time(due) if due and customer.reclaim_provisional else None,
-        **customer_list_indexes(customer),  # the customer screens' lists, sorts and search
-        "name_prefix": name_prefix(customer.name),
+        "reclaim_provisional": due_text if customer.reclaim_provisional else None,
+        **listed,
+        "name_prefix": name[:2] if name else None,
     }
 
 
