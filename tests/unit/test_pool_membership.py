@@ -263,3 +263,12 @@ def test_membership_follows_the_organisation_model_not_the_login() -> None:
     assert "line" not in [p.id for p in world.crm.pools.list_pools(rep1_as_west)]
     west_rep = _principal(9, zone=WEST)  # registered in the west
     assert {c.id for c in world.crm.customers.list(west_rep).items} & line == line
+
+
+def test_a_claim_judges_team_membership_by_the_organisation_model() -> None:
+    world = _world_with(PoolMembers(teams=frozenset({T1})))
+    world.crm.org.create_zone(ADMIN, "east", "华东")
+    world.crm.org.create_team(ADMIN, "t1", "一组", "east")
+    world.crm.org.move_rep(ADMIN, "rep1", zone_id="east", team_id="t1")  # rep1 works in t1
+    rep1_no_team = _principal(1)  # the login says no team
+    assert world.crm.pools.claim(rep1_no_team, world.customers[0]).owner_id == "rep1"

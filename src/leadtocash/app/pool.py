@@ -196,7 +196,8 @@ class PoolService:
             if pool is None:  # taken, or in no pool: refused as decide_claim would, book unread
                 check_unowned(customer)
                 check_in_pool(customer)
-            member = Member(rep_id, zone, principal.team_id, principal.roles)
+            team = principal.team_id if rep is None else rep.team_id or principal.team_id
+            member = Member(rep_id, zone, team, principal.roles)  # where crm.org places the rep
             facts = self._facts(uow, rep_id, now)
             claim = decide_claim(
                 customer, rep_id, zone, pool, counter, facts, rep_limit=limit, member=member
