@@ -250,5 +250,5 @@ def test_lead_lists_search_and_count_show_exactly_what_a_single_read_opens(
     listed = {lead.id for lead in crm.leads.list(principal, limit=100).items}
     assert listed == opened
     assert crm.leads.count(principal) == len(opened)
-    assert {lead.id for lead in crm.leads.search(principal, "线索公司")} == opened
+    assert {lead.id for lead in crm.leads.search(principal, "线索公司").items} == opened
     assert {lead.id for lead in crm.leads.by_status(principal, "new").items} == opened

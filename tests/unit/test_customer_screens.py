@@ -346,5 +346,21 @@ def test_leads_are_edited_listed_counted_and_searched_in_scope(world: World) -> 
     assert {x.company_name for x in crm.leads.list(rep1, limit=200).items} == {"华为终端有限公司"}
     assert crm.leads.count(ADMIN) == 2
     for text in ("华为", "huawei", "13500135001"):
-        assert [x.id for x in crm.leads.search(rep1, text)] == [lead.id], text
-    assert crm.leads.search(rep1, "西部") == ()
+        assert [x.id for x in crm.leads.search(rep1, text).items] == [lead.id], text
+    assert crm.leads.search(rep1, "西部").items == ()
+    # name, then pinyin hits, page by page: every match once
+    names = ["华为云计算有限公司", "Huawei Europe", "华为数字能源"]
+    more = [
+        crm.leads.capture(ADMIN, {"channel": "event", "company_name": name,
+                                  "email": f"hw{n}@example.com", "zone_id": "east"}).id
+        for n, name in enumerate(names)
+    ]  # fmt: skip
+    seen, cursor = [], None
+    while True:
+        page = crm.leads.search(ADMIN, "huawei", after=cursor, limit=1)
+        assert len(page.items) <= 1
+        seen += [x.id for x in page.items]
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert sorted(seen) == sorted([lead.id, *more]) and len(seen) == len(set(seen))

@@ -94,7 +94,7 @@ def test_a_deleted_lead_leaves_lists_search_and_dedup_and_comes_back() -> None:
         crm.leads.get(REP1, lead_id)
     assert crm.leads.list(ADMIN).items == ()
     assert crm.leads.count(ADMIN) == 0
-    assert crm.leads.search(ADMIN, "星辰") == ()
+    assert crm.leads.search(ADMIN, "星辰").items == ()
     assert [e.id for e in crm.recycle_bin.list(REP1, "lead").items] == [lead_id]
     assert crm.recycle_bin.get(REP1, BinKind.LEAD, lead_id).id == lead_id
     # its keys are free: a new lead with the same phone is not marked its duplicate

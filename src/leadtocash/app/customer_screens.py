@@ -15,7 +15,7 @@ import importlib
 import io
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any, BinaryIO, TextIO
+from typing import Any, BinaryIO, TextIO, TypeVar
 
 import attrs
 
@@ -36,7 +36,7 @@ from leadtocash.app.listing import (
     pool_member_filter,
     scope_clauses,
 )
-from leadtocash.app.unit_of_work import Page, UnitOfWork
+from leadtocash.app.unit_of_work import Page, Repository, UnitOfWork
 from leadtocash.classification import Classification, classify
 from leadtocash.collision import (
     RecordKind,
@@ -72,10 +72,13 @@ __all__ = [
     "PersonalData",
     "Section",
     "exact_key",
+    "name_search_page",
     "read_scope",
     "team_reps",
     "visible_contact",
 ]
+
+T = TypeVar("T")
 
 
 class _Unchanged:
@@ -367,29 +370,8 @@ class CustomerService:
         after: tuple[str, str] | None,
         size: int,
     ) -> tuple[Sequence[Customer], tuple[str, str] | None]:
-        """Name prefix hits, then pinyin prefix hits not already found by name; the cursor's
-        value says which phase it is in (``n:`` or ``p:``)."""
         queries = name_search_queries(text, self._scope(uow, principal))
-        phase, cursor = 0, None
-        if after is not None:
-            phase = 0 if after[0].startswith("n:") else 1
-            cursor = (after[0][2:], after[1])
-        found: list[Customer] = []
-        for number in range(phase, len(queries)):
-            while True:
-                want = size - len(found)
-                page = uow.customers.select(attrs.evolve(queries[number], after=cursor, limit=want))
-                rows = list(page.items)
-                if number == 1:  # what the name phase lists is not listed twice
-                    rows = [c for c in rows if not _in_range(queries[0], c)]
-                found.extend(rows)
-                if page.next_cursor is None:
-                    break
-                cursor = page.next_cursor
-                if len(found) >= size:
-                    return found, (f"{'np'[number]}:{cursor[0]}", cursor[1])
-            cursor = None
-        return found, None
+        return name_search_page(uow.customers, queries, after, size, lambda c: c.name)
 
     def export_csv(
         self,
@@ -660,8 +642,39 @@ def exact_key(text: str) -> str | None:
     return None
 
 
-def _in_range(query: IndexQuery, customer: Customer) -> bool:
-    value = name_value(customer.name)
+def name_search_page(
+    repo: Repository[T],
+    queries: Sequence[IndexQuery],
+    after: tuple[str, str] | None,
+    size: int,
+    name_of: Callable[[T], str | None],
+) -> tuple[list[T], tuple[str, str] | None]:
+    """One page of a name search: name prefix hits, then pinyin prefix hits not already found
+    by name; the cursor's value says which phase it is in (``n:`` or ``p:``)."""
+    phase, cursor = 0, None
+    if after is not None:
+        phase = 0 if after[0].startswith("n:") else 1
+        cursor = (after[0][2:], after[1])
+    found: list[T] = []
+    for number in range(phase, len(queries)):
+        while True:
+            want = size - len(found)
+            page = repo.select(attrs.evolve(queries[number], after=cursor, limit=want))
+            rows = list(page.items)
+            if number == 1:  # what the name phase lists is not listed twice
+                rows = [r for r in rows if not _in_range(queries[0], name_of(r))]
+            found.extend(rows)
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+            if len(found) >= size:
+                return found, (f"{'np'[number]}:{cursor[0]}", cursor[1])
+        cursor = None
+    return found, None
+
+
+def _in_range(query: IndexQuery, name: str | None) -> bool:
+    value = name_value(name)
     return value is not None and (query.at_least or "") <= value < (query.below or "\U0010ffff")
 
 

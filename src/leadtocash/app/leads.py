@@ -8,7 +8,7 @@ import attrs
 
 from leadtocash.access import Action, Principal
 from leadtocash.app.context import AppContext, Change
-from leadtocash.app.customer_screens import UNCHANGED, exact_key, read_scope
+from leadtocash.app.customer_screens import UNCHANGED, exact_key, name_search_page, read_scope
 from leadtocash.app.dedup import collision_report
 from leadtocash.app.lead_scores import LeadScoring
 from leadtocash.app.lead_writes import all_lead_pools, check_lead_member
@@ -277,21 +277,28 @@ class LeadService:
         return self.ctx.read(principal, Action.LEAD_READ, query)
 
     def search(
-        self, principal: Principal, text: str, *, limit: int = DEFAULT_PAGE
-    ) -> tuple[Lead, ...]:
-        """Leads the caller may see by phone, e-mail or USCC (exact normalized key) or by a
-        prefix of the company name or its pinyin (up to ``limit``)."""
+        self,
+        principal: Principal,
+        text: str,
+        *,
+        after: tuple[str, str] | None = None,
+        limit: int = DEFAULT_PAGE,
+    ) -> Page[Lead]:
+        """One page of the leads the caller may see by phone, e-mail or USCC (exact normalized
+        key: one page) or by a prefix of the company name, then of its pinyin (keyset paging:
+        pass ``next_cursor`` back as ``after``)."""
         size = page_limit(limit)
 
-        def query(uow: UnitOfWork) -> tuple[Lead, ...]:
+        def query(uow: UnitOfWork) -> Page[Lead]:
             key = exact_key(text)
             if key is not None:
                 found = uow.leads.get_many(uow.leads.find_ids_by_key(key, limit=size))
-                return tuple(lead for lead in found if self._readable(uow, principal, lead))
-            hits: dict[str, Lead] = {}
-            for search in lead_search_queries(text, self._scope(uow, principal)):
-                for lead in uow.leads.select(attrs.evolve(search, limit=size)).items:
-                    hits.setdefault(lead.id, lead)
-            return tuple(hits.values())[:size]
+                shown = tuple(lead for lead in found if self._readable(uow, principal, lead))
+                return Page(shown, None)
+            queries = lead_search_queries(text, self._scope(uow, principal))
+            found, cursor = name_search_page(
+                uow.leads, queries, after, size, lambda lead: lead.company_name
+            )
+            return Page(tuple(found), cursor)
 
         return self.ctx.read(principal, Action.LEAD_READ, query)
