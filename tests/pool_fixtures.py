@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import attrs
 
 from leadtocash import CustomerId, LeadToCash, PoolId, Principal, RepId, Role, SalesRep, ZoneId
+from leadtocash.model import Channel, Lead, LeadId
 from leadtocash.pool.rules import PoolRules
 from leadtocash.testing import FakeClock, InMemoryStore, SequentialIds
 
@@ -60,3 +62,19 @@ def make_world(
         for n in range(customers)
     ]
     return World(store, clock, crm, pool.id, ids)
+
+
+def add_lead(crm: LeadToCash, n: int, *, pool: PoolId | None, **fields: Any) -> LeadId:
+    """Store lead ``lead{n}`` (company ``公司{n}`` unless ``fields`` say otherwise), then file
+    it in ``pool`` as a manager would (None: in no pool)."""
+    fields.setdefault("company_name", f"公司{n}")
+    lead = Lead(
+        id=LeadId(f"lead{n}"), channel=fields.pop("channel", Channel.WEB_FORM),
+        created_at=crm.ctx.clock.now(), **fields,
+    )  # fmt: skip
+    with crm.unit_of_work() as uow:
+        uow.leads.add(lead)
+        uow.commit()
+    if pool is not None:
+        crm.lead_pools.add_lead(ADMIN, lead.id, pool)
+    return lead.id

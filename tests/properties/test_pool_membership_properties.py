@@ -3,6 +3,8 @@ pool admits the claimer."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -26,7 +28,7 @@ from leadtocash.pool.membership import Member, PoolMembers
 from leadtocash.pool.ownership import OwnershipFacts, decide_claim
 from leadtocash.pool.rules import BrowseQuota, Pool, PoolRules
 from leadtocash.testing.strategies import T_EPOCH, pool_members
-from pool_fixtures import ADMIN, make_world
+from pool_fixtures import ADMIN, add_lead, make_world
 
 TZ = "Asia/Shanghai"
 ZONES = [ZoneId("east"), ZoneId("west")]
@@ -149,23 +151,36 @@ def _listed(crm: LeadToCash, principal: Principal) -> set[str]:
         cursor = page.next_cursor
 
 
-def _opens(crm: LeadToCash, principal: Principal, customer_id: str) -> bool:
+def _opens(read: Callable[[Principal, str], object], principal: Principal, ident: str) -> bool:
+    """Whether a single read (``crm.customers.get``, ``crm.leads.get``) lets ``principal`` in."""
     try:
-        crm.customers.get(principal, customer_id)
+        read(principal, ident)
     except PermissionDenied:
         return False
     return True
 
 
-@settings(max_examples=25, deadline=None)
-@given(
-    east=pool_members(),
-    line=pool_members(),
+def _principal(member: Member, role: Role) -> Principal:
+    assert member.rep_id is not None
+    return Principal(
+        f"u-{member.rep_id}", roles=frozenset({role, *member.roles}), rep_id=member.rep_id,
+        zone_id=member.zone_id, team_id=member.team_id,
+    )  # fmt: skip
+
+
+#: Two pools' memberships and a caller (the rep facts and a role) to read them as.
+two_pools_and_a_caller = given(
+    first=pool_members(),
+    second=pool_members(),
     member=members_of,
     role=st.sampled_from([Role.REP, Role.TEAM_LEAD, Role.ZONE_MANAGER]),
 )
+
+
+@settings(max_examples=25, deadline=None)
+@two_pools_and_a_caller
 def test_customer_lists_search_and_count_show_exactly_what_a_single_read_opens(
-    east: PoolMembers, line: PoolMembers, member: Member, role: Role
+    first: PoolMembers, second: PoolMembers, member: Member, role: Role
 ) -> None:
     """Pool customers reached only through their pool are listed, searched and counted for
     the pool's members alone — the same customers the 360 view opens."""
@@ -180,50 +195,20 @@ def test_customer_lists_search_and_count_show_exactly_what_a_single_read_opens(
     ]
     ids.append(crm.pools.add_customer(ADMIN, "西客户", pool_id=PoolId("west")).id)
     ids.append(crm.pools.add_customer(ADMIN, "客户自有", pool_id=None, zone_id=ZoneId("east")).id)
-    crm.pools.set_members(ADMIN, world.pool_id, east, "who works the east pool")
-    crm.pools.set_members(ADMIN, PoolId("line"), line, "who works the product line")
-    assert member.rep_id is not None
-    principal = Principal(
-        f"u-{member.rep_id}", roles=frozenset({role, *member.roles}), rep_id=member.rep_id,
-        zone_id=member.zone_id, team_id=member.team_id,
-    )  # fmt: skip
-    opened = {i for i in ids if _opens(crm, principal, i)}
+    crm.pools.set_members(ADMIN, world.pool_id, first, "who works the east pool")
+    crm.pools.set_members(ADMIN, PoolId("line"), second, "who works the product line")
+    principal = _principal(member, role)
+    opened = {i for i in ids if _opens(crm.customers.get, principal, i)}
     assert _listed(crm, principal) == opened
     assert crm.customers.count(principal) == len(opened)
     searched = {c.id for c in crm.customers.search(principal, "线客户").items}
     assert searched == {i for i in opened if i in ids[2:5]}
 
 
-def _lead(crm: LeadToCash, n: int, zone: ZoneId | None, pool: PoolId | None) -> str:
-    lead = Lead(
-        id=LeadId(f"lead{n}"), channel=Channel.WEB_FORM, company_name=f"线索公司{n}",
-        created_at=T_EPOCH, zone_id=zone,
-    )  # fmt: skip
-    with crm.unit_of_work() as uow:
-        uow.leads.add(lead)
-        uow.commit()
-    if pool is not None:
-        crm.lead_pools.add_lead(ADMIN, lead.id, pool)
-    return lead.id
-
-
-def _lead_opens(crm: LeadToCash, principal: Principal, lead_id: str) -> bool:
-    try:
-        crm.leads.get(principal, lead_id)
-    except PermissionDenied:
-        return False
-    return True
-
-
 @settings(max_examples=25, deadline=None)
-@given(
-    east=pool_members(),
-    shared=pool_members(),
-    member=members_of,
-    role=st.sampled_from([Role.REP, Role.TEAM_LEAD, Role.ZONE_MANAGER]),
-)
+@two_pools_and_a_caller
 def test_lead_lists_search_and_count_show_exactly_what_a_single_read_opens(
-    east: PoolMembers, shared: PoolMembers, member: Member, role: Role
+    first: PoolMembers, second: PoolMembers, member: Member, role: Role
 ) -> None:
     """Unowned leads reached only through their lead pool are listed, searched and counted
     for the pool's members alone — the same leads ``crm.leads.get`` opens; unowned leads in
@@ -232,21 +217,16 @@ def test_lead_lists_search_and_count_show_exactly_what_a_single_read_opens(
     crm = world.crm
     crm.lead_pools.create_pool(ADMIN, "East leads", zone_id=ZoneId("east"), pool_id=PoolId("le"))
     crm.lead_pools.create_pool(ADMIN, "Shared leads", pool_id=PoolId("ls"))
+    placed = [("le", "east"), ("ls", None), ("ls", "west"), (None, "east"), (None, None)]
     ids = [
-        _lead(crm, 1, ZoneId("east"), PoolId("le")),
-        _lead(crm, 2, None, PoolId("ls")),
-        _lead(crm, 3, ZoneId("west"), PoolId("ls")),
-        _lead(crm, 4, ZoneId("east"), None),
-        _lead(crm, 5, None, None),
-    ]
-    crm.lead_pools.set_members(ADMIN, PoolId("le"), east, "who works the east leads")
-    crm.lead_pools.set_members(ADMIN, PoolId("ls"), shared, "who works the shared leads")
-    assert member.rep_id is not None
-    principal = Principal(
-        f"u-{member.rep_id}", roles=frozenset({role, *member.roles}), rep_id=member.rep_id,
-        zone_id=member.zone_id, team_id=member.team_id,
-    )  # fmt: skip
-    opened = {i for i in ids if _lead_opens(crm, principal, i)}
+        add_lead(crm, n, pool=PoolId(pool) if pool else None, company_name=f"线索公司{n}",
+                 zone_id=ZoneId(zone) if zone else None)
+        for n, (pool, zone) in enumerate(placed, start=1)
+    ]  # fmt: skip
+    crm.lead_pools.set_members(ADMIN, PoolId("le"), first, "who works the east leads")
+    crm.lead_pools.set_members(ADMIN, PoolId("ls"), second, "who works the shared leads")
+    principal = _principal(member, role)
+    opened = {i for i in ids if _opens(crm.leads.get, principal, i)}
     listed = {lead.id for lead in crm.leads.list(principal, limit=100).items}
     assert listed == opened
     assert crm.leads.count(principal) == len(opened)

@@ -7,6 +7,7 @@ from typing import Any
 import attrs
 import pytest
 
+import pool_fixtures
 from leadtocash import (
     LeadToCash,
     PoolId,
@@ -53,16 +54,9 @@ def make_world() -> LeadWorld:
     return LeadWorld(store, crm)
 
 
-def add_lead(crm: LeadToCash, n: int, *, pool: PoolId = POOL) -> LeadId:
-    lead = Lead(
-        id=LeadId(f"lead{n}"), channel=Channel.WEB_FORM, company_name=f"公司{n}",
-        created_at=crm.ctx.clock.now(),
-    )  # fmt: skip
-    with crm.unit_of_work() as uow:
-        uow.leads.add(lead)
-        uow.commit()
-    crm.lead_pools.add_lead(ADMIN, lead.id, pool)
-    return lead.id
+def add_lead(crm: LeadToCash, n: int, *, pool: PoolId | None = POOL, **fields: Any) -> LeadId:
+    """Lead ``lead{n}`` in this module's pool (``pool_fixtures.add_lead``)."""
+    return pool_fixtures.add_lead(crm, n, pool=pool, **fields)
 
 
 def _principal(n: int, zone: ZoneId | None = EAST, team: TeamId | None = None) -> Principal:

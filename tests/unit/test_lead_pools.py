@@ -8,6 +8,7 @@ from typing import Any
 import attrs
 import pytest
 
+import pool_fixtures
 from leadtocash import LeadToCash, PoolId, Principal, RepId, Role, SalesRep, ZoneId
 from leadtocash.allocation.routing import Route, Routing
 from leadtocash.app import SweepReport
@@ -53,16 +54,8 @@ def make_world(rules: LeadPoolRules | None = None, reps: int = 3, leads: int = 3
 
 
 def add_lead(crm: LeadToCash, n: int, *, pool: PoolId | None = POOL, **fields: Any) -> LeadId:
-    lead = Lead(
-        id=LeadId(f"lead{n}"), channel=fields.pop("channel", Channel.WEB_FORM),
-        company_name=f"公司{n}", created_at=crm.ctx.clock.now(), **fields,
-    )  # fmt: skip
-    with crm.unit_of_work() as uow:
-        uow.leads.add(lead)
-        uow.commit()
-    if pool is not None:
-        crm.lead_pools.add_lead(ADMIN, lead.id, pool)
-    return lead.id
+    """Lead ``lead{n}`` in this module's pool (``pool_fixtures.add_lead``)."""
+    return pool_fixtures.add_lead(crm, n, pool=pool, **fields)
 
 
 def _state(world: LeadWorld) -> Any:

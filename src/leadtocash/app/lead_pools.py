@@ -43,6 +43,7 @@ from leadtocash.model import (
 )
 from leadtocash.pool.book import DailyClaims, OwnershipAction
 from leadtocash.pool.leads import (
+    LeadOwnershipFacts,
     LeadPool,
     LeadPoolRules,
     decide_lead_assign,
@@ -289,13 +290,7 @@ class LeadPoolService:
         def command(uow: UnitOfWork) -> tuple[Lead, list[Change]]:
             lead = uow.leads.get(lead_id)
             check_unowned(lead, kind="lead")
-            self.leads.guard(uow, principal, lead, write=True)
-            rep = uow.reps.find(rep_id)
-            if rep is None:
-                raise NotFound("sales_rep", rep_id)
-            self.leads.guard_rep(uow, principal, rep)
-            pool = self.leads.pool(uow, lead.pool_id) if lead.pool_id else None
-            facts = self.leads.facts(uow, rep.id)
+            rep, pool, facts = self._receiver(uow, principal, lead, rep_id)
             after = decide_lead_assign(lead, rep, pool, facts, override=override)
             return self.leads.move(
                 uow, principal, lead, after, OwnershipAction.ASSIGN, reason=reason,
@@ -323,21 +318,27 @@ class LeadPoolService:
         def command(uow: UnitOfWork) -> tuple[Lead, list[Change]]:
             lead = uow.leads.get(lead_id)
             check_owned(lead, kind="lead")
-            self.leads.guard(uow, principal, lead, write=True)
-            rep = uow.reps.find(to_rep)
-            if rep is None:
-                raise NotFound("sales_rep", to_rep)
-            self.leads.guard_rep(uow, principal, rep)
-            pool = self.leads.pool(uow, lead.pool_id) if lead.pool_id else None
-            after = decide_lead_transfer(
-                lead, rep, pool, self.leads.facts(uow, rep.id), override=override
-            )
+            rep, pool, facts = self._receiver(uow, principal, lead, to_rep)
+            after = decide_lead_transfer(lead, rep, pool, facts, override=override)
             return self.leads.move(
                 uow, principal, lead, after, OwnershipAction.TRANSFER, reason=why,
                 override=override,
             )  # fmt: skip
 
         return self.ctx.execute(principal, Action.POOL_TRANSFER, command)
+
+    def _receiver(
+        self, uow: UnitOfWork, principal: Principal, lead: Lead, rep_id: RepId
+    ) -> tuple[SalesRep, LeadPool | None, LeadOwnershipFacts]:
+        """Who a manager gives ``lead`` to: the lead and the rep in the manager's scope (the
+        rep must exist), the lead's pool and the rep's ownership facts."""
+        self.leads.guard(uow, principal, lead, write=True)
+        rep = uow.reps.find(rep_id)
+        if rep is None:
+            raise NotFound("sales_rep", rep_id)
+        self.leads.guard_rep(uow, principal, rep)
+        pool = self.leads.pool(uow, lead.pool_id) if lead.pool_id else None
+        return rep, pool, self.leads.facts(uow, rep.id)
 
     def release(self, principal: Principal, lead_id: str, reason: str) -> Lead:
         """The owner (or a manager) releases (退回) a lead to its pool; reason required."""

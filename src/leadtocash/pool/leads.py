@@ -214,10 +214,7 @@ def decide_lead_assign(
     for one more open lead (an authorized ``override`` skips the capacity)."""
     _check_open(lead)
     check_unowned(lead, kind="lead")
-    check_active_rep(rep, pool)  # active, not on leave, of the pool's zone
-    if not override:
-        _check_capacity(pool.rules if pool else LeadPoolRules(), rep.id, facts)
-    return lead_taken_by(lead, rep.id, facts.now)
+    return _handed_to(lead, rep, pool, facts, override=override)
 
 
 def decide_lead_transfer(
@@ -238,6 +235,14 @@ def decide_lead_transfer(
             code="lead_pool.same_owner",
             details={"lead_id": lead.id},
         )
+    return _handed_to(lead, rep, pool, facts, override=override)
+
+
+def _handed_to(
+    lead: Lead, rep: SalesRep, pool: LeadPool | None, facts: LeadOwnershipFacts, *, override: bool
+) -> Lead:
+    """``lead`` given to ``rep``: active, not on leave, of the pool's zone, with room for one
+    more open lead unless ``override``."""
     check_active_rep(rep, pool)
     if not override:
         _check_capacity(pool.rules if pool else LeadPoolRules(), rep.id, facts)
