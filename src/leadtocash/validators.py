@@ -13,7 +13,14 @@ import attrs
 
 from leadtocash.errors import ValidationError
 
-__all__ = ["non_blank", "non_negative", "optional_non_negative", "replace", "utc"]
+__all__ = [
+    "copyable_fields",
+    "non_blank",
+    "non_negative",
+    "optional_non_negative",
+    "replace",
+    "utc",
+]
 
 T = TypeVar("T")
 
@@ -21,17 +28,24 @@ T = TypeVar("T")
 _COPY_PLANS: dict[type[Any], dict[str, attrs.Attribute[Any]] | None] = {}
 
 
-def _copy_plan(cls: type[Any]) -> dict[str, attrs.Attribute[Any]] | None:
-    """The fields of ``cls`` by name when a field-by-field copy builds what its ``__init__``
-    would: a slotted attrs class whose ``__init__`` takes every field under its own name and
-    only assigns and validates it (no converter, no init hook, no cached hash)."""
+def copyable_fields(cls: type[Any]) -> tuple[attrs.Attribute[Any], ...] | None:
+    """The fields of ``cls`` when copying an instance field by field gives what ``__init__``
+    gave it: a slotted attrs class whose ``__init__`` takes every field and runs no hook a
+    copy would miss (no pre/post-init hook, no cached hash); None otherwise."""
     slots = getattr(cls, "__slots__", None)
     if not attrs.has(cls) or slots is None or "__attrs_cached_hash" in slots:
         return None
     if hasattr(cls, "__attrs_post_init__") or hasattr(cls, "__attrs_pre_init__"):
         return None
     fields = attrs.fields(cls)
-    if any(not f.init or f.converter is not None or f.alias != f.name for f in fields):
+    return None if any(not f.init for f in fields) else tuple(fields)
+
+
+def _copy_plan(cls: type[Any]) -> dict[str, attrs.Attribute[Any]] | None:
+    """The fields of ``cls`` by name when changed values may be set directly too: copyable,
+    and every field taken under its own name with no converter (only assigned, validated)."""
+    fields = copyable_fields(cls)
+    if fields is None or any(f.converter is not None or f.alias != f.name for f in fields):
         return None
     return {f.name: f for f in fields}
 

@@ -22,6 +22,7 @@ from typing import Any
 import attrs
 
 from leadtocash.ports.storage import StoredRecord
+from leadtocash.validators import copyable_fields
 
 __all__ = ["AggregateCache", "with_version"]
 
@@ -33,18 +34,11 @@ _FIELD_NAMES: dict[type[Any], tuple[str, ...] | None] = {}
 
 
 def _copyable(cls: type[Any]) -> tuple[str, ...] | None:
-    """The field names of ``cls`` when a field-by-field copy equals ``attrs.evolve``: a
-    slotted attrs class whose ``__init__`` takes every field and does nothing else that a
-    copy would miss (no post-init hook, no cached hash)."""
-    slots = getattr(cls, "__slots__", None)
-    if not attrs.has(cls) or slots is None or "__attrs_cached_hash" in slots:
-        return None
-    if hasattr(cls, "__attrs_post_init__") or hasattr(cls, "__attrs_pre_init__"):
-        return None
-    fields = attrs.fields(cls)
-    if not all(f.init for f in fields) or "version" not in {f.name for f in fields}:
-        return None
-    return tuple(f.name for f in fields)
+    """The field names of ``cls`` when a field-by-field copy equals ``attrs.evolve``
+    (:func:`~leadtocash.validators.copyable_fields`) and it has a ``version`` to stamp."""
+    fields = copyable_fields(cls)
+    names = () if fields is None else tuple(f.name for f in fields)
+    return names if "version" in names else None
 
 
 def with_version(aggregate: Any, version: int) -> Any:
