@@ -30,6 +30,7 @@ Only leadtocash's public API is imported, so this module doubles as a worked exa
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -207,7 +208,12 @@ _UPDATE: Final = (
     "UPDATE records SET version = ?, data = ? WHERE kind = ? AND id = ? AND version = ?"
 )
 _CURRENT_VERSION: Final = "SELECT version FROM records WHERE kind = ? AND id = ?"
-_INSERT_ENTRY: Final = "INSERT INTO index_entries (kind, name, value, id) VALUES (?, ?, ?, ?)"
+# A changed value replaces the entry in place (one row operation instead of a delete and an
+# insert); entries of new records never conflict.
+_PUT_ENTRY: Final = (
+    "INSERT INTO index_entries (kind, name, value, id) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (kind, id, name) DO UPDATE SET value = excluded.value"
+)
 _INSERT_KEY: Final = "INSERT INTO unique_keys (kind, key, id) VALUES (?, ?, ?)"
 _FIND_KEY: Final = "SELECT id FROM unique_keys WHERE kind = ? AND key = ?"
 #: Records of a kind by id after a cursor (``?3`` true: from the first).
@@ -222,6 +228,21 @@ _DELETE_LOOKUP: Final = "DELETE FROM lookup_keys WHERE kind = ? AND key = ? AND 
 _STRAND_HEAD: Final = (
     "SELECT strand_seq, hash FROM audit WHERE strand = ? ORDER BY strand_seq DESC LIMIT 1"
 )
+# What a commit compares with, read in one compound statement: for each updated record
+# (kind, id) its index entries (0), unique keys (1) and lookup keys (2), each term a seek on
+# a (kind, id) index, and for each strand the commit seals onto its head (3). Every row is
+# (tag, four values).
+_HELD_TERMS: Final = (
+    "SELECT 0, kind, name, value, id FROM index_entries WHERE kind = ? AND id = ? UNION ALL "
+    "SELECT 1, kind, key, NULL, id FROM unique_keys WHERE kind = ? AND id = ? UNION ALL "
+    "SELECT 2, kind, key, NULL, id FROM lookup_keys WHERE kind = ? AND id = ?"
+)
+_HEAD_TERM: Final = (
+    "SELECT * FROM (SELECT 3, strand, strand_seq, hash, NULL FROM audit WHERE strand = ? "
+    "ORDER BY strand_seq DESC LIMIT 1)"
+)
+# Records and strands per statement: at most 400 compound terms (SQLite allows 500).
+_HELD_CHUNK: Final = 100
 _AUDIT_COLUMNS: Final = (
     "seq, id, at, actor_id, action, target_kind, target_id, before, after, reason, override, "
     "prev_hash, hash, strand, strand_seq, format, personal"
@@ -900,7 +921,6 @@ class SQLiteStore:
         keys = [(w.kind, key, w.id) for w in writes for key in w.unique_keys]
         lookups = [(w.kind, key, w.id) for w in writes for key in w.lookup_keys]
         updated = [(w.kind, w.id) for w in writes if w.expected_version != 0]
-        pairs = [value for pair in updated for value in pair]  # for _held's row values
         outbox = [_outbox_row(message) for message in commit.outbox]
         strands = self._strands
         audit = list(commit.audit)
@@ -911,6 +931,8 @@ class SQLiteStore:
         contents = [hashlib.sha256(parts[0]).hexdigest() for parts in canonical]
         touched = sorted({strand_of(entry.stream_id, strands) for entry in audit})
         with self._writing(conn, "commit"):
+            # The write lock is held from here on, so what this reads stays exact to the end.
+            held = _Held.read(conn, updated, touched) if updated or touched else None
             for write, text in zip(writes, texts, strict=True):
                 if write.expected_version == 0:
                     cursor = conn.execute(_INSERT, (write.kind, write.id, text))
@@ -921,31 +943,25 @@ class SQLiteStore:
                     )
                 if cursor.rowcount != 1:
                     raise _conflict(conn, write)
-            if updated:
+            if updated and held is not None:
                 # Only rows that change are touched: an update usually changes a few index
                 # entries and no key, and each row deleted and inserted again costs B-tree
-                # work under the write lock. What the records hold is read in this
-                # transaction, after their version checks, so the difference is exact.
-                entries, keys, lookups = _changed_rows(conn, pairs, entries, keys, lookups)
+                # work under the write lock.
+                entries, keys, lookups = held.apply(conn, entries, keys, lookups)
             if lookups:
                 conn.executemany(_INSERT_LOOKUP, lookups)
             if entries:
-                conn.executemany(_INSERT_ENTRY, entries)
+                conn.executemany(_PUT_ENTRY, entries)
             if keys:
                 try:
                     conn.executemany(_INSERT_KEY, keys)
                 except sqlite3.IntegrityError as exc:
                     raise _duplicate(conn, keys) from exc
-            if audit:
-                # The heads of the strands touched, in ascending strand order (the write lock
-                # already serializes SQLite's writers; the order is the port's contract).
-                heads = {}
-                for strand in touched:
-                    head = conn.execute(_STRAND_HEAD, (strand,)).fetchall()
-                    if head:
-                        heads[strand] = (head[0][0], head[0][1])
+            if audit and held is not None:
+                # The heads of the strands touched (read with the rows above: the write lock
+                # serializes SQLite's writers, so the port's lock order holds trivially).
                 sealed, _ = seal_entries(
-                    audit, strands=strands, heads=heads, content_hashes=contents
+                    audit, strands=strands, heads=held.heads, content_hashes=contents
                 )
                 conn.executemany(
                     _INSERT_AUDIT,
@@ -979,48 +995,80 @@ def _pairs_clause(count: int) -> str:
     return " OR ".join(["(kind = ? AND id = ?)"] * count)
 
 
-def _held(conn: sqlite3.Connection, sql: str, pairs: list[str]) -> set[tuple[str, ...]]:
-    """The rows ``sql`` selects for the ``(kind, id)`` pairs flattened in ``pairs``."""
-    found: set[tuple[str, ...]] = set()
-    step = 2 * _PAIR_CHUNK
-    for start in range(0, len(pairs), step):
-        chunk = pairs[start : start + step]
-        found.update(conn.execute(sql.format(pairs=_pairs_clause(len(chunk) // 2)), chunk))
-    return found
+@functools.lru_cache(maxsize=128)
+def _held_sql(records: int, strands: int) -> str:
+    """The compound SELECT of :class:`_Held` for ``records`` records and ``strands`` strands
+    (one text per shape, so sqlite3's statement cache prepares each shape once)."""
+    return " UNION ALL ".join([_HELD_TERMS] * records + [_HEAD_TERM] * strands)
 
 
-def _changed_rows(
-    conn: sqlite3.Connection,
-    pairs: list[str],
-    entries: list[tuple[str, str, str, str]],
-    keys: list[tuple[str, str, str]],
-    lookups: list[tuple[str, str, str]],
-) -> tuple[list[tuple[str, str, str, str]], list[tuple[str, str, str]], list[tuple[str, str, str]]]:
-    """Delete the updated records' index entries and keys that the commit does not keep;
-    return the entries and keys still to insert (those not already held)."""
-    old_entries = _held(
-        conn,
-        "SELECT kind, name, value, id FROM index_entries WHERE {pairs}",
-        pairs,
-    )
-    old_keys = _held(conn, "SELECT kind, key, id FROM unique_keys WHERE {pairs}", pairs)
-    old_lookups = _held(conn, "SELECT kind, key, id FROM lookup_keys WHERE {pairs}", pairs)
-    new_entries, new_keys, new_lookups = set(entries), set(keys), set(lookups)
-    # An entry whose value changes is deleted and inserted again (its name is its key).
-    gone = [(k, i, n) for k, n, v, i in old_entries if (k, n, v, i) not in new_entries]
-    if gone:
-        conn.executemany(_DELETE_ENTRY, gone)
-    released = [row for row in old_keys if row not in new_keys]
-    if released:
-        conn.executemany(_DELETE_KEY, released)
-    dropped = [row for row in old_lookups if row not in new_lookups]
-    if dropped:
-        conn.executemany(_DELETE_LOOKUP, dropped)
-    return (
-        [row for row in entries if row not in old_entries],
-        [row for row in keys if row not in old_keys],
-        [row for row in lookups if row not in old_lookups],
-    )
+class _Held:
+    """What the updated records hold (index entries, unique and lookup keys) and the heads of
+    the strands a commit seals onto, as read inside its write transaction."""
+
+    __slots__ = ("entries", "heads", "keys", "lookups")
+
+    def __init__(self) -> None:
+        self.entries: set[tuple[str, str, str, str]] = set()
+        self.keys: set[tuple[str, str, str]] = set()
+        self.lookups: set[tuple[str, str, str]] = set()
+        self.heads: dict[int, tuple[int, str]] = {}
+
+    @classmethod
+    def read(
+        cls, conn: sqlite3.Connection, records: list[tuple[str, str]], strands: list[int]
+    ) -> _Held:
+        """One statement per 100 records and strands (usually one per commit)."""
+        held = cls()
+        entries, keys, lookups, heads = held.entries, held.keys, held.lookups, held.heads
+        for start in range(0, max(len(records), len(strands)), _HELD_CHUNK):
+            pairs = records[start : start + _HELD_CHUNK]
+            chunk = strands[start : start + _HELD_CHUNK]
+            params: list[object] = [v for kind, ident in pairs for v in (kind, ident) * 3]
+            params.extend(chunk)
+            for tag, a, b, c, d in conn.execute(_held_sql(len(pairs), len(chunk)), params):
+                if tag == 0:
+                    entries.add((a, b, c, d))
+                elif tag == 1:
+                    keys.add((a, b, d))
+                elif tag == 2:
+                    lookups.add((a, b, d))
+                else:
+                    heads[a] = (b, c)
+        return held
+
+    def apply(
+        self,
+        conn: sqlite3.Connection,
+        entries: list[tuple[str, str, str, str]],
+        keys: list[tuple[str, str, str]],
+        lookups: list[tuple[str, str, str]],
+    ) -> tuple[
+        list[tuple[str, str, str, str]], list[tuple[str, str, str]], list[tuple[str, str, str]]
+    ]:
+        """Delete the updated records' index entries and keys that the commit does not keep;
+        return the entries to put (new or changed values) and the keys to insert."""
+        old_entries, old_keys, old_lookups = self.entries, self.keys, self.lookups
+        if old_entries:
+            names = {(k, i, n) for k, n, _, i in entries}
+            gone = [(k, i, n) for k, n, _, i in old_entries if (k, i, n) not in names]
+            if gone:
+                conn.executemany(_DELETE_ENTRY, gone)
+        if old_keys:
+            wanted = set(keys)
+            released = [row for row in old_keys if row not in wanted]
+            if released:
+                conn.executemany(_DELETE_KEY, released)
+        if old_lookups:
+            kept = set(lookups)
+            dropped = [row for row in old_lookups if row not in kept]
+            if dropped:
+                conn.executemany(_DELETE_LOOKUP, dropped)
+        return (
+            [row for row in entries if row not in old_entries],
+            [row for row in keys if row not in old_keys],
+            [row for row in lookups if row not in old_lookups],
+        )
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
