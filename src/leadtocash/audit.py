@@ -90,6 +90,10 @@ _FAST_JSON = json.JSONEncoder(
 _LEGACY_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode
 
 
+# Values the C encoder writes exactly as RFC 8785 does, with nothing inside to check.
+_LEAF_TYPES: Final = frozenset({str, bool, type(None)})
+
+
 def _simple(value: object) -> bool:
     """True when the C encoder's output is already RFC 8785 canonical for ``value``.
 
@@ -97,27 +101,29 @@ def _simple(value: object) -> bool:
     lowercase hex), booleans, None, integers a double represents exactly, lists, and objects
     with ASCII keys (sorting by code point then equals RFC 8785's sorting by UTF-16 code
     unit). Floats, Decimals, other keys and big integers take the ``rfc8785`` package's path.
-    One loop over an explicit stack: this runs on every audit entry's snapshots.
+    One loop over an explicit stack, leaves skipped without being pushed and an object's
+    keys checked as one joined string: this runs on every audit entry's snapshots.
     """
     stack = [value]
-    pop, push = stack.pop, stack.append
+    pop, push, leaves = stack.pop, stack.append, _LEAF_TYPES
     while stack:
         item = pop()
         kind = type(item)
         if kind is dict:
-            for key, inner in item.items():  # type: ignore[attr-defined]
-                if type(key) is not str or not key.isascii():
+            for key in item:  # type: ignore[attr-defined]
+                if type(key) is not str:
                     return False
-                if type(inner) is not str and inner is not None:
+            if not "".join(item).isascii():  # type: ignore[arg-type]
+                return False
+            for inner in item.values():  # type: ignore[attr-defined]
+                if type(inner) not in leaves:
                     push(inner)
-        elif kind is str or item is None or kind is bool:
-            continue
         elif kind is int:
             if not -_SAFE_INTEGER < item < _SAFE_INTEGER:  # type: ignore[operator]
                 return False
         elif kind is list or kind is tuple:
             stack.extend(item)  # type: ignore[arg-type]
-        elif not isinstance(item, str):  # a string enum member is the string it is
+        elif kind not in leaves and not isinstance(item, str):  # a string enum is its string
             return False
     return True
 
