@@ -98,6 +98,8 @@ _TRANSIENT: Final = frozenset(
     }
 )
 _IN_CHUNK: Final = 500
+# Parsed documents a store keeps to skip parsing a record read again unchanged.
+_DOCUMENTS: Final = 2048
 _PAIR_CHUNK: Final = 200
 
 # Schema migrations: version -> DDL statements bringing the previous version to it.
@@ -557,6 +559,8 @@ class SQLiteStore:
         self._write_lock = threading.Lock()
         self._writer_queue = _WriterQueue(Path(f"{os.fspath(path)}-writer"))
         self._closed = False
+        # The documents last read, by (kind, id): JSON text and what it parsed to.
+        self._documents: dict[tuple[str, str], tuple[str, Any]] = {}
         try:
             if create_schema:
                 self.create_schema()
@@ -758,6 +762,30 @@ class SQLiteStore:
                 details={"stored": stored, "asked": self._wanted_strands},
             )
         return stored
+
+    def _document(self, kind: str, ident: str, text: str) -> Any:
+        """``text`` parsed; the very object of the last read when it read the same text.
+
+        Most reads find a record as this process last saw it (a pool, a rep's book, a
+        counter): comparing the text is far cheaper than parsing it, and handing out the
+        same object lets the aggregate cache compare documents by identity. Any other text
+        (a new version, a row edited under the same version) is parsed afresh. Documents are
+        read-only (``StoredRecord.data`` is a Mapping), so sharing one is safe.
+        """
+        key = (kind, ident)
+        documents = self._documents
+        known = documents.get(key)
+        if known is not None and known[0] == text:
+            return known[1]
+        data = json.loads(text)
+        documents.pop(key, None)  # re-inserted last: the newest entries are evicted last
+        documents[key] = (text, data)
+        while len(documents) > _DOCUMENTS:
+            try:
+                del documents[next(iter(documents))]
+            except (KeyError, RuntimeError, StopIteration):  # another thread got there first
+                break
+        return data
 
     # -- the Store protocol ---------------------------------------------------------------------
     def session(self) -> SQLiteSession:
@@ -1193,7 +1221,7 @@ class SQLiteSession:
         rows = self._read(_LOAD, (kind, ident), "load")
         if not rows:
             return None
-        return StoredRecord(kind, ident, rows[0][0], json.loads(rows[0][1]))
+        return StoredRecord(kind, ident, rows[0][0], self._store._document(kind, ident, rows[0][1]))
 
     def load_many(self, kind: str, idents: Sequence[str]) -> dict[str, StoredRecord]:
         """The committed records that exist among ``idents``, by id."""
@@ -1206,7 +1234,8 @@ class SQLiteSession:
                 f"({', '.join('?' * len(chunk))})"
             )
             for ident, version, text in self._read(sql, [kind, *chunk], "load"):
-                found[ident] = StoredRecord(kind, ident, version, json.loads(text))
+                data = self._store._document(kind, ident, text)
+                found[ident] = StoredRecord(kind, ident, version, data)
         return found
 
     def load_each(self, refs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], StoredRecord]:
@@ -1219,7 +1248,8 @@ class SQLiteSession:
             sql = f"SELECT kind, id, version, data FROM records WHERE {_pairs_clause(len(chunk))}"
             params = [value for pair in chunk for value in pair]
             for kind, ident, version, text in self._read(sql, params, "load"):
-                found[(kind, ident)] = StoredRecord(kind, ident, version, json.loads(text))
+                data = self._store._document(kind, ident, text)
+                found[(kind, ident)] = StoredRecord(kind, ident, version, data)
         return found
 
     def scan(self, kind: str, *, after: str | None = None, limit: int = 100) -> list[StoredRecord]:
