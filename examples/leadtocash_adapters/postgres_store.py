@@ -372,6 +372,9 @@ _TABLES = (
 )
 
 
+# Parsed documents a store keeps to skip parsing a record read again unchanged.
+_DOCUMENTS = 2048
+
 # One encoder for every document: ``json.dumps`` with options builds a new encoder per call.
 _dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
 
@@ -431,13 +434,16 @@ class _Statements:
         def q(template: str) -> str:
             return template.replace("{s}", quoted)
 
-        self.load = q("SELECT version, data, exact FROM {s}.records WHERE kind = %s AND id = %s")
+        # Documents come back as text: the store parses them (see PostgresStore._document).
+        self.load = q(
+            "SELECT version, data::text, exact FROM {s}.records WHERE kind = %s AND id = %s"
+        )
         self.load_many = q(
-            """SELECT id, version, data, exact FROM {s}.records
+            """SELECT id, version, data::text, exact FROM {s}.records
             WHERE kind = %s AND id = ANY(%s::text[])"""
         )
         self.load_each = q(
-            """SELECT r.kind, r.id, r.version, r.data, r.exact FROM {s}.records r
+            """SELECT r.kind, r.id, r.version, r.data::text, r.exact FROM {s}.records r
             JOIN unnest(%s::text[], %s::text[]) AS w(kind, id)
                 ON r.kind = w.kind AND r.id = w.id"""
         )
@@ -565,6 +571,8 @@ class PostgresStore:
         self._strands = strands or DEFAULT_STRANDS
         self.digest_every = digest_every
         self._audited = 0
+        # The documents last read, by (kind, id): JSON text and what it parsed to.
+        self._documents: dict[tuple[str, str], tuple[str, Any]] = {}
         self._dsn = dsn
         self._timeout = timeout
         self._connect_kwargs: dict[str, Any] = {}
@@ -766,13 +774,13 @@ class PostgresStore:
     # -- reads -----------------------------------------------------------------------------
     def _load(self, kind: str, ident: str) -> StoredRecord | None:
         rows = self._read("loading a record", self._sql.load, (kind, ident))
-        return _record(kind, ident, *rows[0]) if rows else None
+        return self._record(kind, ident, *rows[0]) if rows else None
 
     def _load_many(self, kind: str, idents: Sequence[str]) -> dict[str, StoredRecord]:
         if not idents:
             return {}
         rows = self._read("loading records", self._sql.load_many, (kind, list(idents)))
-        return {row[0]: _record(kind, *row) for row in rows}
+        return {row[0]: self._record(kind, *row) for row in rows}
 
     def _load_each(self, refs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], StoredRecord]:
         wanted = list(dict.fromkeys(refs))
@@ -780,7 +788,37 @@ class PostgresStore:
             return {}
         kinds, idents = [kind for kind, _ in wanted], [ident for _, ident in wanted]
         rows = self._read("loading records", self._sql.load_each, (kinds, idents))
-        return {(row[0], row[1]): _record(*row) for row in rows}
+        return {(row[0], row[1]): self._record(*row) for row in rows}
+
+    def _record(self, kind: str, ident: str, version: int, text: Any, exact: Any) -> StoredRecord:
+        """A record row as read; its document parsed once per distinct text (see
+        :meth:`_document`), or the verbatim ``exact`` copy when there is one."""
+        data = exact if exact is not None else self._document(kind, ident, text)
+        return StoredRecord(kind, ident, int(version), data)
+
+    def _document(self, kind: str, ident: str, text: str) -> Any:
+        """``text`` parsed; the very object of the last read when it read the same text.
+
+        Most reads find a record as this process last saw it (a pool, a rep's book, a
+        counter): comparing the text is far cheaper than parsing it, and handing out the
+        same object lets the aggregate cache compare documents by identity. Any other text
+        (a new version, a row edited under the same version) is parsed afresh. Documents are
+        read-only (``StoredRecord.data`` is a Mapping), so sharing one is safe.
+        """
+        key = (kind, ident)
+        documents = self._documents
+        known = documents.get(key)
+        if known is not None and known[0] == text:
+            return known[1]
+        data = json.loads(text)
+        documents.pop(key, None)  # re-inserted last: the newest entries are evicted last
+        documents[key] = (text, data)
+        while len(documents) > _DOCUMENTS:
+            try:
+                del documents[next(iter(documents))]
+            except (KeyError, RuntimeError, StopIteration):  # another thread got there first
+                break
+        return data
 
     def _scan(self, kind: str, after: str | None, limit: int) -> list[StoredRecord]:
         if limit <= 0:
@@ -1217,10 +1255,6 @@ def _audit_entry(r: Sequence[Any]) -> AuditEntry:
 def _digest(row: Sequence[Any]) -> AuditDigest:
     tips = tuple(StrandTip(n, int(seq), digest) for n, (seq, digest) in enumerate(row[1]))
     return AuditDigest(seq=int(row[0]), tips=tips, root=row[2], prev_hash=row[3], hash=row[4])
-
-
-def _record(kind: str, ident: str, version: int, data: Any, exact: Any) -> StoredRecord:
-    return StoredRecord(kind, ident, int(version), data if exact is None else exact)
 
 
 def _iso(value: datetime | None) -> str | None:
