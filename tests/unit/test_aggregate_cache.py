@@ -100,6 +100,31 @@ def test_a_raw_edit_that_keeps_the_version_is_not_masked(tmp_path: Path) -> None
         store.close()
 
 
+def test_a_sqlite_store_parses_a_document_again_only_when_its_text_changed(
+    tmp_path: Path,
+) -> None:
+    store = SQLiteStore.open(tmp_path / "crm.db", create_schema=True)
+    try:
+        world = make_world(customers=1, store=store)  # type: ignore[arg-type]
+        cid = world.customers[0]
+        session = store.session()
+        first = session.load("customer", cid)
+        again = session.load_each([("customer", cid)])[("customer", cid)]
+        assert first is not None and again.data is first.data  # same text: same document
+        with store.raw_connection() as conn:  # same version, other text
+            conn.execute(
+                "UPDATE records SET data = ? WHERE kind = 'customer' AND id = ?",
+                (json.dumps({**first.data, "name": "改过的名字"}), cid),
+            )
+            conn.commit()
+        edited = session.load_many("customer", [cid])[cid]
+        session.close()
+        assert edited.version == first.version and edited.data is not first.data
+        assert edited.data == {**first.data, "name": "改过的名字"}
+    finally:
+        store.close()
+
+
 def test_what_a_command_wrote_is_read_back_from_the_cache_with_its_stored_version() -> None:
     world = make_world(customers=1)
     cid = world.customers[0]
