@@ -233,11 +233,11 @@ _STRAND_HEAD: Final = (
 # What a commit compares with, read in one compound statement: for each updated record
 # (kind, id) its index entries (0), unique keys (1) and lookup keys (2), each term a seek on
 # a (kind, id) index, and for each strand the commit seals onto its head (3). Every row is
-# (tag, four values).
+# (tag, four values), the values of each tag in the order of the tuples the commit compares.
 _HELD_TERMS: Final = (
     "SELECT 0, kind, name, value, id FROM index_entries WHERE kind = ? AND id = ? UNION ALL "
-    "SELECT 1, kind, key, NULL, id FROM unique_keys WHERE kind = ? AND id = ? UNION ALL "
-    "SELECT 2, kind, key, NULL, id FROM lookup_keys WHERE kind = ? AND id = ?"
+    "SELECT 1, kind, key, id, NULL FROM unique_keys WHERE kind = ? AND id = ? UNION ALL "
+    "SELECT 2, kind, key, id, NULL FROM lookup_keys WHERE kind = ? AND id = ?"
 )
 _HEAD_TERM: Final = (
     "SELECT * FROM (SELECT 3, strand, strand_seq, hash, NULL FROM audit WHERE strand = ? "
@@ -1054,15 +1054,11 @@ class _Held:
             chunk = strands[start : start + _HELD_CHUNK]
             params: list[object] = [v for kind, ident in pairs for v in (kind, ident) * 3]
             params.extend(chunk)
-            for tag, a, b, c, d in conn.execute(_held_sql(len(pairs), len(chunk)), params):
-                if tag == 0:
-                    entries.add((a, b, c, d))
-                elif tag == 1:
-                    keys.add((a, b, d))
-                elif tag == 2:
-                    lookups.add((a, b, d))
-                else:
-                    heads[a] = (b, c)
+            rows = conn.execute(_held_sql(len(pairs), len(chunk)), params).fetchall()
+            entries.update([row[1:] for row in rows if row[0] == 0])
+            keys.update([row[1:4] for row in rows if row[0] == 1])
+            lookups.update([row[1:4] for row in rows if row[0] == 2])
+            heads.update({row[1]: row[2:4] for row in rows if row[0] == 3})
         return held
 
     def apply(
