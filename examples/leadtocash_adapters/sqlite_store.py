@@ -62,6 +62,7 @@ from leadtocash import (
     StorageUnavailable,
 )
 from leadtocash.ports import (
+    STRAND_FORMAT,
     Commit,
     Erasure,
     ErasureReport,
@@ -71,10 +72,10 @@ from leadtocash.ports import (
     RecordWrite,
     StoredRecord,
     StrandTip,
+    link_hash,
     make_digest,
     restore_personal,
     scrub_payload,
-    seal_entries,
     strand_of,
 )
 
@@ -339,11 +340,17 @@ def _parse_time(text: str | None) -> datetime | None:
 
 
 def _audit_row(
-    entry: AuditEntry, before: bytes | None, after: bytes | None, personal: object
+    entry: AuditEntry,
+    parts: tuple[bytes, bytes | None, bytes | None, object],
+    link: tuple[int, int, str, str],
 ) -> tuple[object, ...]:
-    """A sealed entry's audit columns, ``seq`` left to SQLite (the next rowid); ``before`` and
-    ``after`` are the snapshots' canonical JSON, already rendered for the content hash (with
-    stand-ins for personal values), ``personal`` the erasable part (values and salts)."""
+    """An entry's audit columns, ``seq`` left to SQLite (the next rowid). ``parts`` are its
+    :meth:`~leadtocash.AuditEntry.stored_parts`: the snapshots' canonical JSON, already
+    rendered for the content hash (with stand-ins for personal values), and the erasable
+    part (values and salts); ``link`` is where it is sealed: strand, strand_seq, prev_hash,
+    hash."""
+    _, before, after, personal = parts
+    strand, strand_seq, prev_hash, digest = link
     return (
         entry.id,
         entry.at.isoformat(),  # exactly the text the hash covers
@@ -355,11 +362,11 @@ def _audit_row(
         None if after is None else after.decode("utf-8"),
         entry.reason,
         int(entry.override),
-        entry.prev_hash,
-        entry.hash,
-        entry.strand,
-        entry.strand_seq,
-        entry.format,
+        prev_hash,
+        digest,
+        strand,
+        strand_seq,
+        STRAND_FORMAT,
         None if personal is None else _dumps(personal),
     )
 
@@ -957,7 +964,8 @@ class SQLiteStore:
         except (TypeError, ValueError) as exc:
             raise StorageError(f"an audit entry cannot be hashed: {exc}") from exc
         contents = [hashlib.sha256(parts[0]).hexdigest() for parts in canonical]
-        touched = sorted({strand_of(entry.stream_id, strands) for entry in audit})
+        placed = [strand_of(entry.stream_id, strands) for entry in audit]
+        touched = sorted(set(placed))
         with self._writing(conn, "commit"):
             # The write lock is held from here on, so what this reads stays exact to the end.
             held = _Held.read(conn, updated, touched) if updated or touched else None
@@ -986,20 +994,19 @@ class SQLiteStore:
                 except sqlite3.IntegrityError as exc:
                     raise _duplicate(conn, keys) from exc
             if audit and held is not None:
-                # The heads of the strands touched (read with the rows above: the write lock
-                # serializes SQLite's writers, so the port's lock order holds trivially).
-                sealed, _ = seal_entries(
-                    audit, strands=strands, heads=held.heads, content_hashes=contents
-                )
-                conn.executemany(
-                    _INSERT_AUDIT,
-                    [
-                        _audit_row(entry, before, after, personal)
-                        for entry, (_, before, after, personal) in zip(
-                            sealed, canonical, strict=True
-                        )
-                    ],
-                )
+                # Sealed onto the heads read above (the write lock serializes SQLite's
+                # writers, so the port's lock order holds trivially): the same links as
+                # seal_entries, without building a sealed copy of each entry.
+                heads = held.heads
+                rows = []
+                for entry, parts, content, strand in zip(
+                    audit, canonical, contents, placed, strict=True
+                ):
+                    seq, prev = heads.get(strand) or (0, GENESIS_HASH)
+                    digest = link_hash(content, prev, strand, seq + 1)
+                    heads[strand] = (seq + 1, digest)
+                    rows.append(_audit_row(entry, parts, (strand, seq + 1, prev, digest)))
+                conn.executemany(_INSERT_AUDIT, rows)
             if outbox:
                 try:
                     conn.executemany(_INSERT_OUTBOX, outbox)
