@@ -448,7 +448,7 @@ class _Statements:
                 ON r.kind = w.kind AND r.id = w.id"""
         )
         self.scan = q(
-            """SELECT id, version, data, exact FROM {s}.records
+            """SELECT id, version, data::text, exact FROM {s}.records
             WHERE kind = %(kind)s AND (%(after)s::text IS NULL OR id > %(after)s::text)
             ORDER BY id LIMIT %(limit)s"""
         )
@@ -825,7 +825,7 @@ class PostgresStore:
             return []
         params = {"kind": kind, "after": after, "limit": limit}
         rows = self._read("scanning records", self._sql.scan, params)
-        return [_record(kind, *row) for row in rows]
+        return [self._record(kind, *row) for row in rows]
 
     def _find_unique(self, kind: str, key: str) -> str | None:
         rows = self._read("looking up a unique key", self._sql.find_unique, (kind, key))
