@@ -117,12 +117,13 @@ def calls_per_attempt(run: Attempts, ids: Sequence[CustomerId], *, show: bool) -
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("engine", choices=["memory", "sqlite"])
+    parser.add_argument("engine", nargs="?", default="memory", choices=["memory", "sqlite"])
     parser.add_argument("--attempts", type=int, default=1000, help="per kind of attempt")
+    parser.add_argument("--quick", action="store_true", help="100 attempts (CI: it runs)")
     parser.add_argument("--calls", action="store_true", help="count calls instead of CPU")
     parser.add_argument("--profile", action="store_true", help="with --calls: print it")
     args = parser.parse_args(argv)
-    warm, n = 100, args.attempts
+    warm, n = 100, 100 if args.quick else args.attempts
     store, other_store = stores(args.engine, warm + 2 * n)
     try:
         crm = LeadToCash(store, SystemClock(), RandomIds())
