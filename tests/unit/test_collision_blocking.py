@@ -13,6 +13,12 @@ from leadtocash.collision import (
     query_blocks,
     strip_region,
 )
+from leadtocash.collision.regions import (
+    LATIN_REGIONS,
+    REGION_ENDINGS,
+    REGION_PREFIXES,
+    without_region_ending,
+)
 from leadtocash.fields import parse_phone
 
 han = st.text("华为技术腾讯科技宏达贸易深圳北京有限音乐物流", min_size=2, max_size=12)
@@ -120,3 +126,76 @@ def test_stored_keys_take_canonical_phones_as_they_are_and_skip_bad_values() -> 
         (KeyKind.PHONE, "+8613800138000"),
         (KeyKind.EMAIL, "a@b.com"),
     }
+
+
+def _strip_region_by_loop(normalized: str) -> str:
+    """The reference: every region prefix tried in turn, longest first (the script of what is
+    left picks the prefixes, the script of the whole name how much must remain)."""
+    minimum = 6 if normalized[:1].isascii() else 2
+    current = normalized
+    while True:
+        latin = current[:1].isascii()
+        prefixes = LATIN_REGIONS if latin else REGION_PREFIXES
+        rest = current
+        for region in prefixes:
+            if current.startswith(region):
+                rest = current[len(region) :]
+                if not latin:
+                    for ending in REGION_ENDINGS:
+                        if rest.startswith(ending):
+                            rest = rest[len(ending) :]
+                            break
+                break
+        if rest == current or len(rest) < minimum:
+            return current
+        current = rest
+
+
+def _without_region_ending_by_loop(name: str) -> str:
+    for region in REGION_PREFIXES:
+        if name.startswith(region):
+            rest = name[len(region) :]
+            for ending in REGION_ENDINGS:
+                if rest.startswith(ending):
+                    return region + rest[len(ending) :]
+            return name
+    return name
+
+
+region_names = st.builds(
+    lambda parts, tail: "".join(parts) + tail,
+    st.lists(
+        st.one_of(
+            st.sampled_from(REGION_PREFIXES),
+            st.sampled_from(REGION_ENDINGS),
+            st.sampled_from(LATIN_REGIONS),
+        ),
+        max_size=3,
+    ),
+    st.one_of(han, latin, st.just("")),
+)
+
+
+@given(st.one_of(region_names, han, latin))
+def test_region_stripping_matches_trying_every_prefix(name: str) -> None:
+    assert strip_region.__wrapped__(name) == _strip_region_by_loop(name)
+    assert without_region_ending(name) == _without_region_ending_by_loop(name)
+
+
+@pytest.mark.parametrize(
+    ("name", "stripped", "without_ending"),
+    [
+        ("宏达贸易", "宏达贸易", "宏达贸易"),  # no region: the startswith test answers
+        ("深圳市宏达贸易", "宏达贸易", "深圳宏达贸易"),
+        ("内蒙古自治区宏达", "宏达", "内蒙古宏达"),
+        ("香港特别行政区宏达贸易", "宏达贸易", "香港宏达贸易"),
+        ("中国广东省深圳市宏达", "宏达", "中国广东省深圳市宏达"),
+        ("北京市北", "北京市北", "北京北"),  # too little would remain
+        ("xianggangtrading", "trading", "xianggangtrading"),
+        ("hongkongshenzhenhongda", "hongda", "hongkongshenzhenhongda"),
+        ("xiangtan", "xiangtan", "xiangtan"),  # not a region, though it starts like one
+    ],
+)
+def test_region_prefixes(name: str, stripped: str, without_ending: str) -> None:
+    assert strip_region.__wrapped__(name) == stripped
+    assert without_region_ending(name) == without_ending

@@ -63,12 +63,23 @@ def _alternation(words: tuple[str, ...]) -> str:
 
 
 # Alternatives are tried in order, longest first, as a loop over the tuples would.
-_HAN_REGION = re.compile(f"(?:{_alternation(REGION_PREFIXES)})(?:{_alternation(REGION_ENDINGS)})?")
+_HAN_REGION = re.compile(
+    f"(?P<region>{_alternation(REGION_PREFIXES)})(?:{_alternation(REGION_ENDINGS)})?"
+)
 _LATIN_REGION = re.compile(f"(?:{_alternation(LATIN_REGIONS)})")
 
 
 def _strip_one(name: str) -> str:
-    found = (_LATIN_REGION if _is_latin(name) else _HAN_REGION).match(name)
+    # ``str.startswith`` with the whole tuple answers "no region" (most names) in C, before
+    # the regular expression tries its alternatives one by one.
+    if _is_latin(name):
+        if not name.startswith(LATIN_REGIONS):
+            return name
+        found = _LATIN_REGION.match(name)
+    else:
+        if not name.startswith(REGION_PREFIXES):
+            return name
+        found = _HAN_REGION.match(name)
     return name if found is None else name[found.end() :]
 
 
@@ -87,11 +98,9 @@ def strip_region(normalized: str) -> str:
 
 def without_region_ending(name: str) -> str:
     """``深圳市宏达`` → ``深圳宏达`` (English names say "Shenzhen Hongda", not "Shenzhenshi")."""
-    for region in REGION_PREFIXES:
-        if name.startswith(region):
-            rest = name[len(region) :]
-            for ending in REGION_ENDINGS:
-                if rest.startswith(ending):
-                    return region + rest[len(ending) :]
-            return name
-    return name
+    if not name.startswith(REGION_PREFIXES):
+        return name
+    found = _HAN_REGION.match(name)
+    if found is None:  # pragma: no cover - a prefix in the tuple always matches
+        return name
+    return found.group("region") + name[found.end() :]
