@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from leadtocash import ConcurrencyConflict, Customer, CustomerId
+from leadtocash import ConcurrencyConflict, Customer, CustomerId, Tier
 from leadtocash.app import UnitOfWork, run_with_retries
 from leadtocash.testing import InMemoryStore, SequentialIds
 from leadtocash.testing import strategies as strat
@@ -244,3 +244,20 @@ def test_a_claim_reads_once_when_it_guesses_the_pool_and_twice_when_not() -> Non
     with crm.unit_of_work() as uow:
         history = uow.repository(OwnershipChange).query("customer", limit=100).items
     assert sum(1 for c in history if c.action is OwnershipAction.CLAIM) == 4
+
+
+def test_fields_of_reads_stored_fields_without_building_aggregates() -> None:
+    store, ids = InMemoryStore(), SequentialIds()
+    with UnitOfWork(store, ids) as uow:
+        for ident, name in (("a", "甲公司"), ("b", "乙公司")):
+            uow.customers.add(Customer(id=CustomerId(ident), name=name, created_at=strat.T_EPOCH))
+        uow.commit()
+    with UnitOfWork(store, ids) as uow:
+        changed = attrs.evolve(uow.customers.get("b"), name="丙公司", tier=Tier.A)
+        uow.customers.save(changed)  # staged: its own fields win over the stored ones
+        assert uow.customers.fields_of(["b", "missing", "a"], ("id", "name", "tier", "nope")) == [
+            ("b", "丙公司", "A", None),
+            ("a", "甲公司", "D", None),
+        ]
+        assert ("customer", "a") not in uow._loaded  # read, not built
+        assert uow.customers.fields_of([], ("id",)) == []

@@ -23,6 +23,7 @@ from leadtocash.collision import (
     customer_keys,
     pick_candidates,
     query_blocks,
+    stored_keys,
 )
 from leadtocash.errors import ValidationError
 from leadtocash.model import LeadStatus
@@ -87,19 +88,45 @@ def existing_records(
                     if holders:
                         found[block] = holders
     picked = pick_candidates(found, _FUZZY_BUDGET)
-    by_name = {ident for kind, ident in picked if kind is RecordKind.CUSTOMER}
-    leads_by_name = {ident for kind, ident in picked if kind is RecordKind.LEAD}
+    by_name = sorted(ident for kind, ident in picked if kind is RecordKind.CUSTOMER)
+    leads_by_name = sorted(ident for kind, ident in picked if kind is RecordKind.LEAD)
     records: list[ExistingRecord] = [
-        ExistingRecord.from_customer(customer, name_only=customer.id in by_name)
-        for customer in uow.customers.get_many([*customer_ids, *sorted(by_name)])
+        ExistingRecord.from_customer(customer)
+        for customer in uow.customers.get_many(list(customer_ids))
         if customer.merged_into is None
     ]
     records.extend(
-        ExistingRecord.from_lead(lead, name_only=lead.id in leads_by_name)
-        for lead in uow.leads.get_many([*lead_ids, *sorted(leads_by_name)])
+        _by_name(RecordKind.CUSTOMER, ident, name, owner)
+        for ident, name, owner, merged_into, deleted in uow.customers.fields_of(
+            by_name, ("id", "name", "owner_id", "merged_into", "deleted")
+        )
+        if merged_into is None and deleted is None
+    )
+    records.extend(
+        ExistingRecord.from_lead(lead)
+        for lead in uow.leads.get_many(list(lead_ids))
         if lead.status in OPEN_LEAD_STATUSES
     )
+    records.extend(
+        _by_name(RecordKind.LEAD, ident, name, owner)
+        for ident, name, owner, status, deleted in uow.leads.fields_of(
+            leads_by_name, ("id", "company_name", "owner_id", "status", "deleted")
+        )
+        if status in _OPEN_STATUS_VALUES and deleted is None
+    )
     return records
+
+
+_OPEN_STATUS_VALUES = frozenset(status.value for status in OPEN_LEAD_STATUSES)
+
+
+def _by_name(kind: RecordKind, ident: str, name: str, owner_id: str | None) -> ExistingRecord:
+    """A record found only by blocking keys, compared by name: its stored fields are read
+    without building the aggregate (``Repository.fields_of``), which a check does for dozens
+    of records; structuring them and keeping them in the aggregate cache was most of a fuzzy
+    check's cost and left garbage-collector work behind."""
+    keys = stored_keys(name, (), (), None)
+    return ExistingRecord(kind, ident, name, owner_id, keys)
 
 
 def collision_report(

@@ -8,6 +8,7 @@ in one transaction; leaving the block without committing discards everything.
 
 from __future__ import annotations
 
+import enum
 import logging
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
@@ -47,6 +48,11 @@ class Page(Generic[T]):
 
     items: tuple[T, ...]
     next_cursor: tuple[str, str] | None
+
+
+def _plain_field(value: Any) -> Any:
+    """A field of a built aggregate as its stored document has it (enums as their values)."""
+    return value.value if isinstance(value, enum.Enum) else value
 
 
 def _version_of(aggregate: Any) -> int:
@@ -119,6 +125,33 @@ class Repository(Generic[T]):
         kind = self.spec.kind
         records = self._uow._session_or_raise().scan(kind, after=after, limit=limit)
         return [self._uow._known((kind, r.id)) or self._from_record(r) for r in records]
+
+    def fields_of(self, idents: list[str], names: tuple[str, ...]) -> list[tuple[Any, ...]]:
+        """Top-level fields ``names`` of the records among ``idents``, without building them.
+
+        One tuple per record found, in the order given: a staged or already-read aggregate
+        gives its attributes, any other record its stored document's values (None for a field
+        the document lacks). Nothing is structured or cached, so reading a few fields of many
+        records (a duplicate check's candidates) costs a document read each and leaves no
+        objects behind. Hidden records are *not* left out: ask for the fields that say so
+        (``deleted``). Meant for plain fields (strings, ids, enums as their values, None): a
+        built aggregate's other values (times, nested values) are not turned back into their
+        stored form.
+        """
+        kind = self.spec.kind
+        out: list[tuple[Any, ...]] = []
+        missing = [i for i in idents if self._uow._known((kind, i)) is None]
+        stored = self._uow._session_or_raise().load_many(kind, missing) if missing else {}
+        for ident in idents:
+            known = self._uow._known((kind, ident))
+            if known is not None:
+                out.append(tuple(_plain_field(getattr(known, name, None)) for name in names))
+                continue
+            record = stored.get(ident)
+            if record is not None:
+                data = record.data
+                out.append(tuple(data.get(name) for name in names))
+        return out
 
     def find_unique(self, key: str) -> T | None:
         """The aggregate holding unique (dedup) ``key``, or None."""
