@@ -167,3 +167,32 @@ def test_fuzzy_hits_only_ever_warn(
         if hit.match is not MatchKind.EXACT:
             assert hit.outcome is Outcome.WARN
     assert report.blocked == any(h.match is MatchKind.EXACT for h in report.hits)
+
+
+def _normalize_by_passes(text: str) -> str:
+    """The reference: passes until one gives its input back (no shortcut)."""
+    from leadtocash.collision.normalize import _normalize_once
+
+    current = text
+    for _ in range(8):
+        result = _normalize_once(current)
+        if result == current:
+            return result
+        current = result
+    return current
+
+
+han_heavy = st.text(
+    st.sampled_from(
+        "华为技术腾讯科技深圳有限公司合伙会社分集团株式가각カガ\u3099\uf900\u2f00㍿㈱（）ß "
+    )
+    | st.characters(min_codepoint=0x2E80, max_codepoint=0x9FFF)
+    | st.characters(min_codepoint=0xF900, max_codepoint=0xFAFF),
+    max_size=16,
+)
+
+
+@given(any_text | name_like | names | han_heavy)
+@settings(max_examples=500)
+def test_one_pass_shortcut_gives_what_every_pass_gives(text: str) -> None:
+    assert normalize_company_name.__wrapped__(text) == _normalize_by_passes(text)

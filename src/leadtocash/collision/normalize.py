@@ -301,10 +301,22 @@ def normalize_company_name(name: str) -> str:
     current = name
     for _ in range(_MAX_PASSES):
         result = _normalize_once(current)
-        if result == current:
+        if result == current or _settled(result):
             return result
         current = result
     return current
+
+
+def _settled(result: str) -> bool:
+    """Whether another pass would give ``result`` back, without making it: an all-Han result
+    (one Han run, no bracket, separator or Latin word) in which no legal form can start (none
+    ends in it) and which folding leaves as it is goes through a pass unchanged. Most Chinese
+    names are such, so they are normalized in one pass instead of two."""
+    return (
+        _classes(result) == "h" * len(result)
+        and not any(end in result for end in _HAN_FORM_ENDINGS)
+        and _fold(result) == result
+    )
 
 
 def mask_name(name: str) -> str:
