@@ -32,7 +32,7 @@ from leadtocash.collision import (
     retarget_contact,
     retarget_follow_up,
 )
-from leadtocash.errors import FieldError, RuleViolation, ValidationError
+from leadtocash.errors import DuplicateKey, FieldError, RuleViolation, ValidationError
 from leadtocash.model import Contact, Customer, CustomerId, FollowUp, PoolId, Tier, ZoneId
 from leadtocash.pipeline import Opportunity
 
@@ -185,13 +185,32 @@ class CollisionService:
         of two concurrent creations of one company exactly one commits, the other gets the
         same ``collision.duplicate``.
         """
-        report = self.check_customer(principal, name, phones=phones, emails=emails, uscc=uscc)
-        raise_if_blocked(report)
-        customer = self.customers.create(
-            principal, name, pool_id=pool_id, phones=phones, emails=emails, uscc=uscc,
-            address=address, zone_id=zone_id, tier=tier,
-        )  # fmt: skip
-        return customer, report
+        keys = candidate_keys(name=name, phones=phones, emails=emails, uscc=uscc)
+        self.ctx.policy.check(principal, Action.CUSTOMER_READ)  # the check reads the book
+        policy = self.ctx.collision
+        reports: list[CollisionReport] = []
+
+        def command(uow: UnitOfWork) -> tuple[Customer, list[Change]]:
+            # One unit of work: the check, then the creation on what the check read.
+            report = collision_report(uow, policy, principal, keys)
+            raise_if_blocked(report)
+            reports[:] = [report]
+            customer = self.customers.build(
+                CustomerId(self.ctx.ids.new_id("customer")), name, pool_id=pool_id,
+                phones=phones, emails=emails, uscc=uscc, address=address, zone_id=zone_id,
+                tier=tier,
+            )  # fmt: skip
+            return self.customers.stage_new(uow, principal, customer, checked=report)
+
+        try:
+            stored = self.ctx.execute(principal, Action.CUSTOMER_CREATE, command)
+        except DuplicateKey as exc:  # a concurrent creation won the unique key
+            raise RuleViolation(
+                f"another customer already holds {exc.key!r}",
+                code="collision.duplicate",
+                details={"key": exc.key, "existing": {"kind": exc.kind, "id": exc.existing_id}},
+            ) from exc
+        return self.customers.visible(stored, principal), reports[0]
 
     def import_customers(
         self,

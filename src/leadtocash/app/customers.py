@@ -24,7 +24,7 @@ from leadtocash.app.documents import all_pages
 from leadtocash.app.signals import signal_provisional
 from leadtocash.app.unit_of_work import UnitOfWork
 from leadtocash.classification import Reclassification, TierChanged, apply_classification
-from leadtocash.collision import candidate_keys, raise_if_blocked
+from leadtocash.collision import CollisionReport, candidate_keys, raise_if_blocked
 from leadtocash.errors import (
     DuplicateKey,
     FieldError,
@@ -237,12 +237,23 @@ class CustomerWrites:
         )
 
     def stage_new(
-        self, uow: UnitOfWork, principal: Principal, customer: Customer
+        self,
+        uow: UnitOfWork,
+        principal: Principal,
+        customer: Customer,
+        *,
+        checked: CollisionReport | None = None,
     ) -> tuple[Customer, list[Change]]:
-        """Stage a built customer after the duplicate check: the staged customer, its changes."""
-        keys = candidate_keys(name=customer.name, phones=customer.phones,
-                              emails=customer.emails, uscc=customer.uscc)  # fmt: skip
-        raise_if_blocked(collision_report(uow, self.ctx.collision, principal, keys))
+        """Stage a built customer after the duplicate check: the staged customer, its changes.
+
+        ``checked`` is the report of a check the caller made in this same unit of work (it
+        is not made twice); storage's unique keys still close the race at commit.
+        """
+        if checked is None:
+            keys = candidate_keys(name=customer.name, phones=customer.phones,
+                                  emails=customer.emails, uscc=customer.uscc)  # fmt: skip
+            checked = collision_report(uow, self.ctx.collision, principal, keys)
+        raise_if_blocked(checked)
         if customer.pool_id is not None:
             self.rules_of(uow, customer.pool_id)  # the pool must exist
             uow.record(CustomerAddedToPool(customer.created_at, customer.id, customer.pool_id))
