@@ -301,3 +301,41 @@ def test_every_leadtocash_subcommand_is_in_the_cli_page() -> None:
     rows = {row.split("`")[1].split()[0] for row in page.splitlines() if row.startswith("| `")}
     missing = sorted(set(_cli()) - rows)
     assert not missing, f"subcommands without a row in docs/cli.md: {missing}"
+
+
+def _option_tables() -> dict[str, dict[str, str]]:
+    """docs/cli.md's option tables: command ('' for the group's) → option → default shown."""
+    page = (ROOT / "docs" / "cli.md").read_text("utf-8")
+    section = page.split("## Options of each command", 1)[1].split("\n## ", 1)[0]
+    tables: dict[str, dict[str, str]] = {"": {}}
+    current = ""
+    for line in section.splitlines():
+        if line.startswith("### `leadtocash "):
+            current = line.split("`")[1].split()[1]
+            tables[current] = {}
+        elif line.startswith("| `-"):
+            option, default = (cell.strip() for cell in line.strip("|").split("|")[:2])
+            for name in re.findall(r"`(-[^` ]+)", option):
+                tables[current][name] = default.strip("`")
+    return tables
+
+
+def test_the_cli_page_lists_every_option_of_every_command_with_its_default() -> None:
+    """docs/cli.md has a table per command naming each of its options (no more, no fewer)
+    and the default ``--help`` shows for it, so the page cannot drift from the commands."""
+    from leadtocash.cli.commands import cli
+
+    def shown(params: list[click.Parameter]) -> dict[str, str]:
+        options: dict[str, str] = {}
+        for param in params:
+            if not isinstance(param, click.Option) or param.name == "help":
+                continue
+            default = str(param.default) if param.show_default and not param.is_flag else ""
+            options.update(dict.fromkeys((*param.opts, *param.secondary_opts), default))
+        return options
+
+    tables = _option_tables()
+    expected = {"": shown(cli.params)} | {
+        name: shown(command.params) for name, command in cli.commands.items()
+    }
+    assert tables == expected
