@@ -91,6 +91,42 @@ def test_the_reports_numbers_equal_what_the_store_holds(
         opened.close()
 
 
+def _faults(report: Any) -> tuple[Any, ...]:
+    return (
+        report.entries,
+        report.strands,
+        report.digests,
+        [(f.problem, f.strand, f.strand_seq, f.entry_id, f.digest) for f in report.faults],
+    )
+
+
+def test_the_audit_verified_in_worker_processes_equals_one_process(
+    tmp_path: Path, first: tuple[dict[str, Any], Path, Path, str]
+) -> None:
+    """The simulator verifies the audit log split over worker processes: the same entries,
+    digests and faults as ``verify_store_audit``, on the run's store and on a tampered copy."""
+    import shutil
+    import sqlite3
+
+    from leadtocash.simulation.verify import ParallelAudit
+
+    _, store, _, _ = first
+    tampered = tmp_path / "tampered.sqlite3"
+    shutil.copy(store, tampered)
+    with sqlite3.connect(tampered) as conn:
+        conn.execute("UPDATE audit SET reason = 'edited' WHERE seq IN (7, 300)")
+    conn.close()
+    for path, ok in ((store, True), (tampered, False)):
+        url = f"sqlite:///{path}"
+        opened = connect(url)
+        try:
+            alone, strands = verify_store_audit(opened), opened.audit_strands
+        finally:
+            opened.close()
+        split = ParallelAudit(url, strands, processes=3).result()
+        assert split.ok is ok and _faults(split) == _faults(alone)
+
+
 def test_same_seed_same_report_another_seed_differs(
     tmp_path: Path, first: tuple[dict[str, Any], Path, Path, str]
 ) -> None:

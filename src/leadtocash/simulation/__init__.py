@@ -26,6 +26,7 @@ from leadtocash.simulation.engine import Progress, zone_ids
 from leadtocash.simulation.report import build_report
 from leadtocash.simulation.run import TIMEZONE, Run, play, remove_store
 from leadtocash.simulation.stream import StreamLead, read_stream, write_stream
+from leadtocash.simulation.verify import ParallelAudit
 
 __all__ = [
     "DEFAULT_START",
@@ -78,11 +79,14 @@ def simulate(
     """
     folder.mkdir(parents=True, exist_ok=True)
     remove_store(store)
-    run = play(f"sqlite:///{store.resolve()}?synchronous=NORMAL", config, progress=progress)
+    url = f"sqlite:///{store.resolve()}?synchronous=NORMAL"
+    run = play(url, config, progress=progress)
     try:
         if progress is not None:
             progress("report", 0, 1)
-        report = build_report(run)
+        # the audit log is verified in other processes while the report reads the store
+        audit = ParallelAudit(url, run.store.audit_strands)
+        report = build_report(run, audit.result)
     finally:
         run.store.close()
     write_stream(folder / "leads.csv", run.stream)

@@ -11,6 +11,7 @@ the reader's language when it is rendered.
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -19,6 +20,7 @@ from zoneinfo import ZoneInfo
 from leadtocash.access import Principal, Role
 from leadtocash.app import CustomerFilter
 from leadtocash.app.auditing import verify_store_audit
+from leadtocash.audit import AuditReport
 from leadtocash.model import PoolId
 from leadtocash.pipeline import Opportunity, funnel, weighted_pipeline, win_rate
 from leadtocash.simulation.engine import FINANCE, zone_ids
@@ -65,8 +67,12 @@ def _pool_ages(run: Run, pool: str, now: datetime) -> tuple[int, float]:
     return len(ages), round(statistics.fmean(ages), 1) if ages else 0.0
 
 
-def build_report(run: Run) -> dict[str, Any]:
-    """The whole report as JSON-able data (no paths, no timings: the same seed gives the same)."""
+def build_report(run: Run, audit: Callable[[], AuditReport] | None = None) -> dict[str, Any]:
+    """The whole report as JSON-able data (no paths, no timings: the same seed gives the same).
+
+    ``audit`` answers the verification of the run's store when it is made elsewhere (in
+    other processes, ``simulation.verify``); without it the store is verified here.
+    """
     crm, m, config = run.crm, run.metrics, run.config
     last = end_date(run)
     now = datetime.combine(last, time(23, 59), ZoneInfo(TIMEZONE)).astimezone(UTC)
@@ -115,7 +121,7 @@ def build_report(run: Run) -> dict[str, Any]:
     collected = crm.receivables.performance(FINANCE, start, last, CNY, by="zone")
     cash = sum((money.amount for money in collected.values()), Decimal(0))
     aging = crm.receivables.aging(FINANCE, last, CNY)
-    audit = verify_store_audit(run.store)
+    verified = verify_store_audit(run.store) if audit is None else audit()
     hours = sorted(m.first_contact_hours)
 
     return {
@@ -182,9 +188,9 @@ def build_report(run: Run) -> dict[str, Any]:
         ],
         "refusals": dict(sorted(m.refusals.items())),
         "audit": {
-            "ok": audit.ok,
-            "entries": audit.entries,
-            "strands": audit.strands,
-            "digests": audit.digests,
+            "ok": verified.ok,
+            "entries": verified.entries,
+            "strands": verified.strands,
+            "digests": verified.digests,
         },
     }
