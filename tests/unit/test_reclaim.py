@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import attrs
+import pytest
 
 from leadtocash import Tier
 from leadtocash.calendars import ChinaStatutoryCalendar
@@ -426,3 +428,49 @@ def test_a_never_won_customer_with_an_ended_contract_meets_every_rule() -> None:
     quiet = attrs.evolve(customer, last_follow_up_at=START + timedelta(days=60))
     schedule = reclaim_schedule(quiet, rules, timezone=TZ)
     assert (schedule.due_at, schedule.rule) == (START + timedelta(days=31), "after_contract_end")
+
+
+def test_the_sweep_handles_due_customers_in_chunks_each_audited_and_a_conflicting_chunk_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Warnings and reclaims go ``chunk`` customers to a unit of work, one audit entry and one
+    history line each; a chunk that keeps conflicting is retried one customer at a time, and
+    a customer that still conflicts alone is skipped (the next sweep sees it again)."""
+    from leadtocash.app.context import AppContext
+    from leadtocash.errors import ConcurrencyConflict
+
+    rules = PoolRules(no_follow_up=TierDurations(Duration.days(7)), warn_before=Duration.days(2))
+    world = make_world(rules, customers=5)
+    for cid in world.customers:
+        world.crm.pools.claim(REP1, cid)
+    world.clock.advance(timedelta(days=5))
+    commands: list[int] = []
+    real = AppContext.execute
+
+    def counting(self: AppContext, principal: object, action: object, command: object) -> object:
+        commands.append(1)
+        return real(self, principal, action, command)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(AppContext, "execute", counting)
+    assert world.crm.reclaim.sweep(SYSTEM, chunk=2).warned == tuple(world.customers)
+    assert len(commands) == 3  # 2 + 2 + 1
+    world.clock.advance(timedelta(days=2))
+    stuck = world.customers[1]
+
+    def conflicting(self: AppContext, principal: object, action: object, command: Any) -> object:
+        def attempt(uow: Any) -> Any:  # someone else keeps changing ``stuck`` meanwhile
+            result, changes = command(uow)
+            if any(change.target_id == stuck for change in changes):
+                raise ConcurrencyConflict(f"{stuck} changed meanwhile")
+            return result, changes
+
+        return real(self, principal, action, attempt)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(AppContext, "execute", conflicting)
+    report = world.crm.reclaim.sweep(SYSTEM, chunk=3)
+    assert report.reclaimed == tuple(c for c in world.customers if c != stuck)
+    assert report.skipped == ((stuck, "conflict"),)
+    monkeypatch.setattr(AppContext, "execute", real)
+    assert world.crm.reclaim.sweep(SYSTEM).reclaimed == (stuck,)
+    for cid in world.customers:
+        assert world.crm.pools.history(ADMIN, cid)[-1].action is OwnershipAction.RECLAIM

@@ -1,8 +1,9 @@
 """The reclaim sweep (回收), reclaim warnings, rule changes and fact updates.
 
 The sweep asks storage for customers whose stored ``reclaim_due_at`` has passed (an indexed
-range query) and reclaims each in its own unit of work, re-checking under the current
-version, so its cost grows with what is due, not with the size of the book. Changing a pool's
+range query) and reclaims them in chunks of up to 50 per unit of work, each re-checked under
+its current version and audited on its own (a chunk that keeps conflicting goes one customer
+at a time), so its cost grows with what is due, not with the size of the book. Changing a pool's
 rules recomputes the schedule of every owned customer of the pool in pages.
 """
 
@@ -33,6 +34,8 @@ __all__ = ["UNSET", "ReclaimService", "RecomputeReport", "SweepReport", "due_ids
 _log = logging.getLogger(__name__)
 
 _TICK = timedelta(microseconds=1)
+#: The outcome of a customer the sweep skipped because it kept conflicting.
+_CONFLICT = "conflict"
 
 
 class _Unset:
@@ -130,69 +133,113 @@ class ReclaimService:
         """Customer ids in ``index`` due by now (every id when not ``due_only``)."""
         return due_ids(self.ctx, Customer, index, batch, due_only=due_only)
 
-    def sweep(self, principal: Principal, *, batch: int = 500) -> SweepReport:
-        """Warn owners whose customers are close to reclaim, then reclaim every due customer."""
+    def sweep(self, principal: Principal, *, batch: int = 500, chunk: int = 50) -> SweepReport:
+        """Warn owners whose customers are close to reclaim, then reclaim every due customer.
+
+        Customers are handled ``chunk`` to a unit of work (each re-checked under its current
+        version, each change audited on its own): a chunk that still conflicts after the
+        context's retries is handled one customer at a time, so a customer changed meanwhile
+        is skipped alone (the next sweep sees it again). ``chunk=1``: one unit of work each.
+        """
         self.ctx.policy.check(principal, Action.POOL_SWEEP)
         self.resume_recomputes(principal, page=batch)  # due dates first follow the rules
-        return run_sweep(
-            self._due_ids("reclaim_warn", batch),
-            self._due_ids("reclaim_due", batch),
-            lambda customer_id: self._warn_one(principal, customer_id),
-            lambda customer_id: self._reclaim_one(principal, customer_id),
-            "reclaim",
+        warns = self._in_chunks(
+            principal, self._due_ids("reclaim_warn", batch), self._warn, max(1, chunk)
         )
+        reclaims = self._in_chunks(
+            principal, self._due_ids("reclaim_due", batch), self._reclaim, max(1, chunk)
+        )
+        warned = [ident for ident, outcome in warns if outcome is True]
+        reclaimed = [ident for ident, outcome in reclaims if outcome == "reclaimed"]
+        skipped = [(ident, _CONFLICT) for ident, outcome in warns if outcome == _CONFLICT]
+        skipped += [(i, str(outcome)) for i, outcome in reclaims if outcome != "reclaimed"]
+        _log.info(
+            "reclaim sweep: %d reclaimed, %d warned, %d skipped",
+            len(reclaimed), len(warned), len(skipped),
+        )  # fmt: skip
+        return SweepReport(tuple(reclaimed), tuple(warned), tuple(skipped))
 
-    def _warn_one(self, principal: Principal, customer_id: str) -> bool:
-        def command(uow: UnitOfWork) -> tuple[bool, list[Change]]:
-            customer = uow.customers.get(customer_id)
-            now = self.ctx.clock.now()
-            due, warn = customer.reclaim_due_at, customer.warn_at
-            if customer.owner_id is None or due is None or warn is None or warn > now:
-                return False, []
-            if customer.warned_due_at == due:
-                return False, []
-            after = attrs.evolve(customer, warned_due_at=due)
-            # Only the sweep's own "warned" mark moves: no fact, schedule or book changes,
-            # so this one save bypasses the write path (and leaves updated_at alone).
-            uow.customers.save(after)
-            uow.record(
-                ReclaimWarning(
-                    now,
-                    customer.id,
-                    customer.owner_id,
-                    due,
-                    customer.reclaim_rule or "",
-                    customer.reclaim_provisional,
-                )
+    def _in_chunks(
+        self,
+        principal: Principal,
+        ids: list[str],
+        step: Callable[[UnitOfWork, Principal, str], tuple[Any, list[Change]]],
+        chunk: int,
+    ) -> list[tuple[str, Any]]:
+        """Each of ``ids`` with the outcome of ``step`` on it, ``chunk`` ids to a unit of work;
+        a chunk still conflicting after the retries goes one id at a time (``"conflict"``
+        for an id that still conflicts alone)."""
+        outcomes: list[tuple[str, Any]] = []
+        for start in range(0, len(ids), chunk):
+            part = ids[start : start + chunk]
+
+            def command(uow: UnitOfWork, part: list[str] = part) -> tuple[Any, list[Change]]:
+                results, changes = [], []
+                for ident in part:
+                    result, more = step(uow, principal, ident)
+                    results.append(result)
+                    changes.extend(more)
+                return results, changes
+
+            try:
+                results = self.ctx.execute(principal, Action.POOL_SWEEP, command)
+            except ConcurrencyConflict:
+                if len(part) == 1:
+                    outcomes.append((part[0], _CONFLICT))
+                else:
+                    for ident in part:
+                        outcomes.extend(self._in_chunks(principal, [ident], step, 1))
+                continue
+            outcomes.extend(zip(part, results, strict=True))
+        return outcomes
+
+    def _warn(
+        self, uow: UnitOfWork, principal: Principal, customer_id: str
+    ) -> tuple[bool, list[Change]]:
+        customer = uow.customers.get(customer_id)
+        now = self.ctx.clock.now()
+        due, warn = customer.reclaim_due_at, customer.warn_at
+        if customer.owner_id is None or due is None or warn is None or warn > now:
+            return False, []
+        if customer.warned_due_at == due:
+            return False, []
+        after = attrs.evolve(customer, warned_due_at=due)
+        # Only the sweep's own "warned" mark moves: no fact, schedule or book changes,
+        # so this one save bypasses the write path (and leaves updated_at alone).
+        uow.customers.save(after)
+        uow.record(
+            ReclaimWarning(
+                now,
+                customer.id,
+                customer.owner_id,
+                due,
+                customer.reclaim_rule or "",
+                customer.reclaim_provisional,
             )
-            return True, [Change("customer", customer.id, customer, after, "reclaim warning")]
+        )
+        return True, [Change("customer", customer.id, customer, after, "reclaim warning")]
 
-        return self.ctx.execute(principal, Action.POOL_SWEEP, command)
-
-    def _reclaim_one(self, principal: Principal, customer_id: str) -> str:
-        def command(uow: UnitOfWork) -> tuple[str, list[Change]]:
-            stored = uow.customers.get(customer_id)
-            customer = self.customers.scheduled(uow, stored)
-            now = self.ctx.clock.now()
-            due = customer.reclaim_due_at
-            if customer.owner_id is None:
-                return "not_owned", []
-            if due is None or due > now:  # the stored schedule was stale: fix it
-                why = "reclaim schedule recomputed"
-                return "not_due", list(
-                    self.customers.stage(uow, stored, customer, reason=why).changes
-                )
-            rules = self.customers.rules_of(uow, customer.pool_id)
-            target = rules.release_to or customer.pool_id
-            assert target is not None  # owned customers with a schedule come from a pool
-            after = returned_to_pool(customer, target, now)
-            reason = f"reclaimed: {customer.reclaim_rule}"
-            _, changes = self.customers.move(
-                uow, principal, customer, after, OwnershipAction.RECLAIM, reason=reason
-            )
-            return "reclaimed", changes
-
-        return self.ctx.execute(principal, Action.POOL_SWEEP, command)
+    def _reclaim(
+        self, uow: UnitOfWork, principal: Principal, customer_id: str
+    ) -> tuple[str, list[Change]]:
+        stored = uow.customers.get(customer_id)
+        customer = self.customers.scheduled(uow, stored)
+        now = self.ctx.clock.now()
+        due = customer.reclaim_due_at
+        if customer.owner_id is None:
+            return "not_owned", []
+        if due is None or due > now:  # the stored schedule was stale: fix it
+            why = "reclaim schedule recomputed"
+            return "not_due", list(self.customers.stage(uow, stored, customer, reason=why).changes)
+        rules = self.customers.rules_of(uow, customer.pool_id)
+        target = rules.release_to or customer.pool_id
+        assert target is not None  # owned customers with a schedule come from a pool
+        after = returned_to_pool(customer, target, now)
+        reason = f"reclaimed: {customer.reclaim_rule}"
+        _, changes = self.customers.move(
+            uow, principal, customer, after, OwnershipAction.RECLAIM, reason=reason
+        )
+        return "reclaimed", changes
 
     def recompute_provisional(
         self, principal: Principal, *, batch: int = 500, reason: str | None = None
