@@ -103,7 +103,8 @@ def classify(
         if candidates:
             next_rule, missing = min(candidates, key=lambda pair: len(pair[1]))
         if requirements is not None:
-            profile = attrs.evolve(customer, signals=signals)
+            same = signals is customer.signals  # the usual case: no copy to make
+            profile = customer if same else attrs.evolve(customer, signals=signals)
             missing_fields = requirements.missing(profile, tier=next_tier)
     return Classification(
         tier=rule.tier,
@@ -176,5 +177,9 @@ def apply_classification(
     result = classify(
         customer, customer.signals, rules, now, timezone=timezone, requirements=requirements
     )
-    after = attrs.evolve(customer, tier=result.tier, tags=tags.apply(customer.tags, result.facts))
+    tagged = tags.apply(customer.tags, result.facts)
+    if result.tier is customer.tier and tagged == customer.tags:
+        after = customer  # nothing moved (most reclassifications): no copy to make
+    else:
+        after = attrs.evolve(customer, tier=result.tier, tags=tagged)
     return Reclassification(customer, after, result)

@@ -168,7 +168,8 @@ def facts_of(
     completeness_fields: Sequence[str] = DEFAULT_COMPLETENESS_FIELDS,
 ) -> Facts:
     """The facts of ``customer`` with ``signals`` at ``now`` (``timezone`` sets "today")."""
-    profile = attrs.evolve(customer, signals=signals)
+    same = signals is customer.signals  # the usual case: no copy to make
+    profile = customer if same else attrs.evolve(customer, signals=signals)
     zones = set(signals.collaborating_zones)
     if customer.zone_id is not None:
         zones.add(customer.zone_id)
