@@ -23,6 +23,8 @@ from leadtocash.stores import connect
 __all__ = ["ParallelAudit", "main", "verify_part"]
 
 _PAGE = 10_000
+#: Processes by default at most (each worker starts an interpreter of its own).
+_MAX_WORKERS = 4
 
 
 @attrs.frozen
@@ -65,12 +67,12 @@ def verify_part(url: str, strands: Sequence[int], chain: bool) -> _Part:
 
 class ParallelAudit:
     """Verification of the store at ``url``, its strands split ``processes`` ways (default:
-    one per CPU): the other parts start in worker processes at once, the first part runs in
-    this process when :meth:`result` is called (start it once the run has committed its last
-    entry; a run without other CPUs verifies everything here, as ``verify_store_audit``)."""
+    one per CPU, at most 4): the other parts start in worker processes at once, the first
+    part runs in this process when :meth:`result` is called (start it once the run has
+    committed its last entry; without other CPUs everything is verified here)."""
 
     def __init__(self, url: str, strands: int, processes: int | None = None) -> None:
-        workers = max(1, min(processes or os.cpu_count() or 1, strands))
+        workers = max(1, min(processes or min(os.cpu_count() or 1, _MAX_WORKERS), strands))
         self._url = url
         self._parts = [list(range(k, strands, workers)) for k in range(workers)]
         self._workers: list[subprocess.Popen[str]] = []
@@ -85,6 +87,9 @@ class ParallelAudit:
                     env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
                 )
             except OSError:  # no interpreter to start: every part is verified here
+                for started in self._workers:
+                    started.kill()
+                    started.wait()
                 self._workers = []
                 self._parts = [list(range(strands))]
                 break
