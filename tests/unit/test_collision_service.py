@@ -166,3 +166,41 @@ def test_merge_moves_contacts_and_follow_ups_archives_the_loser_and_frees_its_ke
     with pytest.raises(RuleViolation) as caught:
         world.crm.collisions.merge(MANAGER, keep.id, drop.id, "twice")
     assert caught.value.code == "collision.merge_invalid"
+
+
+def test_create_customer_checks_and_creates_in_one_unit_of_work(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The duplicate check and the creation share one unit of work: one check, one commit,
+    and the report that comes back is the check the creation rested on."""
+    import leadtocash.app.collision as service
+    from leadtocash.app.context import AppContext
+
+    world = make_world()
+    world.crm.collisions.create_customer(
+        ADMIN, "Huawei Technologies Co., Ltd.", pool_id=world.pool_id, phones=["13800138000"]
+    )
+    checks: list[int] = []
+    reads: list[int] = []
+    real_check, real_read = service.collision_report, AppContext.read
+
+    def counted_check(*args: Any, **kwargs: Any) -> Any:
+        checks.append(1)
+        return real_check(*args, **kwargs)
+
+    def counted_read(self: AppContext, *args: Any) -> Any:
+        reads.append(1)
+        return real_read(self, *args)
+
+    monkeypatch.setattr(service, "collision_report", counted_check)
+    monkeypatch.setattr(AppContext, "read", counted_read)
+    entries = len(world.store._audit)
+    customer, report = world.crm.collisions.create_customer(
+        ADMIN, "Huawei Technology", pool_id=world.pool_id, phones=["+86 138-0013-8000"]
+    )
+    assert (len(checks), len(reads)) == (1, 0)
+    assert len(world.store._audit) == entries + 1 and customer.version == 1
+    assert report.warnings and not report.blocked
+    with pytest.raises(RuleViolation):
+        world.crm.collisions.create_customer(ADMIN, "Huawei Technology", pool_id=world.pool_id)
+    assert len(checks) == 2 and len(world.store._audit) == entries + 1
