@@ -173,8 +173,8 @@ def test_create_customer_checks_and_creates_in_one_unit_of_work(
 ) -> None:
     """The duplicate check and the creation share one unit of work: one check, one commit,
     and the report that comes back is the check the creation rested on."""
-    import leadtocash.app.collision as service
     from leadtocash.app.context import AppContext
+    from leadtocash.app.dedup import collision_report
 
     world = make_world()
     world.crm.collisions.create_customer(
@@ -182,7 +182,7 @@ def test_create_customer_checks_and_creates_in_one_unit_of_work(
     )
     checks: list[int] = []
     reads: list[int] = []
-    real_check, real_read = service.collision_report, AppContext.read
+    real_check, real_read = collision_report, AppContext.read
 
     def counted_check(*args: Any, **kwargs: Any) -> Any:
         checks.append(1)
@@ -192,7 +192,7 @@ def test_create_customer_checks_and_creates_in_one_unit_of_work(
         reads.append(1)
         return real_read(self, *args)
 
-    monkeypatch.setattr(service, "collision_report", counted_check)
+    monkeypatch.setattr("leadtocash.app.collision.collision_report", counted_check)
     monkeypatch.setattr(AppContext, "read", counted_read)
     entries = len(world.store._audit)
     customer, report = world.crm.collisions.create_customer(
