@@ -123,7 +123,7 @@ class SimulationConfig:
     zones: int = 3
     reps: int = 30
     days: int = 90
-    leads: int = 3_000
+    leads: int = 4_000
     seed: int = 7
     start: date = DEFAULT_START
     #: Share of leads that repeat a company already seen (another channel, another spelling).
