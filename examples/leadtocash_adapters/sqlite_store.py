@@ -78,6 +78,7 @@ from leadtocash.ports import (
     scrub_payload,
     strand_of,
 )
+from leadtocash_adapters._documents import DocumentMemo
 
 __all__ = ["SCHEMA_VERSION", "SQLiteSession", "SQLiteStore", "connect"]
 
@@ -567,7 +568,7 @@ class SQLiteStore:
         self._writer_queue = _WriterQueue(Path(f"{os.fspath(path)}-writer"))
         self._closed = False
         # The documents last read, by (kind, id): JSON text and what it parsed to.
-        self._documents: dict[tuple[str, str], tuple[str, Any]] = {}
+        self._documents = DocumentMemo(_DOCUMENTS)
         try:
             if create_schema:
                 self.create_schema()
@@ -771,28 +772,8 @@ class SQLiteStore:
         return stored
 
     def _document(self, kind: str, ident: str, text: str) -> Any:
-        """``text`` parsed; the very object of the last read when it read the same text.
-
-        Most reads find a record as this process last saw it (a pool, a rep's book, a
-        counter): comparing the text is far cheaper than parsing it, and handing out the
-        same object lets the aggregate cache compare documents by identity. Any other text
-        (a new version, a row edited under the same version) is parsed afresh. Documents are
-        read-only (``StoredRecord.data`` is a Mapping), so sharing one is safe.
-        """
-        key = (kind, ident)
-        documents = self._documents
-        known = documents.get(key)
-        if known is not None and known[0] == text:
-            return known[1]
-        data = json.loads(text)
-        documents.pop(key, None)  # re-inserted last: the newest entries are evicted last
-        documents[key] = (text, data)
-        while len(documents) > _DOCUMENTS:
-            try:
-                del documents[next(iter(documents))]
-            except (KeyError, RuntimeError, StopIteration):  # another thread got there first
-                break
-        return data
+        """``text`` parsed, or the object parsed at the last read of the same text."""
+        return self._documents.parse(kind, ident, text)
 
     # -- the Store protocol ---------------------------------------------------------------------
     def session(self) -> SQLiteSession:
