@@ -32,7 +32,7 @@ from leadtocash.collision import (
     retarget_contact,
     retarget_follow_up,
 )
-from leadtocash.errors import DuplicateKey, FieldError, RuleViolation, ValidationError
+from leadtocash.errors import FieldError, RuleViolation, ValidationError
 from leadtocash.model import Contact, Customer, CustomerId, FollowUp, PoolId, Tier, ZoneId
 from leadtocash.pipeline import Opportunity
 
@@ -202,14 +202,7 @@ class CollisionService:
             )  # fmt: skip
             return self.customers.stage_new(uow, principal, customer, checked=report)
 
-        try:
-            stored = self.ctx.execute(principal, Action.CUSTOMER_CREATE, command)
-        except DuplicateKey as exc:  # a concurrent creation won the unique key
-            raise RuleViolation(
-                f"another customer already holds {exc.key!r}",
-                code="collision.duplicate",
-                details={"key": exc.key, "existing": {"kind": exc.kind, "id": exc.existing_id}},
-            ) from exc
+        stored = self.customers.run_create(principal, command)
         return self.customers.visible(stored, principal), reports[0]
 
     def import_customers(

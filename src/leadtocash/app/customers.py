@@ -11,7 +11,7 @@ other; they share this object (and the context it reads its rules from).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from operator import attrgetter
 
@@ -283,15 +283,21 @@ class CustomerWrites:
         def command(uow: UnitOfWork) -> tuple[Customer, list[Change]]:
             return self.stage_new(uow, principal, customer)
 
+        return self.visible(self.run_create(principal, command), principal)
+
+    def run_create(
+        self, principal: Principal, command: Callable[[UnitOfWork], tuple[Customer, list[Change]]]
+    ) -> Customer:
+        """Run a command that creates a customer (``customer.create``); a unique key that a
+        concurrent creation won first is RuleViolation ``collision.duplicate``, naming it."""
         try:
-            stored = self.ctx.execute(principal, Action.CUSTOMER_CREATE, command)
+            return self.ctx.execute(principal, Action.CUSTOMER_CREATE, command)
         except DuplicateKey as exc:  # a concurrent creation won the unique key
             raise RuleViolation(
                 f"another customer already holds {exc.key!r}",
                 code="collision.duplicate",
                 details={"key": exc.key, "existing": {"kind": exc.kind, "id": exc.existing_id}},
             ) from exc
-        return self.visible(stored, principal)
 
     # -- the write path ------------------------------------------------------------------------
     def rescheduled(self, customer: Customer, rules: PoolRules) -> Customer:
