@@ -7,17 +7,19 @@ from concurrent.futures import ThreadPoolExecutor
 from leadtocash.audit import AuditDigest, AuditEntry, AuditReport, verify_audit
 from leadtocash.ports.storage import Store
 
-__all__ = ["verify_store_audit"]
+__all__ = ["all_digests", "read_strand", "verify_store_audit"]
 
 
-def _all_digests(store: Store, page: int) -> list[AuditDigest]:
+def all_digests(store: Store, page: int) -> list[AuditDigest]:
+    """Every digest of the store, oldest first, read ``page`` at a time."""
     digests: list[AuditDigest] = []
     while batch := store.audit_digests(after=len(digests), limit=page):
         digests.extend(batch)
     return digests
 
 
-def _strand(store: Store, strand: int, page: int) -> list[AuditEntry]:
+def read_strand(store: Store, strand: int, page: int) -> list[AuditEntry]:
+    """Every entry of one strand, in strand order, read ``page`` at a time."""
     entries: list[AuditEntry] = []
     after = 0
     while batch := store.audit_strand(strand, after=after, limit=page):
@@ -35,9 +37,9 @@ def verify_store_audit(store: Store, *, workers: int = 4, page: int = 10_000) ->
     Digests are read first: every tip they record was committed before the strands are read,
     so entries sealed meanwhile only lengthen the strands past the tips.
     """
-    digests = _all_digests(store, page)
+    digests = all_digests(store, page)
     strands = store.audit_strands
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        per_strand = list(pool.map(lambda s: _strand(store, s, page), range(strands)))
+        per_strand = list(pool.map(lambda s: read_strand(store, s, page), range(strands)))
     entries = [entry for strand in per_strand for entry in strand]
     return verify_audit(entries, digests, strands=strands)

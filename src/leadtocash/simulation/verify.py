@@ -17,7 +17,8 @@ from collections.abc import Sequence
 
 import attrs
 
-from leadtocash.audit import AuditDigest, AuditEntry, AuditFault, AuditReport, verify_audit
+from leadtocash.app.auditing import all_digests, read_strand
+from leadtocash.audit import AuditFault, AuditReport, verify_audit
 from leadtocash.stores import connect
 
 __all__ = ["ParallelAudit", "main", "verify_part"]
@@ -45,18 +46,9 @@ def verify_part(url: str, strands: Sequence[int], chain: bool) -> _Part:
     """
     store = connect(url)
     try:
-        digests: list[AuditDigest] = []
-        while batch := store.audit_digests(after=len(digests), limit=_PAGE):
-            digests.extend(batch)
+        digests = all_digests(store, _PAGE)
         count = store.audit_strands
-        entries: list[AuditEntry] = []
-        for strand in strands:
-            after = 0
-            while page := store.audit_strand(strand, after=after, limit=_PAGE):
-                entries.extend(page)
-                after = page[-1].strand_seq
-                if len(page) < _PAGE:
-                    break
+        entries = [entry for strand in strands for entry in read_strand(store, strand, _PAGE)]
     finally:
         store.close()
     report = verify_audit(entries, digests, strands=count)
