@@ -18,10 +18,11 @@ import pytest
 from aftersales_fixtures import OFFICE, cst
 from contract_fixtures import signed_contract
 from leadtocash import LeadToCash, Money, Principal, RepId, Role, SalesRep, Tier
-from leadtocash.aftersales import CsatGrouping, SlaTarget, TicketStatus
+from leadtocash.aftersales import CsatGrouping, SlaTarget, TicketStatus, warn_threshold
 from leadtocash.app import ServicePolicies
 from leadtocash.app.aggregates import sortable_time
 from leadtocash.contracts import InvoiceKind, LineInput, MilestoneSpec, ProductId
+from leadtocash.durations import Duration
 from leadtocash.errors import LeadToCashError, ValidationError
 from leadtocash.model import Contact, ContactId, CustomerId, Team, TeamId
 from leadtocash.pipeline.flows import DEFAULT_FLOW
@@ -363,3 +364,22 @@ def _contract_ending(world: World, cid: str, ends_on: date) -> str:
     _refused(world, "contract.signed_immutable", crm.contracts.edit, REP1, contract.id,
              ends_on=ends_on + timedelta(days=365))  # fmt: skip
     return contract.id
+
+
+def test_a_p1_ticket_is_warned_at_half_its_one_hour_first_response() -> None:
+    """P1 promises a first response in 1 business hour and the default warning is 1 hour
+    ahead: the warning comes at half time instead of never."""
+    bh = Duration.business_hours
+    assert warn_threshold(bh(1), bh(1)) == timedelta(minutes=30)
+    assert warn_threshold(bh(8), bh(1)) == timedelta(hours=7)
+    assert warn_threshold(bh(1), bh(0)) is None and warn_threshold(bh(0), bh(1)) is None
+    world, cid = service_world()
+    crm, clock = world.crm, world.clock
+    ticket_id = _open(world, cid, "P1")
+    ticket = crm.tickets.get(REP1, ticket_id)
+    assert ticket.first_response_due_at is not None and ticket.sla_check_at is not None
+    assert ticket.sla_check_at < ticket.first_response_due_at
+    clock.set(ticket.sla_check_at)
+    report = crm.tickets.sweep_sla(SYSTEM)
+    assert report.warned == ((ticket_id, "first_response"),) and report.breached == ()
+    assert _topics(world) == ["ticket.sla_warning"]

@@ -97,9 +97,15 @@ def reached_at(
 
 
 def warn_threshold(promise: Duration, warn_before: Duration) -> timedelta | None:
-    """How much elapsed time triggers the warning (None: no warning, or none before the start)."""
-    if promise.off or warn_before.off or warn_before.amount >= promise.amount:
+    """How much elapsed time triggers the warning (None: the promise or its warning is off).
+
+    ``warn_before`` ahead of the due time; a promise no longer than ``warn_before`` (P1's
+    one-hour first response with the default one-hour warning) is warned at half time
+    instead, so a short promise still gets its warning."""
+    if promise.off or warn_before.off:
         return None
+    if warn_before.amount >= promise.amount:
+        return timedelta(hours=promise.amount) / 2
     return timedelta(hours=promise.amount - warn_before.amount)
 
 
