@@ -502,52 +502,48 @@ class LeadPoolService:
         """
         self.ctx.policy.check(principal, Action.POOL_SWEEP)
         return run_sweep(
-            due_ids(self.ctx, Lead, "reclaim_warn", batch),
-            due_ids(self.ctx, Lead, "reclaim_due", batch),
-            lambda lead_id: self._warn_one(principal, lead_id),
-            lambda lead_id: self._reclaim_one(principal, lead_id),
+            self.ctx, principal, due_ids(self.ctx, Lead, "reclaim_warn", batch),
+            due_ids(self.ctx, Lead, "reclaim_due", batch), self._warn, self._reclaim,
             "lead pool",
-        )
+        )  # fmt: skip
 
-    def _warn_one(self, principal: Principal, lead_id: str) -> bool:
-        def command(uow: UnitOfWork) -> tuple[bool, list[Change]]:
-            lead = uow.leads.get(lead_id)
-            now = self.ctx.clock.now()
-            due, warn = lead.reclaim_due_at, lead.warn_at
-            if lead.owner_id is None or due is None or warn is None or warn > now:
-                return False, []
-            if lead.warned_due_at == due:
-                return False, []
-            after = attrs.evolve(lead, warned_due_at=due)
-            uow.leads.save(after)  # only the sweep's own mark moves: no schedule change
-            uow.record(
-                LeadReclaimWarning(
-                    now, lead.id, lead.owner_id, due, lead.reclaim_rule or "",
-                    lead.reclaim_provisional,
-                )
-            )  # fmt: skip
-            return True, [Change("lead", lead.id, lead, after, "reclaim warning")]
-
-        return self.ctx.execute(principal, Action.POOL_SWEEP, command)
-
-    def _reclaim_one(self, principal: Principal, lead_id: str) -> str:
-        def command(uow: UnitOfWork) -> tuple[str, list[Change]]:
-            stored = uow.leads.get(lead_id)
-            lead = self.leads.scheduled(uow, stored)
-            now = self.ctx.clock.now()
-            if lead.owner_id is None:
-                return "not_owned", []
-            due = lead.reclaim_due_at
-            if due is None or due > now:  # the stored schedule was stale: fix it
-                why = "reclaim schedule recomputed"
-                return "not_due", self.leads.stage(uow, stored, lead, reason=why)[1]
-            target = self.leads.rules_of(uow, lead.pool_id).release_to or lead.pool_id
-            assert target is not None  # owned leads with a schedule come from a pool
-            after = lead_returned(lead, target, now)
-            reason = f"reclaimed: {lead.reclaim_rule}"
-            _, changes = self.leads.move(
-                uow, principal, stored, after, OwnershipAction.RECLAIM, reason=reason
+    def _warn(
+        self, uow: UnitOfWork, principal: Principal, lead_id: str
+    ) -> tuple[bool, list[Change]]:
+        lead = uow.leads.get(lead_id)
+        now = self.ctx.clock.now()
+        due, warn = lead.reclaim_due_at, lead.warn_at
+        if lead.owner_id is None or due is None or warn is None or warn > now:
+            return False, []
+        if lead.warned_due_at == due:
+            return False, []
+        after = attrs.evolve(lead, warned_due_at=due)
+        uow.leads.save(after)  # only the sweep's own mark moves: no schedule change
+        uow.record(
+            LeadReclaimWarning(
+                now, lead.id, lead.owner_id, due, lead.reclaim_rule or "",
+                lead.reclaim_provisional,
             )
-            return "reclaimed", changes
+        )  # fmt: skip
+        return True, [Change("lead", lead.id, lead, after, "reclaim warning")]
 
-        return self.ctx.execute(principal, Action.POOL_SWEEP, command)
+    def _reclaim(
+        self, uow: UnitOfWork, principal: Principal, lead_id: str
+    ) -> tuple[str, list[Change]]:
+        stored = uow.leads.get(lead_id)
+        lead = self.leads.scheduled(uow, stored)
+        now = self.ctx.clock.now()
+        if lead.owner_id is None:
+            return "not_owned", []
+        due = lead.reclaim_due_at
+        if due is None or due > now:  # the stored schedule was stale: fix it
+            why = "reclaim schedule recomputed"
+            return "not_due", self.leads.stage(uow, stored, lead, reason=why)[1]
+        target = self.leads.rules_of(uow, lead.pool_id).release_to or lead.pool_id
+        assert target is not None  # owned leads with a schedule come from a pool
+        after = lead_returned(lead, target, now)
+        reason = f"reclaimed: {lead.reclaim_rule}"
+        _, changes = self.leads.move(
+            uow, principal, stored, after, OwnershipAction.RECLAIM, reason=reason
+        )
+        return "reclaimed", changes

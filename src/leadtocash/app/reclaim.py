@@ -10,7 +10,7 @@ rules recomputes the schedule of every owned customer of the pool in pages.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -73,37 +73,67 @@ def due_ids(
             cursor = hits[-1]
 
 
+#: One record's step of a sweep inside a unit of work: ``(outcome, audited changes)``.
+SweepStep = Callable[[UnitOfWork, Principal, str], tuple[Any, list[Change]]]
+
+
 def run_sweep(
-    warn_ids: Iterable[str],
-    reclaim_ids: Iterable[str],
-    warn_one: Callable[[str], bool],
-    reclaim_one: Callable[[str], str],
+    ctx: AppContext,
+    principal: Principal,
+    warn_ids: list[str],
+    reclaim_ids: list[str],
+    warn: SweepStep,
+    reclaim: SweepStep,
     what: str,
+    *,
+    chunk: int = 1,
 ) -> SweepReport:
-    """Warn each of ``warn_ids`` then reclaim each of ``reclaim_ids``, one unit of work each;
-    a conflict skips the record (the next sweep sees it again). Shared by customers and leads.
-    """
-    warned, reclaimed, skipped = [], [], []
-    for ident in warn_ids:
-        try:
-            if warn_one(ident):
-                warned.append(ident)
-        except ConcurrencyConflict:
-            skipped.append((ident, "conflict"))
-    for ident in reclaim_ids:
-        try:
-            outcome = reclaim_one(ident)
-        except ConcurrencyConflict:
-            outcome = "conflict"
-        if outcome == "reclaimed":
-            reclaimed.append(ident)
-        else:
-            skipped.append((ident, outcome))
+    """Warn each of ``warn_ids`` (outcome True when warned), then reclaim each of
+    ``reclaim_ids`` (outcome ``"reclaimed"``, or why not), ``chunk`` records to a unit of
+    work; a record that still conflicts alone is skipped (the next sweep sees it again).
+    Shared by customers and leads."""
+    warns = _in_chunks(ctx, principal, warn_ids, warn, max(1, chunk))
+    reclaims = _in_chunks(ctx, principal, reclaim_ids, reclaim, max(1, chunk))
+    warned = [ident for ident, outcome in warns if outcome is True]
+    reclaimed = [ident for ident, outcome in reclaims if outcome == "reclaimed"]
+    skipped = [(ident, _CONFLICT) for ident, outcome in warns if outcome == _CONFLICT]
+    skipped += [(i, str(outcome)) for i, outcome in reclaims if outcome != "reclaimed"]
     _log.info(
         "%s sweep: %d reclaimed, %d warned, %d skipped",
         what, len(reclaimed), len(warned), len(skipped),
     )  # fmt: skip
     return SweepReport(tuple(reclaimed), tuple(warned), tuple(skipped))
+
+
+def _in_chunks(
+    ctx: AppContext, principal: Principal, ids: list[str], step: SweepStep, chunk: int
+) -> list[tuple[str, Any]]:
+    """Each of ``ids`` with the outcome of ``step`` on it, ``chunk`` ids to a unit of work
+    (``pool.sweep``); a chunk still conflicting after the retries goes one id at a time
+    (``"conflict"`` for an id that still conflicts alone)."""
+    outcomes: list[tuple[str, Any]] = []
+    for start in range(0, len(ids), chunk):
+        part = ids[start : start + chunk]
+
+        def command(uow: UnitOfWork, part: list[str] = part) -> tuple[Any, list[Change]]:
+            results, changes = [], []
+            for ident in part:
+                result, more = step(uow, principal, ident)
+                results.append(result)
+                changes.extend(more)
+            return results, changes
+
+        try:
+            results = ctx.execute(principal, Action.POOL_SWEEP, command)
+        except ConcurrencyConflict:
+            if len(part) == 1:
+                outcomes.append((part[0], _CONFLICT))
+            else:
+                for ident in part:
+                    outcomes.extend(_in_chunks(ctx, principal, [ident], step, 1))
+            continue
+        outcomes.extend(zip(part, results, strict=True))
+    return outcomes
 
 
 @attrs.frozen
@@ -143,55 +173,11 @@ class ReclaimService:
         """
         self.ctx.policy.check(principal, Action.POOL_SWEEP)
         self.resume_recomputes(principal, page=batch)  # due dates first follow the rules
-        warns = self._in_chunks(
-            principal, self._due_ids("reclaim_warn", batch), self._warn, max(1, chunk)
-        )
-        reclaims = self._in_chunks(
-            principal, self._due_ids("reclaim_due", batch), self._reclaim, max(1, chunk)
-        )
-        warned = [ident for ident, outcome in warns if outcome is True]
-        reclaimed = [ident for ident, outcome in reclaims if outcome == "reclaimed"]
-        skipped = [(ident, _CONFLICT) for ident, outcome in warns if outcome == _CONFLICT]
-        skipped += [(i, str(outcome)) for i, outcome in reclaims if outcome != "reclaimed"]
-        _log.info(
-            "reclaim sweep: %d reclaimed, %d warned, %d skipped",
-            len(reclaimed), len(warned), len(skipped),
+        return run_sweep(
+            self.ctx, principal, self._due_ids("reclaim_warn", batch),
+            self._due_ids("reclaim_due", batch), self._warn, self._reclaim, "reclaim",
+            chunk=chunk,
         )  # fmt: skip
-        return SweepReport(tuple(reclaimed), tuple(warned), tuple(skipped))
-
-    def _in_chunks(
-        self,
-        principal: Principal,
-        ids: list[str],
-        step: Callable[[UnitOfWork, Principal, str], tuple[Any, list[Change]]],
-        chunk: int,
-    ) -> list[tuple[str, Any]]:
-        """Each of ``ids`` with the outcome of ``step`` on it, ``chunk`` ids to a unit of work;
-        a chunk still conflicting after the retries goes one id at a time (``"conflict"``
-        for an id that still conflicts alone)."""
-        outcomes: list[tuple[str, Any]] = []
-        for start in range(0, len(ids), chunk):
-            part = ids[start : start + chunk]
-
-            def command(uow: UnitOfWork, part: list[str] = part) -> tuple[Any, list[Change]]:
-                results, changes = [], []
-                for ident in part:
-                    result, more = step(uow, principal, ident)
-                    results.append(result)
-                    changes.extend(more)
-                return results, changes
-
-            try:
-                results = self.ctx.execute(principal, Action.POOL_SWEEP, command)
-            except ConcurrencyConflict:
-                if len(part) == 1:
-                    outcomes.append((part[0], _CONFLICT))
-                else:
-                    for ident in part:
-                        outcomes.extend(self._in_chunks(principal, [ident], step, 1))
-                continue
-            outcomes.extend(zip(part, results, strict=True))
-        return outcomes
 
     def _warn(
         self, uow: UnitOfWork, principal: Principal, customer_id: str
