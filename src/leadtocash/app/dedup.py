@@ -23,7 +23,6 @@ from leadtocash.collision import (
     customer_keys,
     pick_candidates,
     query_blocks,
-    stored_keys,
 )
 from leadtocash.errors import ValidationError
 from leadtocash.model import LeadStatus
@@ -95,8 +94,11 @@ def existing_records(
         for customer in uow.customers.get_many(list(customer_ids))
         if customer.merged_into is None
     ]
+    # Records found only by blocking keys are compared by name: their stored fields are read
+    # without building aggregates (dozens per check; building and caching them was most of a
+    # fuzzy check's cost and left the garbage collector work).
     records.extend(
-        _by_name(RecordKind.CUSTOMER, ident, name, owner)
+        ExistingRecord.by_name(RecordKind.CUSTOMER, ident, name, owner)
         for ident, name, owner, merged_into, deleted in uow.customers.fields_of(
             by_name, ("id", "name", "owner_id", "merged_into", "deleted")
         )
@@ -108,7 +110,7 @@ def existing_records(
         if lead.status in OPEN_LEAD_STATUSES
     )
     records.extend(
-        _by_name(RecordKind.LEAD, ident, name, owner)
+        ExistingRecord.by_name(RecordKind.LEAD, ident, name, owner)
         for ident, name, owner, status, deleted in uow.leads.fields_of(
             leads_by_name, ("id", "company_name", "owner_id", "status", "deleted")
         )
@@ -118,15 +120,6 @@ def existing_records(
 
 
 _OPEN_STATUS_VALUES = frozenset(status.value for status in OPEN_LEAD_STATUSES)
-
-
-def _by_name(kind: RecordKind, ident: str, name: str, owner_id: str | None) -> ExistingRecord:
-    """A record found only by blocking keys, compared by name: its stored fields are read
-    without building the aggregate (``Repository.fields_of``), which a check does for dozens
-    of records; structuring them and keeping them in the aggregate cache was most of a fuzzy
-    check's cost and left garbage-collector work behind."""
-    keys = stored_keys(name, (), (), None)
-    return ExistingRecord(kind, ident, name, owner_id, keys)
 
 
 def collision_report(

@@ -173,14 +173,16 @@ class ExistingRecord:
         return None
 
     @classmethod
-    def from_lead(
-        cls, lead: Lead, *, region: str = DEFAULT_REGION, name_only: bool = False
+    def by_name(
+        cls, kind: RecordKind, ident: str, name: str, owner_id: str | None
     ) -> ExistingRecord:
-        """The checker's view of a stored lead (``name_only``: its name key alone, for a
-        record fetched only to compare names with)."""
-        if name_only:
-            return cls(RecordKind.LEAD, str(lead.id), lead.company_name, lead.owner_id,
-                       stored_keys(lead.company_name, (), (), None))  # fmt: skip
+        """A stored record fetched only to compare names with: its name key alone (parsing
+        its contact data is the slow part, and a check compares dozens of such records)."""
+        return cls(kind, ident, name, owner_id, stored_keys(name, (), (), None))
+
+    @classmethod
+    def from_lead(cls, lead: Lead, *, region: str = DEFAULT_REGION) -> ExistingRecord:
+        """The checker's view of a stored lead."""
         return cls(
             RecordKind.LEAD,
             str(lead.id),
@@ -190,14 +192,8 @@ class ExistingRecord:
         )
 
     @classmethod
-    def from_customer(
-        cls, customer: Customer, *, region: str = DEFAULT_REGION, name_only: bool = False
-    ) -> ExistingRecord:
-        """The checker's view of a stored customer (``name_only``: its name key alone, for a
-        record fetched only to compare names with: parsing its contact data is the slow part)."""
-        if name_only:
-            return cls(RecordKind.CUSTOMER, str(customer.id), customer.name, customer.owner_id,
-                       stored_keys(customer.name, (), (), None))  # fmt: skip
+    def from_customer(cls, customer: Customer, *, region: str = DEFAULT_REGION) -> ExistingRecord:
+        """The checker's view of a stored customer."""
         return cls(
             RecordKind.CUSTOMER,
             str(customer.id),
