@@ -81,6 +81,8 @@ class RepState:
     today: int = 0
     daily_cap: int | None = attrs.field(default=None, validator=optional_non_negative)
     open_leads: int = 0
+    #: Whether the pool's membership (成员范围) admits the rep; a non-member is never chosen.
+    member: bool = True
 
     @classmethod
     def from_rep(
@@ -93,6 +95,7 @@ class RepState:
         today: int = 0,
         daily_cap: int | None = None,
         open_leads: int = 0,
+        member: bool = True,
     ) -> RepState:
         """State of a core-model rep with the pool's counters and caps.
 
@@ -112,6 +115,7 @@ class RepState:
             today,
             stricter_limit(daily_cap, rep.daily_allocation_cap),
             open_leads,
+            member,
         )
 
     @property
@@ -151,7 +155,8 @@ class RepEligibility:
 
 
 def static_reasons(lead: LeadProfile, rep: RepState) -> tuple[bool, tuple[Reason, ...]]:
-    """Zone, skills, availability and weight (the facts that do not change within a batch)."""
+    """Zone, skills, availability, weight and pool membership (the facts that do not change
+    within a batch)."""
     reasons: list[Reason] = []
     ok = True
     if not rep.active:
@@ -208,6 +213,9 @@ def static_reasons(lead: LeadProfile, rep: RepState) -> tuple[bool, tuple[Reason
     if rep.weight <= 0:
         ok = False
         reasons.append(Reason("weight.zero", "weight 0"))
+    if not rep.member:
+        ok = False
+        reasons.append(Reason("membership.not_member", "not a member of the pool"))
     return ok, tuple(reasons)
 
 

@@ -28,6 +28,7 @@ from leadtocash.durations import local_day
 from leadtocash.errors import ValidationError
 from leadtocash.model import Customer, PoolId, RepId, SalesRep, ZoneId
 from leadtocash.pool.book import DailyClaims, OwnershipAction, Tiered, daily_claims_id
+from leadtocash.pool.membership import rep_member
 from leadtocash.pool.ownership import check_in_pool, check_unowned, taken_by
 from leadtocash.pool.rules import Pool
 
@@ -139,6 +140,7 @@ class AllocationService:
             capacity=rules.capacity or None,
             today=today.count if today else 0,
             daily_cap=rules.daily_claim_limit or None,
+            member=pool.members.admits(rep_member(rep)),
         )
 
     def _run(

@@ -54,7 +54,7 @@ from leadtocash.pool.leads import (
     lead_returned,
     lead_taken_by,
 )
-from leadtocash.pool.membership import PoolMembers, check_member, sees_pool
+from leadtocash.pool.membership import PoolMembers, check_member, rep_member, sees_pool
 from leadtocash.pool.ownership import (
     check_available_rep,
     check_in_pool,
@@ -280,9 +280,9 @@ class LeadPoolService:
         reason: str | None = None,
         override: bool = False,
     ) -> Lead:
-        """A manager assigns (分配) an unowned open lead to an active rep not on leave, both
-        inside the manager's scope; ``override`` (permissioned, reason required) skips the
-        capacity."""
+        """A manager assigns (分配) an unowned open lead to an active rep not on leave whom the
+        lead's pool admits, both inside the manager's scope; ``override`` (permissioned,
+        reason required) skips membership and capacity."""
         if override:
             self.ctx.policy.check(principal, Action.POOL_OVERRIDE)
             require_reason(reason)
@@ -394,6 +394,7 @@ class LeadPoolService:
             capacity=rules.capacity or None,
             today=today.count if today else 0,
             daily_cap=rules.daily_claim_limit or None,
+            member=pool.members.admits(rep_member(rep)),
         )
 
     def _run(

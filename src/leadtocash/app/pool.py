@@ -225,7 +225,8 @@ class PoolService:
         reason: str | None = None,
         override: bool = False,
     ) -> Customer:
-        """A manager assigns (分配) a pool customer to a rep; ``override`` skips capacity."""
+        """A manager assigns (分配) a pool customer to a rep the pool admits; an authorized
+        ``override`` (reason required) skips membership and capacity."""
         self._check_override(principal, override, reason)
 
         def command(uow: UnitOfWork) -> tuple[Customer, list[Change]]:

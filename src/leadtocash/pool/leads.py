@@ -29,7 +29,7 @@ from leadtocash.model import (
     stricter_limit,
 )
 from leadtocash.pool.book import DailyClaims
-from leadtocash.pool.membership import Member, PoolMembers, check_member, claimer
+from leadtocash.pool.membership import Member, PoolMembers, check_member, claimer, rep_member
 from leadtocash.pool.ownership import (
     check_active_rep,
     check_cooldowns,
@@ -210,11 +210,12 @@ def decide_lead_assign(
     *,
     override: bool = False,
 ) -> Lead:
-    """The lead given (分配) to an active rep, not on leave, of the pool's zone, with room
-    for one more open lead (an authorized ``override`` skips the capacity)."""
+    """The lead given (分配) to an active rep, not on leave, of the pool's zone, whom the
+    pool's membership admits, with room for one more open lead (an authorized ``override``
+    skips membership and capacity)."""
     _check_open(lead)
     check_unowned(lead, kind="lead")
-    return _handed_to(lead, rep, pool, facts, override=override)
+    return _handed_to(lead, rep, pool, facts, override=override, membership=True)
 
 
 def decide_lead_transfer(
@@ -239,11 +240,20 @@ def decide_lead_transfer(
 
 
 def _handed_to(
-    lead: Lead, rep: SalesRep, pool: LeadPool | None, facts: LeadOwnershipFacts, *, override: bool
+    lead: Lead,
+    rep: SalesRep,
+    pool: LeadPool | None,
+    facts: LeadOwnershipFacts,
+    *,
+    override: bool,
+    membership: bool = False,
 ) -> Lead:
-    """``lead`` given to ``rep``: active, not on leave, of the pool's zone, with room for one
-    more open lead unless ``override``."""
+    """``lead`` given to ``rep``: active, not on leave, of the pool's zone, admitted by the
+    pool's members when ``membership`` asks, with room for one more open lead; ``override``
+    skips the last two."""
     check_active_rep(rep, pool)
+    if membership and pool is not None and not override:
+        check_member(pool.id, pool.members, rep_member(rep))
     if not override:
         _check_capacity(pool.rules if pool else LeadPoolRules(), rep.id, facts)
     return lead_taken_by(lead, rep.id, facts.now)

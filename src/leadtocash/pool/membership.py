@@ -10,7 +10,9 @@ additionally refuses everyone it does not list — including reps with no zone, 
 rule lets through, and anyone at all for pools without a zone (product-line pools).
 
 Claims are decided on membership for every caller. Reads are not: managers (admin, zone
-managers, team leads, the system) keep their data-scope view of every pool.
+managers, team leads, the system) keep their data-scope view of every pool. Records handed
+out by a manager — assignment (分配), fair allocation and batch distribution — go only to
+reps the pool admits, judged by :func:`rep_member`.
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ import attrs
 
 from leadtocash.access import Principal, Role
 from leadtocash.errors import PermissionDenied
-from leadtocash.model import PoolId, RepId, TeamId, ZoneId
+from leadtocash.model import PoolId, RepId, SalesRep, TeamId, ZoneId
 
-__all__ = ["Member", "PoolMembers", "check_member", "claimer", "sees_pool"]
+__all__ = ["Member", "PoolMembers", "check_member", "claimer", "rep_member", "sees_pool"]
 
 
 @attrs.frozen
@@ -83,6 +85,13 @@ def claimer(rep_id: RepId, rep_zone: ZoneId | None, member: Member | None) -> Me
     if who.rep_id != rep_id:
         raise ValueError(f"the claiming member {who.rep_id} is not the claiming rep {rep_id}")
     return who
+
+
+def rep_member(rep: SalesRep) -> Member:
+    """A rep receiving records from a pool, as membership judges them: the zone and team the
+    organisation model gives them and the REP role (a rep's other roles belong to its logins,
+    which a manager handing out records does not act as)."""
+    return Member(rep.id, rep.zone_id, rep.team_id, frozenset({Role.REP}))
 
 
 def sees_pool(members: PoolMembers, principal: Principal) -> bool:

@@ -18,7 +18,7 @@ from leadtocash.durations import Duration, WorkingCalendar, deadline, is_provisi
 from leadtocash.errors import RuleViolation, ValidationError
 from leadtocash.model import Customer, PoolId, RepId, SalesRep, Tier, ZoneId, stricter_limit
 from leadtocash.pool.book import DailyClaims, RepBook
-from leadtocash.pool.membership import Member, check_member, claimer
+from leadtocash.pool.membership import Member, check_member, claimer, rep_member
 from leadtocash.pool.rules import Pool, PoolRules
 from leadtocash.validators import replace
 
@@ -366,9 +366,12 @@ def decide_assign(
     *,
     override: bool = False,
 ) -> Customer:
-    """The customer given (分配) to an active rep of the pool's zone with room in the book."""
+    """The customer given (分配) to an active rep of the pool's zone whom its membership admits,
+    with room in the book (an authorized ``override`` skips membership and capacity)."""
     check_unowned(customer)
     check_active_rep(rep, pool)
+    if pool is not None and not override:
+        check_member(pool.id, pool.members, rep_member(rep))
     check_capacity(pool.rules if pool else PoolRules(), facts, override=override)
     return taken_by(customer, rep.id, facts.now)
 

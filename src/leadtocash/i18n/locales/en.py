@@ -181,6 +181,7 @@ MESSAGES: dict[str, str | dict[str, str]] = {
     "skills.ok": "has the skills",
     "skills.missing": "missing skills",
     "weight.zero": "weight 0",
+    "membership.not_member": "not a member of the pool",
     "zone.any": "lead has no zone",
     "zone.match": "same zone",
     "zone.cross": "cross-zone",

@@ -157,6 +157,7 @@ MESSAGES: dict[str, str] = {
     "skills.ok": "具备所需技能",
     "skills.missing": "缺少所需技能",
     "weight.zero": "权重为 0",
+    "membership.not_member": "不是该池的成员",
     "zone.any": "线索未指定战区",
     "zone.match": "同一战区",
     "zone.cross": "跨战区",

@@ -161,6 +161,7 @@ MESSAGES: dict[str, str] = {
     "skills.ok": "具備所需技能",
     "skills.missing": "缺少所需技能",
     "weight.zero": "權重為 0",
+    "membership.not_member": "不是該池的成員",
     "zone.any": "線索未指定戰區",
     "zone.match": "同一戰區",
     "zone.cross": "跨戰區",
