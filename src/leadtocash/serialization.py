@@ -1,6 +1,7 @@
 """The one cattrs converter adapters and the unit of work use to turn aggregates into JSON.
 
-Datetimes become ISO-8601 text (UTC, microseconds kept), Decimals become text (exact),
+Datetimes and times of day become ISO-8601 text (UTC, microseconds kept), Decimals become
+text (exact), churn rules carry their ``signal`` as a tag,
 frozensets become sorted lists, enums their values. ``structure(unstructure(x)) == x`` holds
 for every aggregate (property-tested).
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, time
 from decimal import Decimal
 from operator import attrgetter
 from typing import Any, TypeVar, get_type_hints
@@ -23,7 +24,9 @@ import cattrs
 from cattrs.errors import AttributeValidationNote, IterableValidationNote
 from cattrs.gen import make_hetero_tuple_unstructure_fn
 from cattrs.preconf.json import make_converter
+from cattrs.strategies import configure_tagged_union
 
+from leadtocash.aftersales.churn import ChurnRule
 from leadtocash.classification import RequiredFields, ScoreRules, TagRules, TierRules
 from leadtocash.errors import FieldError, ValidationError
 from leadtocash.money import Money
@@ -68,6 +71,13 @@ def _make() -> cattrs.Converter:
     conv.register_unstructure_hook(Decimal, str)
     conv.register_structure_hook(Decimal, lambda v, _: Decimal(v))
     conv.register_structure_hook(Money, lambda v, _: Money.parse(v))
+    conv.register_unstructure_hook(time, lambda t: t.isoformat())
+    conv.register_structure_hook(time, lambda v, _: time.fromisoformat(v))
+    # A churn rule says which kind it is by the signal it looks at (every field has a default,
+    # so the classes cannot be told apart by their keys).
+    configure_tagged_union(
+        ChurnRule, conv, tag_generator=lambda rule: rule().signal.value, tag_name="signal"
+    )
     # Rule tables travel in their documented config form (they hold unions and classes), with
     # each rule's conditions as [fact, spec] pairs: stores may reorder JSON object keys
     # (PostgreSQL's jsonb does), and condition order is what explanations list.

@@ -1,9 +1,11 @@
 """The organisation's configurable rules as data (组织配置): one versioned, audited aggregate.
 
 Tier rules, system-tag rules, lead score rules, required fields, intake rules and the
-collision policy are not constructor arguments that silently fall back to defaults: they are
-stored, changed through an audited command (who changed what, before → after), and every
-path of the application reads the same copy. Pool rules are stored on each pool.
+collision policy, the contract-to-cash policies (approval thresholds, invoicing, reminders) and
+the after-sales policies (SLA targets, reopen window, churn rules, renewals, service hours) are
+not constructor arguments that silently fall back to defaults: they are stored, changed
+through an audited command (who changed what, before → after), and every path of the
+application reads the same copy. Pool rules are stored on each pool.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from datetime import datetime
 
 import attrs
 
+from leadtocash.aftersales.policies import ServicePolicies
 from leadtocash.classification import RequiredFields, ScoreRules, TagRules, TierRules
 from leadtocash.collision import DEFAULT_POLICY, CollisionPolicy
+from leadtocash.contracts.policies import CashPolicies
 from leadtocash.intake import IntakeRules
 from leadtocash.recycle import RecycleRules
 from leadtocash.validators import utc
@@ -38,5 +42,10 @@ class OrganisationSettings:
     collision: CollisionPolicy = DEFAULT_POLICY
     #: How long deleted records stay restorable in the recycle bin (回收站).
     recycle: RecycleRules = attrs.field(factory=RecycleRules)
+    #: Quotes' approval threshold, contract approvers, invoicing ceiling and payment days,
+    #: receivable reminders (报价审批, 开票, 催款).
+    cash: CashPolicies = attrs.field(factory=CashPolicies)
+    #: SLA targets, the reopen window, churn rules, renewals and service hours (售后).
+    service: ServicePolicies = attrs.field(factory=ServicePolicies)
     updated_at: datetime | None = attrs.field(default=None, validator=utc)
     version: int = 0

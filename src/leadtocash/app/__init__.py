@@ -178,6 +178,8 @@ class LeadToCash:
             tier_rules=tier_rules,
             tag_rules=tag_rules,
             required_fields=required_fields,
+            cash=cash,
+            service=service,
         )
         ctx = AppContext(
             store=store,
@@ -208,13 +210,13 @@ class LeadToCash:
             allocation=AllocationService(ctx),
             settings=SettingsService(ctx),
             products=ProductService(ctx),
-            quotes=QuoteService(ctx, cash or CashPolicies()),
-            contracts=ContractService(ctx, cash or CashPolicies()),
-            billing=BillingService(ctx, cash or CashPolicies()),
+            quotes=QuoteService(ctx),
+            contracts=ContractService(ctx),
+            billing=BillingService(ctx),
             receivables=ReceivablesService(ctx),
-            tickets=TicketService(ctx, service or ServicePolicies()),
-            churn=ChurnService(ctx, service or ServicePolicies()),
-            renewals=RenewalService(ctx, service or ServicePolicies()),
+            tickets=TicketService(ctx),
+            churn=ChurnService(ctx),
+            renewals=RenewalService(ctx),
             recycle_bin=RecycleBinService(ctx),
             maintenance=MaintenanceService(ctx),
         )

@@ -116,7 +116,11 @@ class BillingService:
     """Invoices, receipts, allocation, customer credit and payment reminders."""
 
     ctx: AppContext
-    policies: CashPolicies = attrs.field(factory=CashPolicies)
+
+    @property
+    def policies(self) -> CashPolicies:
+        """The organisation's policies in force (``crm.settings``: stored, audited)."""
+        return self.ctx.settings.cash
 
     # -- shared steps -----------------------------------------------------------------------
     def _guard(

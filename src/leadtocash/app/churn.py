@@ -48,10 +48,14 @@ class ChurnService:
     """Re-assesses customers' churn signals from their tickets and receivables."""
 
     ctx: AppContext
-    policies: ServicePolicies = attrs.field(factory=ServicePolicies)
     customers: CustomerWrites = attrs.field(
         init=False, default=attrs.Factory(lambda self: CustomerWrites(self.ctx), takes_self=True)
     )
+
+    @property
+    def policies(self) -> ServicePolicies:
+        """The organisation's policies in force (``crm.settings``: stored, audited)."""
+        return self.ctx.settings.service
 
     def assess(self, principal: Principal, customer_id: str) -> Customer:
         """Re-assess one customer's churn signals now (managers in scope, or the system);

@@ -79,11 +79,15 @@ class ContractService:
     """Contracts of the caller's customers: lifecycle, amendments, deliveries, roll-ups."""
 
     ctx: AppContext
-    policies: CashPolicies = attrs.field(factory=CashPolicies)
     flows: Mapping[str, StageFlow] = attrs.field(factory=_default_flows)
     customers: CustomerWrites = attrs.field(
         init=False, default=attrs.Factory(lambda self: CustomerWrites(self.ctx), takes_self=True)
     )
+
+    @property
+    def policies(self) -> CashPolicies:
+        """The organisation's policies in force (``crm.settings``: stored, audited)."""
+        return self.ctx.settings.cash
 
     # -- shared steps -----------------------------------------------------------------------
     def _customer_facts(

@@ -13,13 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-import attrs
-
 from leadtocash.access import Action, Principal
 from leadtocash.app.context import AppContext
 from leadtocash.app.unit_of_work import Repository, UnitOfWork
-from leadtocash.contracts import ApprovalPolicy, InvoicePolicy, QuotePolicy
-from leadtocash.contracts.reminders import ReminderPolicy
+from leadtocash.contracts.policies import CashPolicies
 from leadtocash.errors import PermissionDenied, ValidationError
 from leadtocash.model import Customer
 from leadtocash.pool.visibility import can_see_amounts
@@ -39,21 +36,6 @@ T = TypeVar("T")
 
 #: The largest page a list read returns.
 MAX_PAGE = 500
-
-
-@attrs.frozen
-class CashPolicies:
-    """The organisation's contract-to-cash policies, given to the facade.
-
-    ``quotes``: discount threshold and approver roles of quotes; ``approvals``: approver roles
-    of contracts and amendments; ``invoices``: the invoicing ceiling (contracted | delivered)
-    and payment days; ``reminders``: days before and after the due date reminders go out.
-    """
-
-    quotes: QuotePolicy = attrs.field(factory=QuotePolicy)
-    approvals: ApprovalPolicy = attrs.field(factory=ApprovalPolicy)
-    invoices: InvoicePolicy = attrs.field(factory=InvoicePolicy)
-    reminders: ReminderPolicy = attrs.field(factory=ReminderPolicy)
 
 
 def document_target(kind: str, ident: str, customer: Customer) -> ScopeTarget:

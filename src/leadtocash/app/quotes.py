@@ -174,7 +174,11 @@ class QuoteService:
     """Quotes (报价) of the caller's customers: draft, edit, approve, send, accept, revise."""
 
     ctx: AppContext
-    policies: CashPolicies = attrs.field(factory=CashPolicies)
+
+    @property
+    def policies(self) -> CashPolicies:
+        """The organisation's policies in force (``crm.settings``: stored, audited)."""
+        return self.ctx.settings.cash
 
     def _step(
         self,

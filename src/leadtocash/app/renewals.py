@@ -49,11 +49,15 @@ class RenewalService:
     """Renewal opportunities for contracts nearing their end, created once each."""
 
     ctx: AppContext
-    policies: ServicePolicies = attrs.field(factory=ServicePolicies)
     flow: StageFlow = DEFAULT_FLOW
     customers: CustomerWrites = attrs.field(
         init=False, default=attrs.Factory(lambda self: CustomerWrites(self.ctx), takes_self=True)
     )
+
+    @property
+    def policies(self) -> ServicePolicies:
+        """The organisation's policies in force (``crm.settings``: stored, audited)."""
+        return self.ctx.settings.service
 
     def _window(self) -> tuple[str, str]:
         """``(at_least, below)`` of ``renews_on``: one lead time either side of today."""

@@ -17,25 +17,21 @@ import attrs
 
 from leadtocash.access import Principal
 from leadtocash.aftersales import (
-    DEFAULT_SLA_POLICIES,
-    DEFAULT_TICKET_POLICY,
     ChurnRules,
-    RenewalPolicy,
     SlaCalendar,
-    SlaPolicies,
     Ticket,
-    TicketPolicy,
     apply_churn,
     churn_facts,
     overdue_receivables,
 )
+from leadtocash.aftersales.policies import CHURN_FADE, ServicePolicies
 from leadtocash.app.aggregates import group_bounds
 from leadtocash.app.context import AppContext, Change
 from leadtocash.app.customers import CustomerWrites
 from leadtocash.app.documents import all_pages, document_target
 from leadtocash.app.unit_of_work import UnitOfWork
 from leadtocash.contracts import Invoice, business_date
-from leadtocash.durations import BusinessHours, Duration, DurationUnit, WeekdayCalendar
+from leadtocash.durations import Duration, DurationUnit, WeekdayCalendar
 from leadtocash.model import Contact, Customer
 from leadtocash.pool.visibility import MASK, can_see_contact, mask_email, mask_phone
 from leadtocash.scopes import DataScope
@@ -50,28 +46,6 @@ __all__ = [
     "ticket_in_scope",
     "visible_contact",
 ]
-
-#: How long after its last breach or rating a customer stays on the churn sweep's list, so
-#: a signal that leaves its look-back window is cleared by a sweep within this time.
-CHURN_FADE = Duration(7, DurationUnit.CALENDAR_DAYS)
-
-
-@attrs.frozen
-class ServicePolicies:
-    """The organisation's after-sales policies, given to the facade.
-
-    ``sla``: first-response and resolution targets per priority and tier; ``tickets``: the
-    reopen window; ``churn``: the churn rules; ``renewals``: lead time and renewing statuses;
-    ``business_hours``: the service hours (None: the calendar's own, else 09:00–18:00);
-    ``churn_fade``: see :data:`CHURN_FADE`.
-    """
-
-    sla: SlaPolicies = DEFAULT_SLA_POLICIES
-    tickets: TicketPolicy = DEFAULT_TICKET_POLICY
-    churn: ChurnRules = attrs.field(factory=ChurnRules)
-    renewals: RenewalPolicy = attrs.field(factory=RenewalPolicy)
-    business_hours: BusinessHours | None = None
-    churn_fade: Duration = CHURN_FADE
 
 
 def sla_calendar(ctx: AppContext, policies: ServicePolicies) -> SlaCalendar:

@@ -12,11 +12,13 @@ from collections.abc import Mapping
 import attrs
 
 from leadtocash.access import Action, Principal
+from leadtocash.aftersales.policies import ServicePolicies
 from leadtocash.app.context import AppContext, Change
 from leadtocash.app.lead_scores import LeadScoring
 from leadtocash.app.unit_of_work import UnitOfWork
 from leadtocash.classification import RequiredFields, ScoreRules, TagRules, TierRules
 from leadtocash.collision import CollisionPolicy
+from leadtocash.contracts.policies import CashPolicies
 from leadtocash.errors import FieldError, ValidationError
 from leadtocash.intake import IntakeRules
 from leadtocash.pool.ownership import require_reason
@@ -68,7 +70,8 @@ class SettingsService:
     ctx: AppContext
 
     def get(self, principal: Principal) -> OrganisationSettings:
-        """The settings in force (tier, tag, required-field, intake and collision rules)."""
+        """The settings in force (tier, tag, required-field, intake, collision, recycle, cash and
+        service rules)."""
         self.ctx.policy.check(principal, Action.CUSTOMER_READ)
         return self.ctx.settings
 
@@ -84,6 +87,8 @@ class SettingsService:
         intake: IntakeRules | None = None,
         collision: CollisionPolicy | None = None,
         recycle: RecycleRules | None = None,
+        cash: CashPolicies | None = None,
+        service: ServicePolicies | None = None,
     ) -> OrganisationSettings:
         """Change some of the settings (admin); in force for this process at once.
 
@@ -99,6 +104,8 @@ class SettingsService:
             intake=intake,
             collision=collision,
             recycle=recycle,
+            cash=cash,
+            service=service,
         )
 
         def command(uow: UnitOfWork) -> tuple[OrganisationSettings, list[Change]]:

@@ -85,10 +85,14 @@ class TicketService:
     """Tickets of the caller's customers (or assigned to them): lifecycle, sweep, CSAT."""
 
     ctx: AppContext
-    policies: ServicePolicies = attrs.field(factory=ServicePolicies)
     customers: CustomerWrites = attrs.field(
         init=False, default=attrs.Factory(lambda self: CustomerWrites(self.ctx), takes_self=True)
     )
+
+    @property
+    def policies(self) -> ServicePolicies:
+        """The organisation's policies in force (``crm.settings``: stored, audited)."""
+        return self.ctx.settings.service
 
     # -- shared steps -----------------------------------------------------------------------
     def _churn(self, uow: UnitOfWork, ticket: Ticket) -> list[Change]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from stdnum.cn import uscc as stdnum_uscc
 
 from leadtocash.access import Principal, Role
-from leadtocash.aftersales import Renewal, Ticket
+from leadtocash.aftersales import ChurnRules, OverdueReceivableRule, Renewal, Ticket
+from leadtocash.aftersales.policies import ServicePolicies
 from leadtocash.allocation.ledger import FairnessLedger
 from leadtocash.allocation.run import allocate
 from leadtocash.audit import AuditEntry
@@ -29,6 +30,7 @@ from leadtocash.contracts import (
     CustomerCredit,
     DeliveryId,
     Invoice,
+    InvoiceCeiling,
     InvoiceId,
     InvoiceKind,
     InvoicePolicy,
@@ -63,8 +65,14 @@ from leadtocash.contracts import (
     surplus_to_credit,
     withdraw_credit,
 )
-from leadtocash.contracts.reminders import DueReminders, ReminderKind, SentReminder
-from leadtocash.durations import Duration, DurationUnit
+from leadtocash.contracts.policies import CashPolicies
+from leadtocash.contracts.reminders import (
+    DueReminders,
+    ReminderKind,
+    ReminderPolicy,
+    SentReminder,
+)
+from leadtocash.durations import BusinessHours, Duration, DurationUnit
 from leadtocash.model import (
     Channel,
     Contact,
@@ -622,7 +630,34 @@ def organisation_settings() -> st.SearchStrategy[OrganisationSettings]:
         lead_score=st.sampled_from([ScoreRules(), ScoreRules(rules=ScoreRules().rules[:3])]),
         collision=st.sampled_from([DEFAULT_POLICY, CollisionPolicy(uscc=Outcome.WARN)]),
         recycle=st.builds(RecycleRules, st.none() | st.integers(0, 3650)),
+        cash=cash_policies(),
+        service=st.sampled_from(
+            [
+                ServicePolicies(),
+                ServicePolicies(business_hours=BusinessHours(time(8, 30), time(17, 30))),
+                ServicePolicies(
+                    business_hours=BusinessHours(time(9), time(18), (time(12), time(13, 30))),
+                    churn=ChurnRules(rules=(OverdueReceivableRule(days=30),)),
+                ),
+            ]
+        ),
         updated_at=st.none() | utc_datetimes(),
+    )
+
+
+def cash_policies() -> st.SearchStrategy[CashPolicies]:
+    """Contract-to-cash policies: approval threshold, invoicing and reminder days."""
+    return st.builds(
+        CashPolicies,
+        quotes=st.builds(
+            QuotePolicy, discount_threshold=st.integers(0, 100).map(lambda n: Decimal(n) / 100)
+        ),
+        invoices=st.builds(
+            InvoicePolicy, ceiling=st.sampled_from(InvoiceCeiling), payment_days=st.integers(0, 365)
+        ),
+        reminders=st.builds(
+            ReminderPolicy, before_days=st.integers(0, 30), after_days=st.integers(0, 30)
+        ),
     )
 
 
