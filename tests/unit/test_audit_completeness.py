@@ -85,6 +85,7 @@ AUDITED: dict[str, str] = {
 #: - ``daily_claims``: today's claim counter, a consequence of the audited claim/assignment;
 #: - ``lead_book``: a rep's lead-ownership counter, saved with every audited lead move to them;
 #: - ``ownership_change``: the history line is itself the audit-like record of the move;
+#: - ``lead_ownership_change``: the same for a lead's move;
 #: - ``fairness_ledger``: entitlement and received counts, derived from the audited
 #:   assignments (allocation does write one entry for it, which is allowed);
 #: - ``schedule_recompute``: progress of the recomputation an audited rule change asked for;
@@ -99,6 +100,7 @@ DERIVED = frozenset(
         "daily_claims",
         "lead_book",
         "ownership_change",
+        "lead_ownership_change",
         "fairness_ledger",
         "schedule_recompute",
         "lead_rescore",
@@ -1525,6 +1527,11 @@ def _read_lead(w: World) -> Call:
     return lambda: w.crm.leads.get(REP1, lead_id)
 
 
+def _read_lead_history(w: World) -> Call:
+    lead_id = _lead(w)
+    return lambda: w.crm.lead_pools.history(ADMIN, lead_id)
+
+
 def _read_history(w: World) -> Call:
     cid = _owned(w)
     return lambda: w.crm.pools.history(ADMIN, cid)
@@ -1571,6 +1578,7 @@ READS: dict[str, Scenario] = {
     "pools.list_pool": _plain_read(lambda w: w.crm.pools.list_pool(REP1, w.pool_id)),
     "pools.list_pools": _plain_read(lambda w: w.crm.pools.list_pools(REP1)),
     "pools.history": _read_history,
+    "lead_pools.history": _read_lead_history,
     "pipeline.flow": _plain_read(lambda w: w.crm.pipeline.flow("default")),
     "pipeline.get_opportunity": _read_opportunity,
     "pipeline.opportunities": _read_opportunities,

@@ -403,3 +403,52 @@ def test_allocation_respects_capacity_and_checks_the_leads() -> None:
     )  # fmt: skip
     distribute = world.crm.lead_pools.distribute
     _refused(world, "auth.permission_denied", distribute, REP1, POOL, world.leads, reps, seed=2)
+
+
+# -- ownership history (线索流转记录) ------------------------------------------------------------
+def _moves(world: LeadWorld, lead_id: str, who: Principal = ADMIN) -> list[tuple[Any, ...]]:
+    return [
+        (c.action.value, c.actor_id, c.from_rep, c.to_rep, c.from_pool, c.to_pool, c.reason)
+        for c in world.crm.lead_pools.history(who, lead_id)
+    ]
+
+
+def test_every_ownership_move_of_a_lead_is_a_history_line_in_order() -> None:
+    rules = LeadPoolRules(no_follow_up=Duration.days(3), reclaim_cooldown=None)
+    world = make_world(rules, leads=2)
+    pools, lead = world.crm.lead_pools, world.leads[0]
+    assert pools.history(ADMIN, lead) == []
+    pools.claim(REP1, lead)
+    world.clock.advance(timedelta(hours=1))
+    pools.transfer(MANAGER, lead, RepId("rep2"), "rep1 is on a trip")
+    world.clock.advance(timedelta(hours=1))
+    pools.release(REP2, lead, "not our market")
+    pools.assign(MANAGER, lead, RepId("rep3"), reason="manager's pick")
+    world.clock.advance(timedelta(days=5))
+    assert pools.sweep(SYSTEM).reclaimed == (lead,)
+    allocated = pools.allocate(MANAGER, POOL, [lead], seed=1, rep_ids=[RepId("rep1")])
+    assert allocated.counts() == {"rep1": 1}
+    moves = _moves(world, lead)
+    assert [m[:4] for m in moves] == [
+        ("claim", "user1", None, "rep1"),
+        ("transfer", "mia", "rep1", "rep2"),
+        ("release", "user2", "rep2", None),
+        ("assign", "mia", None, "rep3"),
+        ("reclaim", "sweeper", "rep3", None),
+        ("assign", "mia", None, "rep1"),
+    ]
+    assert moves[1][6] == "rep1 is on a trip" and moves[2][6] == "not our market"
+    assert moves[4][6] == "reclaimed: no_follow_up"
+    assert all(m[4] == m[5] == POOL for m in moves)
+    lines = pools.history(ADMIN, lead)
+    assert [line.at for line in lines] == sorted(line.at for line in lines)
+    assert pools.history(ADMIN, world.leads[1]) == []  # another lead's lines stay its own
+
+
+def test_the_history_is_read_as_the_lead_is_and_a_refusal_changes_nothing() -> None:
+    world = make_world(leads=1)
+    lead = world.leads[0]
+    world.crm.lead_pools.claim(REP1, lead)
+    assert len(_moves(world, lead, REP1)) == 1  # the owner
+    _refused(world, "auth.out_of_scope", world.crm.lead_pools.history, WEST_REP, lead)
+    _refused(world, "storage.not_found", world.crm.lead_pools.history, REP1, "lead-missing")

@@ -44,7 +44,7 @@ from leadtocash.model import Contact, Customer, Deletion, FollowUp, Lead, SalesR
 from leadtocash.pipeline.opportunity import Opportunity
 from leadtocash.pool.book import DailyClaims, OwnershipChange, RepBook
 from leadtocash.pool.browsing import DailyBrowses
-from leadtocash.pool.leads import OPEN_LEAD_STATUSES, LeadBook, LeadPool
+from leadtocash.pool.leads import OPEN_LEAD_STATUSES, LeadBook, LeadOwnershipChange, LeadPool
 from leadtocash.pool.reclaim import ScheduleRecompute
 from leadtocash.pool.rules import Pool
 from leadtocash.settings import OrganisationSettings
@@ -359,6 +359,11 @@ SPECS: tuple[AggregateSpec[Any], ...] = (
         "ownership_change",
         OwnershipChange,
         lambda c: {"customer": grouped(c.customer_id, sortable_time(c.at), c.id)},
+    ),
+    AggregateSpec(
+        "lead_ownership_change",
+        LeadOwnershipChange,
+        lambda c: {"lead": grouped(c.lead_id, sortable_time(c.at), c.id)},
     ),
     AggregateSpec("opportunity", Opportunity, _opportunity_indexes, hidden=_is_deleted),
     AggregateSpec("organisation_settings", OrganisationSettings),

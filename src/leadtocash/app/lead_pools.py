@@ -25,7 +25,12 @@ from leadtocash.allocation.run import allocate, distribute_batch
 from leadtocash.app.allocation import AllocationReport, candidate_reps, hand_over, settle
 from leadtocash.app.context import AppContext, Change
 from leadtocash.app.customers import rep_of
-from leadtocash.app.lead_writes import LeadPoolWrites, all_lead_pools, lead_ledger_id
+from leadtocash.app.lead_writes import (
+    LeadPoolWrites,
+    all_lead_pools,
+    check_lead_member,
+    lead_ledger_id,
+)
 from leadtocash.app.reclaim import SweepReport, due_ids, run_sweep
 from leadtocash.app.unit_of_work import Page, UnitOfWork
 from leadtocash.durations import local_day
@@ -43,6 +48,7 @@ from leadtocash.model import (
 )
 from leadtocash.pool.book import DailyClaims, OwnershipAction
 from leadtocash.pool.leads import (
+    LeadOwnershipChange,
     LeadOwnershipFacts,
     LeadPool,
     LeadPoolRules,
@@ -197,6 +203,16 @@ class LeadPoolService:
         self.leads.guard_pool(uow, principal, pool, write=False)
         if not principal.is_manager:
             check_member(pool.id, pool.members, self.ctx.member(uow, principal))
+
+    def history(self, principal: Principal, lead_id: str) -> list[LeadOwnershipChange]:
+        """The lead's ownership history (线索流转记录), oldest first: whoever may read the lead
+        (``crm.leads.get``'s checks) may read it."""
+
+        def query(uow: UnitOfWork) -> list[LeadOwnershipChange]:
+            check_lead_member(self.ctx, uow, principal, uow.leads.get(lead_id))
+            return uow.repository(LeadOwnershipChange).whole_group("lead", lead_id)
+
+        return self.ctx.read(principal, Action.LEAD_READ, query)
 
     def get_pool(self, principal: Principal, pool_id: PoolId) -> LeadPool:
         """One lead pool with its rules (members only; managers by their data scope)."""

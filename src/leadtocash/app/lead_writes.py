@@ -18,6 +18,7 @@ from leadtocash.model import FollowUp, Lead, PoolId, RepId, SalesRep
 from leadtocash.pool.book import OwnershipAction
 from leadtocash.pool.leads import (
     LeadBook,
+    LeadOwnershipChange,
     LeadOwnershipFacts,
     LeadPool,
     LeadPoolRules,
@@ -117,16 +118,26 @@ class LeadPoolWrites:
         reason: str | None = None,
         override: bool = False,
     ) -> tuple[Lead, list[Change]]:
-        """Stage an ownership change: the lead, the new owner's lead book, the event."""
+        """Stage an ownership change: the lead, the new owner's lead book, the history line,
+        the event."""
         saved, changes = self.stage(uow, before, after, reason=reason, override=override)
         if saved.owner_id is not None and saved.owner_id != before.owner_id:
             books = uow.repository(LeadBook)
             book = books.find(saved.owner_id) or LeadBook(saved.owner_id)
             books.save(book.gained())
+        now = self.ctx.clock.now()
+        uow.repository(LeadOwnershipChange).add(
+            LeadOwnershipChange(
+                id=self.ctx.ids.new_id("lead_ownership"), lead_id=saved.id, action=action,
+                at=now, actor_id=principal.user_id, from_rep=before.owner_id,
+                to_rep=saved.owner_id, from_pool=before.pool_id, to_pool=saved.pool_id,
+                reason=reason, override=override,
+            )
+        )  # fmt: skip
         uow.record(
             LeadOwnershipChanged(
-                self.ctx.clock.now(), saved.id, action.value, before.owner_id, saved.owner_id,
-                saved.pool_id, reason,
+                now, saved.id, action.value, before.owner_id, saved.owner_id, saved.pool_id,
+                reason,
             )
         )  # fmt: skip
         return saved, changes

@@ -500,15 +500,7 @@ class PoolService:
 
         def query(uow: UnitOfWork) -> list[OwnershipChange]:
             self.customers.guard(uow, principal, uow.customers.get(customer_id), write=False)
-            repo = uow.repository(OwnershipChange)
-            found: list[OwnershipChange] = []
-            cursor = None
-            while True:
-                page = repo.query_group("customer", customer_id, after=cursor, limit=200)
-                found.extend(page.items)
-                if page.next_cursor is None:
-                    return found
-                cursor = page.next_cursor
+            return uow.repository(OwnershipChange).whole_group("customer", customer_id)
 
         return self.ctx.read(principal, Action.CUSTOMER_READ, query)
 

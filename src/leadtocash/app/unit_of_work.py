@@ -204,6 +204,17 @@ class Repository(Generic[T]):
         at_least, below = group_bounds(key)
         return self.query(index, at_least=at_least, below=below, after=after, limit=limit)
 
+    def whole_group(self, index: str, key: str, *, page: int = 200) -> list[T]:
+        """Every aggregate filed under ``key`` in a grouped index, in order, ``page`` a read."""
+        found: list[T] = []
+        cursor: tuple[str, str] | None = None
+        while True:
+            hits = self.query_group(index, key, after=cursor, limit=page)
+            found.extend(hits.items)
+            if hits.next_cursor is None:
+                return found
+            cursor = hits.next_cursor
+
     def index_entries(
         self,
         index: str,

@@ -20,6 +20,7 @@ from leadtocash.durations import Duration, WorkingCalendar
 from leadtocash.errors import RuleViolation, ValidationError
 from leadtocash.model import (
     Lead,
+    LeadId,
     LeadStatus,
     PoolId,
     RepId,
@@ -27,8 +28,9 @@ from leadtocash.model import (
     ZoneId,
     non_blank,
     stricter_limit,
+    utc,
 )
-from leadtocash.pool.book import DailyClaims
+from leadtocash.pool.book import DailyClaims, OwnershipAction
 from leadtocash.pool.membership import Member, PoolMembers, check_member, claimer, rep_member
 from leadtocash.pool.ownership import (
     check_active_rep,
@@ -46,6 +48,7 @@ __all__ = [
     "OPEN_LEAD_STATUSES",
     "LeadBook",
     "LeadClaim",
+    "LeadOwnershipChange",
     "LeadOwnershipFacts",
     "LeadPool",
     "LeadPoolRules",
@@ -127,6 +130,25 @@ class LeadBook:
     def gained(self) -> LeadBook:
         """This counter after one more lead given to the rep."""
         return attrs.evolve(self, gains=self.gains + 1)
+
+
+@attrs.frozen
+class LeadOwnershipChange:
+    """One line of a lead's ownership history (线索流转记录): who moved it, from whom, to whom,
+    out of and into which pool, and why."""
+
+    id: str
+    lead_id: LeadId
+    action: OwnershipAction
+    at: datetime = attrs.field(validator=utc)
+    actor_id: str
+    from_rep: RepId | None = None
+    to_rep: RepId | None = None
+    from_pool: PoolId | None = None
+    to_pool: PoolId | None = None
+    reason: str | None = None
+    override: bool = False
+    version: int = 0
 
 
 @attrs.frozen

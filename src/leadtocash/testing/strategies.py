@@ -101,7 +101,7 @@ from leadtocash.pipeline.machine import StageChange
 from leadtocash.pipeline.opportunity import Opportunity, OpportunityId
 from leadtocash.pool.book import DailyClaims, OwnershipAction, OwnershipChange, RepBook
 from leadtocash.pool.browsing import DailyBrowses
-from leadtocash.pool.leads import LeadBook, LeadPool, LeadPoolRules
+from leadtocash.pool.leads import LeadBook, LeadOwnershipChange, LeadPool, LeadPoolRules
 from leadtocash.pool.membership import PoolMembers
 from leadtocash.pool.reclaim import ScheduleRecompute
 from leadtocash.pool.rules import BrowseQuota, Pool, PoolRules, TierDurations
@@ -135,6 +135,7 @@ __all__ = [
     "idents",
     "invoices",
     "lead_books",
+    "lead_ownership_changes",
     "lead_payloads",
     "lead_pool_rules",
     "lead_pools",
@@ -589,22 +590,30 @@ def daily_claims() -> st.SearchStrategy[DailyClaims]:
     )
 
 
+def _moves() -> dict[str, st.SearchStrategy[Any]]:
+    """The fields an ownership history line of a customer or a lead shares."""
+    return {
+        "id": idents,
+        "action": st.sampled_from(OwnershipAction),
+        "at": utc_datetimes(),
+        "actor_id": idents,
+        "from_rep": st.none() | idents.map(RepId),
+        "to_rep": st.none() | idents.map(RepId),
+        "from_pool": st.none() | idents.map(PoolId),
+        "to_pool": st.none() | idents.map(PoolId),
+        "reason": st.none() | names,
+        "override": st.booleans(),
+    }
+
+
 def ownership_changes() -> st.SearchStrategy[OwnershipChange]:
-    """Ownership history lines."""
-    return st.builds(
-        OwnershipChange,
-        id=idents,
-        customer_id=idents.map(CustomerId),
-        action=st.sampled_from(OwnershipAction),
-        at=utc_datetimes(),
-        actor_id=idents,
-        from_rep=st.none() | idents.map(RepId),
-        to_rep=st.none() | idents.map(RepId),
-        from_pool=st.none() | idents.map(PoolId),
-        to_pool=st.none() | idents.map(PoolId),
-        reason=st.none() | names,
-        override=st.booleans(),
-    )
+    """Ownership history lines of customers."""
+    return st.builds(OwnershipChange, customer_id=idents.map(CustomerId), **_moves())
+
+
+def lead_ownership_changes() -> st.SearchStrategy[LeadOwnershipChange]:
+    """Ownership history lines of leads (线索流转记录)."""
+    return st.builds(LeadOwnershipChange, lead_id=idents.map(LeadId), **_moves())
 
 
 def schedule_recomputes() -> st.SearchStrategy[ScheduleRecompute]:
@@ -945,6 +954,7 @@ AGGREGATE_STRATEGIES: dict[type[Any], Callable[[], st.SearchStrategy[Any]]] = {
     ScheduleRecompute: schedule_recomputes,
     LeadRescore: lead_rescores,
     OrganisationSettings: organisation_settings,
+    LeadOwnershipChange: lead_ownership_changes,
     Product: products,
     Quote: quotes,
     Contract: contracts,
