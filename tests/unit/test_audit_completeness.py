@@ -88,7 +88,8 @@ AUDITED: dict[str, str] = {
 #: - ``lead_ownership_change``: the same for a lead's move;
 #: - ``fairness_ledger``: entitlement and received counts, derived from the audited
 #:   assignments (allocation does write one entry for it, which is allowed);
-#: - ``schedule_recompute``: progress of the recomputation an audited rule change asked for;
+#: - ``schedule_recompute`` and ``lead_schedule_recompute``: progress of the recomputation an
+#:   audited rule change of a customer or lead pool asked for;
 #:   every customer schedule it moves is audited on its own;
 #: - ``lead_rescore``: progress of the lead rescore a score rule change asked for; every lead
 #:   score it moves is audited on its own;
@@ -103,6 +104,7 @@ DERIVED = frozenset(
         "lead_ownership_change",
         "fairness_ledger",
         "schedule_recompute",
+        "lead_schedule_recompute",
         "lead_rescore",
         "due_reminders",
     }
@@ -487,6 +489,14 @@ def _lead_pools_update_rules(w: World) -> Call:
     return lambda: w.crm.lead_pools.update_rules(ADMIN, LEAD_POOL, stricter, "faster", page=1)
 
 
+def _lead_pools_resume_recomputes(w: World) -> Call:
+    _pool_lead(w, 1, rep=1)
+    _pool_lead(w, 2, rep=2)
+    stricter = LeadPoolRules(no_follow_up=Duration.days(2))
+    w.crm.lead_pools.update_rules(ADMIN, LEAD_POOL, stricter, "faster", recompute=False)
+    return lambda: w.crm.lead_pools.resume_recomputes(SYSTEM, page=1)
+
+
 def _lead_pools_add_lead(w: World) -> Call:
     _lead_pool(w)
     lead_id = w.crm.leads.capture(
@@ -554,6 +564,7 @@ def _lead_pools_read(read: Callable[[World], object]) -> Scenario:
 LEAD_POOL_COMMANDS: dict[str, Scenario] = {
     "lead_pools.create_pool": lambda w: lambda: _lead_pool(w),
     "lead_pools.update_rules": _lead_pools_update_rules,
+    "lead_pools.resume_recomputes": _lead_pools_resume_recomputes,
     "lead_pools.set_members": _lead_pools_set_members,
     "lead_pools.add_lead": _lead_pools_add_lead,
     "lead_pools.claim": _lead_pools_claim,

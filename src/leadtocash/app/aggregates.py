@@ -45,7 +45,7 @@ from leadtocash.pipeline.opportunity import Opportunity
 from leadtocash.pool.book import DailyClaims, OwnershipChange, RepBook
 from leadtocash.pool.browsing import DailyBrowses
 from leadtocash.pool.leads import OPEN_LEAD_STATUSES, LeadBook, LeadOwnershipChange, LeadPool
-from leadtocash.pool.reclaim import ScheduleRecompute
+from leadtocash.pool.reclaim import LeadScheduleRecompute, ScheduleRecompute
 from leadtocash.pool.rules import Pool
 from leadtocash.settings import OrganisationSettings
 
@@ -370,6 +370,11 @@ SPECS: tuple[AggregateSpec[Any], ...] = (
     AggregateSpec(
         "schedule_recompute",
         ScheduleRecompute,
+        lambda job: {"pending": None if job.done else sortable_time(job.requested_at)},
+    ),
+    AggregateSpec(
+        "lead_schedule_recompute",
+        LeadScheduleRecompute,
         lambda job: {"pending": None if job.done else sortable_time(job.requested_at)},
     ),
     AggregateSpec(

@@ -31,7 +31,14 @@ from leadtocash.app.lead_writes import (
     check_lead_member,
     lead_ledger_id,
 )
-from leadtocash.app.reclaim import SweepReport, due_ids, run_sweep
+from leadtocash.app.reclaim import (
+    SweepReport,
+    due_ids,
+    pending_recomputes,
+    request_recompute,
+    run_recompute,
+    run_sweep,
+)
 from leadtocash.app.unit_of_work import Page, UnitOfWork
 from leadtocash.durations import local_day
 from leadtocash.errors import NotFound
@@ -68,6 +75,7 @@ from leadtocash.pool.ownership import (
     check_unowned,
     require_reason,
 )
+from leadtocash.pool.reclaim import LeadScheduleRecompute
 from leadtocash.scopes import ScopeTarget
 
 __all__ = ["LeadPoolService"]
@@ -142,9 +150,16 @@ class LeadPoolService:
         reason: str,
         *,
         page: int = 500,
+        recompute: bool = True,
     ) -> int:
-        """Replace a lead pool's rules, then recompute its owned leads' schedules page by page
-        (each page its own commit); returns how many schedules changed."""
+        """Replace a lead pool's rules and recompute its owned leads' schedules; returns how
+        many changed.
+
+        The rule change and a pending ``LeadScheduleRecompute`` commit together; the schedules
+        are then recomputed page by page, each page committing with the job's progress. If the
+        process stops midway (or ``recompute`` is off), ``resume_recomputes`` — which every
+        lead sweep runs first — finishes the job.
+        """
         why = require_reason(reason)
 
         def command(uow: UnitOfWork) -> tuple[LeadPool, list[Change]]:
@@ -152,27 +167,49 @@ class LeadPoolService:
             self.leads.guard_pool(uow, principal, pool, write=True)
             after = attrs.evolve(pool, rules=rules)
             uow.repository(LeadPool).save(after)
+            request_recompute(uow, LeadScheduleRecompute, pool_id, self.ctx.clock.now(), why)
             return after, [Change("lead_pool", pool.id, pool, after, why)]
 
         self.ctx.execute(principal, Action.POOL_MANAGE, command)
-        changed = 0
-        cursor: tuple[str, str] | None = None
-        while True:
+        if not recompute:
+            return 0
+        return self._recompute(principal, pool_id, page, Action.POOL_MANAGE)
 
-            def recompute(
-                uow: UnitOfWork, after: tuple[str, str] | None = cursor
-            ) -> tuple[tuple[int, tuple[str, str] | None], list[Change]]:
-                found = uow.leads.query("owned_lead_pool", equals=pool_id, after=after, limit=page)
-                note = f"lead pool rules changed ({why}): reclaim schedule recomputed"
-                changes: list[Change] = []
-                for lead in found.items:
-                    changes += self.leads.stage(uow, lead, lead, reason=note)[1]
-                return (len(changes), found.next_cursor), changes
+    def resume_recomputes(
+        self, principal: Principal, *, page: int = 500, max_pages: int | None = None
+    ) -> int:
+        """Finish every lead pool's pending schedule recomputation (left by a stopped process);
+        how many schedules changed. ``max_pages`` bounds the work per pool; a system job like
+        the sweep (action ``pool.sweep``)."""
+        self.ctx.policy.check(principal, Action.POOL_SWEEP)
+        return sum(
+            self._recompute(principal, pool_id, page, Action.POOL_SWEEP, max_pages=max_pages)
+            for pool_id in pending_recomputes(self.ctx, LeadScheduleRecompute)
+        )
 
-            count, cursor = self.ctx.execute(principal, Action.POOL_MANAGE, recompute)
-            changed += count
-            if cursor is None:
-                return changed
+    def _recompute(
+        self,
+        principal: Principal,
+        pool_id: PoolId,
+        page: int,
+        action: Action,
+        *,
+        max_pages: int | None = None,
+    ) -> int:
+        def restage(
+            uow: UnitOfWork, after: tuple[str, str] | None, reason: str
+        ) -> tuple[list[Change], str | None]:
+            found = uow.leads.query("owned_lead_pool", equals=pool_id, after=after, limit=page)
+            why = f"lead pool rules changed ({reason}): reclaim schedule recomputed"
+            changes: list[Change] = []
+            for lead in found.items:
+                changes += self.leads.stage(uow, lead, lead, reason=why)[1]
+            return changes, found.items[-1].id if found.next_cursor is not None else None
+
+        return run_recompute(
+            self.ctx, principal, action, LeadScheduleRecompute, pool_id, restage,
+            max_pages=max_pages,
+        )  # fmt: skip
 
     def add_lead(
         self, principal: Principal, lead_id: str, pool_id: PoolId, *, reason: str | None = None
@@ -515,9 +552,11 @@ class LeadPoolService:
         """Warn owners of leads close to reclaim, then send every due lead back to its pool.
 
         Reads only the due entries of two indexes; each lead is re-checked under its current
-        version and reclaimed in its own unit of work.
+        version and reclaimed in its own unit of work. Pending schedule recomputations
+        (``update_rules`` left unfinished) are finished first.
         """
         self.ctx.policy.check(principal, Action.POOL_SWEEP)
+        self.resume_recomputes(principal, page=batch)  # due dates first follow the rules
         return run_sweep(
             self.ctx, principal, due_ids(self.ctx, Lead, "reclaim_warn", batch),
             due_ids(self.ctx, Lead, "reclaim_due", batch), self._warn, self._reclaim,

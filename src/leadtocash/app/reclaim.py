@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 import attrs
 
@@ -29,7 +29,17 @@ from leadtocash.pool.ownership import require_reason, returned_to_pool
 from leadtocash.pool.reclaim import ScheduleRecompute
 from leadtocash.pool.rules import Pool, PoolRules
 
-__all__ = ["UNSET", "ReclaimService", "RecomputeReport", "SweepReport", "due_ids", "run_sweep"]
+__all__ = [
+    "UNSET",
+    "ReclaimService",
+    "RecomputeReport",
+    "SweepReport",
+    "due_ids",
+    "pending_recomputes",
+    "request_recompute",
+    "run_recompute",
+    "run_sweep",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -54,6 +64,64 @@ class SweepReport:
     reclaimed: tuple[str, ...] = ()
     warned: tuple[str, ...] = ()
     skipped: tuple[tuple[str, str], ...] = ()
+
+
+J = TypeVar("J", bound=ScheduleRecompute)
+
+
+def request_recompute(
+    uow: UnitOfWork, job_type: type[J], pool_id: PoolId, now: datetime, reason: str
+) -> None:
+    """Stage a pending recomputation of ``pool_id``'s schedules (started again from the first
+    record if one was under way), in the commit of the rule change that asks for it."""
+    jobs = uow.repository(job_type)
+    job = jobs.find(pool_id)
+    jobs.save(job_type(pool_id, now, reason) if job is None else job.restarted(now, reason))
+
+
+def pending_recomputes(ctx: AppContext, job_type: type[ScheduleRecompute]) -> list[PoolId]:
+    """The pools whose ``job_type`` recomputation is not finished."""
+    with ctx.unit_of_work() as uow:
+        pending = uow.repository(job_type).index_entries("pending", limit=10_000)
+    return [PoolId(ident) for _, ident in pending]
+
+
+#: Recomputes one page of a pool's schedules: (unit of work, cursor, the job's reason) ->
+#: (the audited changes, the last record done, or None when no page is left).
+Restage = Callable[[UnitOfWork, tuple[str, str] | None, str], tuple[list[Change], str | None]]
+
+
+def run_recompute(
+    ctx: AppContext,
+    principal: Principal,
+    action: Action,
+    job_type: type[ScheduleRecompute],
+    pool_id: PoolId,
+    restage: Restage,
+    *,
+    max_pages: int | None = None,
+) -> int:
+    """Advance ``pool_id``'s pending ``job_type`` page by page, each page one commit with the
+    job's progress, until done (or ``max_pages``); how many schedules changed. Shared by
+    customer and lead pools."""
+    changed, pages = 0, 0
+    while max_pages is None or pages < max_pages:
+
+        def command(uow: UnitOfWork) -> tuple[tuple[int, bool], list[Change]]:
+            jobs = uow.repository(job_type)
+            job = jobs.find(pool_id)
+            if job is None or job.done:
+                return (0, True), []
+            cursor = None if job.after is None else (pool_id, job.after)
+            changes, last = restage(uow, cursor, job.reason)
+            jobs.save(job.advanced(last, len(changes)))
+            return (len(changes), last is None), changes
+
+        count, finished = ctx.execute(principal, action, command)
+        changed, pages = changed + count, pages + 1
+        if finished:
+            break
+    return changed
 
 
 def due_ids(
@@ -286,13 +354,7 @@ class ReclaimService:
             self.customers.guard_pool(uow, principal, pool, write=True)
             after = attrs.evolve(pool, rules=rules)
             uow.repository(Pool).save(after)
-            jobs = uow.repository(ScheduleRecompute)
-            now = self.ctx.clock.now()
-            job = jobs.find(pool_id)
-            pending = (
-                ScheduleRecompute(pool_id, now, why) if job is None else job.restarted(now, why)
-            )
-            jobs.save(pending)
+            request_recompute(uow, ScheduleRecompute, pool_id, self.ctx.clock.now(), why)
             return after, [Change("pool", pool.id, pool, after, why)]
 
         self.ctx.execute(principal, Action.POOL_MANAGE, command)
@@ -309,13 +371,9 @@ class ReclaimService:
         job like the sweep (action ``pool.sweep``).
         """
         self.ctx.policy.check(principal, Action.POOL_SWEEP)
-        with self.ctx.unit_of_work() as uow:
-            pending = uow.repository(ScheduleRecompute).index_entries("pending", limit=10_000)
         return sum(
-            self._recompute_pool(
-                principal, PoolId(ident), page, Action.POOL_SWEEP, max_pages=max_pages
-            )
-            for _, ident in pending
+            self._recompute_pool(principal, pool_id, page, Action.POOL_SWEEP, max_pages=max_pages)
+            for pool_id in pending_recomputes(self.ctx, ScheduleRecompute)
         )
 
     def _recompute_pool(
@@ -327,29 +385,19 @@ class ReclaimService:
         *,
         max_pages: int | None = None,
     ) -> int:
-        changed, pages = 0, 0
-        while max_pages is None or pages < max_pages:
+        def restage(
+            uow: UnitOfWork, after: tuple[str, str] | None, reason: str
+        ) -> tuple[list[Change], str | None]:
+            found = uow.customers.query("owned_pool", equals=pool_id, after=after, limit=page)
+            why = f"pool rules changed ({reason}): reclaim schedule recomputed"
+            changes: list[Change] = []
+            for customer in found.items:
+                changes += self.customers.stage(uow, customer, customer, reason=why).changes
+            return changes, found.items[-1].id if found.next_cursor is not None else None
 
-            def command(uow: UnitOfWork) -> tuple[tuple[int, bool], list[Change]]:
-                jobs = uow.repository(ScheduleRecompute)
-                job = jobs.find(pool_id)
-                if job is None or job.done:
-                    return (0, True), []
-                cursor = None if job.after is None else (pool_id, job.after)
-                found = uow.customers.query("owned_pool", equals=pool_id, after=cursor, limit=page)
-                changes: list[Change] = []
-                for customer in found.items:
-                    why = f"pool rules changed ({job.reason}): reclaim schedule recomputed"
-                    changes += self.customers.stage(uow, customer, customer, reason=why).changes
-                last = found.items[-1].id if found.next_cursor is not None else None
-                jobs.save(job.advanced(last, len(changes)))
-                return (len(changes), last is None), changes
-
-            count, finished = self.ctx.execute(principal, action, command)
-            changed, pages = changed + count, pages + 1
-            if finished:
-                break
-        return changed
+        return run_recompute(
+            self.ctx, principal, action, ScheduleRecompute, pool_id, restage, max_pages=max_pages
+        )
 
     def record_facts(
         self,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Self
 
 import attrs
 
@@ -19,6 +20,7 @@ from leadtocash.pool.rules import PoolRules
 from leadtocash.validators import replace
 
 __all__ = [
+    "LeadScheduleRecompute",
     "ReclaimSchedule",
     "ScheduleRecompute",
     "exemption",
@@ -60,11 +62,11 @@ class ScheduleRecompute:
     changed: int = 0
     version: int = 0
 
-    def restarted(self, at: datetime, reason: str) -> ScheduleRecompute:
+    def restarted(self, at: datetime, reason: str) -> Self:
         """The job begun again from the first customer (the rules changed once more)."""
         return attrs.evolve(self, requested_at=at, reason=reason, after=None, done=False)
 
-    def advanced(self, last_id: str | None, changed: int) -> ScheduleRecompute:
+    def advanced(self, last_id: str | None, changed: int) -> Self:
         """The job after one more page; done when ``last_id`` is None (no page left)."""
         return attrs.evolve(
             self,
@@ -73,6 +75,12 @@ class ScheduleRecompute:
             pages=self.pages + 1,
             changed=self.changed + changed,
         )
+
+
+@attrs.frozen
+class LeadScheduleRecompute(ScheduleRecompute):
+    """A lead pool's pending recomputation of its owned leads' reclaim schedules after its
+    rules changed (``after`` is the last lead done); the same job as customers', its own kind."""
 
 
 def _after_contract_end(customer: Customer, rules: PoolRules) -> Duration | None:

@@ -103,7 +103,7 @@ from leadtocash.pool.book import DailyClaims, OwnershipAction, OwnershipChange, 
 from leadtocash.pool.browsing import DailyBrowses
 from leadtocash.pool.leads import LeadBook, LeadOwnershipChange, LeadPool, LeadPoolRules
 from leadtocash.pool.membership import PoolMembers
-from leadtocash.pool.reclaim import ScheduleRecompute
+from leadtocash.pool.reclaim import LeadScheduleRecompute, ScheduleRecompute
 from leadtocash.pool.rules import BrowseQuota, Pool, PoolRules, TierDurations
 from leadtocash.recycle import RecycleRules
 from leadtocash.scoring import MAX_SCORE, ComponentScore, LeadScore, ScoreComponent, ScoredRule
@@ -616,10 +616,13 @@ def lead_ownership_changes() -> st.SearchStrategy[LeadOwnershipChange]:
     return st.builds(LeadOwnershipChange, lead_id=idents.map(LeadId), **_moves())
 
 
-def schedule_recomputes() -> st.SearchStrategy[ScheduleRecompute]:
-    """Pending or finished recomputations of a pool's reclaim schedules."""
+def schedule_recomputes(
+    kind: type[ScheduleRecompute] = ScheduleRecompute,
+) -> st.SearchStrategy[ScheduleRecompute]:
+    """Pending or finished recomputations of a pool's reclaim schedules (``kind``: a lead
+    pool's with :class:`LeadScheduleRecompute`)."""
     return st.builds(
-        ScheduleRecompute,
+        kind,
         id=idents.map(PoolId),
         requested_at=utc_datetimes(),
         reason=names,
@@ -952,6 +955,7 @@ AGGREGATE_STRATEGIES: dict[type[Any], Callable[[], st.SearchStrategy[Any]]] = {
     Opportunity: opportunities,
     FairnessLedger: fairness_ledgers,
     ScheduleRecompute: schedule_recomputes,
+    LeadScheduleRecompute: lambda: schedule_recomputes(LeadScheduleRecompute),
     LeadRescore: lead_rescores,
     OrganisationSettings: organisation_settings,
     LeadOwnershipChange: lead_ownership_changes,
