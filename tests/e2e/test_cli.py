@@ -92,7 +92,10 @@ def test_verify_audit_exits_1_naming_the_tampered_entry(tmp_path: Path) -> None:
         conn.execute("UPDATE audit SET reason = 'edited' WHERE seq = 2")
     bad = run("verify-audit", url)
     assert bad.exit_code == 1, bad.output
-    assert "audit faults" in bad.output
+    assert "audit faults" in bad.output and "(edited)" in bad.output
+    for processes in ("1", "3"):  # checked here alone, or split over worker processes
+        again = run("verify-audit", url, "--processes", processes)
+        assert (again.exit_code, again.output) == (1, bad.output)
 
 
 def test_reindex_rewrites_every_record_and_refuses_an_unknown_kind(tmp_path: Path) -> None:

@@ -108,7 +108,7 @@ def test_the_audit_verified_in_worker_processes_equals_one_process(
     import shutil
     import sqlite3
 
-    from leadtocash.simulation.verify import ParallelAudit
+    from leadtocash.audit_processes import ParallelAudit
 
     _, store, _, _ = first
     tampered = tmp_path / "tampered.sqlite3"

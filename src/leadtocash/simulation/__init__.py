@@ -21,12 +21,12 @@ from zoneinfo import ZoneInfo
 
 import attrs
 
+from leadtocash.audit_processes import ParallelAudit
 from leadtocash.simulation.config import DEFAULT_START, RuleSet, SimulationConfig, load_rules
 from leadtocash.simulation.engine import Progress, zone_ids
 from leadtocash.simulation.report import build_report
 from leadtocash.simulation.run import TIMEZONE, Run, play, remove_store
 from leadtocash.simulation.stream import StreamLead, read_stream, write_stream
-from leadtocash.simulation.verify import ParallelAudit
 
 __all__ = [
     "DEFAULT_START",

@@ -71,7 +71,7 @@ def build_report(run: Run, audit: Callable[[], AuditReport] | None = None) -> di
     """The whole report as JSON-able data (no paths, no timings: the same seed gives the same).
 
     ``audit`` answers the verification of the run's store when it is made elsewhere (in
-    other processes, ``simulation.verify``); without it the store is verified here.
+    other processes, ``leadtocash.audit_processes``); without it the store is verified here.
     """
     crm, m, config = run.crm, run.metrics, run.config
     last = end_date(run)

@@ -1,4 +1,5 @@
-"""The run's audit log verified in other processes, while the report and charts are drawn.
+"""A store's audit log verified in several processes (``leadtocash verify-audit``, and the
+simulator while its report and charts are drawn).
 
 Verifying means recomputing every entry's hash (CPU work, which threads cannot share), so
 the strands are split between worker processes: each opens the store file itself, reads the
@@ -129,7 +130,7 @@ def _decode(text: str) -> _Part:
 
 
 def main(argv: Sequence[str]) -> int:
-    """``python -m leadtocash.simulation.verify URL 1,3,5``: that part, as JSON on stdout."""
+    """``python -m leadtocash.audit_processes URL 1,3,5``: that part, as JSON on stdout."""
     url, strands = argv
     part = verify_part(url, [int(s) for s in strands.split(",") if s], False)
     sys.stdout.write(_encode(part))
