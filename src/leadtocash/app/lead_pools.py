@@ -196,19 +196,13 @@ class LeadPoolService:
         *,
         max_pages: int | None = None,
     ) -> int:
-        def restage(
-            uow: UnitOfWork, after: tuple[str, str] | None, reason: str
-        ) -> tuple[list[Change], str | None]:
-            found = uow.leads.query("owned_lead_pool", equals=pool_id, after=after, limit=page)
-            why = f"lead pool rules changed ({reason}): reclaim schedule recomputed"
-            changes: list[Change] = []
-            for lead in found.items:
-                changes += self.leads.stage(uow, lead, lead, reason=why)[1]
-            return changes, found.items[-1].id if found.next_cursor is not None else None
-
         return run_recompute(
-            self.ctx, principal, action, LeadScheduleRecompute, pool_id, restage,
-            max_pages=max_pages,
+            self.ctx, principal, action, LeadScheduleRecompute, pool_id,
+            lambda uow, after: uow.leads.query(
+                "owned_lead_pool", equals=pool_id, after=after, limit=page
+            ),
+            lambda uow, lead, why: self.leads.stage(uow, lead, lead, reason=why)[1],
+            "lead pool", max_pages=max_pages,
         )  # fmt: skip
 
     def add_lead(

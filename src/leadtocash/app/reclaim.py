@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import attrs
 
@@ -20,7 +20,7 @@ from leadtocash.access import Action, Principal
 from leadtocash.app.aggregates import sortable_time
 from leadtocash.app.context import AppContext, Change
 from leadtocash.app.customers import CustomerWrites
-from leadtocash.app.unit_of_work import UnitOfWork
+from leadtocash.app.unit_of_work import Page, UnitOfWork
 from leadtocash.errors import ConcurrencyConflict
 from leadtocash.events import ReclaimWarning
 from leadtocash.model import Customer, PoolId, Tier
@@ -69,6 +69,14 @@ class SweepReport:
 J = TypeVar("J", bound=ScheduleRecompute)
 
 
+class _Identified(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+R = TypeVar("R", bound=_Identified)
+
+
 def request_recompute(
     uow: UnitOfWork, job_type: type[J], pool_id: PoolId, now: datetime, reason: str
 ) -> None:
@@ -86,24 +94,23 @@ def pending_recomputes(ctx: AppContext, job_type: type[ScheduleRecompute]) -> li
     return [PoolId(ident) for _, ident in pending]
 
 
-#: Recomputes one page of a pool's schedules: (unit of work, cursor, the job's reason) ->
-#: (the audited changes, the last record done, or None when no page is left).
-Restage = Callable[[UnitOfWork, tuple[str, str] | None, str], tuple[list[Change], str | None]]
-
-
 def run_recompute(
     ctx: AppContext,
     principal: Principal,
     action: Action,
     job_type: type[ScheduleRecompute],
     pool_id: PoolId,
-    restage: Restage,
+    owned: Callable[[UnitOfWork, tuple[str, str] | None], Page[R]],
+    restage: Callable[[UnitOfWork, R, str], list[Change]],
+    what: str,
     *,
     max_pages: int | None = None,
 ) -> int:
-    """Advance ``pool_id``'s pending ``job_type`` page by page, each page one commit with the
-    job's progress, until done (or ``max_pages``); how many schedules changed. Shared by
-    customer and lead pools."""
+    """Advance ``pool_id``'s pending ``job_type`` page by page until done (or ``max_pages``):
+    each page of the pool's owned records (``owned``: the page after a cursor) is restaged
+    (``restage``: record, reason -> audited changes) and committed with the job's progress.
+    How many schedules changed. Shared by customer and lead pools (``what`` names the pool
+    in the reason)."""
     changed, pages = 0, 0
     while max_pages is None or pages < max_pages:
 
@@ -112,8 +119,10 @@ def run_recompute(
             job = jobs.find(pool_id)
             if job is None or job.done:
                 return (0, True), []
-            cursor = None if job.after is None else (pool_id, job.after)
-            changes, last = restage(uow, cursor, job.reason)
+            found = owned(uow, None if job.after is None else (pool_id, job.after))
+            why = f"{what} rules changed ({job.reason}): reclaim schedule recomputed"
+            changes = [change for record in found.items for change in restage(uow, record, why)]
+            last = found.items[-1].id if found.next_cursor is not None else None
             jobs.save(job.advanced(last, len(changes)))
             return (len(changes), last is None), changes
 
@@ -385,19 +394,16 @@ class ReclaimService:
         *,
         max_pages: int | None = None,
     ) -> int:
-        def restage(
-            uow: UnitOfWork, after: tuple[str, str] | None, reason: str
-        ) -> tuple[list[Change], str | None]:
-            found = uow.customers.query("owned_pool", equals=pool_id, after=after, limit=page)
-            why = f"pool rules changed ({reason}): reclaim schedule recomputed"
-            changes: list[Change] = []
-            for customer in found.items:
-                changes += self.customers.stage(uow, customer, customer, reason=why).changes
-            return changes, found.items[-1].id if found.next_cursor is not None else None
-
         return run_recompute(
-            self.ctx, principal, action, ScheduleRecompute, pool_id, restage, max_pages=max_pages
-        )
+            self.ctx, principal, action, ScheduleRecompute, pool_id,
+            lambda uow, after: uow.customers.query(
+                "owned_pool", equals=pool_id, after=after, limit=page
+            ),
+            lambda uow, customer, why: list(
+                self.customers.stage(uow, customer, customer, reason=why).changes
+            ),
+            "pool", max_pages=max_pages,
+        )  # fmt: skip
 
     def record_facts(
         self,
