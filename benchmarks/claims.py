@@ -18,11 +18,18 @@ the bare UPDATE, ``of_floor`` the library against it. Both run with K = 16 audit
 and ownership checked. ``client_cpu_ms_per_attempt`` is the workers' CPU time (user +
 system, ``time.process_time``) per claim attempt. Prints one JSON object. PostgreSQL needs
 LEADTOCASH_PG_DSN (scripts/with-postgres.sh).
+
+``--counts DIR`` takes the main runs' client CPU apart: every worker (library and floor)
+classes its attempts by outcome and by how many version conflicts preceded it, and each
+run's ``decomposition`` gives per class the attempts and their CPU (library workers also
+count their store sessions, reads and commits); the files stay under ``DIR``.
+``--profile DIR`` writes a cProfile of every library worker's loop there.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import random
@@ -44,18 +51,62 @@ STRANDS = 16
 STRAND_SWEEP = (1, 4, 16, 64)
 #: Workers start this many seconds after launch, together, so imports are not timed.
 START_DELAY = 3.0
+#: Where workers write their per-attempt classes and profiles (--counts, --profile); None: off.
+COUNTS: dict[str, Path | None] = {"counts": None, "profile": None}
+_RUNS = itertools.count()
 
 
-def _env() -> dict[str, str]:
+def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "examples"), str(ROOT / "src")])
+    env.update(extra or {})
     return env
 
 
-def _script(script: Path, *args: str) -> subprocess.Popen[str]:
+def _script(script: Path, *args: str, extra: dict[str, str] | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, str(script), *args], stdout=subprocess.PIPE, text=True, env=_env()
+        [sys.executable, str(script), *args], stdout=subprocess.PIPE, text=True, env=_env(extra)
     )
+
+
+def _run_dirs(script: Path) -> tuple[dict[str, str], Path | None]:
+    """The workers' environment for --counts/--profile, and the run's counts directory."""
+    extra: dict[str, str] = {}
+    run = f"{next(_RUNS):03d}-{script.stem}"
+    counts = COUNTS["counts"]
+    if counts is not None:
+        (counts / run).mkdir(parents=True)
+        extra["LEADTOCASH_CLAIM_COUNTS"] = str(counts / run)
+    profile = COUNTS["profile"]
+    if profile is not None and script == WORKLOAD:
+        (profile / run).mkdir(parents=True)
+        extra["LEADTOCASH_CLAIM_PROFILE"] = str(profile / run)
+    return extra, None if counts is None else counts / run
+
+
+def decomposition(where: Path) -> dict[str, Any]:
+    """The workers' attempt classes summed: attempts, CPU ms in all and per attempt."""
+    classes: dict[str, list[float]] = {}
+    calls: dict[str, list[float]] = {}
+    for path in sorted(where.glob("rep*.json")):
+        report = json.loads(path.read_text())
+        for into, part in ((classes, "classes"), (calls, "store_calls")):
+            for name, (count, cpu) in report.get(part, {}).items():
+                total = into.setdefault(name, [0, 0.0])
+                total[0] += count
+                total[1] += cpu
+
+    def table(rows: dict[str, list[float]]) -> dict[str, Any]:
+        return {
+            name: {
+                "count": int(count),
+                "cpu_ms": round(1000 * cpu, 1),
+                "cpu_ms_each": round(1000 * cpu / count, 3) if count else None,
+            }
+            for name, (count, cpu) in sorted(rows.items())
+        }
+
+    return {"classes": table(classes), "store_calls": table(calls)}
 
 
 def _concurrently(
@@ -67,10 +118,11 @@ def _concurrently(
     setup = _script(script, "setup", spec, *sizes, *reps)
     setup.communicate()
     assert setup.returncode == 0, f"{script.name} setup failed"
+    extra, counted = _run_dirs(script)
     start_at = time.time() + START_DELAY
     timing = ("--claims", str(claims), "--start-at", str(start_at))
     workers = [
-        _script(script, "worker", spec, *sizes, *timing, "--rep", str(n))
+        _script(script, "worker", spec, *sizes, *timing, "--rep", str(n), extra=extra)
         for n in range(1, PROCESSES + 1)
     ]
     results = []
@@ -82,7 +134,10 @@ def _concurrently(
     check = _script(script, "verify", spec, *sizes, "--reps", str(PROCESSES))
     out, _ = check.communicate()
     assert check.returncode == 0, f"{script.name} verify failed"
-    return results, elapsed, json.loads(out)
+    verified = json.loads(out)
+    if counted is not None:
+        verified["decomposition"] = decomposition(counted)
+    return results, elapsed, verified
 
 
 def library_run(spec: str, customers: int, claims: int, strands: int = STRANDS) -> dict[str, Any]:
@@ -99,6 +154,7 @@ def library_run(spec: str, customers: int, claims: int, strands: int = STRANDS) 
         "double_owned": verified["double_owned"],
         "books_match": verified["books_match"],
         "audit_chain_ok": verified["audit_chain_ok"],
+        **({"decomposition": verified["decomposition"]} if "decomposition" in verified else {}),
     }
 
 
@@ -114,6 +170,11 @@ def floor_run(spec: str, customers: int, claims: int, strands: int = STRANDS) ->
         "floor_claimed": sum(len(r["claimed"]) for r in results),
         "floor_cpu_ms_per_attempt": round(
             1000 * sum(r["cpu_s"] for r in results) / (PROCESSES * claims), 3
+        ),
+        **(
+            {"floor_decomposition": verified["decomposition"]}
+            if "decomposition" in verified
+            else {}
         ),
     }
 
@@ -208,6 +269,13 @@ def raw_run(engine: str, where: str, customers: int, claims: int) -> dict[str, A
     return {"raw_claims_per_s": round(PROCESSES * claims / elapsed, 1), "raw_claimed": won}
 
 
+#: What each round reports in the summary.
+_ROUND_KEYS = (
+    "claims_per_s", "raw_claims_per_s", "floor_claims_per_s", "client_cpu_ms_per_attempt",
+    "floor_cpu_ms_per_attempt", "decomposition", "floor_decomposition",
+)  # fmt: skip
+
+
 def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Median library, raw and floor rates over the rounds, their ratios, the worst checks."""
     library = statistics.median(r["claims_per_s"] for r in runs)
@@ -231,10 +299,7 @@ def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "claimed_per_round": runs[0]["claimed"],
         "raw_claimed_per_round": runs[0]["raw_claimed"],
         "floor_claimed_per_round": runs[0]["floor_claimed"],
-        "rounds": [
-            {key: r[key] for key in ("claims_per_s", "raw_claims_per_s", "floor_claims_per_s")}
-            for r in runs
-        ],
+        "rounds": [{key: r[key] for key in _ROUND_KEYS if key in r} for r in runs],
     }
 
 
@@ -266,7 +331,14 @@ def main() -> int:
     parser.add_argument(
         "--repeat", type=int, default=None, help="rounds per engine (default 5, quick 1)"
     )
+    parser.add_argument("--counts", type=Path, help="take each run's CPU apart (files here)")
+    parser.add_argument("--profile", type=Path, help="cProfile every library worker (here)")
+    parser.add_argument("--no-sweep", action="store_true", help="full mode without by_strands")
+    parser.add_argument(
+        "--engines", default="sqlite,postgres", help="comma-separated engines to run"
+    )
     args = parser.parse_args()
+    COUNTS.update(counts=args.counts, profile=args.profile)
     customers, claims = (1000, 150) if args.quick else (1000, 500)
     rounds = args.repeat or (1 if args.quick else 3)
     figures: dict[str, Any] = {
@@ -283,7 +355,11 @@ def main() -> int:
             "sqlite": (f"sqlite:{tmp}/claims-{{n}}.sqlite3", f"{tmp}/raw-{{n}}.sqlite3",
                        f"sqlite:{tmp}/floor-{{n}}.sqlite3"),
         }  # fmt: skip
-        if os.environ.get("LEADTOCASH_PG_DSN"):
+        if "sqlite" not in args.engines.split(","):
+            del engines["sqlite"]
+        if "postgres" not in args.engines.split(","):
+            figures["postgres"] = {"skipped": "not in --engines"}
+        elif os.environ.get("LEADTOCASH_PG_DSN"):
             engines["postgres"] = ("postgres:bench_claims", "bench_raw", "postgres:bench_floor")
         else:
             figures["postgres"] = {"skipped": "LEADTOCASH_PG_DSN not set"}
@@ -297,7 +373,7 @@ def main() -> int:
                 result.update(floor_run(floor_spec.format(n=n), customers, claims))
                 runs.append(result)
             figures[engine] = _summary(runs)
-            if not args.quick:
+            if not args.quick and not args.no_sweep:
                 figures[engine]["by_strands"] = _sweep(engine, spec, floor_spec, customers, claims)
     print(json.dumps(figures))
     failed = [

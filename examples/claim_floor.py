@@ -27,6 +27,8 @@ hand, like ``claim_workload.py``::
     python examples/claim_floor.py verify sqlite:/tmp/floor.sqlite3
 
 A store spec is ``sqlite:<path>`` or ``postgres:<schema>`` (DSN from ``LEADTOCASH_PG_DSN``).
+``LEADTOCASH_CLAIM_COUNTS=<dir>`` writes ``<dir>/rep<N>.json``: every attempt classed by its
+outcome after how many conflicts, with count and CPU (as ``claim_workload.py`` does).
 """
 
 from __future__ import annotations
@@ -39,8 +41,10 @@ import random
 import sqlite3
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from workload_cli import workload_parser
@@ -428,17 +432,25 @@ def worker(spec: str, rep: int, claims: int, customers: int, start_at: float) ->
     ids = customer_ids(customers)
     name = f"rep{rep}"
     won, conflicts = [], 0
+    counts_dir = os.environ.get("LEADTOCASH_CLAIM_COUNTS")
+    count: Counter[str] = Counter()
+    spent: dict[str, float] = {}
     floor = open_floor(spec)
     try:
         time.sleep(max(0.0, start_at - time.time()))
         cpu_started = time.process_time()
         for n in range(claims):
             cid = rng.choice(ids)
+            attempt_started, retried = time.process_time(), conflicts
             for _ in range(10):
                 outcome = attempt(floor, name, cid, f"{rep}-{n}-{conflicts}")
                 if outcome != "conflict":
                     break
                 conflicts += 1
+            if counts_dir:
+                kind = "first attempts" if n < 10 else f"{outcome}/{conflicts - retried}"
+                count[kind] += 1
+                spent[kind] = spent.get(kind, 0.0) + time.process_time() - attempt_started
             if outcome == "won":
                 won.append(cid)
                 if len(won) % DIGEST_EVERY == 0:
@@ -447,6 +459,9 @@ def worker(spec: str, rep: int, claims: int, customers: int, start_at: float) ->
         cpu = time.process_time() - cpu_started
     finally:
         floor.close()
+    if counts_dir:
+        classes = {k: [count[k], round(spent[k], 6)] for k in sorted(count)}
+        (Path(counts_dir) / f"rep{rep}.json").write_text(json.dumps({"classes": classes}))
     return {"claimed": won, "conflicts": conflicts, "ended": ended, "cpu_s": round(cpu, 4)}
 
 

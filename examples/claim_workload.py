@@ -9,17 +9,26 @@ Used by ``benchmarks/claims.py`` and the real-engine concurrency tests, and runn
 A store spec is ``sqlite:<path>`` or ``postgres:<schema>`` (DSN from ``LEADTOCASH_PG_DSN``).
 Each worker prints one JSON line: what it claimed, its refusals by code, conflicts that
 exhausted the retries, and elapsed seconds. ``verify`` prints the checks as JSON.
+
+Two environment variables take a worker apart (``benchmarks/claims.py --counts/--profile``):
+``LEADTOCASH_CLAIM_COUNTS=<dir>`` writes ``<dir>/rep<N>.json``, every attempt classed by what
+happened (won or refused, after how many version conflicts) with its count and CPU, and the
+store calls and their CPU; ``LEADTOCASH_CLAIM_PROFILE=<dir>`` writes a cProfile of the
+worker's loop (``time.process_time`` as its clock) to ``<dir>/rep<N>.prof``.
 """
 
 from __future__ import annotations
 
+import cProfile
+import gc
 import json
 import os
 import random
 import sys
 import time
 from collections import Counter
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
 from leadtocash import (
     ConcurrencyConflict,
@@ -109,6 +118,112 @@ def setup(spec: str, customers: int, reps: int, daily_limit: int, strands: int =
         store.close()
 
 
+class StoreCounts:
+    """Store calls of a worker: sessions, reads, commits, conflicts, and their CPU."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+        self.cpu: dict[str, float] = {}
+
+    def timed(self, name: str, call: Any, *args: Any) -> Any:
+        """``call(*args)``, counted and timed under ``name`` (``name:conflict`` if it conflicts)."""
+        started = time.process_time()
+        try:
+            return call(*args)
+        except ConcurrencyConflict:
+            name = f"{name}:conflict"
+            raise
+        finally:
+            self.calls[name] += 1
+            self.cpu[name] = self.cpu.get(name, 0.0) + time.process_time() - started
+
+    def snapshot(self) -> tuple[int, int]:
+        """(sessions, conflicting commits) so far."""
+        return self.calls["session"], self.calls["commit:conflict"]
+
+
+class _CountingSession:
+    """A store session whose reads and commits are counted (the rest passes through)."""
+
+    def __init__(self, session: Any, counts: StoreCounts) -> None:
+        self._session = session
+        self._counts = counts
+
+    def load_each(self, refs: Any) -> Any:
+        """Counted ``load_each``."""
+        return self._counts.timed("load_each", self._session.load_each, refs)
+
+    def load(self, kind: str, ident: str) -> Any:
+        """Counted ``load``."""
+        return self._counts.timed("load", self._session.load, kind, ident)
+
+    def commit(self, commit: Any) -> None:
+        """Counted ``commit``."""
+        self._counts.timed("commit", self._session.commit, commit)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._session, name)
+
+
+class _CountingStore:
+    """A store whose sessions are counted (the rest passes through)."""
+
+    def __init__(self, store: Store, counts: StoreCounts) -> None:
+        self._store = store
+        self._counts = counts
+
+    def session(self) -> Any:
+        """A counted session."""
+        self._counts.calls["session"] += 1
+        return _CountingSession(self._store.session(), self._counts)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+#: A worker's first attempts are classed apart: they pay for the process's warm-up
+#: (cattrs generating its structuring code, first imports), which later attempts do not.
+FIRST_ATTEMPTS = 10
+
+
+class AttemptClasses:
+    """Claim attempts classed by outcome and version conflicts, with their count and CPU;
+    and the CPU of the garbage collector's runs during them."""
+
+    def __init__(self) -> None:
+        self.count: Counter[str] = Counter()
+        self.cpu: dict[str, float] = {}
+        self.gc_runs = 0
+        self.gc_cpu = 0.0
+        self._gc_started = 0.0
+
+    def add(self, outcome: str, conflicts: int, cpu: float) -> None:
+        """Count one attempt: ``outcome`` (won or a refusal code) after ``conflicts``."""
+        seen = sum(self.count.values())
+        name = "first attempts" if seen < FIRST_ATTEMPTS else f"{outcome}/{conflicts}"
+        self.count[name] += 1
+        self.cpu[name] = self.cpu.get(name, 0.0) + cpu
+
+    def on_gc(self, phase: str, info: dict[str, int]) -> None:
+        """A ``gc.callbacks`` hook: time each collection."""
+        if phase == "start":
+            self._gc_started = time.process_time()
+        else:
+            self.gc_runs += 1
+            self.gc_cpu += time.process_time() - self._gc_started
+
+    def report(self, counts: StoreCounts) -> dict[str, Any]:
+        """The classes and store calls as JSON-ready figures (CPU in seconds)."""
+        calls: dict[str, list[float]] = {
+            k: [counts.calls[k], round(counts.cpu.get(k, 0.0), 6)] for k in counts.calls
+        }
+        calls["garbage collector (in the attempts)"] = [self.gc_runs, round(self.gc_cpu, 6)]
+        return {
+            "classes": {k: [self.count[k], round(self.cpu[k], 6)] for k in sorted(self.count)},
+            "store_calls": calls,
+        }
+
+
 def wait_until(start_at: float) -> float:
     """Sleep until the wall-clock instant ``start_at`` (so all workers start together)."""
     delay = start_at - time.time()
@@ -122,6 +237,11 @@ def worker(
 ) -> dict[str, Any]:
     """Attempt ``claims`` claims of random customers as rep ``rep``; return what happened."""
     store = open_store(spec)
+    counts_dir = os.environ.get("LEADTOCASH_CLAIM_COUNTS")
+    profile_dir = os.environ.get("LEADTOCASH_CLAIM_PROFILE")
+    counts, classes = StoreCounts(), AttemptClasses()
+    crm_store = store if not counts_dir else cast(Store, _CountingStore(store, counts))
+    profiler = cProfile.Profile(time.process_time) if profile_dir else None
     rng = random.Random(seed * 1000 + rep)
     principal = Principal(f"user{rep}", roles=frozenset({Role.REP}), rep_id=RepId(f"rep{rep}"))
     ids = customer_ids(customers)
@@ -129,22 +249,42 @@ def worker(
     refusals: Counter[str] = Counter()
     exhausted = 0
     try:
-        crm = LeadToCash(store, SystemClock(), RandomIds())
+        crm = LeadToCash(crm_store, SystemClock(), RandomIds())
         started = wait_until(start_at)
         cpu_started = time.process_time()
+        if profiler is not None:
+            profiler.enable()
+        if counts_dir:
+            gc.callbacks.append(classes.on_gc)
         for _ in range(claims):
             cid = rng.choice(ids)
+            before, attempt_started = counts.snapshot(), time.process_time()
+            outcome = "won"
             try:
                 crm.pools.claim(principal, cid)
                 claimed.append(cid)
             except ConcurrencyConflict:
                 exhausted += 1
+                outcome = "exhausted"
             except LeadToCashError as exc:
                 refusals[exc.code] += 1
+                outcome = exc.code
+            if counts_dir:
+                conflicts = counts.snapshot()[1] - before[1]
+                classes.add(outcome, conflicts, time.process_time() - attempt_started)
+        if profiler is not None:
+            profiler.disable()
+        if counts_dir:
+            gc.callbacks.remove(classes.on_gc)
         ended = time.time()
         cpu = time.process_time() - cpu_started
     finally:
         store.close()
+    if profiler is not None and profile_dir:
+        profiler.dump_stats(str(Path(profile_dir) / f"rep{rep}.prof"))
+    if counts_dir:
+        report = classes.report(counts)
+        (Path(counts_dir) / f"rep{rep}.json").write_text(json.dumps(report))
     return {
         "rep": f"rep{rep}",
         "attempts": claims,

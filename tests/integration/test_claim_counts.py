@@ -1,0 +1,71 @@
+"""The claim workers' per-attempt classes (``LEADTOCASH_CLAIM_COUNTS``) account for every attempt.
+
+``benchmarks/claims.py --counts`` takes the four-process run's client CPU apart with them;
+the decomposition means something only if every attempt is counted once, in the right class.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+import claim_floor
+import claim_workload
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _classes(where: Path) -> dict[str, list[float]]:
+    report = json.loads((where / "rep1.json").read_text())
+    classes: dict[str, list[float]] = report["classes"]
+    return classes
+
+
+def test_library_worker_classes_every_attempt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = f"sqlite:{tmp_path / 'claims.sqlite3'}"
+    claim_workload.setup(spec, customers=20, reps=1, daily_limit=0, strands=4)
+    monkeypatch.setenv("LEADTOCASH_CLAIM_COUNTS", str(tmp_path))
+    result = claim_workload.worker(spec, rep=1, claims=60, customers=20, seed=1)
+    classes = _classes(tmp_path)
+    assert sum(count for count, _ in classes.values()) == 60
+    first = classes.pop("first attempts")[0]
+    assert first == claim_workload.FIRST_ATTEMPTS
+    won_later = sum(count for name, (count, _) in classes.items() if name.startswith("won/"))
+    refused = sum(result["refusals"].values())
+    assert won_later + sum(classes.get("pool.already_owned/0", [0])[:1]) == 60 - first
+    assert len(result["claimed"]) + refused == 60
+    calls = json.loads((tmp_path / "rep1.json").read_text())["store_calls"]
+    assert calls["session"][0] >= 60  # a unit of work per attempt (and the facade's reads)
+    assert calls["commit"][0] == len(result["claimed"])
+    assert "commit:conflict" not in calls
+
+
+def test_floor_worker_classes_every_attempt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = f"sqlite:{tmp_path / 'floor.sqlite3'}"
+    claim_floor.setup(spec, customers=20, reps=1, strands=4)
+    monkeypatch.setenv("LEADTOCASH_CLAIM_COUNTS", str(tmp_path))
+    result = claim_floor.worker(spec, rep=1, claims=60, customers=20, start_at=0.0)
+    classes = _classes(tmp_path)
+    assert sum(count for count, _ in classes.values()) == 60
+    won = sum(count for name, (count, _) in classes.items() if name.startswith("won/"))
+    assert won + classes["first attempts"][0] >= len(result["claimed"]) >= won
+
+
+def test_benchmark_sums_the_workers_classes(tmp_path: Path) -> None:
+    spec = importlib.util.spec_from_file_location("claims_bench", ROOT / "benchmarks/claims.py")
+    assert spec is not None and spec.loader is not None
+    claims = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(claims)
+    for rep, won in ((1, [3, 0.003]), (2, [1, 0.002])):
+        report = {"classes": {"won/0": won}, "store_calls": {"commit": won}}
+        (tmp_path / f"rep{rep}.json").write_text(json.dumps(report))
+    table = claims.decomposition(tmp_path)
+    assert table["classes"]["won/0"] == {"count": 4, "cpu_ms": 5.0, "cpu_ms_each": 1.25}
+    assert table["store_calls"]["commit"]["count"] == 4
