@@ -32,7 +32,7 @@ import hashlib
 import json
 import re
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from typing import Any
@@ -780,14 +780,15 @@ class PostgresStore:
     def _load_many(self, kind: str, idents: Sequence[str]) -> dict[str, StoredRecord]:
         if not idents:
             return {}
-        rows = self._read("loading records", self._sql.load_many, (kind, list(idents)))
+        rows = self._read("loading records", self._sql.load_many, (kind, _text_array(idents)))
         return {row[0]: self._record(kind, *row) for row in rows}
 
     def _load_each(self, refs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], StoredRecord]:
         wanted = list(dict.fromkeys(refs))
         if not wanted:
             return {}
-        kinds, idents = [kind for kind, _ in wanted], [ident for _, ident in wanted]
+        kinds = _text_array([kind for kind, _ in wanted])
+        idents = _text_array([ident for _, ident in wanted])
         rows = self._read("loading records", self._sql.load_each, (kinds, idents))
         return {(row[0], row[1]): self._record(*row) for row in rows}
 
@@ -1089,6 +1090,18 @@ class PostgresSession:
 
 
 # -- helpers ----------------------------------------------------------------------------------
+def _text_array(values: Iterable[str]) -> str:
+    """``values`` as a PostgreSQL array literal for a ``%s::text[]`` parameter.
+
+    One string parameter instead of a Python list: psycopg dumps a list element by element
+    (a third of a claim's read in the client), a string in one step. Every element is
+    double-quoted with ``\\`` and ``"`` escaped, so any text (commas, braces, quotes, spaces,
+    ``NULL``) stays one element as it is.
+    """
+    quoted = (value.replace("\\", "\\\\").replace('"', '\\"') for value in values)
+    return "{" + ",".join(f'"{value}"' for value in quoted) + "}"
+
+
 #: SQLSTATEs ``ltc_commit`` raises (class LT is not used by PostgreSQL itself).
 _STALE, _INTRA_DUPLICATE, _DUPLICATE, _OUTBOX_EXISTS, _NO_HEAD = (
     "LT409", "LT23D", "LT23U", "LT410", "LT500"

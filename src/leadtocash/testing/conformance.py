@@ -249,6 +249,23 @@ class StoreConformance:
         finally:
             session.close()
 
+    def test_reads_by_ids_take_any_text_as_one_id(self, store: Store) -> None:
+        # Ids and kinds with what array literals, lists and SQL treat specially.
+        odd = ["a,b", "{c}", 'say "hi"', "back\\slash\\", "NULL", " spaced ", "é中", "it's", ""]
+        self.commit(store, *(_write(ident, 0, {"name": ident}) for ident in odd))
+        self.commit(store, RecordWrite('k"{,}\\', "x,y", 0, {"o": 1}), _write("plain"))
+        session = store.session()
+        try:
+            found = session.load_many("thing", [*odd, "a", "b", "c"])
+            assert sorted(found) == sorted(odd)
+            assert all(found[ident].data == {"name": ident} for ident in odd)
+            refs = [("thing", ident) for ident in odd] + [('k"{,}\\', "x,y"), ("k", "x")]
+            each = session.load_each(refs)
+            assert sorted(each) == sorted(refs[:-1])
+            assert each[('k"{,}\\', "x,y")].data == {"o": 1}
+        finally:
+            session.close()
+
     def test_scan_pages_every_record_of_a_kind_by_id(self, store: Store) -> None:
         idents = ["b", "a", "é", "a-1", "Z", "aa", "中"]
         self.commit(store, *(_write(i) for i in idents), RecordWrite("other", "a0", 0, {"o": 1}))
