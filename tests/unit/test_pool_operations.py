@@ -10,8 +10,11 @@ import pytest
 
 from leadtocash import (
     CollaboratorAccess,
+    LeadToCash,
+    NotFound,
     PermissionDenied,
     PoolId,
+    RandomIds,
     RepId,
     RuleViolation,
     SalesRep,
@@ -21,7 +24,7 @@ from leadtocash import (
 )
 from leadtocash.calendars import ChinaStatutoryCalendar
 from leadtocash.durations import Duration, WeekdayCalendar
-from leadtocash.model import Customer, CustomerId
+from leadtocash.model import Customer, CustomerId, Deletion
 from leadtocash.pool.book import DailyClaims, OwnershipAction, RepBook
 from leadtocash.pool.ownership import (
     OwnershipFacts,
@@ -598,3 +601,72 @@ def test_transfer_moves_owner_and_zone_but_not_to_the_same_place() -> None:
     assert refused.code == "pool.zone_mismatch"
     unzoned = Pool(PoolId("any"), "Any")
     assert decide_transfer(owned, _rep("rep2"), unzoned, facts).zone_id == "east"
+
+
+def _count_customer_builds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record the id of every customer the unit of work structures from a stored document."""
+    from leadtocash.serialization import structure
+
+    built: list[str] = []
+
+    def counting(data: Any, cls: Any) -> Any:
+        if cls is Customer:
+            built.append(data["id"])
+        return structure(data, cls)
+
+    monkeypatch.setattr("leadtocash.app.unit_of_work.structure", counting)
+    return built
+
+
+def test_a_claim_of_an_owned_customer_is_refused_without_building_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    world = make_world(customers=2)
+    cid = world.customers[0]
+    world.crm.pools.claim(REP1, cid)
+    other = LeadToCash(world.store, world.clock, RandomIds())
+    built = _count_customer_builds(monkeypatch)
+    for crm in (world.crm, other):  # one facade wrote it, the other has never read it
+        with pytest.raises(RuleViolation) as caught:
+            crm.pools.claim(REP2, cid)
+        assert (caught.value.code, caught.value.details) == (
+            "pool.already_owned", {"customer_id": cid},
+        )  # fmt: skip
+        assert str(caught.value) == f"[pool.already_owned] customer {cid} is already owned"
+    assert built == []
+    assert other.pools.claim(REP2, world.customers[1]).owner_id == "rep2"
+    assert built == [world.customers[1]]  # an unowned one is built, and claimed
+
+
+def test_an_owned_customer_keeps_the_refusals_that_come_first() -> None:
+    world = make_world(customers=2)
+    owned, deleted = world.customers
+    world.crm.pools.claim(REP1, owned)
+    world.crm.pools.claim(REP1, deleted)
+    with world.crm.unit_of_work() as uow:  # in the recycle bin, still owned
+        customer = uow.customers.get(deleted)
+        mark = Deletion(at=START, by="admin", reason="test")
+        uow.customers.save(attrs.evolve(customer, deleted=mark))
+        uow.commit()
+    with pytest.raises(NotFound):
+        world.crm.pools.claim(REP2, deleted)
+    with pytest.raises(NotFound):
+        world.crm.pools.claim(REP2, "no-such-customer")
+    world.crm.reps.update(ADMIN, RepId("rep2"), active=False, reason="left")
+    _refused(world, "pool.rep_inactive", world.crm.pools.claim, REP2, owned)
+
+
+def test_fields_of_reads_a_preloaded_record_without_building_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    world = make_world(customers=1)
+    cid = world.customers[0]
+    built = _count_customer_builds(monkeypatch)
+    fresh = LeadToCash(world.store, world.clock, RandomIds())  # nothing cached
+    with fresh.unit_of_work() as uow:
+        uow.preload((Customer, cid), (Customer, "missing"))
+        assert uow.customers.fields_of([cid, "missing"], ("id", "owner_id")) == [(cid, None)]
+        assert built == []
+        customer = uow.customers.get(cid)  # built when used, from the same preloaded read
+        assert built == [cid] and customer.owner_id is None
+        assert uow.customers.fields_of([cid], ("id", "pool_id")) == [(cid, world.pool_id)]

@@ -50,6 +50,7 @@ from leadtocash.pool.browsing import DailyBrowses, browse_counter_id, decide_bro
 from leadtocash.pool.membership import Member, PoolMembers, check_member, sees_pool
 from leadtocash.pool.ownership import (
     OwnershipFacts,
+    already_owned,
     check_available_rep,
     check_in_pool,
     check_owned,
@@ -66,6 +67,13 @@ from leadtocash.pool.visibility import can_see_contact
 from leadtocash.scopes import ScopeTarget
 
 __all__ = ["PoolService"]
+
+
+def _owned(uow: UnitOfWork, customer_id: str) -> bool:
+    """True when the customer exists, is not in the recycle bin and has an owner, as its
+    stored document says (read without building the customer)."""
+    found = uow.customers.fields_of([customer_id], ("owner_id", "deleted"))
+    return bool(found) and found[0][0] is not None and found[0][1] is None
 
 
 @attrs.frozen
@@ -172,9 +180,10 @@ class PoolService:
                 (Pool, guess),
                 (DailyClaims, None if guess is None else daily_claims_id(guess, rep_id, day)),
             )
-            customer = uow.customers.get(customer_id)
+            # A customer someone owns is refused without being built (most refusals).
+            customer = None if _owned(uow, customer_id) else uow.customers.get(customer_id)
             pool, counter = None, None
-            if customer.pool_id is not None and customer.owner_id is None:
+            if customer is not None and customer.pool_id is not None and customer.owner_id is None:
                 self._claim_pools[rep_id] = customer.pool_id
                 counter_id = daily_claims_id(customer.pool_id, rep_id, day)
                 uow.preload((Pool, customer.pool_id), (DailyClaims, counter_id))
@@ -193,6 +202,8 @@ class PoolService:
                     check_available_rep(rep)
                 check_pool_zone(pool, rep_id, principal.zone_id)
                 limit = rep.daily_claim_limit
+            if customer is None:
+                raise already_owned(customer_id)
             if pool is None:  # taken, or in no pool: refused as decide_claim would, book unread
                 check_unowned(customer)
                 check_in_pool(customer)

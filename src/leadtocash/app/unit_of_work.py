@@ -129,28 +129,29 @@ class Repository(Generic[T]):
     def fields_of(self, idents: list[str], names: tuple[str, ...]) -> list[tuple[Any, ...]]:
         """Top-level fields ``names`` of the records among ``idents``, without building them.
 
-        One tuple per record found, in the order given: a staged or already-read aggregate
-        gives its attributes, any other record its stored document's values (None for a field
-        the document lacks). Nothing is structured or cached, so reading a few fields of many
-        records (a duplicate check's candidates) costs a document read each and leaves no
-        objects behind. Hidden records are *not* left out: ask for the fields that say so
-        (``deleted``). Meant for plain fields (strings, ids, enums as their values, None): a
-        built aggregate's other values (times, nested values) are not turned back into their
-        stored form.
+        One tuple per record found, in the order given: a staged or already-built aggregate
+        gives its attributes, any other record (a preloaded one too) its stored document's
+        values (None for a field the document lacks). Nothing is structured or cached, so
+        reading a few fields of many records (a duplicate check's candidates) costs a
+        document read each and leaves no objects behind. Hidden records are *not* left out:
+        ask for the fields that say so (``deleted``). Meant for plain fields (strings, ids,
+        enums as their values, None): a built aggregate's other values (times, nested
+        values) are not turned back into their stored form.
         """
-        kind = self.spec.kind
+        kind, uow = self.spec.kind, self._uow
+        missing = [i for i in idents if uow._unread((kind, i))]
+        stored = uow._session_or_raise().load_many(kind, missing) if missing else {}
         out: list[tuple[Any, ...]] = []
-        missing = [i for i in idents if self._uow._known((kind, i)) is None]
-        stored = self._uow._session_or_raise().load_many(kind, missing) if missing else {}
         for ident in idents:
-            known = self._uow._known((kind, ident))
+            key = (kind, ident)
+            known = uow._staged.get(key) or uow._loaded.get(key)
             if known is not None:
                 out.append(tuple(_plain_field(getattr(known, name, None)) for name in names))
                 continue
-            record = stored.get(ident)
+            fetched = uow._fetched.get(key)
+            record = fetched[1] if fetched is not None else stored.get(ident)
             if record is not None:
-                data = record.data
-                out.append(tuple(data.get(name) for name in names))
+                out.append(tuple(map(record.data.get, names)))
         return out
 
     def find_unique(self, key: str) -> T | None:
@@ -350,6 +351,15 @@ class UnitOfWork:
                 self._absent.add(key)
             else:
                 self._fetched[key] = (spec, record)
+
+    def _built(self, key: tuple[str, str]) -> Any:
+        """The staged or already-built aggregate under ``(kind, id)``, or None (a preloaded
+        record not built yet is None here)."""
+        return self._staged.get(key) or self._loaded.get(key)
+
+    def _unread(self, key: tuple[str, str]) -> bool:
+        """True when ``(kind, id)`` is neither staged, built, preloaded nor known missing."""
+        return self._built(key) is None and key not in self._fetched and key not in self._absent
 
     def _known(self, key: tuple[str, str]) -> Any:
         """The staged or already-read aggregate under ``(kind, id)``, or None."""

@@ -27,6 +27,7 @@ __all__ = [
     "OwnershipFacts",
     "PoolRecord",
     "PoolZone",
+    "already_owned",
     "check_active_rep",
     "check_available_rep",
     "check_capacity",
@@ -137,14 +138,19 @@ def require_reason(reason: str | None) -> str:
     return reason.strip()
 
 
+def already_owned(record_id: str, *, kind: str = "customer") -> RuleViolation:
+    """The refusal of taking record ``record_id`` (a customer, or ``kind``) that has an owner."""
+    return RuleViolation(
+        f"{kind} {record_id} is already owned",
+        code=_code(kind, "already_owned"),
+        details={f"{kind}_id": record_id},
+    )
+
+
 def check_unowned(customer: PoolRecord, *, kind: str = "customer") -> None:
     """Refuse when the customer (or lead: ``kind``) already has an owner (no double ownership)."""
     if customer.owner_id is not None:
-        raise RuleViolation(
-            f"{kind} {customer.id} is already owned",
-            code=_code(kind, "already_owned"),
-            details={f"{kind}_id": customer.id},
-        )
+        raise already_owned(customer.id, kind=kind)
 
 
 def check_owned(customer: PoolRecord, *, kind: str = "customer") -> RepId:
