@@ -1098,8 +1098,8 @@ def _text_array(values: Iterable[str]) -> str:
     double-quoted with ``\\`` and ``"`` escaped, so any text (commas, braces, quotes, spaces,
     ``NULL``) stays one element as it is.
     """
-    quoted = (value.replace("\\", "\\\\").replace('"', '\\"') for value in values)
-    return "{" + ",".join(f'"{value}"' for value in quoted) + "}"
+    quoted = [value.replace("\\", "\\\\").replace('"', '\\"') for value in values]
+    return '{"' + '","'.join(quoted) + '"}' if quoted else "{}"
 
 
 #: SQLSTATEs ``ltc_commit`` raises (class LT is not used by PostgreSQL itself).
