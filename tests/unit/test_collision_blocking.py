@@ -199,3 +199,27 @@ def test_region_stripping_matches_trying_every_prefix(name: str) -> None:
 def test_region_prefixes(name: str, stripped: str, without_ending: str) -> None:
     assert strip_region.__wrapped__(name) == stripped
     assert without_region_ending(name) == without_ending
+
+
+@pytest.mark.parametrize(
+    ("stored", "typed"),
+    [
+        ("河南电气有限公司", "河河南电气有限责任公司"),  # a doubled character hides the region
+        ("美福建筑工程（青岛）有限公司", "福建筑工程（青岛）公司"),  # a dropped one makes one up
+        ("中团国际贸易有限公司", "中国团际贸易公司"),  # so does a swap
+        ("南聚通信技术有限公司", "天津市南通聚信技术有限公司"),  # a city before a made-up one
+    ],
+)
+def test_typos_that_hide_or_make_up_a_region_still_share_a_blocking_key(
+    stored: str, typed: str
+) -> None:
+    """Found by the book property: one typo near the front of a name changes what region
+    stripping sees, so the typed name is also looked up as it would read either way."""
+    keys = name_blocks(normalize_company_name(stored))
+    assert keys & query_blocks(normalize_company_name(typed))
+
+
+def test_a_homophone_typed_for_a_region_still_shares_a_blocking_key() -> None:
+    pytest.importorskip("pypinyin")
+    keys = name_blocks(normalize_company_name("江西泰数据科技有限公司"))  # brand 江西泰
+    assert keys & query_blocks(normalize_company_name("江戏泰数据科技股份有限公司"))

@@ -32,6 +32,7 @@ characters (after the region) are not found.
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping, Sequence
+from functools import lru_cache
 from typing import TypeVar
 
 from leadtocash.collision.keys import DedupKey, KeyKind
@@ -41,7 +42,12 @@ from leadtocash.collision.normalize import (
     to_simplified,
     to_traditional,
 )
-from leadtocash.collision.regions import REGION_PREFIXES, strip_region, without_region_ending
+from leadtocash.collision.regions import (
+    REGION_PREFIXES,
+    region_steps,
+    strip_region,
+    without_region_ending,
+)
 
 __all__ = [
     "BLOCK_PREFIX",
@@ -100,12 +106,43 @@ def blocking_keys(keys: Iterable[DedupKey]) -> frozenset[str]:
     return frozenset(found)
 
 
+@lru_cache(maxsize=1)
+def _region_sounds() -> frozenset[str]:
+    """The pinyin of every Han region prefix (empty without the ``chinese`` extra)."""
+    sounds = (pinyin_syllables(region) for region in REGION_PREFIXES if _is_han(region[0]))
+    return frozenset("".join(syllables) for syllables in sounds if syllables)
+
+
+def _sounds_like_region(head: str) -> bool:
+    """Whether ``head`` (Han) reads like a region prefix without being one."""
+    if head in REGION_PREFIXES or not all(_is_han(ch) for ch in head):
+        return False
+    syllables = pinyin_syllables(head)
+    return syllables is not None and "".join(syllables) in _region_sounds()
+
+
 def query_blocks(normalized: str) -> frozenset[str]:
     """The keys to look a candidate up by: its own, plus its spelling variants' when the
     optional ``chinese`` extra is installed (simplified, traditional, pinyin of a Han name)."""
     keys = set(name_blocks(normalized))
     if not normalized or not any(_is_han(ch) for ch in normalized):
         return frozenset(keys)
+    # Typos near the front can hide a region or make one up. 河河南电气 for 河南电气 hides it:
+    # one character fewer may bring it back (the stored name's keys are of the name without
+    # its region). 福建筑工程 for 美福建筑工程, or 中国团际 for 中团国际, makes one up: the
+    # name is looked up with each region it starts with still on, too.
+    for step in region_steps(normalized)[:-1]:
+        keys |= {BLOCK_PREFIX + key for key in _neighbourhood(step)}
+    for i in range(min(HAN_BLOCK_WIDTH, len(normalized))):
+        variant = normalized[:i] + normalized[i + 1 :]
+        if strip_region(variant) != variant:
+            keys |= name_blocks(variant)
+    # A homophone typed for a region's character (江戏 for 江西) hides it the same way: a
+    # head that sounds like a region is cut off like one.
+    for size in range(2, 5):
+        rest = normalized[size:]
+        if len(rest) >= 2 and _sounds_like_region(normalized[:size]):
+            keys |= name_blocks(rest)
     spellings = {to_simplified(normalized), to_traditional(normalized)}
     for text in {normalized, strip_region(normalized), without_region_ending(normalized)}:
         syllables = pinyin_syllables(text)

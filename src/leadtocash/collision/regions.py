@@ -14,6 +14,7 @@ __all__ = [
     "LATIN_REGIONS",
     "REGION_ENDINGS",
     "REGION_PREFIXES",
+    "region_steps",
     "strip_region",
     "without_region_ending",
 ]
@@ -87,13 +88,21 @@ def _strip_one(name: str) -> str:
 def strip_region(normalized: str) -> str:
     """``normalized`` without its leading regions, if at least 2 Han or 6 Latin characters
     remain (``北京银行`` stays whole)."""
-    current = normalized
+    return region_steps(normalized)[-1]
+
+
+@lru_cache(maxsize=65536)
+def region_steps(normalized: str) -> tuple[str, ...]:
+    """``normalized``, then it without each leading region in turn, while at least 2 Han or 6
+    Latin characters remain (``天津市南通聚信`` → ``南通聚信`` → ``聚信``): the last is
+    :func:`strip_region`'s answer."""
+    steps = [normalized]
     minimum = _MIN_LATIN if _is_latin(normalized) else _MIN_HAN
     while True:
-        rest = _strip_one(current)
-        if rest == current or len(rest) < minimum:
-            return current
-        current = rest
+        rest = _strip_one(steps[-1])
+        if rest == steps[-1] or len(rest) < minimum:
+            return tuple(steps)
+        steps.append(rest)
 
 
 def without_region_ending(name: str) -> str:
