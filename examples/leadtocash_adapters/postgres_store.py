@@ -457,6 +457,12 @@ class _Statements:
         self.find_by_key = q(
             "SELECT id FROM {s}.lookup_keys WHERE kind = %s AND key = %s ORDER BY id LIMIT %s"
         )
+        # Each key's ids by the same bounded index range as find_by_key, in one statement.
+        self.find_by_keys = q(
+            """SELECT k.key, l.id FROM unnest(%s::text[]) AS k(key)
+            CROSS JOIN LATERAL (SELECT id FROM {s}.lookup_keys
+                WHERE kind = %s AND key = k.key ORDER BY id LIMIT %s) AS l"""
+        )
         self.query_head = q(
             "SELECT e.value, e.id FROM {s}.index_entries e WHERE e.kind = %s AND e.name = %s"
         )
@@ -819,6 +825,16 @@ class PostgresStore:
         rows = self._read("looking up a key", self._sql.find_by_key, (kind, key, limit))
         return [str(row[0]) for row in rows]
 
+    def _find_by_keys(self, kind: str, keys: Sequence[str], limit: int) -> dict[str, list[str]]:
+        wanted = list(dict.fromkeys(keys))
+        if limit <= 0 or not wanted:
+            return {}
+        rows = self._read("looking up keys", self._sql.find_by_keys, (wanted, kind, limit))
+        held: dict[str, list[str]] = {}
+        for key, ident in rows:
+            held.setdefault(str(key), []).append(str(ident))
+        return {key: sorted(held[key]) for key in wanted if key in held}
+
     def _query(self, query: IndexQuery) -> list[tuple[str, str]]:
         if query.limit <= 0:
             return []
@@ -1067,6 +1083,13 @@ class PostgresSession:
         """Up to ``limit`` ids of records of ``kind`` holding lookup ``key``, ascending."""
         self._check()
         return self._store._find_by_key(kind, key, limit)
+
+    def find_by_keys(
+        self, kind: str, keys: Sequence[str], *, limit: int = 100
+    ) -> dict[str, list[str]]:
+        """Up to ``limit`` ids per lookup key (keys nobody holds left out), one round trip."""
+        self._check()
+        return self._store._find_by_keys(kind, keys, limit)
 
     def query(self, query: IndexQuery) -> list[tuple[str, str]]:
         """Up to ``query.limit`` ``(value, id)`` pairs of a named index, ascending."""

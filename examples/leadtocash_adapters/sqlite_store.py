@@ -226,6 +226,13 @@ _SCAN: Final = (
 )
 _INSERT_LOOKUP: Final = "INSERT INTO lookup_keys (kind, key, id) VALUES (?, ?, ?)"
 _FIND_LOOKUP: Final = "SELECT id FROM lookup_keys WHERE kind = ? AND key = ? ORDER BY id LIMIT ?"
+#: One key's bounded share of a batched lookup (``?1`` kind, ``?2`` limit, ``?{n}`` the key).
+_FIND_LOOKUP_TERM: Final = (
+    "SELECT * FROM (SELECT key, id FROM lookup_keys WHERE kind = ?1 AND key = ?{n}"
+    " ORDER BY id LIMIT ?2)"
+)
+#: Keys per batched lookup statement (SQLite allows 500 terms in a compound SELECT).
+_KEY_CHUNK: Final = 100
 _DELETE_ENTRY: Final = "DELETE FROM index_entries WHERE kind = ? AND id = ? AND name = ?"
 _DELETE_KEY: Final = "DELETE FROM unique_keys WHERE kind = ? AND key = ? AND id = ?"
 _DELETE_LOOKUP: Final = "DELETE FROM lookup_keys WHERE kind = ? AND key = ? AND id = ?"
@@ -1011,6 +1018,13 @@ def _pairs_clause(count: int) -> str:
     return " OR ".join(["(kind = ? AND id = ?)"] * count)
 
 
+@functools.lru_cache(maxsize=_KEY_CHUNK)
+def _lookups_sql(keys: int) -> str:
+    """The compound SELECT of a batched lookup of ``keys`` keys: one bounded, indexed term
+    per key, so each key's answer is what ``find_by_key`` gives (one text per count)."""
+    return " UNION ALL ".join(_FIND_LOOKUP_TERM.format(n=n) for n in range(3, keys + 3))
+
+
 @functools.lru_cache(maxsize=128)
 def _held_sql(records: int, strands: int) -> str:
     """The compound SELECT of :class:`_Held` for ``records`` records and ``strands`` strands
@@ -1256,6 +1270,22 @@ class SQLiteSession:
             return []
         rows = self._read(_FIND_LOOKUP, (kind, key, limit), "lookup key search")
         return [str(row[0]) for row in rows]
+
+    def find_by_keys(
+        self, kind: str, keys: Sequence[str], *, limit: int = 100
+    ) -> dict[str, list[str]]:
+        """Up to ``limit`` ids per lookup key (keys nobody holds left out), one statement per
+        100 keys."""
+        wanted = list(dict.fromkeys(keys))
+        if limit <= 0 or not wanted:
+            return {}
+        held: dict[str, list[str]] = {}
+        for start in range(0, len(wanted), _KEY_CHUNK):
+            chunk = wanted[start : start + _KEY_CHUNK]
+            sql = _lookups_sql(len(chunk))
+            for key, ident in self._read(sql, [kind, limit, *chunk], "lookup key search"):
+                held.setdefault(str(key), []).append(str(ident))
+        return {key: sorted(held[key]) for key in wanted if key in held}
 
     def query(self, query: IndexQuery) -> list[tuple[str, str]]:
         """Up to ``query.limit`` ``(value, id)`` pairs in ascending code point order."""

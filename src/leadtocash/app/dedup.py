@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 
 import attrs
 
@@ -23,6 +23,7 @@ from leadtocash.collision import (
     customer_keys,
     pick_candidates,
     query_blocks,
+    stored_keys,
 )
 from leadtocash.errors import ValidationError
 from leadtocash.model import LeadStatus
@@ -62,38 +63,18 @@ def existing_records(
     lookup per key, never a scan of the book), at most ``_FUZZY_BUDGET`` of them chosen by
     ``pick_candidates``. A record found only by its blocking keys is compared by name (its
     contact data shares no key with the candidate, or the exact lookup would have found it).
+    Each kind's keys are looked up in one store call (``find_by_keys``), and every record is
+    read as the few stored fields the check compares (``fields_of``), never built.
     """
     keys = frozenset(keys)
-    customer_ids: dict[str, None] = {}
-    lead_ids: dict[str, None] = {}
-    for text in [key.text for key in sorted(keys)]:
-        customer_ids.update(dict.fromkeys(uow.customers.find_ids_by_key(text, limit=limit)))
-        lead_ids.update(dict.fromkeys(uow.leads.find_ids_by_key(text, limit=limit)))
-    found: dict[str, list[tuple[RecordKind, str]]] = {}
-    if fuzzy:
-        for key in keys:
-            if key.kind is KeyKind.NAME and key.value:
-                for block in sorted(query_blocks(key.value)):
-                    holders = [
-                        (RecordKind.CUSTOMER, ident)
-                        for ident in uow.customers.find_ids_by_key(block, limit=_PER_BLOCK)
-                        if ident not in customer_ids
-                    ]
-                    holders.extend(
-                        (RecordKind.LEAD, ident)
-                        for ident in uow.leads.find_ids_by_key(block, limit=_PER_BLOCK)
-                        if ident not in lead_ids
-                    )
-                    if holders:
-                        found[block] = holders
+    texts = [key.text for key in sorted(keys)]
+    customer_ids = _holders(uow.customers.find_ids_by_keys(texts, limit=limit), texts)
+    lead_ids = _holders(uow.leads.find_ids_by_keys(texts, limit=limit), texts)
+    found = _fuzzy_candidates(uow, keys, customer_ids, lead_ids) if fuzzy else {}
     picked = pick_candidates(found, _FUZZY_BUDGET)
     by_name = sorted(ident for kind, ident in picked if kind is RecordKind.CUSTOMER)
     leads_by_name = sorted(ident for kind, ident in picked if kind is RecordKind.LEAD)
-    records: list[ExistingRecord] = [
-        ExistingRecord.from_customer(customer)
-        for customer in uow.customers.get_many(list(customer_ids))
-        if customer.merged_into is None
-    ]
+    records = _customers(uow, list(customer_ids))
     # Records found only by blocking keys are compared by name: their stored fields are read
     # without building aggregates (dozens per check; building and caching them was most of a
     # fuzzy check's cost and left the garbage collector work).
@@ -104,11 +85,7 @@ def existing_records(
         )
         if merged_into is None and deleted is None
     )
-    records.extend(
-        ExistingRecord.from_lead(lead)
-        for lead in uow.leads.get_many(list(lead_ids))
-        if lead.status in OPEN_LEAD_STATUSES
-    )
+    records.extend(_leads(uow, list(lead_ids)))
     records.extend(
         ExistingRecord.by_name(RecordKind.LEAD, ident, name, owner)
         for ident, name, owner, status, deleted in uow.leads.fields_of(
@@ -117,6 +94,75 @@ def existing_records(
         if status in _OPEN_STATUS_VALUES and deleted is None
     )
     return records
+
+
+def _holders(held: Mapping[str, Sequence[str]], texts: Sequence[str]) -> dict[str, None]:
+    """The ids ``held`` under ``texts``, key by key in the order given, each once."""
+    ids: dict[str, None] = {}
+    for text in texts:
+        ids.update(dict.fromkeys(held.get(text, ())))
+    return ids
+
+
+def _fuzzy_candidates(
+    uow: UnitOfWork,
+    keys: frozenset[DedupKey],
+    customer_ids: Container[str],
+    lead_ids: Container[str],
+) -> dict[str, list[tuple[RecordKind, str]]]:
+    """Per blocking key of the candidate's name, the records holding it that no exact key
+    found (at most ``_PER_BLOCK`` per kind and key); all keys looked up in one call a kind."""
+    names = [key.value for key in keys if key.kind is KeyKind.NAME and key.value]
+    blocks = [block for name in names for block in sorted(query_blocks(name))]
+    customers = uow.customers.find_ids_by_keys(blocks, limit=_PER_BLOCK)
+    leads = uow.leads.find_ids_by_keys(blocks, limit=_PER_BLOCK)
+    found: dict[str, list[tuple[RecordKind, str]]] = {}
+    for block in blocks:
+        holders = [
+            (RecordKind.CUSTOMER, ident)
+            for ident in customers.get(block, ())
+            if ident not in customer_ids
+        ]
+        holders.extend(
+            (RecordKind.LEAD, ident) for ident in leads.get(block, ()) if ident not in lead_ids
+        )
+        if holders:
+            found[block] = holders
+    return found
+
+
+_CUSTOMER_FIELDS = ("id", "name", "owner_id", "phones", "emails", "uscc", "merged_into", "deleted")
+_LEAD_FIELDS = ("id", "company_name", "owner_id", "phone", "email", "uscc", "status", "deleted")
+
+
+def _customers(uow: UnitOfWork, idents: list[str]) -> list[ExistingRecord]:
+    """The checker's view of the live customers among ``idents``, read from stored fields."""
+    return [
+        ExistingRecord(
+            RecordKind.CUSTOMER,
+            ident,
+            name,
+            owner,
+            stored_keys(name, phones or (), emails or (), uscc),
+        )
+        for ident, name, owner, phones, emails, uscc, merged_into, deleted in (
+            uow.customers.fields_of(idents, _CUSTOMER_FIELDS)
+        )
+        if merged_into is None and deleted is None
+    ]
+
+
+def _leads(uow: UnitOfWork, idents: list[str]) -> list[ExistingRecord]:
+    """The checker's view of the open leads among ``idents``, read from stored fields."""
+    return [
+        ExistingRecord(
+            RecordKind.LEAD, ident, name, owner, stored_keys(name, (phone,), (email,), uscc)
+        )
+        for ident, name, owner, phone, email, uscc, status, deleted in (
+            uow.leads.fields_of(idents, _LEAD_FIELDS)
+        )
+        if status in _OPEN_STATUS_VALUES and deleted is None
+    ]
 
 
 _OPEN_STATUS_VALUES = frozenset(status.value for status in OPEN_LEAD_STATUSES)

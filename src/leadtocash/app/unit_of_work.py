@@ -163,6 +163,13 @@ class Repository(Generic[T]):
         """The ids (ascending, at most ``limit``) of the records holding lookup ``key``."""
         return self._uow._session_or_raise().find_by_key(self.spec.kind, key, limit=limit)
 
+    def find_ids_by_keys(self, keys: list[str], *, limit: int = 100) -> dict[str, list[str]]:
+        """For each of ``keys``, the ids (ascending, at most ``limit``) of the records holding
+        it, in one store call; keys nobody holds are left out (none asked for none given)."""
+        if not keys:
+            return {}
+        return self._uow._session_or_raise().find_by_keys(self.spec.kind, keys, limit=limit)
+
     def find_by_key(self, key: str, *, limit: int = 100) -> list[T]:
         """The aggregates holding lookup (dedup) ``key`` such as ``phone:+86…``, by id."""
         idents = self._uow._session_or_raise().find_by_key(self.spec.kind, key, limit=limit)

@@ -17,7 +17,9 @@ stored by every adapter without adapter changes:
 * **Unique keys.** Each write carries dedup ``unique_keys``; within one kind no two records may
   hold the same key at the same time (a storage guarantee: unique index, not a read-then-write).
 * **Lookup keys.** Each write also carries non-unique ``lookup_keys`` (e.g. every phone and
-  e-mail of a customer); :meth:`StoreSession.find_by_key` returns the ids holding one.
+  e-mail of a customer); :meth:`StoreSession.find_by_key` returns the ids holding one, and
+  :meth:`StoreSession.find_by_keys` the ids holding each of many keys in one call (a
+  duplicate check asks about some forty keys at once), with exactly the same answer per key.
 * **Commits.** :meth:`StoreSession.commit` applies a :class:`Commit` atomically: every write
   succeeds iff each record's stored version equals ``expected_version`` (0 = must not exist),
   else :class:`~leadtocash.errors.ConcurrencyConflict` and *nothing* is saved; a unique-key
@@ -291,6 +293,18 @@ class StoreSession(Protocol):
 
     def find_by_key(self, kind: str, key: str, *, limit: int = 100) -> list[str]:
         """Up to ``limit`` ids of records of ``kind`` holding lookup ``key``, ascending."""
+        ...
+
+    def find_by_keys(
+        self, kind: str, keys: Sequence[str], *, limit: int = 100
+    ) -> dict[str, list[str]]:
+        """For each of ``keys``, up to ``limit`` ids of records of ``kind`` holding it, ascending.
+
+        Keys no record holds are left out, so ``find_by_keys(kind, keys, limit=n).get(key,
+        [])`` equals ``find_by_key(kind, key, limit=n)`` for every key. One call (one round
+        trip, or one statement per few hundred keys) instead of one per key; the answer per
+        key stays bounded by ``limit`` however many records hold it.
+        """
         ...
 
     def query(self, query: IndexQuery) -> list[tuple[str, str]]:

@@ -412,6 +412,73 @@ class StoreConformance:
         finally:
             session.close()
 
+    def test_find_by_keys_answers_each_key_as_find_by_key_does(self, store: Store) -> None:
+        phone, mail, odd = "phone:+8613800138000", "email:x@y.cn", "blk:华为'%_\\技术"
+        self.commit(
+            store,
+            _write("b", lookups=frozenset({phone, mail})),
+            _write("a", lookups=frozenset({phone, odd})),
+            _write("B", lookups=frozenset({phone})),
+            _write("东", lookups=frozenset({odd})),
+            _write("a", kind="lead", lookups=frozenset({mail})),
+            *[_write(f"m{n:03d}", lookups=frozenset({f"many:{n % 7}"})) for n in range(140)],
+        )
+        keys = [mail, "phone:unknown", phone, odd, mail, *[f"many:{n}" for n in range(9)]]
+        keys += [f"none:{n}" for n in range(230)]  # past one statement's worth of keys
+        session = store.session()
+        try:
+            for limit in (100, 3, 1):
+                expected = {
+                    key: found
+                    for key in keys
+                    if (found := session.find_by_key("thing", key, limit=limit))
+                }
+                assert session.find_by_keys("thing", keys, limit=limit) == expected
+            assert session.find_by_keys("thing", [phone, odd]) == {
+                phone: ["B", "a", "b"],
+                odd: ["a", "东"],
+            }
+            assert session.find_by_keys("lead", [phone, mail]) == {mail: ["a"]}
+            assert session.find_by_keys("thing", []) == {}
+            assert session.find_by_keys("thing", [phone], limit=0) == {}
+            assert session.find_by_keys("other", [phone]) == {}
+        finally:
+            session.close()
+
+    def test_find_by_keys_matches_find_by_key_on_random_holders(self, store: Store) -> None:
+        """Whatever records hold, a batched lookup answers every key as one lookup each."""
+        from hypothesis import given
+
+        runs = iter(range(1_000_000))
+        key_names = st.sampled_from([f"k{n}" for n in range(8)] + ["名:华为", "blk:a b"])
+
+        @settings(
+            max_examples=self.hypothesis_examples,
+            deadline=None,
+            suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+        )
+        @given(
+            holders=st.dictionaries(
+                st.sampled_from(["a", "b", "c", "B", "d1", "d10", "d2", "东"]),
+                st.frozensets(key_names, max_size=4),
+            ),
+            asked=st.lists(key_names | st.text(_KEY_CHARACTERS, max_size=3), max_size=12),
+            limit=st.integers(0, 5),
+        )
+        def check(holders: dict[str, frozenset[str]], asked: list[str], limit: int) -> None:
+            kind = f"batched{next(runs)}"
+            if holders:
+                self.commit(store, *[_write(i, kind=kind, lookups=k) for i, k in holders.items()])
+            session = store.session()
+            try:
+                batched = session.find_by_keys(kind, asked, limit=limit)
+                one_by_one = {key: session.find_by_key(kind, key, limit=limit) for key in asked}
+            finally:
+                session.close()
+            assert batched == {key: ids for key, ids in one_by_one.items() if ids}
+
+        check()
+
     # -- named index queries --------------------------------------------------------------------
     def test_index_equals_and_ranges_in_value_then_id_order(self, store: Store) -> None:
         rows = {"c": "2026-01-03", "a": "2026-01-01", "b": "2026-01-03", "d": None, "e": "2026-02"}
@@ -933,6 +1000,8 @@ def _run_threads(target: Callable[[], None], count: int) -> None:
         t.join()
 
 
+#: Characters a key may hold on every engine (PostgreSQL text has no NUL).
+_KEY_CHARACTERS = st.characters(min_codepoint=1, exclude_categories=["Cs"])
 _IDS = st.sampled_from(["a", "b", "c", "d", "e"])
 _KEYS = st.frozensets(st.sampled_from(["k1", "k2", "k3"]), max_size=2)
 _VALUES = st.none() | st.sampled_from(["p1", "p2", "p3", "东", "西"])
@@ -1021,6 +1090,10 @@ def _comparison_machine(make_store: Callable[[], Store]) -> type[RuleBasedStateM
                     assert real_session.find_by_key("thing", f"l{key}") == (
                         ref_session.find_by_key("thing", f"l{key}")
                     )
+                lookups = ["lk3", "lk1", "lx", "lk2", "lk1"]
+                assert real_session.find_by_keys("thing", lookups, limit=2) == (
+                    ref_session.find_by_keys("thing", lookups, limit=2)
+                )
                 refs = [("thing", i) for i in ("e", "a", "c", "zz")] + [("other", "a")]
                 real, ref = real_session.load_each(refs), ref_session.load_each(refs)
                 assert {k: (r.version, r.data) for k, r in real.items()} == {

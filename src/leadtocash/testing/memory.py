@@ -352,6 +352,21 @@ class _MemorySession:
         with self._store._lock:
             return sorted(self._store._lookup.get((kind, key), ()))[: max(limit, 0)]
 
+    def find_by_keys(
+        self, kind: str, keys: Sequence[str], *, limit: int = 100
+    ) -> dict[str, list[str]]:
+        """Ids holding each of ``keys`` (keys nobody holds left out)."""
+        self._check()
+        found: dict[str, list[str]] = {}
+        if limit <= 0:
+            return found
+        with self._store._lock:
+            for key in dict.fromkeys(keys):
+                holders = self._store._lookup.get((kind, key))
+                if holders:
+                    found[key] = sorted(holders)[:limit]
+        return found
+
     def query(self, query: IndexQuery) -> list[tuple[str, str]]:
         """Named-index query."""
         self._check()
