@@ -448,6 +448,13 @@ class _Statements:
             JOIN unnest(%s::text[], %s::text[]) AS w(kind, id)
                 ON r.kind = w.kind AND r.id = w.id"""
         )
+        # The fields as one JSON array (a document stored as exact text comes whole).
+        self.load_fields = q(
+            """SELECT r.id, CASE WHEN r.exact IS NULL THEN (
+                    SELECT jsonb_agg(r.data -> u.f ORDER BY u.n)
+                    FROM unnest(%s::text[]) WITH ORDINALITY AS u(f, n))::text END, r.exact
+            FROM {s}.records r WHERE r.kind = %s AND r.id = ANY(%s::text[])"""
+        )
         self.scan = q(
             """SELECT id, version, data::text, exact FROM {s}.records
             WHERE kind = %(kind)s AND (%(after)s::text IS NULL OR id > %(after)s::text)
@@ -798,6 +805,21 @@ class PostgresStore:
         rows = self._read("loading records", self._sql.load_each, (kinds, idents))
         return {(row[0], row[1]): self._record(*row) for row in rows}
 
+    def _load_fields(
+        self, kind: str, idents: Sequence[str], fields: Sequence[str]
+    ) -> dict[str, tuple[Any, ...]]:
+        wanted, names = list(dict.fromkeys(idents)), list(fields)
+        if not wanted:
+            return {}
+        rows = self._read("loading fields", self._sql.load_fields, (names, kind, wanted))
+        found: dict[str, tuple[Any, ...]] = {}
+        for ident, values, exact in rows:
+            if exact is not None:
+                found[ident] = tuple(map(exact.get, names))
+            else:
+                found[ident] = tuple(json.loads(values)) if names else ()
+        return found
+
     def _record(self, kind: str, ident: str, version: int, text: Any, exact: Any) -> StoredRecord:
         """A record row as read; its document parsed once per distinct text (see
         :meth:`_document`), or the verbatim ``exact`` copy when there is one."""
@@ -1063,6 +1085,14 @@ class PostgresSession:
         """The committed records among ``idents``, by id."""
         self._check()
         return self._store._load_many(kind, idents)
+
+    def load_fields(
+        self, kind: str, idents: Sequence[str], fields: Sequence[str]
+    ) -> dict[str, tuple[Any, ...]]:
+        """Top-level ``fields`` of the committed records among ``idents``, by id (one round
+        trip; the server picks the fields out, so only they travel and are parsed)."""
+        self._check()
+        return self._store._load_fields(kind, idents, fields)
 
     def load_each(self, refs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], StoredRecord]:
         """The committed records among ``(kind, id)`` pairs, by pair (one round trip)."""

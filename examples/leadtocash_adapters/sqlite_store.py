@@ -1018,6 +1018,22 @@ def _pairs_clause(count: int) -> str:
     return " OR ".join(["(kind = ? AND id = ?)"] * count)
 
 
+def _json_path(name: str) -> str:
+    """The ``json_extract`` path of top-level key ``name`` (a plain name: letters, digits
+    and underscores)."""
+    if not name.replace("_", "").isalnum() or not name.isascii():
+        raise ValueError(f"{name!r} is not a plain field name")
+    return f'$."{name}"'
+
+
+@functools.lru_cache(maxsize=128)
+def _fields_sql(paths: int, records: int) -> str:
+    """Ids and the JSON array of ``paths`` values of up to ``records`` records of a kind."""
+    extract = f"json_extract(data{', ?' * paths})" if paths else "NULL"
+    marks = ", ".join("?" * records)
+    return f"SELECT id, {extract} FROM records WHERE kind = ? AND id IN ({marks})"
+
+
 @functools.lru_cache(maxsize=_KEY_CHUNK)
 def _lookups_sql(keys: int) -> str:
     """The compound SELECT of a batched lookup of ``keys`` keys: one bounded, indexed term
@@ -1234,6 +1250,23 @@ class SQLiteSession:
             for ident, version, text in self._read(sql, [kind, *chunk], "load"):
                 data = self._store._document(kind, ident, text)
                 found[ident] = StoredRecord(kind, ident, version, data)
+        return found
+
+    def load_fields(
+        self, kind: str, idents: Sequence[str], fields: Sequence[str]
+    ) -> dict[str, tuple[Any, ...]]:
+        """Top-level ``fields`` of the committed records among ``idents``, by id: SQLite's
+        ``json_extract`` picks them out of each document, so only they are parsed here."""
+        wanted, names = list(dict.fromkeys(idents)), tuple(fields)
+        paths = [_json_path(name) for name in names]
+        # With two paths or more json_extract gives a JSON array of the values as written.
+        paths = paths * 2 if len(paths) == 1 else paths
+        found: dict[str, tuple[Any, ...]] = {}
+        for start in range(0, len(wanted), _IN_CHUNK):
+            chunk = wanted[start : start + _IN_CHUNK]
+            sql = _fields_sql(len(paths), len(chunk))
+            for ident, values in self._read(sql, [*paths, kind, *chunk], "load fields"):
+                found[ident] = tuple(json.loads(values)[: len(names)]) if names else ()
         return found
 
     def load_each(self, refs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], StoredRecord]:

@@ -130,17 +130,18 @@ class Repository(Generic[T]):
         """Top-level fields ``names`` of the records among ``idents``, without building them.
 
         One tuple per record found, in the order given: a staged or already-built aggregate
-        gives its attributes, any other record (a preloaded one too) its stored document's
-        values (None for a field the document lacks). Nothing is structured or cached, so
-        reading a few fields of many records (a duplicate check's candidates) costs a
-        document read each and leaves no objects behind. Hidden records are *not* left out:
-        ask for the fields that say so (``deleted``). Meant for plain fields (strings, ids,
-        enums as their values, None): a built aggregate's other values (times, nested
-        values) are not turned back into their stored form.
+        gives its attributes, a preloaded record its stored document's values, any other
+        record the values the store reads for just these fields (``StoreSession.load_fields``;
+        None for a field the document lacks). Nothing is structured or cached, so reading a
+        few fields of many records (a duplicate check's candidates) costs little and leaves no
+        objects behind. Hidden records are *not* left out: ask for the fields that say so
+        (``deleted``). Meant for plain fields (strings, ids, enums as their values, None): a
+        built aggregate's other values (times, nested values) are not turned back into their
+        stored form.
         """
         kind, uow = self.spec.kind, self._uow
         missing = [i for i in idents if uow._unread((kind, i))]
-        stored = uow._session_or_raise().load_many(kind, missing) if missing else {}
+        stored = uow._session_or_raise().load_fields(kind, missing, names) if missing else {}
         out: list[tuple[Any, ...]] = []
         for ident in idents:
             key = (kind, ident)
@@ -149,9 +150,10 @@ class Repository(Generic[T]):
                 out.append(tuple(_plain_field(getattr(known, name, None)) for name in names))
                 continue
             fetched = uow._fetched.get(key)
-            record = fetched[1] if fetched is not None else stored.get(ident)
-            if record is not None:
-                out.append(tuple(map(record.data.get, names)))
+            if fetched is not None:
+                out.append(tuple(map(fetched[1].data.get, names)))
+            elif ident in stored:
+                out.append(stored[ident])
         return out
 
     def find_unique(self, key: str) -> T | None:

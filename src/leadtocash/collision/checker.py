@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 import attrs
@@ -149,6 +150,13 @@ class RecordRef:
     id: str
 
 
+@lru_cache(maxsize=65536)
+def _name_keys(name: str) -> frozenset[DedupKey]:
+    """The keys of a stored name alone, memoized: checks compare the same stored names again
+    and again (as many entries as the name normalization's own cache)."""
+    return stored_keys(name, (), (), None)
+
+
 @attrs.frozen
 class ExistingRecord:
     """What the checker needs about an existing lead or customer."""
@@ -178,7 +186,7 @@ class ExistingRecord:
     ) -> ExistingRecord:
         """A stored record fetched only to compare names with: its name key alone (parsing
         its contact data is the slow part, and a check compares dozens of such records)."""
-        return cls(kind, ident, name, owner_id, stored_keys(name, (), (), None))
+        return cls(kind, ident, name, owner_id, _name_keys(name))
 
     @classmethod
     def from_lead(cls, lead: Lead, *, region: str = DEFAULT_REGION) -> ExistingRecord:

@@ -291,12 +291,14 @@ def _normalize_once(text: str) -> str:
     return "".join(outside_tokens) + "".join(inside_tokens)
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=65536)
 def normalize_company_name(name: str) -> str:
     """The comparison key of a company name (see the module docstring for every rule).
 
     Returns ``""`` only when ``name`` has no letters or digits at all. Memoized: it is a pure
-    function of ``name``, and every save of a customer needs its name key.
+    function of ``name``, every save of a customer needs its name key, and every duplicate
+    check compares dozens of stored names (as many entries as the other name caches, so a
+    book of tens of thousands of names is normalized once, not at each check).
     """
     current = name
     for _ in range(_MAX_PASSES):

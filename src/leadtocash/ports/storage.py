@@ -16,6 +16,8 @@ stored by every adapter without adapter changes:
   and ``limit``, so a list and its count agree on every filter.
 * **Unique keys.** Each write carries dedup ``unique_keys``; within one kind no two records may
   hold the same key at the same time (a storage guarantee: unique index, not a read-then-write).
+* **Field reads.** :meth:`StoreSession.load_fields` reads a few top-level fields of many
+  documents, with the values :meth:`StoreSession.load` would give.
 * **Lookup keys.** Each write also carries non-unique ``lookup_keys`` (e.g. every phone and
   e-mail of a customer); :meth:`StoreSession.find_by_key` returns the ids holding one, and
   :meth:`StoreSession.find_by_keys` the ids holding each of many keys in one call (a
@@ -276,6 +278,18 @@ class StoreSession(Protocol):
 
         One call (one round trip for a networked store) for what a command needs next,
         say a pool, a counter and a rep's book.
+        """
+        ...
+
+    def load_fields(
+        self, kind: str, idents: Sequence[str], fields: Sequence[str]
+    ) -> dict[str, tuple[Any, ...]]:
+        """Top-level ``fields`` of the documents of the records that exist among ``idents``.
+
+        By id: one tuple per record, each value as ``load(kind, id).data.get(field)`` gives
+        it (None for a field the document lacks). ``fields`` are plain names (letters,
+        digits, underscores). For reads that need a few fields of many records (a duplicate
+        check's candidates): the store may leave the rest of each document unparsed.
         """
         ...
 

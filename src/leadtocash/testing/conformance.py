@@ -266,6 +266,49 @@ class StoreConformance:
         finally:
             session.close()
 
+    def test_load_fields_gives_what_load_gives_field_by_field(self, store: Store) -> None:
+        exotic = {
+            "name": "华为技术有限公司 ＡＢＣ 'quote' \"dq\" \\ \n tab\t $.x",
+            "n": 2**53 + 1,
+            "big": 10**30,
+            "ratio": 0.1 + 0.2,
+            "tiny": 1e-7,
+            "huge": 1e300,
+            "neg_zero": -0.0,
+            "flag": True,
+            "off": False,
+            "none": None,
+            "nested": {"list": [1, "two", {"three": [3.0]}], "empty": {}, "b": 1, "a": 2},
+            "list": [None, "x"],
+        }
+        self.commit(
+            store,
+            _write("a", data=exotic),
+            _write("b", data={"name": "b", "only": 1}),
+            _write("c", data={"name": "c", "nested": {"b": [1, 2.5, None], "a": "是"}, "n": 7}),
+            RecordWrite("other", "a", 0, {"name": "other"}),
+        )
+        self.commit(store, _write("b", 1, {"name": "b2"}))
+        fields = [*exotic, "missing"]
+        session = store.session()
+        try:
+            found = session.load_fields("thing", ["b", "zz", "a", "c", "b"], fields)
+            assert sorted(found) == ["a", "b", "c"]
+            for ident in ("a", "b", "c"):
+                record = session.load("thing", ident)
+                assert record is not None
+                assert found[ident] == tuple(record.data.get(f) for f in fields)
+            assert found["a"][:2] == (exotic["name"], 2**53 + 1)
+            assert session.load_fields("thing", ["a"], ["name"]) == {"a": (exotic["name"],)}
+            assert session.load_fields("thing", ["b"], ["only"]) == {"b": (None,)}
+            assert session.load_fields("thing", ["a", "b"], []) == {"a": (), "b": ()}
+            assert session.load_fields("other", ["a"], ["name"]) == {"a": ("other",)}
+            assert session.load_fields("thing", [], ["name"]) == {}
+            many = [f"x{n}" for n in range(700)] + ["a"]  # past one statement's worth of ids
+            assert session.load_fields("thing", many, ["name"]) == {"a": (exotic["name"],)}
+        finally:
+            session.close()
+
     def test_scan_pages_every_record_of_a_kind_by_id(self, store: Store) -> None:
         idents = ["b", "a", "é", "a-1", "Z", "aa", "中"]
         self.commit(store, *(_write(i) for i in idents), RecordWrite("other", "a0", 0, {"o": 1}))
@@ -1093,6 +1136,10 @@ def _comparison_machine(make_store: Callable[[], Store]) -> type[RuleBasedStateM
                 lookups = ["lk3", "lk1", "lx", "lk2", "lk1"]
                 assert real_session.find_by_keys("thing", lookups, limit=2) == (
                     ref_session.find_by_keys("thing", lookups, limit=2)
+                )
+                idents, fields = ["e", "a", "c", "zz"], ["p", "two", "missing"]
+                assert real_session.load_fields("thing", idents, fields) == (
+                    ref_session.load_fields("thing", idents, fields)
                 )
                 refs = [("thing", i) for i in ("e", "a", "c", "zz")] + [("other", "a")]
                 real, ref = real_session.load_each(refs), ref_session.load_each(refs)

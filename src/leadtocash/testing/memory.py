@@ -11,6 +11,7 @@ import json
 import threading
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import attrs
 from sortedcontainers import SortedList
@@ -316,6 +317,18 @@ class _MemorySession:
             record = self._store._load(kind, ident)
             if record is not None:
                 found[ident] = record
+        return found
+
+    def load_fields(
+        self, kind: str, idents: Sequence[str], fields: Sequence[str]
+    ) -> dict[str, tuple[Any, ...]]:
+        """Top-level ``fields`` of the committed records among ``idents``, by id."""
+        self._check()
+        found: dict[str, tuple[Any, ...]] = {}
+        for ident in dict.fromkeys(idents):
+            record = self._store._load(kind, ident)
+            if record is not None:
+                found[ident] = tuple(map(record.data.get, fields))
         return found
 
     def scan(self, kind: str, *, after: str | None = None, limit: int = 100) -> list[StoredRecord]:
