@@ -51,7 +51,7 @@ from leadtocash.model import (
     Tier,
     ZoneId,
 )
-from leadtocash.pool.book import OwnershipAction, OwnershipChange, RepBook
+from leadtocash.pool.book import OwnershipAction, OwnershipChange, RepBook, book_place
 from leadtocash.pool.membership import check_member
 from leadtocash.pool.reclaim import with_schedule
 from leadtocash.pool.rules import Pool, PoolRules
@@ -315,8 +315,12 @@ class CustomerWrites:
     def _rebook(self, uow: UnitOfWork, before: Customer | None, after: Customer) -> None:
         """Keep rep books in step with a customer change (owner, won or locked changed).
 
-        A customer in the recycle bin counts in no book (deleting it frees the room).
+        A customer in the recycle bin counts in no book (deleting it frees the room). A change
+        that keeps the customer's place in the books (most: follow-ups, signals, stages)
+        reads and saves no book, since the counts would come back unchanged.
         """
+        if book_place(before) == book_place(after):
+            return
         books: dict[RepId, RepBook] = {}
         if before is not None and before.owner_id is not None and before.deleted is None:
             books[before.owner_id] = self.book(uow, before.owner_id).adjust(before, -1)

@@ -22,8 +22,23 @@ __all__ = [
     "OwnershipChange",
     "RepBook",
     "Tiered",
+    "book_place",
     "daily_claims_id",
 ]
+
+#: Where a customer counts in the rep books: its owner, whether it is won, whether locked.
+BookPlace = tuple[RepId, bool, bool]
+
+
+def book_place(customer: Customer | None) -> BookPlace | None:
+    """Where ``customer`` counts in the rep books (None: in none, e.g. in a pool or deleted).
+
+    A change that keeps the place keeps every book's counts: ``adjust(before, -1)`` then
+    ``adjust(after, +1)`` on the same book gives the book back.
+    """
+    if customer is None or customer.owner_id is None or customer.deleted is not None:
+        return None
+    return (customer.owner_id, customer.won, customer.locked)
 
 
 @attrs.frozen
