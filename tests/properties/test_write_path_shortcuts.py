@@ -7,13 +7,20 @@ fails here.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import attrs
 from hypothesis import given
 from hypothesis import strategies as st
 
+from leadtocash.classification import TierRules, classify
+from leadtocash.classification.facts import facts_of
 from leadtocash.model import Customer, RepId
 from leadtocash.pool.book import RepBook, book_place
-from leadtocash.testing.strategies import customers, deletions, rep_books
+from leadtocash.settings import OrganisationSettings
+from leadtocash.testing.strategies import customers, deletions, rep_books, utc_datetimes
+
+REQUIRED = OrganisationSettings().required_fields.entities.get("customer")
 
 REPS = st.sampled_from([RepId("rep1"), RepId("rep2")])
 
@@ -63,3 +70,19 @@ def test_a_change_keeping_the_book_place_keeps_every_book(
 def test_a_new_customer_moves_books_only_when_it_has_an_owner(customer: Customer) -> None:
     counted = customer.owner_id is not None and customer.deleted is None
     assert (book_place(None) != book_place(customer)) is counted
+
+
+@given(customers(), utc_datetimes())
+def test_the_next_tier_is_explained_as_checking_every_rule_would(
+    customer: Customer, now: datetime
+) -> None:
+    rules = TierRules()
+    found = classify(customer, customer.signals, rules, now, requirements=REQUIRED)
+    facts = facts_of(customer, customer.signals, now, timezone="Asia/Shanghai")
+    assert found.tier is rules.first_match(facts).tier
+    every = [(r, tuple(c for c in r.check(facts) if not c.met)) for r in rules.rules]
+    candidates = [(r, unmet) for r, unmet in every if r.tier is found.next_tier]
+    if candidates:
+        assert (found.next_rule, found.missing) == min(candidates, key=lambda p: len(p[1]))
+    else:
+        assert (found.next_rule, found.missing) == (None, ())

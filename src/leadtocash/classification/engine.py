@@ -98,8 +98,11 @@ def classify(
     missing: tuple[ConditionCheck, ...] = ()
     missing_fields: tuple[str, ...] = ()
     if next_tier is not None:
-        candidates = [(r, tuple(c for c in r.check(facts) if not c.met)) for r in rules.rules]
-        candidates = [(r, unmet) for r, unmet in candidates if r.tier is next_tier]
+        candidates = [
+            (r, tuple(c for c in r.check(facts) if not c.met))
+            for r in rules.rules
+            if r.tier is next_tier  # only the next tier's rules are explained
+        ]
         if candidates:
             next_rule, missing = min(candidates, key=lambda pair: len(pair[1]))
         if requirements is not None:
