@@ -7,18 +7,21 @@ fails here.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import attrs
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from leadtocash.classification import TierRules, classify
 from leadtocash.classification.facts import facts_of
+from leadtocash.durations import Duration
 from leadtocash.model import Customer, RepId
 from leadtocash.pool.book import RepBook, book_place
+from leadtocash.pool.rules import PoolRules, TierDurations
 from leadtocash.settings import OrganisationSettings
 from leadtocash.testing.strategies import customers, deletions, rep_books, utc_datetimes
+from pool_fixtures import SYSTEM, make_world, rep_principal
 
 REQUIRED = OrganisationSettings().required_fields.entities.get("customer")
 
@@ -86,3 +89,48 @@ def test_the_next_tier_is_explained_as_checking_every_rule_would(
         assert (found.next_rule, found.missing) == min(candidates, key=lambda p: len(p[1]))
     else:
         assert (found.next_rule, found.missing) == (None, ())
+
+
+def _swept_store(owners: list[int], warn_days: int, days: int, *, preload: bool) -> object:
+    """A pool world whose customers ``owners[i]`` (rep number, 0: none) own, swept after
+    ``days`` days; what its store holds afterwards (records, indexes, audit, outbox)."""
+    import leadtocash.app.reclaim as reclaim_module
+
+    rules = PoolRules(
+        no_follow_up=TierDurations(Duration.days(7)), warn_before=Duration.days(warn_days)
+    )
+    world = make_world(rules, customers=len(owners))
+    for cid, owner in zip(world.customers, owners, strict=True):
+        if owner:
+            world.crm.pools.claim(rep_principal(owner), cid)
+    world.clock.advance(timedelta(days=days))
+    skip = {"_preload_customers": None, "_preload_reclaims": None}
+    saved = {name: getattr(reclaim_module, name) for name in skip}
+    try:
+        if not preload:
+            for name in skip:
+                setattr(reclaim_module, name, lambda uow, ids: None)
+        report = world.crm.reclaim.sweep(SYSTEM, chunk=3)
+    finally:
+        for name, value in saved.items():
+            setattr(reclaim_module, name, value)
+    store = world.store
+    return (
+        report,
+        {key: (row.version, row.text, row.indexes) for key, row in store._rows.items()},
+        {key: list(entries) for key, entries in store._indexes.items()},
+        [  # salts are random: entries compared without them and the hashes they change
+            (e.id, e.at, e.action, e.target_id, e.before, e.after, e.reason)
+            for e in store.audit_log(limit=10_000)
+        ],
+        store.outbox_due(world.clock.now() + timedelta(days=1), limit=10_000),
+    )
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.integers(0, 3), min_size=1, max_size=7), st.integers(1, 3), st.integers(4, 9))
+def test_a_sweep_reading_its_chunks_ahead_stores_what_one_reading_each_stores(
+    owners: list[int], warn_days: int, days: int
+) -> None:
+    plain = _swept_store(owners, warn_days, days, preload=False)
+    assert _swept_store(owners, warn_days, days, preload=True) == plain

@@ -24,7 +24,7 @@ from leadtocash.app.unit_of_work import Page, UnitOfWork
 from leadtocash.errors import ConcurrencyConflict
 from leadtocash.events import ReclaimWarning
 from leadtocash.model import Customer, PoolId, Tier
-from leadtocash.pool.book import OwnershipAction
+from leadtocash.pool.book import OwnershipAction, RepBook
 from leadtocash.pool.ownership import require_reason, returned_to_pool
 from leadtocash.pool.reclaim import ScheduleRecompute
 from leadtocash.pool.rules import Pool, PoolRules
@@ -152,6 +152,8 @@ def due_ids(
 
 #: One record's step of a sweep inside a unit of work: ``(outcome, audited changes)``.
 SweepStep = Callable[[UnitOfWork, Principal, str], tuple[Any, list[Change]]]
+#: Reads what a chunk's steps will read, in few store calls, before they run.
+SweepPreload = Callable[[UnitOfWork, list[str]], None]
 
 
 def run_sweep(
@@ -164,13 +166,16 @@ def run_sweep(
     what: str,
     *,
     chunk: int = 1,
+    preload_warns: SweepPreload | None = None,
+    preload_reclaims: SweepPreload | None = None,
 ) -> SweepReport:
     """Warn each of ``warn_ids`` (outcome True when warned), then reclaim each of
     ``reclaim_ids`` (outcome ``"reclaimed"``, or why not), ``chunk`` records to a unit of
     work; a record that still conflicts alone is skipped (the next sweep sees it again).
-    Shared by customers and leads."""
-    warns = _in_chunks(ctx, principal, warn_ids, warn, max(1, chunk))
-    reclaims = _in_chunks(ctx, principal, reclaim_ids, reclaim, max(1, chunk))
+    ``preload_warns`` and ``preload_reclaims`` read a chunk's records (and what their steps
+    read) before its steps run. Shared by customers and leads."""
+    warns = _in_chunks(ctx, principal, warn_ids, warn, max(1, chunk), preload_warns)
+    reclaims = _in_chunks(ctx, principal, reclaim_ids, reclaim, max(1, chunk), preload_reclaims)
     warned = [ident for ident, outcome in warns if outcome is True]
     reclaimed = [ident for ident, outcome in reclaims if outcome == "reclaimed"]
     skipped = [(ident, _CONFLICT) for ident, outcome in warns if outcome == _CONFLICT]
@@ -183,17 +188,25 @@ def run_sweep(
 
 
 def _in_chunks(
-    ctx: AppContext, principal: Principal, ids: list[str], step: SweepStep, chunk: int
+    ctx: AppContext,
+    principal: Principal,
+    ids: list[str],
+    step: SweepStep,
+    chunk: int,
+    preload: SweepPreload | None = None,
 ) -> list[tuple[str, Any]]:
     """Each of ``ids`` with the outcome of ``step`` on it, ``chunk`` ids to a unit of work
     (``pool.sweep``); a chunk still conflicting after the retries goes one id at a time
-    (``"conflict"`` for an id that still conflicts alone)."""
+    (``"conflict"`` for an id that still conflicts alone). ``preload`` runs first in each
+    chunk of more than one id."""
     outcomes: list[tuple[str, Any]] = []
     for start in range(0, len(ids), chunk):
         part = ids[start : start + chunk]
 
         def command(uow: UnitOfWork, part: list[str] = part) -> tuple[Any, list[Change]]:
             results, changes = [], []
+            if preload is not None and len(part) > 1:
+                preload(uow, part)
             for ident in part:
                 result, more = step(uow, principal, ident)
                 results.append(result)
@@ -207,10 +220,25 @@ def _in_chunks(
                 outcomes.append((part[0], _CONFLICT))
             else:
                 for ident in part:
-                    outcomes.extend(_in_chunks(ctx, principal, [ident], step, 1))
+                    outcomes.extend(_in_chunks(ctx, principal, [ident], step, 1, preload))
             continue
         outcomes.extend(zip(part, results, strict=True))
     return outcomes
+
+
+def _preload_customers(uow: UnitOfWork, ids: list[str]) -> None:
+    """The customers ``ids`` (a warning chunk), in one store call."""
+    uow.preload(*((Customer, ident) for ident in ids))
+
+
+def _preload_reclaims(uow: UnitOfWork, ids: list[str]) -> None:
+    """The customers ``ids`` (a reclaim chunk), then their pools and owners' books."""
+    _preload_customers(uow, ids)
+    due = uow.customers.get_many(ids)
+    uow.preload(
+        *((Pool, customer.pool_id) for customer in due),
+        *((RepBook, customer.owner_id) for customer in due),
+    )
 
 
 @attrs.frozen
@@ -253,7 +281,7 @@ class ReclaimService:
         return run_sweep(
             self.ctx, principal, self._due_ids("reclaim_warn", batch),
             self._due_ids("reclaim_due", batch), self._warn, self._reclaim, "reclaim",
-            chunk=chunk,
+            chunk=chunk, preload_warns=_preload_customers, preload_reclaims=_preload_reclaims,
         )  # fmt: skip
 
     def _warn(
