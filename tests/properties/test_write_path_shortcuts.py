@@ -13,15 +13,17 @@ import attrs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from leadtocash.app.allocation import AllocationService
 from leadtocash.classification import TierRules, classify
 from leadtocash.classification.facts import facts_of
 from leadtocash.durations import Duration
+from leadtocash.errors import RuleViolation
 from leadtocash.model import Customer, RepId
 from leadtocash.pool.book import RepBook, book_place
 from leadtocash.pool.rules import PoolRules, TierDurations
 from leadtocash.settings import OrganisationSettings
 from leadtocash.testing.strategies import customers, deletions, rep_books, utc_datetimes
-from pool_fixtures import SYSTEM, make_world, rep_principal
+from pool_fixtures import MANAGER, SYSTEM, World, make_world, rep_principal
 
 REQUIRED = OrganisationSettings().required_fields.entities.get("customer")
 
@@ -114,9 +116,22 @@ def _swept_store(owners: list[int], warn_days: int, days: int, *, preload: bool)
     finally:
         for name, value in saved.items():
             setattr(reclaim_module, name, value)
+    return report, _store_state(world)
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.integers(0, 3), min_size=1, max_size=7), st.integers(1, 3), st.integers(4, 9))
+def test_a_sweep_reading_its_chunks_ahead_stores_what_one_reading_each_stores(
+    owners: list[int], warn_days: int, days: int
+) -> None:
+    plain = _swept_store(owners, warn_days, days, preload=False)
+    assert _swept_store(owners, warn_days, days, preload=True) == plain
+
+
+def _store_state(world: World) -> object:
+    """What a world's store holds (records, indexes, audit entries without salts, outbox)."""
     store = world.store
     return (
-        report,
         {key: (row.version, row.text, row.indexes) for key, row in store._rows.items()},
         {key: list(entries) for key, entries in store._indexes.items()},
         [  # salts are random: entries compared without them and the hashes they change
@@ -127,10 +142,33 @@ def _swept_store(owners: list[int], warn_days: int, days: int, *, preload: bool)
     )
 
 
+def _allocated_store(owners: list[int], capacity: int, seed: int, *, preload: bool) -> object:
+    """A pool world whose customers ``owners[i]`` own (0: in the pool), after the manager
+    allocates every pool customer (fair policy, ``seed``) under ``capacity``."""
+    world = make_world(PoolRules(capacity=capacity), customers=len(owners))
+    waiting = []
+    for cid, owner in zip(world.customers, owners, strict=True):
+        try:
+            if owner:
+                world.crm.pools.claim(rep_principal(owner), cid)
+                continue
+        except RuleViolation:  # the rep's book is full: the customer stays in the pool
+            pass
+        waiting.append(cid)
+    real = AllocationService._preload
+    try:
+        if not preload:
+            AllocationService._preload = lambda *args: None  # type: ignore[method-assign]
+        report = world.crm.allocation.allocate(MANAGER, world.pool_id, waiting, seed=seed)
+    finally:
+        AllocationService._preload = real  # type: ignore[method-assign]
+    return report, _store_state(world)
+
+
 @settings(max_examples=15, deadline=None)
-@given(st.lists(st.integers(0, 3), min_size=1, max_size=7), st.integers(1, 3), st.integers(4, 9))
-def test_a_sweep_reading_its_chunks_ahead_stores_what_one_reading_each_stores(
-    owners: list[int], warn_days: int, days: int
+@given(st.lists(st.integers(0, 3), min_size=1, max_size=7), st.integers(1, 3), st.integers(0, 9))
+def test_an_allocation_reading_ahead_stores_what_one_reading_each_stores(
+    owners: list[int], capacity: int, seed: int
 ) -> None:
-    plain = _swept_store(owners, warn_days, days, preload=False)
-    assert _swept_store(owners, warn_days, days, preload=True) == plain
+    plain = _allocated_store(owners, capacity, seed, preload=False)
+    assert _allocated_store(owners, capacity, seed, preload=True) == plain
