@@ -29,7 +29,16 @@ from leadtocash.collision import (
     lead_keys,
 )
 from leadtocash.errors import PermissionDenied, ValidationError
-from leadtocash.model import Contact, ContactId, Customer, CustomerId, Lead, PoolId, RepId
+from leadtocash.model import (
+    Contact,
+    ContactId,
+    Customer,
+    CustomerId,
+    Lead,
+    PoolId,
+    RepId,
+    SalesRep,
+)
 from leadtocash.money import Money
 from leadtocash.pipeline import operations as ops
 from leadtocash.pipeline.conversion import (
@@ -479,6 +488,8 @@ class PipelineService:
         """
 
         def query(uow: UnitOfWork) -> Opportunity:
+            # the opportunity and the caller's rep (where the data scope places them), at once
+            uow.preload((Opportunity, opportunity_id), (SalesRep, principal.rep_id))
             opportunity = uow.repository(Opportunity).get(opportunity_id)
             self.ctx.guard(uow, principal, self._target(uow, opportunity), write=False)
             return opportunity
