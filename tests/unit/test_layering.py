@@ -19,7 +19,17 @@ import leadtocash
 
 ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "src" / "leadtocash"
-NOT_DOMAIN = {"ports", "app", "testing", "serialization", "system", "cli", "stores", "simulation"}
+NOT_DOMAIN = {
+    "ports",
+    "app",
+    "testing",
+    "serialization",
+    "system",
+    "cli",
+    "stores",
+    "simulation",
+    "audit_processes",
+}
 
 
 def _config() -> dict[str, Any]:
