@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
+from typing import Final
 
 import attrs
 
@@ -53,7 +54,10 @@ class DataScope(enum.StrEnum):
     @property
     def rank(self) -> int:
         """Position in own < team < zone < all."""
-        return list(DataScope).index(self)
+        return _SCOPE_RANKS[self]
+
+
+_SCOPE_RANKS: Final[Mapping[DataScope, int]] = {scope: n for n, scope in enumerate(DataScope)}
 
 
 #: The default scope of each role (the widest scope of a principal's roles applies).
