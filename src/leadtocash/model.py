@@ -257,8 +257,9 @@ class Customer:
 
     ``reclaim_due_at``, ``reclaim_rule``, ``warn_at``, ``warned_due_at`` and
     ``reclaim_provisional`` (the schedule rests on an unpublished calendar year) are derived by
-    the pool rules whenever a fact changes (never set them by hand); ``has_active_contract`` and
-    ``last_contract_end_at`` are kept by the contract services; ``merged_into`` marks an
+    the pool rules whenever a fact changes (never set them by hand); ``has_active_contract``,
+    ``last_contract_at`` (when its latest contract was drafted) and ``last_contract_end_at``
+    are kept by the contract services; ``merged_into`` marks an
     archived duplicate; ``collaborators`` grant other reps read or write access.
     """
 
@@ -286,6 +287,7 @@ class Customer:
     open_opportunity_stage: int | None = None
     last_opportunity_at: datetime | None = attrs.field(default=None, validator=utc)
     has_active_contract: bool = False
+    last_contract_at: datetime | None = attrs.field(default=None, validator=utc)
     last_contract_end_at: datetime | None = attrs.field(default=None, validator=utc)
     reclaim_due_at: datetime | None = attrs.field(default=None, validator=utc)
     reclaim_rule: str | None = None

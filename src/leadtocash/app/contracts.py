@@ -189,12 +189,18 @@ class ContractService:
                     details={"quote_id": existing.quote_id, "existing_id": existing.id},
                 )
             contract = make(uow, ident)
-            guard_document(
+            customer = guard_document(
                 self.ctx, uow, principal, "contract", contract.id, contract.customer_id,
                 write=True,
             )  # fmt: skip
             repo.add(contract)
-            return contract, [Change("contract", contract.id, None, contract)]
+            # The draft is a fact of its customer: the customer's write meets a concurrent
+            # deletion on its version (whichever commits second re-runs and sees the other:
+            # the draft is refused, or goes to the recycle bin with its customer).
+            drafted = attrs.evolve(customer, last_contract_at=self.ctx.clock.now())
+            reason = f"contract {contract.id} drafted"
+            facts = self.customers.stage(uow, customer, drafted, reason=reason).changes
+            return contract, [Change("contract", contract.id, None, contract), *facts]
 
         return self.ctx.execute(principal, Action.CONTRACT_WRITE, command)
 

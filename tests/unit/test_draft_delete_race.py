@@ -1,0 +1,105 @@
+"""A contract drafted while its customer is deleted, in either commit order (write skew).
+
+The deletion reads the customer's contracts by query and takes the unsigned ones to the
+recycle bin; the draft reads the customer (its scope, not deleted) and adds a contract. Each
+test lets the other command commit, through a second facade on the same store, between the
+first command's reads and its commit. Both commands write the customer (the draft sets its
+``last_contract_at``), so whichever commits second meets a version conflict, re-runs and sees
+the other: no live draft of a customer in the bin.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+import leadtocash.app.contracts as contract_service
+from contract_fixtures import cash_world
+from leadtocash import LeadToCash, NotFound
+from leadtocash.app.recycle_bin import RecycleBinService
+from leadtocash.contracts import LineInput, ProductId
+from pool_fixtures import ADMIN, MANAGER, World, rep_principal
+
+REP1 = rep_principal(1)
+CLOSE = date(2026, 3, 31)
+
+
+def _accepted_quote(world: World, customer_id: str) -> str:
+    crm = world.crm
+    lines = [LineInput(Decimal(1), ProductId("SRV-1"))]
+    quote = crm.quotes.draft(REP1, customer_id, "CNY", lines, valid_until=CLOSE)
+    crm.quotes.send(REP1, quote.id)
+    crm.quotes.accept(REP1, quote.id)
+    return quote.id
+
+
+def _other_process(world: World) -> LeadToCash:
+    """A second facade on the same store (its own aggregate cache, as another process)."""
+    return LeadToCash(world.store, world.clock, world.crm.ctx.ids)
+
+
+def test_a_draft_committed_during_the_deletion_goes_to_the_bin_with_its_customer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    world, customer_id, _ = cash_world()
+    quote_id = _accepted_quote(world, customer_id)
+    other = _other_process(world)
+    drafted: list[str] = []
+    contracts_of = RecycleBinService._contracts_of
+
+    def read_then_draft(self: RecycleBinService, uow: Any, cid: str) -> Any:
+        found = contracts_of(self, uow, cid)  # what the deletion saw: no contract yet
+        if not drafted:
+            drafted.append(other.contracts.from_quote(REP1, quote_id).id)
+        return found
+
+    monkeypatch.setattr(RecycleBinService, "_contracts_of", read_then_draft)
+    entry = world.crm.recycle_bin.delete(MANAGER, "customer", customer_id, "test data")
+    assert entry.id == customer_id and len(drafted) == 1
+    with pytest.raises(NotFound):  # the draft went with its customer
+        world.crm.contracts.get(ADMIN, drafted[0])
+    restored = world.crm.recycle_bin.restore(MANAGER, "customer", customer_id)
+    assert ("contract", drafted[0]) in restored.with_records
+
+
+def test_a_draft_read_before_the_deletion_committed_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    world, customer_id, _ = cash_world()
+    quote_id = _accepted_quote(world, customer_id)
+    other = _other_process(world)
+    deleted: list[str] = []
+    guard = contract_service.guard_document
+
+    def guard_then_delete(*args: Any, **kwargs: Any) -> Any:
+        customer = guard(*args, **kwargs)  # what the draft saw: the customer, not deleted
+        if not deleted:
+            deleted.append(other.recycle_bin.delete(MANAGER, "customer", customer_id, "x").id)
+        return customer
+
+    monkeypatch.setattr(contract_service, "guard_document", guard_then_delete)
+    with pytest.raises(NotFound):
+        world.crm.contracts.from_quote(REP1, quote_id)
+    assert deleted == [customer_id]
+    with pytest.raises(NotFound):
+        world.crm.contracts.get(ADMIN, f"contract-of-{quote_id}")
+    restored = world.crm.recycle_bin.restore(MANAGER, "customer", customer_id)
+    assert restored.with_records == ()
+
+
+def test_drafting_a_contract_records_it_on_the_customer_audited() -> None:
+    world, customer_id, _ = cash_world()
+    quote_id = _accepted_quote(world, customer_id)
+    before = world.crm.customers.get(REP1, customer_id).customer
+    contract = world.crm.contracts.from_quote(REP1, quote_id)
+    after = world.crm.customers.get(REP1, customer_id).customer
+    assert before.last_contract_at is None
+    assert after.last_contract_at == world.clock.now()
+    entries = [e for e in world.store.audit_log() if e.action == "contract.write"]
+    assert {(e.target_kind, e.target_id) for e in entries[-2:]} == {
+        ("contract", contract.id),
+        ("customer", customer_id),
+    }
