@@ -19,6 +19,7 @@ import pytest
 import leadtocash.app.contracts as contract_service
 from contract_fixtures import cash_world
 from leadtocash import LeadToCash, NotFound
+from leadtocash.app.documents import guard_document
 from leadtocash.app.recycle_bin import RecycleBinService
 from leadtocash.contracts import LineInput, ProductId
 from pool_fixtures import ADMIN, MANAGER, World, rep_principal
@@ -72,7 +73,7 @@ def test_a_draft_read_before_the_deletion_committed_is_refused(
     quote_id = _accepted_quote(world, customer_id)
     other = _other_process(world)
     deleted: list[str] = []
-    guard = contract_service.guard_document
+    guard = guard_document  # what the contract service calls
 
     def guard_then_delete(*args: Any, **kwargs: Any) -> Any:
         customer = guard(*args, **kwargs)  # what the draft saw: the customer, not deleted
