@@ -1,11 +1,14 @@
-"""A contract drafted while its customer is deleted, in either commit order (write skew).
+"""A contract drafted while its customer (or its won deal) is deleted, in either commit order
+(write skew).
 
 The deletion reads the customer's contracts by query and takes the unsigned ones to the
 recycle bin; the draft reads the customer (its scope, not deleted) and adds a contract. Each
 test lets the other command commit, through a second facade on the same store, between the
 first command's reads and its commit. Both commands write the customer (the draft sets its
 ``last_contract_at``), so whichever commits second meets a version conflict, re-runs and sees
-the other: no live draft of a customer in the bin.
+the other: no live draft of a customer in the bin. A draft from a won opportunity records
+itself on the deal (``contract_id``) for the same reason: the deal's deletion is refused while
+a live contract names it.
 """
 
 from __future__ import annotations
@@ -18,10 +21,11 @@ import pytest
 
 import leadtocash.app.contracts as contract_service
 from contract_fixtures import cash_world
-from leadtocash import LeadToCash, NotFound
+from leadtocash import LeadToCash, Money, NotFound, RuleViolation
 from leadtocash.app.documents import guard_document
 from leadtocash.app.recycle_bin import RecycleBinService
 from leadtocash.contracts import LineInput, ProductId
+from leadtocash.model import ContactId
 from pool_fixtures import ADMIN, MANAGER, World, rep_principal
 
 REP1 = rep_principal(1)
@@ -104,3 +108,60 @@ def test_drafting_a_contract_records_it_on_the_customer_audited() -> None:
         ("contract", contract.id),
         ("customer", customer_id),
     }
+
+
+def _won_deal(world: World, customer_id: str) -> str:
+    crm = world.crm
+    deal = crm.pipeline.create_opportunity(
+        REP1, customer_id, name="ERP", amount=Money(50000, "CNY"), close_date=CLOSE,
+        contact_id=ContactId("k1"),
+    )  # fmt: skip
+    for _ in range(3):
+        crm.pipeline.advance(REP1, deal.id)
+    crm.pipeline.win(REP1, deal.id)
+    return deal.id
+
+
+def test_a_draft_committed_during_the_deals_deletion_keeps_the_deal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    world, customer_id, _ = cash_world()
+    deal_id = _won_deal(world, customer_id)
+    other = _other_process(world)
+    drafted: list[str] = []
+    contracts_of = RecycleBinService._contracts_of
+
+    def read_then_draft(self: RecycleBinService, uow: Any, cid: str) -> Any:
+        found = contracts_of(self, uow, cid)
+        if not drafted:
+            drafted.append(other.contracts.from_opportunity(REP1, deal_id).id)
+        return found
+
+    monkeypatch.setattr(RecycleBinService, "_contracts_of", read_then_draft)
+    with pytest.raises(RuleViolation) as refused:
+        world.crm.recycle_bin.delete(MANAGER, "opportunity", deal_id, "test data")
+    assert refused.value.code == "recycle.has_dependents"
+    assert refused.value.details["dependents"] == {"contracts": drafted}
+    assert world.crm.pipeline.get_opportunity(ADMIN, deal_id).contract_id == drafted[0]
+    assert world.crm.contracts.get(ADMIN, drafted[0]).opportunity_id == deal_id
+
+
+def test_a_draft_from_a_deal_deleted_meanwhile_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    world, customer_id, _ = cash_world()
+    deal_id = _won_deal(world, customer_id)
+    other = _other_process(world)
+    deleted: list[str] = []
+
+    def guard_then_delete(*args: Any, **kwargs: Any) -> Any:
+        customer = guard_document(*args, **kwargs)
+        if not deleted:
+            deleted.append(other.recycle_bin.delete(MANAGER, "opportunity", deal_id, "x").id)
+        return customer
+
+    monkeypatch.setattr(contract_service, "guard_document", guard_then_delete)
+    with pytest.raises(NotFound):
+        world.crm.contracts.from_opportunity(REP1, deal_id)
+    assert deleted == [deal_id]
+    assert world.crm.contracts.for_customer(ADMIN, customer_id).items == ()

@@ -177,7 +177,7 @@ class ContractService:
         self,
         principal: Principal,
         ident: ContractId,
-        make: Callable[[UnitOfWork, ContractId], Contract],
+        make: Callable[[UnitOfWork, ContractId], tuple[Contract, list[Change]]],
     ) -> Contract:
         def command(uow: UnitOfWork) -> tuple[Contract, list[Change]]:
             repo = uow.repository(Contract)
@@ -188,7 +188,7 @@ class ContractService:
                     code="contract.quote_has_contract",
                     details={"quote_id": existing.quote_id, "existing_id": existing.id},
                 )
-            contract = make(uow, ident)
+            contract, made = make(uow, ident)
             customer = guard_document(
                 self.ctx, uow, principal, "contract", contract.id, contract.customer_id,
                 write=True,
@@ -200,7 +200,7 @@ class ContractService:
             drafted = attrs.evolve(customer, last_contract_at=self.ctx.clock.now())
             reason = f"contract {contract.id} drafted"
             facts = self.customers.stage(uow, customer, drafted, reason=reason).changes
-            return contract, [Change("contract", contract.id, None, contract), *facts]
+            return contract, [Change("contract", contract.id, None, contract), *made, *facts]
 
         return self.ctx.execute(principal, Action.CONTRACT_WRITE, command)
 
@@ -220,12 +220,13 @@ class ContractService:
         quote's, so two concurrent conversions meet on the store's insert check.
         """
 
-        def make(uow: UnitOfWork, ident: ContractId) -> Contract:
+        def make(uow: UnitOfWork, ident: ContractId) -> tuple[Contract, list[Change]]:
             quote = uow.repository(Quote).get(quote_id)
             now = self.ctx.clock.now()
-            return contract_from_quote(
+            contract = contract_from_quote(
                 quote, ident, now, principal.user_id, title=title, plan=plan, ends_on=ends_on
             )
+            return contract, []
 
         return self._created(principal, ContractId(f"contract-of-{quote_id}"), make)
 
@@ -240,14 +241,21 @@ class ContractService:
     ) -> Contract:
         """A draft from a won opportunity: its amount as one tax-inclusive line."""
 
-        def make(uow: UnitOfWork, ident: ContractId) -> Contract:
-            opportunity = uow.repository(Opportunity).get(opportunity_id)
+        def make(uow: UnitOfWork, ident: ContractId) -> tuple[Contract, list[Change]]:
+            deals = uow.repository(Opportunity)
+            opportunity = deals.get(opportunity_id)
             flow = self.flows.get(opportunity.flow)
             won = flow.won_stage if flow is not None else "won"
-            return contract_from_opportunity(
+            contract = contract_from_opportunity(
                 opportunity, ident, self.ctx.clock.now(), principal.user_id, won_stage=won,
                 tax_rate=tax_rate, plan=plan, ends_on=ends_on,
             )  # fmt: skip
+            # Recorded on the deal too, so the draft and a concurrent deletion of the deal
+            # meet on its version, as they do on the customer's.
+            linked = attrs.evolve(opportunity, contract_id=contract.id)
+            deals.save(linked)
+            reason = f"contract {contract.id} drafted"
+            return contract, [Change("opportunity", opportunity.id, opportunity, linked, reason)]
 
         return self._created(principal, ContractId(self.ctx.ids.new_id("contract")), make)
 

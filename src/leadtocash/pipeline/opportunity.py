@@ -54,6 +54,8 @@ class Opportunity:
     custom: Mapping[str, str] = attrs.field(factory=dict, converter=_custom)
     closed_at: datetime | None = attrs.field(default=None, validator=utc)
     updated_at: datetime | None = attrs.field(default=None, validator=utc)
+    #: The latest contract drafted from this (won) opportunity; kept by the contract services.
+    contract_id: str | None = None
     #: Set while the opportunity is in the recycle bin (回收站).
     deleted: Deletion | None = None
     version: int = 0

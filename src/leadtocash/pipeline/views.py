@@ -45,6 +45,7 @@ class OpportunityView:
     custom: Mapping[str, str]
     closed_at: datetime | None
     updated_at: datetime | None
+    contract_id: str | None
     version: int
 
     @classmethod
