@@ -452,3 +452,32 @@ def test_the_history_is_read_as_the_lead_is_and_a_refusal_changes_nothing() -> N
     assert len(_moves(world, lead, REP1)) == 1  # the owner
     _refused(world, "auth.out_of_scope", world.crm.lead_pools.history, WEST_REP, lead)
     _refused(world, "storage.not_found", world.crm.lead_pools.history, REP1, "lead-missing")
+
+
+def test_a_lead_claimed_while_its_rep_leaves_needs_a_handover(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The departure reads the rep's open leads (none), a claim by the rep commits through
+    another facade, then the departure commits: it meets the claim on the rep's lead book
+    (leaving saves it with ``left_at``), re-runs and sees the lead to hand over."""
+    import leadtocash.app.org as org_service
+
+    world = make_world(leads=1)
+    other = LeadToCash(world.store, world.clock, world.crm.ctx.ids)
+    all_of = org_service._all
+    claimed: list[str] = []
+
+    def read_then_claim(uow: Any, kind: Any, index: str, value: str) -> Any:
+        found = all_of(uow, kind, index, value)
+        if not claimed and index == "open_owner":
+            claimed.append(other.lead_pools.claim(REP1, world.leads[0]).id)
+        return found
+
+    monkeypatch.setattr(org_service, "_all", read_then_claim)
+    with pytest.raises(LeadToCashError) as refused:
+        world.crm.org.leave(ADMIN, "rep1", "resigned")
+    assert refused.value.code == "org.rep_has_book"
+    assert claimed == [world.leads[0]]
+    assert world.crm.org.leave(ADMIN, "rep1", "resigned", handover_to="rep2").active is False
+    with world.crm.unit_of_work() as uow:
+        assert uow.leads.get(world.leads[0]).owner_id == "rep2"

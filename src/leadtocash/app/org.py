@@ -37,8 +37,8 @@ from leadtocash.model import (
     Zone,
     ZoneId,
 )
-from leadtocash.pool.book import OwnershipAction
-from leadtocash.pool.leads import lead_taken_by
+from leadtocash.pool.book import OwnershipAction, RepBook
+from leadtocash.pool.leads import LeadBook, lead_taken_by
 from leadtocash.pool.ownership import check_available_rep, require_reason, taken_by
 from leadtocash.scopes import DataScope, ScopeTarget, rep_target
 
@@ -414,6 +414,9 @@ class OrgService:
             rep = self._rep(uow, principal, rep_id)
             if not rep.active:
                 return rep, []
+            # The books first, before what they count (see _close_books); a book the store
+            # does not have yet stays missing for this unit of work.
+            uow.preload((RepBook, rep.id), (LeadBook, rep.id))
             customers = _all(uow, Customer, "owner", rep.id)
             # open leads only (new, working, qualified): closed ones keep their owner
             leads = _all(uow, Lead, "open_owner", rep.id)
@@ -427,12 +430,28 @@ class OrgService:
                 )
             if handover_to is not None:
                 changes += self._handover(uow, principal, rep, handover_to, customers, leads, why)
+            self._close_books(uow, rep.id)
             after = attrs.evolve(rep, active=False, on_leave=False)
             changes += stage_rep_change(uow, rep, after, why)
             changes += self._drop_lead(uow, rep)
             return after, changes
 
         return self.ctx.execute(principal, Action.REP_MANAGE, command)
+
+    def _close_books(self, uow: UnitOfWork, rep_id: RepId) -> None:
+        """Save the leaving rep's customer and lead books with ``left_at``.
+
+        A claim, assignment or allocation to the rep saves one of them too. The books were
+        read before the rep's customers and leads were, so a gain that commits after that
+        read makes this commit conflict and re-run (it then sees the new customer or lead and
+        hands it over or refuses), and a gain that read the rep as active before this commit
+        conflicts, re-runs and is refused: the rep has left.
+        """
+        now = self.ctx.clock.now()
+        book = self.customers.book(uow, rep_id)  # as preloaded, or as the handover left it
+        lead_book = uow.repository(LeadBook).find(rep_id) or LeadBook(rep_id)
+        uow.repository(RepBook).save(attrs.evolve(book, left_at=now))
+        uow.repository(LeadBook).save(attrs.evolve(lead_book, left_at=now))
 
     def _handover(
         self,

@@ -43,13 +43,18 @@ def book_place(customer: Customer | None) -> BookPlace | None:
 
 @attrs.frozen
 class RepBook:
-    """How many customers a rep owns (私海), split so capacity exclusions can be applied."""
+    """How many customers a rep owns (私海), split so capacity exclusions can be applied.
+
+    ``left_at``: when the rep last left (离职). Leaving saves the book, so a customer given
+    to the rep concurrently (which saves the book too) meets the departure on its version.
+    """
 
     id: RepId
     owned: int = 0
     won: int = 0
     locked: int = 0
     won_and_locked: int = 0
+    left_at: datetime | None = attrs.field(default=None, validator=utc)
     version: int = 0
 
     def counted(self, *, exclude_won: bool, exclude_locked: bool) -> int:

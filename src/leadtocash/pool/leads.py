@@ -121,10 +121,13 @@ class LeadBook:
     Its version is what makes capacity race-free: two concurrent gains for one rep both save
     it, so one conflicts and retries with a fresh count of the rep's open leads (which is an
     indexed count, never drifting when a lead converts or is disqualified elsewhere).
+    ``left_at``: when the rep last left (离职); leaving saves the book, so a lead given to the
+    rep meanwhile meets the departure on its version.
     """
 
     id: RepId
     gains: int = 0
+    left_at: datetime | None = attrs.field(default=None, validator=utc)
     version: int = 0
 
     def gained(self) -> LeadBook:
