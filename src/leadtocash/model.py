@@ -146,12 +146,18 @@ class Zone:
 
 @attrs.frozen
 class Team:
-    """A sales team inside a zone, optionally with a team lead."""
+    """A sales team inside a zone, optionally with a team lead.
+
+    ``last_departure_at``: when a member last moved out or left the company. Saving it makes
+    naming a team lead and a member's departure meet on the team's version, so a rep who
+    moved out or left never ends up leading the team.
+    """
 
     id: TeamId
     name: str = attrs.field(validator=non_blank)
     zone_id: ZoneId | None = None
     lead_rep_id: RepId | None = None
+    last_departure_at: datetime | None = attrs.field(default=None, validator=utc)
     version: int = 0
 
 

@@ -335,21 +335,25 @@ class OrgService:
             self._guard_zone(uow, principal, "sales_rep", rep.id, after.zone_id)
             changes = stage_rep_change(uow, rep, after, "moved")
             if rep.team_id is not None and rep.team_id != team:
-                changes += self._drop_lead(uow, rep)
+                changes += self._depart(uow, rep, "moved")
             return after, changes
 
         return self.ctx.execute(principal, Action.REP_MANAGE, command)
 
-    def _drop_lead(self, uow: UnitOfWork, rep: SalesRep) -> list[Change]:
-        """Clear ``rep`` as lead of their (old) team, if they led it."""
+    def _depart(self, uow: UnitOfWork, rep: SalesRep, how: str) -> list[Change]:
+        """``rep`` leaves their (old) team: its ``last_departure_at`` is set and, if they led
+        it, its lead cleared. Always saved, so a concurrent ``set_team_lead`` naming ``rep``
+        (which saves the team too) conflicts, re-runs and finds them gone."""
         if rep.team_id is None:
             return []
         team = uow.teams.find(rep.team_id)
-        if team is None or team.lead_rep_id != rep.id:
+        if team is None:
             return []
-        after = attrs.evolve(team, lead_rep_id=None)
+        lead = None if team.lead_rep_id == rep.id else team.lead_rep_id
+        after = attrs.evolve(team, lead_rep_id=lead, last_departure_at=self.ctx.clock.now())
         uow.teams.save(after)
-        return [Change("team", team.id, team, after, f"lead {rep.id} left the team")]
+        what = "lead" if lead != team.lead_rep_id else "member"
+        return [Change("team", team.id, team, after, f"{what} {rep.id} {how}")]
 
     def go_on_leave(self, principal: Principal, rep_id: str, reason: str | None = None) -> SalesRep:
         """A rep goes on leave (休假): keeps their book, gets no new allocations or assignments.
@@ -433,7 +437,7 @@ class OrgService:
             self._close_books(uow, rep.id)
             after = attrs.evolve(rep, active=False, on_leave=False)
             changes += stage_rep_change(uow, rep, after, why)
-            changes += self._drop_lead(uow, rep)
+            changes += self._depart(uow, rep, "left the company")
             return after, changes
 
         return self.ctx.execute(principal, Action.REP_MANAGE, command)
