@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +25,38 @@ def rep_principal(n: int) -> Principal:
     return Principal(
         f"user{n}", roles=frozenset({Role.REP}), rep_id=RepId(f"rep{n}"), zone_id=ZoneId("east")
     )
+
+
+def other_process(store: InMemoryStore, clock: FakeClock, crm: LeadToCash) -> LeadToCash:
+    """A second facade on ``crm``'s store: its own aggregate cache, as another process would
+    have (race tests commit through it between one command's reads and its commit)."""
+    return LeadToCash(store, clock, crm.ctx.ids)
+
+
+def meanwhile(
+    patch: Any,
+    owner: object,
+    name: str,
+    run: Callable[[], object],
+    when: Callable[..., bool] = lambda *args, **kwargs: True,
+) -> list[object]:
+    """Patch ``owner.name`` (with pytest's ``monkeypatch.setattr``, passed as ``patch``) so
+    that the first call ``when`` accepts returns after ``run()`` ran: a race test's other
+    command, committed between one command's reads and its commit. Returns ``run``'s results.
+    """
+    original = getattr(owner, name)
+    results: list[object] = []
+    started: list[bool] = []  # set before ``run``: it may call the patched function itself
+
+    def patched(*args: Any, **kwargs: Any) -> Any:
+        found = original(*args, **kwargs)
+        if not started and when(*args, **kwargs):
+            started.append(True)
+            results.append(run())
+        return found
+
+    patch(owner, name, patched)
+    return results
 
 
 @attrs.define

@@ -15,18 +15,16 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Any
 
 import pytest
 
 import leadtocash.app.contracts as contract_service
 from contract_fixtures import cash_world
 from leadtocash import LeadToCash, Money, NotFound, RuleViolation
-from leadtocash.app.documents import guard_document
 from leadtocash.app.recycle_bin import RecycleBinService
 from leadtocash.contracts import LineInput, ProductId
 from leadtocash.model import ContactId
-from pool_fixtures import ADMIN, MANAGER, World, rep_principal
+from pool_fixtures import ADMIN, MANAGER, World, meanwhile, other_process, rep_principal
 
 REP1 = rep_principal(1)
 CLOSE = date(2026, 3, 31)
@@ -41,9 +39,20 @@ def _accepted_quote(world: World, customer_id: str) -> str:
     return quote.id
 
 
-def _other_process(world: World) -> LeadToCash:
-    """A second facade on the same store (its own aggregate cache, as another process)."""
-    return LeadToCash(world.store, world.clock, world.crm.ctx.ids)
+def _won_deal(world: World, customer_id: str) -> str:
+    crm = world.crm
+    deal = crm.pipeline.create_opportunity(
+        REP1, customer_id, name="ERP", amount=Money(50000, "CNY"), close_date=CLOSE,
+        contact_id=ContactId("k1"),
+    )  # fmt: skip
+    for _ in range(3):
+        crm.pipeline.advance(REP1, deal.id)
+    crm.pipeline.win(REP1, deal.id)
+    return deal.id
+
+
+def _other(world: World) -> LeadToCash:
+    return other_process(world.store, world.clock, world.crm)
 
 
 def test_a_draft_committed_during_the_deletion_goes_to_the_bin_with_its_customer(
@@ -51,21 +60,16 @@ def test_a_draft_committed_during_the_deletion_goes_to_the_bin_with_its_customer
 ) -> None:
     world, customer_id, _ = cash_world()
     quote_id = _accepted_quote(world, customer_id)
-    other = _other_process(world)
-    drafted: list[str] = []
-    contracts_of = RecycleBinService._contracts_of
-
-    def read_then_draft(self: RecycleBinService, uow: Any, cid: str) -> Any:
-        found = contracts_of(self, uow, cid)  # what the deletion saw: no contract yet
-        if not drafted:
-            drafted.append(other.contracts.from_quote(REP1, quote_id).id)
-        return found
-
-    monkeypatch.setattr(RecycleBinService, "_contracts_of", read_then_draft)
+    other = _other(world)
+    # the deletion has read the customer's contracts (none yet) when the draft commits
+    drafted = meanwhile(
+        monkeypatch.setattr, RecycleBinService, "_contracts_of",
+        lambda: other.contracts.from_quote(REP1, quote_id).id,
+    )  # fmt: skip
     entry = world.crm.recycle_bin.delete(MANAGER, "customer", customer_id, "test data")
     assert entry.id == customer_id and len(drafted) == 1
     with pytest.raises(NotFound):  # the draft went with its customer
-        world.crm.contracts.get(ADMIN, drafted[0])
+        world.crm.contracts.get(ADMIN, str(drafted[0]))
     restored = world.crm.recycle_bin.restore(MANAGER, "customer", customer_id)
     assert ("contract", drafted[0]) in restored.with_records
 
@@ -75,17 +79,12 @@ def test_a_draft_read_before_the_deletion_committed_is_refused(
 ) -> None:
     world, customer_id, _ = cash_world()
     quote_id = _accepted_quote(world, customer_id)
-    other = _other_process(world)
-    deleted: list[str] = []
-    guard = guard_document  # what the contract service calls
-
-    def guard_then_delete(*args: Any, **kwargs: Any) -> Any:
-        customer = guard(*args, **kwargs)  # what the draft saw: the customer, not deleted
-        if not deleted:
-            deleted.append(other.recycle_bin.delete(MANAGER, "customer", customer_id, "x").id)
-        return customer
-
-    monkeypatch.setattr(contract_service, "guard_document", guard_then_delete)
+    other = _other(world)
+    # the draft has read its customer (not deleted) when the deletion commits
+    deleted = meanwhile(
+        monkeypatch.setattr, contract_service, "guard_document",
+        lambda: other.recycle_bin.delete(MANAGER, "customer", customer_id, "x").id,
+    )  # fmt: skip
     with pytest.raises(NotFound):
         world.crm.contracts.from_quote(REP1, quote_id)
     assert deleted == [customer_id]
@@ -110,40 +109,22 @@ def test_drafting_a_contract_records_it_on_the_customer_audited() -> None:
     }
 
 
-def _won_deal(world: World, customer_id: str) -> str:
-    crm = world.crm
-    deal = crm.pipeline.create_opportunity(
-        REP1, customer_id, name="ERP", amount=Money(50000, "CNY"), close_date=CLOSE,
-        contact_id=ContactId("k1"),
-    )  # fmt: skip
-    for _ in range(3):
-        crm.pipeline.advance(REP1, deal.id)
-    crm.pipeline.win(REP1, deal.id)
-    return deal.id
-
-
 def test_a_draft_committed_during_the_deals_deletion_keeps_the_deal(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     world, customer_id, _ = cash_world()
     deal_id = _won_deal(world, customer_id)
-    other = _other_process(world)
-    drafted: list[str] = []
-    contracts_of = RecycleBinService._contracts_of
-
-    def read_then_draft(self: RecycleBinService, uow: Any, cid: str) -> Any:
-        found = contracts_of(self, uow, cid)
-        if not drafted:
-            drafted.append(other.contracts.from_opportunity(REP1, deal_id).id)
-        return found
-
-    monkeypatch.setattr(RecycleBinService, "_contracts_of", read_then_draft)
+    other = _other(world)
+    drafted = meanwhile(
+        monkeypatch.setattr, RecycleBinService, "_contracts_of",
+        lambda: other.contracts.from_opportunity(REP1, deal_id).id,
+    )  # fmt: skip
     with pytest.raises(RuleViolation) as refused:
         world.crm.recycle_bin.delete(MANAGER, "opportunity", deal_id, "test data")
     assert refused.value.code == "recycle.has_dependents"
     assert refused.value.details["dependents"] == {"contracts": drafted}
     assert world.crm.pipeline.get_opportunity(ADMIN, deal_id).contract_id == drafted[0]
-    assert world.crm.contracts.get(ADMIN, drafted[0]).opportunity_id == deal_id
+    assert world.crm.contracts.get(ADMIN, str(drafted[0])).opportunity_id == deal_id
 
 
 def test_a_draft_from_a_deal_deleted_meanwhile_is_refused(
@@ -151,16 +132,11 @@ def test_a_draft_from_a_deal_deleted_meanwhile_is_refused(
 ) -> None:
     world, customer_id, _ = cash_world()
     deal_id = _won_deal(world, customer_id)
-    other = _other_process(world)
-    deleted: list[str] = []
-
-    def guard_then_delete(*args: Any, **kwargs: Any) -> Any:
-        customer = guard_document(*args, **kwargs)
-        if not deleted:
-            deleted.append(other.recycle_bin.delete(MANAGER, "opportunity", deal_id, "x").id)
-        return customer
-
-    monkeypatch.setattr(contract_service, "guard_document", guard_then_delete)
+    other = _other(world)
+    deleted = meanwhile(
+        monkeypatch.setattr, contract_service, "guard_document",
+        lambda: other.recycle_bin.delete(MANAGER, "opportunity", deal_id, "x").id,
+    )  # fmt: skip
     with pytest.raises(NotFound):
         world.crm.contracts.from_opportunity(REP1, deal_id)
     assert deleted == [deal_id]

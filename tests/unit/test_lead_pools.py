@@ -463,17 +463,15 @@ def test_a_lead_claimed_while_its_rep_leaves_needs_a_handover(
     import leadtocash.app.org as org_service
 
     world = make_world(leads=1)
-    other = LeadToCash(world.store, world.clock, world.crm.ctx.ids)
-    all_of = org_service._all
-    claimed: list[str] = []
+    other = pool_fixtures.other_process(world.store, world.clock, world.crm)
 
-    def read_then_claim(uow: Any, kind: Any, index: str, value: str) -> Any:
-        found = all_of(uow, kind, index, value)
-        if not claimed and index == "open_owner":
-            claimed.append(other.lead_pools.claim(REP1, world.leads[0]).id)
-        return found
+    def open_leads_query(uow: Any, kind: Any, index: str, value: str) -> bool:
+        return index == "open_owner"
 
-    monkeypatch.setattr(org_service, "_all", read_then_claim)
+    claimed = pool_fixtures.meanwhile(
+        monkeypatch.setattr, org_service, "_all",
+        lambda: other.lead_pools.claim(REP1, world.leads[0]).id, when=open_leads_query,
+    )  # fmt: skip
     with pytest.raises(LeadToCashError) as refused:
         world.crm.org.leave(ADMIN, "rep1", "resigned")
     assert refused.value.code == "org.rep_has_book"

@@ -14,17 +14,11 @@ from typing import Any
 import pytest
 
 import leadtocash.app.org as org_service
-from leadtocash import LeadToCash, RuleViolation
+from leadtocash import RuleViolation
 from leadtocash.app.customers import CustomerWrites
-from leadtocash.pool.book import RepBook
-from pool_fixtures import ADMIN, World, make_world, rep_principal
+from pool_fixtures import ADMIN, World, make_world, meanwhile, other_process, rep_principal
 
 REP1 = rep_principal(1)
-
-
-def _other_process(world: World) -> LeadToCash:
-    """A second facade on the same store (its own aggregate cache, as another process)."""
-    return LeadToCash(world.store, world.clock, world.crm.ctx.ids)
 
 
 def _owner(world: World, customer_id: str) -> str | None:
@@ -35,18 +29,12 @@ def _owner(world: World, customer_id: str) -> str | None:
 def test_a_claim_read_before_the_rep_left_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     world = make_world(customers=1)
     customer_id = world.customers[0]
-    other = _other_process(world)
-    left: list[str] = []
-    book = CustomerWrites.book
-
-    def book_after_leaving(self: CustomerWrites, uow: Any, rep_id: Any) -> RepBook:
-        found = book(self, uow, rep_id)  # what the claim saw: rep1 active, an empty book
-        if not left:
-            left.append(rep_id)
-            other.org.leave(ADMIN, "rep1", "resigned")
-        return found
-
-    monkeypatch.setattr(CustomerWrites, "book", book_after_leaving)
+    other = other_process(world.store, world.clock, world.crm)
+    # the claim has read rep1 (active) and their empty book when rep1 leaves
+    left = meanwhile(
+        monkeypatch.setattr, CustomerWrites, "book",
+        lambda: other.org.leave(ADMIN, "rep1", "resigned").id,
+    )  # fmt: skip
     with pytest.raises(RuleViolation) as refused:
         world.crm.pools.claim(REP1, customer_id)
     assert refused.value.code == "pool.rep_inactive"
@@ -59,17 +47,16 @@ def test_a_claim_committed_while_the_rep_leaves_needs_a_handover(
 ) -> None:
     world = make_world(customers=1)
     customer_id = world.customers[0]
-    other = _other_process(world)
-    claimed: list[str] = []
-    all_of = org_service._all
+    other = other_process(world.store, world.clock, world.crm)
 
-    def read_then_claim(uow: Any, kind: Any, index: str, value: str) -> Any:
-        found = all_of(uow, kind, index, value)  # what the departure saw: no customers
-        if not claimed and index == "owner":
-            claimed.append(other.pools.claim(REP1, customer_id).id)
-        return found
+    def owners_query(uow: Any, kind: Any, index: str, value: str) -> bool:
+        return index == "owner"
 
-    monkeypatch.setattr(org_service, "_all", read_then_claim)
+    # the departure has read rep1's customers (none) when rep1's claim commits
+    claimed = meanwhile(
+        monkeypatch.setattr, org_service, "_all",
+        lambda: other.pools.claim(REP1, customer_id).id, when=owners_query,
+    )  # fmt: skip
     with pytest.raises(RuleViolation) as refused:
         world.crm.org.leave(ADMIN, "rep1", "resigned")
     assert refused.value.code == "org.rep_has_book"

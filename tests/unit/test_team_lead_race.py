@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from leadtocash import LeadToCash, Team, ValidationError, ZoneId
+from leadtocash import Team, ValidationError, ZoneId
 from leadtocash.app.unit_of_work import Repository
-from pool_fixtures import ADMIN, World, make_world
+from pool_fixtures import ADMIN, World, make_world, meanwhile, other_process
 
 EAST = ZoneId("east")
 
@@ -28,24 +28,9 @@ def _org(world: World) -> None:
     org.join(ADMIN, "r9", "Rep 9", team_id="t1")
 
 
-def _other_process(world: World) -> LeadToCash:
-    """A second facade on the same store (its own aggregate cache, as another process)."""
-    return LeadToCash(world.store, world.clock, world.crm.ctx.ids)
-
-
-def _when_a_team_is_staged(monkeypatch: pytest.MonkeyPatch, meanwhile: Any) -> list[bool]:
-    """Run ``meanwhile()`` once, the first time a command stages a team (its reads done)."""
-    ran: list[bool] = []
-    save = Repository.save
-
-    def save_then_run(self: Repository[Any], aggregate: Any) -> None:
-        save(self, aggregate)
-        if isinstance(aggregate, Team) and not ran:
-            ran.append(True)
-            meanwhile()
-
-    monkeypatch.setattr(Repository, "save", save_then_run)
-    return ran
+def _a_team(_repository: Any, aggregate: Any) -> bool:
+    """A command staging a team: its reads are done, its commit is next."""
+    return isinstance(aggregate, Team)
 
 
 def test_a_lead_named_from_a_stale_read_of_a_rep_who_moved_is_refused(
@@ -53,14 +38,16 @@ def test_a_lead_named_from_a_stale_read_of_a_rep_who_moved_is_refused(
 ) -> None:
     world = make_world()
     _org(world)
-    other = _other_process(world)
-    ran = _when_a_team_is_staged(
-        monkeypatch, lambda: other.org.move_rep(ADMIN, "r9", zone_id="east", team_id="t2")
-    )
+    other = other_process(world.store, world.clock, world.crm)
+    moved = meanwhile(
+        monkeypatch.setattr, Repository, "save",
+        lambda: other.org.move_rep(ADMIN, "r9", zone_id="east", team_id="t2").team_id,
+        when=_a_team,
+    )  # fmt: skip
     with pytest.raises(ValidationError) as refused:
         world.crm.org.set_team_lead(ADMIN, "t1", "r9")
     assert [e.code for e in refused.value.errors] == ["org.lead_not_in_team"]
-    assert ran == [True]
+    assert moved == ["t2"]
     assert world.crm.org.get_team(ADMIN, "t1").lead_rep_id is None
 
 
@@ -69,10 +56,14 @@ def test_a_move_that_read_the_team_before_its_rep_became_lead_clears_the_lead(
 ) -> None:
     world = make_world()
     _org(world)
-    other = _other_process(world)
-    ran = _when_a_team_is_staged(monkeypatch, lambda: other.org.set_team_lead(ADMIN, "t1", "r9"))
+    other = other_process(world.store, world.clock, world.crm)
+    named = meanwhile(
+        monkeypatch.setattr, Repository, "save",
+        lambda: other.org.set_team_lead(ADMIN, "t1", "r9").lead_rep_id,
+        when=_a_team,
+    )  # fmt: skip
     moved = world.crm.org.move_rep(ADMIN, "r9", zone_id="east", team_id="t2")
-    assert moved.team_id == "t2" and ran == [True]
+    assert moved.team_id == "t2" and named == ["r9"]
     team = world.crm.org.get_team(ADMIN, "t1")
     assert team.lead_rep_id is None
     assert team.last_departure_at == world.clock.now()
