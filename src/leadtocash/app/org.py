@@ -349,11 +349,15 @@ class OrgService:
         team = uow.teams.find(rep.team_id)
         if team is None:
             return []
-        lead = None if team.lead_rep_id == rep.id else team.lead_rep_id
-        after = attrs.evolve(team, lead_rep_id=lead, last_departure_at=self.ctx.clock.now())
+        led = team.lead_rep_id == rep.id
+        after = attrs.evolve(
+            team,
+            lead_rep_id=None if led else team.lead_rep_id,
+            last_departure_at=self.ctx.clock.now(),
+        )
         uow.teams.save(after)
-        what = "lead" if lead != team.lead_rep_id else "member"
-        return [Change("team", team.id, team, after, f"{what} {rep.id} {how}")]
+        reason = f"{'lead' if led else 'member'} {rep.id} {how}"
+        return [Change("team", team.id, team, after, reason)]
 
     def go_on_leave(self, principal: Principal, rep_id: str, reason: str | None = None) -> SalesRep:
         """A rep goes on leave (休假): keeps their book, gets no new allocations or assignments.
