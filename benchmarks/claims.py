@@ -16,7 +16,11 @@ the bare UPDATE, ``of_floor`` the library against it. Both run with K = 16 audit
 (the default); full mode then runs the library and the floor once more with K = 1, 4 and 64
 (``by_strands``). After every run the audit is verified (every strand against the digests)
 and ownership checked. ``client_cpu_ms_per_attempt`` is the workers' CPU time (user +
-system, ``time.process_time``) per claim attempt. Prints one JSON object. PostgreSQL needs
+system, ``time.process_time``) per claim attempt. Library workers call ``crm.warm_up()``
+before the start signal, as a server does at start-up (cattrs builds the functions of every
+stored type then, instead of during the first claims); its CPU per worker is
+``warm_up_cpu_ms``, outside the timed loop (before session 11 the loop paid it: ~10 % of a
+500-attempt worker). Prints one JSON object. PostgreSQL needs
 LEADTOCASH_PG_DSN (scripts/with-postgres.sh).
 
 ``--counts DIR`` takes the main runs' client CPU apart: every worker (library and floor)
@@ -50,7 +54,7 @@ PROCESSES = 4
 STRANDS = 16
 STRAND_SWEEP = (1, 4, 16, 64)
 #: Workers start this many seconds after launch, together, so imports are not timed.
-START_DELAY = 3.0
+START_DELAY = 5.0  # worker start-up (imports, warm-up) fits in it even on a loaded machine
 #: Where workers write their per-attempt classes and profiles (--counts, --profile); None: off.
 COUNTS: dict[str, Path | None] = {"counts": None, "profile": None}
 _RUNS = itertools.count()
@@ -131,6 +135,9 @@ def _concurrently(
         assert proc.returncode == 0, f"{script.name} worker failed"
         results.append(json.loads(out))
     elapsed = max(r["ended"] for r in results) - start_at
+    late = max(r["started"] for r in results) - start_at
+    if late > 0.1:  # a worker was not ready at the start signal: its start-up was timed
+        print(f"{script.name}: a worker started {late:.2f} s late", file=sys.stderr)
     check = _script(script, "verify", spec, *sizes, "--reps", str(PROCESSES))
     out, _ = check.communicate()
     assert check.returncode == 0, f"{script.name} verify failed"
@@ -151,6 +158,7 @@ def library_run(spec: str, customers: int, claims: int, strands: int = STRANDS) 
         "claimed": claimed,
         "conflicts_exhausted": sum(r["conflicts_exhausted"] for r in results),
         "client_cpu_ms_per_attempt": round(1000 * sum(r["cpu_s"] for r in results) / attempts, 3),
+        "warm_up_cpu_ms": round(1000 * statistics.mean(r["warm_up_cpu_s"] for r in results), 1),
         "double_owned": verified["double_owned"],
         "books_match": verified["books_match"],
         "audit_chain_ok": verified["audit_chain_ok"],
@@ -272,7 +280,7 @@ def raw_run(engine: str, where: str, customers: int, claims: int) -> dict[str, A
 #: What each round reports in the summary.
 _ROUND_KEYS = (
     "claims_per_s", "raw_claims_per_s", "floor_claims_per_s", "client_cpu_ms_per_attempt",
-    "floor_cpu_ms_per_attempt", "decomposition", "floor_decomposition",
+    "floor_cpu_ms_per_attempt", "warm_up_cpu_ms", "decomposition", "floor_decomposition",
 )  # fmt: skip
 
 
@@ -296,6 +304,7 @@ def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
             r["client_cpu_ms_per_attempt"] for r in runs
         ),
         "floor_cpu_ms_per_attempt": statistics.median(r["floor_cpu_ms_per_attempt"] for r in runs),
+        "warm_up_cpu_ms": statistics.median(r["warm_up_cpu_ms"] for r in runs),
         "claimed_per_round": runs[0]["claimed"],
         "raw_claimed_per_round": runs[0]["raw_claimed"],
         "floor_claimed_per_round": runs[0]["floor_claimed"],

@@ -124,6 +124,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        crm.warm_up()  # the converters are built before the first request, not during it
         yield
         if close_store:
             store.close()

@@ -12,6 +12,8 @@ from leadtocash.testing import FakeClock, InMemoryStore, SequentialIds
 
 settings.register_profile("ci", max_examples=60, deadline=None)
 settings.register_profile("dev", max_examples=30, deadline=None)
+# A bug hunt: HYPOTHESIS_PROFILE=hunt pytest tests/properties (tens of minutes).
+settings.register_profile("hunt", max_examples=1000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 

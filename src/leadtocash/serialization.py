@@ -13,11 +13,11 @@ path names the field (``budget.currency``), never a cattrs exception.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, time
 from decimal import Decimal
 from operator import attrgetter
-from typing import Any, TypeVar, get_type_hints
+from typing import Any, NewType, TypeVar, get_args, get_origin, get_type_hints
 
 import attrs
 import cattrs
@@ -32,7 +32,7 @@ from leadtocash.errors import FieldError, ValidationError
 from leadtocash.money import Money
 from leadtocash.signals import DemandSignals
 
-__all__ = ["converter", "structure", "unstructure", "unstructure_from"]
+__all__ = ["converter", "structure", "unstructure", "unstructure_from", "warm_up"]
 
 T = TypeVar("T")
 
@@ -165,6 +165,48 @@ def unstructure_from(value: Any, base: Any, base_data: Mapping[str, Any]) -> dic
         if new is not old:
             data[name] = hook(new)
     return data
+
+
+def _reachable(types: Iterable[Any]) -> list[Any]:
+    """``types`` and every type their attrs fields name, through unions, optionals and
+    collections, each once (in the order first met)."""
+    found: dict[Any, None] = {}
+    pending = list(types)
+    while pending:
+        t = pending.pop(0)
+        if t in found or t is type(None) or not (isinstance(t, type | NewType) or get_origin(t)):
+            continue  # None of an optional, Any, type variables, Literal values
+        found[t] = None
+        pending += get_args(t)
+        if isinstance(t, type) and attrs.has(t) and t not in _OWN_HOOKS:
+            hints = get_type_hints(t)
+            pending += [hints[field.name] for field in attrs.fields(t)]
+    return list(found)
+
+
+def warm_up(types: Iterable[type[Any]]) -> int:
+    """Build now the structure and unstructure functions of ``types`` and of every type
+    they hold; returns how many passes that took.
+
+    cattrs builds a type's functions on first use (``compile`` of generated code); building
+    one for a new mapping type empties the converter's cache, and an optional field looks
+    its type's function up when it first holds a value, so without this the first commands
+    of a process build some of them, some more than once. A pass that gets back the very
+    functions the previous pass got built nothing: everything is cached from then on.
+    """
+    wanted = _reachable(types)
+    seen: list[object] = []
+    passes = 0
+    while True:
+        passes += 1
+        hooks: list[object] = []
+        for t in wanted:
+            hooks += (converter.get_structure_hook(t), converter.get_unstructure_hook(t))
+            if isinstance(t, type) and attrs.has(t) and t not in _OWN_HOOKS:
+                hooks.append(_field_hooks(t))
+        if len(hooks) == len(seen) and all(a is b for a, b in zip(hooks, seen, strict=True)):
+            return passes
+        seen = hooks
 
 
 def _where(exc: BaseException, path: str) -> str:

@@ -47,9 +47,11 @@ from leadtocash.app.unit_of_work import Page, Repository, UnitOfWork, run_with_r
 from leadtocash.classification import RequiredFields, TagRules, TierRules
 from leadtocash.collision import CollisionPolicy
 from leadtocash.durations import WorkingCalendar
+from leadtocash.events import event_types
 from leadtocash.intake import IntakeRules
 from leadtocash.ports.clock import Clock, IdSource
 from leadtocash.ports.storage import Store
+from leadtocash.serialization import warm_up
 
 __all__ = [
     "SPECS",
@@ -224,3 +226,13 @@ class LeadToCash:
     def unit_of_work(self) -> UnitOfWork:
         """A unit of work on the configured store (for custom use cases)."""
         return self.ctx.unit_of_work()
+
+    @staticmethod
+    def warm_up() -> None:
+        """Build the converters of every stored record and event now (~0.1–0.2 s, once per
+        process), so that a server's first commands cost what later ones do.
+
+        Without it the first commands of a process pay for that work (a first claim ~20–30 ms
+        instead of ~1 ms). Optional; call it at start-up, before taking requests.
+        """
+        warm_up([spec.type for spec in SPECS] + list(event_types().values()))
