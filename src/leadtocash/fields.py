@@ -64,6 +64,8 @@ PERSONAL_FIELDS: Mapping[str, tuple[str, ...]] = {
     "lead": ("contact_name", "phone", "email"),
     # what was said and planned: free text that often holds names and numbers
     "follow_up": ("note", "plan"),
+    # what the customer reported and was told: the texts people wrote on a ticket
+    "ticket": ("subject", "description", "history", "satisfaction"),
 }
 
 _USCC_ALPHABET = frozenset("0123456789ABCDEFGHJKLMNPQRTUWXY")

@@ -35,6 +35,7 @@ START = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 #: The people's data: digits as typed (stored in E.164, which contains them), e-mails, names.
 SECRETS = (
     "13912345678", "13987654321", "13700001111",  # the customer's phones and the contact's
+    "137-0000-1111", "137 0000 1111",  # the contact's phone as typed into a ticket
     "wang.fang@example.cn", "boss@jiake.example",  # the customer's and the contact's e-mails
     "王芳", "Wang Fang",  # the contact's name, and the lead's contact name
     "福州市鼓楼区五四路 88 号",  # the customer's address
@@ -64,6 +65,15 @@ def _scenario(store: Store) -> tuple[LeadToCash, str]:
         {"company_name": "甲科技", "contact_name": "Wang Fang", "phone": "+86 137 0000 1111",
          "channel": "web_form"},
     )  # fmt: skip
+    # a ticket that holds the person in every text people write on one (售后工单)
+    ticket = crm.tickets.open(
+        REP, cid, contact.id, subject="王芳: 打印机无法连接", category="hardware",
+        channel="phone", priority="P3", description="请回电 137-0000-1111 或 wang.fang@example.cn",
+    )  # fmt: skip
+    crm.tickets.wait_on_customer(REP, ticket.id, reason="等王芳回电 13700001111")
+    crm.tickets.resume(REP, ticket.id)
+    crm.tickets.resolve(REP, ticket.id, reason="已电话 137 0000 1111 远程修复")
+    crm.tickets.close(REP, ticket.id, score=4, comment="Wang Fang: 满意")
     crm.customers.get(REP, cid)  # an audited unmasked read
     store.seal_digest()
     return crm, cid
@@ -74,13 +84,16 @@ def _check(store: Store, dump: Callable[[], bytes]) -> None:
     before = dump()
     assert all(secret.encode() in before for secret in SECRETS)  # the scan does see them
     result = crm.customers.erase_person(ADMIN, customer_id=cid, reason="PIPL request 2026-17")
-    assert {kind for kind, _ in result.subjects} == {"customer", "contact", "lead", "follow_up"}
+    assert {kind for kind, _ in result.subjects} == {
+        "customer", "contact", "lead", "follow_up", "ticket",
+    }  # fmt: skip
     assert result.audit_entries >= 6
     after = dump()
     found = [secret for secret in SECRETS if secret.encode() in after]
     assert found == []
     assert "甲科技有限公司".encode() in after  # the company's name is no personal data
     assert "周五再打".encode() in after  # the rest of the note stays
+    assert "远程修复".encode() in after  # and the rest of what the ticket says
     report = verify_store_audit(store)
     assert report.ok, report.faults
     log = store.audit_log(limit=10_000)
@@ -88,6 +101,7 @@ def _check(store: Store, dump: Callable[[], bytes]) -> None:
     assert {(e.target_kind, e.reason) for e in tombstones} == {
         ("customer", "PIPL request 2026-17"), ("contact", "PIPL request 2026-17"),
         ("lead", "PIPL request 2026-17"), ("follow_up", "PIPL request 2026-17"),
+        ("ticket", "PIPL request 2026-17"),
     }  # fmt: skip
     assert all(e.actor_id == "admin" and e.before is None for e in tombstones)
     erased = next(e for e in log if e.target_kind == "customer" and e.action == "pool.claim")

@@ -29,8 +29,10 @@ from leadtocash import (
     ValidationError,
     ZoneId,
 )
+from leadtocash.aftersales import Ticket
+from leadtocash.app.auditing import verify_store_audit
 from leadtocash.contracts import LineInput, ProductId
-from leadtocash.model import ContactId, Customer, Lead
+from leadtocash.model import Contact, ContactId, Customer, CustomerId, Lead
 from leadtocash.pool.book import RepBook
 from leadtocash.pool.leads import LeadPoolRules
 from leadtocash.pool.rules import PoolRules
@@ -535,3 +537,31 @@ def test_a_pooled_lead_comes_back_to_its_lead_pool_when_its_owner_is_full() -> N
     restored = crm.recycle_bin.restore(REP1, "lead", first)
     assert (restored.owner_id, restored.to_pool) == (None, True)
     assert [lead.id for lead in crm.lead_pools.list_pool(REP2, pool.id).items] == [first]
+
+
+def test_purging_a_customer_wipes_what_its_tickets_say_and_their_audit_values() -> None:
+    world = make_world(customers=1)
+    crm = world.crm
+    cid = _owned(world)
+    with crm.unit_of_work() as uow:
+        uow.contacts.add(Contact(ContactId("k1"), CustomerId(cid), "王芳", phone="+8613700001111"))
+        uow.commit()
+    ticket = crm.tickets.open(
+        REP1, cid, "k1", subject="王芳: 打印机无法连接", category="hardware", channel="phone",
+        priority="P3", description="请回电 13700001111",
+    )  # fmt: skip
+    crm.tickets.resolve(REP1, ticket.id, reason="已远程修复, 王芳确认")
+    crm.tickets.close(REP1, ticket.id, score=5, comment="王芳: 很满意")
+    crm.recycle_bin.delete(MANAGER, "customer", cid, "test data")
+    report = crm.recycle_bin.purge(ADMIN, "customer", cid, "PIPL request 2026-40")
+    assert report.audit_entries >= 4  # the ticket's own entries among them
+    with crm.unit_of_work() as uow:  # the facade shows no ticket of a purged customer
+        wiped = uow.repository(Ticket).get(ticket.id)
+    assert (wiped.subject, wiped.description) == ("[erased]", "[erased]")
+    assert [c.reason for c in wiped.history if c.reason] == ["[erased]"]
+    assert wiped.satisfaction is not None
+    assert (wiped.satisfaction.score, wiped.satisfaction.comment) == (5, "[erased]")
+    assert "王芳" not in repr(world.store._rows) and "远程修复" not in repr(world.store._rows)
+    entries = [e for e in world.store.audit_log(limit=10_000) if e.target_kind == "ticket"]
+    assert "远程修复" not in repr(entries) and "13700001111" not in repr(entries)
+    assert verify_store_audit(world.store).ok

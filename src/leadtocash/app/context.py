@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import attrs
 
 from leadtocash.access import Action, Principal, RolePolicy
+from leadtocash.aftersales import Ticket
 from leadtocash.app.cache import AggregateCache
 from leadtocash.app.unit_of_work import UnitOfWork, run_with_retries
 from leadtocash.audit import AuditEntry, new_salts
@@ -38,6 +39,7 @@ _PERSONAL: dict[type, tuple[str, ...]] = {
     Contact: PERSONAL_FIELDS["contact"],
     Lead: PERSONAL_FIELDS["lead"],
     FollowUp: PERSONAL_FIELDS["follow_up"],
+    Ticket: PERSONAL_FIELDS["ticket"],
 }
 
 

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import attrs
 import phonenumbers
 
 from leadtocash.access import Action, Principal
+from leadtocash.aftersales import Ticket
 from leadtocash.app.aggregates import group_bounds
 from leadtocash.app.context import AppContext, Change
 from leadtocash.app.customers import CustomerWrites
@@ -36,7 +37,7 @@ from leadtocash.fields import PERSONAL_FIELDS, length_errors
 from leadtocash.model import Contact, Customer, Lead
 from leadtocash.ports.storage import ERASED, Erasure
 
-__all__ = ["ErasureResult", "erase_person", "scrub_follow_ups", "scrub_text"]
+__all__ = ["ErasureResult", "erase_person", "scrub_follow_ups", "scrub_text", "scrub_tickets"]
 
 _PAGE = 1000
 
@@ -172,6 +173,11 @@ def erase_person(
             found, _texts, notes = scrub_follow_ups(uow, holder, values, reason)
             scrubbed += found
             changes += notes
+        # and what the customer's tickets say about them (subjects, descriptions, reasons)
+        for holder in dict.fromkeys([str(customer.id), *(str(c.id) for c in now_found.customers)]):
+            found, _texts, rewritten = scrub_tickets(uow, holder, values, reason)
+            scrubbed += found
+            changes += rewritten
         return (*now_found.subjects(), *scrubbed), changes
 
     subjects = ctx.execute(principal, Action.PRIVACY_ERASE, command)
@@ -208,6 +214,61 @@ def scrub_follow_ups(
         texts += [t for t in (follow_up.note, follow_up.plan) if t and values is None]
         changes.append(_tombstone("follow_up", follow_up.id, follow_up, reason))
     return subjects, texts, changes
+
+
+def scrub_tickets(
+    uow: UnitOfWork, customer_id: str, values: Sequence[str] | None, reason: str
+) -> tuple[list[tuple[str, str]], list[str], list[Change]]:
+    """Scrub the tickets of customer ``customer_id`` as :func:`scrub_follow_ups` scrubs
+    follow-ups: the person's ``values`` replaced by ERASED in each ticket's subject,
+    description, history reasons and rating comment, or (``values`` None: the customer is
+    purged) those texts wiped whole. ``(subjects, texts, changes)`` likewise."""
+    subjects: list[tuple[str, str]] = []
+    texts: list[str] = []
+    changes: list[Change] = []
+    at_least, below = group_bounds(customer_id)
+    scrub: Callable[[str], str] = (
+        _wiped if values is None else functools.partial(scrub_text, values=values)
+    )
+    for ticket in all_pages(uow.repository(Ticket), "customer", at_least=at_least, below=below):
+        after = _scrubbed_ticket(ticket, scrub)
+        if after == ticket:
+            continue
+        uow.repository(Ticket).save(after)
+        subjects.append(("ticket", str(ticket.id)))
+        if values is None:
+            texts += [t for t in _ticket_texts(ticket) if t]
+        changes.append(_tombstone("ticket", ticket.id, ticket, reason))
+    return subjects, texts, changes
+
+
+def _ticket_texts(ticket: Ticket) -> list[str]:
+    """The free texts a ticket holds: what people wrote, where a person's data may be."""
+    comment = ticket.satisfaction.comment if ticket.satisfaction else None
+    reasons = [change.reason for change in ticket.history]
+    return [t for t in (ticket.subject, ticket.description, *reasons, comment) if t]
+
+
+def _scrubbed_ticket(ticket: Ticket, scrub: Callable[[str], str]) -> Ticket:
+    """``ticket`` with ``scrub`` applied to every free text it holds (the rest unchanged)."""
+
+    def text(value: str | None) -> str | None:
+        return scrub(value) if value else value
+
+    history = tuple(
+        attrs.evolve(change, reason=text(change.reason)) if change.reason else change
+        for change in ticket.history
+    )
+    rating = ticket.satisfaction
+    if rating is not None and rating.comment:
+        rating = attrs.evolve(rating, comment=text(rating.comment))
+    return attrs.evolve(
+        ticket,
+        subject=scrub(ticket.subject),
+        description=text(ticket.description),
+        history=history,
+        satisfaction=rating,
+    )
 
 
 def _wiped(text: str) -> str:

@@ -23,7 +23,7 @@ from leadtocash.app.context import AppContext, Change
 from leadtocash.app.customers import CustomerWrites
 from leadtocash.app.dedup import collision_report
 from leadtocash.app.documents import all_pages, document_target
-from leadtocash.app.erasure import scrub_follow_ups
+from leadtocash.app.erasure import scrub_follow_ups, scrub_tickets
 from leadtocash.app.lead_writes import LeadPoolWrites
 from leadtocash.app.listing import DEFAULT_PAGE, page_limit
 from leadtocash.app.unit_of_work import Page, Repository, UnitOfWork
@@ -704,6 +704,11 @@ class RecycleBinService:
             if kind in (BinKind.CUSTOMER, BinKind.LEAD):  # what was said with them goes too
                 notes, texts, scrubbed = scrub_follow_ups(uow, ident, None, reason)
                 subjects += notes
+                values += texts
+                changes += scrubbed
+            if kind is BinKind.CUSTOMER:  # and what their tickets say
+                tickets, texts, scrubbed = scrub_tickets(uow, ident, None, reason)
+                subjects += tickets
                 values += texts
                 changes += scrubbed
             changes.insert(0, _tombstone(kind.value, ident, record, reason))

@@ -108,9 +108,12 @@ class TicketService:
         ticket_id: str,
         step: _Step,
         *,
-        reason: str | None = None,
         churn: bool = False,
     ) -> Ticket:
+        """Apply ``step`` to the ticket and save it. A reason the step takes is kept in the
+        ticket's history (salted in audit snapshots, erasable: docs/decisions/0006), not
+        repeated as the audit entry's reason, which could not be erased."""
+
         def command(uow: UnitOfWork) -> tuple[Ticket, list[Change]]:
             repo = uow.repository(Ticket)
             ticket = repo.get(ticket_id)
@@ -119,7 +122,7 @@ class TicketService:
             if after == ticket:
                 return ticket, []
             repo.save(after)
-            changes = [Change("ticket", ticket.id, ticket, after, reason)]
+            changes = [Change("ticket", ticket.id, ticket, after)]
             if churn and after.satisfaction != ticket.satisfaction:
                 changes += self._churn(uow, after)
             return after, changes
@@ -243,7 +246,6 @@ class TicketService:
         return self._step(
             principal, Action.TICKET_WRITE, ticket_id,
             lambda t, now: wait_on_customer(t, now, who, clock=clock, reason=reason),
-            reason=reason,
         )  # fmt: skip
 
     def resume(self, principal: Principal, ticket_id: str) -> Ticket:
@@ -260,7 +262,6 @@ class TicketService:
         return self._step(
             principal, Action.TICKET_WRITE, ticket_id,
             lambda t, now: resolve_ticket(t, now, who, clock=clock, reason=reason),
-            reason=reason,
         )  # fmt: skip
 
     def close(
@@ -289,7 +290,6 @@ class TicketService:
         return self._step(
             principal, Action.TICKET_WRITE, ticket_id,
             lambda t, now: reopen_ticket(t, now, who, clock=clock, reason=reason, policy=policy),
-            reason=reason,
         )  # fmt: skip
 
     def change_priority(
