@@ -61,7 +61,8 @@ MAX_LENGTHS: Mapping[str, int] = {
 PERSONAL_FIELDS: Mapping[str, tuple[str, ...]] = {
     "customer": ("phones", "emails", "address"),
     "contact": ("name", "phone", "email"),
-    "lead": ("contact_name", "phone", "email"),
+    # a lead's note is what the prospect wrote or said (a web form's message, a call's gist)
+    "lead": ("contact_name", "phone", "email", "note"),
     # what was said and planned: free text that often holds names and numbers
     "follow_up": ("note", "plan"),
     # what the customer reported and was told: the texts people wrote on a ticket

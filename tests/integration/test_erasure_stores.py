@@ -63,7 +63,7 @@ def _scenario(store: Store) -> tuple[LeadToCash, str]:
     crm.leads.capture(
         ADMIN,
         {"company_name": "甲科技", "contact_name": "Wang Fang", "phone": "+86 137 0000 1111",
-         "channel": "web_form"},
+         "channel": "web_form", "note": "Wang Fang 留言: 下午请打 137 0000 1111 询价"},
     )  # fmt: skip
     # a ticket that holds the person in every text people write on one (售后工单)
     ticket = crm.tickets.open(
@@ -94,6 +94,7 @@ def _check(store: Store, dump: Callable[[], bytes]) -> None:
     assert "甲科技有限公司".encode() in after  # the company's name is no personal data
     assert "周五再打".encode() in after  # the rest of the note stays
     assert "远程修复".encode() in after  # and the rest of what the ticket says
+    assert "询价".encode() in after  # and of the lead's note
     report = verify_store_audit(store)
     assert report.ok, report.faults
     log = store.audit_log(limit=10_000)

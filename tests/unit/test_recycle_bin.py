@@ -53,7 +53,8 @@ def _rows(world: World) -> tuple[object, ...]:
 def _lead(world: World, owner: Principal = REP1, name: str = "星辰科技有限公司") -> str:
     """A lead captured by ``owner`` and handed to them (captured leads start unowned)."""
     payload = {"channel": "web_form", "company_name": name, "phone": "13900139001",
-               "email": "buyer@example.com", "contact_name": "李四"}  # fmt: skip
+               "email": "buyer@example.com", "contact_name": "李四",
+               "note": "李四留言: 请周五回电"}  # fmt: skip
     lead = world.crm.leads.capture(owner, payload)
     with world.crm.unit_of_work() as uow:
         uow.leads.save(attrs.evolve(uow.leads.get(lead.id), owner_id=owner.rep_id))
@@ -411,6 +412,8 @@ def test_an_admin_purges_one_record_now_for_an_erasure_request() -> None:
     report = crm.recycle_bin.purge(ADMIN, "lead", lead_id, "PIPL request 2026-31")
     assert report.purged == (("lead", lead_id),)
     assert "13900139001" not in repr(world.store._rows)
+    assert "请周五回电" not in repr(world.store._rows)  # the lead's note is wiped whole
+    assert "请周五回电" not in repr(world.store.audit_log(limit=10_000))
     tombstone = world.store.audit_log(after_seq=0, limit=10_000)[-1]
     assert (tombstone.action, tombstone.reason, tombstone.before) == (
         "recycle.purge",

@@ -147,6 +147,7 @@ def erase_person(
         customer, now_found = _find(uow, customer_id, contact_id)
         writes.guard(uow, principal, customer, write=True)
         changes: list[Change] = []
+        values = now_found.values()
         for before in now_found.customers:
             after = attrs.evolve(before, phones=(), emails=(), address=None)
             if after != before:
@@ -159,13 +160,15 @@ def erase_person(
                 uow.contacts.save(after_contact)
                 changes.append(_tombstone("contact", contact.id, contact, reason))
         for lead in now_found.leads:
-            after_lead = attrs.evolve(lead, contact_name=None, phone=None, email=None)
+            after_lead = attrs.evolve(
+                lead, contact_name=None, phone=None, email=None,
+                note=scrub_text(lead.note, values) if lead.note else lead.note,
+            )  # fmt: skip
             if after_lead != lead:
                 after_lead = LeadScoring(ctx).scored(uow, after_lead)  # fields gone: rescored
                 uow.leads.save(after_lead)
                 changes.append(_tombstone("lead", lead.id, lead, reason))
         # the follow-ups of every record that held the person's data: their values go too
-        values = now_found.values()
         holders = [str(customer.id), *(str(c.id) for c in now_found.customers)]
         holders += [str(lead.id) for lead in now_found.leads]
         scrubbed: list[tuple[str, str]] = []

@@ -694,9 +694,11 @@ class RecycleBinService:
                         changes.append(_tombstone("contact", contact.id, contact, reason))
             elif kind is BinKind.LEAD:
                 values += [record.contact_name or "", record.phone or "", record.email or ""]
+                values += [record.note or ""]
                 after = attrs.evolve(
-                    record, contact_name=None, phone=None, email=None, deleted=tomb
-                )
+                    record, contact_name=None, phone=None, email=None,
+                    note=ERASED if record.note else record.note, deleted=tomb,
+                )  # fmt: skip
                 uow.leads.save(after)
             else:
                 after = attrs.evolve(record, deleted=tomb)
