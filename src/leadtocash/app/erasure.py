@@ -280,11 +280,26 @@ def _wiped(text: str) -> str:
 
 def scrub_text(text: str, values: Sequence[str]) -> str:
     """``text`` with every occurrence of ``values`` replaced by ERASED: letters in any case,
-    and a phone number (stored in E.164) also as typed in a note — national digits, with or
-    without the country code, spaces or dashes between the digits."""
+    and a phone number (stored in E.164) also as typed — national digits, with or without
+    the country code (+86, 86, 0086, (+86)), spaces, dashes or dots between the digits, in
+    ASCII or full-width digits."""
     if not text:
         return text
     return _pattern(tuple(values)).sub(ERASED, text)
+
+
+#: What people put between a phone number's digits: nothing, whitespace (the ideographic
+#: space too), a dash (full-width too) or a dot.
+_SEPARATOR = r"[\s\-.\uff0d]?"
+
+
+def _digit(digit: str) -> str:
+    """``digit`` in ASCII or full-width (the Chinese input methods' form)."""
+    return f"[{digit}{chr(0xFF10 + int(digit))}]"
+
+
+def _typed_digits(digits: str) -> str:
+    return _SEPARATOR.join(_digit(d) for d in digits)
 
 
 @functools.lru_cache(maxsize=64)
@@ -294,9 +309,10 @@ def _pattern(values: tuple[str, ...]) -> re.Pattern[str]:
         alternatives.append(re.escape(value))
         if value.startswith("+") and value[1:].isdigit():
             number = phonenumbers.parse(value)
-            national = str(number.national_number)
-            digits = r"[\s-]?".join(national)
-            alternatives.append(rf"(?:\+?{number.country_code}[\s-]?)?{digits}")
+            code = _typed_digits(str(number.country_code))
+            prefix = rf"(?:[(（][+＋]?{code}[)）]|(?:[+＋]|{_digit('0')}{{2}})?{code})"
+            national = _typed_digits(str(number.national_number))
+            alternatives.append(rf"(?:{prefix}{_SEPARATOR})?{national}")
     if not alternatives:
         return re.compile(r"(?!)")  # matches nothing
     return re.compile("|".join(alternatives), re.IGNORECASE)
