@@ -438,6 +438,7 @@ def worker(spec: str, rep: int, claims: int, customers: int, start_at: float) ->
     floor = open_floor(spec)
     try:
         time.sleep(max(0.0, start_at - time.time()))
+        started = time.time()
         cpu_started = time.process_time()
         for n in range(claims):
             cid = rng.choice(ids)
@@ -462,7 +463,10 @@ def worker(spec: str, rep: int, claims: int, customers: int, start_at: float) ->
     if counts_dir:
         classes = {k: [count[k], round(spent[k], 6)] for k in sorted(count)}
         (Path(counts_dir) / f"rep{rep}.json").write_text(json.dumps({"classes": classes}))
-    return {"claimed": won, "conflicts": conflicts, "ended": ended, "cpu_s": round(cpu, 4)}
+    return {
+        "claimed": won, "conflicts": conflicts, "started": started, "ended": ended,
+        "cpu_s": round(cpu, 4),
+    }  # fmt: skip
 
 
 def verify(spec: str) -> dict[str, Any]:
