@@ -229,7 +229,7 @@ class LeadToCash:
 
     @staticmethod
     def warm_up() -> None:
-        """Build the converters of every stored record and event now (~0.1–0.2 s, once per
+        """Build the converters of every stored record and event now (~0.2–0.3 s, once per
         process), so that a server's first commands cost what later ones do.
 
         Without it the first commands of a process pay for that work (a first claim ~20–30 ms
