@@ -175,3 +175,24 @@ def test_only_admins_erase_and_a_reason_and_one_subject_are_required() -> None:
     with pytest.raises(ValidationError) as no_reason:
         crm.customers.erase_person(ADMIN, customer_id=cid, contact_id="x", reason=" ")
     assert sorted(e.code for e in no_reason.value.errors) == ["field.required", "field.type"]
+
+
+def test_an_access_request_discloses_every_record_an_erasure_rewrites() -> None:
+    store = InMemoryStore()
+    crm, cid = _scenario(store)
+    data = crm.customers.personal_data(ADMIN, cid)
+    shown = {
+        *(("customer", str(c.id)) for c in (data.customer, *data.merged)),
+        *(("contact", str(c.id)) for c in data.contacts),
+        *(("lead", str(lead.id)) for lead in data.leads),
+        *(("follow_up", str(f.id)) for f in data.follow_ups),
+        *(("ticket", str(t.id)) for t in data.tickets),
+    }
+    assert {kind for kind, _ in shown} == {"customer", "contact", "lead", "follow_up", "ticket"}
+    assert data.leads[0].phone == "+8613700001111"  # unmasked: it is the person's own data
+    disclosed = store.audit_log(limit=10_000)[-1]
+    assert disclosed.after is not None
+    assert disclosed.after["leads"] == [data.leads[0].id]
+    assert disclosed.after["tickets"] == [data.tickets[0].id]
+    result = crm.customers.erase_person(ADMIN, customer_id=cid, reason="PIPL request")
+    assert set(result.subjects) <= shown

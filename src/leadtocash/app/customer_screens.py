@@ -20,10 +20,11 @@ from typing import Any, BinaryIO, TextIO, TypeVar
 import attrs
 
 from leadtocash.access import Action, Principal
+from leadtocash.aftersales import Ticket
 from leadtocash.app.context import AppContext, Change
 from leadtocash.app.customers import CustomerWrites, all_pools
 from leadtocash.app.dedup import collision_report
-from leadtocash.app.erasure import ErasureResult, erase_person
+from leadtocash.app.erasure import ErasureResult, erase_person, person_records
 from leadtocash.app.listing import (
     DEFAULT_PAGE,
     CustomerFilter,
@@ -56,7 +57,7 @@ from leadtocash.errors import (
     ValidationError,
 )
 from leadtocash.fields import collect_field, length_errors, parse_email, parse_phone, parse_uscc
-from leadtocash.model import Contact, Customer, FollowUp, RepId, SalesRep, TeamId
+from leadtocash.model import Contact, Customer, FollowUp, Lead, RepId, SalesRep, TeamId
 from leadtocash.pipeline.opportunity import Opportunity
 from leadtocash.pipeline.views import OpportunityView, visible_opportunity
 from leadtocash.pool.book import OwnershipChange
@@ -171,12 +172,21 @@ class Customer360:
 
 @attrs.frozen
 class PersonalData:
-    """Everything stored about the people of one customer (PIPL / GDPR access request)."""
+    """Everything stored about the people of one customer (PIPL / GDPR access request): the
+    records an erasure of them would rewrite (:func:`~leadtocash.app.erasure.person_records`)
+    and what was written about them."""
 
     customer: Customer
     contacts: tuple[Contact, ...]
+    #: Follow-ups of the customer, its merged-away duplicates and the leads.
     follow_ups: tuple[FollowUp, ...]
     history: tuple[OwnershipChange, ...]
+    #: Customers merged into this one (archived duplicates: their data is the same people's).
+    merged: tuple[Customer, ...] = ()
+    #: Leads holding one of the people's phones or e-mails.
+    leads: tuple[Lead, ...] = ()
+    #: Tickets of the customer and its merged-away duplicates (售后工单: what they reported).
+    tickets: tuple[Ticket, ...] = ()
 
 
 @attrs.frozen
@@ -468,19 +478,33 @@ class CustomerService:
         raw: dict[str, Customer] = {}
 
         def query(uow: UnitOfWork) -> PersonalData:
-            customer = uow.customers.get(customer_id)
+            customer, found = person_records(uow, customer_id, None)
             self.customers.guard(uow, principal, customer, write=False)
             raw[customer.id] = customer
-            contacts = uow.contacts.query("customer", equals=customer.id, limit=1000).items
-            follow_ups = uow.follow_ups.query_group("target", customer.id, limit=10_000).items
-            history = uow.repository(OwnershipChange).query_group(
-                "customer", customer.id, limit=10_000
+            holders = [str(c.id) for c in found.customers]
+            targets = holders + [str(lead.id) for lead in found.leads]
+            tickets = uow.repository(Ticket)
+            return PersonalData(
+                customer,
+                found.contacts,
+                tuple(f for key in targets for f in uow.follow_ups.whole_group("target", key)),
+                tuple(uow.repository(OwnershipChange).whole_group("customer", customer.id)),
+                merged=found.customers[1:],
+                leads=found.leads,
+                tickets=tuple(t for key in holders for t in tickets.whole_group("customer", key)),
             )
-            return PersonalData(customer, contacts, follow_ups, history.items)
 
         data = self.ctx.read(principal, Action.PERSONAL_DATA_EXPORT, query)
-        everything = {data.customer.id: ["phones", "emails", "address", "contacts"]}
-        record = {"via": "privacy.export", "customers": everything}
+        everything = {
+            str(c.id): ["phones", "emails", "address", "contacts"]
+            for c in (data.customer, *data.merged)
+        }
+        record = {
+            "via": "privacy.export",
+            "customers": everything,
+            "leads": [str(lead.id) for lead in data.leads],
+            "tickets": [str(ticket.id) for ticket in data.tickets],
+        }
 
         def audit(uow: UnitOfWork) -> tuple[None, list[Change]]:
             return None, [Change("disclosure", principal.user_id, None, record, reason="export")]

@@ -25,7 +25,6 @@ import phonenumbers
 
 from leadtocash.access import Action, Principal
 from leadtocash.aftersales import Ticket
-from leadtocash.app.aggregates import group_bounds
 from leadtocash.app.context import AppContext, Change
 from leadtocash.app.customers import CustomerWrites
 from leadtocash.app.documents import all_pages
@@ -37,9 +36,15 @@ from leadtocash.fields import PERSONAL_FIELDS, length_errors
 from leadtocash.model import Contact, Customer, Lead
 from leadtocash.ports.storage import ERASED, Erasure
 
-__all__ = ["ErasureResult", "erase_person", "scrub_follow_ups", "scrub_text", "scrub_tickets"]
-
-_PAGE = 1000
+__all__ = [
+    "ErasureResult",
+    "PersonRecords",
+    "erase_person",
+    "person_records",
+    "scrub_follow_ups",
+    "scrub_text",
+    "scrub_tickets",
+]
 
 
 @attrs.frozen
@@ -53,7 +58,11 @@ class ErasureResult:
 
 
 @attrs.frozen
-class _Found:
+class PersonRecords:
+    """The records holding one person's data: the customer and its archived merge losers (a
+    customer's people), or none (one contact); the contacts; the leads holding one of their
+    phones or e-mails. What an erasure rewrites and an access request discloses."""
+
     customers: tuple[Customer, ...]
     contacts: tuple[Contact, ...]
     leads: tuple[Lead, ...]
@@ -76,10 +85,11 @@ class _Found:
         return tuple(dict.fromkeys(v for v in found if v and v != ERASED))
 
 
-def _find(
+def person_records(
     uow: UnitOfWork, customer_id: str | None, contact_id: str | None
-) -> tuple[Customer, _Found]:
-    """The customer in question and everything holding the person's data."""
+) -> tuple[Customer, PersonRecords]:
+    """The customer in question and the records holding the person's data (a customer's
+    people with ``customer_id``, one contact with ``contact_id``)."""
     if contact_id is not None:
         contact = uow.contacts.get(contact_id)
         customer = uow.customers.get(contact.customer_id)
@@ -90,17 +100,17 @@ def _find(
     else:
         assert customer_id is not None
         customer = uow.customers.get(customer_id)
-        losers = uow.customers.query("merged_into", equals=customer.id, limit=_PAGE).items
+        losers = all_pages(uow.customers, "merged_into", equals=customer.id)
         customers = [customer, *losers]
         contacts = []
         for holder in customers:
-            contacts += uow.contacts.query("customer", equals=holder.id, limit=_PAGE).items
+            contacts += all_pages(uow.contacts, "customer", equals=holder.id)
         phones = [p for c in customers for p in c.phones] + [c.phone for c in contacts if c.phone]
         emails = [e for c in customers for e in c.emails] + [c.email for c in contacts if c.email]
     keys = [phone_key(p).text for p in phones] + [email_key(e).text for e in emails]
     lead_ids = sorted({ident for key in keys for ident in uow.leads.find_ids_by_key(key)})
     leads = uow.leads.get_many(lead_ids)
-    return customer, _Found(tuple(customers), tuple(contacts), tuple(leads))
+    return customer, PersonRecords(tuple(customers), tuple(contacts), tuple(leads))
 
 
 def erase_person(
@@ -134,8 +144,8 @@ def erase_person(
     if errors:
         raise ValidationError(errors)
 
-    def read(uow: UnitOfWork) -> _Found:
-        customer, found = _find(uow, customer_id, contact_id)
+    def read(uow: UnitOfWork) -> PersonRecords:
+        customer, found = person_records(uow, customer_id, contact_id)
         writes.guard(uow, principal, customer, write=True)
         return found
 
@@ -144,7 +154,7 @@ def erase_person(
     first = ctx.store.erase_personal(erasure)
 
     def command(uow: UnitOfWork) -> tuple[tuple[tuple[str, str], ...], list[Change]]:
-        customer, now_found = _find(uow, customer_id, contact_id)
+        customer, now_found = person_records(uow, customer_id, contact_id)
         writes.guard(uow, principal, customer, write=True)
         changes: list[Change] = []
         values = now_found.values()
@@ -203,8 +213,7 @@ def scrub_follow_ups(
     subjects: list[tuple[str, str]] = []
     texts: list[str] = []
     changes: list[Change] = []
-    at_least, below = group_bounds(target)
-    for follow_up in all_pages(uow.follow_ups, "target", at_least=at_least, below=below):
+    for follow_up in uow.follow_ups.whole_group("target", target):
         note, plan = (
             (_wiped(follow_up.note), _wiped(follow_up.plan))
             if values is None
@@ -229,11 +238,10 @@ def scrub_tickets(
     subjects: list[tuple[str, str]] = []
     texts: list[str] = []
     changes: list[Change] = []
-    at_least, below = group_bounds(customer_id)
     scrub: Callable[[str], str] = (
         _wiped if values is None else functools.partial(scrub_text, values=values)
     )
-    for ticket in all_pages(uow.repository(Ticket), "customer", at_least=at_least, below=below):
+    for ticket in uow.repository(Ticket).whole_group("customer", customer_id):
         after = _scrubbed_ticket(ticket, scrub)
         if after == ticket:
             continue
