@@ -7,6 +7,7 @@ import os
 import pytest
 from hypothesis import settings
 
+import refusal_guard
 from leadtocash import LeadToCash, Principal, Role
 from leadtocash.testing import FakeClock, InMemoryStore, SequentialIds
 
@@ -15,6 +16,7 @@ settings.register_profile("dev", max_examples=30, deadline=None)
 # A bug hunt: HYPOTHESIS_PROFILE=hunt pytest tests/properties (tens of minutes).
 settings.register_profile("hunt", max_examples=1000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+refusal_guard.install()  # every test: a refused facade command committed nothing
 
 
 @pytest.fixture(scope="session")
