@@ -1,14 +1,16 @@
-"""A check every test runs: a facade command that refuses (raises a LeadToCashError) has
-committed nothing.
+"""A check every test runs: a facade command that refuses raises a LeadToCashError with a
+code of its own, names every bad field, and has committed nothing.
 
-The non-negotiable "bad input gets a clear typed error and changes nothing" holds inside one
-unit of work by construction (nothing commits before the command returns); what could break
-it is a public command that commits, then goes on and raises — a later batch, a second unit
-of work, a check after the commit. This wraps every public method of every service on the
-``LeadToCash`` facade for the whole test session, counts the units of work it commits
-around the outermost call, and fails the test that provoked such a refusal, naming the
-command. Commands that commit in resumable batches and report a later batch's refusal by
-design are listed in ``BATCHED`` with the reason.
+The non-negotiable "bad input gets a clear typed error that names the field, and changes
+nothing" holds inside one unit of work by construction (nothing commits before the command
+returns); what could break it is a public command that commits, then goes on and raises — a
+later batch, a second unit of work, a check after the commit. This wraps every public method
+of every service on the ``LeadToCash`` facade for the whole test session, counts the units
+of work it commits around the outermost call, and fails the test that provoked such a
+refusal, naming the command. Commands that commit in resumable batches and report a later
+batch's refusal by design are listed in ``BATCHED`` with the reason. It also fails a refusal
+without a code of its own, a field error without a path, and any other exception escaping
+a command (unless test code raised it: an injected fault).
 
 Commits are counted per facade and thread, on every store.
 """
@@ -17,14 +19,16 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 import threading
+import traceback
 from collections.abc import Callable
 from typing import Any
 
 from leadtocash import LeadToCash
 from leadtocash.app.context import AppContext
 from leadtocash.app.unit_of_work import UnitOfWork
-from leadtocash.errors import LeadToCashError
+from leadtocash.errors import LeadToCashError, ValidationError
 
 #: ``service.method`` → why it may commit and then raise.
 BATCHED: dict[str, str] = {
@@ -67,6 +71,26 @@ def _count_commits() -> None:
     UnitOfWork.commit = counted  # type: ignore[method-assign]
 
 
+def _check_refusal(name: str, error: LeadToCashError, committed: int) -> None:
+    """A refusal names what went wrong (its own code; for bad input, every field's path)
+    and changed nothing."""
+    if committed and name not in BATCHED:
+        raise AssertionError(
+            f"crm.{name} refused ({error.code}) after committing {committed} unit(s) of "
+            "work: a refusal must change nothing"
+        ) from error
+    if error.code == LeadToCashError.code:
+        raise AssertionError(f"crm.{name} refused without a code of its own: {error}") from error
+    if isinstance(error, ValidationError) and not all(e.path for e in error.errors):
+        raise AssertionError(f"crm.{name}: a field error without a path: {error}") from error
+
+
+def _raised_by_a_test(error: BaseException) -> bool:
+    """True when ``error`` comes from test code (a fault a test injects through a double)."""
+    frames = traceback.extract_tb(error.__traceback__)
+    return bool(frames) and f"{os.sep}tests{os.sep}" in frames[-1].filename
+
+
 def _guarded(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(method)
     def call(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -78,12 +102,15 @@ def _guarded(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return method(self, *args, **kwargs)
         except LeadToCashError as error:
-            done = _committed(ctx) - before
-            if outermost and done and name not in BATCHED:
+            if outermost:
+                _check_refusal(name, error, _committed(ctx) - before)
+            raise
+        except Exception as other:
+            if outermost and not _raised_by_a_test(other):
                 raise AssertionError(
-                    f"crm.{name} refused ({error.code}) after committing {done} unit(s) "
-                    "of work: a refusal must change nothing"
-                ) from error
+                    f"crm.{name} let {type(other).__name__} escape ({other}): a refusal "
+                    "must be a LeadToCashError with a stable code"
+                ) from other
             raise
         finally:
             depth[id(ctx)] -= 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 
 import attrs
 import pytest
@@ -10,7 +11,7 @@ import pytest
 import refusal_guard
 from leadtocash import LeadToCash
 from leadtocash.app.context import AppContext
-from leadtocash.errors import RuleViolation
+from leadtocash.errors import LeadToCashError, RuleViolation
 from leadtocash.model import RepId, SalesRep
 from leadtocash.testing import FakeClock, InMemoryStore, SequentialIds
 
@@ -54,3 +55,22 @@ def test_a_command_that_commits_and_succeeds_passes() -> None:
 def test_what_another_facade_commits_meanwhile_is_not_the_commands() -> None:
     with pytest.raises(RuleViolation):  # the refusal itself, not the guard's assertion
         GUARDED(_guarded_service(other=True), True)
+
+
+def test_a_refusal_without_its_own_code_or_an_escaping_error_fails() -> None:
+    def vague(_self: _Service) -> None:
+        raise LeadToCashError("something went wrong")
+
+    def crash(_self: _Service) -> None:
+        json.loads("{")  # a ValueError raised outside test code, as library code would
+
+    def injected(_self: _Service) -> None:
+        raise ConnectionError("connection lost")  # a fault a test double injects
+
+    service = _guarded_service()
+    with pytest.raises(AssertionError, match="without a code of its own"):
+        refusal_guard._guarded("demo.vague", vague)(service)
+    with pytest.raises(AssertionError, match="let JSONDecodeError escape"):
+        refusal_guard._guarded("demo.crash", crash)(service)
+    with pytest.raises(ConnectionError):
+        refusal_guard._guarded("demo.injected", injected)(service)
