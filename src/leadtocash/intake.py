@@ -6,6 +6,7 @@ path (``phone``, ``rows[3].email``, …). Required fields are configurable per c
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import datetime
 
@@ -115,7 +116,9 @@ def lead_from_payload(
         raise ValidationError.single(p.rstrip(".") or "payload", "field.type", "expected a mapping")
     if rules.reject_unknown_fields:
         for key in sorted(str(k) for k in payload if k not in LEAD_FIELDS):
-            errors.append(FieldError(p + key, "field.unknown", "unknown field"))
+            # a blank key still gets a path that shows it: ``[""]``, ``[" "]``
+            where = p + key if key.strip() else f"{p.rstrip('.')}[{json.dumps(key)}]"
+            errors.append(FieldError(where, "field.unknown", "unknown field"))
 
     resolved = channel
     if resolved is None:

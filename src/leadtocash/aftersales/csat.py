@@ -100,6 +100,9 @@ def csat_report(
     timezone: str = "Asia/Shanghai",
 ) -> CsatReport:
     """CSAT of the ratings given in ``[since, until)``, grouped by rep, team or local month."""
+    for name, value in (("since", since), ("until", until)):
+        if value.tzinfo is None:  # it cannot be placed against the ratings' UTC instants
+            raise ValidationError.single(name, "time.naive", "give a time with its time zone")
     if until < since:
         raise ValidationError.single("until", "csat.period", "the period ends before it starts")
     rows: dict[str | None, CsatRow] = {}

@@ -27,6 +27,7 @@ from leadtocash.app.context import AppContext, Change
 from leadtocash.app.documents import (
     CashPolicies,
     all_pages,
+    batch_size,
     guard_document,
     in_scope,
     index_ids,
@@ -530,6 +531,7 @@ class BillingService:
         ``invoice.overdue`` after it, each once per invoice; paid invoices close their
         schedule silently. The schedule change is audited.
         """
+        batch_size(batch, "batch")
         self.ctx.policy.check(principal, Action.CASH_SWEEP)
         today = self._today()
         below = (today + timedelta(days=1)).isoformat()

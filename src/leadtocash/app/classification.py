@@ -15,6 +15,7 @@ import attrs
 from leadtocash.access import Action, Principal
 from leadtocash.app.context import AppContext, Change
 from leadtocash.app.customers import CustomerWrites
+from leadtocash.app.documents import batch_size
 from leadtocash.app.unit_of_work import UnitOfWork
 from leadtocash.classification import (
     Classification,
@@ -208,6 +209,7 @@ class ClassificationService:
         Only customers inside the caller's data scope count. Customers that are neither owned
         nor in a pool are not indexed and not counted.
         """
+        batch_size(page, "page")
 
         def scan(uow: UnitOfWork, index: str, equals: str | None) -> Iterable[Customer]:
             cursor: tuple[str, str] | None = None

@@ -8,8 +8,6 @@ fuzzy candidates come from the ``name_prefix`` index. The pure rules live in
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Mapping, Sequence
 
 import attrs
@@ -18,7 +16,7 @@ from leadtocash.access import Action, Principal
 from leadtocash.app.context import AppContext, Change
 from leadtocash.app.customers import CustomerWrites
 from leadtocash.app.dedup import DuplicatesReport, collision_report, find_duplicates
-from leadtocash.app.imports import ImportCommitReport, ImportPlan, ImportService
+from leadtocash.app.imports import ImportCommitReport, ImportPlan, ImportService, csv_rows
 from leadtocash.app.unit_of_work import UnitOfWork
 from leadtocash.collision import (
     CollisionReport,
@@ -223,7 +221,9 @@ class CollisionService:
         self, principal: Principal, text: str, *, pool_id: PoolId | None
     ) -> CustomerImportReport:
         """Import CSV with columns name, phones, emails (``;``-separated), uscc, address."""
-        reader = csv.DictReader(io.StringIO(text))
+        table = csv_rows(text, path="text")
+        header = table[0] if table else []
+        reader = (dict(zip(header, row, strict=False)) for row in table[1:] if row)
         rows = [
             {
                 "name": (raw.get("name") or "").strip(),

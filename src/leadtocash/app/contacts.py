@@ -17,6 +17,7 @@ from leadtocash.access import Action, Principal
 from leadtocash.app.context import AppContext, Change
 from leadtocash.app.customer_screens import UNCHANGED, visible_contact
 from leadtocash.app.customers import CustomerWrites
+from leadtocash.app.documents import batch_size
 from leadtocash.app.listing import DEFAULT_PAGE, page_limit, time_value
 from leadtocash.app.unit_of_work import Page, UnitOfWork
 from leadtocash.errors import FieldError, PermissionDenied, ValidationError
@@ -256,6 +257,7 @@ class ContactService:
     def remind_due(self, principal: Principal, *, limit: int = _SWEEP_PAGE) -> ReminderSweep:
         """Remind the reps of every follow-up plan due by now (one ``customer.follow_up_due``
         outbox message each, once): an indexed range query over the open plans' due time."""
+        batch_size(limit, "limit")
         now = self.ctx.clock.now()
 
         def command(uow: UnitOfWork) -> tuple[ReminderSweep, list[Change]]:

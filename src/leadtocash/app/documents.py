@@ -144,6 +144,14 @@ def index_ids(
             cursor = hits[-1]
 
 
+def batch_size(value: int, name: str) -> int:
+    """How many records a sweep or paged job takes per step, checked: at least 1
+    (ValidationError ``field.out_of_range`` on the parameter ``name`` otherwise)."""
+    if value < 1:
+        raise ValidationError.single(name, "field.out_of_range", "at least 1")
+    return value
+
+
 def page_limit(limit: int) -> int:
     """``limit`` checked: 1 to 500 (ValidationError ``field.out_of_range`` otherwise)."""
     if not 1 <= limit <= MAX_PAGE:

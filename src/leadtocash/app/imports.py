@@ -23,6 +23,7 @@ from Excel, or .xlsx; Chinese or English headers; a dry run before anything is w
 
 from __future__ import annotations
 
+import codecs
 import csv
 import importlib
 import io
@@ -49,6 +50,7 @@ __all__ = [
     "ImportService",
     "PlannedRow",
     "Table",
+    "csv_rows",
     "customer_id_for",
     "decode",
     "map_headers",
@@ -77,17 +79,33 @@ HEADER_ALIASES: Mapping[str, tuple[str, ...]] = {
 _ENCODINGS = ("utf-8-sig", "gb18030")
 
 
+def csv_rows(text: str, dialect: Any = csv.excel, *, path: str) -> list[list[str]]:
+    """The rows of CSV ``text`` (any line ends); text the csv module cannot read is a
+    ValidationError ``import.malformed`` on ``path``."""
+    try:
+        return list(csv.reader(io.StringIO(text, newline=""), dialect))
+    except csv.Error as exc:
+        raise ValidationError.single(path, "import.malformed", f"not CSV: {exc}") from None
+
+
 def decode(data: bytes, encoding: str | None = None) -> tuple[str, str]:
     """``(text, encoding)``: decoded as ``encoding``, or as UTF-8 (BOM dropped) else GB18030.
 
     The encoding reported is ``utf-8-sig`` when a BOM was present, ``utf-8`` or ``gb18030``.
     Undecodable bytes are a ValidationError on ``file``.
     """
+    if encoding:
+        try:
+            codecs.lookup(encoding)
+        except (LookupError, ValueError):  # unknown, or a name no codec can have
+            raise ValidationError.single(
+                "encoding", "import.encoding", f"{encoding!r} is not a known encoding"
+            ) from None
     tries = (encoding,) if encoding else _ENCODINGS
     for name in tries:
         try:
             text = data.decode(name)
-        except (UnicodeDecodeError, LookupError):
+        except UnicodeDecodeError:
             continue
         if name == "utf-8-sig" and not data.startswith(b"\xef\xbb\xbf"):
             name = "utf-8"
@@ -132,7 +150,7 @@ def read_table(
         dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    lines = [row for row in csv.reader(io.StringIO(text), dialect) if any(c.strip() for c in row)]
+    lines = [row for row in csv_rows(text, dialect, path="file") if any(c.strip() for c in row)]
     if not lines:
         raise ValidationError.single("file", "import.empty", "the file has no header row")
     headers = tuple(h.strip() for h in lines[0])

@@ -25,6 +25,7 @@ from leadtocash.allocation.run import allocate, distribute_batch
 from leadtocash.app.allocation import AllocationReport, candidate_reps, hand_over, settle
 from leadtocash.app.context import AppContext, Change
 from leadtocash.app.customers import rep_of
+from leadtocash.app.documents import batch_size
 from leadtocash.app.lead_writes import (
     LeadPoolWrites,
     all_lead_pools,
@@ -160,6 +161,7 @@ class LeadPoolService:
         process stops midway (or ``recompute`` is off), ``resume_recomputes`` — which every
         lead sweep runs first — finishes the job.
         """
+        batch_size(page, "page")
         why = require_reason(reason)
 
         def command(uow: UnitOfWork) -> tuple[LeadPool, list[Change]]:
@@ -181,6 +183,7 @@ class LeadPoolService:
         """Finish every lead pool's pending schedule recomputation (left by a stopped process);
         how many schedules changed. ``max_pages`` bounds the work per pool; a system job like
         the sweep (action ``pool.sweep``)."""
+        batch_size(page, "page")
         self.ctx.policy.check(principal, Action.POOL_SWEEP)
         return sum(
             self._recompute(principal, pool_id, page, Action.POOL_SWEEP, max_pages=max_pages)
@@ -549,6 +552,7 @@ class LeadPoolService:
         version and reclaimed in its own unit of work. Pending schedule recomputations
         (``update_rules`` left unfinished) are finished first.
         """
+        batch_size(batch, "batch")
         self.ctx.policy.check(principal, Action.POOL_SWEEP)
         self.resume_recomputes(principal, page=batch)  # due dates first follow the rules
         return run_sweep(

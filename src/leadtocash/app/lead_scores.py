@@ -15,6 +15,7 @@ import attrs
 
 from leadtocash.access import Action, Principal
 from leadtocash.app.context import AppContext, Change
+from leadtocash.app.documents import batch_size
 from leadtocash.app.unit_of_work import UnitOfWork
 from leadtocash.classification import (
     LEAD_FACTS,
@@ -171,6 +172,7 @@ class LeadScoring:
         max_pages: int | None = None,
     ) -> RescoreReport:
         """Advance the pending rescore page by page (each page one commit); what it did."""
+        batch_size(page, "page")
         changed, pages = 0, 0
         while max_pages is None or pages < max_pages:
 
@@ -236,6 +238,7 @@ class LeadScoreService:
         whose score changed; ``max_pages`` bounds this call (the rest stays pending). Run it
         periodically with a reason to refresh points that depend on time (recency).
         """
+        batch_size(page, "page")
         self.ctx.policy.check(principal, Action.LEAD_RESCORE)
         if reason is not None:
 

@@ -20,7 +20,7 @@ import attrs
 
 from leadtocash.access import Action, Principal
 from leadtocash.app.context import AppContext, Change
-from leadtocash.app.documents import CashPolicies, guard_document, index_ids, page_limit
+from leadtocash.app.documents import CashPolicies, batch_size, guard_document, index_ids, page_limit
 from leadtocash.app.unit_of_work import Page, UnitOfWork
 from leadtocash.contracts import (
     LineInput,
@@ -354,6 +354,7 @@ class QuoteService:
         Reads the ``open_valid_until`` index below today's date in the organisation's time
         zone — only open quotes past their validity — and expires each in its own unit of work.
         """
+        batch_size(batch, "batch")
         self.ctx.policy.check(principal, Action.CASH_SWEEP)
         today = business_date(self.ctx.clock.now(), self.ctx.timezone)
         due = index_ids(self.ctx, Quote, "open_valid_until", below=today.isoformat(), page=batch)

@@ -20,6 +20,7 @@ from leadtocash.access import Action, Principal
 from leadtocash.app.aggregates import sortable_time
 from leadtocash.app.context import AppContext, Change
 from leadtocash.app.customers import CustomerWrites
+from leadtocash.app.documents import batch_size
 from leadtocash.app.unit_of_work import Page, UnitOfWork
 from leadtocash.errors import ConcurrencyConflict
 from leadtocash.events import ReclaimWarning
@@ -276,6 +277,8 @@ class ReclaimService:
         context's retries is handled one customer at a time, so a customer changed meanwhile
         is skipped alone (the next sweep sees it again). ``chunk=1``: one unit of work each.
         """
+        batch_size(batch, "batch")
+        batch_size(chunk, "chunk")
         self.ctx.policy.check(principal, Action.POOL_SWEEP)
         self.resume_recomputes(principal, page=batch)  # due dates first follow the rules
         return run_sweep(
@@ -341,6 +344,7 @@ class ReclaimService:
         schedules marked provisional are read (an indexed query: cost grows with them, not
         with the book); each change is saved and audited in its own unit of work.
         """
+        batch_size(batch, "batch")
         self.ctx.policy.check(principal, Action.POOL_SWEEP)
         why = reason or "calendar data changed: provisional reclaim schedule recomputed"
         ids = self._due_ids("reclaim_provisional", batch, due_only=False)
@@ -384,6 +388,7 @@ class ReclaimService:
         process stops midway (or ``recompute`` is off), ``resume_recomputes`` — which every
         sweep runs first — finishes the job. The count is of schedules this call changed.
         """
+        batch_size(page, "page")
         why = require_reason(reason)
 
         def command(uow: UnitOfWork) -> tuple[Pool, list[Change]]:
@@ -407,6 +412,7 @@ class ReclaimService:
         ``max_pages`` bounds the work of this call (per pool); the rest stays pending. A system
         job like the sweep (action ``pool.sweep``).
         """
+        batch_size(page, "page")
         self.ctx.policy.check(principal, Action.POOL_SWEEP)
         return sum(
             self._recompute_pool(principal, pool_id, page, Action.POOL_SWEEP, max_pages=max_pages)

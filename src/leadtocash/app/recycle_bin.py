@@ -22,7 +22,7 @@ from leadtocash.app.aggregates import sortable_time
 from leadtocash.app.context import AppContext, Change
 from leadtocash.app.customers import CustomerWrites
 from leadtocash.app.dedup import collision_report
-from leadtocash.app.documents import all_pages, document_target
+from leadtocash.app.documents import all_pages, batch_size, document_target
 from leadtocash.app.erasure import scrub_follow_ups, scrub_tickets
 from leadtocash.app.lead_writes import LeadPoolWrites
 from leadtocash.app.listing import DEFAULT_PAGE, page_limit
@@ -609,6 +609,7 @@ class RecycleBinService:
         tombstone that cannot be restored; its audit entries and outbox messages lose the
         personal values (the strands still verify). At most ``limit`` records per kind.
         """
+        batch_size(limit, "limit")
         self.ctx.policy.check(principal, Action.RECYCLE_PURGE)
         now = self.ctx.clock.now()
         due: list[tuple[BinKind, str]] = []

@@ -21,7 +21,7 @@ from leadtocash.aftersales import Renewal, plan_renewals, renewal_candidate, ren
 from leadtocash.aftersales import renewal_opportunity as make_opportunity
 from leadtocash.app.context import AppContext, Change
 from leadtocash.app.customers import CustomerWrites
-from leadtocash.app.documents import guard_document, page_limit
+from leadtocash.app.documents import batch_size, guard_document, page_limit
 from leadtocash.app.service import ServicePolicies
 from leadtocash.app.unit_of_work import Page, UnitOfWork
 from leadtocash.contracts import Contract, ContractId
@@ -69,6 +69,7 @@ class RenewalService:
 
     def sweep(self, principal: Principal, *, batch: int = 500) -> RenewalReport:
         """Open the renewal of every contract whose lead time began (``service.sweep``)."""
+        batch_size(batch, "batch")
         self.ctx.policy.check(principal, Action.SERVICE_SWEEP)
         at_least, below = self._window()
         candidates: list[str] = []

@@ -47,7 +47,7 @@ from leadtocash.aftersales import (
 from leadtocash.app.aggregates import sortable_time
 from leadtocash.app.context import AppContext, Change
 from leadtocash.app.customers import CustomerWrites
-from leadtocash.app.documents import all_pages, guard_document, index_ids, page_limit
+from leadtocash.app.documents import all_pages, batch_size, guard_document, index_ids, page_limit
 from leadtocash.app.service import (
     ServicePolicies,
     churn_changes,
@@ -58,7 +58,7 @@ from leadtocash.app.service import (
 )
 from leadtocash.app.unit_of_work import Page, UnitOfWork
 from leadtocash.contracts import Contract, ContractId, Product, ProductId
-from leadtocash.errors import ConcurrencyConflict, NotFound, RuleViolation
+from leadtocash.errors import ConcurrencyConflict, NotFound, RuleViolation, ValidationError
 from leadtocash.model import Contact, ContactId, RepId, TeamId
 
 __all__ = ["SlaSweepReport", "TicketService"]
@@ -343,6 +343,7 @@ class TicketService:
         recorded, so nothing is raised twice). A breach re-assesses the customer's churn
         signals in that commit. The ticket change is audited.
         """
+        batch_size(batch, "batch")
         self.ctx.policy.check(principal, Action.SERVICE_SWEEP)
         below = sortable_time(self.ctx.clock.now() + _TICK)
         due = index_ids(self.ctx, Ticket, "sla_check", below=below, page=batch)
@@ -482,7 +483,11 @@ class TicketService:
         Reads the ``rated`` index over the period (only the tickets rated in it) and counts
         those the caller may read.
         """
-        grouping = CsatGrouping(by)
+        try:
+            grouping = CsatGrouping(by)
+        except ValueError:
+            choices = ", ".join(g.value for g in CsatGrouping)
+            raise ValidationError.single("by", "field.choice", f"one of {choices}") from None
 
         def query(uow: UnitOfWork) -> CsatReport:
             rated = all_pages(

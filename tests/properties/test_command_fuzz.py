@@ -1,0 +1,178 @@
+"""Every public facade command, called with arbitrary well-typed input, either succeeds or
+refuses with a LeadToCashError — and a refusal has its own code, names its bad fields and
+changes nothing (the session-wide guard in ``tests/refusal_guard.py`` checks each call).
+
+Each command gets a small organisation (customers, a signed contract and its invoice, a
+lead pool with a lead, a contact, a ticket, a deal) and hypothesis draws its arguments from
+its signature: blank, huge and odd texts, the ids of records of every kind (and ids of
+none), negative and huge numbers, NaN, naive and far-off times, unknown enum values for
+parameters that take text. The world is shared by a command's examples, so later examples
+meet what earlier ones changed. Arguments of richer types (rule tables, filters, plans) keep
+their defaults; a command that requires one is skipped (the skip says so).
+"""
+
+from __future__ import annotations
+
+import enum
+import inspect
+import io
+import types
+import typing
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from contract_fixtures import cash_world, signed_contract
+from leadtocash import LeadToCash, Money
+from leadtocash.access import Principal, Role
+from leadtocash.contracts import InvoiceKind, LineInput
+from leadtocash.errors import LeadToCashError
+from leadtocash.model import Contact, ContactId, PoolId
+from pool_fixtures import ADMIN, World, add_lead, rep_principal
+
+TEXTS = ("", "   ", "x" * 2_500, "客户\u3000名称", "\x00", "'; drop table records; --", "Ω" * 300)
+NUMBERS = (-1, 0, 1, 2, 7, 10**12)
+DECIMALS = (Decimal("NaN"), Decimal("-1"), Decimal(0), Decimal("0.005"), Decimal("1e30"))
+MONEY = (Money("0", "CNY"), Money("0.01", "CNY"), Money("100", "USD"), Money("1e12", "CNY"))
+LINE_PRODUCTS = ("SRV-1", "nope", "")
+SHANGHAI = timezone(timedelta(hours=8))
+
+
+def _world() -> tuple[World, list[str]]:
+    """The organisation the commands run against, and every record id it holds."""
+    world, first, _second = cash_world(customers=3)
+    crm = world.crm
+    contract = signed_contract(world, first)
+    crm.billing.draft_invoice(ADMIN, contract.id, InvoiceKind.ORDINARY, Money("100", "CNY"))
+    pool = crm.lead_pools.create_pool(ADMIN, "East leads", pool_id=PoolId("leads-east"))
+    add_lead(crm, 1, pool=pool.id, phone="+8613900000001")
+    with crm.unit_of_work() as uow:
+        uow.contacts.add(Contact(ContactId("k1"), first, "王经理", phone="+8613800001111"))
+        uow.commit()
+    crm.tickets.open(
+        rep_principal(1), first, "k1", subject="打不开", category="software",
+        channel="phone", priority="P3",
+    )  # fmt: skip
+    ids = sorted({ident for _kind, ident in world.store._rows})
+    return world, ids
+
+
+def _strategy(hint: Any, ids: list[str]) -> st.SearchStrategy[Any] | None:
+    """Values of type ``hint`` worth trying, or None when the type is not drawn."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        parts = [_strategy(a, ids) for a in args]
+        if any(p is None for p in parts):
+            return None
+        return st.one_of(*[p for p in parts if p is not None])
+    if hint is type(None):
+        return st.none()
+    if getattr(hint, "__supertype__", None) is str or hint is str:  # ids and texts
+        return st.sampled_from(ids) | st.sampled_from(TEXTS) | st.text(max_size=12)
+    if hint is bool:
+        return st.booleans()
+    if hint is int:
+        return st.sampled_from(NUMBERS) | st.integers(-3, 40)
+    if hint is Decimal:
+        return st.sampled_from(DECIMALS)
+    if hint is Money:
+        return st.sampled_from(MONEY)
+    if hint is date:
+        return st.dates(date(1900, 1, 1), date(2200, 1, 1))
+    if hint is datetime:
+        return st.sampled_from(
+            (datetime(2026, 3, 2, 10, 0), datetime(2026, 3, 2, 10, 0, tzinfo=SHANGHAI),
+             datetime(2026, 3, 2, 2, 0, tzinfo=UTC), datetime(1970, 1, 1, tzinfo=UTC))
+        )  # fmt: skip
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return st.sampled_from(list(hint))
+    if origin is typing.Literal:
+        return st.sampled_from(args) | st.text(max_size=6)
+    if origin is tuple and len(args) == 2 and args == (str, str):
+        return st.tuples(st.sampled_from(ids) | st.just(""), st.sampled_from(ids) | st.just(""))
+    if origin in (Sequence, Iterable) and args:
+        lines = st.builds(
+            LineInput, st.sampled_from((*DECIMALS, Decimal(2))), st.sampled_from(LINE_PRODUCTS)
+        )
+        inner = lines if args[0] is LineInput else _strategy(args[0], ids)
+        return None if inner is None else st.lists(inner, max_size=3)
+    if origin is Mapping and args and args[0] is str:
+        values = st.none() | st.sampled_from(TEXTS) | st.text(max_size=8) | st.integers(-2, 9)
+        keys = st.sampled_from(
+            ("channel", "company_name", "contact_name", "phone", "email", "uscc", "note",
+             "zone_id", "campaign", "industry", "employees", "web_form", "")
+        )  # fmt: skip
+        return st.dictionaries(keys, values, max_size=6) if args[1] is not Any else None
+    if hint is typing.TextIO:
+        return st.builds(io.StringIO)
+    if hint is typing.BinaryIO:
+        return st.builds(io.BytesIO)
+    if hint is bytes:
+        return st.sampled_from((b"", b"\xff\xfe", "客户名称\n甲公司\n".encode()))
+    return None
+
+
+def _commands() -> list[tuple[str, str]]:
+    found = []
+    for attribute, kind in inspect.get_annotations(LeadToCash, eval_str=True).items():
+        if isinstance(kind, type) and attribute != "ctx":
+            found += [
+                (attribute, name)
+                for name, member in vars(kind).items()
+                if not name.startswith("_") and inspect.isfunction(member)
+            ]
+    return sorted(found)
+
+
+def _arguments(method: Callable[..., Any], ids: list[str]) -> dict[str, Any] | None:
+    """A strategy per parameter to draw (None: a required one cannot be drawn)."""
+    hints = typing.get_type_hints(method)
+    drawn: dict[str, Any] = {}
+    for name, parameter in list(inspect.signature(method).parameters.items())[1:]:
+        if name == "principal":
+            continue
+        strategy = _strategy(hints.get(name, Any), ids)
+        if strategy is None:
+            if parameter.default is inspect.Parameter.empty:
+                return None
+            continue
+        if parameter.default is not inspect.Parameter.empty:
+            strategy = st.just(parameter.default) | strategy
+        drawn[name] = strategy
+    return drawn
+
+
+COMMANDS = _commands()
+PRINCIPALS = (ADMIN, rep_principal(1), Principal("fin", roles=frozenset({Role.FINANCE})))
+
+
+@pytest.mark.parametrize(("service", "name"), COMMANDS, ids=[f"{s}.{n}" for s, n in COMMANDS])
+def test_a_command_succeeds_or_refuses_cleanly(service: str, name: str) -> None:
+    world, ids = _world()
+    method = getattr(getattr(world.crm, service), name)
+    drawn = _arguments(vars(type(getattr(world.crm, service)))[name], ids)
+    if drawn is None:
+        pytest.skip("a required argument of a richer type is not drawn")
+    takes_principal = "principal" in inspect.signature(method).parameters
+
+    @settings(
+        max_examples=max(5, settings().max_examples // 4),
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+        deadline=None,
+    )
+    @given(st.sampled_from(PRINCIPALS), st.fixed_dictionaries(drawn))
+    def call(principal: Principal, arguments: dict[str, Any]) -> None:
+        try:
+            if takes_principal:
+                method(principal, **arguments)
+            else:
+                method(**arguments)
+        except LeadToCashError:
+            pass  # the guard checked its code, its fields and that it changed nothing
+
+    call()

@@ -1,0 +1,99 @@
+"""Bad input the command fuzzer (tests/properties/test_command_fuzz.py) found escaping as a
+Python error: each is now a ValidationError naming the parameter, and changes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from leadtocash import LeadToCash
+from leadtocash.errors import ValidationError
+from pool_fixtures import ADMIN, SYSTEM, World, make_world
+
+SWEEPS: dict[str, Callable[[LeadToCash, int], Any]] = {
+    "billing.due_reminders": lambda crm, n: crm.billing.due_reminders(SYSTEM, batch=n),
+    "lead_pools.sweep": lambda crm, n: crm.lead_pools.sweep(SYSTEM, batch=n),
+    "lead_pools.resume_recomputes": lambda crm, n: crm.lead_pools.resume_recomputes(SYSTEM, page=n),
+    "quotes.expire_due": lambda crm, n: crm.quotes.expire_due(SYSTEM, batch=n),
+    "reclaim.sweep": lambda crm, n: crm.reclaim.sweep(SYSTEM, batch=n),
+    "reclaim.recompute_provisional": lambda crm, n: crm.reclaim.recompute_provisional(
+        SYSTEM, batch=n
+    ),
+    "reclaim.resume_recomputes": lambda crm, n: crm.reclaim.resume_recomputes(SYSTEM, page=n),
+    "renewals.sweep": lambda crm, n: crm.renewals.sweep(SYSTEM, batch=n),
+    "tickets.sweep_sla": lambda crm, n: crm.tickets.sweep_sla(SYSTEM, batch=n),
+    "contacts.remind_due": lambda crm, n: crm.contacts.remind_due(SYSTEM, limit=n),
+    "recycle_bin.purge_due": lambda crm, n: crm.recycle_bin.purge_due(SYSTEM, limit=n),
+    "classification.distribution": lambda crm, n: crm.classification.distribution(ADMIN, page=n),
+}
+
+
+def _refused(call: Callable[[], Any], world: World) -> ValidationError:
+    before = (len(world.store.audit_log(limit=100_000)), dict(world.store._rows))
+    with pytest.raises(ValidationError) as caught:
+        call()
+    assert (len(world.store.audit_log(limit=100_000)), dict(world.store._rows)) == before
+    return caught.value
+
+
+@pytest.mark.parametrize("name", sorted(SWEEPS))
+@pytest.mark.parametrize("size", [0, -1])
+def test_a_sweep_refuses_a_batch_of_no_records(name: str, size: int) -> None:
+    world = make_world(customers=2)
+    error = _refused(lambda: SWEEPS[name](world.crm, size), world)
+    assert [(e.path, e.code) for e in error.errors] in (
+        [("batch", "field.out_of_range")],
+        [("page", "field.out_of_range")],
+        [("limit", "field.out_of_range")],
+    )
+
+
+def test_reclaim_sweep_names_a_bad_chunk_too() -> None:
+    world = make_world()
+    error = _refused(lambda: world.crm.reclaim.sweep(SYSTEM, chunk=0), world)
+    assert error.paths == ("chunk",)
+
+
+def test_csat_refuses_a_time_without_zone_and_an_unknown_grouping() -> None:
+    world = make_world()
+    aware = datetime(2026, 3, 1, tzinfo=UTC)
+    naive = _refused(lambda: world.crm.tickets.csat(ADMIN, datetime(2026, 1, 1), aware), world)
+    assert [(e.path, e.code) for e in naive.errors] == [("since", "time.naive")]
+    grouping = _refused(lambda: world.crm.tickets.csat(ADMIN, aware, aware, by="weekly"), world)
+    assert [(e.path, e.code) for e in grouping.errors] == [("by", "field.choice")]
+
+
+def test_a_customer_csv_the_csv_module_cannot_read_is_refused_naming_the_text() -> None:
+    world = make_world()
+    huge = 'name\n"' + "x" * 200_000 + '"\n'  # a field past the csv module's limit
+    error = _refused(lambda: world.crm.collisions.import_customers_csv(ADMIN, huge, pool_id=None),
+                     world)  # fmt: skip
+    assert [(e.path, e.code) for e in error.errors] == [("text", "import.malformed")]
+
+
+def test_a_customer_csv_with_carriage_returns_reads_its_rows() -> None:
+    world = make_world()
+    report = world.crm.collisions.import_customers_csv(
+        ADMIN, "name\r\n甲科技有限公司\r乙科技有限公司\r\n", pool_id=world.pool_id
+    )
+    assert report.count("created") == 2
+
+
+@pytest.mark.parametrize("encoding", ["\x00", "no-such-codec"])
+def test_an_unknown_encoding_is_refused_naming_it(encoding: str) -> None:
+    world = make_world()
+    error = _refused(
+        lambda: world.crm.collisions.plan_import(ADMIN, "name\n甲\n".encode(), encoding=encoding),
+        world,
+    )
+    assert [(e.path, e.code) for e in error.errors] == [("encoding", "import.encoding")]
+
+
+def test_a_blank_payload_key_is_named_by_a_path_that_shows_it() -> None:
+    world = make_world()
+    payload = {"channel": "web_form", "company_name": "甲科技", "phone": "13800138000", "": 1}
+    error = _refused(lambda: world.crm.leads.capture(ADMIN, payload), world)
+    assert [(e.path, e.code) for e in error.errors] == [('[""]', "field.unknown")]
