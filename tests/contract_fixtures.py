@@ -21,6 +21,7 @@ from leadtocash.contracts import (
 )
 from leadtocash.model import CustomerId, RepId
 from leadtocash.money import Money
+from leadtocash.testing import InMemoryStore
 from pool_fixtures import ADMIN as POOL_ADMIN
 from pool_fixtures import MANAGER as POOL_MANAGER
 from pool_fixtures import World, make_world, rep_principal
@@ -86,14 +87,14 @@ def accepted_quote(quote_id: str = "q-1") -> Quote:
 
 # -- through the facade (the application layer) ---------------------------------------------
 def cash_world(
-    customers: int = 2, *, cash: CashPolicies | None = None
+    customers: int = 2, *, cash: CashPolicies | None = None, store: InMemoryStore | None = None
 ) -> tuple[World, CustomerId, CustomerId]:
     """A pool world whose customer 0 is owned by rep1 and customer 1 by rep2, with products.
 
     Returns ``(world, customer0, customer1)``; ``cash`` replaces the facade's contract-to-cash
     policies (same store, clock and ids).
     """
-    world = make_world(customers=customers)
+    world = make_world(customers=customers, store=store)
     if cash is not None:
         world.crm = LeadToCash(world.store, world.clock, world.crm.ctx.ids, cash=cash)
     first = world.customers[0]

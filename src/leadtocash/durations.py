@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import attrs
 
 from leadtocash.errors import ValidationError
+from leadtocash.validators import MAX_DAYS
 
 __all__ = [
     "BusinessHours",
@@ -49,6 +50,10 @@ class DurationUnit(enum.StrEnum):
 def _non_negative(_inst: object, attribute: attrs.Attribute[int], value: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ValidationError.single(attribute.name, "duration.invalid", "must be an int >= 0")
+    if value > MAX_DAYS * 24:  # hours; days are held to MAX_DAYS by the class
+        raise ValidationError.single(
+            attribute.name, "duration.invalid", f"at most {MAX_DAYS * 24} hours"
+        )
 
 
 @attrs.frozen
@@ -57,6 +62,11 @@ class Duration:
 
     amount: int = attrs.field(validator=_non_negative)
     unit: DurationUnit = DurationUnit.CALENDAR_DAYS
+
+    def __attrs_post_init__(self) -> None:
+        days = self.unit in (DurationUnit.CALENDAR_DAYS, DurationUnit.WORKING_DAYS)
+        if days and self.amount > MAX_DAYS:
+            raise ValidationError.single("amount", "duration.invalid", f"at most {MAX_DAYS} days")
 
     @classmethod
     def days(cls, amount: int) -> Duration:

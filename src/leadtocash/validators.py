@@ -101,6 +101,19 @@ def non_negative(_inst: object, attribute: attrs.Attribute[int], value: int) -> 
         raise ValidationError.single(attribute.name, "field.negative", "must be >= 0")
 
 
+#: The most days a rule, term or schedule may count (about a hundred years): beyond it dates
+#: leave the calendar (``date`` ends in 9999) and day-by-day counting would not finish.
+MAX_DAYS = 36_600
+
+
+def day_count(_inst: object, attribute: attrs.Attribute[int], value: int) -> None:
+    """attrs validator: a number of days, 0 to :data:`MAX_DAYS`."""
+    if value < 0:
+        raise ValidationError.single(attribute.name, "field.negative", "must be >= 0")
+    if value > MAX_DAYS:
+        raise ValidationError.single(attribute.name, "field.out_of_range", f"at most {MAX_DAYS}")
+
+
 def optional_non_negative(
     _inst: object, attribute: attrs.Attribute[int | None], value: int | None
 ) -> None:

@@ -2,13 +2,14 @@
 refuses with a LeadToCashError — and a refusal has its own code, names its bad fields and
 changes nothing (the session-wide guard in ``tests/refusal_guard.py`` checks each call).
 
-Each command gets a small organisation (customers, a signed contract and its invoice, a
-lead pool with a lead, a contact, a ticket, a deal) and hypothesis draws its arguments from
-its signature: blank, huge and odd texts, the ids of records of every kind (and ids of
-none), negative and huge numbers, NaN, naive and far-off times, unknown enum values for
-parameters that take text. The world is shared by a command's examples, so later examples
-meet what earlier ones changed. Arguments of richer types (rule tables, filters, plans) keep
-their defaults; a command that requires one is skipped (the skip says so).
+On the in-memory store and on SQLite, each command gets a small organisation (customers, a
+signed contract and its invoice, a lead pool with a lead, a contact, a ticket, a deal) and
+hypothesis draws its arguments from its signature: blank, huge and odd texts, the ids of
+records of every kind (and ids of none), negative and huge numbers, NaN, naive and far-off
+times, unknown enum values for parameters that take text. The world is shared by a
+command's examples, so later examples meet what earlier ones changed. Arguments of richer
+types (rule tables, filters, plans) keep their defaults; a command that requires one is
+skipped (the skip says so).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,9 +32,13 @@ from hypothesis import strategies as st
 from contract_fixtures import cash_world, signed_contract
 from leadtocash import LeadToCash, Money
 from leadtocash.access import Principal, Role
+from leadtocash.app.aggregates import SPECS
 from leadtocash.contracts import InvoiceKind, LineInput
 from leadtocash.errors import LeadToCashError
 from leadtocash.model import Contact, ContactId, PoolId
+from leadtocash.ports import Store
+from leadtocash.testing import InMemoryStore
+from leadtocash_adapters.sqlite_store import SQLiteStore
 from pool_fixtures import ADMIN, World, add_lead, rep_principal
 
 TEXTS = ("", "   ", "x" * 2_500, "客户\u3000名称", "\x00", "'; drop table records; --", "Ω" * 300)
@@ -43,9 +49,16 @@ LINE_PRODUCTS = ("SRV-1", "nope", "")
 SHANGHAI = timezone(timedelta(hours=8))
 
 
-def _world() -> tuple[World, list[str]]:
+def _store(engine: str, where: Path) -> Store:
+    if engine == "sqlite":
+        return SQLiteStore.open(where / "fuzz.db", create_schema=True)
+    return InMemoryStore()
+
+
+def _world(store: Store) -> tuple[World, list[str]]:
     """The organisation the commands run against, and every record id it holds."""
-    world, first, _second = cash_world(customers=3)
+    # the fixtures type the in-memory store (tests read its rows); any Store runs them
+    world, first, _second = cash_world(customers=3, store=typing.cast(InMemoryStore, store))
     crm = world.crm
     contract = signed_contract(world, first)
     crm.billing.draft_invoice(ADMIN, contract.id, InvoiceKind.ORDINARY, Money("100", "CNY"))
@@ -54,11 +67,17 @@ def _world() -> tuple[World, list[str]]:
     with crm.unit_of_work() as uow:
         uow.contacts.add(Contact(ContactId("k1"), first, "王经理", phone="+8613800001111"))
         uow.commit()
+    crm.pipeline.create_opportunity(
+        rep_principal(1), first, name="ERP", amount=Money("50000", "CNY"),
+        close_date=date(2026, 6, 30), contact_id=ContactId("k1"),
+    )  # fmt: skip
     crm.tickets.open(
         rep_principal(1), first, "k1", subject="打不开", category="software",
         channel="phone", priority="P3",
     )  # fmt: skip
-    ids = sorted({ident for _kind, ident in world.store._rows})
+    session = store.session()
+    ids = sorted({r.id for spec in SPECS for r in session.scan(spec.kind, limit=1_000)})
+    session.close()
     return world, ids
 
 
@@ -151,9 +170,12 @@ COMMANDS = _commands()
 PRINCIPALS = (ADMIN, rep_principal(1), Principal("fin", roles=frozenset({Role.FINANCE})))
 
 
+@pytest.mark.parametrize("engine", ["memory", "sqlite"])
 @pytest.mark.parametrize(("service", "name"), COMMANDS, ids=[f"{s}.{n}" for s, n in COMMANDS])
-def test_a_command_succeeds_or_refuses_cleanly(service: str, name: str) -> None:
-    world, ids = _world()
+def test_a_command_succeeds_or_refuses_cleanly(
+    service: str, name: str, engine: str, tmp_path: Path
+) -> None:
+    world, ids = _world(_store(engine, tmp_path))
     method = getattr(getattr(world.crm, service), name)
     drawn = _arguments(vars(type(getattr(world.crm, service)))[name], ids)
     if drawn is None:

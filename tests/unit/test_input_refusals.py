@@ -5,13 +5,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
+from contract_fixtures import cash_world
 from leadtocash import LeadToCash
+from leadtocash.contracts import InvoicePolicy, LineInput, MilestoneSpec, ProductId
+from leadtocash.contracts.reminders import ReminderPolicy
+from leadtocash.durations import Duration
 from leadtocash.errors import ValidationError
-from pool_fixtures import ADMIN, SYSTEM, World, make_world
+from leadtocash.validators import MAX_DAYS
+from pool_fixtures import ADMIN, SYSTEM, World, make_world, rep_principal
 
 SWEEPS: dict[str, Callable[[LeadToCash, int], Any]] = {
     "billing.due_reminders": lambda crm, n: crm.billing.due_reminders(SYSTEM, batch=n),
@@ -97,3 +103,42 @@ def test_a_blank_payload_key_is_named_by_a_path_that_shows_it() -> None:
     payload = {"channel": "web_form", "company_name": "甲科技", "phone": "13800138000", "": 1}
     error = _refused(lambda: world.crm.leads.capture(ADMIN, payload), world)
     assert [(e.path, e.code) for e in error.errors] == [('[""]', "field.unknown")]
+
+
+def test_a_quote_valid_for_more_days_than_a_calendar_holds_is_refused() -> None:
+    world, customer, _ = cash_world()
+    error = _refused(
+        lambda: world.crm.quotes.draft(
+            rep_principal(1), customer, "CNY", [LineInput(Decimal(1), ProductId("SRV-1"))],
+            validity_days=10**12,
+        ),
+        world,
+    )  # fmt: skip
+    assert [(e.path, e.code) for e in error.errors] == [("validity_days", "field.out_of_range")]
+
+
+@pytest.mark.parametrize(
+    ("build", "path"),
+    [
+        (lambda: Duration.days(MAX_DAYS + 1), "amount"),
+        (lambda: Duration.working_days(MAX_DAYS + 1), "amount"),
+        (lambda: Duration.hours(MAX_DAYS * 24 + 1), "amount"),
+        (
+            lambda: MilestoneSpec("balance", Decimal(1), days_after_delivery=10**9),
+            "days_after_delivery",
+        ),
+        (lambda: InvoicePolicy(payment_days=MAX_DAYS + 1), "payment_days"),
+        (lambda: ReminderPolicy(before_days=10**9), "before_days"),
+    ],
+)
+def test_day_counts_past_a_hundred_years_are_refused(
+    build: Callable[[], object], path: str
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        build()
+    assert caught.value.paths == (path,)
+
+
+def test_the_longest_allowed_durations_still_give_a_deadline() -> None:
+    assert Duration.working_days(MAX_DAYS).amount == MAX_DAYS
+    assert Duration.hours(MAX_DAYS * 24).amount == MAX_DAYS * 24

@@ -31,7 +31,7 @@ from leadtocash.errors import FieldError, RuleViolation, ValidationError
 from leadtocash.model import CustomerId
 from leadtocash.money import Money
 from leadtocash.pipeline.machine import Edge, StageChange, StateTable
-from leadtocash.validators import non_blank, non_negative, utc
+from leadtocash.validators import day_count, non_blank, utc
 
 __all__ = [
     "INVOICE_TABLE",
@@ -106,7 +106,7 @@ class InvoicePolicy:
     """The invoicing ceiling and the default payment term (days after issue) of invoices."""
 
     ceiling: InvoiceCeiling = InvoiceCeiling.CONTRACTED
-    payment_days: int = attrs.field(default=30, validator=non_negative)
+    payment_days: int = attrs.field(default=30, validator=day_count)
 
 
 @attrs.frozen

@@ -18,7 +18,7 @@ import attrs
 from leadtocash.contracts.checks import currency_mismatch, sum_money
 from leadtocash.errors import FieldError, RuleViolation, ValidationError
 from leadtocash.money import Money
-from leadtocash.validators import non_blank, non_negative
+from leadtocash.validators import day_count, non_blank
 
 __all__ = ["Milestone", "MilestoneBasis", "MilestoneSpec", "build_plan", "plan_problems"]
 
@@ -55,7 +55,7 @@ class Milestone:
     amount: Money
     basis: MilestoneBasis = MilestoneBasis.DATE
     due_date: date | None = None
-    days_after_delivery: int = attrs.field(default=0, validator=non_negative)
+    days_after_delivery: int = attrs.field(default=0, validator=day_count)
     percent: Decimal | None = None
 
     def __attrs_post_init__(self) -> None:
@@ -71,7 +71,7 @@ class MilestoneSpec:
     amount: Money | None = None
     basis: MilestoneBasis = MilestoneBasis.DATE
     due_date: date | None = None
-    days_after_delivery: int = attrs.field(default=0, validator=non_negative)
+    days_after_delivery: int = attrs.field(default=0, validator=day_count)
     id: str | None = None
 
     def __attrs_post_init__(self) -> None:

@@ -37,7 +37,7 @@ from leadtocash.model import CustomerId, RepId
 from leadtocash.money import Money
 from leadtocash.pipeline.machine import Edge, StageChange, StateTable
 from leadtocash.pipeline.opportunity import OpportunityId
-from leadtocash.validators import non_blank, utc
+from leadtocash.validators import MAX_DAYS, non_blank, utc
 
 __all__ = [
     "QUOTE_TABLE",
@@ -250,6 +250,8 @@ def draft_quote(
     timezone: str = DEFAULT_TIMEZONE,
 ) -> Quote:
     """A new draft quote (revision 1); valid ``validity_days`` from today unless ``valid_until``."""
+    if valid_until is None and not 0 <= validity_days <= MAX_DAYS:
+        raise ValidationError.single("validity_days", "field.out_of_range", f"0 to {MAX_DAYS} days")
     until = valid_until or business_date(now, timezone) + timedelta(days=validity_days)
     return Quote(
         id=quote_id,

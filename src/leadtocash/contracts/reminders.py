@@ -17,7 +17,7 @@ import attrs
 
 from leadtocash.contracts.ids import InvoiceId
 from leadtocash.model import CustomerId
-from leadtocash.validators import non_negative, utc
+from leadtocash.validators import day_count, utc
 
 __all__ = [
     "DueReminders",
@@ -40,8 +40,8 @@ class ReminderKind(enum.StrEnum):
 class ReminderPolicy:
     """Days before the due date (``due_soon``) and after it (``overdue``) a reminder goes out."""
 
-    before_days: int = attrs.field(default=3, validator=non_negative)
-    after_days: int = attrs.field(default=1, validator=non_negative)
+    before_days: int = attrs.field(default=3, validator=day_count)
+    after_days: int = attrs.field(default=1, validator=day_count)
 
     def on(self, kind: ReminderKind, due_date: date) -> date:
         """The day ``kind`` is due for an invoice due on ``due_date``."""
