@@ -6,9 +6,10 @@ On the in-memory store and on SQLite, each command gets a small organisation (cu
 signed contract and its invoice, a lead pool with a lead, a contact, a ticket, a deal) and
 hypothesis draws its arguments from its signature: blank, huge and odd texts, the ids of
 records of every kind (and ids of none), negative and huge numbers, NaN, naive and far-off
-times, unknown enum values for parameters that take text. The world is shared by a
-command's examples, so later examples meet what earlier ones changed. Arguments of richer
-types (rule tables, filters, plans) keep their defaults; a command that requires one is
+times, unknown enum values for parameters that take text; pool rules, members, reps and
+durations come from ``leadtocash.testing.strategies``. The world is shared by a command's
+examples, so later examples meet what earlier ones changed. Arguments of other richer types
+(filters, plans, amendment lines) keep their defaults; a command that requires one is
 skipped (the skip says so).
 """
 
@@ -34,10 +35,15 @@ from leadtocash import LeadToCash, Money
 from leadtocash.access import Principal, Role
 from leadtocash.app.aggregates import SPECS
 from leadtocash.contracts import InvoiceKind, LineInput
+from leadtocash.durations import Duration
 from leadtocash.errors import LeadToCashError
-from leadtocash.model import Contact, ContactId, PoolId
+from leadtocash.model import Contact, ContactId, PoolId, SalesRep
+from leadtocash.pool.leads import LeadPoolRules
+from leadtocash.pool.membership import PoolMembers
+from leadtocash.pool.rules import PoolRules
 from leadtocash.ports import Store
-from leadtocash.testing import InMemoryStore
+from leadtocash.signals import DemandSignals
+from leadtocash.testing import InMemoryStore, strategies
 from leadtocash_adapters.sqlite_store import SQLiteStore
 from pool_fixtures import ADMIN, World, add_lead, rep_principal
 
@@ -46,6 +52,15 @@ NUMBERS = (-1, 0, 1, 2, 7, 10**12)
 DECIMALS = (Decimal("NaN"), Decimal("-1"), Decimal(0), Decimal("0.005"), Decimal("1e30"))
 MONEY = (Money("0", "CNY"), Money("0.01", "CNY"), Money("100", "USD"), Money("1e12", "CNY"))
 LINE_PRODUCTS = ("SRV-1", "nope", "")
+#: Types of richer arguments drawn with ``leadtocash.testing.strategies`` (valid values).
+RICHER: dict[Any, Callable[[], st.SearchStrategy[Any]]] = {
+    PoolRules: strategies.pool_rules,
+    LeadPoolRules: strategies.lead_pool_rules,
+    PoolMembers: strategies.pool_members,
+    SalesRep: strategies.reps,
+    Duration: strategies.durations,
+    DemandSignals: strategies.demand_signals,
+}
 SHANGHAI = timezone(timedelta(hours=8))
 
 
@@ -127,6 +142,8 @@ def _strategy(hint: Any, ids: list[str]) -> st.SearchStrategy[Any] | None:
              "zone_id", "campaign", "industry", "employees", "web_form", "")
         )  # fmt: skip
         return st.dictionaries(keys, values, max_size=6) if args[1] is not Any else None
+    if hint in RICHER:  # the library's own strategies for its rule tables and members
+        return RICHER[hint]()
     if hint is typing.TextIO:
         return st.builds(io.StringIO)
     if hint is typing.BinaryIO:
