@@ -44,6 +44,7 @@ __all__ = [
     "scrub_follow_ups",
     "scrub_text",
     "scrub_tickets",
+    "wiped",
 ]
 
 
@@ -179,15 +180,17 @@ def erase_person(
                 uow.leads.save(after_lead)
                 changes.append(_tombstone("lead", lead.id, lead, reason))
         # the follow-ups of every record that held the person's data: their values go too
-        holders = [str(customer.id), *(str(c.id) for c in now_found.customers)]
-        holders += [str(lead.id) for lead in now_found.leads]
+        customers = list(
+            dict.fromkeys([str(customer.id), *(str(c.id) for c in now_found.customers)])
+        )
+        holders = customers + [str(lead.id) for lead in now_found.leads]
         scrubbed: list[tuple[str, str]] = []
         for holder in dict.fromkeys(holders):
             found, _texts, notes = scrub_follow_ups(uow, holder, values, reason)
             scrubbed += found
             changes += notes
         # and what the customer's tickets say about them (subjects, descriptions, reasons)
-        for holder in dict.fromkeys([str(customer.id), *(str(c.id) for c in now_found.customers)]):
+        for holder in customers:
             found, _texts, rewritten = scrub_tickets(uow, holder, values, reason)
             scrubbed += found
             changes += rewritten
@@ -215,7 +218,7 @@ def scrub_follow_ups(
     changes: list[Change] = []
     for follow_up in uow.follow_ups.whole_group("target", target):
         note, plan = (
-            (_wiped(follow_up.note), _wiped(follow_up.plan))
+            (wiped(follow_up.note), wiped(follow_up.plan))
             if values is None
             else (scrub_text(follow_up.note, values), scrub_text(follow_up.plan, values))
         )
@@ -239,7 +242,7 @@ def scrub_tickets(
     texts: list[str] = []
     changes: list[Change] = []
     scrub: Callable[[str], str] = (
-        _wiped if values is None else functools.partial(scrub_text, values=values)
+        wiped if values is None else functools.partial(scrub_text, values=values)
     )
     for ticket in uow.repository(Ticket).whole_group("customer", customer_id):
         after = _scrubbed_ticket(ticket, scrub)
@@ -282,7 +285,8 @@ def _scrubbed_ticket(ticket: Ticket, scrub: Callable[[str], str]) -> Ticket:
     )
 
 
-def _wiped(text: str) -> str:
+def wiped(text: str) -> str:
+    """``text`` wiped whole (ERASED), or left as it is when empty: what a purge leaves."""
     return ERASED if text else text
 
 

@@ -23,7 +23,7 @@ from leadtocash.app.context import AppContext, Change
 from leadtocash.app.customers import CustomerWrites
 from leadtocash.app.dedup import collision_report
 from leadtocash.app.documents import all_pages, batch_size, document_target
-from leadtocash.app.erasure import scrub_follow_ups, scrub_tickets
+from leadtocash.app.erasure import scrub_follow_ups, scrub_tickets, wiped
 from leadtocash.app.lead_writes import LeadPoolWrites
 from leadtocash.app.listing import DEFAULT_PAGE, page_limit
 from leadtocash.app.unit_of_work import Page, Repository, UnitOfWork
@@ -698,7 +698,7 @@ class RecycleBinService:
                 values += [record.note or ""]
                 after = attrs.evolve(
                     record, contact_name=None, phone=None, email=None,
-                    note=ERASED if record.note else record.note, deleted=tomb,
+                    note=wiped(record.note) if record.note else record.note, deleted=tomb,
                 )  # fmt: skip
                 uow.leads.save(after)
             else:
