@@ -41,6 +41,11 @@ def _plain_date(_inst: object, attribute: attrs.Attribute[date | None], value: d
         raise ValidationError.single(attribute.name, "field.type", "expected a calendar date")
 
 
+def _flag(_inst: object, attribute: attrs.Attribute[bool], value: bool) -> None:
+    if not isinstance(value, bool):
+        raise ValidationError.single(attribute.name, "field.type", "expected True or False")
+
+
 def _budget(_inst: object, attribute: attrs.Attribute[Money | None], value: Money | None) -> None:
     if value is None:
         return
@@ -88,11 +93,9 @@ class DemandSignals:
     follow the customer (多战区协同跟进).
     """
 
-    need_confirmed: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
+    need_confirmed: bool = attrs.field(default=False, validator=_flag)
     budget: Money | None = attrs.field(default=None, validator=_budget)
-    decision_maker_identified: bool = attrs.field(
-        default=False, validator=attrs.validators.instance_of(bool)
-    )
+    decision_maker_identified: bool = attrs.field(default=False, validator=_flag)
     expected_close: date | None = attrs.field(default=None, validator=_plain_date)
     last_engagement_at: datetime | None = attrs.field(default=None, validator=utc)
     after_sales_risk: RiskLevel = attrs.field(default=RiskLevel.NONE, converter=_risk)

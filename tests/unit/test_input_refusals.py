@@ -142,3 +142,17 @@ def test_day_counts_past_a_hundred_years_are_refused(
 def test_the_longest_allowed_durations_still_give_a_deadline() -> None:
     assert Duration.working_days(MAX_DAYS).amount == MAX_DAYS
     assert Duration.hours(MAX_DAYS * 24).amount == MAX_DAYS * 24
+
+
+@pytest.mark.parametrize("name", ["need_confirmed", "decision_maker_identified"])
+@pytest.mark.parametrize("value", [None, "yes", 1])
+def test_a_demand_flag_that_is_not_true_or_false_is_refused_naming_it(
+    name: str, value: object
+) -> None:
+    world = make_world(customers=1)
+    signals: dict[str, Any] = {name: value}
+    error = _refused(
+        lambda: world.crm.classification.update_signals(ADMIN, world.customers[0], **signals),
+        world,
+    )
+    assert [(e.path, e.code) for e in error.errors] == [(f"signals.{name}", "field.type")]
