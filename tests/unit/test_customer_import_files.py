@@ -7,6 +7,7 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
+import attrs
 import pytest
 
 from leadtocash import RuleViolation, ValidationError
@@ -73,9 +74,9 @@ def test_english_headers_semicolons_and_a_user_mapping() -> None:
     headers = ("Company Name", "Mobile", "E-mail", "Firma-Nr", "Whatever")
     rows = [("Pacific Dragon Trading Co., Ltd.", "13800138001", "a@pd.com", "x", "y")]
     data = _csv(headers, rows, ";").encode()
-    plan = world.crm.collisions.plan_import(ADMIN, data, mapping={"Firma-Nr": "note"})
+    plan = world.crm.collisions.plan_import(ADMIN, data, mapping={"Firma-Nr": "address"})
     assert plan.columns == {
-        "Company Name": "name", "Mobile": "phones", "E-mail": "emails", "Firma-Nr": "note",
+        "Company Name": "name", "Mobile": "phones", "E-mail": "emails", "Firma-Nr": "address",
     }  # fmt: skip
     assert plan.unmapped_headers == ("Whatever",)
     with pytest.raises(ValidationError) as caught:
@@ -192,3 +193,63 @@ def test_a_batch_that_meets_a_new_duplicate_writes_none_of_its_rows() -> None:
     with world.crm.unit_of_work() as uow:
         present = [uow.customers.find(customer_id_for("i5", i)) is not None for i in range(3)]
     assert present == [True, True, False]
+
+
+def test_a_row_naming_a_contact_creates_it_and_unstorable_columns_are_listed() -> None:
+    world = make_world()
+    headers = (*CHINESE, "备注")
+    rows = [(*ROWS[0], "老客户"), ("无联系人有限公司", "", "13900139001", "", "", "官网", "")]
+    plan = world.crm.collisions.plan_import(ADMIN, _csv(headers, rows).encode())
+    assert plan.unmapped_headers == ("渠道", "备注"), "a customer holds no channel or note"
+    report = world.crm.collisions.commit_import(ADMIN, plan, import_id="c1", pool_id=None)
+    huawei = customer_id_for("c1", 0)
+    contacts = world.crm.contacts.contacts(ADMIN, huawei).items
+    assert [(c.name, c.phone, c.email) for c in contacts] == [
+        ("张三", "+8613800138000", "sales@huawei.com")
+    ]
+    assert world.crm.contacts.contacts(ADMIN, customer_id_for("c1", 1)).items == ()
+    audited = [e.target_kind for e in world.store.audit_log()[-3:]]
+    assert audited.count("contact") == 1, "the contact is audited with its customer"
+    again = world.crm.collisions.commit_import(ADMIN, plan, import_id="c1", pool_id=None)
+    assert (again.batches_skipped, again.created) == (1, report.created)
+    assert len(world.crm.contacts.contacts(ADMIN, huawei).items) == 1, "a resume adds no contact"
+
+
+def test_a_contact_name_too_long_rejects_its_row_in_the_dry_run() -> None:
+    world = make_world()
+    rows = [("长联系人有限公司", "张" * 201, "13900139002", "", "", "")]
+    plan = world.crm.collisions.plan_import(ADMIN, _csv(CHINESE, rows).encode())
+    assert [(e.path, e.code) for e in plan.errors] == [("rows[0].contact_name", "field.too_long")]
+
+
+@pytest.mark.parametrize(
+    ("fields", "errors"),
+    [
+        ({"name": "甲有限公司", "phones": "13900139003"}, [("rows[1].phones", "field.type")]),
+        ({"name": 7, "emails": [None]}, [("rows[1].name", "field.type"),
+                                        ("rows[1].emails", "field.type")]),
+        ({"phones": ["12345"]}, [("rows[1].phones[0]", "phone.invalid"),
+                                 ("rows[1].name", "field.required")]),
+    ],
+)  # fmt: skip
+def test_a_hand_made_plan_with_a_bad_row_writes_nothing(
+    fields: dict[str, Any], errors: list[tuple[str, str]]
+) -> None:
+    """A plan is the caller's value between the dry run and the commit: its rows are
+    checked again, every bad field named, before the first batch is written."""
+    world = make_world()
+    data = "客户名称\n甲一有限公司\n乙一有限公司\n丙一有限公司\n".encode()
+    plan = world.crm.collisions.plan_import(ADMIN, data)
+    forged = attrs.evolve(
+        plan, rows=tuple(attrs.evolve(r, fields=fields) if r.index == 1 else r for r in plan.rows)
+    )
+    before = _state(world)
+    with pytest.raises(ValidationError) as caught:
+        world.crm.collisions.commit_import(
+            ADMIN, forged, import_id="f1", pool_id=None, batch_size=1, strict=False
+        )
+    assert [(e.path, e.code) for e in caught.value.errors] == errors
+    assert _state(world) == before
+    bare = attrs.evolve(plan, rows=(attrs.evolve(plan.rows[0], fields={"name": "丁一有限公司"}),))
+    report = world.crm.collisions.commit_import(ADMIN, bare, import_id="f2", pool_id=None)
+    assert len(report.created) == 1, "absent phones and e-mails are none"

@@ -6,7 +6,7 @@ from Excel, or .xlsx; Chinese or English headers; a dry run before anything is w
   that is not valid UTF-8 is rare enough that this order never mistakes one for the other on
   Chinese data; no statistical guessing is needed.
 * **Headers.** ``HEADER_ALIASES`` maps the usual Chinese and English column names
-  (客户名称/公司名称, 联系人, 手机/电话, 邮箱, 统一社会信用代码, 渠道, 地址, 备注 …) to fields;
+  (客户名称/公司名称, 联系人, 手机/电话, 邮箱, 统一社会信用代码, 地址 …) to fields;
   a ``mapping`` argument (header → field, or header → ``None`` to ignore it) wins. Headers are
   compared after NFKC, case folding and dropping spaces, ``*`` and ``（必填）``-style notes.
   Several columns may feed ``phones``/``emails`` (手机 and 电话).
@@ -14,10 +14,12 @@ from Excel, or .xlsx; Chinese or English headers; a dry run before anything is w
   (``rows[3].phones[0]``), duplicates of the book and of earlier rows of the file found — and
   writes nothing.
 * **Commit.** ``commit_import`` writes the planned rows in batches; each batch is one unit of
-  work (all its rows or none). Customer ids are derived from the import id and the row
-  number, so running the same import again skips the batches already written: a failed or
-  interrupted import is resumed by calling it again. In strict mode (the default) a plan with
-  any rejected row writes nothing at all.
+  work (all its rows or none); a row that names a contact (联系人) creates the contact too.
+  Every row's fields are checked again before the first batch, so a plan edited or made by
+  hand with a bad field writes nothing. Customer ids are derived from the import id and the
+  row number, so running the same import again skips the batches already written: a failed
+  or interrupted import is resumed by calling it again. In strict mode (the default) a plan
+  with any rejected row writes nothing at all.
 * ``.xlsx`` needs the optional ``xlsx`` extra (openpyxl).
 """
 
@@ -40,7 +42,8 @@ from leadtocash.app.dedup import collision_report
 from leadtocash.app.unit_of_work import UnitOfWork
 from leadtocash.collision import DedupKey, Outcome, RecordRef, candidate_keys
 from leadtocash.errors import DuplicateKey, FieldError, RuleViolation, ValidationError
-from leadtocash.model import Customer, CustomerId, PoolId
+from leadtocash.fields import length_errors
+from leadtocash.model import Contact, ContactId, Customer, CustomerId, PoolId
 
 __all__ = [
     "HEADER_ALIASES",
@@ -57,8 +60,10 @@ __all__ = [
     "read_table",
 ]
 
-#: Fields an import row may fill.
-IMPORT_FIELDS = ("name", "contact_name", "phones", "emails", "uscc", "channel", "address", "note")
+#: Fields an import row may fill: the customer's, and its contact's name (联系人; the contact
+#: gets the row's first phone and e-mail). A column the customer cannot hold (渠道, 备注) is
+#: not read: the plan lists it in ``unmapped_headers``.
+IMPORT_FIELDS = ("name", "contact_name", "phones", "emails", "uscc", "address")
 _MULTI = frozenset({"phones", "emails"})
 
 #: Built-in header aliases (compared after ``_header_key``).
@@ -71,9 +76,7 @@ HEADER_ALIASES: Mapping[str, tuple[str, ...]] = {
     "emails": ("emails", "email", "邮箱", "电子邮箱", "电子邮件", "邮件", "e-mail", "mail"),
     "uscc": ("uscc", "统一社会信用代码", "社会信用代码", "信用代码", "creditcode",
              "unifiedsocialcreditcode", "taxid", "纳税人识别号"),
-    "channel": ("channel", "渠道", "来源", "线索来源", "客户来源", "source", "leadsource"),
     "address": ("address", "地址", "公司地址", "详细地址", "办公地址"),
-    "note": ("note", "notes", "备注", "说明", "remark", "remarks", "comment"),
 }  # fmt: skip
 
 _ENCODINGS = ("utf-8-sig", "gb18030")
@@ -310,6 +313,15 @@ class ImportCommitReport:
     skipped_rows: tuple[int, ...] = ()
 
 
+@attrs.frozen
+class Imported:
+    """What one row of an import creates: the customer, and its contact when the row names
+    one (联系人)."""
+
+    customer: Customer
+    contact: Contact | None = None
+
+
 def customer_id_for(import_id: str, index: int) -> CustomerId:
     """The id of the customer row ``index`` of import ``import_id`` creates (stable on resume)."""
     return CustomerId(f"{import_id}-r{index:06d}")
@@ -344,19 +356,13 @@ class ImportService:
             for index, raw in enumerate(table.rows):
                 fields = _fields(raw, columns)
                 try:
-                    self.customers.build(
-                        customer_id_for("plan", index), fields.get("name", ""), pool_id=None,
-                        phones=fields["phones"], emails=fields["emails"], uscc=fields.get("uscc"),
-                        address=fields.get("address"),
-                    )  # fmt: skip
+                    self._build(customer_id_for("plan", index), fields, None)
                     keys = candidate_keys(
                         name=fields.get("name", ""), phones=fields["phones"],
                         emails=fields["emails"], uscc=fields.get("uscc"),
                     )  # fmt: skip
                 except ValidationError as exc:
-                    prefix = f"rows[{index}]."
-                    errors = _unique(attrs.evolve(e, path=prefix + e.path) for e in exc.errors)
-                    planned.append(PlannedRow(index, fields, errors=errors))
+                    planned.append(PlannedRow(index, fields, errors=_in_row(index, exc)))
                     continue
                 report = collision_report(uow, policy, principal, keys)
                 blocking = report.records(Outcome.BLOCK)
@@ -399,38 +405,77 @@ class ImportService:
             raise ValidationError(list(plan.errors))
         ok = [row for row in plan.rows if row.status == "ok"]
         skipped = tuple(row.index for row in plan.rows if row.status != "ok")
+        # Every row is checked again before the first batch: a plan is the caller's value (kept
+        # between the dry run and the commit, perhaps serialized), so a bad one writes nothing.
+        built = self._built(ok, import_id, pool_id)
         created: list[CustomerId] = []
         written = done = 0
-        for start in range(0, len(ok), batch_size):
-            batch = ok[start : start + batch_size]
-            ids = [customer_id_for(import_id, row.index) for row in batch]
+        for start in range(0, len(built), batch_size):
+            batch = built[start : start + batch_size]
+            ids = [row.customer.id for row in batch]
             with self.ctx.unit_of_work() as uow:
                 already = uow.customers.find(ids[0]) is not None
             if already:  # written by an earlier run of this import: all or nothing per batch
                 done += 1
                 created.extend(ids)
                 continue
-            self._write(principal, batch, ids, pool_id)
+            self._write(principal, batch)
             written += 1
             created.extend(ids)
         return ImportCommitReport(import_id, tuple(created), written, done, skipped)
 
-    def _write(
-        self,
-        principal: Principal,
-        batch: Sequence[PlannedRow],
-        ids: Sequence[CustomerId],
-        pool_id: PoolId | None,
-    ) -> None:
+    def _build(
+        self, customer_id: CustomerId, fields: Mapping[str, Any], pool_id: PoolId | None
+    ) -> Imported:
+        """The customer (and contact) a row's fields make; a ValidationError names every bad
+        field (texts of the wrong type included, as a hand-made plan may hold)."""
+        errors: list[FieldError] = []
+        name = _text(errors, fields, "name") or ""
+        uscc, address = _text(errors, fields, "uscc"), _text(errors, fields, "address")
+        phones, emails = _texts(errors, fields, "phones"), _texts(errors, fields, "emails")
+        contact_name = (_text(errors, fields, "contact_name") or "").strip()
+        errors += length_errors({"contact_name": contact_name})
+        try:
+            customer = self.customers.build(
+                customer_id, name, pool_id=pool_id, phones=phones, emails=emails, uscc=uscc,
+                address=address,
+            )  # fmt: skip
+        except ValidationError as exc:
+            errors += [e for e in exc.errors if e.path not in {f.path for f in errors}]
+        if errors:
+            raise ValidationError(errors)
+        contact = None
+        if contact_name:  # the person the row names, reached at the row's first phone and e-mail
+            contact = Contact(
+                ContactId(f"{customer_id}-contact"), customer_id, contact_name,
+                phone=next(iter(customer.phones), None), email=next(iter(customer.emails), None),
+            )  # fmt: skip
+        return Imported(customer, contact)
+
+    def _built(
+        self, rows: Sequence[PlannedRow], import_id: str, pool_id: PoolId | None
+    ) -> list[Imported]:
+        """What ``rows`` make, or one ValidationError naming every bad field."""
+        built: list[Imported] = []
+        errors: list[FieldError] = []
+        for row in rows:
+            customer_id = customer_id_for(import_id, row.index)
+            try:
+                built.append(self._build(customer_id, row.fields, pool_id))
+            except ValidationError as exc:
+                errors += _in_row(row.index, exc)
+        if errors:
+            raise ValidationError(errors)
+        return built
+
+    def _write(self, principal: Principal, batch: Sequence[Imported]) -> None:
         def command(uow: UnitOfWork) -> tuple[None, list[Change]]:
             changes: list[Change] = []
-            for row, customer_id in zip(batch, ids, strict=True):
-                f = row.fields
-                customer: Customer = self.customers.build(
-                    customer_id, f.get("name", ""), pool_id=pool_id, phones=f["phones"],
-                    emails=f["emails"], uscc=f.get("uscc"), address=f.get("address"),
-                )  # fmt: skip
-                changes.extend(self.customers.stage_new(uow, principal, customer)[1])
+            for row in batch:
+                changes.extend(self.customers.stage_new(uow, principal, row.customer)[1])
+                if row.contact is not None:
+                    uow.contacts.add(row.contact)
+                    changes.append(Change("contact", row.contact.id, None, row.contact))
             return None, changes
 
         try:
@@ -441,6 +486,29 @@ class ImportService:
                 code="collision.duplicate",
                 details={"key": exc.key, "existing": {"kind": exc.kind, "id": exc.existing_id}},
             ) from exc
+
+
+def _text(errors: list[FieldError], fields: Mapping[str, Any], name: str) -> str | None:
+    """Field ``name`` of a row: text or absent; anything else is a ``field.type`` error."""
+    value = fields.get(name)
+    if value is None or isinstance(value, str):
+        return value
+    errors.append(FieldError(name, "field.type", "must be text"))
+    return None
+
+
+def _texts(errors: list[FieldError], fields: Mapping[str, Any], name: str) -> list[str]:
+    """Field ``name`` of a row: a list of texts (absent: none)."""
+    value = fields.get(name, ())
+    if isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
+        return list(value)
+    errors.append(FieldError(name, "field.type", "must be a list of texts"))
+    return []
+
+
+def _in_row(index: int, exc: ValidationError) -> tuple[FieldError, ...]:
+    """``exc``'s errors under ``rows[<index>].``, each path once."""
+    return _unique(attrs.evolve(e, path=f"rows[{index}].{e.path}") for e in exc.errors)
 
 
 def _unique(errors: Any) -> tuple[FieldError, ...]:
