@@ -7,10 +7,12 @@ signed contract and its invoice, a lead pool with a lead, a contact, a ticket, a
 hypothesis draws its arguments from its signature: blank, huge and odd texts, the ids of
 records of every kind (and ids of none), negative and huge numbers, NaN, naive and far-off
 times, unknown enum values for parameters that take text; pool rules, members, reps and
-durations come from ``leadtocash.testing.strategies``. The world is shared by a command's
-examples, so later examples meet what earlier ones changed. Arguments of other richer types
-(filters, plans, amendment lines) keep their defaults; a command that requires one is
-skipped (the skip says so).
+durations, amendment lines, milestones, delivered quantities and demand signals come from
+``leadtocash.testing.strategies`` (valid values, mixed with odd ones), and import plans from
+``plan_import`` on a few files (plus hand-made ones, as a caller holding a plan between the
+dry run and the commit might pass). The world is shared by a command's examples, so later
+examples meet what earlier ones changed. Arguments of other richer types (filters) keep their
+defaults; a command that requires one is skipped (the skip says so).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -34,7 +37,8 @@ from contract_fixtures import cash_world, signed_contract
 from leadtocash import LeadToCash, Money
 from leadtocash.access import Principal, Role
 from leadtocash.app.aggregates import SPECS
-from leadtocash.contracts import InvoiceKind, LineInput
+from leadtocash.app.imports import ImportPlan
+from leadtocash.contracts import AmendmentLine, InvoiceKind, LineInput, Milestone
 from leadtocash.durations import Duration
 from leadtocash.errors import LeadToCashError
 from leadtocash.model import Contact, ContactId, PoolId, SalesRep
@@ -42,7 +46,7 @@ from leadtocash.pool.leads import LeadPoolRules
 from leadtocash.pool.membership import PoolMembers
 from leadtocash.pool.rules import PoolRules
 from leadtocash.ports import Store
-from leadtocash.signals import DemandSignals
+from leadtocash.signals import DemandSignals, RiskLevel
 from leadtocash.testing import InMemoryStore, strategies
 from leadtocash_adapters.sqlite_store import SQLiteStore
 from pool_fixtures import ADMIN, World, add_lead, rep_principal
@@ -60,6 +64,31 @@ RICHER: dict[Any, Callable[[], st.SearchStrategy[Any]]] = {
     SalesRep: strategies.reps,
     Duration: strategies.durations,
     DemandSignals: strategies.demand_signals,
+    AmendmentLine: strategies.amendment_lines,
+    Milestone: lambda: strategies.milestones(signed=True),
+}
+#: Odd values of any type, for arguments typed ``Any`` (demand signals given by keyword).
+ANYTHING = (
+    st.none() | st.booleans() | st.sampled_from(TEXTS) | st.sampled_from(NUMBERS)
+    | st.sampled_from(DECIMALS) | st.sampled_from(MONEY) | st.sampled_from(list(RiskLevel))
+    | st.just(date(2026, 3, 2)) | st.just(datetime(2026, 3, 2, 10, 0))
+    | st.lists(st.sampled_from(TEXTS), max_size=2) | st.just({"amount": "1", "currency": "X"})
+)  # fmt: skip
+SIGNAL_NAMES = (*attrs.fields_dict(DemandSignals), "nonsense")
+#: Whole argument sets for commands whose arguments must agree with each other to get past
+#: the first check, drawn as well as the parameter-by-parameter ones.
+AGREEING: dict[str, st.SearchStrategy[dict[str, Any]]] = {
+    "contracts.propose_amendment": strategies.amendment_proposals().map(
+        lambda p: {"description": p[0], "lines": p[1], "milestones": p[2]}
+    ),
+    "contracts.record_delivery": st.fixed_dictionaries(
+        {"quantities": strategies.delivery_quantities(), "delivered_on": st.just(date(2026, 3, 2))}
+    ),
+}
+#: Keyword arguments collected by ``**changes`` (``classification.update_signals``).
+KEYWORDS: dict[str, st.SearchStrategy[dict[str, Any]]] = {
+    "classification.update_signals": strategies.signal_changes()
+    | st.dictionaries(st.sampled_from(SIGNAL_NAMES), ANYTHING, max_size=3),
 }
 SHANGHAI = timezone(timedelta(hours=8))
 
@@ -68,6 +97,35 @@ def _store(engine: str, where: Path) -> Store:
     if engine == "sqlite":
         return SQLiteStore.open(where / "fuzz.db", create_schema=True)
     return InMemoryStore()
+
+
+#: Customer files planned in every world: new rows, a bad phone, the same company twice, and
+#: a company the book already holds.
+FILES = (
+    "客户名称,手机\n新公司甲,13900001111\n新公司乙,13900002222\n".encode(),
+    "客户名称,手机,邮箱\n新公司丙,12345,x@\n新公司丁,13900003333,d@example.com\n".encode(),
+    "company,phone\nSame Co,13900004444\nSame Co,13900004444\n客户0,\n".encode(),
+)
+
+
+def _forged_plans(plan: ImportPlan) -> list[ImportPlan]:
+    """``plan`` with its first row's fields replaced by what a caller could hand in."""
+    row = plan.rows[0]
+    odd: list[dict[str, Any]] = [
+        {}, {"name": "", "phones": [], "emails": []}, {"name": "X", "phones": "139", "emails": []},
+        {"name": "Y", "phones": ["not a phone"], "emails": [None]}, {"name": 7, "uscc": 5},
+    ]  # fmt: skip
+    return [
+        attrs.evolve(plan, rows=(attrs.evolve(row, fields=fields), *plan.rows[1:]))
+        for fields in odd
+    ]
+
+
+def _plans(crm: LeadToCash) -> list[ImportPlan]:
+    """Plans of :data:`FILES`, an empty plan, and forged ones."""
+    plans = [crm.collisions.plan_import(ADMIN, data) for data in FILES]
+    empty = ImportPlan((), {}, (), "utf-8", "csv")
+    return [*plans, empty, *_forged_plans(plans[0])]
 
 
 def _world(store: Store) -> tuple[World, list[str]]:
@@ -96,11 +154,13 @@ def _world(store: Store) -> tuple[World, list[str]]:
     return world, ids
 
 
-def _strategy(hint: Any, ids: list[str]) -> st.SearchStrategy[Any] | None:
+def _strategy(
+    hint: Any, ids: list[str], plans: Sequence[ImportPlan] = ()
+) -> st.SearchStrategy[Any] | None:
     """Values of type ``hint`` worth trying, or None when the type is not drawn."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
-        parts = [_strategy(a, ids) for a in args]
+        parts = [_strategy(a, ids, plans) for a in args]
         if any(p is None for p in parts):
             return None
         return st.one_of(*[p for p in parts if p is not None])
@@ -133,7 +193,7 @@ def _strategy(hint: Any, ids: list[str]) -> st.SearchStrategy[Any] | None:
         lines = st.builds(
             LineInput, st.sampled_from((*DECIMALS, Decimal(2))), st.sampled_from(LINE_PRODUCTS)
         )
-        inner = lines if args[0] is LineInput else _strategy(args[0], ids)
+        inner = lines if args[0] is LineInput else _strategy(args[0], ids, plans)
         return None if inner is None else st.lists(inner, max_size=3)
     if origin is Mapping and args and args[0] is str:
         values = st.none() | st.sampled_from(TEXTS) | st.text(max_size=8) | st.integers(-2, 9)
@@ -142,8 +202,12 @@ def _strategy(hint: Any, ids: list[str]) -> st.SearchStrategy[Any] | None:
              "zone_id", "campaign", "industry", "employees", "web_form", "")
         )  # fmt: skip
         return st.dictionaries(keys, values, max_size=6) if args[1] is not Any else None
+    if origin is Mapping and args == (int, Decimal):  # quantities by line number
+        return st.dictionaries(st.integers(-1, 5), st.sampled_from(DECIMALS), max_size=3)
     if hint in RICHER:  # the library's own strategies for its rule tables and members
         return RICHER[hint]()
+    if hint is ImportPlan:
+        return st.sampled_from(plans) if plans else None
     if hint is typing.TextIO:
         return st.builds(io.StringIO)
     if hint is typing.BinaryIO:
@@ -165,14 +229,19 @@ def _commands() -> list[tuple[str, str]]:
     return sorted(found)
 
 
-def _arguments(method: Callable[..., Any], ids: list[str]) -> dict[str, Any] | None:
+def _arguments(
+    method: Callable[..., Any], ids: list[str], plans: Sequence[ImportPlan]
+) -> dict[str, Any] | None:
     """A strategy per parameter to draw (None: a required one cannot be drawn)."""
     hints = typing.get_type_hints(method)
     drawn: dict[str, Any] = {}
     for name, parameter in list(inspect.signature(method).parameters.items())[1:]:
-        if name == "principal":
+        if name == "principal" or parameter.kind is inspect.Parameter.VAR_KEYWORD:
             continue
-        strategy = _strategy(hints.get(name, Any), ids)
+        strategy = _strategy(hints.get(name, Any), ids, plans)
+        own_kind = [i for i in ids if name.endswith("_id") and i.startswith(name[:-3])]
+        if strategy is not None and own_kind:  # half the draws: an id of the named kind
+            strategy = st.sampled_from(own_kind) | strategy
         if strategy is None:
             if parameter.default is inspect.Parameter.empty:
                 return None
@@ -194,17 +263,24 @@ def test_a_command_succeeds_or_refuses_cleanly(
 ) -> None:
     world, ids = _world(_store(engine, tmp_path))
     method = getattr(getattr(world.crm, service), name)
-    drawn = _arguments(vars(type(getattr(world.crm, service)))[name], ids)
+    plans = _plans(world.crm) if name == "commit_import" else ()
+    drawn = _arguments(vars(type(getattr(world.crm, service)))[name], ids, plans)
     if drawn is None:
         pytest.skip("a required argument of a richer type is not drawn")
     takes_principal = "principal" in inspect.signature(method).parameters
+    command = f"{service}.{name}"
+    arguments = st.fixed_dictionaries(drawn)
+    if command in AGREEING:
+        arguments |= st.tuples(arguments, AGREEING[command]).map(lambda p: {**p[0], **p[1]})
+    if command in KEYWORDS:
+        arguments = st.tuples(arguments, KEYWORDS[command]).map(lambda p: {**p[0], **p[1]})
 
     @settings(
         max_examples=max(5, settings().max_examples // 4),
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
         deadline=None,
     )
-    @given(st.sampled_from(PRINCIPALS), st.fixed_dictionaries(drawn))
+    @given(st.sampled_from(PRINCIPALS), arguments)
     def call(principal: Principal, arguments: dict[str, Any]) -> None:
         try:
             if takes_principal:

@@ -17,6 +17,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from leadtocash.access import Principal, Role
 from leadtocash.contracts import (
     AgingBucket,
+    AmendmentId,
     ApprovalPolicy,
     ContractId,
     CustomerCredit,
@@ -44,6 +45,7 @@ from leadtocash.contracts import (
     allocate_oldest_first,
     applied_to,
     apply_credit,
+    approve_amendment,
     approve_contract,
     build_plan,
     collection_forecast,
@@ -61,9 +63,11 @@ from leadtocash.contracts import (
     outstanding,
     payment_plan,
     price_lines,
+    propose_amendment,
     record_delivery,
     refund_credit,
     register_receipt,
+    reject_amendment,
     release_credit,
     reverse_receipt,
     roll_up,
@@ -76,6 +80,7 @@ from leadtocash.contracts.credit import CreditEntryKind
 from leadtocash.errors import LeadToCashError, RuleViolation
 from leadtocash.model import CustomerId
 from leadtocash.money import Money
+from leadtocash.testing.strategies import amendment_proposals
 
 NOW = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)
 CUSTOMER = CustomerId("cust")
@@ -196,10 +201,29 @@ class ContractToCash(RuleBasedStateMachine):
             MilestoneSpec("c", percent=Decimal(10), basis=MilestoneBasis.FULL_DELIVERY),
         ]  # fmt: skip
         contract = contract_from_quote(accepted, ContractId("c"), NOW, "alice", plan=plan)
-        self.quote_total = accepted.total
         contract = approve_contract(submit_contract(contract, NOW, "alice"), POLICY, MANAGER,
                                     "ok", NOW)  # fmt: skip
         self.contract = sign_contract(contract, NOW, NOW, "alice")
+        self.contracted = accepted.total  # the quote's total, then each approved amendment's
+
+    @rule(data=st.data(), approve=st.booleans())
+    def amend(self, data: st.DataObject, approve: bool) -> None:
+        """A supplementary agreement from the library's strategy: proposed, then approved or
+        rejected; refused (changing nothing) when it would leave a line below what was
+        delivered, anything negative, or the total below what was invoiced."""
+        lines = len(effective_lines(self.contract))
+        description, changes, milestones = data.draw(amendment_proposals("CNY", lines))
+        ident = AmendmentId(self.next_id("a"))
+
+        def act() -> None:
+            proposed = propose_amendment(
+                self.contract, ident, description, changes, milestones, NOW, "alice"
+            )
+            decide = approve_amendment if approve else reject_amendment
+            self.contract = decide(proposed, ident, POLICY, MANAGER, "ok", NOW)
+
+        if self.refused(act) and approve:
+            self.contracted += self.contract.amendments[-1].delta
 
     def refused(self, call: Any, code: str | None = None) -> bool:
         """Run ``call`` on the world; a refusal must change nothing. True when it succeeded."""
@@ -364,7 +388,7 @@ class ContractToCash(RuleBasedStateMachine):
         invoiced = sum(fen(i.amount) for i in self.issued())
         paid = sum(fen(i.paid) for i in self.issued())
         assert invoiced == fen(self.contract.invoiced)
-        assert 0 <= paid <= invoiced <= fen(self.contract.total) == fen(self.quote_total)
+        assert 0 <= paid <= invoiced <= fen(self.contract.total) == fen(self.contracted)
 
     @invariant()
     def nothing_negative(self) -> None:

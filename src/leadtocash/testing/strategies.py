@@ -22,6 +22,7 @@ from leadtocash.collision import DEFAULT_POLICY, CollisionPolicy, Outcome
 from leadtocash.contracts import (
     VAT_RATES,
     Allocation,
+    AmendmentLine,
     ApprovalPolicy,
     Contract,
     ContractId,
@@ -35,6 +36,8 @@ from leadtocash.contracts import (
     InvoiceKind,
     InvoicePolicy,
     LineInput,
+    Milestone,
+    MilestoneBasis,
     MilestoneSpec,
     Product,
     ProductId,
@@ -116,6 +119,8 @@ __all__ = [
     "AGGREGATE_STRATEGIES",
     "T_EPOCH",
     "aggregates",
+    "amendment_lines",
+    "amendment_proposals",
     "audit_entries",
     "browse_quotas",
     "contacts",
@@ -127,6 +132,7 @@ __all__ = [
     "daily_browses",
     "daily_claims",
     "deletions",
+    "delivery_quantities",
     "demand_signals",
     "due_reminders",
     "durations",
@@ -142,6 +148,7 @@ __all__ = [
     "lead_rescores",
     "lead_scores",
     "leads",
+    "milestones",
     "money",
     "names",
     "opportunities",
@@ -158,6 +165,7 @@ __all__ = [
     "rep_books",
     "reps",
     "schedule_recomputes",
+    "signal_changes",
     "teams",
     "uscc_codes",
     "utc_datetimes",
@@ -934,6 +942,90 @@ def due_reminders() -> st.SearchStrategy[DueReminders]:
         next_on=st.none() | st.dates(date(2020, 1, 1), date(2035, 1, 1)),
         done=st.lists(sent, max_size=2).map(tuple),
     )
+
+
+# -- arguments of commands ------------------------------------------------------------------
+def amendment_lines(currency: str = "CNY", lines: int = 3) -> st.SearchStrategy[AmendmentLine]:
+    """Lines of a supplementary agreement (补充协议) to a contract of ``lines`` lines: deltas of
+    either sign to lines 1..``lines``, or a new line (description, VAT rate, quantity)."""
+    change = st.builds(
+        AmendmentLine,
+        line_no=st.integers(1, max(1, lines)),
+        quantity_delta=st.integers(-5, 5).map(Decimal),
+        amount_delta=_amount(currency, -(10**6), 10**6),
+    )
+    new = st.builds(
+        AmendmentLine,
+        line_no=st.integers(lines + 1, lines + 3),
+        quantity_delta=st.integers(1, 10).map(Decimal),
+        amount_delta=_amount(currency, 1, 10**6),
+        description=names,
+        tax_rate=st.sampled_from(VAT_RATES),
+        unit=st.none() | names,
+    )
+    return change | new
+
+
+def milestones(currency: str = "CNY", *, signed: bool = False) -> st.SearchStrategy[Milestone]:
+    """Instalments of a payment plan, due on a date or days after the first or full delivery
+    (``signed``: amounts of either sign, as an amendment adjusting a milestone has)."""
+    amounts = _amount(currency, -(10**6) if signed else 0, 10**6)
+    dated = st.builds(
+        Milestone,
+        id=idents,
+        name=names,
+        amount=amounts,
+        due_date=st.dates(date(2026, 1, 1), date(2030, 12, 31)),
+    )
+    on_delivery = st.builds(
+        Milestone,
+        id=idents,
+        name=names,
+        amount=amounts,
+        basis=st.sampled_from([MilestoneBasis.FIRST_DELIVERY, MilestoneBasis.FULL_DELIVERY]),
+        days_after_delivery=st.integers(0, 365),
+    )
+    return dated | on_delivery
+
+
+@st.composite
+def _proposal(
+    draw: st.DrawFn, currency: str, lines: int
+) -> tuple[str, tuple[AmendmentLine, ...], tuple[Milestone, ...]]:
+    changed = tuple(draw(st.lists(amendment_lines(currency, lines), min_size=1, max_size=3)))
+    delta = sum((line.amount_delta for line in changed), Money.zero(currency))
+    due = draw(milestones(currency))
+    return draw(names), changed, (attrs.evolve(due, amount=delta),)
+
+
+def amendment_proposals(
+    currency: str = "CNY", lines: int = 3
+) -> st.SearchStrategy[tuple[str, tuple[AmendmentLine, ...], tuple[Milestone, ...]]]:
+    """``(description, lines, milestones)`` for ``propose_amendment``, the milestones adding
+    up to the lines' delta exactly (the contract may still refuse them: deliveries, invoices)."""
+    return _proposal(currency, lines)
+
+
+def delivery_quantities(lines: int = 3) -> st.SearchStrategy[dict[int, Decimal]]:
+    """Quantities delivered per line number (1..``lines``), for ``record_delivery``."""
+    return st.dictionaries(
+        st.integers(1, max(1, lines)),
+        st.integers(1, 20).map(Decimal) | st.sampled_from([Decimal("0.5"), Decimal("1.25")]),
+        min_size=1,
+        max_size=max(1, lines),
+    )
+
+
+def signal_changes() -> st.SearchStrategy[dict[str, Any]]:
+    """Keyword arguments of ``classification.update_signals``: one or more demand signals,
+    each with a valid value (what a rep records after a call)."""
+    optional = {name: _signal_value(name) for name in attrs.fields_dict(DemandSignals)}
+    return st.fixed_dictionaries({}, optional=optional).filter(bool)
+
+
+def _signal_value(name: str) -> st.SearchStrategy[Any]:
+    """Valid values of demand signal ``name`` (those of :func:`demand_signals`)."""
+    return demand_signals().map(lambda signals: getattr(signals, name))
 
 
 #: One strategy factory per aggregate type (kept complete by a test against the storage specs).
