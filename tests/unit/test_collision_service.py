@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import threading
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from leadtocash import Contact, ContactId, CustomerId, RepId, RuleViolation
+from leadtocash import (
+    CollaboratorAccess,
+    Contact,
+    ContactId,
+    CustomerId,
+    Money,
+    RepId,
+    RuleViolation,
+)
 from leadtocash.collision import Outcome
+from leadtocash.contracts import LineInput
 from pool_fixtures import ADMIN, MANAGER, World, make_world, rep_principal
 
 REP1, REP2 = rep_principal(1), rep_principal(2)
@@ -204,3 +215,59 @@ def test_create_customer_checks_and_creates_in_one_unit_of_work(
     with pytest.raises(RuleViolation):
         world.crm.collisions.create_customer(ADMIN, "Huawei Technology", pool_id=world.pool_id)
     assert len(checks) == 2 and len(world.store._audit) == entries + 1
+
+
+def _merged_away(world: World) -> str:
+    """Merge the world's first two customers; the id of the archived loser."""
+    keep, drop = world.customers[0], world.customers[1]
+    world.crm.collisions.merge(ADMIN, keep, drop, "same company", prefer=CustomerId(keep))
+    return drop
+
+
+#: Every command that would own, change or attach a new record to a customer.
+ON_A_MERGED_CUSTOMER: dict[str, Any] = {
+    "claim": lambda crm, cid: crm.pools.claim(rep_principal(1), cid),
+    "assign": lambda crm, cid: crm.pools.assign(MANAGER, cid, RepId("rep1")),
+    "collaborator": lambda crm, cid: crm.pools.set_collaborator(
+        ADMIN, cid, RepId("rep2"), CollaboratorAccess.READ, "help"
+    ),
+    "edit": lambda crm, cid: crm.customers.edit(ADMIN, cid, address="上海"),
+    "signals": lambda crm, cid: crm.classification.update_signals(ADMIN, cid, need_confirmed=True),
+    "tags": lambda crm, cid: crm.classification.edit_tags(ADMIN, cid, add=["vip"]),
+    "reclassify": lambda crm, cid: crm.classification.reclassify(ADMIN, cid),
+    "contact": lambda crm, cid: crm.contacts.add_contact(ADMIN, cid, "王经理"),
+    "deal": lambda crm, cid: crm.pipeline.create_opportunity(
+        ADMIN,
+        cid,
+        name="ERP",
+        amount=Money("1", "CNY"),
+        close_date=date(2026, 6, 30),
+        owner_id=RepId("rep1"),
+    ),
+    "quote": lambda crm, cid: crm.quotes.draft(ADMIN, cid, "CNY", [LineInput(Decimal(1))]),
+    "delete": lambda crm, cid: crm.recycle_bin.delete(ADMIN, "customer", cid, "junk"),
+}
+
+
+@pytest.mark.parametrize("command", sorted(ON_A_MERGED_CUSTOMER))
+def test_a_merged_away_customer_is_an_archive_no_command_owns_or_changes(command: str) -> None:
+    """Found by the lifecycle machine: the loser of a merge stayed in its pool, so a claim
+    or an assignment put the archived duplicate in a rep's book (and the company, through
+    its survivor, in two). Each command is refused with ``customer.merged``, naming the
+    survivor, and changes nothing."""
+    world = make_world(customers=3)
+    drop = _merged_away(world)
+    before = (dict(world.store._rows), len(world.store._audit))
+    with pytest.raises(RuleViolation) as caught:
+        ON_A_MERGED_CUSTOMER[command](world.crm, drop)
+    assert caught.value.code == "customer.merged"
+    assert caught.value.details == {"id": drop, "merged_into": world.customers[0]}
+    assert (dict(world.store._rows), len(world.store._audit)) == before
+
+
+def test_a_merged_away_customer_can_still_be_erased() -> None:
+    """Erasure reaches the archive too (a person's data must go wherever it is)."""
+    world = make_world(customers=3)
+    drop = _merged_away(world)
+    world.crm.customers.erase_person(ADMIN, customer_id=world.customers[0], reason="PIPL")
+    assert world.crm.pools.get_customer(ADMIN, drop).phones == ()

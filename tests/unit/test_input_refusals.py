@@ -16,6 +16,9 @@ from leadtocash.contracts import InvoicePolicy, LineInput, MilestoneSpec, Produc
 from leadtocash.contracts.reminders import ReminderPolicy
 from leadtocash.durations import Duration
 from leadtocash.errors import ValidationError
+from leadtocash.model import PoolId
+from leadtocash.pool.leads import LeadPoolRules
+from leadtocash.pool.rules import PoolRules
 from leadtocash.validators import MAX_DAYS
 from pool_fixtures import ADMIN, SYSTEM, World, make_world, rep_principal
 
@@ -156,3 +159,27 @@ def test_a_demand_flag_that_is_not_true_or_false_is_refused_naming_it(
         world,
     )
     assert [(e.path, e.code) for e in error.errors] == [(f"signals.{name}", "field.type")]
+
+
+def test_pool_rules_that_release_to_no_pool_are_refused() -> None:
+    """Found by the customer lifecycle machine: rules releasing to a pool that does not
+    exist were stored, and the reclaim sweep then failed on every due customer (a manual
+    release put the customer in a pool nobody can list)."""
+    world = make_world(customers=1)
+    crm, nowhere = world.crm, PoolId("nowhere")
+    calls: list[Callable[[], Any]] = [
+        lambda: crm.pools.create_pool(ADMIN, "West", rules=PoolRules(release_to=nowhere)),
+        lambda: crm.reclaim.update_rules(
+            ADMIN, world.pool_id, PoolRules(release_to=nowhere), "reorganised"
+        ),
+        lambda: crm.lead_pools.create_pool(
+            ADMIN, "Leads", rules=LeadPoolRules(release_to=world.pool_id)
+        ),  # a customer pool is no lead pool
+    ]
+    for call in calls:
+        error = _refused(call, world)
+        assert [(e.path, e.code) for e in error.errors] == [
+            ("rules.release_to", "pool.unknown_release_target")
+        ]
+    west = crm.pools.create_pool(ADMIN, "West", rules=PoolRules(release_to=world.pool_id))
+    assert west.rules.release_to == world.pool_id

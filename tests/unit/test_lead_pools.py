@@ -9,7 +9,7 @@ import attrs
 import pytest
 
 import pool_fixtures
-from leadtocash import LeadToCash, PoolId, Principal, RepId, Role, SalesRep, ZoneId
+from leadtocash import LeadToCash, PoolId, Principal, RepId, Role, SalesRep, ValidationError, ZoneId
 from leadtocash.allocation.routing import Route, Routing
 from leadtocash.app import SweepReport
 from leadtocash.durations import Duration
@@ -258,8 +258,17 @@ def test_release_needs_a_reason_and_the_owner_or_a_manager() -> None:
 
 
 def test_release_goes_to_the_pools_release_target() -> None:
-    world = make_world(LeadPoolRules(release_to=PoolId("leads-cold")), leads=1)
+    world = make_world(leads=1)
+    cold = LeadPoolRules(release_to=PoolId("leads-cold"))
+    before = _state(world)
+    with pytest.raises(ValidationError) as caught:
+        world.crm.lead_pools.update_rules(ADMIN, POOL, cold, "cold")
+    assert _state(world) == before
+    assert [(e.path, e.code) for e in caught.value.errors] == [
+        ("rules.release_to", "pool.unknown_release_target")
+    ], "a target that does not exist would swallow every released lead"
     world.crm.lead_pools.create_pool(ADMIN, "Cold", pool_id=PoolId("leads-cold"))
+    world.crm.lead_pools.update_rules(ADMIN, POOL, cold, "cold leads to the cold pool")
     world.crm.lead_pools.claim(REP1, world.leads[0])
     lead = world.crm.lead_pools.release(MANAGER, world.leads[0], "cold")
     assert lead.pool_id == "leads-cold"

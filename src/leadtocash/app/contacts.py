@@ -20,6 +20,7 @@ from leadtocash.app.customers import CustomerWrites
 from leadtocash.app.documents import batch_size
 from leadtocash.app.listing import DEFAULT_PAGE, page_limit, time_value
 from leadtocash.app.unit_of_work import Page, UnitOfWork
+from leadtocash.collision import check_not_merged
 from leadtocash.errors import FieldError, PermissionDenied, ValidationError
 from leadtocash.events import FollowUpDue
 from leadtocash.fields import length_errors, parse_email, parse_phone
@@ -87,6 +88,7 @@ class ContactService:
         def command(uow: UnitOfWork) -> tuple[Contact, list[Change]]:
             customer = uow.customers.get(customer_id)
             self.customers.owner_or_manager(uow, principal, customer, collaborators=True)
+            check_not_merged(customer)  # a new record goes to the survivor
             contact = Contact(
                 id=ContactId(self.ctx.ids.new_id("contact")),
                 customer_id=customer.id,

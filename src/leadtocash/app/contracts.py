@@ -105,7 +105,8 @@ class ContractService:
                 return []  # another contract is still active
             now = self.ctx.clock.now()
             candidate = attrs.evolve(customer, has_active_contract=False, last_contract_end_at=now)
-        return list(self.customers.stage(uow, customer, candidate, reason=reason).changes)
+        staged = self.customers.stage(uow, customer, candidate, reason=reason, archive=True)
+        return list(staged.changes)
 
     def _step(
         self,
@@ -199,7 +200,9 @@ class ContractService:
             # the draft is refused, or goes to the recycle bin with its customer).
             drafted = attrs.evolve(customer, last_contract_at=self.ctx.clock.now())
             reason = f"contract {contract.id} drafted"
-            facts = self.customers.stage(uow, customer, drafted, reason=reason).changes
+            facts = self.customers.stage(
+                uow, customer, drafted, reason=reason, archive=True
+            ).changes
             return contract, [Change("contract", contract.id, None, contract), *made, *facts]
 
         return self.ctx.execute(principal, Action.CONTRACT_WRITE, command)

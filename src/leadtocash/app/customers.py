@@ -24,7 +24,12 @@ from leadtocash.app.documents import all_pages
 from leadtocash.app.signals import signal_provisional
 from leadtocash.app.unit_of_work import UnitOfWork
 from leadtocash.classification import Reclassification, TierChanged, apply_classification
-from leadtocash.collision import CollisionReport, candidate_keys, raise_if_blocked
+from leadtocash.collision import (
+    CollisionReport,
+    candidate_keys,
+    check_not_merged,
+    raise_if_blocked,
+)
 from leadtocash.errors import (
     DuplicateKey,
     FieldError,
@@ -341,6 +346,7 @@ class CustomerWrites:
         summarize: bool = False,
         classify: bool | None = None,
         now: datetime | None = None,
+        archive: bool = False,
     ) -> StagedCustomer:
         """Stage ``candidate`` (``before`` with its new facts, or a new customer).
 
@@ -352,8 +358,12 @@ class CustomerWrites:
         reason is ``reason``, followed by the classification summary when the tier or tags
         moved (or always, with ``summarize``).
         Nothing is saved and no change is returned when nothing changed. ``now`` is the
-        command's time (default: the clock's).
+        command's time (default: the clock's). A customer merged into another (an archive)
+        is refused (``customer.merged``) unless ``archive``: a change its own documents cause
+        (contracts, renewals, tickets stay with it) or an erasure.
         """
+        if before is not None and not archive:
+            check_not_merged(before)
         now = self.ctx.clock.now() if now is None else now
         result = None
         classified = candidate

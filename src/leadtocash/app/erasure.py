@@ -162,7 +162,7 @@ def erase_person(
         for before in now_found.customers:
             after = attrs.evolve(before, phones=(), emails=(), address=None)
             if after != before:
-                staged = writes.stage(uow, before, after, reason=reason)
+                staged = writes.stage(uow, before, after, reason=reason, archive=True)
                 if staged.changes:
                     changes.append(_tombstone("customer", before.id, before, reason))
         for contact in now_found.contacts:

@@ -40,6 +40,7 @@ from leadtocash.app.reclaim import (
     run_recompute,
     run_sweep,
 )
+from leadtocash.app.release_targets import check_release_target
 from leadtocash.app.unit_of_work import Page, UnitOfWork
 from leadtocash.durations import local_day
 from leadtocash.errors import NotFound
@@ -120,6 +121,7 @@ class LeadPoolService:
 
         def command(uow: UnitOfWork) -> tuple[LeadPool, list[Change]]:
             self.leads.guard_pool(uow, principal, pool, write=True)
+            check_release_target(uow, pool.id, pool.rules)
             uow.repository(LeadPool).add(pool)
             return pool, [Change("lead_pool", pool.id, None, pool)]
 
@@ -167,6 +169,7 @@ class LeadPoolService:
         def command(uow: UnitOfWork) -> tuple[LeadPool, list[Change]]:
             pool = self.leads.pool(uow, pool_id)
             self.leads.guard_pool(uow, principal, pool, write=True)
+            check_release_target(uow, pool.id, rules)
             after = attrs.evolve(pool, rules=rules)
             uow.repository(LeadPool).save(after)
             request_recompute(uow, LeadScheduleRecompute, pool_id, self.ctx.clock.now(), why)

@@ -20,6 +20,7 @@ from leadtocash.access import Action, Principal
 from leadtocash.app.contacts import check_follow_up_text, complete_plans
 from leadtocash.app.context import AppContext, Change
 from leadtocash.app.customers import CustomerWrites, all_pools, rep_of
+from leadtocash.app.release_targets import check_release_target
 from leadtocash.app.unit_of_work import Page, UnitOfWork
 from leadtocash.durations import local_day
 from leadtocash.events import (
@@ -123,6 +124,7 @@ class PoolService:
 
         def command(uow: UnitOfWork) -> tuple[Pool, list[Change]]:
             self.customers.guard_pool(uow, principal, pool, write=True)
+            check_release_target(uow, pool.id, pool.rules)
             uow.repository(Pool).add(pool)
             return pool, [Change("pool", pool.id, None, pool)]
 

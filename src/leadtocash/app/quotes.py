@@ -22,6 +22,7 @@ from leadtocash.access import Action, Principal
 from leadtocash.app.context import AppContext, Change
 from leadtocash.app.documents import CashPolicies, batch_size, guard_document, index_ids, page_limit
 from leadtocash.app.unit_of_work import Page, UnitOfWork
+from leadtocash.collision import check_not_merged
 from leadtocash.contracts import (
     LineInput,
     Product,
@@ -237,6 +238,7 @@ class QuoteService:
             customer = guard_document(
                 self.ctx, uow, principal, "quote", ident, customer_id, write=True
             )
+            check_not_merged(customer)  # a new record goes to the survivor
             quote = draft_quote(
                 ident, CustomerId(customer.id), principal.user_id, currency, lines,
                 _products_of(uow, lines), self.ctx.clock.now(), valid_until=valid_until,

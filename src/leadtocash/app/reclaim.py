@@ -21,6 +21,7 @@ from leadtocash.app.aggregates import sortable_time
 from leadtocash.app.context import AppContext, Change
 from leadtocash.app.customers import CustomerWrites
 from leadtocash.app.documents import batch_size
+from leadtocash.app.release_targets import check_release_target
 from leadtocash.app.unit_of_work import Page, UnitOfWork
 from leadtocash.errors import ConcurrencyConflict
 from leadtocash.events import ReclaimWarning
@@ -394,6 +395,7 @@ class ReclaimService:
         def command(uow: UnitOfWork) -> tuple[Pool, list[Change]]:
             pool = uow.repository(Pool).get(pool_id)
             self.customers.guard_pool(uow, principal, pool, write=True)
+            check_release_target(uow, pool.id, rules)
             after = attrs.evolve(pool, rules=rules)
             uow.repository(Pool).save(after)
             request_recompute(uow, ScheduleRecompute, pool_id, self.ctx.clock.now(), why)

@@ -151,7 +151,9 @@ class RenewalService:
         candidate = attrs.evolve(
             customer, open_opportunity_stage=rank, last_opportunity_at=self.ctx.clock.now()
         )
-        return list(self.customers.stage(uow, customer, candidate, reason=why).changes)
+        return list(
+            self.customers.stage(uow, customer, candidate, reason=why, archive=True).changes
+        )
 
     # -- reads ------------------------------------------------------------------------------
     def for_customer(

@@ -147,7 +147,7 @@ def churn_changes(
     update = apply_churn(customer, assessment, rules)
     if not update.changed:
         return []
-    staged = writes.stage(uow, customer, update.after, reason=update.summary())
+    staged = writes.stage(uow, customer, update.after, reason=update.summary(), archive=True)
     return list(staged.changes)
 
 

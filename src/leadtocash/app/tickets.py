@@ -57,6 +57,7 @@ from leadtocash.app.service import (
     visible_contact,
 )
 from leadtocash.app.unit_of_work import Page, UnitOfWork
+from leadtocash.collision import check_not_merged
 from leadtocash.contracts import Contract, ContractId, Product, ProductId
 from leadtocash.errors import ConcurrencyConflict, NotFound, RuleViolation, ValidationError
 from leadtocash.model import Contact, ContactId, RepId, TeamId
@@ -158,6 +159,7 @@ class TicketService:
             ident = TicketId(self.ctx.ids.new_id("ticket"))
             customer = guard_document(self.ctx, uow, principal, "ticket", ident, customer_id,
                                       write=True, money=False)  # fmt: skip
+            check_not_merged(customer)  # a new record goes to the survivor
             contact = uow.contacts.get(contact_id)
             if contact.customer_id != customer.id:
                 raise RuleViolation(

@@ -49,9 +49,11 @@ from leadtocash.collision.keys import (
 )
 from leadtocash.collision.merge import (
     MERGE_CONFLICT_CODE,
+    MERGED_CODE,
     MergeMove,
     MergePlan,
     SurvivorRule,
+    check_not_merged,
     choose_survivor,
     plan_merge,
     retarget_contact,
@@ -79,6 +81,7 @@ __all__ = [
     "ENGLISH_LEGAL_SUFFIXES",
     "INDUSTRY_WORDS",
     "MASK",
+    "MERGED_CODE",
     "MERGE_CONFLICT_CODE",
     "CollisionHit",
     "CollisionPolicy",
@@ -98,6 +101,7 @@ __all__ = [
     "blocking_keys",
     "candidate_keys",
     "check_duplicates",
+    "check_not_merged",
     "choose_survivor",
     "customer_keys",
     "dedup_keys",

@@ -35,10 +35,12 @@ from leadtocash.fields import DEFAULT_REGION, parse_email, parse_phone
 from leadtocash.model import Contact, Customer, CustomerId, FollowUp, RepId, Tier, utc
 
 __all__ = [
+    "MERGED_CODE",
     "MERGE_CONFLICT_CODE",
     "MergeMove",
     "MergePlan",
     "SurvivorRule",
+    "check_not_merged",
     "choose_survivor",
     "plan_merge",
     "retarget_contact",
@@ -47,6 +49,20 @@ __all__ = [
 
 #: The stable error code of a refused merge.
 MERGE_CONFLICT_CODE = "collision.merge_conflict"
+#: The stable error code of a command on a customer merged into another.
+MERGED_CODE = "customer.merged"
+
+
+def check_not_merged(customer: Customer) -> None:
+    """Refuse to change, own or attach records to a merged-away customer: it is an archive
+    of the duplicate (its keys given up); the survivor is the customer (``customer.merged``,
+    naming the survivor)."""
+    if customer.merged_into is not None:
+        raise RuleViolation(
+            f"customer {customer.id} was merged into {customer.merged_into}",
+            code=MERGED_CODE,
+            details={"id": customer.id, "merged_into": customer.merged_into},
+        )
 
 
 class SurvivorRule(enum.StrEnum):

@@ -393,6 +393,8 @@ MESSAGES: dict[str, str | dict[str, str]] = {
     # -- classification, scopes, merge ----------------------------------------------------
     "auth.out_of_scope": "{kind:@record} {id} is outside your data scope.",
     "auth.amount_hidden": "The amount of opportunity {opportunity_id} is hidden from you.",
+    "customer.merged": "Customer {id} was merged into {merged_into}; work on that customer.",
+    "pool.unknown_release_target": "There is no pool to release to with this id.",
     "collision.merge_invalid": "A merge needs two distinct customers that were not merged before.",
     "classification.rule_invalid": "Invalid classification rule.",
     "classification.not_monotone": "This rule could lower a tier when information is added.",

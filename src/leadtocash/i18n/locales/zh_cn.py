@@ -352,6 +352,8 @@ MESSAGES: dict[str, str] = {
     # -- classification, scopes, merge ----------------------------------------------------
     "auth.out_of_scope": "{kind:@record} {id} 不在您的数据权限范围内。",
     "auth.amount_hidden": "商机 {opportunity_id} 的金额对您不可见。",
+    "customer.merged": "客户 {id} 已合并到 {merged_into}，请在该客户上操作。",
+    "pool.unknown_release_target": "释放目标公海池不存在。",
     "collision.merge_invalid": "合并需要两个不同且未被合并过的客户。",
     "classification.rule_invalid": "分级规则无效。",
     "classification.not_monotone": "该规则可能在补充信息后降低客户级别。",

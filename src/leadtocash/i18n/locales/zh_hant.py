@@ -356,6 +356,8 @@ MESSAGES: dict[str, str] = {
     # -- classification, scopes, merge ----------------------------------------------------
     "auth.out_of_scope": "{kind:@record} {id} 不在您的資料權限範圍內。",
     "auth.amount_hidden": "商機 {opportunity_id} 的金額對您不可見。",
+    "customer.merged": "客戶 {id} 已合併到 {merged_into}，請在該客戶上操作。",
+    "pool.unknown_release_target": "釋放目標公海池不存在。",
     "collision.merge_invalid": "合併需要兩個不同且未被合併過的客戶。",
     "classification.rule_invalid": "分級規則無效。",
     "classification.not_monotone": "該規則可能在補充資訊後降低客戶級別。",
