@@ -23,6 +23,7 @@ from hypothesis import event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
+from leadtocash import CollaboratorAccess as Access
 from leadtocash import LeadToCashError, Money, RepId, verify_audit_chain
 from leadtocash.model import Customer
 from leadtocash.pool.book import RepBook
@@ -49,6 +50,8 @@ class CustomerLifecycle(RuleBasedStateMachine):
                 ADMIN, "客户0分公司", pool_id=self.world.pool_id, phones=["+8613900000000"]
             ).id
         )
+        crm.org.create_zone(ADMIN, "east", "East")
+        crm.org.create_zone(ADMIN, "west", "West")
         self.left: set[str] = set()
 
     # -- helpers ----------------------------------------------------------------------------------
@@ -92,6 +95,51 @@ class CustomerLifecycle(RuleBasedStateMachine):
     def release(self, rep: int, index: int) -> None:
         crm = self.world.crm
         self.attempt("release", crm.pools.release, REPS[rep], self.cid(index), "not for me")
+
+    @rule(rep=rep_index, index=customer_index)
+    def transfer(self, rep: int, index: int) -> None:
+        crm, target = self.world.crm, REPS[rep].rep_id
+        self.attempt("transfer", crm.pools.transfer, MANAGER, self.cid(index), target, "rebalance")
+
+    @rule(rep=rep_index, index=customer_index, access=st.none() | st.sampled_from(Access))
+    def collaborate(self, rep: int, index: int, access: Access | None) -> None:
+        crm, who = self.world.crm, REPS[rep].rep_id
+        self.attempt(
+            "collaborator",
+            crm.pools.set_collaborator,
+            MANAGER,
+            self.cid(index),
+            who,
+            access,
+            "help",
+        )
+
+    @rule(rep=rep_index, index=customer_index)
+    def follow_up(self, rep: int, index: int) -> None:
+        self.attempt("follow up", self.world.crm.pools.log_follow_up, REPS[rep], self.cid(index))
+
+    @rule(
+        picks=st.lists(customer_index, min_size=1, max_size=3, unique=True), seed=st.integers(0, 9)
+    )
+    def allocate(self, picks: list[int], seed: int) -> None:
+        crm, ids = self.world.crm, [self.cid(i) for i in picks]
+        self.attempt(
+            "allocate", crm.allocation.allocate, MANAGER, self.world.pool_id, ids, seed=seed
+        )
+
+    @rule(rules=pool_rules().map(lambda rules: attrs.evolve(rules, release_to=None)))
+    def change_rules(self, rules: PoolRules) -> None:
+        crm = self.world.crm
+        self.attempt(
+            "rules", crm.reclaim.update_rules, ADMIN, self.world.pool_id, rules, "new rules"
+        )
+
+    @rule(rep=rep_index, west=st.booleans())
+    def move(self, rep: int, west: bool) -> None:
+        """A rep moves zone (their book stays theirs; the east pool is no longer theirs)."""
+        zone = "west" if west else "east"
+        org, rep_id = self.world.crm.org, str(REPS[rep].rep_id)
+        self.attempt("move", org.move_rep, ADMIN, rep_id, zone_id=zone, team_id=None)
 
     @rule(index=customer_index, locked=st.booleans())
     def lock(self, index: int, locked: bool) -> None:
@@ -203,6 +251,17 @@ class CustomerLifecycle(RuleBasedStateMachine):
                 assert line.from_rep == owner, customer.id
                 owner = line.to_rep
             assert owner == customer.owner_id, customer.id
+
+    @invariant()
+    def deal_facts_follow_the_deals(self) -> None:
+        """A customer is won when one of its deals (its own, or a merged duplicate's) was won,
+        and its open-deal stage is its furthest open deal's."""
+        pipeline = self.world.crm.pipeline
+        for customer in self.in_force():
+            deals = pipeline.opportunities(ADMIN, "customer", customer.id)
+            assert customer.won == any(d.stage == "won" for d in deals), customer.id
+            open_stages = [d.stage for d in deals if d.stage not in ("won", "lost")]
+            assert (customer.open_opportunity_stage is None) == (not open_stages), customer.id
 
     @invariant()
     def audit_verifies(self) -> None:
