@@ -3,7 +3,8 @@ refuses with a LeadToCashError — and a refusal has its own code, names its bad
 changes nothing (the session-wide guard in ``tests/refusal_guard.py`` checks each call).
 
 On the in-memory store and on SQLite, each command gets a small organisation (customers, a
-signed contract and its invoice, a lead pool with a lead, a contact, a ticket, a deal) and
+signed contract and its invoice, a lead pool with a lead, a contact, a ticket, a deal, a
+customer merged into another that keeps a ticket) and
 hypothesis draws its arguments from its signature: blank, huge and odd texts, the ids of
 records of every kind (and ids of none), negative and huge numbers, NaN, naive and far-off
 times, unknown enum values for parameters that take text; pool rules, members, reps and
@@ -41,7 +42,7 @@ from leadtocash.app.imports import ImportPlan
 from leadtocash.contracts import AmendmentLine, InvoiceKind, LineInput, Milestone
 from leadtocash.durations import Duration
 from leadtocash.errors import LeadToCashError
-from leadtocash.model import Contact, ContactId, PoolId, SalesRep
+from leadtocash.model import Contact, ContactId, CustomerId, PoolId, SalesRep
 from leadtocash.pool.leads import LeadPoolRules
 from leadtocash.pool.membership import PoolMembers
 from leadtocash.pool.rules import PoolRules
@@ -131,7 +132,7 @@ def _plans(crm: LeadToCash) -> list[ImportPlan]:
 def _world(store: Store) -> tuple[World, list[str]]:
     """The organisation the commands run against, and every record id it holds."""
     # the fixtures type the in-memory store (tests read its rows); any Store runs them
-    world, first, _second = cash_world(customers=3, store=typing.cast(InMemoryStore, store))
+    world, first, _second = cash_world(customers=4, store=typing.cast(InMemoryStore, store))
     crm = world.crm
     contract = signed_contract(world, first)
     crm.billing.draft_invoice(ADMIN, contract.id, InvoiceKind.ORDINARY, Money("100", "CNY"))
@@ -148,6 +149,15 @@ def _world(store: Store) -> tuple[World, list[str]]:
         rep_principal(1), first, "k1", subject="打不开", category="software",
         channel="phone", priority="P3",
     )  # fmt: skip
+    # A duplicate merged away, with a ticket it keeps: commands meet an archive too.
+    kept, dropped = world.customers[2], world.customers[3]
+    with crm.unit_of_work() as uow:
+        uow.contacts.add(Contact(ContactId("k2"), dropped, "李经理", phone="+8613800002222"))
+        uow.commit()
+    crm.tickets.open(
+        ADMIN, dropped, "k2", subject="慢", category="software", channel="phone", priority="P3"
+    )  # fmt: skip
+    crm.collisions.merge(ADMIN, kept, dropped, "same company", prefer=CustomerId(kept))
     session = store.session()
     ids = sorted({r.id for spec in SPECS for r in session.scan(spec.kind, limit=1_000)})
     session.close()
