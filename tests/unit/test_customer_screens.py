@@ -11,8 +11,11 @@ from datetime import timedelta
 import attrs
 import pytest
 
+from contract_fixtures import cash_world, signed_contract
 from leadtocash import (
+    CustomerId,
     LeadToCash,
+    Money,
     PermissionDenied,
     Principal,
     RepId,
@@ -25,6 +28,7 @@ from leadtocash import (
     ZoneId,
 )
 from leadtocash.app import CustomerFilter, CustomerSort
+from leadtocash.contracts import InvoiceKind
 from leadtocash.model import CollaboratorAccess
 from leadtocash.scopes import customer_target
 from pool_fixtures import ADMIN, MANAGER, START, SYSTEM, World, make_world, rep_principal
@@ -177,6 +181,23 @@ def test_the_360_view_shows_what_the_caller_may_see(world: World) -> None:
     assert other.classification is None
     with pytest.raises(PermissionDenied):
         crm.customers.get(rep_principal(2), cid)
+
+
+def test_the_360_view_shows_the_documents_of_duplicates_merged_into_the_customer() -> None:
+    """A merge moves contacts, follow-ups and deals; contracts and invoices stay with the
+    archived duplicate, and the survivor's 360 view shows them after its own."""
+    world, kept, dropped = cash_world(customers=2)
+    crm = world.crm
+    own, theirs = signed_contract(world, kept), signed_contract(world, dropped, rep=2)
+    crm.billing.draft_invoice(ADMIN, theirs.id, InvoiceKind.ORDINARY, Money("100", "CNY"))
+    before = crm.customers.get(ADMIN, kept)
+    assert [c.id for c in before.sections["contracts"]] == [own.id]
+    crm.collisions.merge(ADMIN, kept, dropped, "same company", prefer=CustomerId(kept))
+    view = crm.customers.get(ADMIN, kept)
+    assert view.merged_from == (dropped,)
+    assert [c.id for c in view.sections["contracts"]] == [own.id, theirs.id]
+    assert [i.contract_id for i in view.sections["invoices"]] == [theirs.id]
+    assert crm.customers.get(ADMIN, dropped).merged_from == ()
 
 
 def test_unmasked_reads_are_audited_without_the_values(world: World) -> None:

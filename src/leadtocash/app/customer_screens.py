@@ -24,6 +24,7 @@ from leadtocash.aftersales import Ticket
 from leadtocash.app.context import AppContext, Change
 from leadtocash.app.customers import CustomerWrites, all_pools
 from leadtocash.app.dedup import collision_report
+from leadtocash.app.documents import all_pages
 from leadtocash.app.erasure import ErasureResult, erase_person, person_records
 from leadtocash.app.listing import (
     DEFAULT_PAGE,
@@ -57,7 +58,7 @@ from leadtocash.errors import (
     ValidationError,
 )
 from leadtocash.fields import collect_field, length_errors, parse_email, parse_phone, parse_uscc
-from leadtocash.model import Contact, Customer, FollowUp, Lead, RepId, SalesRep, TeamId
+from leadtocash.model import Contact, Customer, CustomerId, FollowUp, Lead, RepId, SalesRep, TeamId
 from leadtocash.pipeline.opportunity import Opportunity
 from leadtocash.pipeline.views import OpportunityView, visible_opportunity
 from leadtocash.pool.book import OwnershipChange
@@ -156,7 +157,9 @@ class Customer360:
     """Everything a customer screen shows, as the caller may see it.
 
     ``classification`` (the tier and why) is shown to the owner and managers only;
-    ``sections`` holds the parts other features add (contracts, invoices, receipts, ...).
+    ``sections`` holds the parts other features add (contracts, invoices, receipts, ...),
+    the customer's own rows first, then those of the duplicates merged into it
+    (``merged_from``: their documents stay with them, see ``collisions.merge``).
     """
 
     customer: Customer
@@ -168,6 +171,7 @@ class Customer360:
     opportunities: tuple[OpportunityView, ...]
     history: tuple[OwnershipChange, ...]
     sections: Mapping[str, tuple[Any, ...]] = attrs.field(factory=dict)
+    merged_from: tuple[CustomerId, ...] = ()
 
 
 @attrs.frozen
@@ -306,8 +310,13 @@ class CustomerService:
                 if o.closed_at is None
             )
         history = uow.repository(OwnershipChange).query_group("customer", customer.id, limit=200)
+        # Duplicates merged into this customer keep their documents (contracts, invoices,
+        # tickets …): their rows follow the customer's own in each section.
+        merged = all_pages(uow.customers, "merged_into", equals=customer.id)
         sections = {
-            section.name: section.read(uow, customer)
+            section.name: tuple(
+                row for one in (customer, *merged) for row in section.read(uow, one)
+            )[:_SECTION_ROWS]
             for section in self.sections
             if policy.allows(principal, section.action)
         }
@@ -321,6 +330,7 @@ class CustomerService:
             opportunities=opportunities,
             history=history.items,
             sections=sections,
+            merged_from=tuple(m.id for m in merged),
         )
 
     def list(
