@@ -19,11 +19,12 @@ from datetime import date, timedelta
 from typing import Any
 
 import attrs
-from hypothesis import event, settings
+from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from hypothesis.stateful import initialize, invariant, rule
 
-from leadtocash import LeadToCash, LeadToCashError, Money, verify_audit_chain
+from command_machine import CommandMachine
+from leadtocash import LeadToCash, Money, verify_audit_chain
 from leadtocash.model import Lead, LeadStatus, PoolId, RepId, SalesRep, ZoneId
 from leadtocash.pool.leads import LeadPoolRules
 from leadtocash.testing import FakeClock, InMemoryStore, SequentialIds
@@ -38,7 +39,7 @@ rep_index = st.integers(0, 2)
 OPEN = (LeadStatus.NEW, LeadStatus.WORKING, LeadStatus.QUALIFIED)
 
 
-class LeadLifecycle(RuleBasedStateMachine):
+class LeadLifecycle(CommandMachine):
     crm: LeadToCash
 
     @initialize(rules=lead_pool_rules().map(lambda rules: attrs.evolve(rules, release_to=None)))
@@ -63,23 +64,9 @@ class LeadLifecycle(RuleBasedStateMachine):
         self.converted: dict[str, str] = {}  # lead id -> the customer it became
 
     # -- helpers ----------------------------------------------------------------------------------
-    def snapshot(self) -> Any:
-        return (dict(self.store._rows), len(self.store._audit), dict(self.store._outbox))
-
     def lead(self, lead_id: str) -> Lead | None:
         with self.crm.unit_of_work() as uow:
             return uow.leads.find_any(lead_id)
-
-    def attempt(self, what: str, call: Any, *args: Any, **kwargs: Any) -> Any:
-        before = self.snapshot()
-        try:
-            result = call(*args, **kwargs)
-        except LeadToCashError as error:
-            assert self.snapshot() == before, f"a refused {what} changed state"
-            event(f"{what} refused: {error.code}")
-            return None
-        event(f"{what} done")
-        return result
 
     def owner_of(self, index: int) -> Any:
         """The principal of the lead's owner (rep1 when it has none)."""

@@ -18,6 +18,7 @@ from hypothesis import event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
+from command_machine import expected_book
 from leadtocash import PermissionDenied, RepId, RuleViolation, ValidationError
 from leadtocash.durations import Duration, deadline, local_day
 from leadtocash.pool.book import RepBook
@@ -180,15 +181,7 @@ class PoolMachine(RuleBasedStateMachine):
         )
         for principal in REPS:
             rep = str(principal.rep_id)
-            mine = [c for c in customers if c.owner_id == rep]
-            expected = RepBook(
-                RepId(rep),
-                owned=len(mine),
-                won=sum(c.won for c in mine),
-                locked=sum(c.locked for c in mine),
-                won_and_locked=sum(c.won and c.locked for c in mine),
-            )
-            assert attrs.evolve(self.book(rep), version=0) == expected
+            assert attrs.evolve(self.book(rep), version=0) == expected_book(rep, customers)
 
     @invariant()
     def history_replays_to_the_current_owner(self) -> None:

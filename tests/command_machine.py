@@ -1,0 +1,51 @@
+"""A base for hypothesis state machines that drive facade commands against an in-memory store:
+each command either succeeds or is refused without changing anything."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from hypothesis import event
+from hypothesis.stateful import RuleBasedStateMachine
+
+from leadtocash import LeadToCashError, RepId
+from leadtocash.model import Customer
+from leadtocash.pool.book import RepBook
+from leadtocash.testing import InMemoryStore
+
+
+class CommandMachine(RuleBasedStateMachine):
+    """Runs commands through :meth:`attempt`; subclasses set ``store`` when they build it."""
+
+    store: InMemoryStore
+
+    def snapshot(self) -> Any:
+        """Everything the store holds: records, audit length, outbox."""
+        return (dict(self.store._rows), len(self.store._audit), dict(self.store._outbox))
+
+    def attempt(self, what: str, call: Any, *args: Any, **kwargs: Any) -> Any:
+        """``call``'s result, or None when it refused (after checking it changed nothing);
+        the outcome is a hypothesis event, so ``--hypothesis-show-statistics`` shows how
+        often each command got through."""
+        before = self.snapshot()
+        try:
+            result = call(*args, **kwargs)
+        except LeadToCashError as error:
+            assert self.snapshot() == before, f"a refused {what} changed state"
+            event(f"{what} refused: {error.code}")
+            return None
+        event(f"{what} done")
+        return result
+
+
+def expected_book(rep: str, customers: Iterable[Customer]) -> RepBook:
+    """The book rep ``rep`` should have: counts over the ``customers`` they own."""
+    mine = [c for c in customers if c.owner_id == rep]
+    return RepBook(
+        RepId(rep),
+        owned=len(mine),
+        won=sum(c.won for c in mine),
+        locked=sum(c.locked for c in mine),
+        won_and_locked=sum(c.won and c.locked for c in mine),
+    )
