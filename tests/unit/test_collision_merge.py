@@ -204,3 +204,18 @@ def test_retarget_follow_ups_and_contacts() -> None:
 def test_merge_requires_utc_now() -> None:
     with pytest.raises(ValidationError):
         plan_merge(customer("a"), customer("b"), now=datetime(2025, 1, 1))
+
+
+def test_the_deal_facts_move_with_the_deals() -> None:
+    """Found by the customer lifecycle machine: the loser's deals move to the survivor, but
+    its ``won`` and open-stage facts stayed behind, so a company with a won deal was not won
+    (reclaimable, counted as not won in its owner's book)."""
+    later = NOW + timedelta(days=3)
+    survivor = customer("a", open_opportunity_stage=1, last_opportunity_at=NOW)
+    loser = customer("b", won=True, open_opportunity_stage=3, last_opportunity_at=later)
+    merged = plan_merge(survivor, loser, now=NOW, prefer=CustomerId("a")).merged
+    assert (merged.won, merged.open_opportunity_stage, merged.last_opportunity_at) == (
+        True, 3, later,
+    )  # fmt: skip
+    none_open = plan_merge(customer("a"), customer("b"), now=NOW).merged
+    assert (none_open.won, none_open.open_opportunity_stage) == (False, None)

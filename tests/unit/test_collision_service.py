@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from contract_fixtures import cash_world, signed_contract
 from leadtocash import (
     CollaboratorAccess,
     Contact,
@@ -271,3 +272,27 @@ def test_a_merged_away_customer_can_still_be_erased() -> None:
     drop = _merged_away(world)
     world.crm.customers.erase_person(ADMIN, customer_id=world.customers[0], reason="PIPL")
     assert world.crm.pools.get_customer(ADMIN, drop).phones == ()
+
+
+def test_a_merged_duplicates_contracts_keep_protecting_the_company() -> None:
+    """Contracts stay with the archived duplicate but are the company's: the survivor has an
+    active contract while one of them runs (reclaim exemptions read it), and loses it when
+    the last one ends, whichever of them it was."""
+    world, kept, dropped = cash_world(customers=2)
+    crm = world.crm
+
+    def active() -> tuple[bool, bool]:
+        with crm.unit_of_work() as uow:
+            return (uow.customers.get(kept).has_active_contract,
+                    uow.customers.get(dropped).has_active_contract)  # fmt: skip
+
+    theirs = signed_contract(world, dropped, rep=2)
+    crm.collisions.merge(ADMIN, kept, dropped, "same company", prefer=CustomerId(kept))
+    assert active() == (True, True)
+    own = signed_contract(world, kept)
+    crm.contracts.terminate(ADMIN, theirs.id, "cancelled")
+    assert active() == (True, False), "the survivor's own contract still runs"
+    crm.contracts.terminate(ADMIN, own.id, "cancelled")
+    assert active() == (False, False)
+    with crm.unit_of_work() as uow:
+        assert uow.customers.get(kept).last_contract_end_at == world.clock.now()

@@ -62,6 +62,7 @@ from leadtocash.contracts.events import (
     ContractTerminated,
 )
 from leadtocash.errors import RuleViolation
+from leadtocash.model import Customer
 from leadtocash.pipeline.flows import DEFAULT_FLOW, StageFlow
 from leadtocash.pipeline.opportunity import Opportunity
 
@@ -93,20 +94,30 @@ class ContractService:
     def _customer_facts(
         self, uow: UnitOfWork, contract: Contract, *, ended: bool, reason: str
     ) -> list[Change]:
-        """Stage the customer's contract facts through the write path (its audit change)."""
-        customer = uow.customers.get(contract.customer_id)
-        if not ended:
-            candidate = attrs.evolve(customer, has_active_contract=True)
-        else:
-            active = uow.repository(Contract).index_entries(
-                "active_customer", equals=contract.customer_id, limit=2
-            )
-            if any(ident != contract.id for _, ident in active):
-                return []  # another contract is still active
-            now = self.ctx.clock.now()
-            candidate = attrs.evolve(customer, has_active_contract=False, last_contract_end_at=now)
-        staged = self.customers.stage(uow, customer, candidate, reason=reason, archive=True)
-        return list(staged.changes)
+        """Stage the customer's contract facts through the write path (its audit change), and
+        those of the customer it was merged into, if it was: the company's contracts protect
+        the survivor from reclaim too."""
+        changes: list[Change] = []
+        now = self.ctx.clock.now()
+        for customer in _company(uow, contract.customer_id):
+            if not ended:
+                candidate = attrs.evolve(customer, has_active_contract=True)
+            else:
+                active = [
+                    ident
+                    for cid in _with_archives(uow, customer)
+                    for _, ident in uow.repository(Contract).index_entries(
+                        "active_customer", equals=cid, limit=2
+                    )
+                ]
+                if any(ident != contract.id for ident in active):
+                    continue  # another contract of the company is still active
+                candidate = attrs.evolve(
+                    customer, has_active_contract=False, last_contract_end_at=now
+                )
+            staged = self.customers.stage(uow, customer, candidate, reason=reason, archive=True)
+            changes += staged.changes
+        return changes
 
     def _step(
         self,
@@ -198,11 +209,15 @@ class ContractService:
             # The draft is a fact of its customer: the customer's write meets a concurrent
             # deletion on its version (whichever commits second re-runs and sees the other:
             # the draft is refused, or goes to the recycle bin with its customer).
-            drafted = attrs.evolve(customer, last_contract_at=self.ctx.clock.now())
             reason = f"contract {contract.id} drafted"
-            facts = self.customers.stage(
-                uow, customer, drafted, reason=reason, archive=True
-            ).changes
+            facts = [
+                change
+                for one in _company(uow, customer.id)
+                for change in self.customers.stage(
+                    uow, one, attrs.evolve(one, last_contract_at=self.ctx.clock.now()),
+                    reason=reason, archive=True,
+                ).changes
+            ]  # fmt: skip
             return contract, [Change("contract", contract.id, None, contract), *made, *facts]
 
         return self.ctx.execute(principal, Action.CONTRACT_WRITE, command)
@@ -447,3 +462,25 @@ class ContractService:
             return roll_up(contract, invoices)
 
         return self.ctx.read(principal, Action.CONTRACT_READ, query)
+
+
+def _company(uow: UnitOfWork, customer_id: str) -> list[Customer]:
+    """The customer, then each customer it was merged into (the survivor, which may have been
+    merged on in turn): the records whose contract facts a contract of it moves."""
+    found = [uow.customers.get(customer_id)]
+    while (survivor_id := found[-1].merged_into) is not None:
+        survivor = uow.customers.find(survivor_id)
+        if survivor is None:  # the survivor is in the recycle bin: its facts wait there
+            break
+        found.append(survivor)
+    return found
+
+
+def _with_archives(uow: UnitOfWork, customer: Customer) -> list[str]:
+    """The customer's id and those of every customer merged into it, at any depth."""
+    ids: list[str] = [customer.id]
+    i = 0
+    while i < len(ids):
+        ids += [c.id for c in all_pages(uow.customers, "merged_into", equals=ids[i])]
+        i += 1
+    return ids

@@ -17,8 +17,11 @@ Merged fields: the survivor's name, owner and id; the USCC, address, zone and po
 survivor or else of the loser (two *different* USCCs are two legal entities: refused with
 ``collision.merge_conflict``); phones and e-mails united (survivor's first, duplicates by
 canonical form dropped); tags united; the hotter tier (A before E); locked if either is; the
-earlier ``created_at`` (customer since) and the later ``last_follow_up_at``; ``updated_at``
-is ``now``. ``version`` stays the survivor's (storage bumps it on save).
+earlier ``created_at`` (customer since) and the later ``last_follow_up_at``; the deal facts
+of the deals that move with the merge (``won`` if either was won, the furthest open stage, the
+later ``last_opportunity_at``) and of the contracts, which stay with the loser (an active
+contract if either has one, the later contract dates); ``updated_at`` is ``now``.
+``version`` stays the survivor's (storage bumps it on save).
 """
 
 from __future__ import annotations
@@ -175,6 +178,11 @@ def _later(a: datetime | None, b: datetime | None) -> datetime | None:
     return max(a, b)
 
 
+def _furthest(a: int | None, b: int | None) -> int | None:
+    ranks = [rank for rank in (a, b) if rank is not None]
+    return max(ranks) if ranks else None
+
+
 def plan_merge(
     a: Customer,
     b: Customer,
@@ -219,6 +227,17 @@ def plan_merge(
         tags=survivor.tags | loser.tags,
         locked=survivor.locked or loser.locked,
         last_follow_up_at=_later(survivor.last_follow_up_at, loser.last_follow_up_at),
+        # The loser's deals move to the survivor, and their facts with them.
+        won=survivor.won or loser.won,
+        open_opportunity_stage=_furthest(
+            survivor.open_opportunity_stage, loser.open_opportunity_stage
+        ),
+        last_opportunity_at=_later(survivor.last_opportunity_at, loser.last_opportunity_at),
+        # Contracts stay with the loser, but they are the company's: their facts protect the
+        # survivor (the contract services keep both up to date from now on).
+        has_active_contract=survivor.has_active_contract or loser.has_active_contract,
+        last_contract_at=_later(survivor.last_contract_at, loser.last_contract_at),
+        last_contract_end_at=_later(survivor.last_contract_end_at, loser.last_contract_end_at),
         updated_at=now,
     )
     before_keys = customer_keys(survivor, region=region)
