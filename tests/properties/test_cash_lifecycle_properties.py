@@ -4,14 +4,16 @@ The domain machine (``test_contracts_properties.py``) drives the pure functions.
 drives ``crm.billing``, ``crm.contracts`` and ``crm.receivables`` on a store, as an app would:
 two customers with a signed contract each; deliveries, invoices (drafted, issued, voided,
 red), receipts (registered, confirmed, allocated, reversed), customer credit (applied,
-released, refunded) and a merge of the two customers, as time passes. After every step,
-read back from the store:
+released, refunded), contracts ending early and a merge of the two customers, as time
+passes. After every step, read back from the store:
 
 * every confirmed receipt is allocated or credited to the fen, and what the customers paid
   is what the invoices show paid (from receipts and credit), the credit balance and the
   refunds;
 * each contract's invoiced sum is its issued invoices' (blue minus red), within its total;
 * the receivables aging is the issued invoices' outstanding amounts;
+* a customer has an active contract while one of its company's runs (its own, or one of a
+  duplicate merged into it);
 * the audit log verifies, and a refused command changed nothing.
 """
 
@@ -170,6 +172,12 @@ class CashLifecycle(CommandMachine):
             prefer=CustomerId(first),
         )  # fmt: skip
 
+    @rule(n=which)
+    def end(self, n: int) -> None:
+        """The contract ends early (its customer's contract facts follow)."""
+        crm = self.world.crm
+        self.attempt("terminate", crm.contracts.terminate, ADMIN, self.contracts[n], "cancelled")
+
     @rule(days=st.integers(1, 60))
     def time_passes(self, days: int) -> None:
         self.world.clock.advance(timedelta(days=days))
@@ -207,6 +215,15 @@ class CashLifecycle(CommandMachine):
         aging = self.world.crm.receivables.aging(FINANCE, today, "CNY")
         open_ = sum(outstanding(i).minor_units for i in self.invoices())
         assert aging.total.minor_units == open_
+
+    @invariant()
+    def customers_have_an_active_contract_while_the_companys_runs(self) -> None:
+        with self.world.crm.unit_of_work() as uow:
+            customers = [uow.customers.get(cid) for cid in self.customers]
+        running = {c.customer_id for c in map(self.contract, (0, 1)) if c.status.value == "active"}
+        for customer in customers:
+            family = {customer.id} | {c.id for c in customers if c.merged_into == customer.id}
+            assert customer.has_active_contract == bool(family & running), customer.id
 
     @invariant()
     def audit_verifies(self) -> None:
