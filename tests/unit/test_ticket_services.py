@@ -344,6 +344,28 @@ def test_a_contract_nearing_its_end_opens_one_renewal_in_the_first_stage() -> No
     assert [r.contract_id for r in crm.renewals.for_customer(REP1, cid).items] == [near, far]
 
 
+def test_the_renewal_of_a_merged_away_customers_contract_is_the_survivors_deal() -> None:
+    """A contract stays with a customer merged into another; its renewal deal opens on the
+    survivor (the company reps work), where it can move on; on the archive it would have
+    been out of sight and stuck (every step of a deal stages its customer)."""
+    world, cid = service_world()
+    crm = world.crm
+    from contract_fixtures import PRODUCTS
+
+    for product in PRODUCTS.values():
+        crm.products.create_product(ADMIN, product.code, product.name, product.unit,
+                                    product.list_price, product.tax_rate)  # fmt: skip
+    ending = _contract_ending(world, cid, world.clock.now().date() + timedelta(days=45))
+    survivor = world.customers[1]
+    crm.collisions.merge(ADMIN, survivor, cid, "same company", prefer=CustomerId(survivor))
+    assert crm.renewals.sweep(SYSTEM).created == ((ending, f"renewal:{ending}"),)
+    with crm.unit_of_work() as uow:
+        deal = uow.repository(Opportunity).get(f"renewal:{ending}")
+    assert deal.customer_id == survivor
+    assert [r.contract_id for r in crm.renewals.for_customer(ADMIN, survivor).items] == [ending]
+    assert crm.pipeline.advance(ADMIN, deal.id).stage == DEFAULT_FLOW.stages[1].name
+
+
 def _contract_ending(world: World, cid: str, ends_on: date) -> str:
     """A signed contract of ``cid`` whose term ends on ``ends_on`` (set on the draft)."""
     crm, today = world.crm, world.clock.now().date()

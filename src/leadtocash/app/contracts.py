@@ -99,7 +99,7 @@ class ContractService:
         the survivor from reclaim too."""
         changes: list[Change] = []
         now = self.ctx.clock.now()
-        for customer in _company(uow, contract.customer_id):
+        for customer in self.customers.company(uow, contract.customer_id):
             if not ended:
                 candidate = attrs.evolve(customer, has_active_contract=True)
             else:
@@ -212,7 +212,7 @@ class ContractService:
             reason = f"contract {contract.id} drafted"
             facts = [
                 change
-                for one in _company(uow, customer.id)
+                for one in self.customers.company(uow, customer.id)
                 for change in self.customers.stage(
                     uow, one, attrs.evolve(one, last_contract_at=self.ctx.clock.now()),
                     reason=reason, archive=True,
@@ -462,18 +462,6 @@ class ContractService:
             return roll_up(contract, invoices)
 
         return self.ctx.read(principal, Action.CONTRACT_READ, query)
-
-
-def _company(uow: UnitOfWork, customer_id: str) -> list[Customer]:
-    """The customer, then each customer it was merged into (the survivor, which may have been
-    merged on in turn): the records whose contract facts a contract of it moves."""
-    found = [uow.customers.get(customer_id)]
-    while (survivor_id := found[-1].merged_into) is not None:
-        survivor = uow.customers.find(survivor_id)
-        if survivor is None:  # the survivor is in the recycle bin: its facts wait there
-            break
-        found.append(survivor)
-    return found
 
 
 def _with_archives(uow: UnitOfWork, customer: Customer) -> list[str]:

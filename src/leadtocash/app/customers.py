@@ -194,6 +194,18 @@ class CustomerWrites:
             raise NotFound("sales_rep", rep_id)
         return rep
 
+    def company(self, uow: UnitOfWork, customer_id: str) -> list[Customer]:
+        """The customer, then each customer it was merged into (the survivor, which may have
+        been merged on in turn; the last is the company's record). A survivor in the recycle
+        bin ends the chain."""
+        found = [uow.customers.get(customer_id)]
+        while (survivor_id := found[-1].merged_into) is not None:
+            survivor = uow.customers.find(survivor_id)
+            if survivor is None:
+                break
+            found.append(survivor)
+        return found
+
     def book(self, uow: UnitOfWork, rep_id: RepId) -> RepBook:
         """The rep's book of owned customers (empty when the rep owns none yet)."""
         return uow.repository(RepBook).find(rep_id) or RepBook(rep_id)

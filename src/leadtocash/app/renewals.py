@@ -115,6 +115,10 @@ class RenewalService:
             if not plan.drafts:
                 return None, []
             (draft,) = plan.drafts
+            company = self.customers.company(uow, draft.renewal.customer_id)[-1]
+            if company.id != draft.renewal.customer_id:  # merged away: the deal is the company's
+                marker = attrs.evolve(draft.renewal, customer_id=company.id)
+                draft = attrs.evolve(draft, renewal=marker)
             opportunity = make_opportunity(draft, at=now, actor=principal.user_id, flow=self.flow)
             markers.add(draft.renewal)
             uow.repository(Opportunity).add(opportunity)
