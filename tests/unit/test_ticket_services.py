@@ -271,6 +271,24 @@ def test_a_low_score_and_an_overdue_receivable_are_churn_signals() -> None:
     assert crm.churn.assess(MANAGER, cid).tags == customer.tags  # nothing moves twice
 
 
+def test_a_merged_away_customers_tickets_are_churn_signals_of_the_survivor() -> None:
+    """Tickets stay with a customer merged into another; a low score on one is a churn
+    signal of the company, so the survivor is tagged (as is the archive)."""
+    world, cid = service_world()
+    crm = world.crm
+    ticket_id = _open(world, cid)
+    survivor = world.customers[1]
+    crm.collisions.merge(ADMIN, survivor, cid, "same company", prefer=CustomerId(survivor))
+    crm.tickets.start(MANAGER, ticket_id)
+    crm.tickets.resolve(MANAGER, ticket_id)
+    crm.tickets.close(MANAGER, ticket_id, score=1, comment="太慢")
+    assert "low-csat" in crm.pools.get_customer(ADMIN, survivor).tags
+    assert "low-csat" in crm.pools.get_customer(ADMIN, cid).tags
+    assert crm.churn.sweep(SYSTEM).changed == ()  # nothing moves twice
+    crm.tickets.rate(MANAGER, ticket_id, 5)
+    assert "low-csat" not in crm.pools.get_customer(ADMIN, survivor).tags
+
+
 def test_csat_per_rep_team_and_month() -> None:
     world, cid = service_world()
     crm = world.crm

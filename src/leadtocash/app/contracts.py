@@ -62,7 +62,6 @@ from leadtocash.contracts.events import (
     ContractTerminated,
 )
 from leadtocash.errors import RuleViolation
-from leadtocash.model import Customer
 from leadtocash.pipeline.flows import DEFAULT_FLOW, StageFlow
 from leadtocash.pipeline.opportunity import Opportunity
 
@@ -105,7 +104,7 @@ class ContractService:
             else:
                 active = [
                     ident
-                    for cid in _with_archives(uow, customer)
+                    for cid in self.customers.with_archives(uow, customer)
                     for _, ident in uow.repository(Contract).index_entries(
                         "active_customer", equals=cid, limit=2
                     )
@@ -462,13 +461,3 @@ class ContractService:
             return roll_up(contract, invoices)
 
         return self.ctx.read(principal, Action.CONTRACT_READ, query)
-
-
-def _with_archives(uow: UnitOfWork, customer: Customer) -> list[str]:
-    """The customer's id and those of every customer merged into it, at any depth."""
-    ids: list[str] = [customer.id]
-    i = 0
-    while i < len(ids):
-        ids += [c.id for c in all_pages(uow.customers, "merged_into", equals=ids[i])]
-        i += 1
-    return ids

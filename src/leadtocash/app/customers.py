@@ -206,6 +206,16 @@ class CustomerWrites:
             found.append(survivor)
         return found
 
+    def with_archives(self, uow: UnitOfWork, customer: Customer) -> list[str]:
+        """The customer's id, then those of every customer merged into it, at any depth (the
+        records whose documents are the company's)."""
+        ids: list[str] = [customer.id]
+        i = 0
+        while i < len(ids):
+            ids += [c.id for c in all_pages(uow.customers, "merged_into", equals=ids[i])]
+            i += 1
+        return ids
+
     def book(self, uow: UnitOfWork, rep_id: RepId) -> RepBook:
         """The rep's book of owned customers (empty when the rep owns none yet)."""
         return uow.repository(RepBook).find(rep_id) or RepBook(rep_id)

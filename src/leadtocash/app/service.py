@@ -17,6 +17,7 @@ import attrs
 
 from leadtocash.access import Principal
 from leadtocash.aftersales import (
+    ChurnFacts,
     ChurnRules,
     SlaCalendar,
     Ticket,
@@ -32,7 +33,7 @@ from leadtocash.app.documents import all_pages, document_target
 from leadtocash.app.unit_of_work import UnitOfWork
 from leadtocash.contracts import Invoice, business_date
 from leadtocash.durations import Duration, DurationUnit, WeekdayCalendar
-from leadtocash.model import Contact, Customer
+from leadtocash.model import Contact, Customer, CustomerId
 from leadtocash.pool.visibility import MASK, can_see_contact, mask_email, mask_phone
 from leadtocash.scopes import DataScope
 
@@ -127,22 +128,48 @@ def churn_changes(
     *,
     current: Iterable[Ticket] = (),
 ) -> list[Change]:
-    """Assess the customer's churn signals now and stage the result through the write path.
+    """Assess the customer's churn signals now and stage the result through the write path;
+    when it was merged into another, the survivor's too (its company's signals).
 
-    Facts: the customer's tickets (``current`` replaces stored ones with the same id) and
-    its open invoices overdue today (the ``open_customer`` index). The churn tags and
-    ``signals.after_sales_risk`` change on the customer, which is reclassified and audited
-    with the reason (what moved, and why). No change when nothing moved.
+    Facts: the tickets of the customer and of the duplicates merged into it (``current``
+    replaces stored ones with the same id) and their open invoices overdue today (the
+    ``open_customer`` index). The churn tags and ``signals.after_sales_risk`` change on the
+    customer, which is reclassified and audited with the reason (what moved, and why). No
+    change when nothing moved.
     """
-    customer = uow.customers.get(customer_id)
-    at_least, below = group_bounds(customer.id)
-    tickets = {t.id: t for t in all_pages(uow.repository(Ticket), "customer",
-                                          at_least=at_least, below=below)}  # fmt: skip
-    tickets.update((t.id, t) for t in current)
-    invoices = all_pages(uow.repository(Invoice), "open_customer", at_least=at_least, below=below)
+    changes: list[Change] = []
+    for customer in writes.company(uow, customer_id):
+        changes += _assessed(ctx, writes, rules, uow, customer, current)
+    return changes
+
+
+def _assessed(
+    ctx: AppContext,
+    writes: CustomerWrites,
+    rules: ChurnRules,
+    uow: UnitOfWork,
+    customer: Customer,
+    current: Iterable[Ticket],
+) -> list[Change]:
+    family = writes.with_archives(uow, customer)
+    tickets: dict[str, Ticket] = {}
+    invoices: list[Invoice] = []
+    for ident in family:
+        at_least, below = group_bounds(ident)
+        tickets.update((t.id, t) for t in all_pages(uow.repository(Ticket), "customer",
+                                                   at_least=at_least, below=below))  # fmt: skip
+        invoices += all_pages(uow.repository(Invoice), "open_customer", at_least=at_least,
+                              below=below)  # fmt: skip
+    tickets.update((t.id, t) for t in current if t.customer_id in family)
     now = ctx.clock.now()
     overdue = overdue_receivables(invoices, business_date(now, ctx.timezone))
-    facts = churn_facts(customer.id, tickets.values(), overdue)
+    parts = [churn_facts(CustomerId(ident), tickets.values()) for ident in family]
+    facts = ChurnFacts(
+        customer.id,
+        breaches=[b for part in parts for b in part.breaches],
+        ratings=[r for part in parts for r in part.ratings],
+        overdue=overdue,
+    )
     assessment = rules.assess(facts, now, timezone=ctx.timezone, calendar=ctx.calendar)
     update = apply_churn(customer, assessment, rules)
     if not update.changed:
