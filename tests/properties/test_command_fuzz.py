@@ -4,7 +4,7 @@ changes nothing (the session-wide guard in ``tests/refusal_guard.py`` checks eac
 
 On the in-memory store and on SQLite, each command gets a small organisation (customers, a
 signed contract and its invoice, a lead pool with a lead, a contact, a ticket, a deal, a
-customer merged into another that keeps a ticket) and
+customer merged into another, whose ticket moved with it) and
 hypothesis draws its arguments from its signature: blank, huge and odd texts, the ids of
 records of every kind (and ids of none), negative and huge numbers, NaN, naive and far-off
 times, unknown enum values for parameters that take text; pool rules, members, reps and
@@ -149,7 +149,7 @@ def _world(store: Store) -> tuple[World, list[str]]:
         rep_principal(1), first, "k1", subject="打不开", category="software",
         channel="phone", priority="P3",
     )  # fmt: skip
-    # A duplicate merged away, with a ticket it keeps: commands meet an archive too.
+    # A duplicate merged away (its ticket moves to the survivor): commands meet an archive.
     kept, dropped = world.customers[2], world.customers[3]
     with crm.unit_of_work() as uow:
         uow.contacts.add(Contact(ContactId("k2"), dropped, "李经理", phone="+8613800002222"))

@@ -271,22 +271,35 @@ def test_a_low_score_and_an_overdue_receivable_are_churn_signals() -> None:
     assert crm.churn.assess(MANAGER, cid).tags == customer.tags  # nothing moves twice
 
 
-def test_a_merged_away_customers_tickets_are_churn_signals_of_the_survivor() -> None:
-    """Tickets stay with a customer merged into another; a low score on one is a churn
-    signal of the company, so the survivor is tagged (as is the archive)."""
+def test_a_merge_moves_tickets_and_the_archives_overdue_invoices_are_churn_signals() -> None:
+    """A merge moves the duplicate's tickets to the survivor (its service history, worked by
+    its rep); invoices stay with the archive, but an overdue one is a churn signal of the
+    company, so the survivor is tagged (as is the archive)."""
     world, cid = service_world()
     crm = world.crm
+    from contract_fixtures import PRODUCTS
+
+    for product in PRODUCTS.values():
+        crm.products.create_product(ADMIN, product.code, product.name, product.unit,
+                                    product.list_price, product.tax_rate)  # fmt: skip
     ticket_id = _open(world, cid)
+    contract = signed_contract(world, cid)
+    invoice = crm.billing.draft_invoice(
+        FINANCE, contract.id, InvoiceKind.ORDINARY, Money("1000.00", "CNY")
+    )
+    crm.billing.issue_invoice(FINANCE, invoice.id, due_date=date(2026, 1, 15))
     survivor = world.customers[1]
+    crm.pools.claim(REP2, survivor)
     crm.collisions.merge(ADMIN, survivor, cid, "same company", prefer=CustomerId(survivor))
-    crm.tickets.start(MANAGER, ticket_id)
-    crm.tickets.resolve(MANAGER, ticket_id)
-    crm.tickets.close(MANAGER, ticket_id, score=1, comment="太慢")
+    assert crm.tickets.get(REP2, ticket_id).customer_id == survivor  # the survivor's rep
+    crm.tickets.start(REP2, ticket_id)
+    crm.tickets.resolve(REP2, ticket_id)
+    crm.tickets.close(REP2, ticket_id, score=1, comment="太慢")
     assert "low-csat" in crm.pools.get_customer(ADMIN, survivor).tags
-    assert "low-csat" in crm.pools.get_customer(ADMIN, cid).tags
+    world.clock.advance(timedelta(days=75))  # the archive's invoice, 60+ days overdue
+    assert crm.churn.sweep(SYSTEM).changed == (cid,)  # its command re-assesses the survivor
+    assert "overdue-receivable" in crm.pools.get_customer(ADMIN, survivor).tags
     assert crm.churn.sweep(SYSTEM).changed == ()  # nothing moves twice
-    crm.tickets.rate(MANAGER, ticket_id, 5)
-    assert "low-csat" not in crm.pools.get_customer(ADMIN, survivor).tags
 
 
 def test_csat_per_rep_team_and_month() -> None:

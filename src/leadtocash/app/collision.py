@@ -13,9 +13,12 @@ from collections.abc import Iterable, Mapping, Sequence
 import attrs
 
 from leadtocash.access import Action, Principal
+from leadtocash.aftersales import Ticket
+from leadtocash.app.aggregates import group_bounds
 from leadtocash.app.context import AppContext, Change
 from leadtocash.app.customers import CustomerWrites
 from leadtocash.app.dedup import DuplicatesReport, collision_report, find_duplicates
+from leadtocash.app.documents import all_pages
 from leadtocash.app.imports import ImportCommitReport, ImportPlan, ImportService, csv_rows
 from leadtocash.app.unit_of_work import UnitOfWork
 from leadtocash.collision import (
@@ -315,6 +318,9 @@ class CollisionService:
             found.extend(("follow_up", f.id, cid) for f in page.items)
             opps = uow.repository(Opportunity).query("customer", equals=cid, limit=1000).items
             found.extend(("opportunity", o.id, cid) for o in opps)
+            at_least, below = group_bounds(cid)
+            tickets = all_pages(uow.repository(Ticket), "customer", at_least=at_least, below=below)
+            found.extend(("ticket", t.id, cid) for t in tickets)
         return found
 
     def _plan(
@@ -330,9 +336,14 @@ class CollisionService:
 
     def _move(self, uow: UnitOfWork, kind: str, ident: str, plan: MergePlan, reason: str) -> Change:
         """Re-target one of the loser's records to the survivor; its audit change."""
-        before: Contact | FollowUp | Opportunity
-        after: Contact | FollowUp | Opportunity
-        if kind == "contact":
+        before: Contact | FollowUp | Opportunity | Ticket
+        after: Contact | FollowUp | Opportunity | Ticket
+        if kind == "ticket":  # the company's service history: its rep works it
+            tickets = uow.repository(Ticket)
+            ticket = tickets.get(ident)
+            before, after = ticket, attrs.evolve(ticket, customer_id=plan.survivor_id)
+            tickets.save(after)
+        elif kind == "contact":
             contact = uow.contacts.get(ident)
             before, after = contact, retarget_contact(contact, plan)
             uow.contacts.save(after)
