@@ -382,7 +382,7 @@ class CustomerWrites:
         Nothing is saved and no change is returned when nothing changed. ``now`` is the
         command's time (default: the clock's). A customer merged into another (an archive)
         is refused (``customer.merged``) unless ``archive``: a change its own documents cause
-        (contracts, renewals, tickets stay with it) or an erasure.
+        (its contracts and invoices stay with it) or an erasure.
         """
         if before is not None and not archive:
             check_not_merged(before)

@@ -138,8 +138,9 @@ def churn_changes(
     change when nothing moved.
     """
     changes: list[Change] = []
+    now_current = tuple(current)  # read once per customer of the chain
     for customer in writes.company(uow, customer_id):
-        changes += _assessed(ctx, writes, rules, uow, customer, current)
+        changes += _assessed(ctx, writes, rules, uow, customer, now_current)
     return changes
 
 
