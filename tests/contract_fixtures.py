@@ -102,12 +102,17 @@ def cash_world(
     second = world.customers[1] if customers > 1 else first
     if customers > 1:
         world.crm.pools.claim(rep_principal(2), second)
+    add_products(world.crm)
+    return world, first, second
+
+
+def add_products(crm: LeadToCash) -> None:
+    """Put :data:`PRODUCTS` (a server and its installation) on the price list."""
     for product in PRODUCTS.values():
-        world.crm.products.create_product(
+        crm.products.create_product(
             POOL_ADMIN, product.code, product.name, product.unit, product.list_price,
             product.tax_rate,
         )  # fmt: skip
-    return world, first, second
 
 
 def signed_contract(world: World, customer_id: str, rep: int = 1) -> Contract:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from aftersales_fixtures import OFFICE, cst
-from contract_fixtures import signed_contract
+from contract_fixtures import add_products, signed_contract
 from leadtocash import LeadToCash, Money, Principal, RepId, Role, SalesRep, Tier
 from leadtocash.aftersales import CsatGrouping, SlaTarget, TicketStatus, warn_threshold
 from leadtocash.app import ServicePolicies
@@ -253,11 +253,7 @@ def test_a_low_score_and_an_overdue_receivable_are_churn_signals() -> None:
     crm.tickets.rate(REP1, ticket_id, 5)  # the latest rating counts
     assert "low-csat" not in crm.pools.get_customer(ADMIN, cid).tags
 
-    from contract_fixtures import PRODUCTS
-
-    for product in PRODUCTS.values():
-        crm.products.create_product(ADMIN, product.code, product.name, product.unit,
-                                    product.list_price, product.tax_rate)  # fmt: skip
+    add_products(crm)
     contract = signed_contract(world, cid)
     invoice = crm.billing.draft_invoice(
         FINANCE, contract.id, InvoiceKind.ORDINARY, Money("1000.00", "CNY")
@@ -277,11 +273,7 @@ def test_a_merge_moves_tickets_and_the_archives_overdue_invoices_are_churn_signa
     company, so the survivor is tagged (as is the archive)."""
     world, cid = service_world()
     crm = world.crm
-    from contract_fixtures import PRODUCTS
-
-    for product in PRODUCTS.values():
-        crm.products.create_product(ADMIN, product.code, product.name, product.unit,
-                                    product.list_price, product.tax_rate)  # fmt: skip
+    add_products(crm)
     ticket_id = _open(world, cid)
     contract = signed_contract(world, cid)
     invoice = crm.billing.draft_invoice(
@@ -349,11 +341,7 @@ def test_change_priority_and_reopen_rederive_the_sla_clock() -> None:
 def test_a_contract_nearing_its_end_opens_one_renewal_in_the_first_stage() -> None:
     world, cid = service_world()
     crm = world.crm
-    from contract_fixtures import PRODUCTS
-
-    for product in PRODUCTS.values():
-        crm.products.create_product(ADMIN, product.code, product.name, product.unit,
-                                    product.list_price, product.tax_rate)  # fmt: skip
+    add_products(crm)
     contract = signed_contract(world, cid)
     assert contract.ends_on is None
     assert crm.renewals.sweep(SYSTEM).created == ()  # open-ended: never renews
@@ -381,11 +369,7 @@ def test_the_renewal_of_a_merged_away_customers_contract_is_the_survivors_deal()
     been out of sight and stuck (every step of a deal stages its customer)."""
     world, cid = service_world()
     crm = world.crm
-    from contract_fixtures import PRODUCTS
-
-    for product in PRODUCTS.values():
-        crm.products.create_product(ADMIN, product.code, product.name, product.unit,
-                                    product.list_price, product.tax_rate)  # fmt: skip
+    add_products(crm)
     ending = _contract_ending(world, cid, world.clock.now().date() + timedelta(days=45))
     survivor = world.customers[1]
     crm.collisions.merge(ADMIN, survivor, cid, "same company", prefer=CustomerId(survivor))
