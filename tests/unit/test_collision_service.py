@@ -296,3 +296,18 @@ def test_a_merged_duplicates_contracts_keep_protecting_the_company() -> None:
     assert active() == (False, False)
     with crm.unit_of_work() as uow:
         assert uow.customers.get(kept).last_contract_end_at == world.clock.now()
+
+
+def test_merged_duplicates_at_any_depth_are_the_companys() -> None:
+    """A duplicate merged into a customer that was merged on in turn is still the company's:
+    an erasure of the last survivor reaches it, and its contract protects the survivor."""
+    world, first, second = cash_world(customers=3)
+    third = world.customers[2]
+    crm = world.crm
+    signed_contract(world, first)
+    crm.collisions.merge(ADMIN, second, first, "same company", prefer=CustomerId(second))
+    crm.collisions.merge(ADMIN, third, second, "same company", prefer=CustomerId(third))
+    with crm.unit_of_work() as uow:
+        assert uow.customers.get(third).has_active_contract
+    crm.customers.erase_person(ADMIN, customer_id=third, reason="PIPL")
+    assert crm.pools.get_customer(ADMIN, first).phones == ()

@@ -14,11 +14,9 @@ import attrs
 
 from leadtocash.access import Action, Principal
 from leadtocash.aftersales import Ticket
-from leadtocash.app.aggregates import group_bounds
 from leadtocash.app.context import AppContext, Change
 from leadtocash.app.customers import CustomerWrites
 from leadtocash.app.dedup import DuplicatesReport, collision_report, find_duplicates
-from leadtocash.app.documents import all_pages
 from leadtocash.app.imports import ImportCommitReport, ImportPlan, ImportService, csv_rows
 from leadtocash.app.unit_of_work import UnitOfWork
 from leadtocash.collision import (
@@ -318,8 +316,7 @@ class CollisionService:
             found.extend(("follow_up", f.id, cid) for f in page.items)
             opps = uow.repository(Opportunity).query("customer", equals=cid, limit=1000).items
             found.extend(("opportunity", o.id, cid) for o in opps)
-            at_least, below = group_bounds(cid)
-            tickets = all_pages(uow.repository(Ticket), "customer", at_least=at_least, below=below)
+            tickets = uow.repository(Ticket).whole_group("customer", cid)
             found.extend(("ticket", t.id, cid) for t in tickets)
         return found
 

@@ -23,7 +23,7 @@ import attrs
 from leadtocash.access import Action, Principal
 from leadtocash.app.aggregates import group_bounds
 from leadtocash.app.context import AppContext, Change
-from leadtocash.app.customers import CustomerWrites
+from leadtocash.app.customers import CustomerWrites, with_archives
 from leadtocash.app.documents import CashPolicies, all_pages, guard_document, page_limit
 from leadtocash.app.unit_of_work import Page, UnitOfWork
 from leadtocash.contracts import (
@@ -104,9 +104,9 @@ class ContractService:
             else:
                 active = [
                     ident
-                    for cid in self.customers.with_archives(uow, customer)
+                    for one in with_archives(uow, customer)
                     for _, ident in uow.repository(Contract).index_entries(
-                        "active_customer", equals=cid, limit=2
+                        "active_customer", equals=one.id, limit=2
                     )
                 ]
                 if any(ident != contract.id for ident in active):

@@ -22,9 +22,8 @@ import attrs
 from leadtocash.access import Action, Principal
 from leadtocash.aftersales import Ticket
 from leadtocash.app.context import AppContext, Change
-from leadtocash.app.customers import CustomerWrites, all_pools
+from leadtocash.app.customers import CustomerWrites, all_pools, with_archives
 from leadtocash.app.dedup import collision_report
-from leadtocash.app.documents import all_pages
 from leadtocash.app.erasure import ErasureResult, erase_person, person_records
 from leadtocash.app.listing import (
     DEFAULT_PAGE,
@@ -311,12 +310,14 @@ class CustomerService:
             )
         history = uow.repository(OwnershipChange).query_group("customer", customer.id, limit=200)
         # Duplicates merged into this customer keep their documents (contracts, invoices,
-        # tickets …): their rows follow the customer's own in each section.
-        merged = all_pages(uow.customers, "merged_into", equals=customer.id)
+        # receipts …): their rows follow the customer's own in each section.
+        family = with_archives(uow, customer)
+
+        def rows(section: Section) -> tuple[Any, ...]:
+            return tuple([row for one in family for row in section.read(uow, one)][:_SECTION_ROWS])
+
         sections = {
-            section.name: tuple(
-                row for one in (customer, *merged) for row in section.read(uow, one)
-            )[:_SECTION_ROWS]
+            section.name: rows(section)
             for section in self.sections
             if policy.allows(principal, section.action)
         }
@@ -330,7 +331,7 @@ class CustomerService:
             opportunities=opportunities,
             history=history.items,
             sections=sections,
-            merged_from=tuple(m.id for m in merged),
+            merged_from=tuple(m.id for m in family[1:]),
         )
 
     def list(

@@ -90,6 +90,18 @@ def rep_of(principal: Principal) -> RepId:
     return principal.rep_id
 
 
+def with_archives(uow: UnitOfWork, customer: Customer) -> list[Customer]:
+    """The customer, then every customer merged into it, at any depth (a duplicate merged
+    into one that was merged on in turn): the records whose documents and people are the
+    company's."""
+    found = [customer]
+    i = 0
+    while i < len(found):
+        found += all_pages(uow.customers, "merged_into", equals=found[i].id)
+        i += 1
+    return found
+
+
 def all_pools(uow: UnitOfWork) -> list[Pool]:
     """Every customer pool of the organisation, by name (an organisation has tens, not more)."""
     return all_pages(uow.repository(Pool), "name", at_least="")
@@ -205,16 +217,6 @@ class CustomerWrites:
                 break
             found.append(survivor)
         return found
-
-    def with_archives(self, uow: UnitOfWork, customer: Customer) -> list[str]:
-        """The customer's id, then those of every customer merged into it, at any depth (the
-        records whose documents are the company's)."""
-        ids: list[str] = [customer.id]
-        i = 0
-        while i < len(ids):
-            ids += [c.id for c in all_pages(uow.customers, "merged_into", equals=ids[i])]
-            i += 1
-        return ids
 
     def book(self, uow: UnitOfWork, rep_id: RepId) -> RepBook:
         """The rep's book of owned customers (empty when the rep owns none yet)."""

@@ -26,7 +26,7 @@ import phonenumbers
 from leadtocash.access import Action, Principal
 from leadtocash.aftersales import Ticket
 from leadtocash.app.context import AppContext, Change
-from leadtocash.app.customers import CustomerWrites
+from leadtocash.app.customers import CustomerWrites, with_archives
 from leadtocash.app.documents import all_pages
 from leadtocash.app.lead_scores import LeadScoring
 from leadtocash.app.unit_of_work import UnitOfWork
@@ -101,8 +101,7 @@ def person_records(
     else:
         assert customer_id is not None
         customer = uow.customers.get(customer_id)
-        losers = all_pages(uow.customers, "merged_into", equals=customer.id)
-        customers = [customer, *losers]
+        customers = with_archives(uow, customer)
         contacts = []
         for holder in customers:
             contacts += all_pages(uow.contacts, "customer", equals=holder.id)

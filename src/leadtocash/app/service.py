@@ -26,10 +26,9 @@ from leadtocash.aftersales import (
     overdue_receivables,
 )
 from leadtocash.aftersales.policies import CHURN_FADE, ServicePolicies
-from leadtocash.app.aggregates import group_bounds
 from leadtocash.app.context import AppContext, Change
-from leadtocash.app.customers import CustomerWrites
-from leadtocash.app.documents import all_pages, document_target
+from leadtocash.app.customers import CustomerWrites, with_archives
+from leadtocash.app.documents import document_target
 from leadtocash.app.unit_of_work import UnitOfWork
 from leadtocash.contracts import Invoice, business_date
 from leadtocash.durations import Duration, DurationUnit, WeekdayCalendar
@@ -152,15 +151,12 @@ def _assessed(
     customer: Customer,
     current: Iterable[Ticket],
 ) -> list[Change]:
-    family = writes.with_archives(uow, customer)
+    family = [one.id for one in with_archives(uow, customer)]
     tickets: dict[str, Ticket] = {}
     invoices: list[Invoice] = []
     for ident in family:
-        at_least, below = group_bounds(ident)
-        tickets.update((t.id, t) for t in all_pages(uow.repository(Ticket), "customer",
-                                                   at_least=at_least, below=below))  # fmt: skip
-        invoices += all_pages(uow.repository(Invoice), "open_customer", at_least=at_least,
-                              below=below)  # fmt: skip
+        tickets.update((t.id, t) for t in uow.repository(Ticket).whole_group("customer", ident))
+        invoices += uow.repository(Invoice).whole_group("open_customer", ident)
     tickets.update((t.id, t) for t in current if t.customer_id in family)
     now = ctx.clock.now()
     overdue = overdue_receivables(invoices, business_date(now, ctx.timezone))
