@@ -29,6 +29,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from typing import TypeVar
 
 import attrs
 
@@ -172,15 +173,14 @@ def _union(
     return tuple(out)
 
 
-def _later(a: datetime | None, b: datetime | None) -> datetime | None:
+_Known = TypeVar("_Known", datetime, int)
+
+
+def _later(a: _Known | None, b: _Known | None) -> _Known | None:
+    """The greater of the two known values (the later time, the furthest stage rank)."""
     if a is None or b is None:
-        return a or b
+        return b if a is None else a
     return max(a, b)
-
-
-def _furthest(a: int | None, b: int | None) -> int | None:
-    ranks = [rank for rank in (a, b) if rank is not None]
-    return max(ranks) if ranks else None
 
 
 def plan_merge(
@@ -229,7 +229,7 @@ def plan_merge(
         last_follow_up_at=_later(survivor.last_follow_up_at, loser.last_follow_up_at),
         # The loser's deals move to the survivor, and their facts with them.
         won=survivor.won or loser.won,
-        open_opportunity_stage=_furthest(
+        open_opportunity_stage=_later(
             survivor.open_opportunity_stage, loser.open_opportunity_stage
         ),
         last_opportunity_at=_later(survivor.last_opportunity_at, loser.last_opportunity_at),
