@@ -15,25 +15,22 @@ from typing import Any
 
 import pytest
 
-from aftersales_fixtures import OFFICE, cst
+from aftersales_fixtures import AGENT, OFFICE, cst, service_world
 from contract_fixtures import add_products, signed_contract
-from leadtocash import LeadToCash, Money, Principal, RepId, Role, SalesRep, Tier
+from leadtocash import LeadToCash, Money, Principal, Role, Tier
 from leadtocash.aftersales import CsatGrouping, SlaTarget, TicketStatus, warn_threshold
 from leadtocash.app import ServicePolicies
 from leadtocash.app.aggregates import sortable_time
 from leadtocash.contracts import InvoiceKind, LineInput, MilestoneSpec, ProductId
 from leadtocash.durations import Duration
 from leadtocash.errors import LeadToCashError, ValidationError
-from leadtocash.model import Contact, ContactId, CustomerId, Team, TeamId
+from leadtocash.model import Contact, ContactId, CustomerId, TeamId
 from leadtocash.pipeline.flows import DEFAULT_FLOW
 from leadtocash.pipeline.opportunity import Opportunity
 from leadtocash.scopes import DEFAULT_ROLE_SCOPES, DataScope, ScopePolicy
-from pool_fixtures import ADMIN, MANAGER, SYSTEM, World, make_world, rep_principal
+from pool_fixtures import ADMIN, MANAGER, SYSTEM, World, rep_principal
 
 REP1, REP2 = rep_principal(1), rep_principal(2)
-AGENT = Principal(
-    "agent1", roles=frozenset({Role.SERVICE}), rep_id=RepId("agent1"), team_id=TeamId("t1")
-)
 FINANCE = Principal("fred", roles=frozenset({Role.FINANCE}))
 
 
@@ -61,27 +58,6 @@ def _refused(world: World, code: str, call: Any, *args: Any, **kwargs: Any) -> L
 def _topics(world: World, prefix: str = "ticket.") -> list[str]:
     due = world.store.outbox_due(datetime(2100, 1, 1, tzinfo=UTC), limit=1_000_000)
     return [m.topic for m in due if m.topic.startswith(prefix)]
-
-
-def service_world(calendar: Any = None, **facade: Any) -> tuple[World, CustomerId]:
-    """Customer 0 owned by rep1 with contact k1; agent1 (a service agent) registered as a rep
-    in team t1. ``calendar`` and ``facade`` arguments rebuild the facade on the same store."""
-    world = make_world(customers=3)
-    if calendar is not None or facade:
-        world.crm = LeadToCash(
-            world.store, world.clock, world.crm.ctx.ids, calendar=calendar, **facade
-        )
-    cid = world.customers[0]
-    world.crm.pools.claim(REP1, cid)
-    with world.crm.unit_of_work() as uow:
-        uow.contacts.add(
-            Contact(ContactId("k1"), cid, "王经理", phone="+8613800001111", email="wang@a.cn")
-        )
-        uow.contacts.add(Contact(ContactId("k2"), world.customers[1], "李"))
-        uow.teams.add(Team(TeamId("t1"), "Support"))
-        uow.commit()
-    world.crm.reps.register(ADMIN, SalesRep(RepId("agent1"), "Agent 1", team_id=TeamId("t1")))
-    return world, cid
 
 
 def _open(world: World, cid: str, priority: str = "P3", who: Principal = REP1, **kw: Any) -> str:
