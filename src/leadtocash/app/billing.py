@@ -22,11 +22,9 @@ from typing import TypeVar
 import attrs
 
 from leadtocash.access import Action, Principal
-from leadtocash.app.aggregates import group_bounds
 from leadtocash.app.context import AppContext, Change
 from leadtocash.app.documents import (
     CashPolicies,
-    all_pages,
     batch_size,
     guard_document,
     in_scope,
@@ -378,8 +376,7 @@ class BillingService:
 
     def _oldest_first(self, uow: UnitOfWork, receipt: Receipt) -> dict[str, Money]:
         """How much of ``receipt`` each open invoice of its customer gets, oldest due first."""
-        at_least, below = group_bounds(receipt.customer_id)
-        found = all_pages(uow.repository(Invoice), "open_customer", at_least=at_least, below=below)
+        found = uow.repository(Invoice).whole_group("open_customer", receipt.customer_id)
         same = [i for i in found if i.currency == receipt.currency]
         plan: dict[str, Money] = {}
         left = receipt.unapplied

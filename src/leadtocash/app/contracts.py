@@ -21,10 +21,9 @@ from decimal import Decimal
 import attrs
 
 from leadtocash.access import Action, Principal
-from leadtocash.app.aggregates import group_bounds
 from leadtocash.app.context import AppContext, Change
 from leadtocash.app.customers import CustomerWrites, with_archives
-from leadtocash.app.documents import CashPolicies, all_pages, guard_document, page_limit
+from leadtocash.app.documents import CashPolicies, guard_document, page_limit
 from leadtocash.app.unit_of_work import Page, UnitOfWork
 from leadtocash.contracts import (
     AmendmentId,
@@ -454,10 +453,7 @@ class ContractService:
                 self.ctx, uow, principal, "contract", contract.id, contract.customer_id,
                 write=False,
             )  # fmt: skip
-            at_least, below = group_bounds(contract.id)
-            invoices = all_pages(
-                uow.repository(Invoice), "contract", at_least=at_least, below=below
-            )
+            invoices = uow.repository(Invoice).whole_group("contract", contract.id)
             return roll_up(contract, invoices)
 
         return self.ctx.read(principal, Action.CONTRACT_READ, query)

@@ -19,7 +19,7 @@ from typing import Any, Literal
 import attrs
 
 from leadtocash.access import Action, Principal
-from leadtocash.app.aggregates import group_bounds, sortable_time
+from leadtocash.app.aggregates import sortable_time
 from leadtocash.app.context import AppContext
 from leadtocash.app.documents import all_pages, in_scope
 from leadtocash.app.unit_of_work import UnitOfWork
@@ -69,8 +69,7 @@ class ReceivablesService:
         if customer_id is None:
             found = all_pages(repo, "open_due")
         else:  # one customer's open invoices only, through the per-customer index
-            at_least, below = group_bounds(customer_id)
-            found = all_pages(repo, "open_customer", at_least=at_least, below=below)
+            found = repo.whole_group("open_customer", customer_id)
         mine = [
             i
             for i in found
@@ -127,9 +126,7 @@ class ReceivablesService:
             invoices: list[Invoice] = []
             repo = uow.repository(Invoice)
             for contract in contracts:
-                invoices += all_pages(
-                    repo, "contract", at_least=f"{contract.id}|", below=f"{contract.id}}}"
-                )
+                invoices += repo.whole_group("contract", contract.id)
             return collection_forecast(contracts, invoices, on, currency)
 
         return self.ctx.read(principal, Action.RECEIVABLES_READ, query)
