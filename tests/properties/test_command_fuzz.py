@@ -2,9 +2,10 @@
 refuses with a LeadToCashError — and a refusal has its own code, names its bad fields and
 changes nothing (the session-wide guard in ``tests/refusal_guard.py`` checks each call).
 
-On the in-memory store and on SQLite, each command gets a small organisation (customers, a
-signed contract and its invoice, a lead pool with a lead, a contact, a ticket, a deal, a
-customer merged into another, whose ticket moved with it) and
+On the in-memory store, SQLite and PostgreSQL (a private schema; skipped without a server
+outside CI), each command gets a small organisation (customers, a signed contract and its
+invoice, a lead pool with a lead, a contact, a ticket, a deal, a customer merged into
+another, whose ticket moved with it) and
 hypothesis draws its arguments from its signature: blank, huge and odd texts, the ids of
 records of every kind (and ids of none), negative and huge numbers, NaN, naive and far-off
 times, unknown enum values for parameters that take text; pool rules, members, reps and
@@ -23,7 +24,7 @@ import inspect
 import io
 import types
 import typing
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -50,6 +51,7 @@ from leadtocash.ports import Store
 from leadtocash.signals import DemandSignals, RiskLevel
 from leadtocash.testing import InMemoryStore, strategies
 from leadtocash_adapters.sqlite_store import SQLiteStore
+from pg_schemas import private_store
 from pool_fixtures import ADMIN, World, add_lead, rep_principal
 
 TEXTS = ("", "   ", "x" * 2_500, "客户\u3000名称", "\x00", "'; drop table records; --", "Ω" * 300)
@@ -94,10 +96,17 @@ KEYWORDS: dict[str, st.SearchStrategy[dict[str, Any]]] = {
 SHANGHAI = timezone(timedelta(hours=8))
 
 
-def _store(engine: str, where: Path) -> Store:
-    if engine == "sqlite":
-        return SQLiteStore.open(where / "fuzz.db", create_schema=True)
-    return InMemoryStore()
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A fresh store on each engine: in memory, a SQLite file, a private PostgreSQL schema."""
+    if request.param == "postgres":
+        with private_store(request.getfixturevalue("pg_dsn"), "ltc_fuzz") as (pg, _schema):
+            yield pg
+    elif request.param == "sqlite":
+        with SQLiteStore.open(tmp_path / "fuzz.db", create_schema=True) as lite:
+            yield lite
+    else:
+        yield InMemoryStore()
 
 
 #: Customer files planned in every world: new rows, a bad phone, the same company twice, and
@@ -266,12 +275,11 @@ COMMANDS = _commands()
 PRINCIPALS = (ADMIN, rep_principal(1), Principal("fin", roles=frozenset({Role.FINANCE})))
 
 
-@pytest.mark.parametrize("engine", ["memory", "sqlite"])
 @pytest.mark.parametrize(("service", "name"), COMMANDS, ids=[f"{s}.{n}" for s, n in COMMANDS])
 def test_a_command_succeeds_or_refuses_cleanly(
-    service: str, name: str, engine: str, tmp_path: Path
+    service: str, name: str, engine_store: Store
 ) -> None:
-    world, ids = _world(_store(engine, tmp_path))
+    world, ids = _world(engine_store)
     method = getattr(getattr(world.crm, service), name)
     plans = _plans(world.crm) if name == "commit_import" else ()
     drawn = _arguments(vars(type(getattr(world.crm, service)))[name], ids, plans)

@@ -15,12 +15,15 @@ from leadtocash import (
     Contact,
     ContactId,
     CustomerId,
+    FollowUp,
+    FollowUpId,
+    LeadToCashError,
     Money,
     RepId,
     RuleViolation,
 )
 from leadtocash.collision import Outcome
-from leadtocash.contracts import LineInput
+from leadtocash.contracts import InvoiceKind, LineInput
 from pool_fixtures import ADMIN, MANAGER, World, make_world, rep_principal
 
 REP1, REP2 = rep_principal(1), rep_principal(2)
@@ -274,26 +277,56 @@ def test_a_merged_away_customer_can_still_be_erased() -> None:
     assert world.crm.pools.get_customer(ADMIN, drop).phones == ()
 
 
-def test_a_merged_duplicates_contracts_keep_protecting_the_company() -> None:
-    """Contracts stay with the archived duplicate but are the company's: the survivor has an
-    active contract while one of them runs (reclaim exemptions read it), and loses it when
-    the last one ends, whichever of them it was."""
+def test_a_merge_moves_the_companys_cash_documents_to_the_survivor() -> None:
+    """The duplicate's contract, invoice, receipt and credit become the survivor's: its rep
+    works them, its aging shows what the company owes, a payment registered on it pays the
+    company's oldest invoice, credit applied on a moved invoice can be released from the one
+    ledger; the archive takes no new receipt. Contract facts follow the contracts."""
     world, kept, dropped = cash_world(customers=2)
-    crm = world.crm
-
-    def active() -> tuple[bool, bool]:
-        with crm.unit_of_work() as uow:
-            return (uow.customers.get(kept).has_active_contract,
-                    uow.customers.get(dropped).has_active_contract)  # fmt: skip
-
+    crm, rep1 = world.crm, rep_principal(1)
     theirs = signed_contract(world, dropped, rep=2)
+    today = world.clock.now().date()
+    cny = lambda amount: Money(amount, "CNY")  # noqa: E731
+    paid = crm.billing.draft_invoice(ADMIN, theirs.id, InvoiceKind.ORDINARY, cny("500"))
+    crm.billing.issue_invoice(ADMIN, paid.id)
+    owed = crm.billing.draft_invoice(ADMIN, theirs.id, InvoiceKind.ORDINARY, cny("1000"))
+    crm.billing.issue_invoice(ADMIN, owed.id)
+    early = crm.billing.register_receipt(ADMIN, dropped, cny("800"), today, "BR-1", "客户1")
+    crm.billing.confirm_receipt(ADMIN, early.id)
+    crm.billing.allocate_receipt(ADMIN, early.id, {paid.id: cny("500")})  # 300 left as credit
+    crm.billing.apply_credit(ADMIN, owed.id, amount=cny("100"))
+    assert crm.billing.credit(ADMIN, dropped, "CNY").balance == cny("200")
+
     crm.collisions.merge(ADMIN, kept, dropped, "same company", prefer=CustomerId(kept))
-    assert active() == (True, True)
+
+    assert crm.contracts.get(rep1, theirs.id).customer_id == kept  # the survivor's rep works it
+    assert {i.customer_id for i in (crm.billing.get_invoice(rep1, paid.id),
+                                    crm.billing.get_invoice(rep1, owed.id))} == {kept}  # fmt: skip
+    assert crm.billing.get_receipt(ADMIN, early.id).customer_id == kept
+    assert crm.billing.credit(ADMIN, kept, "CNY").balance == cny("200")
+    assert crm.billing.credit(ADMIN, dropped, "CNY").balance == cny("0")
+    later = today.replace(year=today.year + 1)
+    assert crm.receivables.aging(ADMIN, later, "CNY", customer_id=kept).total == cny("900")
+    crm.billing.release_credit(ADMIN, owed.id)  # the application moved with the ledger
+    assert crm.billing.credit(ADMIN, kept, "CNY").balance == cny("300")
+
+    payment = crm.billing.register_receipt(ADMIN, kept, cny("1000"), today, "BR-2", "客户0")
+    crm.billing.confirm_receipt(ADMIN, payment.id)
+    crm.billing.allocate_receipt(ADMIN, payment.id)  # oldest due first: the moved invoice
+    assert crm.billing.get_invoice(ADMIN, owed.id).paid == cny("1000")
+    with pytest.raises(LeadToCashError) as refused:
+        crm.billing.register_receipt(ADMIN, dropped, cny("1"), today, "BR-3", "客户1")
+    assert refused.value.code == "customer.merged"
+
+    def active() -> bool:
+        with crm.unit_of_work() as uow:
+            return uow.customers.get(kept).has_active_contract
+
     own = signed_contract(world, kept)
     crm.contracts.terminate(ADMIN, theirs.id, "cancelled")
-    assert active() == (True, False), "the survivor's own contract still runs"
+    assert active(), "the survivor's own contract still runs"
     crm.contracts.terminate(ADMIN, own.id, "cancelled")
-    assert active() == (False, False)
+    assert not active()
     with crm.unit_of_work() as uow:
         assert uow.customers.get(kept).last_contract_end_at == world.clock.now()
 
@@ -311,3 +344,23 @@ def test_merged_duplicates_at_any_depth_are_the_companys() -> None:
         assert uow.customers.get(third).has_active_contract
     crm.customers.erase_person(ADMIN, customer_id=third, reason="PIPL")
     assert crm.pools.get_customer(ADMIN, first).phones == ()
+
+
+def test_a_merge_moves_every_record_of_a_long_history() -> None:
+    """More records than one page of an index (the merge read 1,000 at most before) all move:
+    1,001 follow-ups and 1,001 contacts of the duplicate become the survivor's."""
+    world = make_world(customers=2)
+    kept, dropped = world.customers
+    rep = RepId("rep1")
+    with world.crm.unit_of_work() as uow:
+        for n in range(1_001):
+            at = world.clock.now()
+            uow.follow_ups.add(FollowUp(FollowUpId(f"f{n}"), rep, at, customer_id=dropped))
+            uow.contacts.add(Contact(ContactId(f"k{n}"), CustomerId(dropped), f"联系人{n}"))
+        uow.commit()
+    world.crm.collisions.merge(ADMIN, kept, dropped, "same company", prefer=CustomerId(kept))
+    with world.crm.unit_of_work() as uow:
+        follow_ups = uow.follow_ups.scan(limit=5_000)
+        contacts = uow.contacts.scan(limit=5_000)
+    assert {f.customer_id for f in follow_ups} == {kept} and len(follow_ups) == 1_001
+    assert {c.customer_id for c in contacts} == {kept} and len(contacts) == 1_001

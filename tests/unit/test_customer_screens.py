@@ -28,7 +28,7 @@ from leadtocash import (
     ZoneId,
 )
 from leadtocash.app import CustomerFilter, CustomerSort
-from leadtocash.contracts import InvoiceKind
+from leadtocash.contracts import Contract, InvoiceKind
 from leadtocash.model import CollaboratorAccess
 from leadtocash.scopes import customer_target
 from pool_fixtures import ADMIN, MANAGER, START, SYSTEM, World, make_world, rep_principal
@@ -184,8 +184,9 @@ def test_the_360_view_shows_what_the_caller_may_see(world: World) -> None:
 
 
 def test_the_360_view_shows_the_documents_of_duplicates_merged_into_the_customer() -> None:
-    """A merge moves contacts, follow-ups and deals; contracts and invoices stay with the
-    archived duplicate, and the survivor's 360 view shows them after its own."""
+    """A merge moves the duplicate's contracts and invoices to the survivor, whose 360 view
+    lists them as its own; a document a merge recorded by an earlier version left with the
+    archive is listed after the survivor's own."""
     world, kept, dropped = cash_world(customers=2)
     crm = world.crm
     own, theirs = signed_contract(world, kept), signed_contract(world, dropped, rep=2)
@@ -195,9 +196,17 @@ def test_the_360_view_shows_the_documents_of_duplicates_merged_into_the_customer
     crm.collisions.merge(ADMIN, kept, dropped, "same company", prefer=CustomerId(kept))
     view = crm.customers.get(ADMIN, kept)
     assert view.merged_from == (dropped,)
-    assert [c.id for c in view.sections["contracts"]] == [own.id, theirs.id]
+    assert sorted((c.id, c.customer_id) for c in view.sections["contracts"]) == sorted(
+        [(own.id, kept), (theirs.id, kept)]
+    )
     assert [i.contract_id for i in view.sections["invoices"]] == [theirs.id]
     assert crm.customers.get(ADMIN, dropped).merged_from == ()
+    with crm.unit_of_work() as uow:  # as a merge before documents moved left it
+        contracts = uow.repository(Contract)
+        contracts.save(attrs.evolve(contracts.get(theirs.id), customer_id=dropped))
+        uow.commit()
+    view = crm.customers.get(ADMIN, kept)
+    assert [c.id for c in view.sections["contracts"]] == [own.id, theirs.id]
 
 
 def test_unmasked_reads_are_audited_without_the_values(world: World) -> None:

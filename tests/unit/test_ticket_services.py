@@ -243,10 +243,9 @@ def test_a_low_score_and_an_overdue_receivable_are_churn_signals() -> None:
     assert crm.churn.assess(MANAGER, cid).tags == customer.tags  # nothing moves twice
 
 
-def test_a_merge_moves_tickets_and_the_archives_overdue_invoices_are_churn_signals() -> None:
-    """A merge moves the duplicate's tickets to the survivor (its service history, worked by
-    its rep); invoices stay with the archive, but an overdue one is a churn signal of the
-    company, so the survivor is tagged (as is the archive)."""
+def test_a_merge_moves_tickets_and_invoices_whose_signals_are_the_survivors() -> None:
+    """A merge moves the duplicate's tickets and invoices to the survivor (its service
+    history, worked by its rep): a low score and an overdue invoice tag the survivor."""
     world, cid = service_world()
     crm = world.crm
     add_products(crm)
@@ -265,7 +264,7 @@ def test_a_merge_moves_tickets_and_the_archives_overdue_invoices_are_churn_signa
     crm.tickets.close(REP2, ticket_id, score=1, comment="太慢")
     assert "low-csat" in crm.pools.get_customer(ADMIN, survivor).tags
     world.clock.advance(timedelta(days=75))  # the archive's invoice, 60+ days overdue
-    assert crm.churn.sweep(SYSTEM).changed == (cid,)  # its command re-assesses the survivor
+    assert crm.churn.sweep(SYSTEM).changed == (survivor,)
     assert "overdue-receivable" in crm.pools.get_customer(ADMIN, survivor).tags
     assert crm.churn.sweep(SYSTEM).changed == ()  # nothing moves twice
 

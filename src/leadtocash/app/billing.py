@@ -32,6 +32,7 @@ from leadtocash.app.documents import (
     page_limit,
 )
 from leadtocash.app.unit_of_work import Page, UnitOfWork
+from leadtocash.collision import check_not_merged
 from leadtocash.contracts import (
     Contract,
     ContractId,
@@ -291,7 +292,9 @@ class BillingService:
 
         def command(uow: UnitOfWork) -> tuple[Receipt, list[Change]]:
             ident = ReceiptId(self.ctx.ids.new_id("receipt"))
-            self._guard(uow, principal, "receipt", ident, customer_id)
+            customer = guard_document(self.ctx, uow, principal, "receipt", ident, customer_id,
+                                      write=True)  # fmt: skip
+            check_not_merged(customer)  # the company's money goes to the survivor
             if contract_id is not None:
                 uow.repository(Contract).get(contract_id)
             receipt = register_receipt(

@@ -13,11 +13,11 @@ from collections.abc import Iterable, Mapping, Sequence
 import attrs
 
 from leadtocash.access import Action, Principal
-from leadtocash.aftersales import Ticket
 from leadtocash.app.context import AppContext, Change
 from leadtocash.app.customers import CustomerWrites
 from leadtocash.app.dedup import DuplicatesReport, collision_report, find_duplicates
 from leadtocash.app.imports import ImportCommitReport, ImportPlan, ImportService, csv_rows
+from leadtocash.app.merge_moves import attached_records, move_record
 from leadtocash.app.unit_of_work import UnitOfWork
 from leadtocash.collision import (
     CollisionReport,
@@ -28,12 +28,9 @@ from leadtocash.collision import (
     candidate_keys,
     plan_merge,
     raise_if_blocked,
-    retarget_contact,
-    retarget_follow_up,
 )
 from leadtocash.errors import FieldError, RuleViolation, ValidationError
-from leadtocash.model import Contact, Customer, CustomerId, FollowUp, PoolId, Tier, ZoneId
-from leadtocash.pipeline import Opportunity
+from leadtocash.model import Customer, CustomerId, PoolId, Tier, ZoneId
 
 __all__ = ["CollisionService", "CustomerImportReport", "CustomerImportRow"]
 
@@ -301,59 +298,22 @@ class CollisionService:
                 uow, plan.loser_snapshot, archived, reason=reason, classify=False
             )
             survivor = self.customers.stage(uow, plan.survivor_before, plan.merged, reason=reason)
-            moved = [self._move(uow, m.kind, m.id, plan, reason) for m in plan.moves]
+            moved = [
+                change
+                for move in plan.moves
+                for change in move_record(uow, move.kind, move.id, plan, reason)
+            ]
             changes = [*survivor.changes, *loser.changes, *moved]
             return plan, changes
 
         return self.ctx.execute(principal, Action.CUSTOMER_MERGE, command)
 
-    def _attached(self, uow: UnitOfWork, customer_ids: list[str]) -> list[tuple[str, str, str]]:
-        found: list[tuple[str, str, str]] = []
-        for cid in customer_ids:
-            for contact in uow.contacts.query("customer", equals=cid, limit=1000).items:
-                found.append(("contact", contact.id, cid))
-            page = uow.follow_ups.query_group("target", cid, limit=1000)
-            found.extend(("follow_up", f.id, cid) for f in page.items)
-            opps = uow.repository(Opportunity).query("customer", equals=cid, limit=1000).items
-            found.extend(("opportunity", o.id, cid) for o in opps)
-            tickets = uow.repository(Ticket).whole_group("customer", cid)
-            found.extend(("ticket", t.id, cid) for t in tickets)
-        return found
-
     def _plan(
         self, uow: UnitOfWork, first: Customer, second: Customer, prefer: CustomerId | None
     ) -> MergePlan:
         probe = plan_merge(first, second, now=self.ctx.clock.now(), prefer=prefer)
-        attached = [
-            (kind, ident)
-            for kind, ident, owner in self._attached(uow, [first.id, second.id])
-            if owner == probe.loser_id
-        ]
+        attached = attached_records(uow, probe.loser_id)
         return plan_merge(first, second, now=probe.at, prefer=prefer, attached=attached)
-
-    def _move(self, uow: UnitOfWork, kind: str, ident: str, plan: MergePlan, reason: str) -> Change:
-        """Re-target one of the loser's records to the survivor; its audit change."""
-        before: Contact | FollowUp | Opportunity | Ticket
-        after: Contact | FollowUp | Opportunity | Ticket
-        if kind == "ticket":  # the company's service history: its rep works it
-            tickets = uow.repository(Ticket)
-            ticket = tickets.get(ident)
-            before, after = ticket, attrs.evolve(ticket, customer_id=plan.survivor_id)
-            tickets.save(after)
-        elif kind == "contact":
-            contact = uow.contacts.get(ident)
-            before, after = contact, retarget_contact(contact, plan)
-            uow.contacts.save(after)
-        elif kind == "follow_up":
-            follow_up = uow.follow_ups.get(ident)
-            before, after = follow_up, retarget_follow_up(follow_up, plan)
-            uow.follow_ups.save(after)
-        else:
-            repo = uow.repository(Opportunity)
-            opportunity = repo.get(ident)
-            before, after = opportunity, attrs.evolve(opportunity, customer_id=plan.survivor_id)
-            repo.save(after)
-        return Change(kind, ident, before, after, reason)
 
 
 def _split(raw: str | None) -> list[str]:
