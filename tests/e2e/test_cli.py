@@ -45,6 +45,7 @@ def test_migrate_is_idempotent_and_prints_the_schema_version(tmp_path: Path) -> 
         (("sweep", "sqlite:///crm.db"), "store.no_schema"),
         (("verify-audit", "sqlite:///crm.db"), "store.no_schema"),
         (("reindex", "sqlite:///crm.db"), "store.no_schema"),
+        (("complete-merges", "sqlite:///crm.db"), "store.no_schema"),
         (("relay", "sqlite:///crm.db", "--webhook", "http://127.0.0.1:9/x", "--secret", "k"),
          "store.no_schema"),
         (("migrate", "sqlite:///no/such/dir/crm.db"), "store.unreachable"),
@@ -108,6 +109,15 @@ def test_reindex_rewrites_every_record_and_refuses_an_unknown_kind(tmp_path: Pat
     bad = run("reindex", url, "--kind", "customer", "--kind", "nope")
     assert bad.exit_code == 2, bad.output
     assert "kinds[1]" in bad.output
+
+
+def test_complete_merges_moves_nothing_on_a_store_without_leftovers(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/crm.db"
+    claim_once(url)
+    result = run("complete-merges", url)
+    assert result.exit_code == 0, result.output
+    assert "0 records moved" in result.output
+    assert run("verify-audit", url).exit_code == 0
 
 
 def test_sweep_runs_every_step_and_summarises(tmp_path: Path) -> None:

@@ -229,8 +229,10 @@ class CashLifecycle(CommandMachine):
     def the_cash_documents_are_the_companys(self) -> None:
         """A merge moves a duplicate's documents to the survivor: none names an archive."""
         with self.world.crm.unit_of_work() as uow:
-            archived = {c.id for c in uow.customers.get_many(self.customers) if c.merged_into}
-        documents = [*self.invoices(), *self.receipts(), *map(self.contract, (0, 1))]
+            archived = {c.id for c in uow.customers.get_many(list(self.customers)) if c.merged_into}
+        documents: list[Invoice | Receipt | Contract] = [
+            *self.invoices(), *self.receipts(), *map(self.contract, (0, 1))
+        ]  # fmt: skip
         assert not {d.customer_id for d in documents} & archived
         credit = [c for c in self.all(CustomerCredit) if isinstance(c, CustomerCredit)]
         assert all(not c.entries for c in credit if c.customer_id in archived)

@@ -7,6 +7,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+import attrs
 import pytest
 
 from contract_fixtures import cash_world, signed_contract
@@ -23,7 +24,7 @@ from leadtocash import (
     RuleViolation,
 )
 from leadtocash.collision import Outcome
-from leadtocash.contracts import InvoiceKind, LineInput
+from leadtocash.contracts import Contract, Invoice, InvoiceKind, LineInput, Receipt
 from pool_fixtures import ADMIN, MANAGER, World, make_world, rep_principal
 
 REP1, REP2 = rep_principal(1), rep_principal(2)
@@ -286,7 +287,10 @@ def test_a_merge_moves_the_companys_cash_documents_to_the_survivor() -> None:
     crm, rep1 = world.crm, rep_principal(1)
     theirs = signed_contract(world, dropped, rep=2)
     today = world.clock.now().date()
-    cny = lambda amount: Money(amount, "CNY")  # noqa: E731
+
+    def cny(amount: str) -> Money:
+        return Money(amount, "CNY")
+
     paid = crm.billing.draft_invoice(ADMIN, theirs.id, InvoiceKind.ORDINARY, cny("500"))
     crm.billing.issue_invoice(ADMIN, paid.id)
     owed = crm.billing.draft_invoice(ADMIN, theirs.id, InvoiceKind.ORDINARY, cny("1000"))
@@ -364,3 +368,43 @@ def test_a_merge_moves_every_record_of_a_long_history() -> None:
         contacts = uow.contacts.scan(limit=5_000)
     assert {f.customer_id for f in follow_ups} == {kept} and len(follow_ups) == 1_001
     assert {c.customer_id for c in contacts} == {kept} and len(contacts) == 1_001
+
+
+def test_complete_merges_moves_what_an_earlier_merge_left_with_the_archive() -> None:
+    """A store merged by an earlier version (documents left on the archive): the survivor's
+    rep cannot open the contract until ``complete_merges`` moves it, with its invoice and
+    receipt, to the end of the merge chain; the moves are audited; a second run moves
+    nothing; only managers may run it."""
+    world, first, second = cash_world(customers=3)
+    third = world.customers[2]
+    crm = world.crm
+    theirs = signed_contract(world, second, rep=2)
+    invoice = crm.billing.draft_invoice(ADMIN, theirs.id, InvoiceKind.ORDINARY, Money("10", "CNY"))
+    today = world.clock.now().date()
+    receipt = crm.billing.register_receipt(ADMIN, second, Money("10", "CNY"), today, "B", "付款人")
+    crm.collisions.merge(ADMIN, first, second, "same company", prefer=CustomerId(first))
+    crm.collisions.merge(ADMIN, third, first, "same company", prefer=CustomerId(third))
+    crm.pools.claim(rep_principal(3), third)
+    with crm.unit_of_work() as uow:  # as an earlier version's merge left them
+        left = CustomerId(second)
+        contracts, invoices = uow.repository(Contract), uow.repository(Invoice)
+        contracts.save(attrs.evolve(contracts.get(theirs.id), customer_id=left))
+        invoices.save(attrs.evolve(invoices.get(invoice.id), customer_id=left))
+        receipts = uow.repository(Receipt)
+        receipts.save(attrs.evolve(receipts.get(receipt.id), customer_id=left))
+        uow.commit()
+    with pytest.raises(LeadToCashError):
+        crm.contracts.get(rep_principal(3), theirs.id)
+    with pytest.raises(LeadToCashError) as refused:
+        crm.collisions.complete_merges(rep_principal(3))
+    assert refused.value.code == "auth.permission_denied"
+
+    seq = len(world.store.audit_log(limit=100_000))
+    report = crm.collisions.complete_merges(ADMIN)
+    assert report.moved == {second: 3} and report.skipped == ()
+    assert crm.contracts.get(rep_principal(3), theirs.id).customer_id == third
+    assert crm.billing.get_invoice(ADMIN, invoice.id).customer_id == third
+    assert crm.billing.get_receipt(ADMIN, receipt.id).customer_id == third
+    reasons = {e.reason for e in world.store.audit_log(after_seq=seq, limit=100)}
+    assert reasons == {f"merge into {third} completed"}
+    assert crm.collisions.complete_merges(ADMIN).moved == {}

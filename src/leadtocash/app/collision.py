@@ -16,6 +16,7 @@ from leadtocash.access import Action, Principal
 from leadtocash.app.context import AppContext, Change
 from leadtocash.app.customers import CustomerWrites
 from leadtocash.app.dedup import DuplicatesReport, collision_report, find_duplicates
+from leadtocash.app.documents import batch_size, index_ids
 from leadtocash.app.imports import ImportCommitReport, ImportPlan, ImportService, csv_rows
 from leadtocash.app.merge_moves import attached_records, move_record
 from leadtocash.app.unit_of_work import UnitOfWork
@@ -29,10 +30,16 @@ from leadtocash.collision import (
     plan_merge,
     raise_if_blocked,
 )
-from leadtocash.errors import FieldError, RuleViolation, ValidationError
+from leadtocash.errors import (
+    ConcurrencyConflict,
+    FieldError,
+    PermissionDenied,
+    RuleViolation,
+    ValidationError,
+)
 from leadtocash.model import Customer, CustomerId, PoolId, Tier, ZoneId
 
-__all__ = ["CollisionService", "CustomerImportReport", "CustomerImportRow"]
+__all__ = ["CollisionService", "CustomerImportReport", "CustomerImportRow", "MergeCompletion"]
 
 
 @attrs.frozen
@@ -51,6 +58,20 @@ class CustomerImportRow:
         if self.customer_id is not None:
             return "created"
         return "duplicate" if self.duplicate_of is not None else "rejected"
+
+
+@attrs.frozen
+class MergeCompletion:
+    """What :meth:`CollisionService.complete_merges` did: records moved per archive, and the
+    archives skipped (out of the caller's scope, survivor in the recycle bin, conflicts)."""
+
+    moved: Mapping[str, int]
+    skipped: tuple[str, ...] = ()
+
+    @property
+    def total(self) -> int:
+        """How many records moved (a credit ledger joined counts its two changes)."""
+        return sum(self.moved.values())
 
 
 @attrs.frozen
@@ -301,10 +322,56 @@ class CollisionService:
             moved = [
                 change
                 for move in plan.moves
-                for change in move_record(uow, move.kind, move.id, plan, reason)
+                for change in move_record(
+                    uow, move.kind, move.id, (plan.loser_id, plan.survivor_id), reason
+                )
             ]
             changes = [*survivor.changes, *loser.changes, *moved]
             return plan, changes
+
+        return self.ctx.execute(principal, Action.CUSTOMER_MERGE, command)
+
+    def complete_merges(self, principal: Principal, *, batch: int = 500) -> MergeCompletion:
+        """Move what merges recorded by an earlier version left with the archived duplicates
+        (their quotes, contracts, invoices, receipts, credit…) to the company's survivor.
+
+        Run once after upgrading a store (``leadtocash complete-merges URL``): reads the
+        ``merged_into`` index (only archives), one unit of work per archive with records to
+        move, each move audited as a merge's is (reason ``merge into <survivor> completed``).
+        Archives outside the caller's scope, or whose survivor is in the recycle bin, are
+        skipped. Running it again moves nothing.
+        """
+        batch_size(batch, "batch")
+        self.ctx.policy.check(principal, Action.CUSTOMER_MERGE)
+        moved: dict[str, int] = {}
+        skipped: list[str] = []
+        for archive_id in index_ids(self.ctx, Customer, "merged_into", page=batch):
+            try:
+                count = self._complete_one(principal, archive_id)
+            except (PermissionDenied, ConcurrencyConflict):
+                count = None
+            if count is None:
+                skipped.append(archive_id)
+            elif count:
+                moved[archive_id] = count
+        return MergeCompletion(moved, tuple(skipped))
+
+    def _complete_one(self, principal: Principal, archive_id: str) -> int | None:
+        """Records moved off one archive; None when its survivor is in the recycle bin."""
+
+        def command(uow: UnitOfWork) -> tuple[int | None, list[Change]]:
+            survivor = self.customers.company(uow, archive_id)[-1]
+            if survivor.merged_into is not None:  # the chain ends in the recycle bin
+                return None, []
+            self.customers.guard(uow, principal, survivor, write=True)
+            reason = f"merge into {survivor.id} completed"
+            move = (CustomerId(archive_id), survivor.id)
+            changes = [
+                change
+                for kind, ident in attached_records(uow, archive_id)
+                for change in move_record(uow, kind, ident, move, reason)
+            ]
+            return len(changes), changes
 
         return self.ctx.execute(principal, Action.CUSTOMER_MERGE, command)
 

@@ -132,16 +132,8 @@ def index_ids(
     page: int = MAX_PAGE,
 ) -> list[str]:
     """The ids in a named index below ``below``, read in pages (what a sweep has to do)."""
-    ids: list[str] = []
-    cursor: tuple[str, str] | None = None
     with ctx.unit_of_work() as uow:
-        repo = uow.repository(aggregate)
-        while True:
-            hits = repo.index_entries(index, below=below, after=cursor, limit=page)
-            ids.extend(ident for _, ident in hits)
-            if len(hits) < page:
-                return ids
-            cursor = hits[-1]
+        return uow.repository(aggregate).all_ids(index, below=below, page=page)
 
 
 def batch_size(value: int, name: str) -> int:

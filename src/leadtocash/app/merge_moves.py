@@ -21,7 +21,6 @@ from leadtocash.aftersales import Renewal, Ticket
 from leadtocash.app.aggregates import group_bounds
 from leadtocash.app.context import Change
 from leadtocash.app.unit_of_work import Repository, UnitOfWork
-from leadtocash.collision import MergePlan
 from leadtocash.contracts import (
     Contract,
     CreditRefund,
@@ -34,10 +33,10 @@ from leadtocash.contracts import (
     open_credit,
 )
 from leadtocash.contracts.reminders import DueReminders
-from leadtocash.model import Contact, FollowUp
+from leadtocash.model import Contact, CustomerId, FollowUp
 from leadtocash.pipeline import Opportunity
 
-__all__ = ["attached_records", "move_record"]
+__all__ = ["Move", "attached_records", "move_record"]
 
 #: The records a customer has: (kind, type, the index naming the customer, grouped index?).
 ATTACHED: tuple[tuple[str, type[Any], str, bool], ...] = (
@@ -55,23 +54,16 @@ ATTACHED: tuple[tuple[str, type[Any], str, bool], ...] = (
     ("customer_credit", CustomerCredit, "customer", False),
 )
 _TYPES = {kind: cls for kind, cls, _, _ in ATTACHED} | {"due_reminders": DueReminders}
-_PAGE = 500
+#: ``(loser id, survivor id)`` of a move.
+Move = tuple[CustomerId, CustomerId]
 
 
 def _ids(repo: Repository[Any], index: str, customer_id: str, grouped: bool) -> list[str]:
     """Every id filed under the customer in ``index`` (records in the recycle bin too)."""
-    at_least, below = group_bounds(customer_id) if grouped else (None, None)
-    equals = None if grouped else customer_id
-    found: list[str] = []
-    after: tuple[str, str] | None = None
-    while True:
-        hits = repo.index_entries(
-            index, equals=equals, at_least=at_least, below=below, after=after, limit=_PAGE
-        )
-        found += [ident for _, ident in hits]
-        if len(hits) < _PAGE:
-            return found
-        after = hits[-1]
+    if grouped:
+        at_least, below = group_bounds(customer_id)
+        return repo.all_ids(index, at_least=at_least, below=below)
+    return repo.all_ids(index, equals=customer_id)
 
 
 def attached_records(uow: UnitOfWork, customer_id: str) -> list[tuple[str, str]]:
@@ -86,30 +78,29 @@ def attached_records(uow: UnitOfWork, customer_id: str) -> list[tuple[str, str]]
     return found
 
 
-def move_record(
-    uow: UnitOfWork, kind: str, ident: str, plan: MergePlan, reason: str
-) -> list[Change]:
+def move_record(uow: UnitOfWork, kind: str, ident: str, move: Move, reason: str) -> list[Change]:
     """Re-point one of the loser's records to the survivor; the audited changes."""
+    loser_id, survivor_id = move
     if kind == "customer_credit":
-        return _join_credit(uow, ident, plan, reason)
+        return _join_credit(uow, ident, survivor_id, reason)
     repo = uow.repository(_TYPES[kind])
     before = repo.find_any(ident)
-    if before is None or before.customer_id != plan.loser_id:
+    if before is None or before.customer_id != loser_id:
         return []  # gone or moved since it was planned: nothing to do
-    after = attrs.evolve(before, customer_id=plan.survivor_id)
+    after = attrs.evolve(before, customer_id=survivor_id)
     repo.save(after)
     return [Change(kind, ident, before, after, reason)]
 
 
-def _join_credit(uow: UnitOfWork, ident: str, plan: MergePlan, reason: str) -> list[Change]:
+def _join_credit(uow: UnitOfWork, ident: str, survivor_id: CustomerId, reason: str) -> list[Change]:
     """The loser's credit ledger joins the survivor's in its currency (entries in time order)."""
     ledgers = uow.repository(CustomerCredit)
     loser = ledgers.get(ident)
     if not loser.entries:
         return []
-    target = credit_id(plan.survivor_id, loser.currency)
+    target = credit_id(survivor_id, loser.currency)
     found = ledgers.find(target)
-    survivor = found or open_credit(plan.survivor_id, loser.currency)
+    survivor = found or open_credit(survivor_id, loser.currency)
     entries = sorted((*survivor.entries, *loser.entries), key=lambda entry: entry.at)
     joined = attrs.evolve(survivor, entries=tuple(entries))
     emptied = attrs.evolve(loser, entries=())

@@ -242,6 +242,28 @@ class Repository(Generic[T]):
         )  # fmt: skip
         return self._uow._session_or_raise().query(query)
 
+    def all_ids(
+        self,
+        index: str,
+        *,
+        equals: str | None = None,
+        at_least: str | None = None,
+        below: str | None = None,
+        page: int = 500,
+    ) -> list[str]:
+        """Every id in a named-index range, in (value, id) order, read ``page`` entries at a
+        time; no aggregate is built (what a sweep or a merge has to find)."""
+        ids: list[str] = []
+        after: tuple[str, str] | None = None
+        while True:
+            hits = self.index_entries(
+                index, equals=equals, at_least=at_least, below=below, after=after, limit=page
+            )
+            ids.extend(ident for _, ident in hits)
+            if len(hits) < page:
+                return ids
+            after = hits[-1]
+
     def add(self, aggregate: T) -> None:
         """Stage a new aggregate (its version must be 0)."""
         if _version_of(aggregate) != 0:

@@ -347,6 +347,26 @@ def reindex(url: str, kinds: tuple[str, ...], batch: int) -> None:
     out.print(table)
 
 
+@cli.command("complete-merges")
+@click.argument("url")
+@click.option("--batch", default=500, show_default=True, help="Archives read per page.")
+def complete_merges(url: str, batch: int) -> None:
+    """Move what merges by an earlier version left with merged-away duplicates (contracts,
+    invoices, receipts, credit…) to their survivors; audited, safe to run again."""
+    with _store(url) as store:
+        crm = LeadToCash(store=store, clock=SystemClock(), ids=RandomIds())
+        report = crm.collisions.complete_merges(_ADMIN, batch=batch)
+    out = _out()
+    table = Table(title=f"merges completed in {_shown(url)}: {report.total} records moved")
+    table.add_column("duplicate")
+    table.add_column("records moved", justify="right")
+    for archive, count in report.moved.items():
+        table.add_row(archive, str(count))
+    out.print(table)
+    for archive in report.skipped:
+        out.print(f"skipped {archive}: its survivor is in the recycle bin, or it changed meanwhile")
+
+
 @cli.command("import")
 @click.argument("url")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
