@@ -26,11 +26,15 @@ from leadtocash.app.aggregates import SPECS
 from leadtocash.collision import CollisionPolicy, Outcome
 from leadtocash.contracts import (
     AmendmentLine,
+    CreditEntry,
+    CreditEntryKind,
+    CustomerCredit,
     InvoiceKind,
     LineInput,
     Milestone,
     MilestoneSpec,
     ProductId,
+    open_credit,
 )
 from leadtocash.durations import Duration
 from leadtocash.model import CollaboratorAccess, Contact, ContactId, CustomerId, Team, TeamId
@@ -428,6 +432,22 @@ def _collisions_merge(w: World) -> Call:
         uow.contacts.add(Contact(id=ContactId("ct-1"), customer_id=CustomerId(drop.id), name="王"))
         uow.commit()
     return lambda: w.crm.collisions.merge(MANAGER, keep.id, drop.id, "same company", prefer=keep.id)
+
+
+def _collisions_complete_merges(w: World) -> Call:
+    """A merge whose archive still holds a contact and customer credit, as a merge by an
+    earlier version left them: completing it moves the contact and joins the ledgers."""
+    merge = _collisions_merge(w)
+    plan = merge()
+    drop = plan.loser_id
+    deposit = CreditEntry(CreditEntryKind.DEPOSIT, CNY, "receipt-old", w.clock.now(), "fred")
+    with w.crm.unit_of_work() as uow:
+        uow.contacts.add(Contact(id=ContactId("ct-left"), customer_id=drop, name="李"))
+        uow.repository(CustomerCredit).add(
+            attrs.evolve(open_credit(drop, CNY.currency), entries=(deposit,))
+        )
+        uow.commit()
+    return lambda: w.crm.collisions.complete_merges(ADMIN)
 
 
 # -- classification and allocation -------------------------------------------------------------
@@ -1467,6 +1487,7 @@ COMMANDS: dict[str, Scenario] = {
     "collisions.import_customers": _collisions_import_customers,
     "collisions.import_customers_csv": _collisions_import_customers_csv,
     "collisions.merge": _collisions_merge,
+    "collisions.complete_merges": _collisions_complete_merges,
     "collisions.commit_import": _collisions_commit_import,
     "classification.update_signals": _classification_update_signals,
     "classification.reclassify": _classification_reclassify,
