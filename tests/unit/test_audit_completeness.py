@@ -23,7 +23,7 @@ import pytest
 from contract_fixtures import PRODUCTS, signed_contract
 from leadtocash import LeadToCash, Money, PoolId, Principal, RepId, Role, SalesRep, Tier, ZoneId
 from leadtocash.app.aggregates import SPECS
-from leadtocash.collision import CollisionPolicy, Outcome
+from leadtocash.collision import CollisionPolicy, MergePlan, Outcome
 from leadtocash.contracts import (
     AmendmentLine,
     CreditEntry,
@@ -439,6 +439,7 @@ def _collisions_complete_merges(w: World) -> Call:
     earlier version left them: completing it moves the contact and joins the ledgers."""
     merge = _collisions_merge(w)
     plan = merge()
+    assert isinstance(plan, MergePlan)
     drop = plan.loser_id
     deposit = CreditEntry(CreditEntryKind.DEPOSIT, CNY, "receipt-old", w.clock.now(), "fred")
     with w.crm.unit_of_work() as uow:

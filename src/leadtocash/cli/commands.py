@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
@@ -338,13 +338,8 @@ def reindex(url: str, kinds: tuple[str, ...], batch: int) -> None:
     with _store(url) as store:
         crm = LeadToCash(store=store, clock=SystemClock(), ids=RandomIds())
         report = crm.maintenance.reindex(_ADMIN, kinds=kinds or None, batch=batch)
-    out = _out()
-    table = Table(title=f"reindexed {_shown(url)}: {report.total} records")
-    table.add_column("kind")
-    table.add_column("records", justify="right")
-    for kind, count in report.records.items():
-        table.add_row(kind, str(count))
-    out.print(table)
+    _counts(f"reindexed {_shown(url)}: {report.total} records", ("kind", "records"),
+            report.records)  # fmt: skip
 
 
 @cli.command("complete-merges")
@@ -356,15 +351,22 @@ def complete_merges(url: str, batch: int) -> None:
     with _store(url) as store:
         crm = LeadToCash(store=store, clock=SystemClock(), ids=RandomIds())
         report = crm.collisions.complete_merges(_ADMIN, batch=batch)
-    out = _out()
-    table = Table(title=f"merges completed in {_shown(url)}: {report.total} records moved")
-    table.add_column("duplicate")
-    table.add_column("records moved", justify="right")
-    for archive, count in report.moved.items():
-        table.add_row(archive, str(count))
-    out.print(table)
+    out = _counts(f"merges completed in {_shown(url)}: {report.total} records moved",
+                  ("duplicate", "records moved"), report.moved)  # fmt: skip
     for archive in report.skipped:
         out.print(f"skipped {archive}: its survivor is in the recycle bin, or it changed meanwhile")
+
+
+def _counts(title: str, headers: tuple[str, str], counts: Mapping[str, int]) -> Console:
+    """Print a table of counts by name; the console, for more lines."""
+    out = _out()
+    table = Table(title=title)
+    table.add_column(headers[0])
+    table.add_column(headers[1], justify="right")
+    for name, count in counts.items():
+        table.add_row(name, str(count))
+    out.print(table)
+    return out
 
 
 @cli.command("import")
