@@ -9,7 +9,8 @@ from typing import Any
 from hypothesis import event
 from hypothesis.stateful import RuleBasedStateMachine
 
-from leadtocash import LeadToCashError, RepId
+from leadtocash import LeadToCash, LeadToCashError, RepId
+from leadtocash.app.aggregates import spec_for
 from leadtocash.model import Customer
 from leadtocash.pool.book import RepBook
 from leadtocash.testing import InMemoryStore
@@ -37,6 +38,22 @@ class CommandMachine(RuleBasedStateMachine):
             return None
         event(f"{what} done")
         return result
+
+
+def assert_indexes_exact(crm: LeadToCash, cls: type[Any]) -> None:
+    """Every named index of ``cls``'s records holds exactly the entries its spec derives
+    from the stored records (nothing stale, nothing missing)."""
+    spec = spec_for(cls)
+    with crm.unit_of_work() as uow:
+        repo = uow.repository(cls)
+        records = repo.scan(limit=100_000)
+        derived = [(r.id, spec.indexes(r)) for r in records]
+        for name in sorted({name for _, indexes in derived for name in indexes}):
+            stored = sorted(repo.index_entries(name, limit=100_000))
+            expected = sorted(
+                (v, i) for i, indexes in derived if (v := indexes.get(name)) is not None
+            )
+            assert stored == expected, f"{spec.kind} index {name!r}"
 
 
 def expected_book(rep: str, customers: Iterable[Customer]) -> RepBook:
