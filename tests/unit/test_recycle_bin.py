@@ -273,6 +273,27 @@ def test_an_opportunity_is_deleted_and_restored_with_the_customers_pipeline_fact
     assert crm.pipeline.get_opportunity(REP1, deal).id == deal
 
 
+def test_a_deal_and_a_contract_deleted_before_a_merge_come_back_to_the_survivor() -> None:
+    """A merge does not see what is in the recycle bin (out of every index but the bin's):
+    restoring a deal or draft contract of the merged-away duplicate puts it on the survivor,
+    whose facts follow, instead of on the archive nobody can work."""
+    world, kept, dropped = cash_world()
+    crm = world.crm
+    deal = crm.pipeline.create_opportunity(
+        REP2, dropped, name="ERP", amount=CNY, close_date=CLOSE
+    ).id
+    draft = _draft_contract(world, dropped, rep=2)
+    crm.recycle_bin.delete(REP2, "opportunity", deal, "duplicate deal")
+    crm.recycle_bin.delete(REP2, "contract", draft, "wrong terms")
+    crm.collisions.merge(ADMIN, kept, dropped, "same company", prefer=CustomerId(kept))
+    crm.recycle_bin.restore(MANAGER, "opportunity", deal)
+    crm.recycle_bin.restore(MANAGER, "contract", draft)
+    assert crm.pipeline.get_opportunity(MANAGER, deal).customer_id == kept
+    assert crm.contracts.get(REP1, draft).customer_id == kept
+    with crm.unit_of_work() as uow:
+        assert uow.customers.get(kept).open_opportunity_stage is not None
+
+
 def test_only_unsigned_contracts_can_be_deleted() -> None:
     world, cid, other = cash_world()
     crm = world.crm

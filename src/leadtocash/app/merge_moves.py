@@ -7,8 +7,9 @@ So the survivor's rep works the company's contracts and invoices, its receivable
 are the company's, and a payment registered on the survivor pays the company's oldest
 invoices. The loser's customer credit joins the survivor's ledger in the same currency (its
 entries, so what credit paid on a moved invoice can still be released); the loser's ledger
-is left empty. Records in the recycle bin move too (a restore brings them back to the
-survivor). Every move is its own audited change in the merge's unit of work.
+is left empty. A deal or contract in the recycle bin is out of the customer's indexes and
+stays where it is; restoring it puts it on the survivor. Every move is its own audited change
+in the merge's unit of work.
 """
 
 from __future__ import annotations

@@ -169,8 +169,16 @@ class RecycleBinService:
 
     # -- who may --------------------------------------------------------------------------------
     def _customer_of(self, uow: UnitOfWork, record: Any) -> Customer | None:
+        """The record's customer; for one merged away since the record was deleted, the
+        company's survivor (where a restore puts the record), in the bin or not."""
         customer_id = getattr(record, "customer_id", None)
-        return None if customer_id is None else uow.customers.find_any(customer_id)
+        found = None if customer_id is None else uow.customers.find_any(customer_id)
+        while found is not None and found.merged_into is not None:
+            survivor = uow.customers.find_any(found.merged_into)
+            if survivor is None:
+                break
+            found = survivor
+        return found
 
     def _target(self, kind: BinKind, record: Any, customer: Customer | None) -> ScopeTarget:
         if kind is BinKind.LEAD:
@@ -308,8 +316,7 @@ class RecycleBinService:
         )
 
     def _contracts_of(self, uow: UnitOfWork, customer_id: str) -> list[Contract]:
-        return all_pages(uow.repository(Contract), "customer", at_least=f"{customer_id}|",
-                         below=f"{customer_id}}}")  # fmt: skip
+        return uow.repository(Contract).whole_group("customer", customer_id)
 
     def _opportunities_of(self, uow: UnitOfWork, customer_id: str) -> list[Opportunity]:
         return all_pages(uow.repository(Opportunity), "customer", equals=customer_id)
@@ -400,7 +407,7 @@ class RecycleBinService:
         if kind is BinKind.LEAD:
             self._check_lead_keys(uow, principal, record)
             return self._restore_lead(uow, principal, record, why)
-        parent = uow.customers.find_any(record.customer_id)
+        parent = self._customer_of(uow, record)
         if parent is not None and parent.deleted is not None:
             raise RuleViolation(
                 f"customer {parent.id} of {kind.value} {record.id} is in the recycle bin; "
@@ -408,7 +415,8 @@ class RecycleBinService:
                 code="recycle.customer_deleted",
                 details={"kind": kind.value, "id": record.id, "customer_id": parent.id},
             )
-        after = attrs.evolve(record, deleted=None)
+        home = record.customer_id if parent is None else parent.id  # the survivor of a merge
+        after = attrs.evolve(record, deleted=None, customer_id=home)
         self._repo(uow, kind).save(after)
         changes = [Change(kind.value, record.id, record, after, why)]
         uow.record(RecordRestored(now, kind.value, record.id, principal.user_id, _owner(after)))
