@@ -280,6 +280,23 @@ def test_a_reversal_restores_outstanding_and_takes_its_credit_back() -> None:
     )
 
 
+def test_a_receipt_names_only_a_contract_of_its_customer() -> None:
+    """The payer's contract reference must be the customer's: another customer's contract is
+    refused (it credited the money to a contract the payer has nothing to do with)."""
+    world, cid, other = cash_world()
+    theirs = signed_contract(world, other, rep=2)
+    error = _refused(
+        world, "receipt.customer_mismatch", world.crm.billing.register_receipt,
+        FINANCE, cid, cny("10.00"), date(2026, 1, 6), "B1", "甲", contract_id=theirs.id,
+    )  # fmt: skip
+    assert error.details == {"customer_id": other, "given": cid}
+    mine = signed_contract(world, cid)
+    receipt = world.crm.billing.register_receipt(
+        FINANCE, cid, cny("10.00"), date(2026, 1, 6), "B2", "甲", contract_id=mine.id
+    )
+    assert receipt.contract_id == mine.id
+
+
 def test_used_credit_is_released_before_its_receipt_is_reversed_and_credit_is_refunded() -> None:
     world, cid, other = cash_world()
     crm = world.crm

@@ -288,7 +288,11 @@ class BillingService:
         *,
         contract_id: str | None = None,
     ) -> Receipt:
-        """Register money received (finance); it waits for confirmation."""
+        """Register money received (finance); it waits for confirmation.
+
+        A contract the payer named must be the customer's (``receipt.customer_mismatch``); a
+        customer merged into another takes no new receipt (``customer.merged``).
+        """
 
         def command(uow: UnitOfWork) -> tuple[Receipt, list[Change]]:
             ident = ReceiptId(self.ctx.ids.new_id("receipt"))
@@ -296,7 +300,13 @@ class BillingService:
                                       write=True)  # fmt: skip
             check_not_merged(customer)  # the company's money goes to the survivor
             if contract_id is not None:
-                uow.repository(Contract).get(contract_id)
+                contract = uow.repository(Contract).get(contract_id)
+                if contract.customer_id != customer.id:
+                    raise RuleViolation(
+                        f"contract {contract.id} belongs to {contract.customer_id}",
+                        code="receipt.customer_mismatch",
+                        details={"customer_id": contract.customer_id, "given": customer.id},
+                    )
             receipt = register_receipt(
                 ident, CustomerId(customer_id), amount, received_on, bank_reference, payer,
                 self.ctx.clock.now(), principal.user_id,
