@@ -28,7 +28,7 @@ from leadtocash.collision import (
     check_duplicates,
     lead_keys,
 )
-from leadtocash.errors import PermissionDenied, ValidationError
+from leadtocash.errors import PermissionDenied, RuleViolation, ValidationError
 from leadtocash.model import (
     Contact,
     ContactId,
@@ -226,6 +226,7 @@ class PipelineService:
                 raise ValidationError.single(
                     "owner_id", "field.required", "the opportunity needs an owner"
                 )
+            _check_contact(uow, contact_id, customer.id)
             now = self.ctx.clock.now()
             opportunity = ops.open_opportunity(
                 opportunity_id=OpportunityId(self.ctx.ids.new_id("opportunity")),
@@ -332,6 +333,7 @@ class PipelineService:
                 raise ValidationError.single(
                     "stage", "pipeline.closed", f"opportunity {opportunity.id} is closed"
                 )
+            _check_contact(uow, contact_id, opportunity.customer_id)
             if custom:
                 updates["custom"] = {**opportunity.custom, **custom}
             updates["updated_at"] = self.ctx.clock.now()
@@ -507,3 +509,17 @@ class PipelineService:
 
         listed = self.ctx.read(principal, Action.OPPORTUNITY_READ, query)
         return [self._shown(o, principal) for o in listed]
+
+
+def _check_contact(uow: UnitOfWork, contact_id: str | None, customer_id: str) -> None:
+    """A deal's contact must exist (NotFound) and be one of its customer's
+    (``pipeline.contact_mismatch``): a stage may require it, and another's would pass."""
+    if contact_id is None:
+        return
+    contact = uow.contacts.get(contact_id)
+    if contact.customer_id != customer_id:
+        raise RuleViolation(
+            f"contact {contact.id} is not a contact of customer {customer_id}",
+            code="pipeline.contact_mismatch",
+            details={"contact_id": contact.id, "customer_id": customer_id},
+        )

@@ -50,7 +50,7 @@ from leadtocash.errors import (
 )
 from leadtocash.model import CustomerId
 from leadtocash.money import Money
-from leadtocash.pipeline.opportunity import OpportunityId
+from leadtocash.pipeline.opportunity import Opportunity, OpportunityId
 
 __all__ = ["ExpiryReport", "ProductService", "QuoteService"]
 
@@ -239,6 +239,14 @@ class QuoteService:
                 self.ctx, uow, principal, "quote", ident, customer_id, write=True
             )
             check_not_merged(customer)  # a new record goes to the survivor
+            if opportunity_id is not None:
+                deal = uow.repository(Opportunity).get(opportunity_id)
+                if deal.customer_id != customer.id:
+                    raise RuleViolation(
+                        f"opportunity {deal.id} belongs to another customer",
+                        code="quote.opportunity_mismatch",
+                        details={"opportunity_id": deal.id, "customer_id": customer.id},
+                    )
             quote = draft_quote(
                 ident, CustomerId(customer.id), principal.user_id, currency, lines,
                 _products_of(uow, lines), self.ctx.clock.now(), valid_until=valid_until,

@@ -730,6 +730,8 @@ MESSAGES: dict[str, str | dict[str, str]] = {
     "label.churn_signal.overdue_receivable": "overdue receivables",
     # after-sales: services and permissions
     "ticket.contact_mismatch": "Contact {contact_id} is not a contact of customer {customer_id}.",
+    "pipeline.contact_mismatch": "Contact {contact_id} is not a contact of customer {customer_id}.",
+    "quote.opportunity_mismatch": "Opportunity {opportunity_id} belongs to another customer.",
     "ticket.contract_mismatch": "Contract {contract_id} belongs to another customer.",
     "label.record.ticket": "Ticket",
     "label.record.renewal": "Renewal",

@@ -642,6 +642,8 @@ MESSAGES: dict[str, str] = {
     "label.churn_signal.overdue_receivable": "应收逾期",
     # 售后：服务与权限
     "ticket.contact_mismatch": "联系人 {contact_id} 不属于客户 {customer_id}。",
+    "pipeline.contact_mismatch": "联系人 {contact_id} 不属于客户 {customer_id}。",
+    "quote.opportunity_mismatch": "商机 {opportunity_id} 属于其他客户。",
     "ticket.contract_mismatch": "合同 {contract_id} 属于其他客户。",
     "label.record.ticket": "工单",
     "label.record.renewal": "续约",

@@ -646,6 +646,8 @@ MESSAGES: dict[str, str] = {
     "label.churn_signal.overdue_receivable": "應收逾期",
     # 售後：服務與權限
     "ticket.contact_mismatch": "聯絡人 {contact_id} 不屬於客戶 {customer_id}。",
+    "pipeline.contact_mismatch": "聯絡人 {contact_id} 不屬於客戶 {customer_id}。",
+    "quote.opportunity_mismatch": "商機 {opportunity_id} 屬於其他客戶。",
     "ticket.contract_mismatch": "合約 {contract_id} 屬於其他客戶。",
     "label.record.ticket": "工單",
     "label.record.renewal": "續約",
