@@ -9,7 +9,7 @@ from typing import Any
 import attrs
 
 from leadtocash import CustomerId, LeadToCash, PoolId, Principal, RepId, Role, SalesRep, ZoneId
-from leadtocash.model import Channel, Lead, LeadId
+from leadtocash.model import Channel, Contact, ContactId, Lead, LeadId
 from leadtocash.pool.rules import PoolRules
 from leadtocash.testing import FakeClock, InMemoryStore, SequentialIds
 
@@ -95,6 +95,17 @@ def make_world(
         for n in range(customers)
     ]
     return World(store, clock, crm, pool.id, ids)
+
+
+def contact_of(crm: LeadToCash, customer_id: str) -> ContactId:
+    """The id of a contact of the customer (``<customer>-contact``), stored on first use: a
+    deal names only a contact of its own customer."""
+    ident = ContactId(f"{customer_id}-contact")
+    with crm.unit_of_work() as uow:
+        if uow.contacts.find(ident) is None:
+            uow.contacts.add(Contact(ident, CustomerId(customer_id), "联系人"))
+            uow.commit()
+    return ident
 
 
 def add_lead(crm: LeadToCash, n: int, *, pool: PoolId | None, **fields: Any) -> LeadId:

@@ -64,7 +64,7 @@ from leadtocash.pipeline import (
     open_stage_rank,
 )
 from leadtocash.testing import strategies as strat
-from pool_fixtures import ADMIN, MANAGER, World, make_world, rep_principal
+from pool_fixtures import ADMIN, MANAGER, World, contact_of, make_world, rep_principal
 
 T0 = datetime(2026, 1, 5, 1, 0, tzinfo=UTC)
 
@@ -260,7 +260,7 @@ class ServiceMachine(RuleBasedStateMachine):
         opp = self.pipeline.create_opportunity(
             REPS[c], self.world.customers[c], name="deal", amount=Money(100, "CNY"),
             close_date=date(2026, 6, 1), flow="custom" if custom else "default",
-            contact_id=ContactId("k") if contact else None,
+            contact_id=contact_of(self.world.crm, self.world.customers[c]) if contact else None,
         )  # fmt: skip
         return opp.id
 

@@ -42,7 +42,16 @@ from leadtocash.pool.leads import LeadPool, LeadPoolRules
 from leadtocash.pool.membership import PoolMembers
 from leadtocash.pool.rules import BrowseQuota, PoolRules, TierDurations
 from leadtocash.testing import InMemoryStore
-from pool_fixtures import ADMIN, MANAGER, START, SYSTEM, World, make_world, rep_principal
+from pool_fixtures import (
+    ADMIN,
+    MANAGER,
+    START,
+    SYSTEM,
+    World,
+    contact_of,
+    make_world,
+    rep_principal,
+)
 
 REP1, REP2 = rep_principal(1), rep_principal(2)
 CNY = Money(50000, "CNY")
@@ -187,7 +196,7 @@ def _qualified_lead(w: World) -> str:
 def _opportunity(w: World) -> str:
     cid = _owned(w)
     opportunity = w.crm.pipeline.create_opportunity(
-        REP1, cid, name="ERP", amount=CNY, close_date=CLOSE, contact_id=ContactId("k1")
+        REP1, cid, name="ERP", amount=CNY, close_date=CLOSE, contact_id=contact_of(w.crm, cid)
     )
     return opportunity.id
 

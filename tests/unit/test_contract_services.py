@@ -44,10 +44,10 @@ from leadtocash.contracts import (
 )
 from leadtocash.durations import Duration
 from leadtocash.errors import InvalidTransition, LeadToCashError, ValidationError
-from leadtocash.model import ContactId, ZoneId
+from leadtocash.model import ZoneId
 from leadtocash.money import Money
 from leadtocash.pool.rules import PoolRules, TierDurations
-from pool_fixtures import ADMIN, MANAGER, SYSTEM, World, make_world, rep_principal
+from pool_fixtures import ADMIN, MANAGER, SYSTEM, World, contact_of, make_world, rep_principal
 
 REP1, REP2 = rep_principal(1), rep_principal(2)
 FINANCE = Principal("fred", roles=frozenset({Role.FINANCE}))
@@ -539,7 +539,7 @@ def test_a_contract_from_a_won_opportunity() -> None:
         name="ERP",
         amount=cny("11300.00"),
         close_date=date(2026, 3, 31),
-        contact_id=ContactId("k1"),
+        contact_id=contact_of(crm, cid),
     )
     _refused(world, "contract.opportunity_not_won", crm.contracts.from_opportunity, REP1,
              opportunity.id)  # fmt: skip

@@ -23,8 +23,7 @@ from contract_fixtures import cash_world
 from leadtocash import LeadToCash, Money, NotFound, RuleViolation
 from leadtocash.app.recycle_bin import RecycleBinService
 from leadtocash.contracts import LineInput, ProductId
-from leadtocash.model import ContactId
-from pool_fixtures import ADMIN, MANAGER, World, meanwhile, other_process, rep_principal
+from pool_fixtures import ADMIN, MANAGER, World, contact_of, meanwhile, other_process, rep_principal
 
 REP1 = rep_principal(1)
 CLOSE = date(2026, 3, 31)
@@ -43,7 +42,7 @@ def _won_deal(world: World, customer_id: str) -> str:
     crm = world.crm
     deal = crm.pipeline.create_opportunity(
         REP1, customer_id, name="ERP", amount=Money(50000, "CNY"), close_date=CLOSE,
-        contact_id=ContactId("k1"),
+        contact_id=contact_of(crm, customer_id),
     )  # fmt: skip
     for _ in range(3):
         crm.pipeline.advance(REP1, deal.id)

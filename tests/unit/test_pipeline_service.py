@@ -25,7 +25,7 @@ from leadtocash.durations import Duration
 from leadtocash.pipeline import Opportunity
 from leadtocash.pool.book import RepBook
 from leadtocash.pool.rules import PoolRules, TierDurations
-from pool_fixtures import ADMIN, MANAGER, START, World, make_world, rep_principal
+from pool_fixtures import ADMIN, MANAGER, START, World, contact_of, make_world, rep_principal
 
 REP1, REP2 = rep_principal(1), rep_principal(2)
 USCC = "91350100M000100Y43"
@@ -114,7 +114,7 @@ def test_opportunity_lifecycle_updates_customer_facts_and_reclaim() -> None:
     with pytest.raises(ValidationError) as guard:
         pipeline.advance(REP1, opp.id)  # quotation needs a contact
     assert guard.value.paths == ("contact_id",)
-    pipeline.edit(REP1, opp.id, contact_id="k1", next_step="send quote")  # type: ignore[arg-type]
+    pipeline.edit(REP1, opp.id, contact_id=contact_of(world.crm, cid), next_step="send quote")
     opp = pipeline.advance(REP1, opp.id)
     customer = world.crm.pools.get_customer(ADMIN, cid)
     assert (customer.open_opportunity_stage, customer.reclaim_due_at) == (3, None)  # exempt
@@ -131,7 +131,7 @@ def test_win_marks_the_customer_won_and_counts_it_in_the_rep_book() -> None:
         name="ERP",
         amount=CNY,
         close_date=CLOSE,
-        contact_id="k1",  # type: ignore[arg-type]
+        contact_id=contact_of(world.crm, cid),
     )
     for _ in range(3):
         pipeline.advance(REP1, opp.id)

@@ -36,7 +36,7 @@ from leadtocash.model import Contact, ContactId, Customer, CustomerId, Lead
 from leadtocash.pool.book import RepBook
 from leadtocash.pool.leads import LeadPoolRules
 from leadtocash.pool.rules import PoolRules
-from pool_fixtures import ADMIN, MANAGER, SYSTEM, World, make_world, rep_principal
+from pool_fixtures import ADMIN, MANAGER, SYSTEM, World, contact_of, make_world, rep_principal
 
 REP1, REP2 = rep_principal(1), rep_principal(2)
 WEST_MANAGER = Principal("wm", roles=frozenset({Role.ZONE_MANAGER}), zone_id=ZoneId("west"))
@@ -70,7 +70,7 @@ def _owned(world: World, n: int = 0, rep: Principal = REP1) -> str:
 
 def _opportunity(world: World, cid: str) -> str:
     deal = world.crm.pipeline.create_opportunity(
-        REP1, cid, name="ERP", amount=CNY, close_date=CLOSE, contact_id=ContactId("k1")
+        REP1, cid, name="ERP", amount=CNY, close_date=CLOSE, contact_id=contact_of(world.crm, cid)
     )
     return deal.id
 
