@@ -43,9 +43,9 @@ from leadtocash.contracts import (
 )
 from leadtocash.contracts.quotes import QuoteStatus
 from leadtocash.durations import local_day
-from leadtocash.model import Contact, ContactId, Customer
+from leadtocash.model import Customer
 from leadtocash.pipeline.opportunity import Opportunity
-from pool_fixtures import ADMIN, MANAGER, SYSTEM, World, rep_principal
+from pool_fixtures import ADMIN, MANAGER, SYSTEM, World, contact_of, rep_principal
 
 REP1, REP2 = rep_principal(1), rep_principal(2)
 WHO = st.sampled_from([REP1, REP1, REP2, MANAGER, ADMIN])
@@ -74,10 +74,8 @@ class DealToContract(CommandMachine):
         self.world, first, second = cash_world(customers=2)
         self.store = self.world.store
         self.customers = [first, second]
-        with self.world.crm.unit_of_work() as uow:  # deals past needs analysis name a contact
-            for n, cid in enumerate(self.customers):
-                uow.contacts.add(Contact(ContactId(f"k{n}"), cid, f"联系人{n}"))
-            uow.commit()
+        # deals past needs analysis name a contact of their customer
+        self.contacts = [contact_of(self.world.crm, cid) for cid in self.customers]
         self.quotes: list[str] = []
         self.contracts: list[str] = []
         self.deals: list[str] = []
@@ -97,7 +95,7 @@ class DealToContract(CommandMachine):
         deal = self.attempt(
             "open deal", self.world.crm.pipeline.create_opportunity, who, self.customers[c],
             name="ERP", amount=Money(amount, "CNY"), close_date=close,
-            contact_id=ContactId(f"k{c}") if contact else None,
+            contact_id=self.contacts[c] if contact else None,
         )  # fmt: skip
         if deal is not None:
             self.deals.append(deal.id)
