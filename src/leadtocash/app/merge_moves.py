@@ -60,7 +60,7 @@ Move = tuple[CustomerId, CustomerId]
 
 
 def _ids(repo: Repository[Any], index: str, customer_id: str, grouped: bool) -> list[str]:
-    """Every id filed under the customer in ``index`` (records in the recycle bin too)."""
+    """Every id filed under the customer in ``index``."""
     if grouped:
         at_least, below = group_bounds(customer_id)
         return repo.all_ids(index, at_least=at_least, below=below)
