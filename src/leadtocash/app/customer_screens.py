@@ -158,7 +158,8 @@ class Customer360:
     ``classification`` (the tier and why) is shown to the owner and managers only;
     ``sections`` holds the parts other features add (contracts, invoices, receipts, ...),
     the customer's own rows first, then those of the duplicates merged into it
-    (``merged_from``: their documents stay with them, see ``collisions.merge``).
+    (``merged_from``: a merge moves their documents to the customer; this lists what a merge
+    by an earlier version left with them, see ``collisions.complete_merges``).
     """
 
     customer: Customer
@@ -309,8 +310,8 @@ class CustomerService:
                 if o.closed_at is None
             )
         history = uow.repository(OwnershipChange).query_group("customer", customer.id, limit=200)
-        # Duplicates merged into this customer keep their documents (contracts, invoices,
-        # receipts …): their rows follow the customer's own in each section.
+        # Documents a merge by an earlier version left with the duplicates merged into this
+        # customer (contracts, invoices, receipts …) follow the customer's own in each section.
         family = with_archives(uow, customer)
 
         def rows(section: Section) -> tuple[Any, ...]:

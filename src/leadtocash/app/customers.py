@@ -206,13 +206,18 @@ class CustomerWrites:
             raise NotFound("sales_rep", rep_id)
         return rep
 
-    def company(self, uow: UnitOfWork, customer_id: str) -> list[Customer]:
+    def company(self, uow: UnitOfWork, customer_id: str, *, binned: bool = False) -> list[Customer]:
         """The customer, then each customer it was merged into (the survivor, which may have
         been merged on in turn; the last is the company's record). A survivor in the recycle
-        bin ends the chain."""
-        found = [uow.customers.get(customer_id)]
+        bin ends the chain; with ``binned`` it is in the chain, and the customer itself may
+        be in the bin too (NotFound only when there is no such record)."""
+        find = uow.customers.find_any if binned else uow.customers.find
+        first = find(customer_id)
+        if first is None:
+            raise NotFound("customer", customer_id)
+        found = [first]
         while (survivor_id := found[-1].merged_into) is not None:
-            survivor = uow.customers.find(survivor_id)
+            survivor = find(survivor_id)
             if survivor is None:
                 break
             found.append(survivor)
@@ -384,7 +389,7 @@ class CustomerWrites:
         Nothing is saved and no change is returned when nothing changed. ``now`` is the
         command's time (default: the clock's). A customer merged into another (an archive)
         is refused (``customer.merged``) unless ``archive``: a change its own documents cause
-        (its contracts and invoices stay with it) or an erasure.
+        (those a merge by an earlier version left with it) or an erasure.
         """
         if before is not None and not archive:
             check_not_merged(before)

@@ -17,7 +17,7 @@ from leadtocash.access import Action, Principal
 from leadtocash.app.context import AppContext
 from leadtocash.app.unit_of_work import Repository, UnitOfWork
 from leadtocash.contracts.policies import CashPolicies
-from leadtocash.errors import PermissionDenied, ValidationError
+from leadtocash.errors import PermissionDenied, RuleViolation, ValidationError
 from leadtocash.model import Customer
 from leadtocash.pool.visibility import can_see_amounts
 from leadtocash.scopes import ScopeTarget
@@ -25,6 +25,7 @@ from leadtocash.scopes import ScopeTarget
 __all__ = [
     "CashPolicies",
     "all_pages",
+    "check_of_customer",
     "document_target",
     "guard_document",
     "in_scope",
@@ -74,6 +75,18 @@ def guard_document(
             details={"action": Action.AMOUNT_READ.value, "kind": kind, "id": ident},
         )
     return customer
+
+
+def check_of_customer(record: Any, customer_id: str, *, code: str, field: str) -> None:
+    """Refuse a record of another customer where one of ``customer_id``'s is named (a deal's
+    contact, a quote's deal, a ticket's contract): RuleViolation ``code``, whose details name
+    the record under ``field`` and the customer."""
+    if record.customer_id != customer_id:
+        raise RuleViolation(
+            f"{field} {record.id} is not a record of customer {customer_id}",
+            code=code,
+            details={field: record.id, "customer_id": customer_id},
+        )
 
 
 def in_scope(

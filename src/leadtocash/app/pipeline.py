@@ -18,6 +18,7 @@ import attrs
 from leadtocash.access import Action, Principal
 from leadtocash.app.context import AppContext, Change
 from leadtocash.app.customers import CustomerWrites
+from leadtocash.app.documents import check_of_customer
 from leadtocash.app.lead_scores import LeadScoring
 from leadtocash.app.lead_writes import LeadPoolWrites
 from leadtocash.app.org import named_rep
@@ -28,7 +29,7 @@ from leadtocash.collision import (
     check_duplicates,
     lead_keys,
 )
-from leadtocash.errors import PermissionDenied, RuleViolation, ValidationError
+from leadtocash.errors import PermissionDenied, ValidationError
 from leadtocash.model import (
     Contact,
     ContactId,
@@ -514,12 +515,8 @@ class PipelineService:
 def _check_contact(uow: UnitOfWork, contact_id: str | None, customer_id: str) -> None:
     """A deal's contact must exist (NotFound) and be one of its customer's
     (``pipeline.contact_mismatch``): a stage may require it, and another's would pass."""
-    if contact_id is None:
-        return
-    contact = uow.contacts.get(contact_id)
-    if contact.customer_id != customer_id:
-        raise RuleViolation(
-            f"contact {contact.id} is not a contact of customer {customer_id}",
-            code="pipeline.contact_mismatch",
-            details={"contact_id": contact.id, "customer_id": customer_id},
+    if contact_id is not None:
+        contact = uow.contacts.get(contact_id)
+        check_of_customer(
+            contact, customer_id, code="pipeline.contact_mismatch", field="contact_id"
         )

@@ -20,7 +20,14 @@ import attrs
 
 from leadtocash.access import Action, Principal
 from leadtocash.app.context import AppContext, Change
-from leadtocash.app.documents import CashPolicies, batch_size, guard_document, index_ids, page_limit
+from leadtocash.app.documents import (
+    CashPolicies,
+    batch_size,
+    check_of_customer,
+    guard_document,
+    index_ids,
+    page_limit,
+)
 from leadtocash.app.unit_of_work import Page, UnitOfWork
 from leadtocash.collision import check_not_merged
 from leadtocash.contracts import (
@@ -241,12 +248,8 @@ class QuoteService:
             check_not_merged(customer)  # a new record goes to the survivor
             if opportunity_id is not None:
                 deal = uow.repository(Opportunity).get(opportunity_id)
-                if deal.customer_id != customer.id:
-                    raise RuleViolation(
-                        f"opportunity {deal.id} belongs to another customer",
-                        code="quote.opportunity_mismatch",
-                        details={"opportunity_id": deal.id, "customer_id": customer.id},
-                    )
+                check_of_customer(deal, customer.id, code="quote.opportunity_mismatch",
+                                  field="opportunity_id")  # fmt: skip
             quote = draft_quote(
                 ident, CustomerId(customer.id), principal.user_id, currency, lines,
                 _products_of(uow, lines), self.ctx.clock.now(), valid_until=valid_until,

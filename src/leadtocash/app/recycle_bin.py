@@ -172,13 +172,9 @@ class RecycleBinService:
         """The record's customer; for one merged away since the record was deleted, the
         company's survivor (where a restore puts the record), in the bin or not."""
         customer_id = getattr(record, "customer_id", None)
-        found = None if customer_id is None else uow.customers.find_any(customer_id)
-        while found is not None and found.merged_into is not None:
-            survivor = uow.customers.find_any(found.merged_into)
-            if survivor is None:
-                break
-            found = survivor
-        return found
+        if customer_id is None or uow.customers.find_any(customer_id) is None:
+            return None
+        return self.writes.company(uow, customer_id, binned=True)[-1]
 
     def _target(self, kind: BinKind, record: Any, customer: Customer | None) -> ScopeTarget:
         if kind is BinKind.LEAD:

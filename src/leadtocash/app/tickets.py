@@ -47,7 +47,14 @@ from leadtocash.aftersales import (
 from leadtocash.app.aggregates import sortable_time
 from leadtocash.app.context import AppContext, Change
 from leadtocash.app.customers import CustomerWrites
-from leadtocash.app.documents import all_pages, batch_size, guard_document, index_ids, page_limit
+from leadtocash.app.documents import (
+    all_pages,
+    batch_size,
+    check_of_customer,
+    guard_document,
+    index_ids,
+    page_limit,
+)
 from leadtocash.app.service import (
     ServicePolicies,
     churn_changes,
@@ -59,7 +66,7 @@ from leadtocash.app.service import (
 from leadtocash.app.unit_of_work import Page, UnitOfWork
 from leadtocash.collision import check_not_merged
 from leadtocash.contracts import Contract, ContractId, Product, ProductId
-from leadtocash.errors import ConcurrencyConflict, NotFound, RuleViolation, ValidationError
+from leadtocash.errors import ConcurrencyConflict, NotFound, ValidationError
 from leadtocash.model import Contact, ContactId, RepId, TeamId
 
 __all__ = ["SlaSweepReport", "TicketService"]
@@ -161,20 +168,12 @@ class TicketService:
                                       write=True, money=False)  # fmt: skip
             check_not_merged(customer)  # a new record goes to the survivor
             contact = uow.contacts.get(contact_id)
-            if contact.customer_id != customer.id:
-                raise RuleViolation(
-                    f"contact {contact.id} is not a contact of customer {customer.id}",
-                    code="ticket.contact_mismatch",
-                    details={"contact_id": contact.id, "customer_id": customer.id},
-                )
+            check_of_customer(contact, customer.id, code="ticket.contact_mismatch",
+                              field="contact_id")  # fmt: skip
             if contract_id is not None:
                 contract = uow.repository(Contract).get(contract_id)
-                if contract.customer_id != customer.id:
-                    raise RuleViolation(
-                        f"contract {contract.id} belongs to another customer",
-                        code="ticket.contract_mismatch",
-                        details={"contract_id": contract.id, "customer_id": customer.id},
-                    )
+                check_of_customer(contract, customer.id, code="ticket.contract_mismatch",
+                                  field="contract_id")  # fmt: skip
             if product_id is not None:
                 uow.repository(Product).get(product_id)
             self._check_assignee(uow, assignee_id, team_id)

@@ -19,8 +19,8 @@ survivor or else of the loser (two *different* USCCs are two legal entities: ref
 canonical form dropped); tags united; the hotter tier (A before E); locked if either is; the
 earlier ``created_at`` (customer since) and the later ``last_follow_up_at``; the deal facts
 of the deals that move with the merge (``won`` if either was won, the furthest open stage, the
-later ``last_opportunity_at``) and of the contracts, which stay with the loser (an active
-contract if either has one, the later contract dates); ``updated_at`` is ``now``.
+later ``last_opportunity_at``) and of the contracts, which move too (an active contract if
+either has one, the later contract dates); ``updated_at`` is ``now``.
 ``version`` stays the survivor's (storage bumps it on save).
 """
 
@@ -233,8 +233,8 @@ def plan_merge(
             survivor.open_opportunity_stage, loser.open_opportunity_stage
         ),
         last_opportunity_at=_later(survivor.last_opportunity_at, loser.last_opportunity_at),
-        # Contracts stay with the loser, but they are the company's: their facts protect the
-        # survivor (the contract services keep both up to date from now on).
+        # The loser's contracts move to the survivor too: their facts protect it from reclaim
+        # (the contract services keep them up to date from now on).
         has_active_contract=survivor.has_active_contract or loser.has_active_contract,
         last_contract_at=_later(survivor.last_contract_at, loser.last_contract_at),
         last_contract_end_at=_later(survivor.last_contract_end_at, loser.last_contract_end_at),
