@@ -1,15 +1,17 @@
 """A base for hypothesis state machines that drive facade commands against an in-memory store:
-each command either succeeds or is refused without changing anything."""
+each command either succeeds or is refused without changing anything, and the audit log
+verifies after every step."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, TypeVar
 
 from hypothesis import event
-from hypothesis.stateful import RuleBasedStateMachine
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant
 
-from leadtocash import LeadToCash, LeadToCashError, RepId
+from leadtocash import LeadToCash, LeadToCashError, RepId, verify_audit_chain
 from leadtocash.app.aggregates import spec_for
 from leadtocash.model import Customer
 from leadtocash.pool.book import RepBook
@@ -38,6 +40,23 @@ class CommandMachine(RuleBasedStateMachine):
             return None
         event(f"{what} done")
         return result
+
+    def pick(self, data: st.DataObject, found: Sequence[str]) -> str | None:
+        """One of ``found`` drawn by hypothesis, or None when there is none."""
+        return data.draw(st.sampled_from(found)) if found else None
+
+    @invariant()
+    def audit_verifies(self) -> None:
+        assert verify_audit_chain(self.store.audit_log(limit=1_000_000)) is None
+
+
+T = TypeVar("T")
+
+
+def stored(crm: LeadToCash, cls: type[T]) -> list[T]:
+    """Every stored record of ``cls``, hidden ones (in the recycle bin) included."""
+    with crm.unit_of_work() as uow:
+        return uow.repository(cls).scan(limit=100_000)
 
 
 def assert_indexes_exact(crm: LeadToCash, cls: type[Any]) -> None:
