@@ -130,3 +130,14 @@ def test_unknown_fields_are_ignored_when_the_rules_allow_them() -> None:
     assert {e.code for e in caught.value.errors} == {"field.unknown"}
     lenient = _lead(extra, rules=IntakeRules(reject_unknown_fields=False))
     assert lenient.company_name == "深圳市腾讯计算机系统有限公司"
+
+
+def test_a_head_count_is_digits_int_reads_and_anything_else_is_refused() -> None:
+    """Full-width digits (１２０, common in Chinese input) count; superscripts such as ``¹``
+    are digits to ``str.isdigit`` but not numbers, and escaped as a ValueError (the command
+    fuzzer found it): now ``field.type`` on the field."""
+    assert _lead({**GOOD, "employees": " １２０ "}).employees == 120
+    for odd in ("¹", "²³", "12¹"):
+        with pytest.raises(ValidationError) as caught:
+            _lead({**GOOD, "employees": odd})
+        assert [(e.path, e.code) for e in caught.value.errors] == [("employees", "field.type")]
