@@ -7,6 +7,7 @@ import os
 import pytest
 from hypothesis import settings
 
+import commit_watch
 import refusal_guard
 from leadtocash import LeadToCash, Principal, Role
 from leadtocash.testing import FakeClock, InMemoryStore, SequentialIds
@@ -17,6 +18,7 @@ settings.register_profile("dev", max_examples=30, deadline=None)
 settings.register_profile("hunt", max_examples=1000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 refusal_guard.install()  # every test: a refused facade command committed nothing
+commit_watch.install()  # every test: a record filed under a customer rests on its version
 
 
 @pytest.fixture(scope="session")

@@ -65,6 +65,9 @@ from leadtocash.ports import (
     RecordWrite,
     StoredRecord,
     StrandTip,
+    VersionCheck,
+    check_failed,
+    commit_checks,
     make_digest,
     restore_personal,
     scrub_payload,
@@ -77,7 +80,7 @@ __all__ = ["SCHEMA_VERSION", "PostgresSession", "PostgresStore"]
 _Connection = psycopg.Connection[TupleRow]
 
 #: The schema version this adapter creates and expects.
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 # One tuple of DDL statements per schema version; ``create_schema`` applies the missing ones.
 # ``{s}`` is the quoted schema name. Every statement is idempotent on its own as well.
@@ -194,6 +197,7 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """ALTER TABLE {s}.audit_log ADD COLUMN IF NOT EXISTS personal json""",
         "{commit_function}",
     ),
+    ("{commit_function}",),  # version 7: version checks (records a commit rests on)
 )
 
 # The whole commit, run by the server as one statement (one round trip, one transaction).
@@ -222,9 +226,22 @@ DECLARE
     holder text;
 BEGIN
     FOR w IN SELECT * FROM ROWS FROM (jsonb_to_recordset(doc->'writes') AS (kind text, id text,
-        expected bigint, data jsonb, exact text, indexes jsonb, lookups jsonb, keys jsonb))
-        WITH ORDINALITY AS x ORDER BY x.ordinality
+        expected bigint, data jsonb, exact text, indexes jsonb, lookups jsonb, keys jsonb,
+        checked boolean)) WITH ORDINALITY AS x ORDER BY x.ordinality
     LOOP
+        IF w.checked THEN
+            -- A version check (schema version 7): a record the commit rests on without
+            -- writing it, share-locked in the same (kind, id) order as the written rows. A
+            -- concurrent writer of the row is waited for, and the version is then tested on
+            -- the row it left; until this commit ends, no write of the row can commit.
+            PERFORM 1 FROM {s}.records r
+                WHERE r.kind = w.kind AND r.id = w.id AND r.version = w.expected FOR SHARE;
+            IF NOT FOUND THEN
+                RAISE EXCEPTION 'stale read' USING ERRCODE = 'LT409',
+                    DETAIL = json_build_array(w.kind, w.id)::text;
+            END IF;
+            CONTINUE;
+        END IF;
         IF w.expected > 0 THEN
             -- The versioned write; ``o`` is the row as it was, for its index copies. A
             -- concurrent writer makes the version test fail (PostgreSQL re-checks it on the
@@ -916,7 +933,7 @@ class PostgresStore:
 
     # -- commit ----------------------------------------------------------------------------
     def _commit(self, commit: Commit) -> None:
-        if not (commit.writes or commit.audit or commit.outbox):
+        if not (commit.writes or commit.audit or commit.outbox or commit.checks):
             return
         # Everything that can fail without the database fails here, before any round trip.
         plan = _Plan.of(commit, self._strands)
@@ -1168,6 +1185,7 @@ class _Plan:
     document: str
     writes: dict[tuple[str, str], RecordWrite]
     intra_duplicate: DuplicateKey | None
+    checks: dict[tuple[str, str], VersionCheck] = attrs.field(factory=dict)
 
     @classmethod
     def of(cls, commit: Commit, strands: int) -> _Plan:
@@ -1178,11 +1196,12 @@ class _Plan:
         """
         intra_duplicate = _check_commit_shape(commit.writes)
         writes = sorted(commit.writes, key=lambda w: (w.kind, w.id))
+        checks = commit_checks(commit)
         # Like the reference store: a message id repeated in one commit keeps the last one.
         outbox = [_outbox_doc(m) for m in {m.id: m for m in commit.outbox}.values()]
         audit = [_audit_doc(entry, strands) for entry in commit.audit]
         document = {
-            "writes": [_write_doc(write) for write in writes],
+            "writes": _in_lock_order([_write_doc(write) for write in writes], checks),
             "intra_duplicate": intra_duplicate is not None,
             "outbox": outbox,
             "audit": audit,
@@ -1196,7 +1215,7 @@ class _Plan:
         except (TypeError, ValueError):
             text = None
         if text is None or _jsonb_alters(text):
-            document["writes"] = [_checked_write_doc(write) for write in writes]
+            document["writes"] = _in_lock_order([_checked_write_doc(w) for w in writes], checks)
             try:
                 text = _dumps(document)
             except (TypeError, ValueError) as exc:
@@ -1205,6 +1224,7 @@ class _Plan:
             document=text,
             writes={(w.kind, w.id): w for w in writes},
             intra_duplicate=intra_duplicate,
+            checks={(c.kind, c.id): c for c in checks},
         )
 
     def failure(self, exc: psycopg.Error) -> StorageError:
@@ -1213,7 +1233,8 @@ class _Plan:
         detail = exc.diag.message_detail if sqlstate in (_STALE, _DUPLICATE) else None
         if sqlstate == _STALE and detail:
             kind, ident = json.loads(detail)
-            return _conflict(self.writes[(kind, ident)])
+            check = self.checks.get((kind, ident))
+            return _conflict(self.writes[(kind, ident)]) if check is None else check_failed(check)
         if sqlstate == _INTRA_DUPLICATE and self.intra_duplicate is not None:
             return self.intra_duplicate
         if sqlstate == _DUPLICATE and detail:
@@ -1244,6 +1265,17 @@ def _check_commit_shape(writes: Sequence[RecordWrite]) -> DuplicateKey | None:
             if holder != write.id and duplicate is None:
                 duplicate = DuplicateKey(write.kind, key, holder)
     return duplicate
+
+
+def _in_lock_order(
+    writes: list[dict[str, Any]], checks: list[VersionCheck]
+) -> list[dict[str, Any]]:
+    """The written rows' documents (in ``(kind, id)`` order) and the checked ones, merged in
+    that order: ``ltc_commit`` locks them as it meets them."""
+    if not checks:
+        return writes
+    checked = [{"kind": c.kind, "id": c.id, "expected": c.version, "checked": True} for c in checks]
+    return sorted([*writes, *checked], key=lambda doc: (doc["kind"], doc["id"]))
 
 
 def _write_doc(write: RecordWrite) -> dict[str, Any]:

@@ -72,6 +72,8 @@ from leadtocash.ports import (
     RecordWrite,
     StoredRecord,
     StrandTip,
+    check_failed,
+    commit_checks,
     link_hash,
     make_digest,
     restore_personal,
@@ -926,7 +928,8 @@ class SQLiteStore:
     # -- commit ---------------------------------------------------------------------------------
     def _commit(self, conn: sqlite3.Connection, commit: Commit) -> None:
         writes = list(commit.writes)
-        if not writes and not commit.audit and not commit.outbox:
+        checks = commit_checks(commit)
+        if not writes and not commit.audit and not commit.outbox and not checks:
             return
         seen: set[tuple[str, str]] = set()
         for write in writes:
@@ -956,6 +959,11 @@ class SQLiteStore:
         touched = sorted(set(placed))
         with self._writing(conn, "commit"):
             # The write lock is held from here on, so what this reads stays exact to the end.
+            for check in checks:
+                rows = conn.execute(_CURRENT_VERSION, (check.kind, check.id)).fetchall()
+                current = rows[0][0] if rows else 0
+                if current != check.version:
+                    raise check_failed(check, current)
             held = _Held.read(conn, updated, touched) if updated or touched else None
             for write, text in zip(writes, texts, strict=True):
                 if write.expected_version == 0:

@@ -8,6 +8,7 @@ fuzzy candidates come from the ``name_prefix`` index. The pure rules live in
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 
 import attrs
@@ -35,9 +36,12 @@ from leadtocash.errors import (
     FieldError,
     PermissionDenied,
     RuleViolation,
+    StorageError,
     ValidationError,
 )
 from leadtocash.model import Customer, CustomerId, PoolId, Tier, ZoneId
+
+_log = logging.getLogger(__name__)
 
 __all__ = ["CollisionService", "CustomerImportReport", "CustomerImportRow", "MergeCompletion"]
 
@@ -293,7 +297,14 @@ class CollisionService:
         *,
         prefer: CustomerId | None = None,
     ) -> MergePlan:
-        """Merge two duplicate customers in one unit of work; the audit entry keeps both."""
+        """Merge two duplicate customers in one unit of work; the audit entry keeps both.
+
+        Right after it, one more unit of work moves what was filed under the loser while the
+        merge ran (a document whose command read the loser before the merge committed and
+        committed first); any later command that names the loser finds it merged, because
+        commands that file a document under a customer commit only if it is unchanged. Should
+        that sweep fail, :meth:`complete_merges` moves what it left.
+        """
         if not reason or not reason.strip():
             raise ValidationError.single("reason", "field.required", "a reason is required")
 
@@ -329,7 +340,13 @@ class CollisionService:
             changes = [*survivor.changes, *loser.changes, *moved]
             return plan, changes
 
-        return self.ctx.execute(principal, Action.CUSTOMER_MERGE, command)
+        plan = self.ctx.execute(principal, Action.CUSTOMER_MERGE, command)
+        try:
+            self._complete_one(principal, plan.loser_id)
+        except (PermissionDenied, StorageError) as exc:  # the merge itself stands
+            _log.warning("records filed under %s during its merge stay for complete_merges: %s",
+                         plan.loser_id, exc)  # fmt: skip
+        return plan
 
     def complete_merges(self, principal: Principal, *, batch: int = 500) -> MergeCompletion:
         """Move what merges recorded by an earlier version left with the archived duplicates

@@ -153,8 +153,13 @@ class CustomerWrites:
     def guard(
         self, uow: UnitOfWork, principal: Principal, customer: Customer, *, write: bool
     ) -> str:
-        """Data-scope check on one customer (PermissionDenied ``auth.out_of_scope``)."""
-        return self.ctx.guard(uow, principal, customer_target(customer), write=write)
+        """Data-scope check on one customer (PermissionDenied ``auth.out_of_scope``); a
+        ``write`` commits only if the customer is unchanged (``UnitOfWork.expect_unchanged``),
+        so what it decides on the customer's owner and scope still holds when it lands."""
+        reason = self.ctx.guard(uow, principal, customer_target(customer), write=write)
+        if write:
+            uow.expect_unchanged(customer)
+        return reason
 
     def guard_member(self, uow: UnitOfWork, principal: Principal, customer: Customer) -> str:
         """Read-scope check on one customer; a caller who reaches an unowned pool customer only
@@ -186,7 +191,9 @@ class CustomerWrites:
         *,
         collaborators: bool = False,
     ) -> None:
-        """Managers within their scope, the owner, and (if allowed) write collaborators."""
+        """Managers within their scope, the owner, and (if allowed) write collaborators (the
+        commit then expects the customer unchanged)."""
+        uow.expect_unchanged(customer)
         if principal.is_manager:
             self.guard(uow, principal, customer, write=True)
             return

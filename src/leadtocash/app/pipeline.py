@@ -243,6 +243,8 @@ class PipelineService:
 
     def _stage_new(self, uow: UnitOfWork, opportunity: Opportunity) -> tuple[Change, list[Change]]:
         uow.repository(Opportunity).add(opportunity)
+        # Filed under the customer as read: a concurrent merge or transfer re-runs the command.
+        uow.expect_unchanged(uow.customers.get(opportunity.customer_id))
         customer_changes = self._refresh_customer(
             uow, opportunity, created=True, reason="new opportunity"
         )

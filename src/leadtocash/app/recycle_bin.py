@@ -199,8 +199,13 @@ class RecycleBinService:
     def _check(
         self, uow: UnitOfWork, principal: Principal, kind: BinKind, record: Any
     ) -> Customer | None:
-        """Managers act within their data scope; reps on what they own; customers: managers."""
+        """Managers act within their data scope; reps on what they own; customers: managers.
+
+        A deal's or contract's customer is expected unchanged at commit (a concurrent merge
+        or transfer re-runs the command)."""
         customer = record if kind is BinKind.CUSTOMER else self._customer_of(uow, record)
+        if customer is not None:
+            uow.expect_unchanged(customer)
         if principal.is_manager:
             if kind is BinKind.CONTRACT and customer is not None:
                 target = document_target(kind.value, record.id, customer)

@@ -74,12 +74,15 @@ def guard_ticket(
     """The ticket's customer, after checking the principal may read or work the ticket.
 
     PermissionDenied ``auth.out_of_scope`` outside the scope; NotFound without the customer.
-    The principal's team is the organisation model's (``AppContext.positioned``).
+    The principal's team is the organisation model's (``AppContext.positioned``). A ``write``
+    commits only if the customer is unchanged (``UnitOfWork.expect_unchanged``).
     """
     principal = ctx.positioned(uow, principal)
     customer = uow.customers.get(ticket.customer_id)
     if not _works_on(ctx, principal, ticket):
         ctx.guard(uow, principal, document_target("ticket", ticket.id, customer), write=write)
+    if write:
+        uow.expect_unchanged(customer)
     return customer
 
 

@@ -31,6 +31,7 @@ from leadtocash.ports.storage import (
     Store,
     StoredRecord,
     StoreSession,
+    VersionCheck,
 )
 from leadtocash.serialization import structure, unstructure, unstructure_from
 
@@ -300,6 +301,8 @@ class UnitOfWork:
         self._specs: dict[tuple[str, str], AggregateSpec[Any]] = {}
         self._events: list[DomainEvent] = []
         self._audit: list[AuditEntry] = []
+        # Read aggregates the commit rests on: (kind, id) -> the version read.
+        self._unchanged: dict[tuple[str, str], int] = {}
         self._plain: dict[int, tuple[Any, dict[str, Any]]] = {}
         self._repositories: dict[type[Any], Repository[Any]] = {}
         self.committed = False
@@ -410,6 +413,27 @@ class UnitOfWork:
         self._staged[key] = aggregate
         self._specs[key] = spec
 
+    def expect_unchanged(self, aggregate: Any) -> None:
+        """Commit only if ``aggregate`` (as read here) is still at its version then.
+
+        For an aggregate the command's decision rests on without writing it — the customer
+        whose owner authorized an invoice, whose record a new document is filed under: a
+        concurrent change of it (a release, a transfer, a merge) makes the commit conflict
+        and the command run again on fresh reads. An aggregate the command also saves, or a
+        new one, needs nothing more (its write is versioned).
+        """
+        version = _version_of(aggregate)
+        if version > 0:
+            key = (spec_for(type(aggregate)).kind, str(aggregate.id))
+            self._unchanged.setdefault(key, version)
+
+    def _checks(self) -> list[VersionCheck]:
+        return [
+            VersionCheck(kind, ident, version)
+            for (kind, ident), version in self._unchanged.items()
+            if (kind, ident) not in self._staged
+        ]
+
     def record(self, event: DomainEvent) -> None:
         """Stage a domain event; it is written to the outbox by commit."""
         self._events.append(event)
@@ -487,7 +511,7 @@ class UnitOfWork:
         session = self._session_or_raise()
         if self.committed:
             raise RuntimeError("this unit of work was already committed")
-        commit = Commit(self._writes(), tuple(self._audit), self._outbox())
+        commit = Commit(self._writes(), tuple(self._audit), self._outbox(), self._checks())
         session.commit(commit)
         self.committed = True
         if self._cache is not None:  # the next command reads these without structuring them
@@ -525,6 +549,7 @@ class UnitOfWork:
         self._specs.clear()
         self._events.clear()
         self._audit.clear()
+        self._unchanged.clear()
         self._plain.clear()
         if self._session is not None:
             self._session.close()

@@ -33,6 +33,9 @@ from leadtocash.ports.storage import (
     Store,
     StoredRecord,
     StoreSession,
+    VersionCheck,
+    check_failed,
+    commit_checks,
     scrub_payload,
 )
 
@@ -58,7 +61,10 @@ __all__ = [
     "StoreSession",
     "StoredRecord",
     "StrandTip",
+    "VersionCheck",
     "canonical_json",
+    "check_failed",
+    "commit_checks",
     "entry_hash",
     "erase_personal",
     "link_hash",

@@ -27,6 +27,14 @@ stored by every adapter without adapter changes:
   else :class:`~leadtocash.errors.ConcurrencyConflict` and *nothing* is saved; a unique-key
   clash raises :class:`~leadtocash.errors.DuplicateKey` and nothing is saved. Outbox messages
   are stored in the same transaction.
+* **Version checks.** A commit may also name records it read and does not write
+  (:class:`VersionCheck`: kind, id, version), the ones its decision rests on — the customer
+  an invoice is issued for, whose owner authorized it. The commit succeeds only if each is
+  still at that version when it is applied, else ConcurrencyConflict and nothing is saved;
+  and no write of a checked record may commit between the check and the commit (a
+  networked store takes a shared row lock on it, in the records' lock order by ``(kind,
+  id)`` together with the written rows). A record both written and checked in one commit is
+  a StorageError.
 * **Audit strands.** The store keeps ``K`` strands (hash chains; K fixed when the store is
   created). Each audit entry of a commit goes to strand
   :func:`~leadtocash.audit.strand_of` ``(entry.stream_id, K)`` and is sealed there inside
@@ -60,6 +68,7 @@ from typing import Any, Protocol
 import attrs
 
 from leadtocash.audit import AuditDigest, AuditEntry
+from leadtocash.errors import ConcurrencyConflict, StorageError
 from leadtocash.model import utc
 
 __all__ = [
@@ -74,6 +83,9 @@ __all__ = [
     "Store",
     "StoreSession",
     "StoredRecord",
+    "VersionCheck",
+    "check_failed",
+    "commit_checks",
     "scrub_payload",
 ]
 
@@ -199,6 +211,21 @@ class OutboxMessage:
     last_error: str | None = None
 
 
+def _positive(_: Any, attribute: attrs.Attribute[int], value: int) -> None:
+    if value < 1:
+        raise ValueError(f"{attribute.name} must be >= 1 (a stored record), got {value}")
+
+
+@attrs.frozen
+class VersionCheck:
+    """A record a commit read and rests on without writing it: the commit succeeds only if
+    the record is still at ``version`` (see the module docstring)."""
+
+    kind: str
+    id: str
+    version: int = attrs.field(validator=_positive)
+
+
 @attrs.frozen
 class Commit:
     """Everything one unit of work saves, atomically."""
@@ -206,6 +233,34 @@ class Commit:
     writes: Sequence[RecordWrite] = ()
     audit: Sequence[AuditEntry] = ()
     outbox: Sequence[OutboxMessage] = ()
+    checks: Sequence[VersionCheck] = ()
+
+
+def commit_checks(commit: Commit) -> list[VersionCheck]:
+    """``commit``'s version checks in the records' lock order ``(kind, id)``, each once.
+
+    StorageError for a record both checked and written (its write's ``expected_version`` is
+    the check), or checked at two versions. For adapters: validate before taking locks.
+    """
+    written = {(w.kind, w.id) for w in commit.writes}
+    checks: dict[tuple[str, str], VersionCheck] = {}
+    for check in commit.checks:
+        key = (check.kind, check.id)
+        if key in written:
+            raise StorageError(f"{check.kind} {check.id!r} is both written and checked")
+        if checks.setdefault(key, check).version != check.version:
+            raise StorageError(f"{check.kind} {check.id!r} is checked at two versions")
+    return [checks[key] for key in sorted(checks)]
+
+
+def check_failed(check: VersionCheck, current: int | None = None) -> ConcurrencyConflict:
+    """The ConcurrencyConflict for a checked record that changed (``current``: its version
+    now, 0 when it is gone, None when the store did not read it)."""
+    now = "" if current is None else f" (now {current})"
+    return ConcurrencyConflict(
+        f"{check.kind} {check.id!r} changed after it was read at version {check.version}{now}",
+        details={"kind": check.kind, "id": check.id, "expected_version": check.version},
+    )
 
 
 def _pairs(pairs: Sequence[tuple[str, str]]) -> tuple[tuple[str, str], ...]:

@@ -49,6 +49,7 @@ from leadtocash.ports.storage import (
     OutboxMessage,
     RecordWrite,
     Store,
+    VersionCheck,
 )
 from leadtocash.testing.fakes import SequentialIds
 from leadtocash.testing.memory import InMemoryStore
@@ -154,6 +155,16 @@ class StoreConformance:
         session = store.session()
         try:
             session.commit(Commit(writes, audit, outbox))
+        finally:
+            session.close()
+
+    @staticmethod
+    def checked(store: Store, checks: list[VersionCheck], *writes: RecordWrite,
+                audit: tuple[AuditEntry, ...] = ()) -> None:  # fmt: skip
+        """Commit ``writes`` (plus audit) with version ``checks`` in one new session."""
+        session = store.session()
+        try:
+            session.commit(Commit(writes, audit, (), checks))
         finally:
             session.close()
 
@@ -897,6 +908,108 @@ class StoreConformance:
         assert self.version(store, "b") == 0
         assert [m.id for m in store.outbox_due(T0 + timedelta(days=1))] == ["m1"]
 
+    # -- version checks -------------------------------------------------------------------------
+    def test_a_checked_commit_lands_only_while_the_checked_record_is_unchanged(
+        self, store: Store
+    ) -> None:
+        self.commit(store, _write("customer"), _write("other"))
+        on_customer = [VersionCheck("thing", "customer", 1)]
+        session = store.session()
+        try:
+            session.commit(
+                Commit([_write("doc-1")], (_audit(1, "doc-1"),), (_message("m1"),), on_customer)
+            )
+        finally:
+            session.close()
+        assert (self.version(store, "doc-1"), self.version(store, "customer")) == (1, 1)
+        self.commit(store, _write("customer", 1, {"name": "moved"}))
+        with pytest.raises(ConcurrencyConflict) as caught:
+            self.checked(
+                store, on_customer, _write("doc-2"), _write("other", 1, {"name": "o2"}),
+                audit=(_audit(2, "doc-2"),),
+            )  # fmt: skip
+        assert caught.value.retryable
+        assert (caught.value.details["kind"], caught.value.details["id"]) == ("thing", "customer")
+        assert (self.version(store, "doc-2"), self.version(store, "other")) == (0, 1)
+        assert [e.id for e in store.audit_log()] == ["audit-doc-1-1"]
+        assert [m.id for m in store.outbox_due(T0 + timedelta(days=1))] == ["m1"]
+        # A record that does not exist (in this kind) is never at a version.
+        for gone in (VersionCheck("thing", "ghost", 1), VersionCheck("lead", "customer", 2)):
+            with pytest.raises(ConcurrencyConflict):
+                self.checked(store, [gone], _write("doc-3"))
+        assert self.version(store, "doc-3") == 0
+        # Checks alone: they hold or they conflict, and write nothing either way.
+        self.checked(store, [VersionCheck("thing", "customer", 2)])
+        with pytest.raises(ConcurrencyConflict):
+            self.checked(store, on_customer)
+        assert self.version(store, "customer") == 2
+
+    def test_a_record_both_written_and_checked_is_refused(self, store: Store) -> None:
+        self.commit(store, _write("a"))
+        for checks in (
+            [VersionCheck("thing", "a", 1)],
+            [VersionCheck("thing", "b", 1), VersionCheck("thing", "b", 2)],
+        ):
+            with pytest.raises(StorageError) as caught:
+                self.checked(store, checks, _write("a", 1, {"name": "a2"}), _write("b"))
+            assert not isinstance(caught.value, ConcurrencyConflict)
+        assert (self.version(store, "a"), self.version(store, "b")) == (1, 0)
+        with pytest.raises(ValueError, match="version must be >= 1"):
+            VersionCheck("thing", "a", 0)
+
+    def test_no_write_of_a_checked_record_commits_between_its_check_and_the_commit(
+        self, store: Store
+    ) -> None:
+        """Movers change a record while filers commit documents checked against the version
+        they read: in the order the audit log gives commits, every document was filed while
+        the record was at the version it names (a filer that lost the race conflicts)."""
+        self.commit(store, _write("gate", data={"n": 0}))
+        errors: list[BaseException] = []
+
+        def entry(ident: str, target: str, version: int) -> AuditEntry:
+            return attrs.evolve(_audit(1, target), id=ident, after={"gate": version})
+
+        def worker(n: int) -> None:
+            for i in range(12):
+                session = store.session()
+                try:
+                    gate = session.load("thing", "gate")
+                    assert gate is not None
+                    if n % 2:  # a mover: the gate's next version
+                        write = _write("gate", gate.version, {"n": gate.version})
+                        note = entry(f"move-{n}-{i}", "gate", gate.version + 1)
+                        session.commit(Commit([write], (note,)))
+                    else:  # a filer: a document under the gate as read
+                        doc = f"doc-{n}-{i}"
+                        note = entry(f"file-{n}-{i}", doc, gate.version)
+                        check = VersionCheck("thing", "gate", gate.version)
+                        session.commit(Commit([_write(doc)], (note,), (), [check]))
+                except ConcurrencyConflict:
+                    pass
+                except BaseException as exc:  # surfaced below
+                    errors.append(exc)
+                finally:
+                    session.close()
+
+        threads = [threading.Thread(target=worker, args=(n,)) for n in range(self.threads)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        assert not any(t.is_alive() for t in threads), "a writer hung: deadlock?"
+        assert errors == []
+        gate, filed = 1, 0
+        for item in sorted(store.audit_log(limit=10_000), key=lambda e: e.seq):
+            assert item.after is not None
+            if item.target_id == "gate":
+                gate += 1
+                assert item.after["gate"] == gate
+            else:
+                assert item.after["gate"] == gate, f"{item.id} filed on a stale gate"
+                filed += 1
+        assert filed > 0
+        assert gate == self.version(store, "gate")
+
     # -- concurrency ----------------------------------------------------------------------------
     def test_threads_hammering_one_record_lose_no_update(self, store: Store) -> None:
         self.commit(store, _write("counter", data={"n": 0}))
@@ -1063,13 +1176,15 @@ def _comparison_machine(make_store: Callable[[], Store]) -> type[RuleBasedStateM
         def teardown(self) -> None:
             self.real.close()
 
-        def _both(self, writes: list[RecordWrite], audit: bool) -> None:
+        def _both(
+            self, writes: list[RecordWrite], audit: bool, checks: list[VersionCheck] | None = None
+        ) -> None:
             self.audits += 1
             entries = (_audit(self.audits),) if audit else ()
             outcomes = []
             for store in (self.real, self.reference):
                 try:
-                    StoreConformance.commit(store, *writes, audit=entries)
+                    StoreConformance.checked(store, checks or [], *writes, audit=entries)
                     outcomes.append("ok")
                 except StorageError as exc:
                     outcomes.append(type(exc).__name__)
@@ -1105,6 +1220,14 @@ def _comparison_machine(make_store: Callable[[], Store]) -> type[RuleBasedStateM
                 for i, k in ((first, keys), (second, frozenset()))
             ]
             self._both(writes, audit=True)
+
+        @rule(ident=_IDS, on=_IDS, stale=st.booleans(), audit=st.booleans())
+        def checked_write(self, ident: str, on: str, stale: bool, audit: bool) -> None:
+            """A write checked on a record (itself, a missing one, one at a stale version)."""
+            version = StoreConformance.version(self.reference, on)
+            check = VersionCheck("thing", on, max(1, version - 1 if stale else version))
+            current = StoreConformance.version(self.reference, ident)
+            self._both([_write(ident, current, {"checked": on})], audit, [check])
 
         @invariant()
         def same_state(self) -> None:

@@ -34,6 +34,8 @@ from leadtocash.ports.storage import (
     IndexQuery,
     OutboxMessage,
     StoredRecord,
+    check_failed,
+    commit_checks,
     scrub_payload,
 )
 
@@ -129,7 +131,13 @@ class InMemoryStore:
             contents = [entry.content_hash() for entry in commit.audit]
         except (TypeError, ValueError) as exc:
             raise StorageError(f"an audit entry cannot be hashed: {exc}") from exc
+        checks = commit_checks(commit)
         with self._lock:
+            for check in checks:
+                row = self._rows.get((check.kind, check.id))
+                current = 0 if row is None else row.version
+                if current != check.version:
+                    raise check_failed(check, current)
             planned: dict[tuple[str, str], int] = {}
             for write in commit.writes:
                 key = (write.kind, write.id)
