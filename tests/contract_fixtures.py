@@ -17,7 +17,9 @@ from leadtocash.contracts import (
     ProductId,
     Quote,
     QuoteId,
+    delivered_quantities,
     draft_quote,
+    effective_lines,
 )
 from leadtocash.model import CustomerId, RepId
 from leadtocash.money import Money
@@ -138,3 +140,15 @@ def signed_contract(world: World, customer_id: str, rep: int = 1) -> Contract:
     crm.contracts.submit(who, contract.id)
     crm.contracts.approve(POOL_MANAGER, contract.id, "ok")
     return crm.contracts.sign(who, contract.id)
+
+
+def deliver_in_full(crm: LeadToCash, who: Principal, contract: Contract, on: date) -> Contract:
+    """``contract`` with what is left of every line in force delivered on ``on`` (so it can
+    complete)."""
+    done = delivered_quantities(contract)
+    left = {
+        line.line_no: line.quantity - done.get(line.line_no, Decimal(0))
+        for line in effective_lines(contract)
+        if line.quantity > done.get(line.line_no, Decimal(0))
+    }
+    return crm.contracts.record_delivery(who, contract.id, left, on) if left else contract

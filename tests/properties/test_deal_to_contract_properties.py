@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import initialize, invariant, rule
 
 from command_machine import CommandMachine, assert_indexes_exact, stored
-from contract_fixtures import cash_world
+from contract_fixtures import cash_world, deliver_in_full
 from leadtocash import Money
 from leadtocash.contracts import (
     Contract,
@@ -181,11 +181,19 @@ class DealToContract(CommandMachine):
     @rule(
         data=st.data(),
         who=WHO,
-        step=st.sampled_from(["submit", "approve", "decline", "sign", "complete", "terminate"]),
+        step=st.sampled_from(
+            ["submit", "approve", "decline", "sign", "deliver", "complete", "terminate"]
+        ),
     )
     def move_contract(self, data: st.DataObject, who: Any, step: str) -> None:
         picked = self.pick(data, self.contracts)
         if picked is None:
+            return
+        if step == "deliver":  # what is left of every line (completion needs it all)
+            crm, today = self.world.crm, self.world.clock.now().date()
+            contract = self.attempt("read", crm.contracts.get, ADMIN, picked)
+            if contract is not None:
+                self.attempt("deliver", deliver_in_full, crm, who, contract, today)
             return
         call = getattr(self.world.crm.contracts, step)
         if step in ("approve", "decline", "terminate"):
@@ -270,6 +278,11 @@ class DealToContract(CommandMachine):
             self.attempt("push contract: approve", contracts.approve, MANAGER, picked, "同意")
         elif status == "approved":
             self.attempt("push contract: sign", contracts.sign, who, picked)
+        elif status == "active":  # delivered in full, then completed
+            today = self.world.clock.now().date()
+            if self.attempt("push contract: deliver", deliver_in_full, self.world.crm, who,
+                            contract, today) is not None:  # fmt: skip
+                self.attempt("push contract: complete", contracts.complete, who, picked)
 
     # -- the customers move -----------------------------------------------------------------------
     @rule(c=WHICH, to=st.sampled_from([REP1, REP2]))

@@ -20,7 +20,7 @@ from decimal import Decimal
 import attrs
 import pytest
 
-from contract_fixtures import PRODUCTS, signed_contract
+from contract_fixtures import PRODUCTS, deliver_in_full, signed_contract
 from leadtocash import LeadToCash, Money, PoolId, Principal, RepId, Role, SalesRep, Tier, ZoneId
 from leadtocash.app.aggregates import SPECS
 from leadtocash.collision import CollisionPolicy, MergePlan, Outcome
@@ -826,8 +826,8 @@ def _contracts_sign(w: World) -> Call:
 
 
 def _contracts_complete(w: World) -> Call:
-    contract_id = _signed(w)
-    return lambda: w.crm.contracts.complete(REP1, contract_id)
+    contract = deliver_in_full(w.crm, REP1, signed_contract(w, _cash(w)), CLOSE)
+    return lambda: w.crm.contracts.complete(REP1, contract.id)
 
 
 def _contracts_terminate(w: World) -> Call:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from contract_fixtures import PRODUCTS, cash_world, signed_contract
+from contract_fixtures import PRODUCTS, cash_world, deliver_in_full, signed_contract
 from leadtocash import (
     Action,
     CollaboratorAccess,
@@ -511,6 +511,7 @@ def test_a_won_customer_whose_last_contract_ends_is_reclaimed_n_days_later() -> 
     assert customer.has_active_contract and customer.reclaim_due_at is None
     world.clock.advance(timedelta(days=60))  # an active contract: never reclaimed
     assert cid not in crm.reclaim.sweep(SYSTEM).reclaimed  # rep2's customer (not won) is
+    deliver_in_full(crm, REP1, first, world.clock.now().date())
     crm.contracts.complete(REP1, first.id)  # the other one is still active
     customer = crm.pools.get_customer(ADMIN, cid)
     assert customer.has_active_contract and customer.last_contract_end_at is None

@@ -328,7 +328,8 @@ class ContractService:
         )  # fmt: skip
 
     def complete(self, principal: Principal, contract_id: str) -> Contract:
-        """Close a fulfilled contract: active → completed (customer facts follow)."""
+        """Close a fulfilled contract (every line delivered; else ``contract.not_fulfilled``):
+        active → completed (customer facts follow)."""
         return self._step(
             principal, Action.CONTRACT_WRITE, contract_id,
             lambda c, now: complete_contract(c, now, principal.user_id),

@@ -610,7 +610,25 @@ def sign_contract(contract: Contract, signed_at: datetime, now: datetime, actor:
 
 
 def complete_contract(contract: Contract, now: datetime, actor: str) -> Contract:
-    """Close a fulfilled contract: active → completed."""
+    """Close a fulfilled contract: active → completed.
+
+    Fulfilled: every line in force (amendments included) delivered in full; otherwise
+    ``contract.not_fulfilled``, naming the lines still short (end it early with
+    :func:`terminate_contract` instead).
+    """
+    if contract.status is ContractStatus.ACTIVE:
+        done = delivered_quantities(contract)
+        short = [
+            line.line_no
+            for line in effective_lines(contract)
+            if done.get(line.line_no, Decimal(0)) < line.quantity
+        ]
+        if short:
+            raise RuleViolation(
+                f"contract {contract.id} is not fully delivered (lines {short} are short)",
+                code="contract.not_fulfilled",
+                details={"id": contract.id, "lines": short},
+            )
     return step(CONTRACT_TABLE, contract, "complete", now, actor)
 
 

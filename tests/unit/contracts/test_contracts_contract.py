@@ -171,7 +171,25 @@ def test_lifecycle_and_approval_rules() -> None:
         complete_contract(approved, NOW, AUTHOR)
     active = sign_contract(approved, SIGNED, NOW, AUTHOR)
     assert active.status is ContractStatus.ACTIVE and active.signed_at == SIGNED
-    assert complete_contract(active, NOW, AUTHOR).status is ContractStatus.COMPLETED
+    # Completion needs every line delivered in full; the refusal names the lines short.
+    shipped = record_delivery(
+        active, DeliveryId("d-1"), {1: Decimal(1)}, date(2024, 3, 9), NOW, "w"
+    )
+    for short, lines in ((active, [1, 2]), (shipped, [1, 2])):
+        with pytest.raises(RuleViolation) as caught:
+            complete_contract(short, NOW, AUTHOR)
+        assert (caught.value.code, caught.value.details["lines"]) == (
+            "contract.not_fulfilled",
+            lines,
+        )
+    servers = record_delivery(
+        shipped, DeliveryId("d-2"), {1: Decimal(1)}, date(2024, 3, 9), NOW, "w"
+    )
+    with pytest.raises(RuleViolation) as caught:
+        complete_contract(servers, NOW, AUTHOR)
+    assert caught.value.details["lines"] == [2]
+    done = record_delivery(servers, DeliveryId("d-3"), {2: Decimal(1)}, date(2024, 3, 9), NOW, "w")
+    assert complete_contract(done, NOW, AUTHOR).status is ContractStatus.COMPLETED
     ended = terminate_contract(active, "客户破产", NOW, AUTHOR)
     assert (ended.status, ended.reason) == (ContractStatus.TERMINATED, "客户破产")
     with pytest.raises(ValidationError):

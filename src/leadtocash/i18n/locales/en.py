@@ -512,6 +512,10 @@ MESSAGES: dict[str, str | dict[str, str]] = {
     "contract.self_approval": "You wrote this {document} ({id}) and may not approve it yourself.",
     "contract.not_active": "Contract {id} is {status}; it must be active to {action}.",
     "contract.unknown_line": "Contract {id} has no line {line}.",
+    "contract.not_fulfilled": (
+        "Contract {id} is not fully delivered (lines {lines}); record the deliveries, or "
+        "terminate it."
+    ),
     "contract.over_delivery": (
         "Line {line}: {delivered} of {ordered} already delivered; {requested} more would exceed "
         "the order."

@@ -457,6 +457,7 @@ MESSAGES: dict[str, str] = {
     "contract.self_approval": "该{document}（{id}）由您提交，不能自行审批。",
     "contract.not_active": "合同 {id} 当前为{status}，生效中的合同才能执行此操作（{action}）。",
     "contract.unknown_line": "合同 {id} 没有第 {line} 行。",
+    "contract.not_fulfilled": "合同 {id} 尚未全部交付（第 {lines} 行），请先登记交付，或终止合同。",
     "contract.over_delivery": (
         "第 {line} 行：已交付 {delivered}，订购 {ordered}，再交付 {requested} 将超出订购数量。"
     ),

@@ -461,6 +461,7 @@ MESSAGES: dict[str, str] = {
     "contract.self_approval": "該{document}（{id}）由您提交，不能自行審批。",
     "contract.not_active": "合約 {id} 目前為{status}，生效中的合約才能執行此操作（{action}）。",
     "contract.unknown_line": "合約 {id} 沒有第 {line} 行。",
+    "contract.not_fulfilled": "合約 {id} 尚未全部交付（第 {lines} 行），請先登記交付，或終止合約。",
     "contract.over_delivery": (
         "第 {line} 行：已交付 {delivered}，訂購 {ordered}，再交付 {requested} 將超出訂購數量。"
     ),
