@@ -34,9 +34,9 @@ from leadtocash.collision import (
 from leadtocash.errors import (
     ConcurrencyConflict,
     FieldError,
+    LeadToCashError,
     PermissionDenied,
     RuleViolation,
-    StorageError,
     ValidationError,
 )
 from leadtocash.model import Customer, CustomerId, PoolId, Tier, ZoneId
@@ -343,7 +343,7 @@ class CollisionService:
         plan = self.ctx.execute(principal, Action.CUSTOMER_MERGE, command)
         try:
             self._complete_one(principal, plan.loser_id)
-        except (PermissionDenied, StorageError) as exc:  # the merge itself stands
+        except LeadToCashError as exc:  # the merge itself stands
             _log.warning("records filed under %s during its merge stay for complete_merges: %s",
                          plan.loser_id, exc)  # fmt: skip
         return plan

@@ -511,7 +511,10 @@ class UnitOfWork:
         session = self._session_or_raise()
         if self.committed:
             raise RuntimeError("this unit of work was already committed")
-        commit = Commit(self._writes(), tuple(self._audit), self._outbox(), self._checks())
+        writes, outbox = self._writes(), self._outbox()
+        # Checks guard what is saved: a commit that saves nothing needs none.
+        checks = self._checks() if writes or self._audit or outbox else []
+        commit = Commit(writes, tuple(self._audit), outbox, checks)
         session.commit(commit)
         self.committed = True
         if self._cache is not None:  # the next command reads these without structuring them
