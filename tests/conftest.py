@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
@@ -10,7 +12,10 @@ from hypothesis import settings
 import commit_watch
 import refusal_guard
 from leadtocash import LeadToCash, Principal, Role
+from leadtocash.ports import Store
 from leadtocash.testing import FakeClock, InMemoryStore, SequentialIds
+from leadtocash_adapters.sqlite_store import SQLiteStore
+from pg_schemas import private_store
 
 settings.register_profile("ci", max_examples=60, deadline=None)
 settings.register_profile("dev", max_examples=30, deadline=None)
@@ -34,6 +39,21 @@ def pg_dsn() -> str:
             pytest.fail("LEADTOCASH_REQUIRE_POSTGRES=1 but LEADTOCASH_PG_DSN is not set")
         pytest.skip("no PostgreSQL server (run the suite through scripts/test.sh)")
     return dsn
+
+
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A fresh store on each engine: in memory, a SQLite file, a private PostgreSQL schema
+    (named after the test module)."""
+    if request.param == "postgres":
+        name = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")[:24]
+        with private_store(request.getfixturevalue("pg_dsn"), f"ltc_{name}") as (pg, _schema):
+            yield pg
+    elif request.param == "sqlite":
+        with SQLiteStore.open(tmp_path / "engine.db", create_schema=True) as lite:
+            yield lite
+    else:
+        yield InMemoryStore()
 
 
 @pytest.fixture

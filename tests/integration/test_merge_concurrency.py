@@ -14,11 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterator
-from pathlib import Path
 from typing import cast
-
-import pytest
 
 from command_machine import stored
 from leadtocash.app.auditing import verify_store_audit
@@ -28,25 +24,10 @@ from leadtocash.model import Contact, Customer, CustomerId
 from leadtocash.money import Money
 from leadtocash.ports import Store
 from leadtocash.testing import InMemoryStore
-from leadtocash_adapters.sqlite_store import SQLiteStore
-from pg_schemas import private_store
 from pool_fixtures import ADMIN, make_world
 
 PAIRS = 30
 FILERS = 2
-
-
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def engine_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    """A fresh store on each engine: in memory, a SQLite file, a private PostgreSQL schema."""
-    if request.param == "postgres":
-        with private_store(request.getfixturevalue("pg_dsn"), "ltc_merging") as (pg, _schema):
-            yield pg
-    elif request.param == "sqlite":
-        with SQLiteStore.open(tmp_path / "merging.db", create_schema=True) as lite:
-            yield lite
-    else:
-        yield InMemoryStore()
 
 
 def test_documents_filed_during_merges_never_stay_on_an_archive(engine_store: Store) -> None:
@@ -103,11 +84,8 @@ def test_documents_filed_during_merges_never_stay_on_an_archive(engine_store: St
     assert outcomes["filed"] > 0
     archives = {c.id for c in stored(crm, Customer) if c.merged_into is not None}
     assert len(archives) == PAIRS
-    on_archives = [
-        (type(r).__name__, r.id)
-        for r in [*stored(crm, Receipt), *stored(crm, Contact)]
-        if r.customer_id in archives
-    ]
+    filed: list[Receipt | Contact] = [*stored(crm, Receipt), *stored(crm, Contact)]
+    on_archives = [(type(r).__name__, r.id) for r in filed if r.customer_id in archives]
     assert on_archives == []
     assert crm.collisions.complete_merges(ADMIN).moved == {}
     assert verify_store_audit(engine_store).ok

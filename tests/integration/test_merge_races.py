@@ -11,11 +11,8 @@ either, the receipt would stay with the archive until ``complete_merges`` ran.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any, cast
-
-import pytest
 
 from contract_fixtures import cash_world
 from leadtocash import LeadToCash
@@ -24,8 +21,6 @@ from leadtocash.errors import LeadToCashError, StorageUnavailable
 from leadtocash.money import Money
 from leadtocash.ports import Commit, Store, StoreSession
 from leadtocash.testing import InMemoryStore
-from leadtocash_adapters.sqlite_store import SQLiteStore
-from pg_schemas import private_store
 from pool_fixtures import ADMIN
 
 
@@ -116,19 +111,6 @@ def _race(store: Store, *, merge_first: bool, sweep_fails: bool = False) -> dict
         ),
         "audit_ok": verify_store_audit(store).ok,
     }
-
-
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def engine_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    """A fresh store on each engine: in memory, a SQLite file, a private PostgreSQL schema."""
-    if request.param == "postgres":
-        with private_store(request.getfixturevalue("pg_dsn"), "ltc_race") as (pg, _schema):
-            yield pg
-    elif request.param == "sqlite":
-        with SQLiteStore.open(tmp_path / "race.db", create_schema=True) as lite:
-            yield lite
-    else:
-        yield InMemoryStore()
 
 
 def test_a_merge_between_a_receipts_reads_and_its_commit_refuses_the_receipt(

@@ -24,10 +24,9 @@ import inspect
 import io
 import types
 import typing
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import attrs
@@ -50,8 +49,6 @@ from leadtocash.pool.rules import PoolRules
 from leadtocash.ports import Store
 from leadtocash.signals import DemandSignals, RiskLevel
 from leadtocash.testing import InMemoryStore, strategies
-from leadtocash_adapters.sqlite_store import SQLiteStore
-from pg_schemas import private_store
 from pool_fixtures import ADMIN, World, add_lead, rep_principal
 
 TEXTS = ("", "   ", "x" * 2_500, "客户\u3000名称", "\x00", "'; drop table records; --", "Ω" * 300)
@@ -94,19 +91,6 @@ KEYWORDS: dict[str, st.SearchStrategy[dict[str, Any]]] = {
     | st.dictionaries(st.sampled_from(SIGNAL_NAMES), ANYTHING, max_size=3),
 }
 SHANGHAI = timezone(timedelta(hours=8))
-
-
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def engine_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    """A fresh store on each engine: in memory, a SQLite file, a private PostgreSQL schema."""
-    if request.param == "postgres":
-        with private_store(request.getfixturevalue("pg_dsn"), "ltc_fuzz") as (pg, _schema):
-            yield pg
-    elif request.param == "sqlite":
-        with SQLiteStore.open(tmp_path / "fuzz.db", create_schema=True) as lite:
-            yield lite
-    else:
-        yield InMemoryStore()
 
 
 #: Customer files planned in every world: new rows, a bad phone, the same company twice, and

@@ -991,12 +991,7 @@ class StoreConformance:
                 finally:
                     session.close()
 
-        threads = [threading.Thread(target=worker, args=(n,)) for n in range(self.threads)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=120)
-        assert not any(t.is_alive() for t in threads), "a writer hung: deadlock?"
+        _run_together(worker, self.threads)
         assert errors == []
         gate, filed = 1, 0
         for item in sorted(store.audit_log(limit=10_000), key=lambda e: e.seq):
@@ -1032,7 +1027,7 @@ class StoreConformance:
                 finally:
                     session.close()
 
-        _run_threads(worker, self.threads)
+        _run_together(lambda _n: worker(), self.threads)
         assert errors == []
         session = store.session()
         try:
@@ -1060,11 +1055,7 @@ class StoreConformance:
             except BaseException as exc:
                 unexpected.append(exc)
 
-        threads = [threading.Thread(target=worker, args=(n,)) for n in range(self.threads)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        _run_together(worker, self.threads)
         assert unexpected == []
         assert len(winners) == 1
         assert len(losers) == self.threads - 1
@@ -1091,12 +1082,7 @@ class StoreConformance:
                 if n == 0 and i == 2:
                     store.seal_digest()
 
-        threads = [threading.Thread(target=worker, args=(n,)) for n in range(self.threads)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=120)
-        assert not any(t.is_alive() for t in threads), "a writer hung: deadlock?"
+        _run_together(worker, self.threads)
         log = store.audit_log(limit=10_000)
         assert len(log) == self.threads * 5 * 5
         assert verify_audit_chain(log) is None
@@ -1148,12 +1134,14 @@ def _given_aggregate(fn: Callable[[Any], None]) -> Callable[[], None]:
     return given(aggregates().filter(lambda a: getattr(a, "uscc", None) is None))(fn)
 
 
-def _run_threads(target: Callable[[], None], count: int) -> None:
-    threads = [threading.Thread(target=target) for _ in range(count)]
+def _run_together(worker: Callable[[int], None], count: int) -> None:
+    """``worker(n)`` for n in ``range(count)``, each on its own thread; fails if one hangs."""
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(count)]
     for t in threads:
         t.start()
     for t in threads:
-        t.join()
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads), "a writer hung: deadlock?"
 
 
 #: Characters a key may hold on every engine (PostgreSQL text has no NUL).
