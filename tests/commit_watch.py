@@ -1,5 +1,5 @@
-"""A check every test runs: a commit that files a record under a customer rests on that
-customer as it was read.
+"""A check every test runs: a commit that files a record under a customer (or a lead) rests
+on that customer (lead) as it was read.
 
 A command that creates a record naming a customer (a contact, a deal, an invoice, a ticket…)
 or re-points one to another customer decided on that customer — its owner authorized it, it
@@ -25,23 +25,26 @@ from leadtocash.app.unit_of_work import UnitOfWork
 _local = threading.local()
 
 
+#: The records others are filed under, and the field that names one.
+PARENTS = (("customer", "customer_id"), ("lead", "lead_id"))
+
+
 def unanchored(uow: UnitOfWork) -> list[str]:
-    """The staged records filed under a customer the commit neither writes nor checks."""
+    """The staged records filed under a customer or lead the commit neither writes nor
+    checks."""
     found = []
     for (kind, ident), aggregate in uow._staged.items():
-        customer_id = getattr(aggregate, "customer_id", None)
-        if kind == "customer" or not isinstance(customer_id, str):
-            continue
         before: Any = uow._loaded.get((kind, ident))
-        filed = int(aggregate.version) == 0 or (
-            before is not None and before.customer_id != customer_id
-        )
-        anchored = ("customer", customer_id) in uow._staged or (
-            "customer",
-            customer_id,
-        ) in uow._unchanged
-        if filed and not anchored:
-            found.append(f"{kind} {ident} filed under customer {customer_id}")
+        for parent, field in PARENTS:
+            parent_id = getattr(aggregate, field, None)
+            if kind == parent or not isinstance(parent_id, str):
+                continue
+            filed = int(aggregate.version) == 0 or (
+                before is not None and getattr(before, field) != parent_id
+            )
+            key = (parent, parent_id)
+            if filed and key not in uow._staged and key not in uow._unchanged:
+                found.append(f"{kind} {ident} filed under {parent} {parent_id}")
     return found
 
 
