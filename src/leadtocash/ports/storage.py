@@ -242,6 +242,8 @@ def commit_checks(commit: Commit) -> list[VersionCheck]:
     StorageError for a record both checked and written (its write's ``expected_version`` is
     the check), or checked at two versions. For adapters: validate before taking locks.
     """
+    if not commit.checks:
+        return []
     written = {(w.kind, w.id) for w in commit.writes}
     checks: dict[tuple[str, str], VersionCheck] = {}
     for check in commit.checks:
