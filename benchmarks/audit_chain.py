@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,7 +28,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "examples"), str(ROOT / "src")]
 
-from claim_workload import open_store, reset  # noqa: E402
+from claim_workload import open_store, reset, together  # noqa: E402
 from leadtocash import AuditEntry, verify_store_audit  # noqa: E402
 from leadtocash.ports import Commit, OutboxMessage  # noqa: E402
 
@@ -68,21 +67,12 @@ def worker(spec: str, number: int, commits: int, audited: bool, start_at: float)
 
 def run(spec: str, commits: int, audited: bool) -> float:
     """4 workers at once; commits per second."""
-    start_at = time.time() + START_DELAY
     tag = "audit" if audited else "outbox"
-    procs = [
-        subprocess.Popen(
-            [sys.executable, __file__, "--worker", spec, str(n), str(commits), tag, str(start_at)],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        for n in range(PROCESSES)
-    ]
-    ended = start_at
-    for proc in procs:
-        out, _ = proc.communicate()
-        assert proc.returncode == 0, "worker failed"
-        ended = max(ended, json.loads(out)["ended"])
+    start_at, results = together(
+        __file__, PROCESSES, START_DELAY,
+        lambda n, at: ["--worker", spec, str(n), str(commits), tag, str(at)],
+    )  # fmt: skip
+    ended = max([start_at, *(float(result["ended"]) for result in results)])
     return PROCESSES * commits / (ended - start_at)
 
 

@@ -24,9 +24,11 @@ import gc
 import json
 import os
 import random
+import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
@@ -76,6 +78,30 @@ def open_store(spec: str, *, create: bool = False, strands: int | None = None) -
 def customer_ids(count: int) -> list[CustomerId]:
     """The ids ``setup`` gives the pool's customers."""
     return [CustomerId(f"cust-{n:06d}") for n in range(count)]
+
+
+def together(
+    script: str, processes: int, delay: float, argv: Callable[[int, float], list[str]]
+) -> tuple[float, list[dict[str, Any]]]:
+    """Run ``processes`` copies of ``script`` with ``argv(n, start_at)`` and wait for them.
+
+    Each copy should sleep until ``start_at`` (``delay`` seconds from now, so imports are not
+    timed), work, and print one JSON object; returns ``start_at`` and those objects. Shared by
+    the store benchmarks that time N processes committing at once.
+    """
+    start_at = time.time() + delay
+    procs = [
+        subprocess.Popen(
+            [sys.executable, script, *argv(n, start_at)], stdout=subprocess.PIPE, text=True
+        )
+        for n in range(processes)
+    ]
+    results = []
+    for proc in procs:
+        out, _ = proc.communicate()
+        assert proc.returncode == 0, f"a worker of {script} failed"
+        results.append(json.loads(out))
+    return start_at, results
 
 
 def reset(spec: str) -> None:
