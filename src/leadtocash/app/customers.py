@@ -141,10 +141,17 @@ class CustomerWrites:
 
     # -- reads every command needs -------------------------------------------------------------
     def rules_of(self, uow: UnitOfWork, pool_id: PoolId | None) -> PoolRules:
-        """The rules of ``pool_id`` (default, all-off rules for customers outside pools)."""
+        """The rules of ``pool_id`` (default, all-off rules for customers outside pools).
+
+        What is decided from them (a reclaim schedule, a claim) rests on the pool as read: the
+        commit expects it unchanged, so a rule change committed meanwhile re-runs the command
+        on the new rules (``UnitOfWork.expect_unchanged``).
+        """
         if pool_id is None:
             return PoolRules()
-        return uow.repository(Pool).get(pool_id).rules
+        pool = uow.repository(Pool).get(pool_id)
+        uow.expect_unchanged(pool)
+        return pool.rules
 
     def visible(self, customer: Customer, principal: Principal) -> Customer:
         """``customer`` as ``principal`` may see it (contact fields and budget masked)."""

@@ -50,8 +50,14 @@ class LeadPoolWrites:
         return found
 
     def rules_of(self, uow: UnitOfWork, pool_id: PoolId | None) -> LeadPoolRules:
-        """The rules of ``pool_id`` (all-off rules for leads outside pools)."""
-        return LeadPoolRules() if pool_id is None else self.pool(uow, pool_id).rules
+        """The rules of ``pool_id`` (all-off rules for leads outside pools); the commit then
+        expects the pool unchanged, as ``CustomerWrites.rules_of`` does (a rule change
+        committed meanwhile re-runs the command on the new rules)."""
+        if pool_id is None:
+            return LeadPoolRules()
+        pool = self.pool(uow, pool_id)
+        uow.expect_unchanged(pool)
+        return pool.rules
 
     def open_leads(self, uow: UnitOfWork, rep_id: RepId) -> int:
         """How many open leads the rep holds (an indexed count)."""
