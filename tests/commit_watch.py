@@ -66,7 +66,7 @@ def install() -> None:
         if missing:
             more = f" (and {len(missing) - 3} more)" if len(missing) > 3 else ""
             raise AssertionError(
-                "a command files records under customers it neither writes nor expects "
+                "a command files records under customers or leads it neither writes nor expects "
                 f"unchanged (UnitOfWork.expect_unchanged): {'; '.join(missing[:3])}{more}"
             )
         commit(self)

@@ -286,6 +286,17 @@ def test_a_follow_up_restarts_the_no_follow_up_clock() -> None:
     _refused(world, "lead_pool.not_owner", pools.log_follow_up, REP2, lead_id)
 
 
+def test_a_second_follow_up_in_the_same_instant_still_rests_on_the_lead() -> None:
+    """The second follow-up changes nothing of the lead (same ``last_follow_up_at``), so its
+    commit does not write the lead: it must still expect it unchanged (the session's commit
+    watch fails a command that files a record under a lead it neither writes nor checks)."""
+    world = make_world(leads=1)
+    pools, lead_id = world.crm.lead_pools, world.leads[0]
+    pools.claim(REP1, lead_id)
+    first, second = (pools.log_follow_up(REP1, lead_id, note=n) for n in ("called", "again"))
+    assert (first.lead_id, second.lead_id, first.at) == (lead_id, lead_id, second.at)
+
+
 def test_status_progress_restarts_the_no_progress_clock() -> None:
     world = make_world(LeadPoolRules(no_progress=Duration.working_days(2)), leads=1)
     lead_id = world.leads[0]

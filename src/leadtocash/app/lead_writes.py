@@ -149,8 +149,13 @@ class LeadPoolWrites:
         return saved, changes
 
     def guard(self, uow: UnitOfWork, principal: Principal, lead: Lead, *, write: bool) -> str:
-        """Data-scope check on one lead (PermissionDenied ``auth.out_of_scope``)."""
-        return self.ctx.guard(uow, principal, lead_target(lead), write=write)
+        """Data-scope check on one lead (PermissionDenied ``auth.out_of_scope``); a ``write``
+        commits only if the lead is unchanged (``UnitOfWork.expect_unchanged``), as
+        ``CustomerWrites.guard`` does for customers."""
+        reason = self.ctx.guard(uow, principal, lead_target(lead), write=write)
+        if write:
+            uow.expect_unchanged(lead)
+        return reason
 
     def guard_pool(
         self, uow: UnitOfWork, principal: Principal, pool: LeadPool, *, write: bool
@@ -164,7 +169,9 @@ class LeadPoolWrites:
         self.ctx.guard(uow, principal, rep_target(rep), write=True)
 
     def owner_or_manager(self, uow: UnitOfWork, principal: Principal, lead: Lead) -> None:
-        """Managers within their scope, and the owner."""
+        """Managers within their scope, and the owner (the commit then expects the lead
+        unchanged)."""
+        uow.expect_unchanged(lead)
         if principal.is_manager:
             self.guard(uow, principal, lead, write=True)
             return
