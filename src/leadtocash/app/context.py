@@ -133,16 +133,27 @@ class AppContext:
         return UnitOfWork(self.store, self.ids, collision=self.collision, cache=self.cache)
 
     def guard(
-        self, uow: UnitOfWork, principal: Principal, target: ScopeTarget, *, write: bool
+        self,
+        uow: UnitOfWork,
+        principal: Principal,
+        target: ScopeTarget,
+        *,
+        write: bool,
+        record: Any = None,
     ) -> str:
         """Check ``target`` is inside the principal's data scope; returns the reason.
 
         Raises PermissionDenied ``auth.out_of_scope`` otherwise. The owner's team is looked up
         only when a team scope needs it; the principal's zone and team are the organisation
-        model's (:meth:`positioned`).
+        model's (:meth:`positioned`). ``record`` is the aggregate ``target`` was made from (a
+        customer, a lead): a ``write`` judged on it commits only if it is unchanged then
+        (``UnitOfWork.expect_unchanged``), so the scope it was judged on still holds.
         """
         principal = self.positioned(uow, principal)
-        return self.scopes.check(principal, self._resolved(uow, principal, target), write=write)
+        reason = self.scopes.check(principal, self._resolved(uow, principal, target), write=write)
+        if write and record is not None:
+            uow.expect_unchanged(record)
+        return reason
 
     def in_scope(
         self, uow: UnitOfWork, principal: Principal, target: ScopeTarget, *, write: bool = False

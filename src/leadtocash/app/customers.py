@@ -161,12 +161,10 @@ class CustomerWrites:
         self, uow: UnitOfWork, principal: Principal, customer: Customer, *, write: bool
     ) -> str:
         """Data-scope check on one customer (PermissionDenied ``auth.out_of_scope``); a
-        ``write`` commits only if the customer is unchanged (``UnitOfWork.expect_unchanged``),
-        so what it decides on the customer's owner and scope still holds when it lands."""
-        reason = self.ctx.guard(uow, principal, customer_target(customer), write=write)
-        if write:
-            uow.expect_unchanged(customer)
-        return reason
+        ``write`` commits only if the customer is unchanged (``AppContext.guard``'s
+        ``record``), so what it decides on the customer's owner and scope still holds."""
+        target = customer_target(customer)
+        return self.ctx.guard(uow, principal, target, write=write, record=customer)
 
     def guard_member(self, uow: UnitOfWork, principal: Principal, customer: Customer) -> str:
         """Read-scope check on one customer; a caller who reaches an unowned pool customer only

@@ -66,12 +66,11 @@ def guard_document(
 
     PermissionDenied ``auth.out_of_scope`` outside the scope, ``auth.permission_denied``
     (action ``amount.read``) without the amounts; NotFound without the customer. A ``write``
-    commits only if the customer is unchanged (``UnitOfWork.expect_unchanged``).
+    commits only if the customer is unchanged (``AppContext.guard``'s ``record``).
     """
     customer = uow.customers.get(customer_id)
-    ctx.guard(uow, principal, document_target(kind, ident, customer), write=write)
-    if write:  # judged on this version of the customer: a concurrent change re-runs it
-        uow.expect_unchanged(customer)
+    target = document_target(kind, ident, customer)
+    ctx.guard(uow, principal, target, write=write, record=customer)
     if money and not can_see_amounts(principal, customer.owner_id, ctx.policy):
         raise PermissionDenied(
             f"{principal.user_id} may not see the amounts of {kind} {ident}",

@@ -150,12 +150,8 @@ class LeadPoolWrites:
 
     def guard(self, uow: UnitOfWork, principal: Principal, lead: Lead, *, write: bool) -> str:
         """Data-scope check on one lead (PermissionDenied ``auth.out_of_scope``); a ``write``
-        commits only if the lead is unchanged (``UnitOfWork.expect_unchanged``), as
-        ``CustomerWrites.guard`` does for customers."""
-        reason = self.ctx.guard(uow, principal, lead_target(lead), write=write)
-        if write:
-            uow.expect_unchanged(lead)
-        return reason
+        commits only if the lead is unchanged (``AppContext.guard``'s ``record``)."""
+        return self.ctx.guard(uow, principal, lead_target(lead), write=write, record=lead)
 
     def guard_pool(
         self, uow: UnitOfWork, principal: Principal, pool: LeadPool, *, write: bool
