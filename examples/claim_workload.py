@@ -49,6 +49,7 @@ from leadtocash import (
     Store,
     SystemClock,
     ZoneId,
+    verify_store_audit,
 )
 from leadtocash.pool import OwnershipAction, OwnershipChange, RepBook
 from workload_cli import workload_parser
@@ -102,6 +103,16 @@ def together(
         assert proc.returncode == 0, f"a worker of {script} failed"
         results.append(json.loads(out))
     return start_at, results
+
+
+def audit_verifies(spec: str) -> bool:
+    """Seal a digest, then verify the store's whole audit (every strand against the digests)."""
+    store = open_store(spec)
+    try:
+        store.seal_digest()
+        return verify_store_audit(store).ok
+    finally:
+        store.close()
 
 
 def reset(spec: str) -> None:
@@ -329,8 +340,6 @@ def worker(
 
 def verify(spec: str, customers: int, reps: int) -> dict[str, Any]:
     """Check the store after the workers: single ownership, books, caps, audit chain."""
-    from leadtocash import verify_store_audit
-
     store = open_store(spec)
     try:
         crm = LeadToCash(store, SystemClock(), RandomIds())
