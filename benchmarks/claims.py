@@ -12,7 +12,11 @@ the same guarantees hand-written in one transaction, with no library code (versi
 customer and book, counter, history, one audit entry sealed onto its strand, one outbox
 message, a digest every 256 claims of a worker). It is a practical ceiling for any
 implementation of those guarantees on this machine: ``floor_ratio`` is the floor against
-the bare UPDATE, ``of_floor`` the library against it. Both run with K = 16 audit strands
+the bare UPDATE, ``of_floor`` the library against it. Every round also runs the floor
+with ``--listings`` (``listings_floor_claims_per_s``, ``of_listings_floor``): the floor plus
+native indexes for the customer lists the library keeps (an owner's customers by name,
+creation and last change, a pool's unowned customers, …), which a claim moves its customer
+in. Both run with K = 16 audit strands
 (the default); full mode then runs the library and the floor once more with K = 1, 4 and 64
 (``by_strands``). After every run the audit is verified (every strand against the digests)
 and ownership checked. ``client_cpu_ms_per_attempt`` is the workers' CPU time (user +
@@ -22,6 +26,17 @@ stored type then, instead of during the first claims); its CPU per worker is
 ``warm_up_cpu_ms``, outside the timed loop (before session 11 the loop paid it: ~10 % of a
 500-attempt worker). Prints one JSON object. PostgreSQL needs
 LEADTOCASH_PG_DSN (scripts/with-postgres.sh).
+
+On PostgreSQL every run (library, bare and floor) also reports what the *server* spent on
+the timed part: ``server_cpu_ms_per_attempt`` (user + system CPU of all the server's
+processes, read from ``/proc``, so only when the server runs on this machine; connection
+start-up included) and ``wal_bytes_per_attempt`` (``pg_current_wal_lsn()`` moved, i.e.
+what the attempts wrote) and ``wal_records_per_attempt`` (counted with ``pg_walinspect``
+where the benchmark's role may create it). Bare workers report their client CPU too
+(``raw_cpu_ms_per_attempt``). ``cpu_budget`` adds client and server CPU per attempt for
+the contenders and says how many attempts per second this machine's cores could carry at that
+cost: a contender whose budget exceeds another's cannot match its rate on a CPU-bound
+machine, however the work is split.
 
 ``--counts DIR`` takes the main runs' client CPU apart: every worker (library and floor)
 classes its attempts by outcome and by how many version conflicts preceded it, and each
@@ -88,6 +103,87 @@ def _run_dirs(script: Path) -> tuple[dict[str, str], Path | None]:
     return extra, None if counts is None else counts / run
 
 
+def _proc_cpu(stat: str) -> tuple[int, float, float]:
+    """(parent pid, own CPU s, reaped children's CPU s) from a /proc/<pid>/stat line."""
+    fields = stat[stat.rindex(")") + 2 :].split()  # from field 3 (state) on
+    tick = os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / tick
+    return int(fields[1]), own, (int(fields[13]) + int(fields[14])) / tick
+
+
+def server_usage() -> tuple[float | None, int] | None:
+    """PostgreSQL's CPU seconds so far (None if its processes are not here) and WAL position.
+
+    CPU is the postmaster's and every child's user + system time, plus what the postmaster
+    reaped of children that ended (connections closed since start-up). None without
+    LEADTOCASH_PG_DSN.
+    """
+    dsn = os.environ.get("LEADTOCASH_PG_DSN")
+    if not dsn:
+        return None
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as pg:
+        row = pg.execute("SELECT pg_backend_pid(), pg_current_wal_lsn() - '0/0'::pg_lsn").fetchone()
+    assert row is not None
+    backend, wal = int(row[0]), int(row[1])
+    try:
+        postmaster, _, _ = _proc_cpu(Path(f"/proc/{backend}/stat").read_text())
+        _, cpu, reaped = _proc_cpu(Path(f"/proc/{postmaster}/stat").read_text())
+    except (OSError, ValueError):
+        return None, wal  # the server runs elsewhere
+    cpu += reaped
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent, own, _ = _proc_cpu(stat.read_text())
+        except (OSError, ValueError):
+            continue  # ended meanwhile
+        if parent == postmaster:
+            cpu += own
+    return cpu, wal
+
+
+def server_figures(
+    before: tuple[float | None, int] | None, attempts: int, prefix: str = ""
+) -> dict[str, Any]:
+    """What the server spent per attempt since ``before`` (empty when not measured)."""
+    after = server_usage() if before is not None else None
+    if before is None or after is None:
+        return {}
+    figures: dict[str, float] = {
+        f"{prefix}wal_bytes_per_attempt": round((after[1] - before[1]) / attempts)
+    }
+    if before[0] is not None and after[0] is not None:
+        cpu_ms = 1000 * (after[0] - before[0]) / attempts
+        figures[f"{prefix}server_cpu_ms_per_attempt"] = round(cpu_ms, 3)
+    records = wal_records(before[1], after[1])
+    if records is not None:
+        figures[f"{prefix}wal_records_per_attempt"] = round(records / attempts, 1)
+    return figures
+
+
+def _lsn(position: int) -> str:
+    """A WAL position (bytes) as PostgreSQL writes an LSN."""
+    return f"{position >> 32:X}/{position & 0xFFFFFFFF:X}"
+
+
+def wal_records(start: int, end: int) -> int | None:
+    """How many WAL records the server wrote between two positions (pg_walinspect), or None
+    where that extension cannot be created (it needs a superuser)."""
+    import psycopg
+
+    with psycopg.connect(os.environ["LEADTOCASH_PG_DSN"], autocommit=True) as pg:
+        try:
+            pg.execute("CREATE EXTENSION IF NOT EXISTS pg_walinspect")
+            row = pg.execute(
+                "SELECT sum(count) FROM pg_get_wal_stats(%s::pg_lsn, %s::pg_lsn)",
+                (_lsn(start), _lsn(end)),
+            ).fetchone()
+        except psycopg.Error:
+            return None
+    return None if row is None or row[0] is None else int(row[0])
+
+
 def decomposition(where: Path) -> dict[str, Any]:
     """The workers' attempt classes summed: attempts, CPU ms in all and per attempt."""
     classes: dict[str, list[float]] = {}
@@ -114,15 +210,16 @@ def decomposition(where: Path) -> dict[str, Any]:
 
 
 def _concurrently(
-    script: Path, spec: str, customers: int, claims: int, strands: int
+    script: Path, spec: str, customers: int, claims: int, strands: int, *setup_args: str
 ) -> tuple[list[dict[str, Any]], float, dict[str, Any]]:
     """Set up, run 4 workers of ``script`` together, verify; (results, seconds, checks)."""
     sizes = ("--customers", str(customers))
     reps = ("--reps", str(PROCESSES), "--strands", str(strands))
-    setup = _script(script, "setup", spec, *sizes, *reps)
+    setup = _script(script, "setup", spec, *sizes, *reps, *setup_args)
     setup.communicate()
     assert setup.returncode == 0, f"{script.name} setup failed"
     extra, counted = _run_dirs(script)
+    before = server_usage() if spec.startswith("postgres:") else None
     start_at = time.time() + START_DELAY
     timing = ("--claims", str(claims), "--start-at", str(start_at))
     workers = [
@@ -134,6 +231,7 @@ def _concurrently(
         out, _ = proc.communicate()
         assert proc.returncode == 0, f"{script.name} worker failed"
         results.append(json.loads(out))
+    server = server_figures(before, PROCESSES * claims)
     elapsed = max(r["ended"] for r in results) - start_at
     late = max(r["started"] for r in results) - start_at
     if late > 0.1:  # a worker was not ready at the start signal: its start-up was timed
@@ -144,6 +242,7 @@ def _concurrently(
     verified = json.loads(out)
     if counted is not None:
         verified["decomposition"] = decomposition(counted)
+    verified["server"] = server
     return results, elapsed, verified
 
 
@@ -162,29 +261,38 @@ def library_run(spec: str, customers: int, claims: int, strands: int = STRANDS) 
         "double_owned": verified["double_owned"],
         "books_match": verified["books_match"],
         "audit_chain_ok": verified["audit_chain_ok"],
+        **verified["server"],
         **({"decomposition": verified["decomposition"]} if "decomposition" in verified else {}),
     }
 
 
-def floor_run(spec: str, customers: int, claims: int, strands: int = STRANDS) -> dict[str, Any]:
-    """Run 4 workers of the hand-written floor (examples/claim_floor.py); returns figures."""
-    results, elapsed, verified = _concurrently(FLOOR, spec, customers, claims, strands)
+def floor_run(
+    spec: str, customers: int, claims: int, strands: int = STRANDS, listings: bool = False
+) -> dict[str, Any]:
+    """Run 4 workers of the hand-written floor (examples/claim_floor.py); returns figures.
+
+    With ``listings`` the floor also keeps the library's customer lists (``--listings``) and
+    its figures are named ``listings_floor_…``."""
+    extra = ("--listings",) if listings else ()
+    results, elapsed, verified = _concurrently(FLOOR, spec, customers, claims, strands, *extra)
     broken = [check for check in ("books_match", "audit_chain_ok") if not verified[check]]
     if verified["double_owned"]:
         broken.append("double_owned")
     assert not broken, f"the floor broke {broken}: {verified}"
-    return {
+    figures = {
         "floor_claims_per_s": round(PROCESSES * claims / elapsed, 1),
         "floor_claimed": sum(len(r["claimed"]) for r in results),
         "floor_cpu_ms_per_attempt": round(
             1000 * sum(r["cpu_s"] for r in results) / (PROCESSES * claims), 3
         ),
+        **{f"floor_{key}": value for key, value in verified["server"].items()},
         **(
             {"floor_decomposition": verified["decomposition"]}
             if "decomposition" in verified
             else {}
         ),
     }
+    return {f"listings_{key}": value for key, value in figures.items()} if listings else figures
 
 
 def _sequence(rep: int, claims: int, customers: int, seed: int = 1) -> list[str]:
@@ -202,29 +310,34 @@ def raw_worker(
     owner = f"rep{rep}"
     won = 0
     delay = start_at - time.time()
+    cpu = 0.0
     if engine == "sqlite":
         conn = sqlite3.connect(where, isolation_level=None, timeout=30)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA busy_timeout=30000")
         time.sleep(max(0.0, delay))
+        cpu = time.process_time()
         for cid in sequence:
             cur = conn.execute(
                 "UPDATE raw_customers SET owner = ? WHERE id = ? AND owner IS NULL", (owner, cid)
             )
             won += cur.rowcount
+        cpu = time.process_time() - cpu
         conn.close()
     else:
         import psycopg
 
         with psycopg.connect(os.environ["LEADTOCASH_PG_DSN"], autocommit=True) as pg:
             time.sleep(max(0.0, start_at - time.time()))
+            cpu = time.process_time()
             for cid in sequence:
                 won += pg.execute(
                     f"UPDATE {where}.raw_customers SET owner = %s WHERE id = %s AND owner IS NULL",
                     (owner, cid),
                 ).rowcount
-    print(json.dumps({"won": won, "ended": time.time()}))
+            cpu = time.process_time() - cpu
+    print(json.dumps({"won": won, "ended": time.time(), "cpu_s": cpu}))
 
 
 def raw_run(engine: str, where: str, customers: int, claims: int) -> dict[str, Any]:
@@ -246,6 +359,7 @@ def raw_run(engine: str, where: str, customers: int, claims: int) -> dict[str, A
             pg.execute(f"CREATE TABLE {where}.raw_customers (id TEXT PRIMARY KEY, owner TEXT)")
             with pg.cursor() as cur:
                 cur.executemany(f"INSERT INTO {where}.raw_customers (id) VALUES (%s)", rows)
+    before = server_usage() if engine == "postgres" else None
     start_at = time.time() + START_DELAY
     procs = [
         subprocess.Popen(
@@ -266,22 +380,66 @@ def raw_run(engine: str, where: str, customers: int, claims: int) -> dict[str, A
         )
         for n in range(1, PROCESSES + 1)
     ]
-    won, ended = 0, start_at
+    won, ended, cpu = 0, start_at, 0.0
     for proc in procs:
         out, _ = proc.communicate()
         assert proc.returncode == 0, "raw worker failed"
         answer = json.loads(out)
         won += answer["won"]
         ended = max(ended, answer["ended"])
-    elapsed = ended - start_at
-    return {"raw_claims_per_s": round(PROCESSES * claims / elapsed, 1), "raw_claimed": won}
+        cpu += answer["cpu_s"]
+    attempts = PROCESSES * claims
+    return {
+        "raw_claims_per_s": round(attempts / (ended - start_at), 1),
+        "raw_claimed": won,
+        "raw_cpu_ms_per_attempt": round(1000 * cpu / attempts, 3),
+        **server_figures(before, attempts, prefix="raw_"),
+    }
 
 
 #: What each round reports in the summary.
 _ROUND_KEYS = (
     "claims_per_s", "raw_claims_per_s", "floor_claims_per_s", "client_cpu_ms_per_attempt",
-    "floor_cpu_ms_per_attempt", "warm_up_cpu_ms", "decomposition", "floor_decomposition",
+    "floor_cpu_ms_per_attempt", "raw_cpu_ms_per_attempt", "server_cpu_ms_per_attempt",
+    "listings_floor_claims_per_s", "listings_floor_cpu_ms_per_attempt",
+    "listings_floor_server_cpu_ms_per_attempt", "listings_floor_wal_bytes_per_attempt",
+    "wal_records_per_attempt", "floor_wal_records_per_attempt",
+    "listings_floor_wal_records_per_attempt", "raw_wal_records_per_attempt",
+    "floor_server_cpu_ms_per_attempt", "raw_server_cpu_ms_per_attempt", "wal_bytes_per_attempt",
+    "floor_wal_bytes_per_attempt", "raw_wal_bytes_per_attempt", "warm_up_cpu_ms",
+    "decomposition", "floor_decomposition",
 )  # fmt: skip
+#: Per contender, the prefix of its figures in a round (the library's client CPU is named
+#: ``client_cpu_ms_per_attempt``, the others' ``<prefix>cpu_ms_per_attempt``).
+_CONTENDERS = {"library": "", "floor": "floor_", "floor_listings": "listings_floor_",
+               "bare": "raw_"}  # fmt: skip
+
+
+def cpu_budget(runs: list[dict[str, Any]], cores: int) -> dict[str, Any]:
+    """Per contender, median client and server CPU per attempt, their sum, the rate
+    ``cores`` could carry at that sum (attempts/s if CPU were all that limited them), and
+    the WAL written per attempt."""
+
+    def median(key: str) -> float | None:
+        values = [r[key] for r in runs if key in r]
+        return statistics.median(values) if values else None
+
+    budget = {}
+    for name, prefix in _CONTENDERS.items():
+        client = median(f"{prefix or 'client_'}cpu_ms_per_attempt")
+        if client is None:
+            continue
+        server = median(f"{prefix}server_cpu_ms_per_attempt")
+        total = client + (server or 0.0)
+        budget[name] = {
+            "client_ms": client,
+            "server_ms": server,  # None: in-process (SQLite) or not measurable here
+            "total_ms": round(total, 3),
+            "cpu_bound_per_s": round(1000 * cores / total) if total else None,
+            "wal_bytes": median(f"{prefix}wal_bytes_per_attempt"),
+            "wal_records": median(f"{prefix}wal_records_per_attempt"),
+        }
+    return budget
 
 
 def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -289,6 +447,7 @@ def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
     library = statistics.median(r["claims_per_s"] for r in runs)
     raw = statistics.median(r["raw_claims_per_s"] for r in runs)
     floor = statistics.median(r["floor_claims_per_s"] for r in runs)
+    listed = statistics.median(r["listings_floor_claims_per_s"] for r in runs)
     return {
         "claims_per_s": library,
         "raw_claims_per_s": raw,
@@ -296,6 +455,8 @@ def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "floor_claims_per_s": floor,
         "floor_ratio": round(floor / raw, 3),
         "of_floor": round(library / floor, 3),
+        "listings_floor_claims_per_s": listed,
+        "of_listings_floor": round(library / listed, 3),
         "double_owned": max(r["double_owned"] for r in runs),
         "books_match": all(r["books_match"] for r in runs),
         "audit_chain_ok": all(r["audit_chain_ok"] for r in runs),
@@ -305,6 +466,7 @@ def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
         ),
         "floor_cpu_ms_per_attempt": statistics.median(r["floor_cpu_ms_per_attempt"] for r in runs),
         "warm_up_cpu_ms": statistics.median(r["warm_up_cpu_ms"] for r in runs),
+        "cpu_budget": cpu_budget(runs, os.cpu_count() or 1),
         "claimed_per_round": runs[0]["claimed"],
         "raw_claimed_per_round": runs[0]["raw_claimed"],
         "floor_claimed_per_round": runs[0]["floor_claimed"],
@@ -380,6 +542,8 @@ def main() -> int:
                 result = library_run(spec.format(n=n), customers, claims)
                 result.update(raw_run(engine, raw_where.format(n=n), customers, claims))
                 result.update(floor_run(floor_spec.format(n=n), customers, claims))
+                listed = floor_spec.format(n=f"listings{n}")
+                result.update(floor_run(listed, customers, claims, listings=True))
                 runs.append(result)
             figures[engine] = _summary(runs)
             if not args.quick and not args.no_sweep:

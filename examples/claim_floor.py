@@ -18,6 +18,10 @@ It leaves out what the library adds on top: authorization and data scopes, pool,
 daily-limit rules, the reclaim schedule, typed aggregates and their validation, and generic
 records with index tables. Any implementation of the same guarantees does at least this
 work in the database, so the floor is a practical ceiling for the library on that machine.
+``setup --listings`` adds what the library also keeps and the plain floor does not: native
+indexes for the customer lists the library's named queries serve (a pool's unowned
+customers, an owner's customers by pool, creation, name and last change; all customers by
+those, tier and zone), so a claim moves its customer in them as the library's does.
 Customer records are JSON of about the library's size; audit entries are smaller (the
 owner change only, where the library's hold the customer before and after). Runnable by
 hand, like ``claim_workload.py``::
@@ -54,7 +58,8 @@ GENESIS = "0" * 64
 #: A worker seals a digest after this many of its claims (the library stores' default).
 DIGEST_EVERY = 256
 TABLES = (
-    "customers (id TEXT PRIMARY KEY, owner TEXT, version BIGINT NOT NULL, data TEXT NOT NULL)",
+    "customers (id TEXT PRIMARY KEY, owner TEXT, version BIGINT NOT NULL, data TEXT NOT NULL,"
+    " pool TEXT, zone TEXT, tier TEXT, name TEXT, created TEXT, recent TEXT)",
     "books (rep TEXT PRIMARY KEY, owned INTEGER NOT NULL, version BIGINT NOT NULL)",
     "counters (id TEXT PRIMARY KEY, count INTEGER NOT NULL)",
     "history (id TEXT PRIMARY KEY, customer TEXT NOT NULL, rep TEXT NOT NULL, data TEXT NOT NULL)",
@@ -67,6 +72,18 @@ TABLES = (
     "outbox (id TEXT PRIMARY KEY, body TEXT NOT NULL)",
 )
 INDEXES = ("history (customer)", "customers (owner)")
+#: With ``--listings``: native indexes for the customer lists the library keeps on a claimed
+#: customer (its named indexes: the pool's unowned customers, an owner's customers by pool,
+#: creation, name and last change, and every customer by those, tier and zone).
+LISTINGS = (
+    "customers (created, id)", "customers (recent, id)", "customers (name, id)",
+    "customers (substr(name, 1, 2), id)", "customers (tier, id)", "customers (zone, id)",
+    "customers (pool, id) WHERE owner IS NULL", "customers (pool, zone, id) WHERE owner IS NULL",
+    "customers (owner, pool, id) WHERE owner IS NOT NULL",
+    "customers (owner, created, id) WHERE owner IS NOT NULL",
+    "customers (owner, recent, id) WHERE owner IS NOT NULL",
+    "customers (owner, name, id) WHERE owner IS NOT NULL",
+)  # fmt: skip
 #: A customer's document: about the size of the library's (1 KB).
 FILLER = "x" * 900
 
@@ -88,6 +105,11 @@ def _entry(cid: str, rep: str, at: float) -> str:
         sort_keys=True,
         separators=(",", ":"),
     )
+
+
+def _now() -> str:
+    """A customer's last-change time, as its ``recent`` column holds it."""
+    return f"{time.time():017.6f}"
 
 
 def strand_of(cid: str, strands: int) -> int:
@@ -208,9 +230,9 @@ class SQLiteFloor:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 moved = conn.execute(
-                    "UPDATE customers SET owner = ?, version = version + 1, data = ?"
+                    "UPDATE customers SET owner = ?, version = version + 1, data = ?, recent = ?"
                     " WHERE id = ? AND version = ? AND owner IS NULL",
-                    (rep, _customer(cid, rep), cid, version),
+                    (rep, _customer(cid, rep), _now(), cid, version),
                 ).rowcount
                 moved += conn.execute(
                     "UPDATE books SET owned = owned + 1, version = version + 1"
@@ -292,7 +314,7 @@ class PostgresFloor:
         # Any failed check aborts the statement, so all or nothing.
         self.write_sql = f"""
         WITH c AS (UPDATE {s}.customers SET owner = %(rep)s, version = version + 1,
-                          data = %(data)s
+                          data = %(data)s, recent = %(recent)s
                    WHERE id = %(cid)s AND version = %(version)s AND owner IS NULL RETURNING 1),
         b AS (UPDATE {s}.books SET owned = owned + 1, version = version + 1
               WHERE rep = %(rep)s AND version = %(book)s AND EXISTS (SELECT FROM c)
@@ -353,6 +375,7 @@ class PostgresFloor:
             "version": version,
             "book": book,
             "data": _customer(cid, rep),
+            "recent": _now(),
             "counter": f"{rep}|today",
             "hid": f"h-{serial}",
             "hdata": json.dumps({"customer": cid, "to": rep}),
@@ -402,10 +425,13 @@ def attempt(floor: Floor, rep: str, cid: str, serial: str) -> str:
 
 
 # -- commands -------------------------------------------------------------------------------
-def setup(spec: str, customers: int, reps: int, strands: int = 16) -> None:
+def setup(spec: str, customers: int, reps: int, strands: int = 16, listings: bool = False) -> None:
     """Create the tables (from scratch), ``customers`` unowned customers, ``reps`` books,
-    ``strands`` empty audit strands."""
-    rows = [(cid, _customer(cid, None)) for cid in customer_ids(customers)]
+    ``strands`` empty audit strands; with ``listings``, the indexes of LISTINGS too."""
+    rows = [
+        (cid, _customer(cid, None), "bench", f"z{n % 3}", "C", f"customer {cid}", _now(), _now())
+        for n, cid in enumerate(customer_ids(customers))
+    ]
     books = [(f"rep{n}",) for n in range(1, reps + 1)]
     floor = open_floor(spec)
     try:
@@ -414,9 +440,11 @@ def setup(spec: str, customers: int, reps: int, strands: int = 16) -> None:
         with floor.transaction():
             for table in TABLES:
                 cursor.execute(floor.sql(f"CREATE TABLE T.{table}"))
-            for n, index in enumerate(INDEXES):
+            for n, index in enumerate(INDEXES + (LISTINGS if listings else ())):
                 cursor.execute(floor.sql(f"CREATE INDEX floor_{n} ON T.{index}"))
-            cursor.executemany(floor.sql("INSERT INTO T.customers VALUES (?, NULL, 1, ?)"), rows)
+            cursor.executemany(
+                floor.sql("INSERT INTO T.customers VALUES (?, NULL, 1, ?, ?, ?, ?, ?, ?, ?)"), rows
+            )
             cursor.executemany(floor.sql("INSERT INTO T.books VALUES (?, 0, 1)"), books)
             cursor.executemany(
                 floor.sql("INSERT INTO T.audit_strands VALUES (?, 0, NULL, ?)"),
@@ -509,9 +537,10 @@ def verify(spec: str) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = workload_parser(__doc__)
+    parser.add_argument("--listings", action="store_true", help="the library's lists (setup)")
     args = parser.parse_args(argv)
     if args.command == "setup":
-        setup(args.store, args.customers, args.reps, args.strands)
+        setup(args.store, args.customers, args.reps, args.strands, args.listings)
     elif args.command == "worker":
         print(json.dumps(worker(args.store, args.rep, args.claims, args.customers, args.start_at)))
     else:

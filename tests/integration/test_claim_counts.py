@@ -2,6 +2,7 @@
 
 ``benchmarks/claims.py --counts`` takes the four-process run's client CPU apart with them;
 the decomposition means something only if every attempt is counted once, in the right class.
+Its CPU budget adds the server's CPU and WAL, read from the running PostgreSQL server.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -58,14 +60,57 @@ def test_floor_worker_classes_every_attempt(
     assert won + classes["first attempts"][0] >= len(result["claimed"]) >= won
 
 
-def test_benchmark_sums_the_workers_classes(tmp_path: Path) -> None:
+def _benchmark() -> Any:
     spec = importlib.util.spec_from_file_location("claims_bench", ROOT / "benchmarks/claims.py")
     assert spec is not None and spec.loader is not None
     claims = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(claims)
+    return claims
+
+
+def test_benchmark_sums_the_workers_classes(tmp_path: Path) -> None:
+    claims = _benchmark()
     for rep, won in ((1, [3, 0.003]), (2, [1, 0.002])):
         report = {"classes": {"won/0": won}, "store_calls": {"commit": won}}
         (tmp_path / f"rep{rep}.json").write_text(json.dumps(report))
     table = claims.decomposition(tmp_path)
     assert table["classes"]["won/0"] == {"count": 4, "cpu_ms": 5.0, "cpu_ms_each": 1.25}
     assert table["store_calls"]["commit"]["count"] == 4
+
+
+def test_cpu_budget_adds_client_and_server_per_contender() -> None:
+    rounds = [
+        {"client_cpu_ms_per_attempt": 1.0, "server_cpu_ms_per_attempt": 1.0,
+         "floor_cpu_ms_per_attempt": 0.2, "floor_server_cpu_ms_per_attempt": 0.3,
+         "floor_wal_bytes_per_attempt": 2000, "raw_cpu_ms_per_attempt": 0.1},
+        {"client_cpu_ms_per_attempt": 3.0, "server_cpu_ms_per_attempt": 2.0,
+         "floor_cpu_ms_per_attempt": 0.2, "floor_server_cpu_ms_per_attempt": 0.3,
+         "floor_wal_bytes_per_attempt": 4000, "raw_cpu_ms_per_attempt": 0.1},
+    ]  # fmt: skip
+    budget = _benchmark().cpu_budget(rounds, cores=2)
+    assert budget["library"]["total_ms"] == 3.5  # medians: client 2.0 + server 1.5
+    assert budget["library"]["cpu_bound_per_s"] == round(2000 / 3.5)
+    assert budget["floor"]["cpu_bound_per_s"] == 4000 and budget["floor"]["wal_bytes"] == 3000
+    assert budget["bare"]["server_ms"] is None  # in-process engine: client CPU is all of it
+    assert budget["bare"]["total_ms"] == 0.1
+    assert "floor_listings" not in budget  # not run
+
+
+@pytest.mark.postgres
+def test_server_figures_count_what_the_server_did(
+    pg_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import psycopg
+
+    monkeypatch.setenv("LEADTOCASH_PG_DSN", pg_dsn)
+    claims = _benchmark()
+    before = claims.server_usage()
+    with psycopg.connect(pg_dsn, autocommit=True) as pg:
+        pg.execute(
+            "CREATE TEMP TABLE busy AS SELECT n, md5(n::text) FROM generate_series(1, 20000) n"
+        )
+        pg.execute("SELECT count(*) FROM busy a JOIN busy b USING (md5)")
+    figures = claims.server_figures(before, attempts=10)
+    assert figures["server_cpu_ms_per_attempt"] > 0  # the join ran in a server process
+    assert figures["wal_bytes_per_attempt"] >= 0
+    assert claims.server_figures(None, attempts=10) == {}  # no PostgreSQL run: no figures

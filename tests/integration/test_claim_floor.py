@@ -140,3 +140,33 @@ def test_verify_catches_a_truncated_strand_after_a_digest(tmp_path: Path) -> Non
     finally:
         floor.close()
     assert not verify(spec)["audit_chain_ok"]
+
+
+def test_the_listings_floor_moves_a_claimed_customer_between_its_lists(spec: str) -> None:
+    setup(spec, customers=3, reps=1, listings=True)
+    cid = claim_floor.customer_ids(3)[1]
+    floor = open_floor(spec)
+    try:
+        (recent,), *_ = floor.rows("SELECT recent FROM T.customers WHERE id = ?", (cid,))
+        assert attempt(floor, "rep1", cid, "one") == "won"
+        in_pool = floor.rows("SELECT id FROM T.customers WHERE pool = 'bench' AND owner IS NULL")
+        mine = floor.rows("SELECT id FROM T.customers WHERE owner = 'rep1' ORDER BY name, id")
+        (moved,), *_ = floor.rows("SELECT recent FROM T.customers WHERE id = ?", (cid,))
+        engine, _, where = spec.partition(":")
+        if engine == "sqlite":
+            query = "SELECT count(*) FROM pragma_index_list('customers') WHERE partial = 1"
+        else:
+            query = (
+                "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid"
+                " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                f" WHERE n.nspname = '{where}' AND c.relname = 'customers'"
+                " AND i.indpred IS NOT NULL"
+            )
+        (partial,), *_ = floor.rows(query)
+    finally:
+        floor.close()
+    assert cid not in {row[0] for row in in_pool} and len(in_pool) == 2
+    assert [row[0] for row in mine] == [cid]
+    assert moved > recent  # its last change moved: it moves in the lists by last change
+    assert partial == sum("WHERE" in index for index in claim_floor.LISTINGS)
+    assert verify(spec)["audit_chain_ok"]
