@@ -207,10 +207,10 @@ class DealToContract(CommandMachine):
             owner = uow.customers.get(customer_id).owner_id
         return {REP1.rep_id: REP1, REP2.rep_id: REP2}.get(owner, ADMIN)
 
-    @rule(c=WHICH, lines=LINES, discount=st.sampled_from(["0", "0.3"]))
-    def sell(self, c: int, lines: list[LineInput], discount: str) -> None:
+    @rule(c=WHICH, lines=LINES, discount=st.sampled_from(["0", "0.3"]), finish=st.booleans())
+    def sell(self, c: int, lines: list[LineInput], discount: str, finish: bool) -> None:
         """A whole sale by the customer's owner: quote to signed contract, stopping at the
-        first refusal."""
+        first refusal; with ``finish``, delivered in full and completed as well."""
         crm, customer_id = self.world.crm, self.customers[c]
         who = self.owner_of(customer_id)
         quote = self.attempt("sell: draft", crm.quotes.draft, who, customer_id, "CNY", lines,
@@ -227,7 +227,10 @@ class DealToContract(CommandMachine):
         self.contracts.append(contract.id)
         crm.contracts.submit(who, contract.id)
         crm.contracts.approve(MANAGER, contract.id, "同意")
-        crm.contracts.sign(who, contract.id)
+        signed = crm.contracts.sign(who, contract.id)
+        if finish:
+            deliver_in_full(crm, who, signed, self.world.clock.now().date())
+            assert crm.contracts.complete(who, contract.id).status.value == "completed"
 
     @rule(data=st.data())
     def push_deal(self, data: st.DataObject) -> None:
