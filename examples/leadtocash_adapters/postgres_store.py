@@ -81,7 +81,7 @@ __all__ = ["SCHEMA_VERSION", "PostgresSession", "PostgresStore"]
 _Connection = psycopg.Connection[TupleRow]
 
 #: The schema version this adapter creates and expects.
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 # One tuple of DDL statements per schema version; ``create_schema`` applies the missing ones.
 # ``{s}`` is the quoted schema name. Every statement is idempotent on its own as well.
@@ -199,6 +199,7 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "{commit_function}",
     ),
     ("{commit_function}",),  # version 7: version checks (records a commit rests on)
+    ("{commit_function}",),  # version 8: no upsert of index entries, one strand not pre-locked
 )
 
 # The whole commit, run by the server as one statement (one round trip, one transaction).
@@ -270,16 +271,22 @@ BEGIN
                 INSERT INTO {s}.index_entries (kind, id, name, value)
                     SELECT w.kind, w.id, i.key, i.value FROM jsonb_each_text(w.indexes) i;
             END IF;
-        ELSIF old_indexes <> w.indexes THEN  -- drop removed entries, write changed and new
+        ELSIF old_indexes <> w.indexes THEN
+            -- Drop removed entries, update changed ones, insert new ones: the row's copy
+            -- (``old_indexes``) says which entries exist, so no upsert is needed.
             WITH dropped AS (
                 DELETE FROM {s}.index_entries e WHERE e.kind = w.kind AND e.id = w.id
                     AND e.name IN (SELECT o FROM jsonb_object_keys(old_indexes) o
                         WHERE NOT w.indexes ? o)
+            ), changed AS (
+                UPDATE {s}.index_entries e SET value = i.value
+                FROM jsonb_each_text(w.indexes) i
+                WHERE e.kind = w.kind AND e.id = w.id AND e.name = i.key
+                    AND old_indexes ? i.key AND (old_indexes->>i.key) <> i.value
             )
-            INSERT INTO {s}.index_entries AS e (kind, id, name, value)
+            INSERT INTO {s}.index_entries (kind, id, name, value)
                 SELECT w.kind, w.id, i.key, i.value FROM jsonb_each_text(w.indexes) i
-                WHERE (old_indexes->>i.key) IS DISTINCT FROM i.value
-            ON CONFLICT (kind, id, name) DO UPDATE SET value = EXCLUDED.value;
+                WHERE NOT old_indexes ? i.key;
         END IF;
         IF old_lookups <> w.lookups THEN
             WITH dropped AS (
@@ -344,14 +351,12 @@ BEGIN
     -- global lock order, so no deadlock), and held to the commit; commits on other strands
     -- do not wait. hash = SHA-256 of the RFC 8785 link object {"content", "prev_hash",
     -- "seq", "strand"} (leadtocash.link_hash); the client sent each entry's content hash.
-    IF jsonb_array_length(doc->'audit') > 0 THEN
+    IF jsonb_array_length(doc->'strands') > 1 THEN  -- one strand: its UPDATE locks it
         PERFORM 1 FROM {s}.audit_strands h
             WHERE h.strand IN (SELECT t::int FROM jsonb_array_elements_text(doc->'strands') t)
             ORDER BY h.strand FOR UPDATE;
-        GET DIAGNOSTICS n = ROW_COUNT;
-        IF n <> jsonb_array_length(doc->'strands') THEN
-            RAISE EXCEPTION 'an audit strand head row is missing' USING ERRCODE = 'LT500';
-        END IF;
+    END IF;
+    IF jsonb_array_length(doc->'audit') > 0 THEN
         FOR a IN SELECT * FROM ROWS FROM (jsonb_to_recordset(doc->'audit') AS (id text,
             at timestamptz, actor_id text, action text, target_kind text, target_id text,
             before text, after text, reason text, override boolean, strand integer,
@@ -373,6 +378,10 @@ BEGIN
                 a.override, head.prev_hash, head.hash, a.strand, head.seq, 2,
                 a.personal::json
             FROM head;
+            GET DIAGNOSTICS n = ROW_COUNT;
+            IF n <> 1 THEN
+                RAISE EXCEPTION 'an audit strand head row is missing' USING ERRCODE = 'LT500';
+            END IF;
         END LOOP;
     END IF;
 END

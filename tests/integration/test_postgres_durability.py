@@ -31,6 +31,7 @@ from leadtocash import (
     StorageUnavailable,
     verify_audit_chain,
 )
+from leadtocash.audit import strand_of
 from leadtocash.ports import Commit, IndexQuery, RecordWrite, StoredRecord
 from leadtocash.testing import StoreConformance
 from leadtocash_adapters.postgres_store import SCHEMA_VERSION, PostgresStore
@@ -511,6 +512,40 @@ def test_unstorable_values_raise_storage_error(store: PostgresStore) -> None:
         assert _version(store, "thing", write.id) == 0
     _commit(store, RecordWrite("thing", "fine", 0, {"ok": True}))  # the pool is still healthy
     assert _version(store, "thing", "fine") == 1
+
+
+def _audited(ident: str) -> Commit:
+    """A new item ``ident`` with its audit entry."""
+    entry = AuditEntry(id=f"audit-{ident}", at=T0, actor_id="admin", action="item.add",
+                       target_kind="item", target_id=ident, after={"n": 1})  # fmt: skip
+    return Commit([RecordWrite("item", ident, 0, {"n": 1})], [entry])
+
+
+def test_a_missing_strand_head_row_fails_the_commit_and_stores_nothing(
+    store: PostgresStore,
+) -> None:
+    """One strand (its UPDATE is its lock) or several (locked first, in order): a commit
+    whose entry's strand has no head row stores nothing and says why."""
+    strands = store.audit_strands
+    ids = [f"i{n}" for n in range(64)]
+    on = {strand_of(f"item:{ident}", strands): ident for ident in reversed(ids)}
+    lost, other = sorted(on)[:2]
+    with store.raw_connection() as conn:
+        table = sql.SQL("{}.audit_strands").format(sql.Identifier(store.schema))
+        conn.execute(sql.SQL("DELETE FROM {} WHERE strand = %s").format(table), (lost,))
+    for commit in (_audited(on[lost]), _merged(_audited(on[other]), _audited(on[lost]))):
+        session = store.session()
+        try:
+            with pytest.raises(StorageError, match="audit head row is missing"):
+                session.commit(commit)
+        finally:
+            session.close()
+    assert _version(store, "item", on[lost]) == _version(store, "item", on[other]) == 0
+    assert store.audit_log() == []
+
+
+def _merged(first: Commit, second: Commit) -> Commit:
+    return Commit([*first.writes, *second.writes], [*first.audit, *second.audit])
 
 
 def test_dropped_connections_retry_reads_and_fail_commits_as_unavailable(
