@@ -125,13 +125,16 @@ def server_usage() -> tuple[float | None, int] | None:
 
     with psycopg.connect(dsn, autocommit=True) as pg:
         row = pg.execute("SELECT pg_backend_pid(), pg_current_wal_lsn() - '0/0'::pg_lsn").fetchone()
-    assert row is not None
-    backend, wal = int(row[0]), int(row[1])
+        assert row is not None
+        backend, wal = int(row[0]), int(row[1])
+        try:  # while the connection is open, so that its backend exists
+            postmaster, _, _ = _proc_cpu(Path(f"/proc/{backend}/stat").read_text())
+        except (OSError, ValueError):
+            return None, wal  # the server runs elsewhere
     try:
-        postmaster, _, _ = _proc_cpu(Path(f"/proc/{backend}/stat").read_text())
         _, cpu, reaped = _proc_cpu(Path(f"/proc/{postmaster}/stat").read_text())
     except (OSError, ValueError):
-        return None, wal  # the server runs elsewhere
+        return None, wal
     cpu += reaped
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
