@@ -15,12 +15,12 @@ Design (details in docs/adapters/postgres.md):
   entries, unique keys and lookup keys live in their own tables, all text keys
   ``COLLATE "C"`` so that ordering is code point order, exactly like the in-memory store.
 * A commit is one statement, ``SELECT <schema>.ltc_commit($1::jsonb)``, in one round trip:
-  a PL/pgSQL function (installed by ``create_schema``; schema version 7) applies the
+  a PL/pgSQL function (installed by ``create_schema``; schema version 8) applies the
   versioned writes and version checks (``FOR SHARE``) in ``(kind, id)`` order, the writes
   with what changed of their index entries and lookup keys (each record row keeps a copy of
   them to compare against), the unique-key releases and claims in ``(kind, key)`` order and
-  the outbox rows, then locks the heads of the audit strands it touches, ascending, and
-  seals the audit entries onto them with SHA-256, exactly as
+  the outbox rows, then locks the heads of the audit strands it touches, ascending (one
+  strand: by updating it), and seals the audit entries onto them with SHA-256, exactly as
   :func:`leadtocash.link_hash` does. Every commit takes its row locks in the same global
   order, so commits never deadlock each other.
 * Driver errors become the library's ``StorageError`` family: deadlocks and serialization
