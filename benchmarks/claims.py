@@ -129,8 +129,11 @@ def server_usage() -> tuple[float | None, int] | None:
         backend, wal = int(row[0]), int(row[1])
         try:  # while the connection is open, so that its backend exists
             postmaster, _, _ = _proc_cpu(Path(f"/proc/{backend}/stat").read_text())
+            local = Path(f"/proc/{postmaster}/comm").read_text().strip() == "postgres"
         except (OSError, ValueError):
-            return None, wal  # the server runs elsewhere
+            local = False
+        if not local:
+            return None, wal  # the server runs elsewhere (that pid, if any, is not its)
     try:
         _, cpu, reaped = _proc_cpu(Path(f"/proc/{postmaster}/stat").read_text())
     except (OSError, ValueError):
