@@ -21,7 +21,9 @@ work in the database, so the floor is a practical ceiling for the library on tha
 ``setup --listings`` adds what the library also keeps and the plain floor does not: native
 indexes for the customer lists the library's named queries serve (a pool's unowned
 customers, an owner's customers by pool, creation, name and last change; all customers by
-those, tier and zone), so a claim moves its customer in them as the library's does.
+those, tier and zone), so a claim moves its customer in them as the library's does. Both
+floors store the listed columns and set the last-change time on a claim (since session 15),
+so that they differ by those indexes only.
 Customer records are JSON of about the library's size; audit entries are smaller (the
 owner change only, where the library's hold the customer before and after). Runnable by
 hand, like ``claim_workload.py``::
