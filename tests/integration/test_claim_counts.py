@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import pytest
 
 import claim_floor
 import claim_workload
+import server_usage
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -103,14 +105,21 @@ def test_server_figures_count_what_the_server_did(
     import psycopg
 
     monkeypatch.setenv("LEADTOCASH_PG_DSN", pg_dsn)
-    claims = _benchmark()
-    before = claims.server_usage()
+    table = f"busy_{uuid.uuid4().hex[:8]}"
+    before = server_usage.server_usage()
+    assert before is not None
     with psycopg.connect(pg_dsn, autocommit=True) as pg:
-        pg.execute(
-            "CREATE TEMP TABLE busy AS SELECT n, md5(n::text) FROM generate_series(1, 20000) n"
-        )
-        pg.execute("SELECT count(*) FROM busy a JOIN busy b USING (md5)")
-    figures = claims.server_figures(before, attempts=10)
-    assert figures["server_cpu_ms_per_attempt"] > 0  # the join ran in a server process
-    assert figures["wal_bytes_per_attempt"] >= 0
-    assert claims.server_figures(None, attempts=10) == {}  # no PostgreSQL run: no figures
+        pg.execute(f"CREATE TABLE {table} (n int, h text)")  # a logged table: WAL is written
+        pg.execute(f"INSERT INTO {table} SELECT n, md5(n::text) FROM generate_series(1, 20000) n")
+        pg.execute(f"SELECT count(*) FROM {table} a JOIN {table} b USING (h)")
+        after = server_usage.server_usage()
+        pg.execute(f"DROP TABLE {table}")
+    assert after is not None
+    figures = server_usage.server_figures(before, attempts=10)
+    assert figures["server_cpu_ms_per_attempt"] > 0  # the insert and join ran in the server
+    assert figures["wal_bytes_per_attempt"] * 10 >= 20000 * 30  # 20,000 rows of ~40 bytes
+    assert figures["wal_records_per_attempt"] * 10 >= 20000
+    by_type = server_usage.wal_by_type(before[1], after[1])
+    assert by_type is not None  # a row insert each (INSERT+INIT: the first on a new page)
+    assert sum(by_type[kind]["records"] for kind in ("Heap/INSERT", "Heap/INSERT+INIT")) >= 20000
+    assert server_usage.server_figures(None, attempts=10) == {}  # no PostgreSQL run: nothing
