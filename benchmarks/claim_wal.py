@@ -31,7 +31,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "examples"))
 
-from server_usage import server_usage, wal_by_type  # noqa: E402
+from server_usage import server_spent, server_usage  # noqa: E402
 
 #: Contender: (script, extra setup arguments).
 CONTENDERS = {
@@ -64,12 +64,11 @@ def one_round(name: str, customers: int, claims: int) -> dict[str, Any]:
     assert before is not None
     assert after is not None
     won = len(json.loads(out)["claimed"])
-    by_type = wal_by_type(before[1], after[1])
-    cpu = None if before[0] is None or after[0] is None else after[0] - before[0]
+    cpu, wal, by_type = server_spent(before, after)
     return {
         "claims": won,
         "server_cpu_ms": None if cpu is None else round(1000 * cpu / won, 3),
-        "wal_bytes": round((after[1] - before[1]) / won),
+        "wal_bytes": round(wal / won),
         "wal_records": None
         if by_type is None
         else round(sum(t["records"] for t in by_type.values()) / won, 1),

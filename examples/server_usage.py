@@ -59,6 +59,16 @@ def server_usage() -> tuple[float | None, int] | None:
     return cpu, wal
 
 
+def server_spent(
+    before: tuple[float | None, int], after: tuple[float | None, int]
+) -> tuple[float | None, int, dict[str, dict[str, int]] | None]:
+    """Between two :func:`server_usage` readings: the server's CPU seconds (None when its
+    processes are not here), the WAL bytes, and the WAL records by type (None without
+    ``pg_walinspect``)."""
+    cpu = None if before[0] is None or after[0] is None else after[0] - before[0]
+    return cpu, after[1] - before[1], wal_by_type(before[1], after[1])
+
+
 def server_figures(
     before: tuple[float | None, int] | None, attempts: int, prefix: str = ""
 ) -> dict[str, Any]:
@@ -66,14 +76,12 @@ def server_figures(
     after = server_usage() if before is not None else None
     if before is None or after is None:
         return {}
-    figures: dict[str, float] = {
-        f"{prefix}wal_bytes_per_attempt": round((after[1] - before[1]) / attempts)
-    }
-    if before[0] is not None and after[0] is not None:
-        cpu_ms = 1000 * (after[0] - before[0]) / attempts
-        figures[f"{prefix}server_cpu_ms_per_attempt"] = round(cpu_ms, 3)
-    records = wal_records(before[1], after[1])
-    if records is not None:
+    cpu, wal, by_type = server_spent(before, after)
+    figures: dict[str, float] = {f"{prefix}wal_bytes_per_attempt": round(wal / attempts)}
+    if cpu is not None:
+        figures[f"{prefix}server_cpu_ms_per_attempt"] = round(1000 * cpu / attempts, 3)
+    if by_type is not None:
+        records = sum(counts["records"] for counts in by_type.values())
         figures[f"{prefix}wal_records_per_attempt"] = round(records / attempts, 1)
     return figures
 
@@ -81,23 +89,6 @@ def server_figures(
 def _lsn(position: int) -> str:
     """A WAL position (bytes) as PostgreSQL writes an LSN."""
     return f"{position >> 32:X}/{position & 0xFFFFFFFF:X}"
-
-
-def wal_records(start: int, end: int) -> int | None:
-    """How many WAL records the server wrote between two positions (pg_walinspect), or None
-    where that extension cannot be created (it needs a superuser)."""
-    import psycopg
-
-    with psycopg.connect(os.environ["LEADTOCASH_PG_DSN"], autocommit=True) as pg:
-        try:
-            pg.execute("CREATE EXTENSION IF NOT EXISTS pg_walinspect")
-            row = pg.execute(
-                "SELECT sum(count) FROM pg_get_wal_stats(%s::pg_lsn, %s::pg_lsn)",
-                (_lsn(start), _lsn(end)),
-            ).fetchone()
-        except psycopg.Error:
-            return None
-    return None if row is None or row[0] is None else int(row[0])
 
 
 def wal_by_type(start: int, end: int) -> dict[str, dict[str, int]] | None:
