@@ -11,14 +11,16 @@ Usage::
 
 Design (details in docs/adapters/postgres.md):
 
-* Records are JSONB rows keyed by ``(kind, id)`` with an integer ``version``; named index
-  entries, unique keys and lookup keys live in their own tables, all text keys
-  ``COLLATE "C"`` so that ordering is code point order, exactly like the in-memory store.
+* Records are JSONB rows keyed by ``(kind, id)`` with an integer ``version`` and their
+  named index values (a JSONB object); each index the library queries by has a partial
+  expression index on those rows (schema version 9). Unique keys and lookup keys live in
+  their own tables. All text is compared ``COLLATE "C"``, so ordering is code point order,
+  exactly like the in-memory store.
 * A commit is one statement, ``SELECT <schema>.ltc_commit($1::jsonb)``, in one round trip:
-  a PL/pgSQL function (installed by ``create_schema``; schema version 8) applies the
+  a PL/pgSQL function (installed by ``create_schema``; schema version 9) applies the
   versioned writes and version checks (``FOR SHARE``) in ``(kind, id)`` order, the writes
-  with what changed of their index entries and lookup keys (each record row keeps a copy of
-  them to compare against), the unique-key releases and claims in ``(kind, key)`` order and
+  with what changed of their lookup keys (each record row keeps a copy of them to compare
+  against), the unique-key releases and claims in ``(kind, key)`` order and
   the outbox rows, then locks the heads of the audit strands it touches, ascending (one
   strand: by updating it), and seals the audit entries onto them with SHA-256, exactly as
   :func:`leadtocash.link_hash` does. Every commit takes its row locks in the same global
@@ -48,6 +50,7 @@ from psycopg.rows import TupleRow
 from leadtocash import (
     DEFAULT_STRANDS,
     GENESIS_HASH,
+    QUERIED_INDEXES,
     AuditDigest,
     AuditEntry,
     ConcurrencyConflict,
@@ -81,7 +84,7 @@ __all__ = ["SCHEMA_VERSION", "PostgresSession", "PostgresStore"]
 _Connection = psycopg.Connection[TupleRow]
 
 #: The schema version this adapter creates and expects.
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 # One tuple of DDL statements per schema version; ``create_schema`` applies the missing ones.
 # ``{s}`` is the quoted schema name. Every statement is idempotent on its own as well.
@@ -200,6 +203,10 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     ("{commit_function}",),  # version 7: version checks (records a commit rests on)
     ("{commit_function}",),  # version 8: no upsert of index entries, one strand not pre-locked
+    (  # version 9: index values are read from the row's copy, through expression indexes
+        "{commit_function}",
+        """DROP TABLE IF EXISTS {s}.index_entries""",
+    ),
 )
 
 # The whole commit, run by the server as one statement (one round trip, one transaction).
@@ -207,9 +214,11 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
 # order, so commits never deadlock each other: record rows by (kind, id) as the client sorted
 # them, then unique keys by (kind, key), then the audit head, last, so that the lock that
 # serializes every audited commit is held only for the sealing and the commit itself.
-# Each record row keeps a copy of its index entries, lookup keys and unique keys (schema
-# version 4), so a write compares old and new in memory and touches the side tables only
-# where something changed: a claim rewrites the customer's owner entries and nothing else.
+# Each record row keeps a copy of its index values, lookup keys and unique keys (schema
+# version 4), so a write compares old and new keys in memory and touches the key tables only
+# where something changed. Since schema version 9 the copy of the index values is the index:
+# named queries read it through expression indexes (see ``_Statements.named_index``), so a
+# write of a record's index values is the row's own write and nothing else.
 # Failures raise with adapter-private SQLSTATEs (class LT) and a JSON DETAIL, and roll back.
 _COMMIT_FUNCTION = """CREATE OR REPLACE FUNCTION {s}.ltc_commit(doc jsonb) RETURNS void
 LANGUAGE plpgsql AS $ltc$
@@ -218,7 +227,6 @@ DECLARE
     k record;
     a record;
     n bigint;
-    old_indexes jsonb;
     old_lookups jsonb;
     old_keys jsonb;
     op_kinds text[] := '{}';
@@ -245,7 +253,7 @@ BEGIN
             CONTINUE;
         END IF;
         IF w.expected > 0 THEN
-            -- The versioned write; ``o`` is the row as it was, for its index copies. A
+            -- The versioned write; ``o`` is the row as it was, for its key copies. A
             -- concurrent writer makes the version test fail (PostgreSQL re-checks it on the
             -- newest row version after waiting for the row lock).
             UPDATE {s}.records r SET version = r.version + 1, data = w.data,
@@ -253,7 +261,7 @@ BEGIN
             FROM {s}.records o
             WHERE r.kind = w.kind AND r.id = w.id AND r.version = w.expected
                 AND o.kind = w.kind AND o.id = w.id
-            RETURNING o.indexes, o.lookups, o.keys INTO old_indexes, old_lookups, old_keys;
+            RETURNING o.lookups, o.keys INTO old_lookups, old_keys;
             GET DIAGNOSTICS n = ROW_COUNT;
         ELSE
             INSERT INTO {s}.records (kind, id, version, data, exact, indexes, lookups, keys)
@@ -265,28 +273,6 @@ BEGIN
         IF n <> 1 THEN
             RAISE EXCEPTION 'stale write' USING ERRCODE = 'LT409',
                 DETAIL = json_build_array(w.kind, w.id)::text;
-        END IF;
-        IF w.expected = 0 THEN
-            IF w.indexes <> '{}' THEN
-                INSERT INTO {s}.index_entries (kind, id, name, value)
-                    SELECT w.kind, w.id, i.key, i.value FROM jsonb_each_text(w.indexes) i;
-            END IF;
-        ELSIF old_indexes <> w.indexes THEN
-            -- Drop removed entries, update changed ones, insert new ones: the row's copy
-            -- (``old_indexes``) says which entries exist, so no upsert is needed.
-            WITH dropped AS (
-                DELETE FROM {s}.index_entries e WHERE e.kind = w.kind AND e.id = w.id
-                    AND e.name IN (SELECT o FROM jsonb_object_keys(old_indexes) o
-                        WHERE NOT w.indexes ? o)
-            ), changed AS (
-                UPDATE {s}.index_entries e SET value = i.value
-                FROM jsonb_each_text(w.indexes) i
-                WHERE e.kind = w.kind AND e.id = w.id AND e.name = i.key
-                    AND old_indexes ? i.key AND (old_indexes->>i.key) <> i.value
-            )
-            INSERT INTO {s}.index_entries (kind, id, name, value)
-                SELECT w.kind, w.id, i.key, i.value FROM jsonb_each_text(w.indexes) i
-                WHERE NOT old_indexes ? i.key;
         END IF;
         IF old_lookups <> w.lookups THEN
             WITH dropped AS (
@@ -389,7 +375,6 @@ $ltc$"""
 
 _TABLES = (
     "records",
-    "index_entries",
     "unique_keys",
     "lookup_keys",
     "audit_log",
@@ -497,13 +482,10 @@ class _Statements:
             CROSS JOIN LATERAL (SELECT id FROM {s}.lookup_keys
                 WHERE kind = %s AND key = k.key ORDER BY id LIMIT %s) AS l"""
         )
-        self.query_head = q(
-            "SELECT e.value, e.id FROM {s}.index_entries e WHERE e.kind = %s AND e.name = %s"
+        self.records = q("{s}.records")
+        self.index_names = (
+            "SELECT indexname FROM pg_indexes WHERE schemaname = %s AND tablename = 'records'"
         )
-        self.count_head = q(
-            "SELECT count(*) FROM {s}.index_entries e WHERE e.kind = %s AND e.name = %s"
-        )
-        self.index_table = q("{s}.index_entries")
         self.commit = q("SELECT {s}.ltc_commit(%s::jsonb)")
         audit_columns = """seq, id, at, actor_id, action, target_kind, target_id, before,
             after, reason, override, prev_hash, hash, strand, strand_seq, format, personal"""
@@ -588,6 +570,32 @@ class _Statements:
             for step in _MIGRATIONS
         )
 
+    @staticmethod
+    def index_value(name: str, row: str = "r.") -> str:
+        """SQL of index ``name``'s value in a record row (alias ``row``), by code point."""
+        return f'({row}indexes ->>{sql.Literal(name).as_string(None)}) COLLATE "C"'
+
+    @staticmethod
+    def index_rows(kind: str, name: str, row: str = "r.") -> str:
+        """SQL conditions selecting the rows of ``kind`` with a value in index ``name``:
+        literally the predicate of that index's expression index (see :meth:`create_index`),
+        so the planner uses the index even in a generic plan."""
+        return (
+            f"{row}kind ={sql.Literal(kind).as_string(None)} AND ({row}indexes ->>"
+            f"{sql.Literal(name).as_string(None)}) IS NOT NULL"
+        )
+
+    def create_index(self, kind: str, name: str) -> tuple[str, str]:
+        """The name and DDL of the expression index serving queries of ``kind``'s ``name``."""
+        label = re.sub(r"[^a-z0-9_]", "_", f"{kind}_{name}".lower())[:40]
+        digest = hashlib.sha256(f"{kind}\x00{name}".encode()).hexdigest()[:12]
+        ident = f"rx_{label}_{digest}"
+        return ident, (
+            f"CREATE INDEX IF NOT EXISTS {sql.Identifier(ident).as_string(None)} ON "
+            f"{self.quoted}.records (({self.index_value(name, '')}), id) "
+            f"WHERE {self.index_rows(kind, name, '')}"
+        )
+
 
 class PostgresStore:
     """A leadtocash ``Store`` on PostgreSQL; open it with :meth:`PostgresStore.connect`."""
@@ -602,6 +610,7 @@ class PostgresStore:
         timeout: float,
         strands: int | None = None,
         digest_every: int = 256,
+        indexed: Mapping[str, Iterable[str]] | None = None,
     ) -> None:
         """Prepare (not open) a store; use :meth:`connect`, which also checks the schema."""
         if not schema or "\x00" in schema:
@@ -609,6 +618,8 @@ class PostgresStore:
         if strands is not None and strands < 1:
             raise ValueError("strands must be >= 1")
         self._wanted_strands = strands
+        chosen = QUERIED_INDEXES if indexed is None else indexed
+        self._indexed = {kind: tuple(sorted(set(names))) for kind, names in chosen.items()}
         self._strands = strands or DEFAULT_STRANDS
         self.digest_every = digest_every
         self._audited = 0
@@ -645,6 +656,7 @@ class PostgresStore:
         timeout: float = 10.0,
         strands: int | None = None,
         digest_every: int = 256,
+        indexed: Mapping[str, Iterable[str]] | None = None,
     ) -> PostgresStore:
         """Open a store on ``dsn`` using tables in ``schema``; optionally create/migrate them.
 
@@ -654,11 +666,14 @@ class PostgresStore:
         ``strands`` is K, the number of audit strands, set when the schema is created (None:
         :data:`~leadtocash.DEFAULT_STRANDS`, or what is stored; a different K on an existing
         store is refused); ``digest_every``: seal a digest after every N audited commits of
-        this store object (0: only on :meth:`seal_digest`).
+        this store object (0: only on :meth:`seal_digest`). ``indexed`` names, per kind, the
+        indexes that get an expression index when the schema is created or migrated (None:
+        :data:`~leadtocash.QUERIED_INDEXES`, every index the library queries by); a query of
+        any other index gives the same answer from a scan of its kind's rows.
         """
         store = cls(
             dsn, schema=schema, min_size=min_size, max_size=max_size, timeout=timeout,
-            strands=strands, digest_every=digest_every,
+            strands=strands, digest_every=digest_every, indexed=indexed,
         )  # fmt: skip
         try:
             if create_schema:
@@ -737,6 +752,14 @@ class PostgresStore:
                     conn.execute(statement)
             if current != SCHEMA_VERSION:
                 conn.execute(self._sql.version_set, (SCHEMA_VERSION,))
+            # Every run, not only a migration's: a library version may query new indexes.
+            # Only missing ones are created (CREATE INDEX locks out writers while it runs).
+            present = {str(r[0]) for r in conn.execute(self._sql.index_names, (self.schema,))}
+            for kind, names in sorted(self._indexed.items()):
+                for name in names:
+                    ident, statement = self._sql.create_index(kind, name)
+                    if ident not in present:
+                        conn.execute(statement)
             row = conn.execute(self._sql.strand_count).fetchone()
             if row is not None and int(row[0]) <= 1:  # new, or migrated from one chain
                 conn.execute(self._sql.add_strands, (GENESIS_HASH, self._strands))
@@ -885,61 +908,49 @@ class PostgresStore:
         return {key: sorted(held[key]) for key in wanted if key in held}
 
     def _query(self, query: IndexQuery) -> list[tuple[str, str]]:
-        if query.limit <= 0:
+        if query.limit <= 0 or _unstorable(query):
             return []
-        where, params = self._selection(query)
-        text = f"{self._sql.query_head} {where} ORDER BY e.value, e.id LIMIT %s"
+        value, where, params = self._selection(query)
+        text = (
+            f"SELECT {value}, r.id FROM {self._sql.records} r WHERE {where} "
+            f"ORDER BY {value}, r.id LIMIT %s"
+        )
         rows = self._read("querying an index", text, [*params, query.limit])
-        return [(str(value), str(ident)) for value, ident in rows]
+        return [(str(found), str(ident)) for found, ident in rows]
 
     def _count(self, query: IndexQuery) -> int:
-        where, params = self._selection(attrs.evolve(query, after=None))
-        rows = self._read("counting an index", f"{self._sql.count_head} {where}", params)
+        if _unstorable(query):
+            return 0
+        _, where, params = self._selection(attrs.evolve(query, after=None))
+        text = f"SELECT count(*) FROM {self._sql.records} r WHERE {where}"
+        rows = self._read("counting an index", text, params)
         return int(rows[0][0])
 
-    def _selection(self, query: IndexQuery) -> tuple[str, list[Any]]:
-        """The conditions after ``WHERE e.kind = %s AND e.name = %s`` and all parameters."""
-        text = ""
-        params: list[Any] = [query.kind, query.index]
+    def _selection(self, query: IndexQuery) -> tuple[str, str, list[Any]]:
+        """The queried index's value expression, the query's conditions and parameters."""
+        value = self._sql.index_value(query.index)
+        text = self._sql.index_rows(query.kind, query.index)
+        params: list[Any] = []
         if query.equals is not None:
-            text += " AND e.value = %s"
+            text += f" AND {value} = %s"
             params.append(query.equals)
         if query.at_least is not None:
-            text += " AND e.value >= %s"
+            text += f" AND {value} >= %s"
             params.append(query.at_least)
         if query.below is not None:
-            text += " AND e.value < %s"
+            text += f" AND {value} < %s"
             params.append(query.below)
         if query.after is not None:
-            text += " AND (e.value, e.id) > (%s, %s)"
+            text += f" AND ({value}, r.id) > (%s, %s)"
             params.extend(query.after)
         for clause in query.where:
             alternatives = []
             for index_filter in clause:
-                probe, probe_params = self._filter(index_filter)
+                probe, probe_params = _filter(index_filter)
                 alternatives.append(probe)
                 params.extend(probe_params)
             text += " AND (" + (" OR ".join(alternatives) or "false") + ")"
-        return text, params
-
-    def _filter(self, index_filter: IndexFilter) -> tuple[str, list[Any]]:
-        """One ``where`` filter: an EXISTS probe on the record's other index entries."""
-        conditions = ["f.kind = e.kind", "f.id = e.id", "f.name = %s"]
-        params: list[Any] = [index_filter.index]
-        if index_filter.equals is not None:
-            conditions.append("f.value = %s")
-            params.append(index_filter.equals)
-        if index_filter.one_of is not None:
-            conditions.append("f.value = ANY(%s::text[])")
-            params.append(list(index_filter.one_of))
-        if index_filter.at_least is not None:
-            conditions.append("f.value >= %s")
-            params.append(index_filter.at_least)
-        if index_filter.below is not None:
-            conditions.append("f.value < %s")
-            params.append(index_filter.below)
-        table = self._sql.index_table
-        return f"EXISTS (SELECT 1 FROM {table} f WHERE {' AND '.join(conditions)})", params
+        return value, text, params
 
     # -- commit ----------------------------------------------------------------------------
     def _commit(self, commit: Commit) -> None:
@@ -1170,6 +1181,34 @@ class PostgresSession:
 
 
 # -- helpers ----------------------------------------------------------------------------------
+def _unstorable(query: IndexQuery) -> bool:
+    """True when no stored row can match: PostgreSQL text and JSONB keys hold no NUL."""
+    return "\x00" in query.kind or "\x00" in query.index
+
+
+def _filter(index_filter: IndexFilter) -> tuple[str, list[Any]]:
+    """One ``where`` filter: a condition on the same row's copy of its index values."""
+    value = 'CAST(r.indexes ->> %s AS text) COLLATE "C"'
+    conditions: list[str] = []
+    params: list[Any] = []
+    if index_filter.equals is not None:
+        conditions.append(f"{value} = %s")
+        params += [index_filter.index, index_filter.equals]
+    if index_filter.one_of is not None:
+        conditions.append(f"{value} = ANY(%s::text[])")
+        params += [index_filter.index, list(index_filter.one_of)]
+    if index_filter.at_least is not None:
+        conditions.append(f"{value} >= %s")
+        params += [index_filter.index, index_filter.at_least]
+    if index_filter.below is not None:
+        conditions.append(f"{value} < %s")
+        params += [index_filter.index, index_filter.below]
+    if not conditions:
+        conditions.append("r.indexes ? %s")
+        params.append(index_filter.index)
+    return "(" + " AND ".join(conditions) + ")", params
+
+
 def _text_array(values: Iterable[str]) -> str:
     """``values`` as a PostgreSQL array literal for a ``%s::text[]`` parameter.
 

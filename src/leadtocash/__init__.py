@@ -10,7 +10,7 @@ conflicts and retries at DEBUG, sweeps and the outbox relay at INFO.
 import logging
 
 from leadtocash.access import Action, Principal, Role
-from leadtocash.app import AppContext, LeadToCash, Page
+from leadtocash.app import QUERIED_INDEXES, AppContext, LeadToCash, Page
 from leadtocash.app.auditing import verify_store_audit
 from leadtocash.audit import (
     DEFAULT_STRANDS,
@@ -88,6 +88,7 @@ __version__ = "0.1.0"
 __all__ = [
     "DEFAULT_STRANDS",
     "GENESIS_HASH",
+    "QUERIED_INDEXES",
     "Action",
     "AppContext",
     "AuditDigest",

@@ -146,7 +146,7 @@ def _tagged(kind: str, ident: str, version: int, n: int, bucket: str | None,
 
 
 def _assert_consistent(dsn: str, schema: str) -> dict[tuple[str, str], dict[str, Any]]:
-    """Every record's index entries and unique keys are exactly what its data says; no orphans.
+    """Every record's index values and keys are exactly what its data says; no orphans.
 
     Returns all records' data by (kind, id).
     """
@@ -158,11 +158,6 @@ def _assert_consistent(dsn: str, schema: str) -> dict[tuple[str, str], dict[str,
         ).fetchall()
         records = {(kind, ident): data for kind, ident, data, *_ in rows}
         copies = {(kind, ident): copy for kind, ident, _, *copy in rows}
-        entries: dict[tuple[str, str], dict[str, str]] = {}
-        for kind, ident, name, value in conn.execute(
-            sql.SQL("SELECT kind, id, name, value FROM {}.index_entries").format(s)
-        ).fetchall():
-            entries.setdefault((kind, ident), {})[name] = value
         keys: dict[str, dict[tuple[str, str], list[str]]] = {"keys": {}, "lookups": {}}
         for table, found in (("unique_keys", keys["keys"]), ("lookup_keys", keys["lookups"])):
             for kind, key, ident in conn.execute(
@@ -171,14 +166,13 @@ def _assert_consistent(dsn: str, schema: str) -> dict[tuple[str, str], dict[str,
                 )
             ).fetchall():
                 found.setdefault((kind, ident), []).append(key)
-    assert set(entries) <= set(records), "index entries of records that do not exist"
     for field, held in keys.items():
         assert set(held) <= set(records), f"{field} held by records that do not exist"
         for slot, data in records.items():
             assert held.get(slot, []) == data.get(field, []), (field, slot)
     for slot, data in records.items():
-        assert entries.get(slot, {}) == data["indexes"], slot
-        # The row's own copies, which commits compare against, agree with the tables.
+        # The row's own copies (its index values are what queries read) agree with its data
+        # and, for the keys, with the key tables.
         wanted = [data["indexes"], data.get("lookups", []), data.get("keys", [])]
         assert copies[slot] == wanted, slot
     return records
@@ -320,6 +314,7 @@ def test_create_schema_migrates_an_older_schema(pg_dsn: str, store: PostgresStor
     _commit(store, _tagged("thing", "a", 0, 1, "p1", ["k1"]))
     with store.raw_connection() as conn:  # make it look like a version 1 schema
         s = sql.Identifier(store.schema)
+        _restore_index_entries(conn, s)
         conn.execute(sql.SQL("DROP TABLE {}.lookup_keys").format(s))
         conn.execute(sql.SQL("UPDATE {}.schema_version SET version = 1").format(s))
     assert store.schema_version() == 1
@@ -332,11 +327,31 @@ def test_create_schema_migrates_an_older_schema(pg_dsn: str, store: PostgresStor
     _assert_consistent(pg_dsn, store.schema)
 
 
+def _restore_index_entries(conn: psycopg.Connection[Any], s: sql.Identifier) -> None:
+    """Give a schema the ``index_entries`` table of versions 1-8, filled from the rows'
+    copies of their index values, as those versions kept it."""
+    conn.execute(
+        sql.SQL(
+            """CREATE TABLE {}.index_entries (kind text COLLATE "C" NOT NULL,
+            id text COLLATE "C" NOT NULL, name text COLLATE "C" NOT NULL,
+            value text COLLATE "C" NOT NULL, PRIMARY KEY (kind, id, name))"""
+        ).format(s)
+    )
+    conn.execute(
+        sql.SQL(
+            """INSERT INTO {0}.index_entries (kind, id, name, value)
+            SELECT r.kind, r.id, i.key, i.value FROM {0}.records r,
+                jsonb_each_text(r.indexes) i"""
+        ).format(s)
+    )
+
+
 def test_version_3_schema_gets_row_copies_of_its_keys(pg_dsn: str, store: PostgresStore) -> None:
     _commit(store, _tagged("thing", "a", 0, 1, "p1", ["k1", "k2"], ["phone:1"]))
     _commit(store, _tagged("thing", "b", 0, 1, None, []))
     with store.raw_connection() as conn:  # make it look like a version 3 schema
         s = sql.Identifier(store.schema)
+        _restore_index_entries(conn, s)
         conn.execute(
             sql.SQL("ALTER TABLE {}.records DROP COLUMN indexes, DROP COLUMN lookups, "
                     "DROP COLUMN keys").format(s)
@@ -359,6 +374,53 @@ def test_version_3_schema_gets_row_copies_of_its_keys(pg_dsn: str, store: Postgr
         migrated.session().commit(Commit((_tagged("thing", "c", 0, 1, None, []),), (entry,)))
         assert verify_audit_chain(migrated.audit_log()) is None
     _assert_consistent(pg_dsn, store.schema)
+
+
+def test_a_version_8_schema_drops_its_index_entries_and_queries_the_rows(
+    pg_dsn: str, schema: str
+) -> None:
+    """Migrating to version 9: the index entries' table goes, each queried index gets an
+    expression index on the record rows, and every query answers as before, from the rows."""
+    indexed = {"thing": ["bucket"]}
+    writes = [_tagged("thing", f"t{n}", 0, n, f"p{n % 3}", [f"k{n}"]) for n in range(12)]
+    with PostgresStore.connect(pg_dsn, schema=schema, create_schema=True, indexed=indexed) as old:
+        for write in writes:
+            _commit(old, write)
+        before = old.session().query(IndexQuery("thing", "bucket", limit=50))
+        assert len(before) == 12
+        expression_index = _expression_indexes(old)
+        assert len(expression_index) == 1
+        with old.raw_connection() as conn:  # make it look like a version 8 schema
+            s = sql.Identifier(schema)
+            _restore_index_entries(conn, s)
+            conn.execute(sql.SQL("DROP INDEX {}.{}").format(s, sql.Identifier(*expression_index)))
+            conn.execute(sql.SQL("UPDATE {}.schema_version SET version = 8").format(s))
+        assert old.schema_version() == 8
+    with PostgresStore.connect(
+        pg_dsn, schema=schema, create_schema=True, indexed=indexed
+    ) as migrated:
+        assert migrated.schema_version() == SCHEMA_VERSION
+        assert _expression_indexes(migrated) == expression_index
+        with migrated.raw_connection() as conn:
+            gone = conn.execute("SELECT to_regclass(%s)", (f"{schema}.index_entries",))
+            assert gone.fetchone() == (None,)
+        session = migrated.session()
+        assert session.query(IndexQuery("thing", "bucket", limit=50)) == before
+        assert session.count(IndexQuery("thing", "bucket", equals="p1")) == 4
+        _commit(migrated, _tagged("thing", "t1", 1, 99, None, ["k1"]))
+        assert session.count(IndexQuery("thing", "bucket", equals="p1")) == 3
+    _assert_consistent(pg_dsn, schema)
+
+
+def _expression_indexes(store: PostgresStore) -> list[str]:
+    """The names of the expression indexes on a store's record rows."""
+    with store.raw_connection() as conn:
+        rows = conn.execute(
+            "SELECT indexname FROM pg_indexes WHERE schemaname = %s AND tablename = 'records' "
+            "AND indexname LIKE 'rx\\_%%' ORDER BY indexname",
+            (store.schema,),
+        ).fetchall()
+    return [str(name) for (name,) in rows]
 
 
 def test_a_version_4_single_chain_log_migrates_to_strand_zero(

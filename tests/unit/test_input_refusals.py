@@ -183,3 +183,11 @@ def test_pool_rules_that_release_to_no_pool_are_refused() -> None:
         ]
     west = crm.pools.create_pool(ADMIN, "West", rules=PoolRules(release_to=world.pool_id))
     assert west.rules.release_to == world.pool_id
+
+
+def test_opportunities_refuse_an_index_deals_are_not_listed_by() -> None:
+    world = make_world(customers=1)
+    refused = _refused(lambda: world.crm.pipeline.opportunities(ADMIN, "deleted", "x"), world)
+    assert [(e.path, e.code) for e in refused.errors] == [("index", "field.choice")]
+    for index in ("owner", "customer", "stage", "close_month", "open_close_date"):
+        assert world.crm.pipeline.opportunities(ADMIN, index, "nobody") == []

@@ -8,7 +8,14 @@ from __future__ import annotations
 import attrs
 
 from leadtocash.access import RolePolicy
-from leadtocash.app.aggregates import SPECS, AggregateSpec, sortable_int, sortable_time, spec_for
+from leadtocash.app.aggregates import (
+    QUERIED_INDEXES,
+    SPECS,
+    AggregateSpec,
+    sortable_int,
+    sortable_time,
+    spec_for,
+)
 from leadtocash.app.allocation import AllocationReport, AllocationService
 from leadtocash.app.billing import BillingService, ReminderReport
 from leadtocash.app.churn import ChurnReport, ChurnService
@@ -54,6 +61,7 @@ from leadtocash.ports.storage import Store
 from leadtocash.serialization import warm_up
 
 __all__ = [
+    "QUERIED_INDEXES",
     "SPECS",
     "UNSET",
     "AggregateSpec",

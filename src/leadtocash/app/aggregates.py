@@ -7,7 +7,8 @@ without changes, because the storage port only sees kinds, JSON, index text and 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+import types
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
@@ -16,6 +17,8 @@ import attrs
 from leadtocash.aftersales import Renewal, Ticket
 from leadtocash.allocation.ledger import FairnessLedger
 from leadtocash.app.listing import (
+    CUSTOMER_LIST_QUERIES,
+    LEAD_LIST_QUERIES,
     customer_list_indexes,
     follow_up_list_indexes,
     lead_list_indexes,
@@ -50,6 +53,9 @@ from leadtocash.pool.rules import Pool
 from leadtocash.settings import OrganisationSettings
 
 __all__ = [
+    "BIN_QUERIES",
+    "OPPORTUNITY_QUERIES",
+    "QUERIED_INDEXES",
     "SPECS",
     "AggregateSpec",
     "bin_indexes",
@@ -86,6 +92,10 @@ def group_bounds(key: str) -> tuple[str, str]:
     return f"{key}|", f"{key}}}"  # "}" follows "|" in code-point order
 
 
+def _names(names: Iterable[str]) -> frozenset[str]:
+    return frozenset(names)
+
+
 def _no_indexes(_agg: Any) -> Mapping[str, str | None]:
     return {}
 
@@ -105,12 +115,16 @@ class AggregateSpec(Generic[T]):
     ``dedup_keys`` feed anti-collision: every one is stored as a lookup key, and when
     ``dedup_unique`` is set, those the collision policy blocks on are also unique keys.
     ``hidden`` says which stored records repositories do not hand out (records in the
-    recycle bin: ``get`` raises NotFound; only the bin reads them).
+    recycle bin: ``get`` raises NotFound; only the bin reads them). ``queried`` names the
+    indexes the library queries by (the others only narrow a query in its ``where``
+    clauses): what an adapter gives an index of its own (:data:`QUERIED_INDEXES`), and all
+    a repository may query.
     """
 
     kind: str
     type: type[T]
     indexes: Callable[[T], Mapping[str, str | None]] = _no_indexes
+    queried: frozenset[str] = attrs.field(default=frozenset(), converter=_names)
     unique_keys: Callable[[T], frozenset[str]] = _no_keys
     dedup_keys: Callable[[T], frozenset[DedupKey]] = _no_dedup
     dedup_unique: bool = False
@@ -125,6 +139,10 @@ def _keys_of(
     phones and e-mails rarely change between its writes, and normalizing a name or parsing a
     phone that is not yet canonical costs ~0.1 ms."""
     return stored_keys(name, phones, emails, uscc)
+
+
+#: The recycle bin's queries of a kind whose records it holds (see :func:`bin_indexes`).
+BIN_QUERIES = frozenset({"deleted", "purge_due", "deleted_with"})
 
 
 def bin_indexes(deleted: Deletion) -> Mapping[str, str | None]:
@@ -224,6 +242,10 @@ def _followup_indexes(follow_up: FollowUp) -> Mapping[str, str | None]:
         "target": grouped(str(target), sortable_time(follow_up.at)),
         **follow_up_list_indexes(follow_up),  # per rep, and open plans by due time
     }
+
+
+#: What :meth:`~leadtocash.app.pipeline.PipelineService.opportunities` may list deals by.
+OPPORTUNITY_QUERIES = frozenset({"owner", "customer", "stage", "close_month", "open_close_date"})
 
 
 def _opportunity_indexes(opportunity: Opportunity) -> Mapping[str, str | None]:
@@ -334,59 +356,110 @@ def _ticket_indexes(ticket: Ticket) -> Mapping[str, str | None]:
 
 
 SPECS: tuple[AggregateSpec[Any], ...] = (
-    AggregateSpec("lead", Lead, _lead_indexes, dedup_keys=_lead_dedup, hidden=_is_deleted),
+    AggregateSpec(
+        "lead",
+        Lead,
+        _lead_indexes,
+        LEAD_LIST_QUERIES
+        | BIN_QUERIES
+        | {"status", "open_owner", "lead_pool", "owned_lead_pool", "reclaim_due", "reclaim_warn"},
+        dedup_keys=_lead_dedup,
+        hidden=_is_deleted,
+    ),
     AggregateSpec(
         "customer",
         Customer,
         _customer_indexes,
+        CUSTOMER_LIST_QUERIES
+        | BIN_QUERIES
+        | {
+            "owner",
+            "pool",
+            "owned_pool",
+            "pool_zone",
+            "tier",
+            "zone",
+            "merged_into",
+            "name_prefix",
+            "reclaim_warn",
+            "reclaim_provisional",
+        },
         dedup_keys=_customer_dedup,
         dedup_unique=True,
         hidden=_is_deleted,
     ),
-    AggregateSpec("contact", Contact, lambda c: {"customer": c.customer_id}),
-    AggregateSpec("sales_rep", SalesRep, lambda r: {"zone": r.zone_id, "team": r.team_id}),
+    AggregateSpec("contact", Contact, lambda c: {"customer": c.customer_id}, {"customer"}),
+    AggregateSpec(
+        "sales_rep", SalesRep, lambda r: {"zone": r.zone_id, "team": r.team_id}, {"zone", "team"}
+    ),
     AggregateSpec("team", Team),
     AggregateSpec("zone", Zone),
-    AggregateSpec("follow_up", FollowUp, _followup_indexes),
-    AggregateSpec("pool", Pool, lambda p: {"name": grouped(p.name, p.id)}),
+    AggregateSpec(
+        "follow_up", FollowUp, _followup_indexes, {"target", "rep", "plan_open", "plan_due"}
+    ),
+    AggregateSpec("pool", Pool, lambda p: {"name": grouped(p.name, p.id)}, {"name"}),
     AggregateSpec("fairness_ledger", FairnessLedger),
     AggregateSpec("rep_book", RepBook),
     AggregateSpec("daily_claims", DailyClaims),
-    AggregateSpec("lead_pool", LeadPool, lambda p: {"name": grouped(p.name, p.id)}),
+    AggregateSpec("lead_pool", LeadPool, lambda p: {"name": grouped(p.name, p.id)}, {"name"}),
     AggregateSpec("lead_book", LeadBook),
     AggregateSpec("daily_browses", DailyBrowses),
     AggregateSpec(
         "ownership_change",
         OwnershipChange,
         lambda c: {"customer": grouped(c.customer_id, sortable_time(c.at), c.id)},
+        {"customer"},
     ),
     AggregateSpec(
         "lead_ownership_change",
         LeadOwnershipChange,
         lambda c: {"lead": grouped(c.lead_id, sortable_time(c.at), c.id)},
+        {"lead"},
     ),
-    AggregateSpec("opportunity", Opportunity, _opportunity_indexes, hidden=_is_deleted),
+    AggregateSpec(
+        "opportunity",
+        Opportunity,
+        _opportunity_indexes,
+        OPPORTUNITY_QUERIES | BIN_QUERIES,
+        hidden=_is_deleted,
+    ),
     AggregateSpec("organisation_settings", OrganisationSettings),
     AggregateSpec(
         "schedule_recompute",
         ScheduleRecompute,
         lambda job: {"pending": None if job.done else sortable_time(job.requested_at)},
+        {"pending"},
     ),
     AggregateSpec(
         "lead_schedule_recompute",
         LeadScheduleRecompute,
         lambda job: {"pending": None if job.done else sortable_time(job.requested_at)},
+        {"pending"},
     ),
     AggregateSpec(
         "lead_rescore",
         LeadRescore,
         lambda job: {"pending": None if job.done else sortable_time(job.requested_at)},
+        {"pending"},
     ),
-    AggregateSpec("product", Product, _product_indexes),
-    AggregateSpec("quote", Quote, _quote_indexes),
-    AggregateSpec("contract", Contract, _contract_indexes, hidden=_is_deleted),
-    AggregateSpec("invoice", Invoice, _invoice_indexes),
-    AggregateSpec("receipt", Receipt, _receipt_indexes),
+    AggregateSpec("product", Product, _product_indexes, {"code", "active"}),
+    AggregateSpec(
+        "quote", Quote, _quote_indexes, {"customer", "open_valid_until", "pending_approval"}
+    ),
+    AggregateSpec(
+        "contract",
+        Contract,
+        _contract_indexes,
+        BIN_QUERIES | {"renews_on", "customer", "active", "active_customer", "pending_approval"},
+        hidden=_is_deleted,
+    ),
+    AggregateSpec(
+        "invoice",
+        Invoice,
+        _invoice_indexes,
+        {"contract", "customer", "open_due", "open_customer", "issued_on"},
+    ),
+    AggregateSpec("receipt", Receipt, _receipt_indexes, {"customer", "received"}),
     AggregateSpec(
         "receipt_reversal",
         ReceiptReversal,
@@ -394,25 +467,43 @@ SPECS: tuple[AggregateSpec[Any], ...] = (
             "receipt": r.receipt_id,
             "customer": grouped(r.customer_id, sortable_time(r.at)),
         },
+        {"customer"},
     ),
-    AggregateSpec("customer_credit", CustomerCredit, _credit_indexes),
+    AggregateSpec("customer_credit", CustomerCredit, _credit_indexes, {"customer", "last_applied"}),
     AggregateSpec(
         "credit_refund",
         CreditRefund,
         lambda r: {"customer": grouped(r.customer_id, sortable_time(r.at))},
+        {"customer"},
     ),
     AggregateSpec(
         "due_reminders",
         DueReminders,
         lambda r: {"next": r.next_on.isoformat() if r.next_on else None},
+        {"next"},
     ),
-    AggregateSpec("ticket", Ticket, _ticket_indexes),
     AggregateSpec(
-        "renewal", Renewal, lambda r: {"customer": grouped(r.customer_id, r.ends_on.isoformat())}
+        "ticket",
+        Ticket,
+        _ticket_indexes,
+        {"customer", "assignee", "team", "sla_check", "rated", "breached"},
+    ),
+    AggregateSpec(
+        "renewal",
+        Renewal,
+        lambda r: {"customer": grouped(r.customer_id, r.ends_on.isoformat())},
+        {"customer"},
     ),
 )
 
 _BY_TYPE: dict[type[Any], AggregateSpec[Any]] = {spec.type: spec for spec in SPECS}
+
+#: The indexes the library queries by, per kind: what a storage adapter should index (the
+#: PostgreSQL adapter gives each an expression index). Querying any other index still gets
+#: the right answer from every adapter, by reading all records of its kind.
+QUERIED_INDEXES: Mapping[str, frozenset[str]] = types.MappingProxyType(
+    {spec.kind: spec.queried for spec in SPECS if spec.queried}
+)
 
 
 def spec_for(cls: type[T]) -> AggregateSpec[T]:

@@ -42,7 +42,9 @@ from leadtocash.scopes import DataScope, ScopePolicy
 from leadtocash.scoring import MAX_SCORE, LeadScore
 
 __all__ = [
+    "CUSTOMER_LIST_QUERIES",
     "DEFAULT_PAGE",
+    "LEAD_LIST_QUERIES",
     "MAX_PAGE",
     "CustomerFilter",
     "CustomerSort",
@@ -369,6 +371,14 @@ def customer_query(
     )
 
 
+#: Every index a customer list or name search queries by (the owner's lists are grouped).
+CUSTOMER_LIST_QUERIES = frozenset(
+    {sort.value for sort in CustomerSort}
+    | {f"owner_{sort.value}" for sort in CustomerSort if sort is not CustomerSort.RECLAIM_DUE}
+    | {"name", "pinyin"}
+)
+
+
 def name_search_queries(text: str, scope: Scope) -> list[IndexQuery]:
     """Prefix queries on the normalized name, then (for Latin text) on the pinyin of Han names."""
     normalized = normalize_company_name(text)
@@ -448,6 +458,10 @@ def lead_query(filters: LeadFilter, sort: LeadSort, scope: Scope) -> IndexQuery:
     return IndexQuery(
         "lead", sort.value, at_least=at_least, below=below, where=_where(scope, conditions)
     )
+
+
+#: Every index a lead list or name search queries by.
+LEAD_LIST_QUERIES = frozenset({sort.value for sort in LeadSort} | {"name", "pinyin"})
 
 
 def lead_search_queries(text: str, scope: Scope) -> list[IndexQuery]:

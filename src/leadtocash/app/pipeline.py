@@ -16,6 +16,7 @@ from datetime import date, datetime
 import attrs
 
 from leadtocash.access import Action, Principal
+from leadtocash.app.aggregates import OPPORTUNITY_QUERIES
 from leadtocash.app.context import AppContext, Change
 from leadtocash.app.customers import CustomerWrites
 from leadtocash.app.documents import check_of_customer
@@ -503,7 +504,11 @@ class PipelineService:
 
     def opportunities(self, principal: Principal, index: str, value: str) -> list[OpportunityView]:
         """The opportunities in the caller's data scope whose ``index`` (owner, customer, stage,
-        close_month) is ``value``; amounts hidden where the caller may not see them."""
+        close_month, open_close_date) is ``value``; amounts hidden where the caller may not
+        see them. Another ``index`` is refused (``field.choice`` on ``index``)."""
+        if index not in OPPORTUNITY_QUERIES:
+            choices = ", ".join(sorted(OPPORTUNITY_QUERIES))
+            raise ValidationError.single("index", "field.choice", f"one of {choices}")
 
         def query(uow: UnitOfWork) -> list[Opportunity]:
             found = self._all(uow, index, value)

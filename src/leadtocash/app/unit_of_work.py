@@ -197,16 +197,25 @@ class Repository(Generic[T]):
         cursor = hits[-1] if len(hits) == limit and hits else None
         return Page(tuple(items), cursor)
 
+    def _declared(self, query: IndexQuery) -> IndexQuery:
+        """``query``, once it is known to ask this kind's records by a queried index."""
+        if query.kind != self.spec.kind or query.index not in self.spec.queried:
+            raise ValueError(
+                f"{query.kind}.{query.index} is not an index the {self.spec.kind} repository "
+                "queries: add it to the AggregateSpec's queried indexes"
+            )
+        return query
+
     def select(self, query: IndexQuery) -> Page[T]:
         """One page of aggregates for a whole index query (``where`` clauses included)."""
-        hits = self._uow._session_or_raise().query(query)
+        hits = self._uow._session_or_raise().query(self._declared(query))
         items = self.get_many([ident for _, ident in hits])
         cursor = hits[-1] if hits and len(hits) == query.limit else None
         return Page(tuple(items), cursor)
 
     def count(self, query: IndexQuery) -> int:
         """How many records an index query selects (its cursor and limit ignored)."""
-        return self._uow._session_or_raise().count(query)
+        return self._uow._session_or_raise().count(self._declared(query))
 
     def query_group(
         self, index: str, key: str, *, after: tuple[str, str] | None = None, limit: int = 100
@@ -241,7 +250,7 @@ class Repository(Generic[T]):
             self.spec.kind, index, equals=equals, at_least=at_least, below=below,
             after=after, limit=limit,
         )  # fmt: skip
-        return self._uow._session_or_raise().query(query)
+        return self._uow._session_or_raise().query(self._declared(query))
 
     def all_ids(
         self,
