@@ -484,7 +484,8 @@ class _Statements:
         )
         self.records = q("{s}.records")
         self.index_names = (
-            "SELECT indexname FROM pg_indexes WHERE schemaname = %s AND tablename = 'records'"
+            "SELECT indexname FROM pg_indexes WHERE schemaname = %s AND tablename = 'records' "
+            f"AND starts_with(indexname, '{_INDEX_PREFIX}')"
         )
         self.commit = q("SELECT {s}.ltc_commit(%s::jsonb)")
         audit_columns = """seq, id, at, actor_id, action, target_kind, target_id, before,
@@ -573,27 +574,27 @@ class _Statements:
     @staticmethod
     def index_value(name: str, row: str = "r.") -> str:
         """SQL of index ``name``'s value in a record row (alias ``row``), by code point."""
-        return f'({row}indexes ->>{sql.Literal(name).as_string(None)}) COLLATE "C"'
+        return f'({row}indexes ->>{_literal(name)}) COLLATE "C"'
 
     @staticmethod
-    def index_rows(kind: str, name: str, row: str = "r.") -> str:
-        """SQL conditions selecting the rows of ``kind`` with a value in index ``name``:
-        literally the predicate of that index's expression index (see :meth:`create_index`),
-        so the planner uses the index even in a generic plan."""
-        return (
-            f"{row}kind ={sql.Literal(kind).as_string(None)} AND ({row}indexes ->>"
-            f"{sql.Literal(name).as_string(None)}) IS NOT NULL"
-        )
+    def index_rows(kind: str, name: str) -> str:
+        """SQL conditions selecting the rows ``r`` of ``kind`` with a value in index ``name``.
+        Kind and name are literals, so that the planner proves the predicate of the name's
+        expression index (see :meth:`create_index`) even in a generic plan."""
+        return f"r.kind ={_literal(kind)} AND (r.indexes ->>{_literal(name)}) IS NOT NULL"
 
-    def create_index(self, kind: str, name: str) -> tuple[str, str]:
-        """The name and DDL of the expression index serving queries of ``kind``'s ``name``."""
-        label = re.sub(r"[^a-z0-9_]", "_", f"{kind}_{name}".lower())[:40]
-        digest = hashlib.sha256(f"{kind}\x00{name}".encode()).hexdigest()[:12]
-        ident = f"rx_{label}_{digest}"
+    def create_index(self, name: str, kinds: Iterable[str]) -> tuple[str, str]:
+        """The name and DDL of the expression index serving queries of index ``name`` of
+        each of ``kinds``: ``(kind, value, id)`` over the rows of those kinds holding it."""
+        chosen = sorted(kinds)
+        label = re.sub(r"[^a-z0-9_]", "_", name.lower())[:40]
+        digest = hashlib.sha256("\x00".join([name, *chosen]).encode()).hexdigest()[:12]
+        ident = f"{_INDEX_PREFIX}{label}_{digest}"
+        listed = ", ".join(_literal(kind) for kind in chosen)
         return ident, (
             f"CREATE INDEX IF NOT EXISTS {sql.Identifier(ident).as_string(None)} ON "
-            f"{self.quoted}.records (({self.index_value(name, '')}), id) "
-            f"WHERE {self.index_rows(kind, name, '')}"
+            f"{self.quoted}.records (kind, ({self.index_value(name, '')}), id) "
+            f"WHERE kind IN ({listed}) AND (indexes ->>{_literal(name)}) IS NOT NULL"
         )
 
 
@@ -752,17 +753,32 @@ class PostgresStore:
                     conn.execute(statement)
             if current != SCHEMA_VERSION:
                 conn.execute(self._sql.version_set, (SCHEMA_VERSION,))
-            # Every run, not only a migration's: a library version may query new indexes.
-            # Only missing ones are created (CREATE INDEX locks out writers while it runs).
-            present = {str(r[0]) for r in conn.execute(self._sql.index_names, (self.schema,))}
-            for kind, names in sorted(self._indexed.items()):
-                for name in names:
-                    ident, statement = self._sql.create_index(kind, name)
-                    if ident not in present:
-                        conn.execute(statement)
+            self._match_expression_indexes(conn)
             row = conn.execute(self._sql.strand_count).fetchone()
             if row is not None and int(row[0]) <= 1:  # new, or migrated from one chain
                 conn.execute(self._sql.add_strands, (GENESIS_HASH, self._strands))
+
+    def _match_expression_indexes(self, conn: _Connection) -> None:
+        """Make the expression indexes on the record rows exactly those ``indexed`` asks for:
+        one per index name, over the kinds queried by it. Run on every ``create_schema``, not
+        only on a migration, since a library version may query new indexes; only what is
+        missing is created and only what is no longer asked for is dropped (each statement
+        locks out writers while it runs)."""
+        kinds_of: dict[str, set[str]] = {}
+        for kind, names in self._indexed.items():
+            for name in names:
+                kinds_of.setdefault(name, set()).add(kind)
+        wanted = dict(self._sql.create_index(n, k) for n, k in sorted(kinds_of.items()))
+        present = {str(r[0]) for r in conn.execute(self._sql.index_names, (self.schema,))}
+        for ident in sorted(present - set(wanted)):
+            conn.execute(
+                sql.SQL("DROP INDEX {}.{}").format(
+                    sql.Identifier(self.schema), sql.Identifier(ident)
+                )
+            )
+        for ident, statement in wanted.items():
+            if ident not in present:
+                conn.execute(statement)
 
     def _stored_strands(self) -> int:
         """K as stored; a different ``strands`` asked for is refused (it would move streams)."""
@@ -1181,6 +1197,15 @@ class PostgresSession:
 
 
 # -- helpers ----------------------------------------------------------------------------------
+#: What the names of the adapter's expression indexes start with (and no other index's).
+_INDEX_PREFIX = "rx_"
+
+
+def _literal(text: str) -> str:
+    """``text`` as an SQL string literal (escaped whatever ``standard_conforming_strings``)."""
+    return sql.Literal(text).as_string(None)
+
+
 def _unstorable(query: IndexQuery) -> bool:
     """True when no stored row can match: PostgreSQL text and JSONB keys hold no NUL."""
     return "\x00" in query.kind or "\x00" in query.index
