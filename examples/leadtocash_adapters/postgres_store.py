@@ -217,7 +217,7 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
 # Each record row keeps a copy of its index values, lookup keys and unique keys (schema
 # version 4), so a write compares old and new keys in memory and touches the key tables only
 # where something changed. Since schema version 9 the copy of the index values is the index:
-# named queries read it through expression indexes (see ``_Statements.named_index``), so a
+# named queries read it through expression indexes (see ``_Statements.create_index``), so a
 # write of a record's index values is the row's own write and nothing else.
 # Failures raise with adapter-private SQLSTATEs (class LT) and a JSON DETAIL, and roll back.
 _COMMIT_FUNCTION = """CREATE OR REPLACE FUNCTION {s}.ltc_commit(doc jsonb) RETURNS void
@@ -1213,6 +1213,8 @@ def _unstorable(query: IndexQuery) -> bool:
 
 def _filter(index_filter: IndexFilter) -> tuple[str, list[Any]]:
     """One ``where`` filter: a condition on the same row's copy of its index values."""
+    if "\x00" in index_filter.index:
+        return "false", []  # no stored row holds such a name (see _unstorable)
     value = 'CAST(r.indexes ->> %s AS text) COLLATE "C"'
     conditions: list[str] = []
     params: list[Any] = []

@@ -134,6 +134,11 @@ def test_a_store_indexes_what_it_is_told_and_answers_the_rest_from_the_rows(
             ("03", "t3"), ("04", "t4"),
         ]  # fmt: skip
         assert session.count(IndexQuery("customer", "owner")) == 0
+        # Names no row can hold (PostgreSQL text has no NUL) match nothing, as in memory.
+        assert session.query(IndexQuery("thing", "a\x00")) == []
+        assert session.count(IndexQuery("thing\x00", "a")) == 0
+        either = (IndexFilter("b\x00", equals="1"), IndexFilter("b", equals="05"))
+        assert session.query(IndexQuery("thing", "a", where=(either,))) == [("1", "t5")]
         # Asked for other indexes, create_schema makes them exactly those (the migration of a
         # library version that queries by other names).
         a_index = _only_index(pg_dsn, schema)
