@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import psycopg
 import pytest
@@ -35,15 +36,21 @@ def strict_store(pg_dsn: str) -> Iterator[PostgresStore]:
         yield store
 
 
+def _fetch(dsn: str, query: str, *params: str) -> list[tuple[Any, ...]]:
+    """The rows of one catalog query, on a connection of its own."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        return conn.execute(query, params).fetchall()
+
+
 def _scans(dsn: str, schema: str) -> dict[str, tuple[int, int]]:
     """Per expression index of ``schema``'s record rows, the server's count of its scans and
     of the index entries those scans returned."""
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        rows = conn.execute(
-            "SELECT indexrelname, idx_scan, idx_tup_read FROM pg_stat_user_indexes "
-            "WHERE schemaname = %s AND indexrelname LIKE 'rx\\_%%'",
-            (schema,),
-        ).fetchall()
+    rows = _fetch(
+        dsn,
+        "SELECT indexrelname, idx_scan, idx_tup_read FROM pg_stat_user_indexes "
+        "WHERE schemaname = %s AND indexrelname LIKE 'rx\\_%%'",
+        schema,
+    )
     return {str(name): (int(scans), int(read)) for name, scans, read in rows}
 
 
@@ -104,14 +111,10 @@ def test_every_queried_index_is_served_by_its_expression_index(
 
 def _indexed_name(dsn: str, schema: str, index: str) -> str:
     """The index name (``indexes ->> name``) an expression index is over."""
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        row = conn.execute(
-            "SELECT indexdef FROM pg_indexes WHERE schemaname = %s AND indexname = %s",
-            (schema, index),
-        ).fetchone()
-    assert row is not None
-    found = re.search(r"indexes ->> '([^']+)'", str(row[0]))
-    assert found is not None, row
+    query = "SELECT indexdef FROM pg_indexes WHERE schemaname = %s AND indexname = %s"
+    (definition,) = _fetch(dsn, query, schema, index)
+    found = re.search(r"indexes ->> '([^']+)'", str(definition[0]))
+    assert found is not None, definition
     return found.group(1)
 
 
@@ -153,11 +156,11 @@ def test_a_store_indexes_what_it_is_told_and_answers_the_rest_from_the_rows(
 
 def _only_index(dsn: str, schema: str) -> str:
     """The one expression index of ``schema``'s record rows."""
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        rows = conn.execute(
-            "SELECT indexname FROM pg_indexes WHERE schemaname = %s AND tablename = 'records' "
-            "AND indexdef LIKE '%%indexes ->>%%'",
-            (schema,),
-        ).fetchall()
+    rows = _fetch(
+        dsn,
+        "SELECT indexname FROM pg_indexes WHERE schemaname = %s AND tablename = 'records' "
+        "AND indexdef LIKE '%%indexes ->>%%'",
+        schema,
+    )
     assert len(rows) == 1, rows
     return str(rows[0][0])
