@@ -28,6 +28,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "examples"))
 
@@ -82,14 +84,7 @@ def queries() -> dict[str, IndexQuery]:
         "tier_in_rep_scope": customer_query(CustomerFilter(tier=Tier.A), sort, scope),
         "recent_by_tier": customer_query(CustomerFilter(tier=Tier.C), CustomerSort.RECENT, None),
     }  # fmt: skip
-    return {name: IndexQuery(**{**_fields(q), "limit": PAGE}) for name, q in lists.items()}
-
-
-def _fields(query: IndexQuery) -> dict[str, Any]:
-    return {
-        "kind": query.kind, "index": query.index, "equals": query.equals,
-        "at_least": query.at_least, "below": query.below, "where": query.where,
-    }  # fmt: skip
+    return {name: attrs.evolve(query, limit=PAGE) for name, query in lists.items()}
 
 
 def best_ms(call: Callable[[], object], repeat: int, rounds: int = 5) -> float:

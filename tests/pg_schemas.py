@@ -28,3 +28,14 @@ def private_store(dsn: str, prefix: str, **options: Any) -> Iterator[tuple[Postg
         store.close()
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+
+
+def expression_indexes(dsn: str, schema: str) -> list[str]:
+    """The names of the adapter's expression indexes on ``schema``'s record rows, sorted."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT indexname FROM pg_indexes WHERE schemaname = %s AND tablename = 'records' "
+            "AND indexname LIKE 'rx\\_%%' ORDER BY indexname",
+            (schema,),
+        ).fetchall()
+    return [str(name) for (name,) in rows]

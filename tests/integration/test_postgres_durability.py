@@ -35,6 +35,7 @@ from leadtocash.audit import strand_of
 from leadtocash.ports import Commit, IndexQuery, RecordWrite, StoredRecord
 from leadtocash.testing import StoreConformance
 from leadtocash_adapters.postgres_store import SCHEMA_VERSION, PostgresStore
+from pg_schemas import expression_indexes
 
 pytestmark = pytest.mark.postgres
 
@@ -388,7 +389,7 @@ def test_a_version_8_schema_drops_its_index_entries_and_queries_the_rows(
             _commit(old, write)
         before = old.session().query(IndexQuery("thing", "bucket", limit=50))
         assert len(before) == 12
-        expression_index = _expression_indexes(old)
+        expression_index = expression_indexes(pg_dsn, schema)
         assert len(expression_index) == 1
         with old.raw_connection() as conn:  # make it look like a version 8 schema
             s = sql.Identifier(schema)
@@ -400,7 +401,7 @@ def test_a_version_8_schema_drops_its_index_entries_and_queries_the_rows(
         pg_dsn, schema=schema, create_schema=True, indexed=indexed
     ) as migrated:
         assert migrated.schema_version() == SCHEMA_VERSION
-        assert _expression_indexes(migrated) == expression_index
+        assert expression_indexes(pg_dsn, schema) == expression_index
         with migrated.raw_connection() as conn:
             gone = conn.execute("SELECT to_regclass(%s)", (f"{schema}.index_entries",))
             assert gone.fetchone() == (None,)
@@ -410,17 +411,6 @@ def test_a_version_8_schema_drops_its_index_entries_and_queries_the_rows(
         _commit(migrated, _tagged("thing", "t1", 1, 99, None, ["k1"]))
         assert session.count(IndexQuery("thing", "bucket", equals="p1")) == 3
     _assert_consistent(pg_dsn, schema)
-
-
-def _expression_indexes(store: PostgresStore) -> list[str]:
-    """The names of the expression indexes on a store's record rows."""
-    with store.raw_connection() as conn:
-        rows = conn.execute(
-            "SELECT indexname FROM pg_indexes WHERE schemaname = %s AND tablename = 'records' "
-            "AND indexname LIKE 'rx\\_%%' ORDER BY indexname",
-            (store.schema,),
-        ).fetchall()
-    return [str(name) for (name,) in rows]
 
 
 def test_a_version_4_single_chain_log_migrates_to_strand_zero(

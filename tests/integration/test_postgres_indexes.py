@@ -24,7 +24,7 @@ from psycopg.conninfo import make_conninfo
 from leadtocash import QUERIED_INDEXES
 from leadtocash.ports import Commit, IndexFilter, IndexQuery, RecordWrite
 from leadtocash_adapters.postgres_store import PostgresStore
-from pg_schemas import private_store
+from pg_schemas import expression_indexes, private_store
 
 _NO_SCANS = "-c enable_seqscan=off -c enable_bitmapscan=off -c enable_sort=off"
 
@@ -156,11 +156,6 @@ def test_a_store_indexes_what_it_is_told_and_answers_the_rest_from_the_rows(
 
 def _only_index(dsn: str, schema: str) -> str:
     """The one expression index of ``schema``'s record rows."""
-    rows = _fetch(
-        dsn,
-        "SELECT indexname FROM pg_indexes WHERE schemaname = %s AND tablename = 'records' "
-        "AND indexdef LIKE '%%indexes ->>%%'",
-        schema,
-    )
-    assert len(rows) == 1, rows
-    return str(rows[0][0])
+    found = expression_indexes(dsn, schema)
+    assert len(found) == 1, found
+    return found[0]
